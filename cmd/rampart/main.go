@@ -1,0 +1,202 @@
+// Command rampart is the API security gateway and toolkit. This file parses
+// flags and calls into the internal packages; no logic lives here.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/demo"
+	"github.com/rampart-gw/rampart/internal/gateway"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes shared by every command.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	defaultAdmin = "127.0.0.1:9443"
+)
+
+// usageError marks errors caused by how the command was called.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "rampart:", err)
+	var u usageError
+	if errors.As(err, &u) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "rampart",
+		Short:         "Rampart: the API security gateway and toolkit",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(serveCmd(stderr), demoCmd(stdout, stderr), configCmd(stdout), versionCmd(stdout))
+	return root
+}
+
+func args(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) != n {
+			return usageError{fmt.Errorf("%s takes %d argument(s), got %d", cmd.CommandPath(), n, len(a))}
+		}
+		return nil
+	}
+}
+
+func logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// loadConfig loads a config file and prints its warnings.
+func loadConfig(path string, warn io.Writer) (*config.Config, error) {
+	c, warnings, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(warn, "%s:%d:%d: %s\n", path, w.Line, w.Column, w)
+	}
+	return c, nil
+}
+
+func serveCmd(stderr io.Writer) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long:  "Run the gateway with the given config. SIGHUP reloads the config; SIGINT or SIGTERM shut down gracefully.",
+		Args:  args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return usageError{errors.New("serve needs -c FILE")}
+			}
+			cfg, err := loadConfig(path, stderr)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{}, 1)
+			go func() {
+				for range hup {
+					select {
+					case reload <- struct{}{}:
+					default:
+					}
+				}
+			}()
+			return gateway.Serve(ctx, gateway.ServeOptions{
+				Config: cfg, Logger: logger(stderr), Version: version, Reload: reload,
+				Load: func() (*config.Config, error) { return loadConfig(path, stderr) },
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "", "config file (rampart.yaml)")
+	return cmd
+}
+
+func demoCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := demo.Options{Out: stdout, Version: version}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the gateway with self-signed TLS in front of a built-in demo API",
+		Long: "Run the gateway with self-signed TLS in front of a built-in, deliberately naive demo API.\n" +
+			"Prints the URLs and credentials and writes them to DATA/demo-credentials.json.",
+		Args: args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.UnprotectedPort < 0 || o.UnprotectedPort > 65535 {
+				return usageError{fmt.Errorf("--unprotected-port must be from 1 to 65535, got %d", o.UnprotectedPort)}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Logger = logger(stderr)
+			return demo.Run(ctx, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8443", "gateway address")
+	cmd.Flags().StringVar(&o.Admin, "admin", defaultAdmin, "admin address")
+	cmd.Flags().StringVar(&o.DataDir, "data", "rampart-demo", "data directory (CA, credentials, logs)")
+	cmd.Flags().IntVar(&o.UnprotectedPort, "unprotected-port", 0, "also serve the demo API bare on 127.0.0.1:PORT")
+	return cmd
+}
+
+func configCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Validate configs and print their schema"}
+	var path string
+	validate := &cobra.Command{
+		Use:   "validate",
+		Short: "Check a config file and report every problem with its line",
+		Args:  args(0),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if path == "" {
+				return usageError{errors.New("validate needs -c FILE")}
+			}
+			if _, err := loadConfig(path, stdout); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: valid\n", path)
+			return nil
+		},
+	}
+	validate.Flags().StringVarP(&path, "config", "c", "", "config file (rampart.yaml)")
+	schema := &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of rampart.yaml, for editors",
+		Args:  args(0),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			b, err := config.JSONSchema()
+			if err != nil {
+				return err
+			}
+			_, err = stdout.Write(b)
+			return err
+		},
+	}
+	cmd.AddCommand(validate, schema)
+	return cmd
+}
+
+func versionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  args(0),
+		Run:   func(_ *cobra.Command, _ []string) { fmt.Fprintln(stdout, "rampart", version) },
+	}
+}

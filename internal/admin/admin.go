@@ -1,0 +1,120 @@
+// Package admin serves the management listener: Prometheus metrics and
+// health, behind the admin token. Later issues add the management API and
+// the web console here.
+//
+// The listener binds to loopback unless the config says allow_remote, and
+// every endpoint but the health probes needs "Authorization: Bearer TOKEN".
+// The token is compared in constant time over its SHA-256 digest, so
+// neither its content nor its length leaks through timing.
+//
+// It does not own the admin token's storage (LoadOrCreateToken writes it) or
+// the listener itself (package server).
+package admin
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rampart-gw/rampart/internal/problem"
+)
+
+// Options configures the admin handler.
+type Options struct {
+	// Token is the admin token; required.
+	Token string
+	// Registry is served on /metrics.
+	Registry *prometheus.Registry
+	// Ready reports whether the gateway serves traffic (for /readyz).
+	Ready func() bool
+}
+
+// New returns the admin handler.
+func New(opt Options) (http.Handler, error) {
+	if len(opt.Token) < 16 {
+		return nil, errors.New("admin token must be at least 16 characters")
+	}
+	want := sha256.Sum256([]byte(opt.Token))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if opt.Ready != nil && !opt.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	metrics := promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", authorized(want, metrics))
+	return secure(mux), nil
+}
+
+// authorized lets a request through only with the admin token.
+func authorized(want [32]byte, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(tok))
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			problem.Write(w, http.StatusUnauthorized, "admin.unauthorized", "The admin token is missing or wrong.", "",
+				http.Header{"Www-Authenticate": {`Bearer realm="rampart-admin"`}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// secure sets the headers every admin response carries.
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Strict-Transport-Security", "max-age=63072000")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// LoadOrCreateToken reads the admin token from path, or creates one (256
+// random bits, base64url) with mode 0600 when the file does not exist.
+func LoadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the token file
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if len(tok) < 16 {
+			return "", fmt.Errorf("admin token in %s is shorter than 16 characters", path)
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading admin token: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("generating admin token: %w", err)
+	}
+	tok := "rpa_" + base64.RawURLEncoding.EncodeToString(raw[:])
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("creating token dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	return tok, nil
+}

@@ -1,0 +1,115 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Default values, applied by SetDefaults. Each is documented on its field.
+const (
+	DefaultDataDir               = "rampart-data"
+	DefaultAdminAddress          = "127.0.0.1:9443"
+	DefaultMaxHeaderBytes        = 32 << 10
+	DefaultMaxBodyBytes          = 10 << 20
+	DefaultReadHeaderTimeout     = 10 * time.Second
+	DefaultReadTimeout           = 60 * time.Second
+	DefaultWriteTimeout          = 60 * time.Second
+	DefaultIdleTimeout           = 120 * time.Second
+	DefaultShutdownTimeout       = 15 * time.Second
+	DefaultIPHeader              = "X-Forwarded-For"
+	DefaultRequestIDHeader       = "X-Request-Id"
+	DefaultHSTSMaxAge            = 730 * 24 * time.Hour
+	DefaultConnectTimeout        = 5 * time.Second
+	DefaultResponseHeaderTimeout = 30 * time.Second
+	DefaultIdleConnTimeout       = 90 * time.Second
+	DefaultMaxIdleConns          = 256
+	DefaultTLSMinVersion         = "1.2"
+	DefaultCertReloadInterval    = 10 * time.Second
+)
+
+// SetDefaults fills every unset field that has a default. It is the one
+// place defaults are decided; it never overrides a value that was set.
+func SetDefaults(c *Config) {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.Name == "" {
+			l.Name = fmt.Sprintf("listener-%d", i)
+		}
+		if l.TLS != nil {
+			setTLSDefaults(l.TLS)
+		}
+	}
+	if c.Admin.Address == "" {
+		c.Admin.Address = DefaultAdminAddress
+	}
+	if c.Admin.TokenFile == "" {
+		c.Admin.TokenFile = filepath.Join(c.DataDir, "admin-token")
+	}
+	if c.Admin.TLS == nil {
+		c.Admin.TLS = &TLS{}
+	}
+	setTLSDefaults(c.Admin.TLS)
+
+	s := &c.Server
+	setSize(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setSize(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDuration(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDuration(&s.ReadTimeout, DefaultReadTimeout)
+	setDuration(&s.WriteTimeout, DefaultWriteTimeout)
+	setDuration(&s.IdleTimeout, DefaultIdleTimeout)
+	setDuration(&s.ShutdownTimeout, DefaultShutdownTimeout)
+
+	if c.Client.IPHeader == "" {
+		c.Client.IPHeader = DefaultIPHeader
+	}
+	if c.Client.RequestIDHeader == "" {
+		c.Client.RequestIDHeader = DefaultRequestIDHeader
+	}
+	setDuration(&c.Headers.HSTS.MaxAge, DefaultHSTSMaxAge)
+	if c.Headers.Remove == nil {
+		c.Headers.Remove = []string{"Server", "X-Powered-By"}
+	}
+	if c.AccessLog.Output == "" {
+		c.AccessLog.Output = "stdout"
+	}
+	for name, u := range c.Upstreams {
+		setDuration(&u.ConnectTimeout, DefaultConnectTimeout)
+		setDuration(&u.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+		setDuration(&u.IdleConnTimeout, DefaultIdleConnTimeout)
+		if u.MaxIdleConns == 0 {
+			u.MaxIdleConns = DefaultMaxIdleConns
+		}
+		c.Upstreams[name] = u
+	}
+	for i := range c.Routes {
+		if c.Routes[i].Name == "" {
+			c.Routes[i].Name = fmt.Sprintf("route-%d", i)
+		}
+	}
+}
+
+func setTLSDefaults(t *TLS) {
+	if t.MinVersion == "" {
+		t.MinVersion = DefaultTLSMinVersion
+	}
+	if len(t.Hosts) == 0 && t.CertFile == "" {
+		t.Hosts = []string{"localhost", "127.0.0.1", "::1"}
+	}
+	setDuration(&t.ReloadInterval, DefaultCertReloadInterval)
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+func setSize(b *ByteSize, def int64) {
+	if *b == 0 {
+		*b = ByteSize(def)
+	}
+}

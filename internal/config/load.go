@@ -1,0 +1,98 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// MaxFileSize bounds a config file.
+const MaxFileSize = 8 << 20
+
+// Load reads, decodes, defaults and validates the config file at path. On
+// success it returns the config and its warnings; on failure an *Error
+// listing every problem.
+func Load(path string) (*Config, []Problem, error) {
+	f, err := os.Open(path) // #nosec G304 -- the operator names the config file
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, nil, fmt.Errorf("reading config %s: larger than %d bytes", path, MaxFileSize)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes, defaults and validates a config document; name is used in
+// error messages. See Load.
+func Parse(name string, data []byte) (*Config, []Problem, error) {
+	c := &Config{}
+	pos, problems := decodeDocument(data, c)
+	SetDefaults(c)
+	for _, p := range Validate(c) {
+		if !underAny(p.Path, problems) {
+			problems = append(problems, p)
+		}
+	}
+	for i := range problems {
+		if problems[i].Line == 0 {
+			problems[i].Line, problems[i].Column = locate(pos, problems[i].Path)
+		}
+	}
+	sortProblems(problems)
+	var warnings []Problem
+	failed := false
+	for _, p := range problems {
+		if p.Warning {
+			warnings = append(warnings, p)
+		} else {
+			failed = true
+		}
+	}
+	if failed {
+		return nil, warnings, &Error{File: name, Problems: problems}
+	}
+	return c, warnings, nil
+}
+
+// underAny reports whether path is at or below the path of a decoding
+// problem, whose value is unknown and so cannot be validated.
+func underAny(path string, decoded []Problem) bool {
+	for _, p := range decoded {
+		if p.Path == "" || p.Path == path || strings.HasPrefix(path, p.Path+".") || strings.HasPrefix(path, p.Path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// locate finds the line of path, or of its nearest ancestor in the file.
+func locate(pos map[string]position, path string) (int, int) {
+	for {
+		if p, ok := pos[path]; ok {
+			return p.line, p.column
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			if p, ok := pos[""]; ok && path != "" {
+				return p.line, p.column
+			}
+			return 0, 0
+		}
+		path = path[:i]
+	}
+}
+
+// AsError returns err as an *Error, if it is one.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}

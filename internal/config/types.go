@@ -1,0 +1,263 @@
+package config
+
+// This file holds the data-only types of rampart.yaml. The doc comment of
+// each field is its user documentation: `rampart config schema` and the
+// committed docs/rampart.schema.json are generated from it, so say what the
+// field does, its default and its unit.
+
+// Config is the root of rampart.yaml.
+type Config struct {
+	// Version of the configuration format. Must be 1.
+	Version int `yaml:"version"`
+	// DataDir holds state that Rampart generates: the development CA and its
+	// certificates, the admin token. Default "rampart-data", relative to the
+	// working directory.
+	DataDir string `yaml:"data_dir"`
+	// Listeners are the public addresses the gateway serves. At least one is
+	// required.
+	Listeners []Listener `yaml:"listeners"`
+	// Admin is the separate management listener: metrics, health and, later,
+	// the management API.
+	Admin Admin `yaml:"admin"`
+	// Server holds size limits and timeouts that apply to every listener.
+	Server Server `yaml:"server"`
+	// Client decides who the client is: its real IP and the request id.
+	Client Client `yaml:"client"`
+	// Headers are the security headers added to and removed from every
+	// response.
+	Headers Headers `yaml:"headers"`
+	// AccessLog is the structured record written for every request.
+	AccessLog AccessLog `yaml:"access_log"`
+	// Upstreams are the APIs behind the gateway, by name.
+	Upstreams map[string]Upstream `yaml:"upstreams"`
+	// Routes map requests to upstreams. A request that matches no route is
+	// refused with 404.
+	Routes []Route `yaml:"routes"`
+
+	// Firewall is the CIDR allow/deny stage. Not yet supported.
+	Firewall Reserved `yaml:"firewall"`
+	// WAF is the Coraza web application firewall stage. Not yet supported.
+	WAF Reserved `yaml:"waf"`
+	// Authn configures authenticators. Not yet supported.
+	Authn Reserved `yaml:"authn"`
+	// Authz configures authorization policies. Not yet supported.
+	Authz Reserved `yaml:"authz"`
+	// Limits configures rate limits and quotas. Not yet supported.
+	Limits Reserved `yaml:"limits"`
+	// Protect configures field encryption and data-loss prevention. Not yet
+	// supported.
+	Protect Reserved `yaml:"protect"`
+	// Audit configures the tamper-evident audit log. Not yet supported.
+	Audit Reserved `yaml:"audit"`
+}
+
+// Listener is one public address of the gateway.
+type Listener struct {
+	// Name identifies the listener in logs and metrics. Default "listener-N".
+	Name string `yaml:"name"`
+	// Address is host:port to listen on, such as "0.0.0.0:8443". Required.
+	Address string `yaml:"address"`
+	// TLS serves HTTPS. Required unless plaintext or redirect_to_https is set.
+	TLS *TLS `yaml:"tls"`
+	// Plaintext serves HTTP without TLS, for a gateway behind a load balancer
+	// that terminates TLS. An explicit opt-in; never the default.
+	Plaintext bool `yaml:"plaintext"`
+	// RedirectToHTTPS makes a plaintext listener that answers every request
+	// with a redirect to the same path on HTTPS (308), and nothing else.
+	RedirectToHTTPS bool `yaml:"redirect_to_https"`
+	// HTTPSPort is the port redirects point to. Default: the port of the
+	// first TLS listener.
+	HTTPSPort int `yaml:"https_port"`
+	// DisableHTTP2 turns HTTP/2 off on a TLS listener. Default false: HTTP/2
+	// is negotiated through ALPN.
+	DisableHTTP2 bool `yaml:"disable_http2"`
+}
+
+// TLS configures a server certificate. With neither cert_file nor acme, a
+// self-signed development CA is generated in data_dir and a certificate for
+// the listener's host is issued from it (config validate warns).
+type TLS struct {
+	// CertFile is a PEM certificate chain. Reloaded when the file changes.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key of cert_file.
+	KeyFile string `yaml:"key_file"`
+	// MinVersion is "1.2" or "1.3". Default "1.2". Only AEAD cipher suites
+	// with forward secrecy are ever offered.
+	MinVersion string `yaml:"min_version"`
+	// Hosts are the names the development certificate is issued for.
+	// Default: localhost, 127.0.0.1 and ::1.
+	Hosts []string `yaml:"hosts"`
+	// ReloadInterval is how often cert_file and key_file are checked for
+	// changes. Default 10s.
+	ReloadInterval Duration `yaml:"reload_interval"`
+	// ACME obtains certificates automatically. Not yet supported.
+	ACME Reserved `yaml:"acme"`
+	// ClientAuth requires client certificates (mTLS). Not yet supported.
+	ClientAuth Reserved `yaml:"client_auth"`
+}
+
+// Admin is the management listener. It binds to loopback by default and
+// every request to it needs the admin token.
+type Admin struct {
+	// Address is host:port. Default "127.0.0.1:9443". A non-loopback address
+	// needs allow_remote.
+	Address string `yaml:"address"`
+	// Disabled turns the admin listener off.
+	Disabled bool `yaml:"disabled"`
+	// AllowRemote permits a non-loopback address.
+	AllowRemote bool `yaml:"allow_remote"`
+	// TokenFile holds the admin token. Default data_dir/admin-token,
+	// generated with mode 0600 when missing.
+	TokenFile string `yaml:"token_file"`
+	// TLS of the admin listener. Default: a certificate from the
+	// development CA.
+	TLS *TLS `yaml:"tls"`
+}
+
+// Server holds limits and timeouts that apply to every listener.
+type Server struct {
+	// MaxHeaderBytes bounds the request line and headers; more is refused
+	// with 431. Default 32KiB.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// MaxBodyBytes bounds a request body; more is refused with 413.
+	// Default 10MiB.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// ReadHeaderTimeout bounds reading the request headers. Default 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading the whole request, body included.
+	// Default 60s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing the response. Default 60s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes idle keep-alive connections. Default 120s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout is how long in-flight requests may finish on
+	// shutdown. Default 15s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Client decides the client's identity at the network level.
+type Client struct {
+	// TrustedProxies are the CIDRs of proxies whose forwarding header is
+	// believed. The client IP is found by walking that header right to left
+	// and skipping trusted hops. Default: none, so the peer address is the
+	// client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// IPHeader is the header trusted proxies put the client IP in:
+	// "X-Forwarded-For" (default) or "X-Real-IP".
+	IPHeader string `yaml:"ip_header"`
+	// RequestIDHeader carries the request id to the upstream and back to the
+	// client. Default "X-Request-Id".
+	RequestIDHeader string `yaml:"request_id_header"`
+	// TrustRequestID keeps an inbound request id when the peer is a trusted
+	// proxy and the id is well formed. Default false: always generated.
+	TrustRequestID bool `yaml:"trust_request_id"`
+}
+
+// Headers are the security headers of every response.
+type Headers struct {
+	// HSTS is the Strict-Transport-Security header on HTTPS responses.
+	HSTS HSTS `yaml:"hsts"`
+	// CacheControl, when set, is the Cache-Control of every response that
+	// has none, such as "no-store". Routes can override it.
+	CacheControl string `yaml:"cache_control"`
+	// Remove lists response headers that are deleted. Default "Server" and
+	// "X-Powered-By".
+	Remove []string `yaml:"remove"`
+	// Set lists response headers that are set, replacing the upstream's.
+	Set map[string]string `yaml:"set"`
+}
+
+// HSTS configures Strict-Transport-Security (RFC 6797).
+type HSTS struct {
+	// Disabled turns the header off.
+	Disabled bool `yaml:"disabled"`
+	// MaxAge is the policy's lifetime. Default 730 days (63072000 seconds).
+	MaxAge Duration `yaml:"max_age"`
+	// IncludeSubdomains adds includeSubDomains. Default false.
+	IncludeSubdomains bool `yaml:"include_subdomains"`
+	// Preload adds preload; needs include_subdomains and a max_age of at
+	// least a year.
+	Preload bool `yaml:"preload"`
+}
+
+// AccessLog is the one structured JSON record written per request. It never
+// holds credentials, query strings or bodies.
+type AccessLog struct {
+	// Disabled turns the access log off.
+	Disabled bool `yaml:"disabled"`
+	// Output is "stdout" (default), "stderr" or a file path.
+	Output string `yaml:"output"`
+}
+
+// Upstream is one API behind the gateway.
+type Upstream struct {
+	// URL is the upstream's base, "http://host:port" or "https://host:port",
+	// with an optional path prefix. Required.
+	URL string `yaml:"url"`
+	// TLS configures how the gateway verifies the upstream and authenticates
+	// to it.
+	TLS UpstreamTLS `yaml:"tls"`
+	// ConnectTimeout bounds dialing. Default 5s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// ResponseHeaderTimeout bounds the wait for the upstream's response
+	// headers; past it the client gets 504. Default 30s.
+	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
+	// IdleConnTimeout closes idle upstream connections. Default 90s.
+	IdleConnTimeout Duration `yaml:"idle_conn_timeout"`
+	// MaxIdleConns bounds idle connections kept to this upstream.
+	// Default 256.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+	// PreserveHost sends the client's Host header instead of the upstream's.
+	PreserveHost bool `yaml:"preserve_host"`
+}
+
+// UpstreamTLS configures TLS to an upstream.
+type UpstreamTLS struct {
+	// CAFile is a PEM bundle of the CAs that sign the upstream's certificate.
+	// Default: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile is a client certificate presented to the upstream (mTLS).
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the private key of cert_file.
+	KeyFile string `yaml:"key_file"`
+	// ServerName overrides the name verified in the upstream's certificate.
+	ServerName string `yaml:"server_name"`
+}
+
+// Route maps matching requests to an upstream.
+type Route struct {
+	// Name identifies the route in logs, metrics and errors. Default
+	// "route-N".
+	Name string `yaml:"name"`
+	// Host matches the request's host: exact ("api.example.com") or one
+	// label wildcard ("*.example.com"). Default: any host.
+	Host string `yaml:"host"`
+	// Path is the pattern matched against the normalized path: literal
+	// segments, named parameters ("/api/users/{id}") and a final catch-all
+	// ("/static/{rest...}"). Required.
+	Path string `yaml:"path"`
+	// Methods the route accepts. Required; a request with another method
+	// gets 405.
+	Methods []string `yaml:"methods"`
+	// Upstream names the upstream the route forwards to. Required.
+	Upstream string `yaml:"upstream"`
+	// Public says the route needs no authentication. Until the authn stage
+	// is supported every route must say so.
+	Public bool `yaml:"public"`
+	// CacheControl overrides headers.cache_control for this route.
+	CacheControl string `yaml:"cache_control"`
+
+	// Firewall is this route's CIDR rules. Not yet supported.
+	Firewall Reserved `yaml:"firewall"`
+	// WAF turns the WAF on for this route. Not yet supported.
+	WAF Reserved `yaml:"waf"`
+	// Auth names the authenticators of this route. Not yet supported.
+	Auth Reserved `yaml:"auth"`
+	// Authz holds this route's authorization rules. Not yet supported.
+	Authz Reserved `yaml:"authz"`
+	// Limits holds this route's rate limits. Not yet supported.
+	Limits Reserved `yaml:"limits"`
+	// Protect holds this route's data protection. Not yet supported.
+	Protect Reserved `yaml:"protect"`
+}

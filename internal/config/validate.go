@@ -1,0 +1,465 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// notYet names the issue that will bring each reserved section.
+var notYet = map[string]string{
+	"firewall":    "the firewall stage",
+	"waf":         "the WAF stage",
+	"authn":       "authentication",
+	"auth":        "authentication",
+	"authz":       "authorization",
+	"limits":      "rate limits and quotas",
+	"protect":     "data protection",
+	"audit":       "the audit log",
+	"acme":        "ACME certificates",
+	"client_auth": "client certificates (mTLS)",
+}
+
+// validator collects problems; each method checks one part of the config.
+type validator struct{ problems []Problem }
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...), Warning: true})
+}
+
+func (v *validator) reserved(path string, r Reserved) {
+	if r.Set {
+		key := path[strings.LastIndex(path, ".")+1:]
+		v.errorf(path, "%s is not yet supported by this version of Rampart; remove the section", notYet[key])
+	}
+}
+
+// Validate checks a config whose defaults are set and returns every problem
+// it finds, errors and warnings, each with its path. It is pure: it reads no
+// file and opens no socket.
+func Validate(c *Config) []Problem {
+	v := &validator{}
+	if c.Version != 1 {
+		v.errorf("version", "must be 1, got %d", c.Version)
+	}
+	v.listeners(c)
+	v.admin(&c.Admin)
+	v.server(&c.Server)
+	v.client(&c.Client)
+	v.headers(&c.Headers)
+	if c.AccessLog.Output == "" {
+		v.errorf("access_log.output", "must be stdout, stderr or a file path")
+	}
+	v.upstreams(c.Upstreams)
+	v.routes(c)
+	for _, r := range []struct {
+		path string
+		r    Reserved
+	}{
+		{"firewall", c.Firewall}, {"waf", c.WAF}, {"authn", c.Authn}, {"authz", c.Authz},
+		{"limits", c.Limits}, {"protect", c.Protect}, {"audit", c.Audit},
+	} {
+		v.reserved(r.path, r.r)
+	}
+	return v.problems
+}
+
+func validAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port, got %q", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("port %q must be a number from 0 to 65535", port)
+	}
+	if host != "" && !validHost(host) {
+		return fmt.Errorf("host %q is neither an IP address nor a host name", host)
+	}
+	return nil
+}
+
+var hostLabel = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if len(h) > 253 || h == "" {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if !hostLabel.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) listeners(c *Config) {
+	if len(c.Listeners) == 0 {
+		v.errorf("listeners", "at least one listener is required")
+	}
+	names := map[string]bool{}
+	addrs := map[string]string{}
+	hasTLS := false
+	for i, l := range c.Listeners {
+		p := fmt.Sprintf("listeners[%d]", i)
+		if names[l.Name] {
+			v.errorf(p+".name", "duplicate listener name %q", l.Name)
+		}
+		names[l.Name] = true
+		if l.Address == "" {
+			v.errorf(p+".address", "required")
+		} else if err := validAddress(l.Address); err != nil {
+			v.errorf(p+".address", "%v", err)
+		} else if prev, dup := addrs[l.Address]; dup {
+			v.errorf(p+".address", "%s is also the address of %s", l.Address, prev)
+		} else {
+			addrs[l.Address] = p
+		}
+		modes := 0
+		if l.TLS != nil {
+			modes++
+			hasTLS = true
+			v.tls(p+".tls", l.TLS)
+			if l.TLS.CertFile == "" && !l.TLS.ACME.Set {
+				v.warnf(p+".tls", "no cert_file: a certificate from the self-signed development CA will be served")
+			}
+		}
+		if l.Plaintext {
+			modes++
+			v.warnf(p+".plaintext", "serves HTTP without TLS; only safe behind a load balancer that terminates TLS")
+		}
+		if l.RedirectToHTTPS {
+			modes++
+		}
+		if modes != 1 {
+			v.errorf(p, "set exactly one of tls, plaintext or redirect_to_https")
+		}
+		if l.HTTPSPort < 0 || l.HTTPSPort > 65535 {
+			v.errorf(p+".https_port", "must be a port from 1 to 65535")
+		}
+		if l.HTTPSPort != 0 && !l.RedirectToHTTPS {
+			v.errorf(p+".https_port", "only applies with redirect_to_https")
+		}
+		if l.DisableHTTP2 && l.TLS == nil {
+			v.errorf(p+".disable_http2", "only applies to a tls listener")
+		}
+	}
+	for i, l := range c.Listeners {
+		if l.RedirectToHTTPS && l.HTTPSPort == 0 && !hasTLS {
+			v.errorf(fmt.Sprintf("listeners[%d].https_port", i), "required: no tls listener to redirect to")
+		}
+	}
+}
+
+func (v *validator) tls(p string, t *TLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.errorf(p, "cert_file and key_file go together")
+	}
+	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+		v.errorf(p+".min_version", "must be \"1.2\" or \"1.3\", got %q", t.MinVersion)
+	}
+	if t.CertFile != "" && len(t.Hosts) > 0 {
+		v.errorf(p+".hosts", "only applies to development certificates, not with cert_file")
+	}
+	for i, h := range t.Hosts {
+		if !validHost(h) {
+			v.errorf(fmt.Sprintf("%s.hosts[%d]", p, i), "%q is neither an IP address nor a host name", h)
+		}
+	}
+	if t.ReloadInterval.Std() < time.Second {
+		v.errorf(p+".reload_interval", "must be at least 1s")
+	}
+	v.reserved(p+".acme", t.ACME)
+	v.reserved(p+".client_auth", t.ClientAuth)
+}
+
+func (v *validator) admin(a *Admin) {
+	if a.Disabled {
+		return
+	}
+	if err := validAddress(a.Address); err != nil {
+		v.errorf("admin.address", "%v", err)
+	} else if host, _, _ := net.SplitHostPort(a.Address); !a.AllowRemote {
+		ip, err := netip.ParseAddr(host)
+		if host != "localhost" && (err != nil || !ip.IsLoopback()) {
+			v.errorf("admin.address", "%s is not a loopback address; set allow_remote: true to expose the admin API", a.Address)
+		}
+	}
+	if a.TLS != nil {
+		v.tls("admin.tls", a.TLS)
+	}
+}
+
+func (v *validator) server(s *Server) {
+	if s.MaxHeaderBytes < 1<<10 || s.MaxHeaderBytes > 1<<20 {
+		v.errorf("server.max_header_bytes", "must be from 1KiB to 1MiB, got %d", s.MaxHeaderBytes)
+	}
+	if s.MaxBodyBytes < 1 {
+		v.errorf("server.max_body_bytes", "must be at least 1 byte")
+	}
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{
+		{"read_header_timeout", s.ReadHeaderTimeout}, {"read_timeout", s.ReadTimeout},
+		{"write_timeout", s.WriteTimeout}, {"idle_timeout", s.IdleTimeout},
+	} {
+		if d.d.Std() < 100*time.Millisecond {
+			v.errorf("server."+d.name, "must be at least 100ms, got %s", d.d.Std())
+		}
+	}
+	if s.ReadHeaderTimeout > s.ReadTimeout {
+		v.errorf("server.read_header_timeout", "must not exceed read_timeout (%s)", s.ReadTimeout.Std())
+	}
+}
+
+// ParsePrefix parses a CIDR or a bare IP address (as a single-address
+// prefix), masked to its network.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or 2001:db8::/32", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or a CIDR", s)
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q: zones are not allowed", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+var headerToken = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+func (v *validator) client(c *Client) {
+	for i, s := range c.TrustedProxies {
+		if _, err := ParsePrefix(s); err != nil {
+			v.errorf(fmt.Sprintf("client.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+	switch strings.ToLower(c.IPHeader) {
+	case "x-forwarded-for", "x-real-ip":
+	default:
+		v.errorf("client.ip_header", "must be X-Forwarded-For or X-Real-IP, got %q", c.IPHeader)
+	}
+	if !headerToken.MatchString(c.RequestIDHeader) {
+		v.errorf("client.request_id_header", "%q is not a valid header name", c.RequestIDHeader)
+	}
+}
+
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; (b < 0x20 && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) headers(h *Headers) {
+	if h.HSTS.Preload && (!h.HSTS.IncludeSubdomains || h.HSTS.MaxAge.Std() < 365*24*time.Hour) {
+		v.errorf("headers.hsts.preload", "needs include_subdomains: true and a max_age of at least 8760h")
+	}
+	if h.HSTS.MaxAge.Std() < time.Second && !h.HSTS.Disabled {
+		v.errorf("headers.hsts.max_age", "must be at least 1s")
+	}
+	if !validHeaderValue(h.CacheControl) {
+		v.errorf("headers.cache_control", "contains control characters")
+	}
+	for i, name := range h.Remove {
+		if !headerToken.MatchString(name) {
+			v.errorf(fmt.Sprintf("headers.remove[%d]", i), "%q is not a valid header name", name)
+		}
+	}
+	for _, name := range sortedKeys(h.Set) {
+		if !headerToken.MatchString(name) {
+			v.errorf("headers.set."+name, "not a valid header name")
+		}
+		if !validHeaderValue(h.Set[name]) {
+			v.errorf("headers.set."+name, "value contains control characters")
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (v *validator) upstreams(ups map[string]Upstream) {
+	for _, name := range sortedKeys(ups) {
+		u, p := ups[name], "upstreams."+name
+		if !headerToken.MatchString(name) {
+			v.errorf(p, "upstream names may hold only letters, digits and -._~")
+		}
+		if u.URL == "" {
+			v.errorf(p+".url", "required")
+			continue
+		}
+		pu, err := url.Parse(u.URL)
+		switch {
+		case err != nil:
+			v.errorf(p+".url", "not a URL: %q", u.URL)
+			continue
+		case pu.Scheme != "http" && pu.Scheme != "https":
+			v.errorf(p+".url", "scheme must be http or https, got %q", pu.Scheme)
+		case pu.Host == "":
+			v.errorf(p+".url", "needs a host")
+		case pu.User != nil:
+			v.errorf(p+".url", "must not hold credentials")
+		case pu.RawQuery != "" || pu.Fragment != "":
+			v.errorf(p+".url", "must not have a query or fragment")
+		}
+		t := u.TLS
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			v.errorf(p+".tls", "cert_file and key_file go together")
+		}
+		if pu.Scheme == "http" && (t.CAFile != "" || t.CertFile != "" || t.ServerName != "") {
+			v.errorf(p+".tls", "only applies to an https url")
+		}
+		if u.MaxIdleConns < 1 {
+			v.errorf(p+".max_idle_conns", "must be at least 1")
+		}
+		for _, d := range []struct {
+			name string
+			d    Duration
+		}{
+			{"connect_timeout", u.ConnectTimeout}, {"response_header_timeout", u.ResponseHeaderTimeout},
+			{"idle_conn_timeout", u.IdleConnTimeout},
+		} {
+			if d.d.Std() < 10*time.Millisecond {
+				v.errorf(p+"."+d.name, "must be at least 10ms")
+			}
+		}
+	}
+}
+
+var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// CheckPathPattern reports what is wrong with a route path pattern, or nil.
+func CheckPathPattern(pattern string) error {
+	if !strings.HasPrefix(pattern, "/") {
+		return fmt.Errorf("must start with /")
+	}
+	if len(pattern) > 1 && strings.HasSuffix(pattern, "/") {
+		return fmt.Errorf("must not end with / (paths are matched without a trailing slash)")
+	}
+	if pattern == "/" {
+		return nil
+	}
+	segs := strings.Split(pattern[1:], "/")
+	params := map[string]bool{}
+	for i, s := range segs {
+		switch {
+		case s == "":
+			return fmt.Errorf("empty segment (//)")
+		case s == "." || s == "..":
+			return fmt.Errorf("dot segments are not allowed")
+		case strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}"):
+			name := s[1 : len(s)-1]
+			if rest, ok := strings.CutSuffix(name, "..."); ok {
+				if i != len(segs)-1 {
+					return fmt.Errorf("catch-all {%s} must be the last segment", name)
+				}
+				name = rest
+			}
+			if !paramName.MatchString(name) {
+				return fmt.Errorf("parameter name %q must be letters, digits and _", name)
+			}
+			if params[name] {
+				return fmt.Errorf("parameter {%s} appears twice", name)
+			}
+			params[name] = true
+		case strings.ContainsAny(s, "{}"):
+			return fmt.Errorf("segment %q: a parameter must be a whole segment such as {id}", s)
+		case strings.ContainsAny(s, "%?#;\\ "):
+			return fmt.Errorf("segment %q: literal segments are matched decoded; write them without %%, ?, #, ; or spaces", s)
+		}
+	}
+	return nil
+}
+
+var methodToken = regexp.MustCompile(`^[A-Z]+$`)
+
+func (v *validator) routes(c *Config) {
+	if len(c.Routes) == 0 {
+		v.errorf("routes", "at least one route is required")
+	}
+	names := map[string]bool{}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		if names[r.Name] {
+			v.errorf(p+".name", "duplicate route name %q", r.Name)
+		}
+		names[r.Name] = true
+		if r.Host != "" {
+			h := strings.TrimPrefix(r.Host, "*.")
+			if !validHost(h) || strings.Contains(h, "*") {
+				v.errorf(p+".host", "%q must be a host name or *.domain", r.Host)
+			}
+		}
+		if r.Path == "" {
+			v.errorf(p+".path", "required")
+		} else if err := CheckPathPattern(r.Path); err != nil {
+			v.errorf(p+".path", "%v", err)
+		}
+		if len(r.Methods) == 0 {
+			v.errorf(p+".methods", "required: list the methods the route accepts, such as [GET]")
+		}
+		seen := map[string]bool{}
+		for j, m := range r.Methods {
+			mp := fmt.Sprintf("%s.methods[%d]", p, j)
+			switch {
+			case !methodToken.MatchString(m):
+				v.errorf(mp, "%q must be an upper-case method such as GET", m)
+			case seen[m]:
+				v.errorf(mp, "duplicate method %s", m)
+			case m == "CONNECT" || m == "TRACE":
+				v.errorf(mp, "%s is never proxied", m)
+			}
+			seen[m] = true
+		}
+		if r.Upstream == "" {
+			v.errorf(p+".upstream", "required")
+		} else if _, ok := c.Upstreams[r.Upstream]; !ok {
+			v.errorf(p+".upstream", "no upstream named %q", r.Upstream)
+		}
+		if !r.Public {
+			v.errorf(p+".public", "authentication is not yet supported, so every route must say public: true (deny by default)")
+		} else {
+			v.warnf(p+".public", "route %q is open to anyone", r.Name)
+		}
+		if !validHeaderValue(r.CacheControl) {
+			v.errorf(p+".cache_control", "contains control characters")
+		}
+		for _, rr := range []struct {
+			key string
+			r   Reserved
+		}{
+			{"firewall", r.Firewall}, {"waf", r.WAF}, {"auth", r.Auth}, {"authz", r.Authz},
+			{"limits", r.Limits}, {"protect", r.Protect},
+		} {
+			v.reserved(p+"."+rr.key, rr.r)
+		}
+	}
+}

@@ -1,0 +1,204 @@
+// Package demo runs `rampart demo`: the gateway with self-signed TLS in front
+// of a built-in, deliberately naive API, and the credentials file that tests
+// and users drive it with (demo-credentials.json, see VISION.md).
+//
+// The demo says plainly what this build protects. Authentication is not in
+// this build yet, so the endpoints that need it (users, admin) are not
+// routed: the gateway refuses them with 404 instead of pretending.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway"
+)
+
+// Options are the demo's flags.
+type Options struct {
+	Listen          string
+	Admin           string
+	DataDir         string
+	UnprotectedPort int
+	Out             io.Writer
+	Logger          *slog.Logger
+	Version         string
+	// Started, if set, is called with the credentials once serving.
+	Started func(Credentials)
+}
+
+// UserCredentials are one demo user's credentials. APIKey and JWT are empty
+// until the authentication stage lands.
+type UserCredentials struct {
+	Roles  []string `json:"roles"`
+	APIKey string   `json:"api_key,omitempty"`
+	JWT    string   `json:"jwt,omitempty"`
+}
+
+// Credentials is the content of demo-credentials.json.
+type Credentials struct {
+	Gateway     string                     `json:"gateway"`
+	Admin       string                     `json:"admin"`
+	CACert      string                     `json:"ca_cert"`
+	AdminToken  string                     `json:"admin_token"`
+	Unprotected string                     `json:"unprotected,omitempty"`
+	Users       map[string]UserCredentials `json:"users"`
+	// Protections lists what this build enforces in the demo, and
+	// NotYet what it does not, so nobody mistakes one for the other.
+	Protections []string `json:"protections"`
+	NotYet      []string `json:"not_yet"`
+}
+
+// Config returns the demo's gateway config for an API at apiAddr.
+func Config(listen, admin, dataDir, apiAddr string) *config.Config {
+	c := &config.Config{
+		Version:   1,
+		DataDir:   dataDir,
+		Listeners: []config.Listener{{Name: "https", Address: listen, TLS: &config.TLS{}}},
+		Admin:     config.Admin{Address: admin},
+		AccessLog: config.AccessLog{Output: filepath.Join(dataDir, "access.log")},
+		Headers:   config.Headers{CacheControl: "no-store"},
+		Upstreams: map[string]config.Upstream{"demo": {URL: "http://" + apiAddr}},
+		Routes: []config.Route{
+			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
+			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Public: true},
+		},
+	}
+	config.SetDefaults(c)
+	return c
+}
+
+// Run serves the demo until ctx is done.
+func Run(ctx context.Context, o Options) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+	api := NewAPI()
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("starting demo API: %w", err)
+	}
+	apiSrv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = apiSrv.Serve(apiLn) }()
+	defer apiSrv.Close()
+
+	unprotected := ""
+	if o.UnprotectedPort != 0 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(o.UnprotectedPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("starting unprotected demo API: %w", err)
+		}
+		bare := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = bare.Serve(ln) }()
+		defer bare.Close()
+		unprotected = "http://" + ln.Addr().String()
+	}
+
+	cfg := Config(o.Listen, o.Admin, o.DataDir, apiLn.Addr().String())
+	for _, p := range config.Validate(cfg) {
+		if !p.Warning {
+			return fmt.Errorf("demo config: %s", p)
+		}
+	}
+	return gateway.Serve(ctx, gateway.ServeOptions{
+		Config: cfg, Logger: o.Logger, Version: o.Version,
+		Started: func(r gateway.Running) {
+			creds := Credentials{
+				Gateway:     "https://" + r.Listeners[0].String(),
+				Admin:       "https://" + r.Admin.String(),
+				CACert:      absPath(r.CACert),
+				AdminToken:  r.AdminToken,
+				Unprotected: unprotected,
+				Users: map[string]UserCredentials{
+					"alice": {Roles: []string{"admin"}},
+					"bob":   {Roles: []string{"reader"}},
+					"carol": {Roles: []string{"reader"}},
+				},
+				Protections: []string{
+					"HTTPS only: TLS 1.2+ with AEAD cipher suites, HTTP/2, HSTS",
+					"default deny: only /api/health and /api/products are routed",
+					"path normalization: encoded, dot-segment and double-slash tricks are refused or resolved before routing",
+					"request size limits (413/431), timeouts, spoofed forwarding headers stripped",
+					"Server and X-Powered-By removed, nosniff and no-store set",
+				},
+				NotYet: []string{
+					"authentication (API keys, JWT): /api/users and /api/admin/stats stay unrouted until it lands",
+					"authorization, rate limits, field encryption, DLP, tamper-evident audit log",
+				},
+			}
+			if err := writeCredentials(filepath.Join(o.DataDir, "demo-credentials.json"), creds); err != nil {
+				o.Logger.Error("writing demo credentials", "error", err)
+			}
+			printBanner(o.Out, creds, filepath.Join(o.DataDir, "demo-credentials.json"))
+			if o.Started != nil {
+				o.Started(creds)
+			}
+		},
+	})
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func writeCredentials(path string, c Credentials) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func printBanner(w io.Writer, c Credentials, credsPath string) {
+	if w == nil {
+		return
+	}
+	p := func(format string, args ...any) { _, _ = fmt.Fprintf(w, format+"\n", args...) }
+	p("Rampart demo is running.")
+	p("")
+	p("  gateway      %s", c.Gateway)
+	p("  admin        %s   (token: %s)", c.Admin, c.AdminToken)
+	p("  CA cert      %s", c.CACert)
+	if c.Unprotected != "" {
+		p("  unprotected  %s   (the naive API, bare, for comparison)", c.Unprotected)
+	}
+	p("  credentials  %s", absPath(credsPath))
+	p("")
+	p("Try:")
+	p("  curl --cacert %s -i %s/api/health", c.CACert, c.Gateway)
+	p("  curl --cacert %s -i %s/api/users        # 404: not routed without authentication", c.CACert, c.Gateway)
+	p("  curl --cacert %s -i '%s/api/%%2e%%2e/api/health'", c.CACert, c.Gateway)
+	p("  curl --cacert %s -H 'Authorization: Bearer %s' %s/metrics", c.CACert, c.AdminToken, c.Admin)
+	p("")
+	p("Enforced now:")
+	for _, s := range c.Protections {
+		p("  + %s", s)
+	}
+	p("Not in this build yet:")
+	for _, s := range c.NotYet {
+		p("  - %s", s)
+	}
+	p("")
+	p("Press Ctrl-C to stop.")
+}

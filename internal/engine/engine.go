@@ -1,0 +1,252 @@
+// Package engine runs a pipeline on net/http: it turns an *http.Request into
+// a pipeline.Exchange, enforces the listener's size limits, runs the request
+// stages, hands allowed requests to a terminal handler (the reverse proxy in
+// gateway mode, the application in middleware mode), runs the response
+// stages when the response's headers are written, renders every refusal as
+// a problem document and hands the finished exchange to the observers.
+//
+// It is the only package that knows net/http's request and response types on
+// the request path besides the terminal; stages see the transport-neutral
+// Exchange, so a faster engine can replace this one without touching them.
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/problem"
+)
+
+// Options configures a Handler.
+type Options struct {
+	// MaxHeaderBytes bounds the request line and headers (431 beyond).
+	MaxHeaderBytes int
+	// MaxBodyBytes bounds the request body (413 beyond).
+	MaxBodyBytes int64
+	// NewRequestID makes a request id for refusals that happen before the
+	// client stage runs.
+	NewRequestID func() string
+	// Logger receives the causes of failures; never request contents.
+	Logger *slog.Logger
+}
+
+// Handler is an http.Handler that runs a pipeline in front of a terminal
+// handler. It is safe for concurrent use.
+type Handler struct {
+	p        *pipeline.Pipeline
+	terminal http.Handler
+	opt      Options
+	pool     sync.Pool
+}
+
+// New returns a Handler. The terminal handler finds the exchange with
+// pipeline.FromContext(r.Context()).
+func New(p *pipeline.Pipeline, terminal http.Handler, opt Options) *Handler {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{p: p, terminal: terminal, opt: opt}
+	h.pool.New = func() any {
+		s := &state{}
+		s.x.Reset()
+		return s
+	}
+	return h
+}
+
+// state is what one request needs, pooled as one allocation.
+type state struct {
+	x  pipeline.Exchange
+	rw responseWriter
+}
+
+// ServeHTTP runs the pipeline for one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.pool.Get().(*state)
+	x := &s.x
+	x.Reset()
+	x.Start = time.Now()
+	h.fill(x, r)
+	ctx := r.Context()
+	rw := &s.rw
+	*rw = responseWriter{w: w, h: h, x: x, ctx: ctx}
+
+	defer func() {
+		if v := recover(); v != nil {
+			// http.ErrAbortHandler is how a proxy aborts a response whose
+			// upstream failed mid-body; anything else is a bug. Either way
+			// the exchange is recorded before the panic goes on.
+			if err, ok := v.(error); !ok || !errors.Is(err, http.ErrAbortHandler) {
+				h.opt.Logger.Error("panic serving request", "request_id", x.RequestID, "panic", v)
+			}
+			if x.Err == nil {
+				x.Err = http.ErrAbortHandler
+			}
+			h.finish(x)
+			panic(v)
+		}
+		h.finish(x)
+		h.pool.Put(s)
+	}()
+
+	if err := h.limits(x, r, w); err != nil {
+		h.refuse(rw, err)
+		return
+	}
+	if err := h.p.Request(ctx, x); err != nil {
+		h.refuse(rw, err)
+		return
+	}
+	h.terminal.ServeHTTP(rw, r.WithContext(pipeline.WithExchange(ctx, x)))
+	switch {
+	case x.Denial != nil && !rw.wroteHeader:
+		h.refuse(rw, x.Denial) // the terminal refused (upstream down, body too large)
+	case !rw.wroteHeader:
+		rw.WriteHeader(http.StatusOK)
+	}
+}
+
+func (h *Handler) finish(x *pipeline.Exchange) {
+	if x.RequestID == "" && h.opt.NewRequestID != nil {
+		x.RequestID = h.opt.NewRequestID()
+	}
+	x.Duration = time.Since(x.Start)
+	h.p.Finish(x)
+}
+
+// fill copies what stages may see of r into x.In.
+func (h *Handler) fill(x *pipeline.Exchange, r *http.Request) {
+	in := &x.In
+	in.Method = r.Method
+	in.Host = r.Host
+	in.Header = r.Header
+	in.TLS = r.TLS != nil
+	in.ContentLength = r.ContentLength
+	uri := r.RequestURI
+	if uri == "" || uri[0] != '/' { // absolute-form, or a request built in-process
+		uri = r.URL.EscapedPath()
+		if r.URL.RawQuery != "" {
+			uri += "?" + r.URL.RawQuery
+		}
+	}
+	in.RawPath, in.RawQuery, _ = strings.Cut(uri, "?")
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		in.Peer = ap
+	}
+	n := len(r.Method) + len(uri) + len(r.Host) + 16
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	in.HeaderBytes = n
+}
+
+// limits enforces the listener's size limits before any stage runs.
+func (h *Handler) limits(x *pipeline.Exchange, r *http.Request, w http.ResponseWriter) error {
+	if h.opt.MaxHeaderBytes > 0 && x.In.HeaderBytes > h.opt.MaxHeaderBytes {
+		return pipeline.Deny(http.StatusRequestHeaderFieldsTooLarge, "listener.headers_too_large",
+			"The request headers are too large.")
+	}
+	if h.opt.MaxBodyBytes > 0 {
+		if r.ContentLength > h.opt.MaxBodyBytes {
+			return pipeline.Deny(http.StatusRequestEntityTooLarge, "listener.body_too_large",
+				"The request body is too large.")
+		}
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, h.opt.MaxBodyBytes)
+		}
+	}
+	return nil
+}
+
+// refuse records err in the exchange and renders it, unless the response
+// has already started.
+func (h *Handler) refuse(rw *responseWriter, err error) {
+	x := rw.x
+	if x.RequestID == "" && h.opt.NewRequestID != nil {
+		x.RequestID = h.opt.NewRequestID()
+	}
+	d, ok := pipeline.AsDenial(err)
+	if !ok {
+		h.opt.Logger.Error("stage failed", "request_id", x.RequestID, "error", err)
+		x.Err = err
+		d = &pipeline.Denial{Status: http.StatusInternalServerError, Reason: "internal",
+			Message: "The gateway failed to process the request."}
+	}
+	x.Denial = d
+	if d.Cause != nil && d.Status >= 500 {
+		h.opt.Logger.Warn("request refused", "request_id", x.RequestID, "reason", d.Reason, "error", d.Cause)
+	}
+	if rw.wroteHeader && !rw.discard {
+		return // too late: the response is on its way
+	}
+	rw.rendering, rw.discard, rw.wroteHeader = true, false, false
+	problem.Write(rw, d.Status, d.Reason, d.Message, x.RequestID, d.Header)
+	rw.rendering, rw.discard = false, true
+}
+
+// responseWriter runs the response stages when the response's headers are
+// written and counts body bytes.
+type responseWriter struct {
+	w   http.ResponseWriter
+	h   *Handler
+	x   *pipeline.Exchange
+	ctx context.Context
+
+	wroteHeader bool
+	rendering   bool // writing Rampart's own problem document
+	discard     bool // the response was replaced; drop the rest
+}
+
+func (rw *responseWriter) Header() http.Header { return rw.w.Header() }
+
+func (rw *responseWriter) WriteHeader(code int) {
+	if rw.wroteHeader || rw.discard {
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		rw.w.WriteHeader(code) // informational: passed through
+		return
+	}
+	rw.wroteHeader = true
+	x := rw.x
+	x.Response.Status = code
+	x.Response.Header = rw.w.Header()
+	if err := rw.h.p.Response(rw.ctx, x); err != nil && !rw.rendering {
+		rw.h.refuse(rw, err)
+		return
+	}
+	rw.w.WriteHeader(code)
+}
+
+func (rw *responseWriter) Write(b []byte) (int, error) {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.discard {
+		return len(b), nil
+	}
+	n, err := rw.w.Write(b)
+	rw.x.Response.Bytes += int64(n)
+	return n, err
+}
+
+// Flush sends buffered data to the client, for streaming responses.
+func (rw *responseWriter) Flush() {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(rw.w).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection (hijacking for
+// protocol upgrades, deadlines).
+func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.w }

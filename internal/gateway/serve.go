@@ -1,0 +1,205 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/accesslog"
+	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/client"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/metrics"
+	"github.com/rampart-gw/rampart/internal/server"
+	"github.com/rampart-gw/rampart/internal/tlsconf"
+)
+
+// ServeOptions configures Serve.
+type ServeOptions struct {
+	// Config is the validated config to serve.
+	Config *config.Config
+	// Load re-reads the config on a reload signal; nil disables reloads.
+	Load func() (*config.Config, error)
+	// Reload delivers reload signals (SIGHUP).
+	Reload <-chan struct{}
+	// Logger receives operational logs.
+	Logger *slog.Logger
+	// Stdout is where the access log goes when its output is "stdout".
+	Stdout io.Writer
+	// Version is reported in metrics.
+	Version string
+	// Started, if set, is called once every listener is bound.
+	Started func(Running)
+}
+
+// Running describes a started gateway.
+type Running struct {
+	// Listeners are the bound public addresses, in config order.
+	Listeners []net.Addr
+	// Admin is the bound admin address, nil when disabled.
+	Admin net.Addr
+	// AdminToken is the admin bearer token.
+	AdminToken string
+	// CACert is the path of the development CA certificate, "" when none
+	// was needed.
+	CACert string
+}
+
+// Serve runs the gateway until ctx is done, then shuts down gracefully.
+func Serve(ctx context.Context, o ServeOptions) error {
+	cfg, log := o.Config, o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	deps := Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs()}
+	if !cfg.AccessLog.Disabled {
+		w, closeLog, err := openAccessLog(cfg.AccessLog.Output, o.Stdout)
+		if err != nil {
+			return err
+		}
+		defer closeLog()
+		deps.AccessLog = accesslog.New(w)
+	}
+	gw, err := New(cfg, deps)
+	if err != nil {
+		return err
+	}
+	defer func() { gw.Current().Close() }()
+
+	var running Running
+	var listeners []server.Listener
+	httpsPort := 0
+	for _, l := range cfg.Listeners {
+		sl := server.Listener{Name: l.Name, Address: l.Address, Handler: gw}
+		if l.TLS != nil {
+			tc, fs, err := tlsconf.ServerConfig(l.TLS, cfg.DataDir, log)
+			if err != nil {
+				return fmt.Errorf("listeners %s: %w", l.Name, err)
+			}
+			if fs != nil {
+				go fs.Watch(ctx)
+			} else {
+				running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
+			}
+			sl.TLS, sl.HTTP2 = tc, !l.DisableHTTP2
+			if httpsPort == 0 {
+				_, port, _ := net.SplitHostPort(l.Address)
+				httpsPort, _ = strconv.Atoi(port)
+			}
+		}
+		listeners = append(listeners, sl)
+	}
+	for i, l := range cfg.Listeners {
+		if l.RedirectToHTTPS {
+			port := l.HTTPSPort
+			if port == 0 {
+				port = httpsPort
+			}
+			listeners[i].Handler = server.Redirect(port)
+		}
+	}
+	if !cfg.Admin.Disabled {
+		tok, err := admin.LoadOrCreateToken(cfg.Admin.TokenFile)
+		if err != nil {
+			return err
+		}
+		running.AdminToken = tok
+		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true }})
+		if err != nil {
+			return err
+		}
+		tc, fs, err := tlsconf.ServerConfig(cfg.Admin.TLS, cfg.DataDir, log)
+		if err != nil {
+			return fmt.Errorf("admin: %w", err)
+		}
+		if fs != nil {
+			go fs.Watch(ctx)
+		} else {
+			running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
+		}
+		listeners = append(listeners, server.Listener{Name: "admin", Address: cfg.Admin.Address, TLS: tc, HTTP2: true, Handler: ah})
+	}
+	group, err := server.Start(listeners, cfg.Server, log)
+	if err != nil {
+		return err
+	}
+	addrs := group.Addrs()
+	running.Listeners = addrs[:len(cfg.Listeners)]
+	if !cfg.Admin.Disabled {
+		running.Admin = addrs[len(addrs)-1]
+	}
+	req, resp := gw.Current().Stages[0], gw.Current().Stages[1]
+	log.Info("rampart started", "listeners", fmt.Sprint(running.Listeners), "admin", fmt.Sprint(running.Admin),
+		"request_stages", fmt.Sprint(req), "response_stages", fmt.Sprint(resp))
+	if o.Started != nil {
+		o.Started(running)
+	}
+
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-group.Err():
+			serveErr = err
+			break loop
+		case <-o.Reload:
+			if o.Load == nil {
+				continue
+			}
+			next, err := o.Load()
+			if err == nil {
+				err = gw.Reload(next, cfg.Server.ShutdownTimeout.Std())
+			}
+			switch {
+			case errors.Is(err, ErrRestartNeeded):
+				log.Warn("config reloaded; listener, admin and server changes wait for a restart")
+			case err != nil:
+				log.Error("config reload failed; the previous config keeps serving", "error", err)
+			default:
+				log.Info("config reloaded")
+			}
+		}
+	}
+	log.Info("rampart shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Std())
+	defer scancel()
+	if err := group.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not finish cleanly", "error", err)
+	}
+	return serveErr
+}
+
+// openAccessLog opens the access log's output behind a BatchWriter.
+func openAccessLog(output string, stdout io.Writer) (io.Writer, func(), error) {
+	var w io.Writer
+	closeFile := func() {}
+	switch output {
+	case "stdout":
+		w = stdout
+	case "stderr":
+		w = os.Stderr
+	default:
+		f, err := os.OpenFile(output, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600) // #nosec G304 -- operator-chosen log path
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening access log: %w", err)
+		}
+		w, closeFile = f, func() { _ = f.Close() }
+	}
+	bw := accesslog.NewBatchWriter(w, 200*time.Millisecond)
+	return bw, func() { _ = bw.Close(); closeFile() }, nil
+}

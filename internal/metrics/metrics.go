@@ -1,0 +1,91 @@
+// Package metrics owns Rampart's Prometheus metrics: their names, labels and
+// registry, and the observer that updates them for every exchange. Labels
+// take only bounded values (route names from the config, status codes,
+// stable reason codes), never request data.
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// Metrics holds the process's collectors. Create one per process.
+type Metrics struct {
+	// Registry is what the admin listener serves on /metrics.
+	Registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	reloads  *prometheus.CounterVec
+}
+
+// New registers Rampart's collectors and the Go runtime's.
+func New(version string) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rampart_requests_total",
+		Help: "Requests served, by route, status code and refusal reason (empty when allowed).",
+	}, []string{"route", "code", "reason"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "rampart_request_duration_seconds",
+		Help:    "Time from receiving a request to the end of its response, by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rampart_config_reloads_total",
+		Help: "Configuration reloads, by result (success or failure).",
+	}, []string{"result"})
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "rampart_build_info",
+		Help:        "Always 1; the version label says which Rampart runs.",
+		ConstLabels: prometheus.Labels{"version": version},
+	})
+	build.Set(1)
+	m.Registry.MustRegister(m.requests, m.duration, m.reloads, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Reloaded counts a config reload.
+func (m *Metrics) Reloaded(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("success").Inc()
+	} else {
+		m.reloads.WithLabelValues("failure").Inc()
+	}
+}
+
+// Observer updates the request metrics. Build one per pipeline, since it
+// resolves each route's series once.
+type Observer struct {
+	m        *Metrics
+	routes   []string
+	duration []prometheus.Observer
+	noRoute  prometheus.Observer
+}
+
+// NewObserver returns an observer for a pipeline with the given route names.
+func (m *Metrics) NewObserver(routes []string) *Observer {
+	o := &Observer{m: m, routes: routes, noRoute: m.duration.WithLabelValues("")}
+	for _, r := range routes {
+		o.duration = append(o.duration, m.duration.WithLabelValues(r))
+	}
+	return o
+}
+
+// Observe counts one exchange.
+func (o *Observer) Observe(x *pipeline.Exchange) {
+	route, hist := "", o.noRoute
+	if x.Route != nil && x.Route.Index < len(o.routes) {
+		route, hist = o.routes[x.Route.Index], o.duration[x.Route.Index]
+	}
+	reason := ""
+	if x.Denial != nil {
+		reason = x.Denial.Reason
+	}
+	o.m.requests.WithLabelValues(route, strconv.Itoa(x.Response.Status), reason).Inc()
+	hist.Observe(x.Duration.Seconds())
+}

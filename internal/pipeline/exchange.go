@@ -1,0 +1,198 @@
+package pipeline
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// Header is the transport-neutral view of a set of HTTP headers. Names are
+// case-insensitive. net/http's http.Header implements it as it is; another
+// engine wraps its own header type.
+type Header interface {
+	Get(name string) string
+	Values(name string) []string
+	Set(name, value string)
+	Add(name, value string)
+	Del(name string)
+}
+
+// Outcome is what a stage decided.
+type Outcome uint8
+
+// The outcomes of a stage.
+const (
+	Allowed Outcome = iota
+	Denied
+	Failed
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Allowed:
+		return "allow"
+	case Denied:
+		return "deny"
+	default:
+		return "error"
+	}
+}
+
+// Decision is one stage's verdict on one exchange.
+type Decision struct {
+	Stage   string
+	Outcome Outcome
+	// Reason is the Denial's reason, "" when allowed.
+	Reason string
+}
+
+// MaxParams bounds the route parameters of one route.
+const MaxParams = 16
+
+// Param is one named route parameter and its value.
+type Param struct {
+	Name, Value string
+}
+
+// Route is what the route stage found: the route's position in the config
+// (stages keep per-route settings in slices indexed by it) and its name.
+type Route struct {
+	Index int
+	Name  string
+}
+
+// HeaderEdit is a change to the headers sent upstream: Set with a value,
+// or a deletion when Delete is true.
+type HeaderEdit struct {
+	Name, Value string
+	Delete      bool
+}
+
+// Request is the inbound request as the engine received it. Stages read it
+// and never change it: what goes upstream is built separately, from the
+// normalized Exchange.Path and the queued Exchange.UpstreamEdits.
+type Request struct {
+	Method string
+	// Host is the Host header (or :authority), port included if sent.
+	Host string
+	// RawPath is the path as sent, still percent-encoded.
+	RawPath  string
+	RawQuery string
+	// Header is read-only for stages.
+	Header Header
+	// Peer is the address of the TCP peer (a proxy, or the client).
+	Peer netip.AddrPort
+	// TLS is true when the request arrived over TLS.
+	TLS bool
+	// ContentLength is -1 when unknown.
+	ContentLength int64
+	// HeaderBytes approximates the size of the request line and headers.
+	HeaderBytes int
+}
+
+// Response is the upstream's (or handler's) response as the client is about
+// to get it. Response stages may edit it.
+type Response struct {
+	Status int
+	Header Header
+	// Bytes is the number of body bytes written to the client so far.
+	Bytes int64
+}
+
+// Exchange is the per-request state, owned by the engine and handed to each
+// stage in turn. Each field is written by one stage, named on the field, and
+// read by the stages after it. An Exchange is reused across requests: no
+// stage or observer may keep a pointer to it past its call.
+type Exchange struct {
+	// In is the inbound request, set by the engine.
+	In Request
+	// Start is when the engine received the request.
+	Start time.Time
+
+	// RequestID identifies the exchange in logs and in the client's error
+	// documents. Written by the client stage.
+	RequestID string
+	// ClientIP is the real client address, through trusted proxies only.
+	// Written by the client stage.
+	ClientIP netip.Addr
+
+	// Path is the normalized path: decoded, without dot segments, duplicate
+	// or trailing slashes. Every later stage and the upstream see this one.
+	// Written by the route stage.
+	Path string
+	// Route is the matched route; nil until then. Written by the route stage.
+	Route *Route
+	// Params are the route's named parameters.
+	Params []Param
+
+	// UpstreamEdits are header changes for the upstream request, queued by
+	// any request stage and applied by the engine.
+	UpstreamEdits []HeaderEdit
+
+	// Response is set by the engine before the response stages run.
+	Response Response
+	// Denial is the refusal that ended the exchange, if any.
+	Denial *Denial
+	// Err is the failure that ended the exchange, if any.
+	Err error
+	// Decisions holds each stage's verdict, in order.
+	Decisions []Decision
+	// Duration is the time from Start to the last byte written.
+	Duration time.Duration
+
+	paramBuf [MaxParams]Param
+}
+
+// Reset clears x for reuse, keeping its buffers.
+func (x *Exchange) Reset() {
+	edits, decisions := x.UpstreamEdits[:0], x.Decisions[:0]
+	*x = Exchange{}
+	x.UpstreamEdits, x.Decisions = edits, decisions
+	x.Params = x.paramBuf[:0]
+}
+
+// Param returns the value of the named route parameter, or "".
+func (x *Exchange) Param(name string) string {
+	for _, p := range x.Params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// SetUpstreamHeader queues a header to be set on the upstream request.
+func (x *Exchange) SetUpstreamHeader(name, value string) {
+	x.UpstreamEdits = append(x.UpstreamEdits, HeaderEdit{Name: name, Value: value})
+}
+
+// DelUpstreamHeader queues a header to be removed from the upstream request.
+func (x *Exchange) DelUpstreamHeader(name string) {
+	x.UpstreamEdits = append(x.UpstreamEdits, HeaderEdit{Name: name, Delete: true})
+}
+
+func (x *Exchange) decide(stage string, err error) {
+	d := Decision{Stage: stage}
+	if err != nil {
+		if den, ok := AsDenial(err); ok {
+			d.Outcome, d.Reason = Denied, den.Reason
+		} else {
+			d.Outcome, d.Reason = Failed, "internal"
+		}
+	}
+	x.Decisions = append(x.Decisions, d)
+}
+
+type ctxKey struct{}
+
+// WithExchange returns a context that carries x, for the parts of an engine
+// that only see a context (a reverse proxy's rewrite hook).
+func WithExchange(ctx context.Context, x *Exchange) context.Context {
+	return context.WithValue(ctx, ctxKey{}, x)
+}
+
+// FromContext returns the Exchange carried by ctx, or nil.
+func FromContext(ctx context.Context) *Exchange {
+	x, _ := ctx.Value(ctxKey{}).(*Exchange)
+	return x
+}

@@ -1,0 +1,168 @@
+// Package pipeline owns the shape of a request's trip through Rampart: the
+// per-request Exchange, the interfaces every security stage implements, the
+// three outcomes a stage can return, and the Pipeline that runs stages in a
+// fixed order.
+//
+// It does not own any stage, the HTTP engine or the rendering of errors:
+// stages live in their own packages and import this one; the engine
+// (package engine) translates a transport into an Exchange and renders
+// denials; the assembly point (package gateway) decides the order.
+//
+// A stage returns one of three outcomes:
+//
+//   - nil: the stage is satisfied; the next stage runs.
+//   - a *Denial: the request is refused with the Denial's status and public
+//     message; its Reason is recorded in the access log and audit event.
+//   - any other error: the stage is broken; the client gets a 500 with no
+//     detail and the cause is logged.
+//
+// Authenticators add a fourth, local outcome (ErrNotMine in their package)
+// that never leaves their stage.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// RequestStage acts on a request before it reaches the upstream. It may read
+// everything in the Exchange that earlier stages wrote, write its own fields
+// and queue header edits for the upstream; it never writes a response.
+// Implementations are immutable after construction and safe for concurrent
+// use.
+type RequestStage interface {
+	// Name is the stage's stable name in logs, metrics and audit events.
+	Name() string
+	// Request returns nil, a *Denial, or an error for a broken stage.
+	Request(ctx context.Context, x *Exchange) error
+}
+
+// ResponseStage acts on the response before the client sees its headers.
+// It may edit x.Response.Header and x.Response.Status; returning a *Denial
+// replaces the response with a problem document.
+type ResponseStage interface {
+	// Name is the stage's stable name in logs, metrics and audit events.
+	Name() string
+	// Response returns nil, a *Denial, or an error for a broken stage.
+	Response(ctx context.Context, x *Exchange) error
+}
+
+// Observer sees every finished exchange exactly once, allowed, denied or
+// failed: access log, metrics and, later, the audit log. Observe must not
+// block on I/O; it may not keep x, which is reused.
+type Observer interface {
+	Observe(x *Exchange)
+}
+
+// Denial is a stage's refusal of a request. Its Message is shown to the
+// client; its Cause never is.
+type Denial struct {
+	// Status is the HTTP status sent to the client (4xx or 5xx).
+	Status int
+	// Reason is a stable, dotted code such as "route.not_found", safe to
+	// show, used in logs, metrics and audit events.
+	Reason string
+	// Message is the public explanation; it names no internals.
+	Message string
+	// Header holds extra response headers such as Allow or Retry-After.
+	Header http.Header
+	// Cause is the internal error, logged but never sent.
+	Cause error
+}
+
+// Deny returns a Denial with a status, a stable reason and a public message.
+func Deny(status int, reason, message string) *Denial {
+	return &Denial{Status: status, Reason: reason, Message: message}
+}
+
+func (d *Denial) Error() string {
+	if d.Cause != nil {
+		return fmt.Sprintf("denied %d %s: %s: %v", d.Status, d.Reason, d.Message, d.Cause)
+	}
+	return fmt.Sprintf("denied %d %s: %s", d.Status, d.Reason, d.Message)
+}
+
+// Unwrap returns the internal cause.
+func (d *Denial) Unwrap() error { return d.Cause }
+
+// AsDenial returns err as a *Denial, if it is one.
+func AsDenial(err error) (*Denial, bool) {
+	var d *Denial
+	ok := errors.As(err, &d)
+	return d, ok
+}
+
+// Pipeline runs stages in the order it was given, which the assembly point
+// fixes in code. It is immutable and safe for concurrent use.
+type Pipeline struct {
+	request   []RequestStage
+	response  []ResponseStage
+	observers []Observer
+}
+
+// New returns a Pipeline over the given stages and observers; nil entries
+// (stages a config leaves off) are dropped.
+func New(request []RequestStage, response []ResponseStage, observers []Observer) *Pipeline {
+	p := &Pipeline{}
+	for _, s := range request {
+		if s != nil {
+			p.request = append(p.request, s)
+		}
+	}
+	for _, s := range response {
+		if s != nil {
+			p.response = append(p.response, s)
+		}
+	}
+	for _, o := range observers {
+		if o != nil {
+			p.observers = append(p.observers, o)
+		}
+	}
+	return p
+}
+
+// Request runs the request stages until one refuses or fails. It records
+// each stage's decision in x and returns the first non-nil outcome.
+func (p *Pipeline) Request(ctx context.Context, x *Exchange) error {
+	for _, s := range p.request {
+		if err := s.Request(ctx, x); err != nil {
+			x.decide(s.Name(), err)
+			return err
+		}
+		x.decide(s.Name(), nil)
+	}
+	return nil
+}
+
+// Response runs the response stages until one refuses or fails.
+func (p *Pipeline) Response(ctx context.Context, x *Exchange) error {
+	for _, s := range p.response {
+		if err := s.Response(ctx, x); err != nil {
+			x.decide(s.Name(), err)
+			return err
+		}
+	}
+	return nil
+}
+
+// Finish hands the finished exchange to every observer.
+func (p *Pipeline) Finish(x *Exchange) {
+	for _, o := range p.observers {
+		o.Observe(x)
+	}
+}
+
+// StageNames lists the request and response stages in order, for docs and
+// tests.
+func (p *Pipeline) StageNames() (request, response []string) {
+	for _, s := range p.request {
+		request = append(request, s.Name())
+	}
+	for _, s := range p.response {
+		response = append(response, s.Name())
+	}
+	return request, response
+}

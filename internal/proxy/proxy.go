@@ -1,0 +1,221 @@
+// Package proxy is the upstream stage of the gateway: it forwards an allowed
+// exchange to the route's upstream with net/http/httputil.ReverseProxy.
+//
+// What the upstream receives is built from the exchange, never copied
+// blindly from the client: the normalized path that was authorized, the
+// query, and the inbound headers minus hop-by-hop headers (RFC 9110 7.6.1),
+// minus every forwarding header the client could have forged (Forwarded,
+// X-Forwarded-*, X-Real-IP) and minus anything in Rampart's own namespace
+// (X-Rampart-*), which only Rampart may write. Fresh X-Forwarded-For/-Proto/
+// -Host and the request id are then set from what the pipeline decided, and
+// the stages' queued header edits applied.
+//
+// Connections to each upstream are pooled and reused; dialing, the wait for
+// response headers and idle connections are bounded. Upstream failures
+// become 502 or 504 denials; the upstream's own error text never reaches
+// the client.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// Options are settings that do not come from the upstreams section.
+type Options struct {
+	// RequestIDHeader carries the request id upstream.
+	RequestIDHeader string
+	// Logger receives proxy-internal errors.
+	Logger *slog.Logger
+}
+
+// Proxy forwards exchanges to the upstream of their route. It is safe for
+// concurrent use; Close releases idle connections.
+type Proxy struct {
+	byRoute    []*httputil.ReverseProxy
+	transports []*http.Transport
+}
+
+// bufferPool lends ReverseProxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v := b.p.Get(); v != nil {
+		return *(v.(*[]byte))
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// New builds one reverse proxy per upstream and maps routes to them.
+func New(ups map[string]config.Upstream, routes []config.Route, opt Options) (*Proxy, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	pool := &bufferPool{}
+	byName := map[string]*httputil.ReverseProxy{}
+	p := &Proxy{}
+	for name, u := range ups {
+		target, err := url.Parse(u.URL)
+		if err != nil {
+			return nil, fmt.Errorf("upstreams.%s.url: %w", name, err)
+		}
+		tr, err := transport(u, target)
+		if err != nil {
+			return nil, fmt.Errorf("upstreams.%s: %w", name, err)
+		}
+		p.transports = append(p.transports, tr)
+		byName[name] = &httputil.ReverseProxy{
+			Rewrite:      rewrite(target, u.PreserveHost, http.CanonicalHeaderKey(opt.RequestIDHeader)),
+			Transport:    tr,
+			BufferPool:   pool,
+			ErrorHandler: errorHandler,
+			ErrorLog:     slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn),
+		}
+	}
+	for i, r := range routes {
+		rp, ok := byName[r.Upstream]
+		if !ok {
+			return nil, fmt.Errorf("routes[%d].upstream: no upstream named %q", i, r.Upstream)
+		}
+		p.byRoute = append(p.byRoute, rp)
+	}
+	return p, nil
+}
+
+// transport builds the pooled connections to one upstream.
+func transport(u config.Upstream, target *url.URL) (*http.Transport, error) {
+	dialer := &net.Dialer{Timeout: u.ConnectTimeout.Std(), KeepAlive: -1}
+	tr := &http.Transport{
+		Proxy:                 nil, // never through an environment proxy
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          u.MaxIdleConns,
+		MaxIdleConnsPerHost:   u.MaxIdleConns,
+		IdleConnTimeout:       u.IdleConnTimeout.Std(),
+		ResponseHeaderTimeout: u.ResponseHeaderTimeout.Std(),
+		TLSHandshakeTimeout:   u.ConnectTimeout.Std(),
+		ExpectContinueTimeout: 1e9,
+	}
+	if target.Scheme != "https" {
+		return tr, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.TLS.ServerName}
+	if u.TLS.CAFile != "" {
+		pem, err := os.ReadFile(u.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", u.TLS.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if u.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(u.TLS.CertFile, u.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	tr.TLSClientConfig = tc
+	tr.ForceAttemptHTTP2 = true
+	return tr, nil
+}
+
+// spoofable reports whether an inbound header may only be written by a
+// trusted party and so is always removed before forwarding.
+func spoofable(name string) bool {
+	return hasPrefixFold(name, "X-Forwarded-") || hasPrefixFold(name, "X-Rampart-") ||
+		strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "X-Real-Ip")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func rewrite(target *url.URL, preserveHost bool, idHeader string) func(*httputil.ProxyRequest) {
+	return func(pr *httputil.ProxyRequest) {
+		x := pipeline.FromContext(pr.In.Context())
+		out := pr.Out
+		out.URL.Path, out.URL.RawPath = x.Path, ""
+		pr.SetURL(target)
+		if preserveHost {
+			out.Host = pr.In.Host
+		}
+		h := out.Header
+		for name := range h {
+			if spoofable(name) {
+				delete(h, name)
+			}
+		}
+		h.Set("X-Forwarded-For", x.ClientIP.String())
+		if x.In.TLS {
+			h.Set("X-Forwarded-Proto", "https")
+		} else {
+			h.Set("X-Forwarded-Proto", "http")
+		}
+		h.Set("X-Forwarded-Host", pr.In.Host)
+		h.Set(idHeader, x.RequestID)
+		for _, e := range x.UpstreamEdits {
+			if e.Delete {
+				h.Del(e.Name)
+			} else {
+				h.Set(e.Name, e.Value)
+			}
+		}
+	}
+}
+
+// errorHandler turns a failed round trip into a denial on the exchange; the
+// engine renders it.
+func errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
+	{
+		x := pipeline.FromContext(r.Context())
+		var maxErr *http.MaxBytesError
+		var netErr net.Error
+		switch {
+		case errors.As(err, &maxErr):
+			x.Denial = &pipeline.Denial{Status: http.StatusRequestEntityTooLarge, Reason: "listener.body_too_large",
+				Message: "The request body is too large."}
+		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+			// The client went away; nobody is left to answer.
+			x.Denial = &pipeline.Denial{Status: 499, Reason: "client.closed", Message: "The client closed the request.", Cause: err}
+		case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+			x.Denial = &pipeline.Denial{Status: http.StatusGatewayTimeout, Reason: "upstream.timeout",
+				Message: "The upstream did not answer in time.", Cause: err}
+		default:
+			x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: "upstream.unavailable",
+				Message: "The upstream could not be reached.", Cause: err}
+		}
+		x.Err = err
+	}
+}
+
+// ServeHTTP forwards the exchange carried by r's context.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := pipeline.FromContext(r.Context())
+	p.byRoute[x.Route.Index].ServeHTTP(w, r)
+}
+
+// Close releases idle upstream connections.
+func (p *Proxy) Close() {
+	for _, t := range p.transports {
+		t.CloseIdleConnections()
+	}
+}

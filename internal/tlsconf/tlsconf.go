@@ -1,0 +1,167 @@
+// Package tlsconf owns the server side of TLS: the tls.Config every listener
+// serves with, certificates loaded from files and reloaded when they change,
+// and the self-signed development CA.
+//
+// Policy: TLS 1.2 is the floor (RFC 8996 deprecates 1.0 and 1.1) and TLS 1.3
+// is preferred; TLS 1.2 offers only ECDHE suites with AEAD ciphers (AES-GCM,
+// ChaCha20-Poly1305), so no CBC (Lucky13, POODLE), 3DES (Sweet32), RC4
+// (RFC 7465) or static-RSA key exchange without forward secrecy is ever
+// negotiated. TLS 1.3's suites are all AEAD.
+//
+// It does not own client certificates for mTLS (later) or TLS to upstreams
+// (package proxy).
+package tlsconf
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/config"
+)
+
+// CipherSuites are the TLS 1.2 suites offered: ECDHE with AEAD only.
+var CipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// Base returns a tls.Config with the policy above and no certificate.
+func Base(minVersion string) *tls.Config {
+	v := uint16(tls.VersionTLS12)
+	if minVersion == "1.3" {
+		v = tls.VersionTLS13
+	}
+	return &tls.Config{MinVersion: v, CipherSuites: CipherSuites}
+}
+
+// Source provides the certificate a listener serves.
+type Source interface {
+	GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
+}
+
+// ServerConfig returns the tls.Config for a listener: a FileSource when
+// cert_file is set (start its Watch), else a certificate for t.Hosts from
+// the development CA in dataDir.
+func ServerConfig(t *config.TLS, dataDir string, log *slog.Logger) (*tls.Config, *FileSource, error) {
+	c := Base(t.MinVersion)
+	if t.CertFile != "" {
+		fs, err := NewFileSource(t.CertFile, t.KeyFile, t.ReloadInterval.Std(), log)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.GetCertificate = fs.GetCertificate
+		return c, fs, nil
+	}
+	ca, err := LoadOrCreateCA(dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := ca.Issue(t.Hosts)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Certificates = []tls.Certificate{cert}
+	return c, nil, nil
+}
+
+// FileSource serves a certificate from PEM files and reloads it when the
+// files change. A reload that fails keeps the previous certificate. It is
+// safe for concurrent use.
+type FileSource struct {
+	certFile, keyFile string
+	interval          time.Duration
+	log               *slog.Logger
+	cur               atomic.Pointer[loaded]
+}
+
+type loaded struct {
+	cert          *tls.Certificate
+	certPEM, keyP []byte
+}
+
+// NewFileSource loads certFile and keyFile, failing if they do not hold a
+// matching, parseable pair.
+func NewFileSource(certFile, keyFile string, interval time.Duration, log *slog.Logger) (*FileSource, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fs := &FileSource{certFile: certFile, keyFile: keyFile, interval: interval, log: log}
+	l, err := fs.load()
+	if err != nil {
+		return nil, err
+	}
+	fs.cur.Store(l)
+	return fs, nil
+}
+
+func (fs *FileSource) load() (*loaded, error) {
+	certPEM, err := os.ReadFile(fs.certFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(fs.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading private key: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("loading key pair %s: %w", fs.certFile, err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("parsing certificate %s: %w", fs.certFile, err)
+	}
+	cert.Leaf = leaf
+	return &loaded{cert: &cert, certPEM: certPEM, keyP: keyPEM}, nil
+}
+
+// GetCertificate returns the current certificate.
+func (fs *FileSource) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return fs.cur.Load().cert, nil
+}
+
+// Reload reads the files again; it reports whether the certificate changed.
+func (fs *FileSource) Reload() (bool, error) {
+	l, err := fs.load()
+	if err != nil {
+		return false, err
+	}
+	old := fs.cur.Load()
+	if bytes.Equal(old.certPEM, l.certPEM) && bytes.Equal(old.keyP, l.keyP) {
+		return false, nil
+	}
+	fs.cur.Store(l)
+	return true, nil
+}
+
+// Watch reloads the files every interval until ctx is done.
+func (fs *FileSource) Watch(ctx context.Context) {
+	t := time.NewTicker(fs.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			changed, err := fs.Reload()
+			switch {
+			case err != nil:
+				fs.log.Error("certificate reload failed; serving the previous one", "cert_file", fs.certFile, "error", err)
+			case changed:
+				fs.log.Info("certificate reloaded", "cert_file", fs.certFile,
+					"not_after", fs.cur.Load().cert.Leaf.NotAfter)
+			}
+		}
+	}
+}
