@@ -199,6 +199,13 @@ func (s *Stage) Name() string { return "client" }
 // RequestIDHeader is the header that carries the request id.
 func (s *Stage) RequestIDHeader() string { return s.idHeader }
 
+// Response returns the request id to the client, so that a user can quote
+// it to an operator.
+func (s *Stage) Response(_ context.Context, x *pipeline.Exchange) error {
+	x.Response.Header.Set(s.idHeader, x.RequestID)
+	return nil
+}
+
 // Request sets x.RequestID and x.ClientIP.
 func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	peer := x.In.Peer.Addr()

@@ -54,8 +54,11 @@ func (e *Error) Error() string {
 	for _, p := range e.Problems {
 		b.WriteString("\n  ")
 		b.WriteString(e.File)
-		if p.Line > 0 {
+		switch {
+		case p.Line > 0 && p.Column > 0:
 			fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
+		case p.Line > 0:
+			fmt.Fprintf(&b, ":%d", p.Line)
 		}
 		b.WriteString(": ")
 		b.WriteString(p.String())

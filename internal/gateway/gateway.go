@@ -92,6 +92,8 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 	}
 	response := []pipeline.ResponseStage{
 		// protect (not yet): decrypts, masks and filters the body first.
+		// client: returns the request id to the client.
+		clientStage,
 		// headers last: applies to every response, problem documents too.
 		secheaders.New(cfg.Headers, cfg.Routes),
 	}

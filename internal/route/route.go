@@ -84,10 +84,16 @@ func Compile(routes []config.Route) (*Table, error) {
 	t := &Table{}
 	type key struct{ shape, host, method string }
 	seen := map[key]string{}
+	explicitHead := map[key]bool{}
 	for i, r := range routes {
 		if err := config.CheckPathPattern(r.Path); err != nil {
 			return nil, fmt.Errorf("routes[%d].path: %w", i, err)
 		}
+		if slices.Contains(r.Methods, "HEAD") {
+			explicitHead[key{shapeOf(r.Path), strings.ToLower(r.Host), "HEAD"}] = true
+		}
+	}
+	for i, r := range routes {
 		e := &endpoint{route: pipeline.Route{Index: i, Name: r.Name}, methods: slices.Clone(r.Methods)}
 		switch {
 		case r.Host == "":
@@ -99,13 +105,16 @@ func Compile(routes []config.Route) (*Table, error) {
 		}
 		allow := slices.Clone(r.Methods)
 		if slices.Contains(allow, "GET") && !slices.Contains(allow, "HEAD") {
-			e.methods = append(e.methods, "HEAD")
+			// HEAD follows GET unless another route takes HEAD explicitly.
+			if !explicitHead[key{shapeOf(r.Path), strings.ToLower(r.Host), "HEAD"}] {
+				e.methods = append(e.methods, "HEAD")
+			}
 			allow = append(allow, "HEAD")
 		}
 		sort.Strings(allow)
 		e.allow = strings.Join(allow, ", ")
 
-		n, shape := &t.root, ""
+		n, shape := &t.root, shapeOf(r.Path)
 		segs := []string{}
 		if r.Path != "/" {
 			segs = strings.Split(r.Path[1:], "/")
@@ -115,13 +124,13 @@ func Compile(routes []config.Route) (*Table, error) {
 			switch {
 			case strings.HasSuffix(s, "...}"):
 				e.params = append(e.params, s[1:len(s)-4])
-				catchAll, shape = true, shape+"/*"
+				catchAll = true
 			case strings.HasPrefix(s, "{"):
 				e.params = append(e.params, s[1:len(s)-1])
 				if n.param == nil {
 					n.param = &node{}
 				}
-				n, shape = n.param, shape+"/{}"
+				n = n.param
 			default:
 				if n.literal == nil {
 					n.literal = map[string]*node{}
@@ -129,15 +138,15 @@ func Compile(routes []config.Route) (*Table, error) {
 				if n.literal[s] == nil {
 					n.literal[s] = &node{}
 				}
-				n, shape = n.literal[s], shape+"/"+s
+				n = n.literal[s]
 			}
 		}
 		if len(e.params) > pipeline.MaxParams {
 			return nil, fmt.Errorf("routes[%d].path: more than %d parameters", i, pipeline.MaxParams)
 		}
-		for _, m := range e.methods {
-			k := key{shape, e.host + fmt.Sprint(e.hostKind), m}
-			if prev, dup := seen[k]; dup && !(m == "HEAD" && !slices.Contains(r.Methods, "HEAD")) {
+		for _, m := range r.Methods {
+			k := key{shape, strings.ToLower(r.Host), m}
+			if prev, dup := seen[k]; dup {
 				return nil, fmt.Errorf("routes[%d]: route %q matches the same %s requests as route %q", i, r.Name, m, prev)
 			}
 			seen[k] = r.Name
@@ -149,6 +158,23 @@ func Compile(routes []config.Route) (*Table, error) {
 		}
 	}
 	return t, nil
+}
+
+// shapeOf is a pattern with its parameter names erased: two routes of the
+// same shape match the same paths.
+func shapeOf(pattern string) string {
+	var b strings.Builder
+	for _, s := range strings.Split(pattern, "/")[1:] {
+		switch {
+		case strings.HasSuffix(s, "...}"):
+			b.WriteString("/*")
+		case strings.HasPrefix(s, "{"):
+			b.WriteString("/{}")
+		default:
+			b.WriteString("/" + s)
+		}
+	}
+	return b.String()
 }
 
 func insertSorted(list []*endpoint, e *endpoint) []*endpoint {
@@ -173,13 +199,12 @@ func (t *Table) Match(host, path, method string, params []pipeline.Param) (Resul
 		host = host[:i]
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(host, "]"), "["), ".")
-	var values [pipeline.MaxParams]string
 	m := matcher{host: host, method: method}
 	rest := ""
 	if path != "/" {
 		rest = path[1:]
 	}
-	e := m.walk(&t.root, rest, path == "/", values[:0])
+	e := m.walk(&t.root, rest, path == "/", 0)
 	if e == nil {
 		return Result{Allow: m.allow}, params
 	}
@@ -189,10 +214,11 @@ func (t *Table) Match(host, path, method string, params []pipeline.Param) (Resul
 	return Result{Route: &e.route}, params
 }
 
+// matcher holds one lookup's state; it lives on the stack.
 type matcher struct {
 	host, method string
 	allow        string
-	values       []string
+	values       [pipeline.MaxParams]string
 }
 
 // pick returns the first endpoint in list matching host and method, and
@@ -212,30 +238,29 @@ func (m *matcher) pick(list []*endpoint) *endpoint {
 	return nil
 }
 
-// walk matches the remaining path (without its leading slash) below n.
-// done is true when no segment remains.
-func (m *matcher) walk(n *node, rest string, done bool, values []string) *endpoint {
+// walk matches the remaining path (without its leading slash) below n;
+// done is true when no segment remains, and k parameters are captured.
+// Literal children are tried before the parameter child, and both before a
+// catch-all, so the most specific route wins.
+func (m *matcher) walk(n *node, rest string, done bool, k int) *endpoint {
 	if done {
-		if e := m.pick(n.here); e != nil {
-			m.values = values
-			return e
-		}
-		return nil
+		return m.pick(n.here)
 	}
 	seg, tail, more := strings.Cut(rest, "/")
 	if child := n.literal[seg]; child != nil {
-		if e := m.walk(child, tail, !more, values); e != nil {
+		if e := m.walk(child, tail, !more, k); e != nil {
 			return e
 		}
 	}
-	if n.param != nil {
-		if e := m.walk(n.param, tail, !more, append(values, seg)); e != nil {
+	if n.param != nil && k < pipeline.MaxParams {
+		m.values[k] = seg
+		if e := m.walk(n.param, tail, !more, k+1); e != nil {
 			return e
 		}
 	}
-	if len(n.catchAll) > 0 {
+	if len(n.catchAll) > 0 && k < pipeline.MaxParams {
 		if e := m.pick(n.catchAll); e != nil {
-			m.values = append(values, rest)
+			m.values[k] = rest
 			return e
 		}
 	}

@@ -1,0 +1,267 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test -update): %v", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got); run go test ./internal/config -update if intended:\n%s", path, diff)
+	}
+}
+
+func TestLoadValid(t *testing.T) {
+	c, warnings, err := Load("testdata/valid.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for _, w := range warnings {
+		if !strings.Contains(w.Message, "open to anyone") {
+			t.Errorf("unexpected warning %v", w)
+		}
+	}
+	if got := c.Server.MaxHeaderBytes; got != 16<<10 {
+		t.Errorf("max_header_bytes = %d", got)
+	}
+	if got := c.Server.IdleTimeout.Std(); got != 2*time.Minute {
+		t.Errorf("idle_timeout = %v", got)
+	}
+	if got := c.Upstreams["users-api"].IdleConnTimeout.Std(); got != DefaultIdleConnTimeout {
+		t.Errorf("default idle_conn_timeout = %v", got)
+	}
+	if got := c.Routes[1].Methods; !cmp.Equal(got, []string{"GET", "PUT"}) {
+		t.Errorf("methods = %v", got)
+	}
+	if c.Listeners[1].TLS != nil || !c.Listeners[1].RedirectToHTTPS {
+		t.Errorf("redirect listener = %+v", c.Listeners[1])
+	}
+}
+
+// TestAllProblemsAtOnce is the acceptance check: a typo, a wrong type and
+// a bad value are reported together, each with its line and path.
+func TestAllProblemsAtOnce(t *testing.T) {
+	yaml := `version: 1
+listeners:
+  - address: 127.0.0.1:8443
+    tls: {}
+client:
+  trusted_proxies: [10.0.0.0/33]
+upstreams:
+  api:
+    url: http://127.0.0.1:9000
+    max_idle_conns: many
+routes:
+  - path: /api
+    methods: [GET]
+    upstrem: api
+    upstream: api
+    public: true
+`
+	_, _, err := Parse("rampart.yaml", []byte(yaml))
+	e, ok := AsError(err)
+	if !ok {
+		t.Fatalf("Parse error = %v, want *Error", err)
+	}
+	want := []string{
+		`rampart.yaml:6:21: client.trusted_proxies[0]: "10.0.0.0/33" is not a CIDR`,
+		`rampart.yaml:10:21: upstreams.api.max_idle_conns: expected an integer, got the string "many"`,
+		`rampart.yaml:14:5: routes[0].upstrem: unknown field; did you mean "upstream"?`,
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error lacks %q:\n%s", w, msg)
+		}
+	}
+	if !strings.HasPrefix(msg, "rampart.yaml: 3 error(s)") {
+		t.Errorf("error should count 3 errors:\n%s", msg)
+	}
+	if len(e.Problems) < 3 {
+		t.Errorf("problems = %d", len(e.Problems))
+	}
+}
+
+func TestErrorsGolden(t *testing.T) {
+	_, _, err := Load("testdata/three-problems.yaml")
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	golden(t, "testdata/three-problems.golden", []byte(err.Error()+"\n"))
+}
+
+func TestProblems(t *testing.T) {
+	base := `version: 1
+listeners: [{address: "127.0.0.1:8443", tls: {}}]
+upstreams: {api: {url: "http://127.0.0.1:9000"}}
+routes: [{path: /a, methods: [GET], upstream: api, public: true}]
+`
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"empty file", ``, "the file is empty"},
+		{"syntax", "version: [1\n", "did not find expected"},
+		{"version", strings.Replace(base, "version: 1", "version: 2", 1), "version: must be 1"},
+		{"no listeners", "version: 1\nupstreams: {api: {url: http://x}}\nroutes: [{path: /a, methods: [GET], upstream: api, public: true}]\n", "listeners: at least one"},
+		{"no routes", "version: 1\nlisteners: [{address: \"127.0.0.1:1\", tls: {}}]\n", "routes: at least one"},
+		{"bad address", strings.Replace(base, "127.0.0.1:8443", "localhost", 1), "listeners[0].address: must be host:port"},
+		{"two modes", strings.Replace(base, "tls: {}", "tls: {}, plaintext: true", 1), "set exactly one of tls"},
+		{"duration without unit", base + "server: {read_timeout: 30}\n", `server.read_timeout: must be a duration`},
+		{"negative duration", base + "server: {read_timeout: -1s}\n", `must not be negative`},
+		{"bad size", base + "server: {max_body_bytes: 10 potatoes}\n", `must be a size`},
+		{"header limit", base + "server: {max_header_bytes: 100}\n", `must be from 1KiB to 1MiB`},
+		{"unknown upstream", strings.Replace(base, "upstream: api", "upstream: nope", 1), `no upstream named "nope"`},
+		{"upstream scheme", strings.Replace(base, "http://127.0.0.1:9000", "ftp://x", 1), `scheme must be http or https`},
+		{"upstream creds", strings.Replace(base, "http://127.0.0.1:9000", "http://u:p@x", 1), `must not hold credentials`},
+		{"not public", strings.Replace(base, "public: true", "public: false", 1), `every route must say public: true`},
+		{"bad pattern", strings.Replace(base, "path: /a", "path: '/a/{id'", 1), `a parameter must be a whole segment`},
+		{"catch-all not last", strings.Replace(base, "path: /a", "path: '/a/{x...}/b'", 1), `must be the last segment`},
+		{"dup param", strings.Replace(base, "path: /a", "path: '/a/{x}/{x}'", 1), `appears twice`},
+		{"lower method", strings.Replace(base, "[GET]", "[get]", 1), `upper-case method`},
+		{"trace", strings.Replace(base, "[GET]", "[TRACE]", 1), `TRACE is never proxied`},
+		{"no methods", strings.Replace(base, "methods: [GET], ", "", 1), `methods: required`},
+		{"duplicate key", base + "version: 1\n", "version: duplicate key"},
+		{"merge key", base + "server: {<<: {}}\n", "merge keys"},
+		{"reserved top", base + "authn: {jwt: {}}\n", "authn: authentication is not yet supported"},
+		{"reserved route", strings.Replace(base, "public: true", "public: true, limits: {rate: 10}", 1), "routes[0].limits: rate limits and quotas is not yet supported"},
+		{"reserved acme", strings.Replace(base, "tls: {}", "tls: {acme: {email: a@b}}", 1), "listeners[0].tls.acme: ACME certificates is not yet supported"},
+		{"admin remote", base + "admin: {address: \"0.0.0.0:9443\"}\n", "not a loopback address"},
+		{"hsts preload", base + "headers: {hsts: {preload: true}}\n", "needs include_subdomains"},
+		{"header injection", base + "headers: {set: {X-A: \"a\\r\\nb\"}}\n", "control characters"},
+		{"bad header name", base + "headers: {remove: [\"Bad Header\"]}\n", "not a valid header name"},
+		{"bad ip header", base + "client: {ip_header: Forwarded}\n", "must be X-Forwarded-For or X-Real-IP"},
+		{"zone", base + "client: {trusted_proxies: [\"fe80::1%eth0\"]}\n", "zones are not allowed"},
+		{"wrong kind", base + "routes: {a: 1}\n", "duplicate key"},
+		{"list for struct", strings.Replace(base, "upstreams: {api: {url: \"http://127.0.0.1:9000\"}}", "upstreams: {api: [1]}", 1), "upstreams.api: expected a mapping, got a list"},
+		{"int overflow", base + "listeners: [{address: \"127.0.0.1:1\", tls: {}, https_port: 99999999999999999999}]\n", "duplicate key"},
+		{"overflow alone", strings.Replace(base, "tls: {}", "redirect_to_https: true, https_port: 99999999999999999999", 1), "https_port: expected an integer, got the number"},
+		{"https_port without redirect", strings.Replace(base, "tls: {}", "tls: {}, https_port: 443", 1), "only applies with redirect_to_https"},
+		{"wildcard host", strings.Replace(base, "public: true", "public: true, host: \"a.*.com\"", 1), "must be a host name or *.domain"},
+		{"http upstream tls", strings.Replace(base, "{url: \"http://127.0.0.1:9000\"}", "{url: \"http://127.0.0.1:9000\", tls: {ca_file: ca.pem}}", 1), "only applies to an https url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse("t.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("want error containing %q, got none", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error does not contain %q:\n%v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		b.WriteString("a" + string(rune('0'+i)) + ": &a" + string(rune('0'+i)) + " [")
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*a" + string(rune('0'+i-1)))
+		}
+		b.WriteString("]\n")
+	}
+	b.WriteString("version: 1\nroutes: [{methods: *a8}]\n")
+	done := make(chan error, 1)
+	go func() { _, _, err := Parse("bomb.yaml", []byte(b.String())); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("alias bomb accepted")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("alias bomb hangs the decoder")
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	_, warnings, err := Parse("t.yaml", []byte(`version: 1
+listeners: [{address: "127.0.0.1:8443", tls: {}}, {address: "127.0.0.1:8080", plaintext: true}]
+upstreams: {api: {url: "http://127.0.0.1:9000"}}
+routes: [{path: /a, methods: [GET], upstream: api, public: true}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range warnings {
+		got = append(got, w.Path)
+	}
+	want := []string{"listeners[0].tls", "listeners[1].plaintext", "routes[0].public"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+// TestSchemaGolden keeps docs/rampart.schema.json in step with the types.
+func TestSchemaGolden(t *testing.T) {
+	b, err := JSONSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("..", "..", "docs", "rampart.schema.json"), b)
+	if !strings.Contains(string(b), `"description": "Routes map requests to upstreams.`) {
+		t.Error("schema lacks field docs")
+	}
+}
+
+func TestEveryFieldDocumented(t *testing.T) {
+	d, err := docs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range d {
+		if v == "" {
+			t.Errorf("%s has no doc comment", k)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{"testdata/valid.yaml", "testdata/three-problems.yaml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("version: 1\nroutes: [{path: '/{a...}', methods: [GET]}]\n"))
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, _, err := Parse("fuzz.yaml", data)
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+		if err != nil {
+			if _, ok := AsError(err); !ok {
+				t.Fatalf("error is not *Error: %v", err)
+			}
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+		}
+	})
+}
