@@ -59,6 +59,13 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "Rampart: the API security gateway and toolkit",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args: func(_ *cobra.Command, a []string) error {
+			if len(a) > 0 {
+				return usageError{fmt.Errorf("unknown command %q; see rampart --help", a[0])}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return usageError{errors.New("a command is required; see rampart --help")} },
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)

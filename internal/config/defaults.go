@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -27,6 +28,12 @@ const (
 	DefaultTLSMinVersion         = "1.2"
 	DefaultCertReloadInterval    = 10 * time.Second
 )
+
+// defaultDevHosts are the names of a development certificate.
+var defaultDevHosts = []string{"localhost", "127.0.0.1", "::1"}
+
+// DefaultACMEDirectory is Let's Encrypt's production directory.
+const DefaultACMEDirectory = "https://acme-v02.api.letsencrypt.org/directory"
 
 // SetDefaults fills every unset field that has a default. It is the one
 // place defaults are decided; it never overrides a value that was set.
@@ -96,10 +103,18 @@ func setTLSDefaults(t *TLS) {
 	if t.MinVersion == "" {
 		t.MinVersion = DefaultTLSMinVersion
 	}
-	if len(t.Hosts) == 0 && t.CertFile == "" {
-		t.Hosts = []string{"localhost", "127.0.0.1", "::1"}
+	if len(t.Hosts) == 0 && t.CertFile == "" && t.ACME == nil {
+		t.Hosts = slices.Clone(defaultDevHosts)
 	}
 	setDuration(&t.ReloadInterval, DefaultCertReloadInterval)
+	if t.ACME != nil {
+		if t.ACME.Directory == "" {
+			t.ACME.Directory = DefaultACMEDirectory
+		}
+		if t.ACME.AltTLSALPNPort == 0 {
+			t.ACME.AltTLSALPNPort = 443
+		}
+	}
 }
 
 func setDuration(d *Duration, def time.Duration) {

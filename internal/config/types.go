@@ -90,10 +90,32 @@ type TLS struct {
 	// ReloadInterval is how often cert_file and key_file are checked for
 	// changes. Default 10s.
 	ReloadInterval Duration `yaml:"reload_interval"`
-	// ACME obtains certificates automatically. Not yet supported.
-	ACME Reserved `yaml:"acme"`
+	// ACME obtains and renews certificates automatically from an ACME CA
+	// (RFC 8555) such as Let's Encrypt, instead of cert_file.
+	ACME *ACME `yaml:"acme"`
 	// ClientAuth requires client certificates (mTLS). Not yet supported.
 	ClientAuth Reserved `yaml:"client_auth"`
+}
+
+// ACME configures automatic certificates. Challenges are answered with
+// TLS-ALPN-01 (RFC 8737) on the listener itself, so the listener must be
+// reachable by the CA on port 443.
+type ACME struct {
+	// Directory is the CA's ACME directory URL. Default Let's Encrypt's
+	// production directory.
+	Directory string `yaml:"directory"`
+	// Email is the account's contact address. Required.
+	Email string `yaml:"email"`
+	// Domains are the host names to obtain certificates for. Required.
+	Domains []string `yaml:"domains"`
+	// AcceptTerms agrees to the CA's subscriber agreement. Must be true.
+	AcceptTerms bool `yaml:"accept_terms"`
+	// CAFile is a PEM bundle that signs the ACME server's own HTTPS
+	// certificate, for a private ACME CA. Default: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// AltTLSALPNPort is the port the CA connects to for TLS-ALPN-01 when a
+	// port mapping puts the listener elsewhere. Default 443.
+	AltTLSALPNPort int `yaml:"alt_tls_alpn_port"`
 }
 
 // Admin is the management listener. It binds to loopback by default and

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,7 +133,7 @@ func (v *validator) listeners(c *Config) {
 			modes++
 			hasTLS = true
 			v.tls(p+".tls", l.TLS)
-			if l.TLS.CertFile == "" && !l.TLS.ACME.Set {
+			if l.TLS.CertFile == "" && l.TLS.ACME == nil {
 				v.warnf(p+".tls", "no cert_file: a certificate from the self-signed development CA will be served")
 			}
 		}
@@ -167,6 +168,9 @@ func (v *validator) tls(p string, t *TLS) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		v.errorf(p, "cert_file and key_file go together")
 	}
+	if t.ACME != nil {
+		v.acme(p+".acme", t)
+	}
 	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
 		v.errorf(p+".min_version", "must be \"1.2\" or \"1.3\", got %q", t.MinVersion)
 	}
@@ -181,8 +185,39 @@ func (v *validator) tls(p string, t *TLS) {
 	if t.ReloadInterval.Std() < time.Second {
 		v.errorf(p+".reload_interval", "must be at least 1s")
 	}
-	v.reserved(p+".acme", t.ACME)
 	v.reserved(p+".client_auth", t.ClientAuth)
+}
+
+func (v *validator) acme(p string, t *TLS) {
+	a := t.ACME
+	if t.CertFile != "" {
+		v.errorf(p, "set either cert_file or acme, not both")
+	}
+	if len(t.Hosts) > 0 && !slices.Equal(t.Hosts, defaultDevHosts) {
+		v.errorf(p, "hosts only applies to development certificates; list acme.domains instead")
+	}
+	if a.Directory != "" {
+		if u, err := url.Parse(a.Directory); err != nil || u.Scheme != "https" || u.Host == "" {
+			v.errorf(p+".directory", "must be an https URL, got %q", a.Directory)
+		}
+	}
+	if a.Email == "" || !strings.Contains(a.Email, "@") {
+		v.errorf(p+".email", "required: a contact address such as ops@example.com")
+	}
+	if len(a.Domains) == 0 {
+		v.errorf(p+".domains", "required: at least one host name")
+	}
+	for i, d := range a.Domains {
+		if !validHost(d) {
+			v.errorf(fmt.Sprintf("%s.domains[%d]", p, i), "%q is not a host name", d)
+		}
+	}
+	if !a.AcceptTerms {
+		v.errorf(p+".accept_terms", "must be true: the CA requires agreeing to its subscriber agreement")
+	}
+	if a.AltTLSALPNPort < 0 || a.AltTLSALPNPort > 65535 {
+		v.errorf(p+".alt_tls_alpn_port", "must be a port from 1 to 65535")
+	}
 }
 
 func (v *validator) admin(a *Admin) {

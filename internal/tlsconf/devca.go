@@ -151,3 +151,23 @@ func (ca *CA) Pool() *x509.CertPool {
 	p.AddCert(ca.cert)
 	return p
 }
+
+// WritePEM writes a certificate chain and its private key as PEM files,
+// the key with mode 0600.
+func WritePEM(certFile, keyFile string, c tls.Certificate) error {
+	var chain []byte
+	for _, der := range c.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("encoding private key: %w", err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return fmt.Errorf("writing private key: %w", err)
+	}
+	if err := os.WriteFile(certFile, chain, 0o644); err != nil { // #nosec G306 -- a public certificate
+		return fmt.Errorf("writing certificate: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+// Package rampart_test holds the architecture tests: which package may
+// import which, and that every package says what it owns.
+package rampart_test
+
+import (
+	"go/build"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/rampart-gw/rampart"
+
+// packages returns every package directory of the module (bench/tools is a
+// module of its own and is skipped).
+func packages(t *testing.T) map[string]*build.Package {
+	t.Helper()
+	pkgs := map[string]*build.Package{}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || path == "bench") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		p, err := build.ImportDir(path, 0)
+		if err != nil {
+			if _, ok := err.(*build.NoGoError); ok {
+				return nil
+			}
+			return err
+		}
+		if len(p.GoFiles) > 0 {
+			pkgs[strings.TrimSuffix(module+"/"+filepath.ToSlash(path), "/.")] = p
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+func isStd(imp string) bool { return !strings.Contains(strings.Split(imp, "/")[0], ".") }
+
+// stages are the pipeline stage packages: they may import the shared
+// vocabulary but never each other or the assembly.
+var stages = []string{"client", "route", "secheaders", "proxy"}
+
+// rules says, for each package, which module-internal packages and which
+// third-party modules it may import. Anything not listed is refused.
+var rules = map[string]struct {
+	internal []string
+	external []string
+}{
+	"internal/config":     {nil, []string{"go.yaml.in/yaml/v3"}},
+	"internal/pipeline":   {nil, nil},
+	"internal/pathnorm":   {nil, nil},
+	"internal/problem":    {nil, nil},
+	"internal/client":     {[]string{"config", "pipeline"}, nil},
+	"internal/route":      {[]string{"config", "pipeline", "pathnorm"}, nil},
+	"internal/secheaders": {[]string{"config", "pipeline"}, nil},
+	"internal/proxy":      {[]string{"config", "pipeline"}, nil},
+	"internal/engine":     {[]string{"pipeline", "problem"}, nil},
+	"internal/accesslog":  {[]string{"pipeline"}, nil},
+	"internal/metrics":    {[]string{"pipeline"}, []string{"github.com/prometheus/client_golang"}},
+	"internal/admin":      {[]string{"problem"}, []string{"github.com/prometheus/client_golang"}},
+	"internal/tlsconf":    {[]string{"config"}, nil},
+	"internal/acme":       {[]string{"config"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
+	"internal/server":     {[]string{"config"}, nil},
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "client", "config", "engine", "metrics", "pipeline",
+		"proxy", "route", "secheaders", "server", "tlsconf"}, nil},
+	"internal/demo": {[]string{"config", "gateway"}, nil},
+	"cmd/rampart":   {[]string{"config", "demo", "gateway"}, []string{"github.com/spf13/cobra"}},
+}
+
+func TestImportRules(t *testing.T) {
+	pkgs := packages(t)
+	if len(pkgs) < 15 {
+		t.Fatalf("found only %d packages; the walk is broken", len(pkgs))
+	}
+	for path, p := range pkgs {
+		rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+		rule, ok := rules[rel]
+		if !ok {
+			t.Errorf("%s has no import rule: add it to rules in arch_test.go and docs/architecture.md", rel)
+			continue
+		}
+		for _, imp := range p.Imports {
+			switch {
+			case isStd(imp):
+			case strings.HasPrefix(imp, module+"/internal/"):
+				name := strings.TrimPrefix(imp, module+"/internal/")
+				if !slices.Contains(rule.internal, name) {
+					t.Errorf("%s may not import internal/%s", rel, name)
+				}
+			default:
+				allowed := false
+				for _, ext := range rule.external {
+					if imp == ext || strings.HasPrefix(imp, ext+"/") {
+						allowed = true
+					}
+				}
+				if !allowed {
+					t.Errorf("%s may not import %s", rel, imp)
+				}
+			}
+		}
+	}
+}
+
+// TestStagesIndependent states the central rule on its own: no stage
+// imports another stage.
+func TestStagesIndependent(t *testing.T) {
+	for _, s := range stages {
+		for _, other := range stages {
+			if s != other && slices.Contains(rules["internal/"+s].internal, other) {
+				t.Errorf("stage %s may not import stage %s", s, other)
+			}
+		}
+	}
+}
+
+func TestPackageDocs(t *testing.T) {
+	for path, p := range packages(t) {
+		fset := token.NewFileSet()
+		documented := false
+		for _, f := range p.GoFiles {
+			af, err := parser.ParseFile(fset, filepath.Join(p.Dir, f), nil, parser.PackageClauseOnly|parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if af.Doc != nil && len(strings.TrimSpace(af.Doc.Text())) > 40 {
+				documented = true
+			}
+		}
+		if !documented {
+			t.Errorf("%s has no package comment saying what it owns", path)
+		}
+	}
+}

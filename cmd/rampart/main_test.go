@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"version", []string{"version"}, exitOK, "rampart dev", ""},
+		{"no command", nil, exitUsage, "", "a command is required"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
+		{"unknown flag", []string{"serve", "--nope"}, exitUsage, "", "unknown flag: --nope"},
+		{"extra argument", []string{"version", "x"}, exitUsage, "", "takes 0 argument"},
+		{"validate without file", []string{"config", "validate"}, exitUsage, "", "needs -c FILE"},
+		{"serve without file", []string{"serve"}, exitUsage, "", "needs -c FILE"},
+		{"bad port flag", []string{"demo", "--unprotected-port", "70000"}, exitUsage, "", "--unprotected-port"},
+		{"validate good", []string{"config", "validate", "-c", "testdata/good.yaml"}, exitOK, "testdata/good.yaml: valid", ""},
+		{"validate warns", []string{"config", "validate", "-c", "testdata/good.yaml"}, exitOK, "warning: routes[0].public", ""},
+		{"validate bad", []string{"config", "validate", "-c", "testdata/bad.yaml"}, exitFailure, "", "testdata/bad.yaml:6:3: client.trusted_proxys: unknown field"},
+		{"validate missing", []string{"config", "validate", "-c", "testdata/none.yaml"}, exitFailure, "", "no such file"},
+		{"schema", []string{"config", "schema"}, exitOK, `"$schema"`, ""},
+		{"serve bad config", []string{"serve", "-c", "testdata/bad.yaml"}, exitFailure, "", "3 error(s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(tt.args, &out, &errOut)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.stdout) {
+				t.Errorf("stdout %q lacks %q", out.String(), tt.stdout)
+			}
+			if !strings.Contains(errOut.String(), tt.stderr) {
+				t.Errorf("stderr %q lacks %q", errOut.String(), tt.stderr)
+			}
+		})
+	}
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"demo", "--help"}, {"config", "validate", "--help"}, {"config", "schema", "--help"}, {"version", "--help"}} {
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "Usage:") {
+			t.Errorf("%v: code %d, out %q", args, code, out.String())
+		}
+	}
+}

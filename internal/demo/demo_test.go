@@ -1,0 +1,135 @@
+package demo
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo is the acceptance check of the demo: it starts, writes its
+// credentials, serves HTTPS with HSTS through the development CA, refuses
+// unrouted endpoints with problem documents and serves metrics to the
+// admin token only.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	started := make(chan Credentials, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", DataDir: dir, UnprotectedPort: 0,
+			Out: io.Discard, Started: func(c Credentials) { started <- c }})
+	}()
+	var creds Credentials
+	select {
+	case creds = <-started:
+	case err := <-done:
+		t.Fatalf("demo stopped: %v", err)
+	case <-ctx.Done():
+		t.Fatal("demo did not start")
+	}
+
+	b, err := os.ReadFile(filepath.Join(dir, "demo-credentials.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file Credentials
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	if file.Gateway != creds.Gateway || file.AdminToken == "" || len(file.Users) != 3 || file.Users["alice"].Roles[0] != "admin" {
+		t.Fatalf("credentials file: %+v", file)
+	}
+	pem, err := os.ReadFile(file.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("ca_cert holds no certificate")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	get := func(url, token string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+
+	resp, body := get(file.Gateway+"/api/health", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("health: %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" || resp.Header.Get("Server") != "" || resp.ProtoMajor != 2 {
+		t.Errorf("health headers: %s %v", resp.Proto, resp.Header)
+	}
+	resp, body = get(file.Gateway+"/api/products?page=2", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"id":51`) {
+		t.Errorf("products: %d %s", resp.StatusCode, body)
+	}
+	for _, path := range []string{"/api/users", "/api/users/bob", "/api/admin/stats", "/nope"} {
+		resp, body = get(file.Gateway+path, "")
+		if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" || strings.Contains(body, "ssn") {
+			t.Errorf("%s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	if resp, _ = get(file.Admin+"/metrics", ""); resp.StatusCode != 401 {
+		t.Errorf("metrics without token: %d", resp.StatusCode)
+	}
+	if resp, body = get(file.Admin+"/metrics", file.AdminToken); resp.StatusCode != 200 || !strings.Contains(body, `rampart_requests_total{code="404",reason="route.not_found",route=""} 4`) {
+		t.Errorf("metrics: %d\n%s", resp.StatusCode, body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo exited with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("demo did not shut down")
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "access.log"))
+	if err != nil || strings.Count(string(log), "\n") < 6 {
+		t.Errorf("access log: %v\n%s", err, log)
+	}
+	if strings.Contains(string(log), file.AdminToken) {
+		t.Error("admin token in the access log")
+	}
+}
+
+func TestNaiveAPILeaksBare(t *testing.T) {
+	h := NewAPI().Handler()
+	req, _ := http.NewRequest("GET", "/api/users", nil)
+	w := &captureWriter{h: http.Header{}}
+	h.ServeHTTP(w, req)
+	if !strings.Contains(w.body.String(), "078-05-1120") {
+		t.Errorf("the naive API should leak everything bare: %s", w.body.String())
+	}
+}
+
+type captureWriter struct {
+	h    http.Header
+	code int
+	body strings.Builder
+}
+
+func (c *captureWriter) Header() http.Header         { return c.h }
+func (c *captureWriter) WriteHeader(code int)        { c.code = code }
+func (c *captureWriter) Write(b []byte) (int, error) { return c.body.Write(b) }
