@@ -65,7 +65,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error { return usageError{errors.New("a command is required; see rampart --help")} },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError{errors.New("a command is required; see rampart --help")}
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
