@@ -24,7 +24,7 @@ func packages(t *testing.T) map[string]*build.Package {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || path == "bench") {
+		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || path == "bench") {
 			return filepath.SkipDir
 		}
 		if !d.IsDir() {

@@ -113,8 +113,9 @@ type ACME struct {
 	// CAFile is a PEM bundle that signs the ACME server's own HTTPS
 	// certificate, for a private ACME CA. Default: the system roots.
 	CAFile string `yaml:"ca_file"`
-	// AltTLSALPNPort is the port the CA connects to for TLS-ALPN-01 when a
-	// port mapping puts the listener elsewhere. Default 443.
+	// AltTLSALPNPort is the local port of this listener when a port mapping
+	// forwards the CA's connections to port 443 here (for example 8443).
+	// Default 443.
 	AltTLSALPNPort int `yaml:"alt_tls_alpn_port"`
 }
 

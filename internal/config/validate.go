@@ -234,6 +234,9 @@ func (v *validator) admin(a *Admin) {
 	}
 	if a.TLS != nil {
 		v.tls("admin.tls", a.TLS)
+		if a.TLS.ACME != nil {
+			v.errorf("admin.tls.acme", "not supported on the admin listener; use cert_file or the development CA")
+		}
 	}
 }
 

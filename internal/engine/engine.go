@@ -185,7 +185,7 @@ func (h *Handler) refuse(rw *responseWriter, err error) {
 	if d.Cause != nil && d.Status >= 500 {
 		h.opt.Logger.Warn("request refused", "request_id", x.RequestID, "reason", d.Reason, "error", d.Cause)
 	}
-	if rw.wroteHeader && !rw.discard {
+	if rw.committed {
 		return // too late: the response is on its way
 	}
 	rw.rendering, rw.discard, rw.wroteHeader = true, false, false
@@ -202,6 +202,7 @@ type responseWriter struct {
 	ctx context.Context
 
 	wroteHeader bool
+	committed   bool // the status line went to the client
 	rendering   bool // writing Rampart's own problem document
 	discard     bool // the response was replaced; drop the rest
 }
@@ -224,6 +225,7 @@ func (rw *responseWriter) WriteHeader(code int) {
 		rw.h.refuse(rw, err)
 		return
 	}
+	rw.committed = true
 	rw.w.WriteHeader(code)
 }
 

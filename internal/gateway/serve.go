@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/accesslog"
+	"github.com/rampart-gw/rampart/internal/acme"
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
@@ -81,10 +82,22 @@ func Serve(ctx context.Context, o ServeOptions) error {
 
 	var running Running
 	var listeners []server.Listener
+	var managers []*acme.Manager
 	httpsPort := 0
 	for _, l := range cfg.Listeners {
 		sl := server.Listener{Name: l.Name, Address: l.Address, Handler: gw}
-		if l.TLS != nil {
+		switch {
+		case l.TLS != nil && l.TLS.ACME != nil:
+			m, err := acme.New(*l.TLS.ACME, filepath.Join(cfg.DataDir, "acme"), log)
+			if err != nil {
+				return fmt.Errorf("listeners %s: %w", l.Name, err)
+			}
+			defer m.Stop()
+			managers = append(managers, m)
+			tc := tlsconf.Base(l.TLS.MinVersion)
+			tc.GetCertificate = m.GetCertificate
+			sl.TLS, sl.HTTP2, sl.ExtraALPN = tc, !l.DisableHTTP2, []string{acme.ALPNProto}
+		case l.TLS != nil:
 			tc, fs, err := tlsconf.ServerConfig(l.TLS, cfg.DataDir, log)
 			if err != nil {
 				return fmt.Errorf("listeners %s: %w", l.Name, err)
@@ -95,6 +108,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
 			}
 			sl.TLS, sl.HTTP2 = tc, !l.DisableHTTP2
+		}
+		if l.TLS != nil {
 			if httpsPort == 0 {
 				_, port, _ := net.SplitHostPort(l.Address)
 				httpsPort, _ = strconv.Atoi(port)
@@ -135,6 +150,14 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	group, err := server.Start(listeners, cfg.Server, log)
 	if err != nil {
 		return err
+	}
+	// ACME starts once the listeners are bound, so that TLS-ALPN-01
+	// challenges reach this process's GetCertificate.
+	for _, m := range managers {
+		if err := m.Start(ctx); err != nil {
+			_ = group.Shutdown(context.Background())
+			return fmt.Errorf("starting acme: %w", err)
+		}
 	}
 	addrs := group.Addrs()
 	running.Listeners = addrs[:len(cfg.Listeners)]

@@ -29,8 +29,11 @@ type Listener struct {
 	// TLS, when set, makes the listener serve HTTPS.
 	TLS *tls.Config
 	// HTTP2 enables HTTP/2 on a TLS listener.
-	HTTP2   bool
-	Handler http.Handler
+	HTTP2 bool
+	// ExtraALPN are further protocols offered in the TLS handshake, such
+	// as "acme-tls/1" for ACME's TLS-ALPN-01 challenge.
+	ExtraALPN []string
+	Handler   http.Handler
 }
 
 // Group serves a set of listeners and shuts them down together.
@@ -80,6 +83,7 @@ func Start(ls []Listener, s config.Server, log *slog.Logger) (*Group, error) {
 			} else {
 				tc.NextProtos = []string{"http/1.1"}
 			}
+			tc.NextProtos = append(tc.NextProtos, l.ExtraALPN...)
 			srv.TLSConfig = tc
 			ln = tls.NewListener(ln, tc)
 		}

@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// stage is a configurable test stage.
+type stage struct {
+	name     string
+	request  func(x *pipeline.Exchange) error
+	response func(x *pipeline.Exchange) error
+}
+
+func (s stage) Name() string { return s.name }
+func (s stage) Request(_ context.Context, x *pipeline.Exchange) error {
+	if s.request == nil {
+		return nil
+	}
+	return s.request(x)
+}
+func (s stage) Response(_ context.Context, x *pipeline.Exchange) error {
+	if s.response == nil {
+		return nil
+	}
+	return s.response(x)
+}
+
+type observer struct {
+	mu   sync.Mutex
+	last pipeline.Exchange
+	n    int
+}
+
+func (o *observer) Observe(x *pipeline.Exchange) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.last, o.n = *x, o.n+1
+	o.last.Decisions = append([]pipeline.Decision(nil), x.Decisions...)
+}
+
+func ids() func() string { return func() string { return "rid-1" } }
+
+// marker sets a response header so tests can see the response stages ran.
+var marker = stage{name: "marker", response: func(x *pipeline.Exchange) error {
+	x.Response.Header.Set("X-Marker", "1")
+	x.Response.Header.Del("Server")
+	return nil
+}}
+
+func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// TestMiddlewareMode runs the pipeline in front of an application handler,
+// the way rampart runs inside a Go service.
+func TestMiddlewareMode(t *testing.T) {
+	obs := &observer{}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := pipeline.FromContext(r.Context())
+		w.Header().Set("Server", "app")
+		w.Header().Set("X-Seen-Id", x.RequestID)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, "hello")
+	})
+	setID := stage{name: "id", request: func(x *pipeline.Exchange) error { x.RequestID = "abc"; return nil }}
+	h := New(pipeline.New([]pipeline.RequestStage{setID}, []pipeline.ResponseStage{marker}, []pipeline.Observer{obs}), app, Options{NewRequestID: ids()})
+	w := serve(h, httptest.NewRequest("POST", "/x", strings.NewReader("body")))
+	if w.Code != 201 || w.Body.String() != "hello" || w.Header().Get("X-Marker") != "1" || w.Header().Get("Server") != "" || w.Header().Get("X-Seen-Id") != "abc" {
+		t.Fatalf("got %d %q %v", w.Code, w.Body, w.Header())
+	}
+	if obs.n != 1 || obs.last.Response.Status != 201 || obs.last.Response.Bytes != 5 || len(obs.last.Decisions) != 1 {
+		t.Errorf("observed %+v", obs.last)
+	}
+}
+
+func TestImplicitOKRunsResponseStages(t *testing.T) {
+	h := New(pipeline.New(nil, []pipeline.ResponseStage{marker}, nil), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), Options{})
+	if w := serve(h, httptest.NewRequest("GET", "/", nil)); w.Code != 200 || w.Header().Get("X-Marker") != "1" {
+		t.Errorf("got %d %v", w.Code, w.Header())
+	}
+}
+
+func TestDenialAndFailure(t *testing.T) {
+	secret := errors.New("db password is hunter2")
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		reason string
+	}{
+		{"denial", &pipeline.Denial{Status: 403, Reason: "authz.denied", Message: "No.", Cause: secret}, 403, "authz.denied"},
+		{"failure", secret, 500, "internal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := &observer{}
+			reached := false
+			app := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })
+			s := stage{name: "s", request: func(*pipeline.Exchange) error { return tt.err }}
+			h := New(pipeline.New([]pipeline.RequestStage{s}, []pipeline.ResponseStage{marker}, []pipeline.Observer{obs}), app, Options{NewRequestID: ids()})
+			w := serve(h, httptest.NewRequest("GET", "/", nil))
+			if reached {
+				t.Fatal("terminal reached after refusal")
+			}
+			if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.reason) || strings.Contains(w.Body.String(), "hunter2") {
+				t.Errorf("got %d %s", w.Code, w.Body)
+			}
+			if w.Header().Get("X-Marker") != "1" {
+				t.Error("response stages skipped on a refusal")
+			}
+			if obs.last.Decisions[0].Outcome == pipeline.Allowed || obs.last.Denial.Reason != tt.reason {
+				t.Errorf("observed %+v", obs.last.Decisions)
+			}
+		})
+	}
+}
+
+// TestResponseDenialReplacesBody: a response stage that refuses replaces
+// the upstream's headers and body entirely.
+func TestResponseDenialReplacesBody(t *testing.T) {
+	block := stage{name: "dlp", response: func(x *pipeline.Exchange) error {
+		if x.Response.Header.Get("X-Secret") != "" {
+			return pipeline.Deny(502, "protect.blocked", "The response was blocked.")
+		}
+		return nil
+	}}
+	app := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Secret", "1")
+		w.Header().Set("Set-Cookie", "s=1")
+		_, _ = io.WriteString(w, "4111111111111111")
+	})
+	h := New(pipeline.New(nil, []pipeline.ResponseStage{block, marker}, nil), app, Options{NewRequestID: ids()})
+	w := serve(h, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 502 || strings.Contains(w.Body.String(), "4111") || w.Header().Get("X-Secret") != "" || w.Header().Get("Set-Cookie") != "" {
+		t.Fatalf("got %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if w.Header().Get("X-Marker") != "1" || !strings.Contains(w.Body.String(), "protect.blocked") {
+		t.Errorf("problem document: %v %s", w.Header(), w.Body)
+	}
+}
+
+func TestSizeLimits(t *testing.T) {
+	h := New(pipeline.New(nil, nil, nil), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+			}
+		}
+	}), Options{MaxHeaderBytes: 1024, MaxBodyBytes: 10, NewRequestID: ids()})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-Big", strings.Repeat("x", 2000))
+	if w := serve(h, req); w.Code != 431 {
+		t.Errorf("big headers: %d", w.Code)
+	}
+	if w := serve(h, httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("b", 11)))); w.Code != 413 {
+		t.Errorf("big body with length: %d", w.Code)
+	}
+	req = httptest.NewRequest("POST", "/", io.MultiReader(strings.NewReader(strings.Repeat("b", 11))))
+	req.ContentLength = -1
+	if w := serve(h, req); w.Code != 413 {
+		t.Errorf("big chunked body: %d", w.Code)
+	}
+}
+
+type flushRecorder struct {
+	*httptest.ResponseRecorder
+	flushes int
+}
+
+func (f *flushRecorder) Flush() { f.flushes++; f.ResponseRecorder.Flush() }
+
+func TestFlushAndUnwrap(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "a")
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("flush: %v", err)
+		}
+	})
+	h := New(pipeline.New(nil, []pipeline.ResponseStage{marker}, nil), app, Options{})
+	f := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(f, httptest.NewRequest("GET", "/", nil))
+	if f.flushes != 1 || f.Header().Get("X-Marker") != "1" {
+		t.Errorf("flushes %d headers %v", f.flushes, f.Header())
+	}
+}
+
+func TestPanicIsObservedAndRepanics(t *testing.T) {
+	obs := &observer{}
+	h := New(pipeline.New(nil, nil, []pipeline.Observer{obs}), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic(http.ErrAbortHandler)
+	}), Options{NewRequestID: ids()})
+	func() {
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Errorf("recovered %v", v)
+			}
+		}()
+		serve(h, httptest.NewRequest("GET", "/", nil))
+	}()
+	if obs.n != 1 || !errors.Is(obs.last.Err, http.ErrAbortHandler) {
+		t.Errorf("observed %d %v", obs.n, obs.last.Err)
+	}
+}
