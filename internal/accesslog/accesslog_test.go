@@ -1,0 +1,101 @@
+package accesslog
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+func TestRecordHoldsNoSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(&buf)
+	x := &pipeline.Exchange{}
+	x.Reset()
+	x.In = pipeline.Request{Method: "GET", Host: "api.example.com", RawPath: "/api/users/bob", RawQuery: "api_key=sk_live_123&token=abc",
+		Header: http.Header{"Authorization": {"Bearer eyJhbGciOi.secret"}, "Cookie": {"session=s3cr3t"}}}
+	x.RequestID, x.ClientIP, x.Path = "rid-1", netip.MustParseAddr("192.0.2.1"), "/api/users/bob"
+	x.Route = &pipeline.Route{Name: "user"}
+	x.Response.Status, x.Response.Bytes, x.Duration = 403, 120, 1500*time.Microsecond
+	x.Decisions = append(x.Decisions, pipeline.Decision{Stage: "client"}, pipeline.Decision{Stage: "authz", Outcome: pipeline.Denied, Reason: "authz.denied"})
+	x.Denial = pipeline.Deny(403, "authz.denied", "No.")
+	l.Observe(x)
+
+	line := buf.String()
+	for _, secret := range []string{"sk_live", "abc", "eyJ", "s3cr3t", "token", "api_key"} {
+		if strings.Contains(line, secret) {
+			t.Errorf("record holds %q: %s", secret, line)
+		}
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]any{"request_id": "rid-1", "client_ip": "192.0.2.1", "path": "/api/users/bob", "route": "user",
+		"status": 403.0, "bytes": 120.0, "duration_ms": 1.5, "stage": "authz", "reason": "authz.denied"} {
+		if rec[k] != v {
+			t.Errorf("%s = %v, want %v", k, rec[k], v)
+		}
+	}
+}
+
+func TestLongRawPathTruncated(t *testing.T) {
+	var buf bytes.Buffer
+	x := &pipeline.Exchange{}
+	x.Reset()
+	x.In.RawPath = "/" + strings.Repeat("a", 5000)
+	New(&buf).Observe(x)
+	if buf.Len() > 1024 {
+		t.Errorf("record of %d bytes", buf.Len())
+	}
+}
+
+type slowSink struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+	n  int
+}
+
+func (s *slowSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return s.b.Write(p)
+}
+
+func TestBatchWriter(t *testing.T) {
+	sink := &slowSink{}
+	bw := NewBatchWriter(sink, time.Hour)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				_, _ = bw.Write([]byte(strings.Repeat(string(rune('a'+i)), 50) + "\n"))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(sink.b.String(), "\n"), "\n")
+	if len(lines) != 800 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		if len(l) != 50 || strings.Count(l, l[:1]) != 50 {
+			t.Fatalf("torn line %q", l)
+		}
+	}
+	if sink.n >= 800 {
+		t.Errorf("%d writes for 800 records: not batched", sink.n)
+	}
+}
