@@ -3,12 +3,14 @@ package accesslog
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
@@ -97,5 +99,38 @@ func TestBatchWriter(t *testing.T) {
 	}
 	if sink.n >= 800 {
 		t.Errorf("%d writes for 800 records: not batched", sink.n)
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\"b\\c", "\x00\x1f\x7f", "é€😀", "\xff\xfe", "<script>&", "\u2028\u2029"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("invalid JSON %q for %q: %v", b, s, err)
+		}
+		if want := strings.ToValidUTF8(s, "\uFFFD"); got != want && utf8.ValidString(s) {
+			t.Fatalf("round trip %q -> %q", s, got)
+		}
+		if bytes.ContainsAny(b, "<>&\n") {
+			t.Fatalf("unescaped byte in %q", b)
+		}
+	})
+}
+
+func BenchmarkObserve(b *testing.B) {
+	l := New(io.Discard)
+	x := &pipeline.Exchange{}
+	x.Reset()
+	x.In = pipeline.Request{Method: "GET", Host: "api.example.com:8443", RawPath: "/api/users/bob"}
+	x.RequestID, x.ClientIP, x.Path = "hyitpycrzw4f6ali-1", netip.MustParseAddr("192.0.2.1"), "/api/users/bob"
+	x.Route = &pipeline.Route{Name: "user"}
+	x.Response.Status, x.Response.Bytes, x.Duration = 200, 1234, 1500*time.Microsecond
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Observe(x)
 	}
 }

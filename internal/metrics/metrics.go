@@ -58,6 +58,22 @@ func (m *Metrics) Reloaded(ok bool) {
 	}
 }
 
+// statusCodes holds the label of every valid status code, so that labelling
+// a request allocates nothing.
+var statusCodes = func() (s [600]string) {
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusText(code int) string {
+	if code >= 0 && code < len(statusCodes) {
+		return statusCodes[code]
+	}
+	return strconv.Itoa(code)
+}
+
 // Observer updates the request metrics. Build one per pipeline, since it
 // resolves each route's series once.
 type Observer struct {
@@ -86,6 +102,6 @@ func (o *Observer) Observe(x *pipeline.Exchange) {
 	if x.Denial != nil {
 		reason = x.Denial.Reason
 	}
-	o.m.requests.WithLabelValues(route, strconv.Itoa(x.Response.Status), reason).Inc()
+	o.m.requests.WithLabelValues(route, statusText(x.Response.Status), reason).Inc()
 	hist.Observe(x.Duration.Seconds())
 }

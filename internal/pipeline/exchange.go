@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
 	"time"
 )
@@ -15,6 +16,17 @@ type Header interface {
 	Set(name, value string)
 	Add(name, value string)
 	Del(name string)
+}
+
+// SetShared sets the header name to vals without copying them: for values
+// built once at load time and shared by every request. name must be in
+// canonical form and vals must never be modified by anyone.
+func SetShared(h Header, name string, vals []string) {
+	if hh, ok := h.(http.Header); ok {
+		hh[name] = vals
+		return
+	}
+	h.Set(name, vals[0])
 }
 
 // Outcome is what a stage decided.

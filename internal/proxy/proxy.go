@@ -164,14 +164,15 @@ func rewrite(target *url.URL, preserveHost bool, idHeader string) func(*httputil
 				delete(h, name)
 			}
 		}
-		h.Set("X-Forwarded-For", x.ClientIP.String())
+		// One backing array for the per-request values.
+		vals := make([]string, 3)
+		vals[0], vals[1], vals[2] = clientIP(x, pr.In.RemoteAddr), pr.In.Host, x.RequestID
+		h["X-Forwarded-For"], h["X-Forwarded-Host"], h[idHeader] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 		if x.In.TLS {
-			h.Set("X-Forwarded-Proto", "https")
+			h["X-Forwarded-Proto"] = protoHTTPS
 		} else {
-			h.Set("X-Forwarded-Proto", "http")
+			h["X-Forwarded-Proto"] = protoHTTP
 		}
-		h.Set("X-Forwarded-Host", pr.In.Host)
-		h.Set(idHeader, x.RequestID)
 		for _, e := range x.UpstreamEdits {
 			if e.Delete {
 				h.Del(e.Name)
@@ -180,6 +181,23 @@ func rewrite(target *url.URL, preserveHost bool, idHeader string) func(*httputil
 			}
 		}
 	}
+}
+
+// Shared, never modified header values.
+var (
+	protoHTTPS = []string{"https"}
+	protoHTTP  = []string{"http"}
+)
+
+// clientIP formats the client's address, reusing the peer's text from
+// remoteAddr when the client is the peer itself.
+func clientIP(x *pipeline.Exchange, remoteAddr string) string {
+	if x.ClientIP == x.In.Peer.Addr() {
+		if host, _, err := net.SplitHostPort(remoteAddr); err == nil && !strings.Contains(host, "%") {
+			return host
+		}
+	}
+	return x.ClientIP.String()
 }
 
 // errorHandler turns a failed round trip into a denial on the exchange; the

@@ -24,11 +24,20 @@ import (
 // Stage is the security-headers response stage. It is immutable and safe
 // for concurrent use.
 type Stage struct {
-	hsts         string
+	hsts         []string // nil when disabled
 	remove       []string
-	set          [][2]string
-	cacheControl []string // per route index; "" leaves the upstream's
+	set          []header
+	cacheControl [][]string // per route index; nil leaves the upstream's
 }
+
+// header is a name in canonical form and its value, built once and shared
+// by every response (see pipeline.SetShared).
+type header struct {
+	name  string
+	value []string
+}
+
+var nosniff = []string{"nosniff"}
 
 // New compiles the headers section and the routes' overrides.
 func New(h config.Headers, routes []config.Route) *Stage {
@@ -41,19 +50,21 @@ func New(h config.Headers, routes []config.Route) *Stage {
 		if h.HSTS.Preload {
 			v += "; preload"
 		}
-		s.hsts = v
+		s.hsts = []string{v}
 	}
 	for _, name := range h.Remove {
 		s.remove = append(s.remove, http.CanonicalHeaderKey(name))
 	}
 	for _, name := range slices.Sorted(maps.Keys(h.Set)) {
-		s.set = append(s.set, [2]string{http.CanonicalHeaderKey(name), h.Set[name]})
+		s.set = append(s.set, header{http.CanonicalHeaderKey(name), []string{h.Set[name]}})
 	}
-	s.cacheControl = make([]string, len(routes))
+	s.cacheControl = make([][]string, len(routes))
 	for i, r := range routes {
-		s.cacheControl[i] = h.CacheControl
-		if r.CacheControl != "" {
-			s.cacheControl[i] = r.CacheControl
+		switch {
+		case r.CacheControl != "":
+			s.cacheControl[i] = []string{r.CacheControl}
+		case h.CacheControl != "":
+			s.cacheControl[i] = []string{h.CacheControl}
 		}
 	}
 	return s
@@ -68,17 +79,17 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange) error {
 	for _, name := range s.remove {
 		h.Del(name)
 	}
-	h.Set("X-Content-Type-Options", "nosniff")
-	if x.In.TLS && s.hsts != "" {
-		h.Set("Strict-Transport-Security", s.hsts)
+	pipeline.SetShared(h, "X-Content-Type-Options", nosniff)
+	if x.In.TLS && s.hsts != nil {
+		pipeline.SetShared(h, "Strict-Transport-Security", s.hsts)
 	}
 	if x.Route != nil && x.Route.Index < len(s.cacheControl) {
-		if cc := s.cacheControl[x.Route.Index]; cc != "" && h.Get("Cache-Control") == "" {
-			h.Set("Cache-Control", cc)
+		if cc := s.cacheControl[x.Route.Index]; cc != nil && h.Get("Cache-Control") == "" {
+			pipeline.SetShared(h, "Cache-Control", cc)
 		}
 	}
 	for _, kv := range s.set {
-		h.Set(kv[0], kv[1])
+		pipeline.SetShared(h, kv.name, kv.value)
 	}
 	return nil
 }
