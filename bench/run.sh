@@ -19,7 +19,7 @@ PROXY_CPU=${PROXY_CPU:-0}     # core for the proxy under test
 LOAD_CPU=${LOAD_CPU:-1}       # core for wrk and the upstream
 REQ_PATH=${REQ_PATH:-/api/items/42}
 # Rows to run, in this order within each round. Optional extra: goproxy-pool.
-ROWS=${ROWS:-"direct goproxy fastproxy nginx haproxy caddy rampart rampart-log"}
+ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log"}
 KEEP_TMP=${KEEP_TMP:-0}       # 1 keeps the temp dir (configs, logs, wrk output)
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

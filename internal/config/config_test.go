@@ -268,3 +268,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestReferenceGolden keeps docs/config.md in step with the types.
+func TestReferenceGolden(t *testing.T) {
+	b, err := Reference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("..", "..", "docs", "config.md"), b)
+	for _, want := range []string{"`routes[].path`", "`upstreams.NAME.tls.ca_file`", "`listeners[].tls.acme.domains`"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("reference lacks %s", want)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// Reference returns the config reference as Markdown, generated from the
+// same types and doc comments as JSONSchema: one table per section, each
+// field with its YAML path, type and documentation.
+func Reference() ([]byte, error) {
+	d, err := docs()
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString("# rampart.yaml reference\n\n")
+	b.WriteString("Generated from the doc comments of internal/config/types.go by\n")
+	b.WriteString("`go test ./internal/config -update`; do not edit by hand. The same text is in\n")
+	b.WriteString("the JSON Schema (`rampart config schema`, docs/rampart.schema.json).\n\n")
+	b.WriteString(d["Config"] + "\n")
+	seen := map[reflect.Type]bool{}
+	writeSection(&b, reflect.TypeFor[Config](), "", d, seen)
+	return []byte(b.String()), nil
+}
+
+func writeSection(b *strings.Builder, t reflect.Type, path string, d map[string]string, seen map[reflect.Type]bool) {
+	type nested struct {
+		t    reflect.Type
+		path string
+	}
+	var later []nested
+	title := path
+	if title == "" {
+		title = "top level"
+	}
+	fmt.Fprintf(b, "\n## %s\n\n", title)
+	if path != "" {
+		if doc := d[t.Name()]; doc != "" {
+			b.WriteString(doc + "\n\n")
+		}
+	}
+	b.WriteString("| field | type | description |\n|---|---|---|\n")
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fp := name
+		if path != "" {
+			fp = path + "." + name
+		}
+		ft, suffix := f.Type, ""
+		for {
+			switch ft.Kind() {
+			case reflect.Pointer:
+				ft = ft.Elem()
+				continue
+			case reflect.Slice:
+				ft, suffix = ft.Elem(), suffix+"[]"
+				continue
+			case reflect.Map:
+				ft, suffix = ft.Elem(), suffix+".NAME"
+				continue
+			}
+			break
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s |\n", fp, typeName(f.Type), strings.ReplaceAll(d[t.Name()+"."+f.Name], "|", "\\|"))
+		if ft.Kind() == reflect.Struct && ft != reservedType && !seen[ft] {
+			seen[ft] = true
+			later = append(later, nested{ft, fp + suffix})
+		}
+	}
+	for _, n := range later {
+		writeSection(b, n.t, n.path, d, seen)
+	}
+}
+
+func typeName(t reflect.Type) string {
+	switch t {
+	case durationType:
+		return "duration"
+	case byteSizeType:
+		return "size"
+	case reservedType:
+		return "reserved"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return typeName(t.Elem())
+	case reflect.Slice:
+		return "list of " + typeName(t.Elem())
+	case reflect.Map:
+		return "map of " + typeName(t.Elem())
+	case reflect.Struct:
+		return "object"
+	case reflect.Int, reflect.Int64:
+		return "integer"
+	case reflect.Bool:
+		return "boolean"
+	}
+	return t.Kind().String()
+}
