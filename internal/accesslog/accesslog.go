@@ -87,7 +87,7 @@ func (l *Logger) Observe(x *pipeline.Exchange) {
 	b = append(b, `,"tls":`...)
 	b = strconv.AppendBool(b, x.In.TLS)
 	if x.Denial != nil {
-		stage := "upstream"
+		stage := ""
 		for _, d := range x.Decisions {
 			if d.Outcome != pipeline.Allowed {
 				stage = d.Stage

@@ -96,8 +96,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.pool.Put(s)
 	}()
 
-	if err := h.limits(x, r, w); err != nil {
-		h.refuse(rw, err)
+	if d := h.limits(x, r, w); d != nil {
+		x.Decisions = append(x.Decisions, pipeline.Decision{Stage: "listener", Outcome: pipeline.Denied, Reason: d.Reason})
+		h.refuse(rw, d)
 		return
 	}
 	if err := h.p.Request(ctx, x); err != nil {
@@ -107,7 +108,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.terminal.ServeHTTP(rw, r.WithContext(pipeline.WithExchange(ctx, x)))
 	switch {
 	case x.Denial != nil && !rw.wroteHeader:
-		h.refuse(rw, x.Denial) // the terminal refused (upstream down, body too large)
+		// The terminal refused (upstream down or slow, body too large).
+		x.Decisions = append(x.Decisions, pipeline.Decision{Stage: "upstream", Outcome: pipeline.Denied, Reason: x.Denial.Reason})
+		h.refuse(rw, x.Denial)
 	case !rw.wroteHeader:
 		rw.WriteHeader(http.StatusOK)
 	}
@@ -150,7 +153,7 @@ func (h *Handler) fill(x *pipeline.Exchange, r *http.Request) {
 }
 
 // limits enforces the listener's size limits before any stage runs.
-func (h *Handler) limits(x *pipeline.Exchange, r *http.Request, w http.ResponseWriter) error {
+func (h *Handler) limits(x *pipeline.Exchange, r *http.Request, w http.ResponseWriter) *pipeline.Denial {
 	if h.opt.MaxHeaderBytes > 0 && x.In.HeaderBytes > h.opt.MaxHeaderBytes {
 		return pipeline.Deny(http.StatusRequestHeaderFieldsTooLarge, "listener.headers_too_large",
 			"The request headers are too large.")
@@ -173,6 +176,9 @@ func (h *Handler) refuse(rw *responseWriter, err error) {
 	x := rw.x
 	if x.RequestID == "" && h.opt.NewRequestID != nil {
 		x.RequestID = h.opt.NewRequestID()
+	}
+	if !x.ClientIP.IsValid() {
+		x.ClientIP = x.In.Peer.Addr().Unmap() // refused before the client stage: the peer is all we know
 	}
 	d, ok := pipeline.AsDenial(err)
 	if !ok {

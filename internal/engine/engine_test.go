@@ -151,7 +151,8 @@ func TestResponseDenialReplacesBody(t *testing.T) {
 }
 
 func TestSizeLimits(t *testing.T) {
-	h := New(pipeline.New(nil, nil, nil), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	obs := &observer{}
+	h := New(pipeline.New(nil, nil, []pipeline.Observer{obs}), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadAll(r.Body); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -161,8 +162,14 @@ func TestSizeLimits(t *testing.T) {
 	}), Options{MaxHeaderBytes: 1024, MaxBodyBytes: 10, NewRequestID: ids()})
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("X-Big", strings.Repeat("x", 2000))
+	req.RemoteAddr = "192.0.2.7:1234"
 	if w := serve(h, req); w.Code != 431 {
 		t.Errorf("big headers: %d", w.Code)
+	}
+	// Regression: a refusal before the client stage still names the stage
+	// and the peer in the record.
+	if d := obs.last.Decisions; len(d) != 1 || d[0].Stage != "listener" || obs.last.ClientIP.String() != "192.0.2.7" {
+		t.Errorf("observed decisions %v, client %v", d, obs.last.ClientIP)
 	}
 	if w := serve(h, httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("b", 11)))); w.Code != 413 {
 		t.Errorf("big body with length: %d", w.Code)

@@ -68,8 +68,8 @@ func Start(ls []Listener, s config.Server, log *slog.Logger) (*Group, error) {
 			WriteTimeout:      s.WriteTimeout.Std(),
 			IdleTimeout:       s.IdleTimeout.Std(),
 			// The engine answers 431 with a problem document up to the
-			// configured limit; net/http cuts off anything far beyond it.
-			MaxHeaderBytes: int(s.MaxHeaderBytes) + 4096,
+			// configured limit; net/http cuts off anything past twice that.
+			MaxHeaderBytes: 2 * int(s.MaxHeaderBytes),
 			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 		srv.Protocols = new(http.Protocols)
