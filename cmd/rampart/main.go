@@ -72,7 +72,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serveCmd(stderr), demoCmd(stdout, stderr), configCmd(stdout), versionCmd(stdout))
+	root.AddCommand(serveCmd(stdout, stderr), demoCmd(stdout, stderr), configCmd(stdout), versionCmd(stdout))
 	return root
 }
 
@@ -101,7 +101,7 @@ func loadConfig(path string, warn io.Writer) (*config.Config, error) {
 	return c, nil
 }
 
-func serveCmd(stderr io.Writer) *cobra.Command {
+func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -131,7 +131,7 @@ func serveCmd(stderr io.Writer) *cobra.Command {
 				}
 			}()
 			return gateway.Serve(ctx, gateway.ServeOptions{
-				Config: cfg, Logger: logger(stderr), Version: version, Reload: reload,
+				Config: cfg, Logger: logger(stderr), Stdout: stdout, Version: version, Reload: reload,
 				Load: func() (*config.Config, error) { return loadConfig(path, stderr) },
 			})
 		},
