@@ -13,6 +13,7 @@ const (
 	DefaultAdminAddress          = "127.0.0.1:9443"
 	DefaultMaxHeaderBytes        = 32 << 10
 	DefaultMaxBodyBytes          = 10 << 20
+	DefaultMaxResponseBodyBytes  = 10 << 20
 	DefaultReadHeaderTimeout     = 10 * time.Second
 	DefaultReadTimeout           = 60 * time.Second
 	DefaultWriteTimeout          = 60 * time.Second
@@ -64,6 +65,7 @@ func SetDefaults(c *Config) {
 	s := &c.Server
 	setSize(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setSize(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+	setSize(&s.MaxResponseBodyBytes, DefaultMaxResponseBodyBytes)
 	setDuration(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDuration(&s.ReadTimeout, DefaultReadTimeout)
 	setDuration(&s.WriteTimeout, DefaultWriteTimeout)

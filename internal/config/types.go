@@ -145,6 +145,10 @@ type Server struct {
 	// MaxBodyBytes bounds a request body; more is refused with 413.
 	// Default 10MiB.
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// MaxResponseBodyBytes bounds a response body that a stage must see
+	// whole (field decryption, masking, DLP); a larger one is refused with
+	// 502. Responses no stage inspects stream unbounded. Default 10MiB.
+	MaxResponseBodyBytes ByteSize `yaml:"max_response_body_bytes"`
 	// ReadHeaderTimeout bounds reading the request headers. Default 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	// ReadTimeout bounds reading the whole request, body included.

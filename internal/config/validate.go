@@ -247,6 +247,9 @@ func (v *validator) server(s *Server) {
 	if s.MaxBodyBytes < 1 {
 		v.errorf("server.max_body_bytes", "must be at least 1 byte")
 	}
+	if s.MaxResponseBodyBytes < 1 || s.MaxResponseBodyBytes > 1<<30 {
+		v.errorf("server.max_response_body_bytes", "must be from 1 byte to 1GiB")
+	}
 	for _, d := range []struct {
 		name string
 		d    Duration

@@ -11,11 +11,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,12 +34,18 @@ type Options struct {
 	MaxHeaderBytes int
 	// MaxBodyBytes bounds the request body (413 beyond).
 	MaxBodyBytes int64
+	// MaxResponseBodyBytes bounds a response body that a stage needs whole
+	// (502 beyond). Streaming responses are not bounded by it.
+	MaxResponseBodyBytes int
 	// NewRequestID makes a request id for refusals that happen before the
 	// client stage runs.
 	NewRequestID func() string
 	// Logger receives the causes of failures; never request contents.
 	Logger *slog.Logger
 }
+
+// DefaultMaxResponseBodyBytes applies when Options leaves the bound unset.
+const DefaultMaxResponseBodyBytes = 10 << 20
 
 // Handler is an http.Handler that runs a pipeline in front of a terminal
 // handler. It is safe for concurrent use.
@@ -52,6 +62,9 @@ func New(p *pipeline.Pipeline, terminal http.Handler, opt Options) *Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.MaxResponseBodyBytes <= 0 {
+		opt.MaxResponseBodyBytes = DefaultMaxResponseBodyBytes
+	}
 	h := &Handler{p: p, terminal: terminal, opt: opt}
 	h.pool.New = func() any {
 		s := &state{}
@@ -63,9 +76,32 @@ func New(p *pipeline.Pipeline, terminal http.Handler, opt Options) *Handler {
 
 // state is what one request needs, pooled as one allocation.
 type state struct {
-	x  pipeline.Exchange
-	rw responseWriter
+	x   pipeline.Exchange
+	rw  responseWriter
+	req *http.Request
+	max int64
+	buf bytes.Buffer // a buffered response body
 }
+
+// ReadBody reads the whole request body for a stage, bounded.
+func (s *state) ReadBody() ([]byte, error) {
+	r := s.req
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, s.max+1))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe) || int64(len(b)) > s.max:
+		return nil, pipeline.ErrBodyTooLarge
+	case err != nil:
+		return nil, fmt.Errorf("reading request body: %w", err)
+	}
+	return b, nil
+}
+
+// maxRetainedBuffer bounds the response buffer kept in the pool.
+const maxRetainedBuffer = 1 << 20
 
 // ServeHTTP runs the pipeline for one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -76,10 +112,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.fill(x, r)
 	ctx := r.Context()
 	rw := &s.rw
-	*rw = responseWriter{w: w, h: h, x: x, ctx: ctx}
+	*rw = responseWriter{w: w, h: h, x: x, ctx: ctx, buf: &s.buf}
+	s.req, s.max = r, h.opt.MaxBodyBytes
+	if s.max <= 0 {
+		s.max = 1<<63 - 2
+	}
+	x.SetBodySource(s)
 
 	defer func() {
 		if v := recover(); v != nil {
+			if rw.buffering && !rw.committed && v == http.ErrAbortHandler {
+				// The terminal aborted while its response was being
+				// buffered for a stage: nothing reached the client, so
+				// answer properly instead of dropping the connection.
+				if x.Denial == nil {
+					x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: "upstream.aborted",
+						Message: "The upstream response could not be read."}
+				}
+				rw.buffering = false
+				h.refuse(rw, x.Denial)
+				h.release(s)
+				return
+			}
 			// http.ErrAbortHandler is how a proxy aborts a response whose
 			// upstream failed mid-body; anything else is a bug. Either way
 			// the exchange is recorded before the panic goes on.
@@ -92,8 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.finish(x)
 			panic(v)
 		}
-		h.finish(x)
-		h.pool.Put(s)
+		h.release(s)
 	}()
 
 	if d := h.limits(x, r, w); d != nil {
@@ -105,7 +158,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(rw, err)
 		return
 	}
+	if body, ok := x.BufferedRequestBody(); ok {
+		// A stage read or replaced the body: send what it saw.
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.TransferEncoding = nil
+		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
 	h.terminal.ServeHTTP(rw, r.WithContext(pipeline.WithExchange(ctx, x)))
+	if rw.buffering && !rw.committed {
+		rw.flushBuffered()
+		return
+	}
 	switch {
 	case x.Denial != nil && !rw.wroteHeader:
 		// The terminal refused (upstream down or slow, body too large).
@@ -114,6 +178,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !rw.wroteHeader:
 		rw.WriteHeader(http.StatusOK)
 	}
+}
+
+// release finishes the exchange and returns its state to the pool.
+func (h *Handler) release(s *state) {
+	h.finish(&s.x)
+	s.req = nil
+	if s.buf.Cap() > maxRetainedBuffer {
+		s.buf = bytes.Buffer{}
+	}
+	s.buf.Reset()
+	h.pool.Put(s)
 }
 
 func (h *Handler) finish(x *pipeline.Exchange) {
@@ -194,7 +269,8 @@ func (h *Handler) refuse(rw *responseWriter, err error) {
 	if rw.committed {
 		return // too late: the response is on its way
 	}
-	rw.rendering, rw.discard, rw.wroteHeader = true, false, false
+	rw.rendering, rw.discard, rw.wroteHeader, rw.buffering = true, false, false, false
+	x.Response.Body, x.Response.Buffered = nil, false
 	problem.Write(rw, d.Status, d.Reason, d.Message, x.RequestID, d.Header)
 	rw.rendering, rw.discard = false, true
 }
@@ -209,6 +285,9 @@ type responseWriter struct {
 
 	wroteHeader bool
 	committed   bool // the status line went to the client
+	buffering   bool // the body is collected for a BodyStage
+	overflow    bool // the buffered body passed the limit
+	buf         *bytes.Buffer
 	rendering   bool // writing Rampart's own problem document
 	discard     bool // the response was replaced; drop the rest
 }
@@ -227,7 +306,15 @@ func (rw *responseWriter) WriteHeader(code int) {
 	x := rw.x
 	x.Response.Status = code
 	x.Response.Header = rw.w.Header()
-	if err := rw.h.p.Response(rw.ctx, x); err != nil && !rw.rendering {
+	if !rw.rendering && code != http.StatusSwitchingProtocols && rw.h.p.WantsResponseBody(x) {
+		rw.buffering = true // the stages run on the whole body, in flushBuffered
+		return
+	}
+	if rw.rendering {
+		// Rampart's own problem document: every stage adds its headers;
+		// a stage's objection cannot replace a refusal.
+		rw.h.p.ResponseAll(rw.ctx, x)
+	} else if err := rw.h.p.Response(rw.ctx, x); err != nil {
 		rw.h.refuse(rw, err)
 		return
 	}
@@ -242,15 +329,60 @@ func (rw *responseWriter) Write(b []byte) (int, error) {
 	if rw.discard {
 		return len(b), nil
 	}
+	if rw.buffering {
+		if rw.buf.Len()+len(b) > rw.h.opt.MaxResponseBodyBytes {
+			rw.overflow = true
+			rw.x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: "upstream.response_too_large",
+				Message: "The upstream response is too large to inspect."}
+			return 0, errResponseTooLarge
+		}
+		return rw.buf.Write(b)
+	}
 	n, err := rw.w.Write(b)
 	rw.x.Response.Bytes += int64(n)
 	return n, err
 }
 
-// Flush sends buffered data to the client, for streaming responses.
+// errResponseTooLarge stops the terminal from copying a response that
+// cannot be buffered.
+var errResponseTooLarge = errors.New("response body exceeds max_response_body_bytes")
+
+// flushBuffered runs the response stages on the whole buffered body and
+// sends the result.
+func (rw *responseWriter) flushBuffered() {
+	x := rw.x
+	rw.buffering = false
+	if rw.overflow {
+		rw.h.refuse(rw, x.Denial)
+		return
+	}
+	x.Response.Body, x.Response.Buffered = rw.buf.Bytes(), true
+	if err := rw.h.p.Response(rw.ctx, x); err != nil {
+		rw.h.refuse(rw, err)
+		return
+	}
+	h := rw.w.Header()
+	if x.In.Method != http.MethodHead && bodyAllowed(x.Response.Status) {
+		h.Set("Content-Length", strconv.Itoa(len(x.Response.Body)))
+	}
+	rw.committed = true
+	rw.w.WriteHeader(x.Response.Status)
+	n, _ := rw.w.Write(x.Response.Body)
+	x.Response.Bytes += int64(n)
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// Flush sends buffered data to the client, for streaming responses; it is
+// a no-op while a body is being collected for a stage.
 func (rw *responseWriter) Flush() {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.buffering || rw.discard {
+		return
 	}
 	_ = http.NewResponseController(rw.w).Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -218,5 +219,144 @@ func TestPanicIsObservedAndRepanics(t *testing.T) {
 	}()
 	if obs.n != 1 || !errors.Is(obs.last.Err, http.ErrAbortHandler) {
 		t.Errorf("observed %d %v", obs.n, obs.last.Err)
+	}
+}
+
+// bodyStage reads the request body and masks digits in buffered responses
+// of requests whose path is /mask.
+type bodyStage struct {
+	replace bool
+	block   bool
+	seen    *string
+}
+
+func (bodyStage) Name() string { return "body" }
+
+func (b bodyStage) Request(_ context.Context, x *pipeline.Exchange) error {
+	body, err := x.RequestBody()
+	if errors.Is(err, pipeline.ErrBodyTooLarge) {
+		return pipeline.Deny(413, "body.too_large", "Too large.")
+	}
+	if err != nil {
+		return err
+	}
+	if b.seen != nil {
+		*b.seen = string(body)
+	}
+	if b.replace {
+		x.ReplaceRequestBody([]byte(`{"ssn":"enc:v1:xyz"}`))
+	}
+	return nil
+}
+
+func (bodyStage) WantsResponseBody(x *pipeline.Exchange) bool { return x.In.RawPath == "/mask" }
+
+func (b bodyStage) Response(_ context.Context, x *pipeline.Exchange) error {
+	if !x.Response.Buffered {
+		return nil
+	}
+	if b.block && strings.Contains(string(x.Response.Body), "4111") {
+		return pipeline.Deny(502, "protect.blocked", "Blocked.")
+	}
+	x.Response.Body = []byte(strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '*'
+		}
+		return r
+	}, string(x.Response.Body)))
+	return nil
+}
+
+func TestRequestBodyAccess(t *testing.T) {
+	var got, seen string
+	var gotLen int64
+	app := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got, gotLen = string(b), r.ContentLength
+	})
+	for _, tc := range []struct {
+		name    string
+		replace bool
+		body    string
+		chunked bool
+		status  int
+		want    string
+	}{
+		{"read and forwarded", false, `{"ssn":"123-45-6789"}`, false, 200, `{"ssn":"123-45-6789"}`},
+		{"chunked read and forwarded", false, `{"a":1}`, true, 200, `{"a":1}`},
+		{"replaced", true, `{"ssn":"123-45-6789"}`, false, 200, `{"ssn":"enc:v1:xyz"}`},
+		{"too large for the stage", false, strings.Repeat("x", 100), true, 413, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, seen, gotLen = "", "", 0
+			st := bodyStage{replace: tc.replace, seen: &seen}
+			h := New(pipeline.New([]pipeline.RequestStage{st}, nil, nil), app, Options{MaxBodyBytes: 64, NewRequestID: ids()})
+			req := httptest.NewRequest("POST", "/x", strings.NewReader(tc.body))
+			if tc.chunked {
+				req = httptest.NewRequest("POST", "/x", io.MultiReader(strings.NewReader(tc.body)))
+				req.ContentLength = -1
+			}
+			w := serve(h, req)
+			if w.Code != tc.status {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			if tc.status != 200 {
+				return
+			}
+			if got != tc.want || gotLen != int64(len(tc.want)) || seen != tc.body {
+				t.Errorf("terminal got %q (length %d), stage saw %q", got, gotLen, seen)
+			}
+		})
+	}
+}
+
+func TestResponseBodyBuffering(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const body = `{"card":"4111111111111111"}`
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = io.WriteString(w, body)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	})
+	for _, tc := range []struct {
+		name   string
+		block  bool
+		path   string
+		status int
+		body   string
+	}{
+		{"masked", false, "/mask", 200, `{"card":"****************"}`},
+		{"streamed when not wanted", false, "/other", 200, `{"card":"4111111111111111"}`},
+		{"blocked", true, "/mask", 502, `protect.blocked`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := New(pipeline.New(nil, []pipeline.ResponseStage{bodyStage{block: tc.block}, marker}, nil), app,
+				Options{MaxResponseBodyBytes: 100, NewRequestID: ids()})
+			w := serve(h, httptest.NewRequest("GET", tc.path, nil))
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.body) || w.Header().Get("X-Marker") != "1" {
+				t.Fatalf("got %d %v %s", w.Code, w.Header(), w.Body)
+			}
+			if tc.status == 200 && w.Header().Get("Content-Length") != "" && w.Header().Get("Content-Length") != strconv.Itoa(w.Body.Len()) {
+				t.Errorf("Content-Length %s for %d bytes", w.Header().Get("Content-Length"), w.Body.Len())
+			}
+		})
+	}
+}
+
+// TestResponseTooLargeToBuffer: a body past the bound is a 502 problem
+// document, whether the terminal gives up (proxy: abort) or not.
+func TestResponseTooLargeToBuffer(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		app := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if _, err := io.WriteString(w, strings.Repeat("9", 200)); err != nil && abort {
+				panic(http.ErrAbortHandler)
+			}
+		})
+		h := New(pipeline.New(nil, []pipeline.ResponseStage{bodyStage{}}, nil), app, Options{MaxResponseBodyBytes: 100, NewRequestID: ids()})
+		w := serve(h, httptest.NewRequest("GET", "/mask", nil))
+		if w.Code != 502 || !strings.Contains(w.Body.String(), "upstream.response_too_large") || strings.Contains(w.Body.String(), "999") {
+			t.Errorf("abort=%v: %d %s", abort, w.Code, w.Body)
+		}
 	}
 }

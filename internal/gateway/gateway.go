@@ -111,10 +111,11 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 	p := pipeline.New(request, response, observers)
 	req, resp := p.StageNames()
 	h := engine.New(p, px, engine.Options{
-		MaxHeaderBytes: int(cfg.Server.MaxHeaderBytes),
-		MaxBodyBytes:   int64(cfg.Server.MaxBodyBytes),
-		NewRequestID:   d.IDs.Next,
-		Logger:         d.Logger,
+		MaxHeaderBytes:       int(cfg.Server.MaxHeaderBytes),
+		MaxBodyBytes:         int64(cfg.Server.MaxBodyBytes),
+		MaxResponseBodyBytes: int(cfg.Server.MaxResponseBodyBytes),
+		NewRequestID:         d.IDs.Next,
+		Logger:               d.Logger,
 	})
 	return &Instance{Config: cfg, Handler: h, Stages: [2][]string{req, resp}, proxy: px}, nil
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"time"
@@ -109,7 +110,24 @@ type Response struct {
 	Header Header
 	// Bytes is the number of body bytes written to the client so far.
 	Bytes int64
+	// Body is the whole response body when a response stage asked for it
+	// (BodyStage); stages may replace it. nil when the response streams.
+	Body []byte
+	// Buffered is true when Body holds the whole body.
+	Buffered bool
 }
+
+// BodyStage is implemented by response stages that need the whole response
+// body of some exchanges (to mask, encrypt or count what it holds). The
+// engine then buffers that response, bounded, before any response stage
+// runs; other responses stream untouched.
+type BodyStage interface {
+	WantsResponseBody(x *Exchange) bool
+}
+
+// ErrBodyTooLarge is returned by RequestBody when the body exceeds the
+// listener's limit.
+var ErrBodyTooLarge = errors.New("body too large")
 
 // Exchange is the per-request state, owned by the engine and handed to each
 // stage in turn. Each field is written by one stage, named on the field, and
@@ -153,12 +171,55 @@ type Exchange struct {
 	Duration time.Duration
 
 	paramBuf [MaxParams]Param
+
+	readBody     BodySource
+	body         []byte
+	bodyErr      error
+	bodyRead     bool
+	bodyReplaced bool
+}
+
+// BodySource reads a whole request body, bounded by the listener's limit.
+type BodySource interface {
+	ReadBody() ([]byte, error)
+}
+
+// SetBodySource is called by the engine with what reads the request body.
+// Stages use RequestBody.
+func (x *Exchange) SetBodySource(src BodySource) { x.readBody = src }
+
+// RequestBody reads the whole request body once, bounded by the listener's
+// max_body_bytes, and keeps it: the upstream still receives it. It returns
+// ErrBodyTooLarge past the limit. Stages that do not need the body must not
+// call it, so that other requests stream.
+func (x *Exchange) RequestBody() ([]byte, error) {
+	if x.bodyRead || x.bodyReplaced {
+		return x.body, x.bodyErr
+	}
+	x.bodyRead = true
+	if x.readBody == nil {
+		return nil, nil
+	}
+	x.body, x.bodyErr = x.readBody.ReadBody()
+	return x.body, x.bodyErr
+}
+
+// ReplaceRequestBody sets the body sent upstream (after field encryption,
+// for example); the engine fixes Content-Length.
+func (x *Exchange) ReplaceRequestBody(b []byte) {
+	x.body, x.bodyErr, x.bodyReplaced = b, nil, true
+}
+
+// BufferedRequestBody returns the body a stage read or replaced, and
+// whether there is one; the engine sends it upstream in place of the stream.
+func (x *Exchange) BufferedRequestBody() ([]byte, bool) {
+	return x.body, (x.bodyRead && x.bodyErr == nil && x.readBody != nil) || x.bodyReplaced
 }
 
 // Reset clears x for reuse, keeping its buffers.
 func (x *Exchange) Reset() {
 	edits, decisions := x.UpstreamEdits[:0], x.Decisions[:0]
-	*x = Exchange{}
+	*x = Exchange{} // drops body references too: nothing of a request outlives it
 	x.UpstreamEdits, x.Decisions = edits, decisions
 	x.Params = x.paramBuf[:0]
 }

@@ -148,6 +148,26 @@ func (p *Pipeline) Response(ctx context.Context, x *Exchange) error {
 	return nil
 }
 
+// ResponseAll runs every response stage, ignoring refusals, for responses
+// that are already refusals (problem documents): each stage still adds its
+// headers.
+func (p *Pipeline) ResponseAll(ctx context.Context, x *Exchange) {
+	for _, s := range p.response {
+		_ = s.Response(ctx, x)
+	}
+}
+
+// WantsResponseBody reports whether any response stage needs the whole
+// response body of x.
+func (p *Pipeline) WantsResponseBody(x *Exchange) bool {
+	for _, s := range p.response {
+		if b, ok := s.(BodyStage); ok && b.WantsResponseBody(x) {
+			return true
+		}
+	}
+	return false
+}
+
 // Finish hands the finished exchange to every observer.
 func (p *Pipeline) Finish(x *Exchange) {
 	for _, o := range p.observers {
