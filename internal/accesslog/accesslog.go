@@ -9,7 +9,6 @@
 package accesslog
 
 import (
-	"bufio"
 	"io"
 	"strconv"
 	"sync"
@@ -159,19 +158,38 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// BatchWriter buffers writes and flushes them every interval and on Close,
-// so that logging costs the request path a memory copy, not a system call.
-// A record is at most one interval late. It is safe for concurrent use.
+// BatchWriter collects records in memory and writes them out every
+// interval and on Close, from its own goroutine, so that logging costs a
+// request a memory copy and never a system call or a wait on a slow or
+// stuck output. When more than its bound is waiting (the output is stuck),
+// further records are dropped and counted, never blocking requests; the
+// tamper-evident audit log, not this one, is the record that never drops.
+// It is safe for concurrent use.
 type BatchWriter struct {
-	mu   sync.Mutex // guards w
-	w    *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
+	w     io.Writer
+	limit int
+
+	mu      sync.Mutex // guards pending and dropped
+	pending []byte
+	dropped int64
+
+	outMu sync.Mutex // serializes writes to w
+	spare []byte
+	stop  chan struct{}
+	done  chan struct{}
 }
 
-// NewBatchWriter starts a BatchWriter over w.
-func NewBatchWriter(w io.Writer, interval time.Duration) *BatchWriter {
-	b := &BatchWriter{w: bufio.NewWriterSize(w, 256<<10), stop: make(chan struct{}), done: make(chan struct{})}
+// DefaultBatchLimit bounds what a BatchWriter holds while its output is
+// slow.
+const DefaultBatchLimit = 4 << 20
+
+// NewBatchWriter starts a BatchWriter over w that holds at most limit bytes
+// (DefaultBatchLimit when limit <= 0).
+func NewBatchWriter(w io.Writer, interval time.Duration, limit int) *BatchWriter {
+	if limit <= 0 {
+		limit = DefaultBatchLimit
+	}
+	b := &BatchWriter{w: w, limit: limit, pending: make([]byte, 0, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.loop(interval)
 	return b
 }
@@ -190,18 +208,45 @@ func (b *BatchWriter) loop(interval time.Duration) {
 	}
 }
 
-// Write buffers p.
+// Write queues p, or drops it when the queue is full. It never blocks on
+// the output.
 func (b *BatchWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.w.Write(p)
+	if len(b.pending)+len(p) > b.limit {
+		b.dropped++
+		return len(p), nil
+	}
+	b.pending = append(b.pending, p...)
+	return len(p), nil
 }
 
-// Flush writes out what is buffered.
-func (b *BatchWriter) Flush() error {
+// Dropped returns how many records were dropped because the output could
+// not keep up.
+func (b *BatchWriter) Dropped() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.w.Flush()
+	return b.dropped
+}
+
+// Flush writes out what is queued. Requests keep queueing meanwhile.
+func (b *BatchWriter) Flush() error {
+	b.outMu.Lock()
+	defer b.outMu.Unlock()
+	b.mu.Lock()
+	out := b.pending
+	b.pending = b.spare[:0]
+	b.mu.Unlock()
+	var err error
+	if len(out) > 0 {
+		_, err = b.w.Write(out)
+	}
+	if cap(out) <= 1<<20 {
+		b.spare = out[:0]
+	} else {
+		b.spare = nil
+	}
+	return err
 }
 
 // Close stops the flusher and flushes.

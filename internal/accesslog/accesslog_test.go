@@ -73,7 +73,7 @@ func (s *slowSink) Write(p []byte) (int, error) {
 
 func TestBatchWriter(t *testing.T) {
 	sink := &slowSink{}
-	bw := NewBatchWriter(sink, time.Hour)
+	bw := NewBatchWriter(sink, time.Hour, 0)
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
@@ -132,5 +132,37 @@ func BenchmarkObserve(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		l.Observe(x)
+	}
+}
+
+// blockedSink never returns from Write until released, like a pipe nobody
+// reads.
+type blockedSink struct{ release chan struct{} }
+
+func (b blockedSink) Write(p []byte) (int, error) { <-b.release; return len(p), nil }
+
+// TestBatchWriterNeverBlocks is the regression test for a stuck output: a
+// full queue drops and counts records instead of blocking requests.
+func TestBatchWriterNeverBlocks(t *testing.T) {
+	sink := blockedSink{release: make(chan struct{})}
+	bw := NewBatchWriter(sink, time.Millisecond, 1000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 10000 {
+			_, _ = bw.Write([]byte(strings.Repeat("x", 99) + "\n"))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write blocked on a stuck output")
+	}
+	if bw.Dropped() == 0 {
+		t.Error("nothing dropped although the output was stuck")
+	}
+	close(sink.release)
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -217,6 +217,17 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	if x.RequestID == "" {
 		x.RequestID = s.ids.Next()
 	}
+	x.Scheme = "http"
+	if x.In.TLS {
+		x.Scheme = "https"
+	} else if s.resolver.isTrusted(peer.Unmap()) {
+		// A trusted TLS-terminating proxy in front says how the client
+		// connected; anyone else is not believed.
+		switch x.In.Header.Get("X-Forwarded-Proto") {
+		case "https":
+			x.Scheme = "https"
+		}
+	}
 	ip, err := s.resolver.ClientIP(peer, x.In.Header)
 	if err != nil {
 		x.ClientIP = peer.Unmap()

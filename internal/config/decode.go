@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
@@ -146,15 +148,29 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(n, path, "expected true or false, got %s", kindName(n))
 			return
 		}
-		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
+		switch n.Value {
+		case "true", "True", "TRUE":
+			v.SetBool(true)
+		case "false", "False", "FALSE":
+			v.SetBool(false)
+		default: // an explicit !!bool tag on yes, on, 1 ...
+			d.fail(n, path, "expected true or false, got %q", truncate(n.Value))
+		}
 	case reflect.Int, reflect.Int64:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 			d.fail(n, path, "expected an integer, got %s", kindName(n))
 			return
 		}
-		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		digits := strings.TrimPrefix(n.Value, "-")
+		if len(digits) > 1 && digits[0] == '0' {
+			// YAML 1.1 reads 0443 as octal 291, YAML 1.2 as 443: refuse
+			// to guess.
+			d.fail(n, path, "write %s in decimal without a leading zero", truncate(n.Value))
+			return
+		}
+		i, err := strconv.ParseInt(n.Value, 10, 64)
 		if err != nil || v.OverflowInt(i) {
-			d.fail(n, path, "integer %s is out of range", truncate(n.Value))
+			d.fail(n, path, "%s is not a decimal integer in range", truncate(n.Value))
 			return
 		}
 		v.SetInt(i)
@@ -292,7 +308,22 @@ func levenshtein(a, b string) int {
 func decodeDocument(data []byte, c *Config) (map[string]position, []Problem) {
 	d := &decoder{positions: map[string]position{}}
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	err := dec.Decode(&root)
+	if errors.Is(err, io.EOF) {
+		return d.positions, []Problem{{Message: "the file is empty"}}
+	}
+	if err == nil {
+		var extra yaml.Node
+		if err2 := dec.Decode(&extra); !errors.Is(err2, io.EOF) {
+			line := extra.Line
+			if err2 != nil {
+				line = 0
+			}
+			return d.positions, []Problem{{Line: line, Message: "more than one YAML document (---): a config is one document"}}
+		}
+	}
+	if err != nil {
 		var p Problem
 		p.Message = strings.TrimPrefix(err.Error(), "yaml: ")
 		var te *yaml.TypeError

@@ -286,6 +286,15 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// reservedHeaders may not carry the request id: HTTP framing, routing,
+// credentials and the forwarding headers Rampart rebuilds.
+var reservedHeaders = map[string]bool{
+	"host": true, "content-length": true, "transfer-encoding": true, "connection": true, "keep-alive": true,
+	"te": true, "trailer": true, "upgrade": true, "proxy-connection": true, "content-type": true,
+	"authorization": true, "proxy-authorization": true, "cookie": true, "set-cookie": true,
+	"forwarded": true, "x-real-ip": true, "expect": true,
+}
+
 var headerToken = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 func (v *validator) client(c *Client) {
@@ -299,8 +308,11 @@ func (v *validator) client(c *Client) {
 	default:
 		v.errorf("client.ip_header", "must be X-Forwarded-For or X-Real-IP, got %q", c.IPHeader)
 	}
-	if !headerToken.MatchString(c.RequestIDHeader) {
+	switch rid := strings.ToLower(c.RequestIDHeader); {
+	case !headerToken.MatchString(c.RequestIDHeader):
 		v.errorf("client.request_id_header", "%q is not a valid header name", c.RequestIDHeader)
+	case reservedHeaders[rid] || strings.HasPrefix(rid, "x-forwarded-") || strings.HasPrefix(rid, "x-rampart-") || strings.Contains(rid, "_"):
+		v.errorf("client.request_id_header", "%q is a header Rampart or HTTP itself controls; use a name such as X-Request-Id", c.RequestIDHeader)
 	}
 }
 

@@ -154,6 +154,16 @@ var ErrRestartNeeded = errors.New("listener, admin and server settings change on
 // instance keeps serving. The old instance's idle connections are closed
 // after grace, when requests it was serving have moved on.
 func (g *Gateway) Reload(cfg *config.Config, grace time.Duration) error {
+	old := g.cur.Load()
+	restart := !sameStatic(old.Config, cfg)
+	if restart {
+		// Sockets were sized from the old server section (net/http's
+		// header cap, timeouts): keep the engine consistent with them
+		// until the restart.
+		next := *cfg
+		next.Server = old.Config.Server
+		cfg = &next
+	}
 	in, err := Build(cfg, g.deps)
 	if err != nil {
 		if g.deps.Metrics != nil {
@@ -161,12 +171,12 @@ func (g *Gateway) Reload(cfg *config.Config, grace time.Duration) error {
 		}
 		return fmt.Errorf("building new pipeline: %w", err)
 	}
-	old := g.cur.Swap(in)
+	g.cur.Swap(in)
 	if g.deps.Metrics != nil {
 		g.deps.Metrics.Reloaded(true)
 	}
 	time.AfterFunc(grace, old.Close)
-	if !sameStatic(old.Config, cfg) {
+	if restart {
 		return ErrRestartNeeded
 	}
 	return nil

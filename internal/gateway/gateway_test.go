@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -65,7 +67,10 @@ func upstream(t *testing.T) (*httptest.Server, *seen) {
 
 func testConfig(upstreamURL string) *config.Config {
 	c := &config.Config{
-		Version:   1,
+		Version: 1,
+		// Tests that start listeners set their own t.TempDir(); nothing
+		// here may write into the source tree.
+		DataDir:   filepath.Join(os.TempDir(), "rampart-gateway-test-unused"),
 		Listeners: []config.Listener{{Address: "127.0.0.1:0", Plaintext: true}},
 		Client:    config.Client{TrustedProxies: []string{"127.0.0.0/8"}},
 		Headers:   config.Headers{CacheControl: "no-store"},
@@ -147,6 +152,13 @@ func TestForwarding(t *testing.T) {
 	req.Header.Set("X-Hop", "secret")
 	req.Header.Set("Keep-Alive", "timeout=5")
 	req.Header.Set("Authorization", "Bearer kept")
+	req.Header["X_forwarded_for"] = []string{"6.6.6.6"}
+	req.Header["X-Rampart_identity"] = []string{"admin"}
+	req.Header.Set("X-Original-URL", "/api/admin/stats")
+	req.Header.Set("X-Rewrite-URL", "/api/admin/stats")
+	req.Header.Set("X-HTTP-Method-Override", "DELETE")
+	req.Header.Set("True-Client-IP", "6.6.6.6")
+	req.Header.Set("X-Client-IP", "6.6.6.6")
 	resp, body := do(t, req)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
@@ -160,13 +172,17 @@ func TestForwarding(t *testing.T) {
 	if got := h.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "6.6.6.6" {
 		t.Errorf("X-Forwarded-For = %v", got)
 	}
-	if got := h.Get("X-Forwarded-Proto"); got != "http" {
-		t.Errorf("X-Forwarded-Proto = %q, want http", got)
+	// ...and so is its X-Forwarded-Proto: the client reached the trusted
+	// proxy over TLS.
+	if got := h.Get("X-Forwarded-Proto"); got != "https" {
+		t.Errorf("X-Forwarded-Proto = %q, want https from the trusted proxy", got)
 	}
 	if got := h.Get("X-Forwarded-Host"); got != strings.TrimPrefix(gw.URL, "http://") {
 		t.Errorf("X-Forwarded-Host = %q", got)
 	}
-	for _, name := range []string{"Forwarded", "X-Real-Ip", "X-Forwarded-Port", "X-Rampart-Subject", "X-Rampart-Roles", "X-Hop", "Keep-Alive"} {
+	for _, name := range []string{"Forwarded", "X-Real-Ip", "X-Forwarded-Port", "X-Rampart-Subject", "X-Rampart-Roles", "X-Hop", "Keep-Alive",
+		"X_forwarded_for", "X-Rampart_identity", "X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "True-Client-Ip", "X-Client-Ip",
+		"Upgrade", "Http2-Settings"} {
 		if v := h.Get(name); v != "" {
 			t.Errorf("%s reached the upstream: %q", name, v)
 		}
@@ -189,8 +205,8 @@ func TestForwarding(t *testing.T) {
 	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("security headers missing: %v", resp.Header)
 	}
-	if resp.Header.Get("Strict-Transport-Security") != "" {
-		t.Error("HSTS on plain HTTP")
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Error("no HSTS although the trusted proxy terminated TLS")
 	}
 }
 
@@ -206,9 +222,53 @@ func TestUntrustedPeerCannotSpoof(t *testing.T) {
 	defer gw.Close()
 	req, _ := http.NewRequest("GET", gw.URL+"/api/items/1", nil)
 	req.Header.Set("X-Forwarded-For", "6.6.6.6")
-	do(t, req)
-	if _, _, h, _ := s.get(); h.Get("X-Forwarded-For") != "127.0.0.1" {
-		t.Errorf("X-Forwarded-For = %q, want the peer", h.Get("X-Forwarded-For"))
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, _ := do(t, req)
+	_, _, h, _ := s.get()
+	if h.Get("X-Forwarded-For") != "127.0.0.1" || h.Get("X-Forwarded-Proto") != "http" {
+		t.Errorf("X-Forwarded-For = %q, -Proto = %q, want the peer's", h.Get("X-Forwarded-For"), h.Get("X-Forwarded-Proto"))
+	}
+	if resp.Header.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS on plain HTTP from an untrusted peer")
+	}
+}
+
+// TestQueryCannotBreakRequestLine: whatever the client puts in the query,
+// the upstream's request line stays one method, one target, one version.
+func TestQueryCannotBreakRequestLine(t *testing.T) {
+	gw, s, _ := newGateway(t)
+	addr := strings.TrimPrefix(gw.URL, "http://")
+	for _, tc := range []struct{ raw, want string }{
+		{"/api/items/1?a=1&b=%20x", "a=1&b=%20x"},
+		{"/api/items/1?q=<script>|{}^`\\", "q=%3Cscript%3E%7C%7B%7D%5E%60%5C"},
+		{"/api/items/1?bad=%zz&pct=%", "bad=%25zz&pct=%25"},
+		{"/api/items/1?caf\xc3\xa9", "caf%C3%A9"},
+		{"/api/items/1?filter[name]=x", "filter%5Bname%5D=x"},
+	} {
+		if status := rawGet(t, addr, tc.raw); status != 200 {
+			t.Errorf("%s: status %d", tc.raw, status)
+			continue
+		}
+		if _, q, _, _ := s.get(); q != tc.want {
+			t.Errorf("%s: upstream query %q, want %q", tc.raw, q, tc.want)
+		}
+	}
+}
+
+// TestNoProtocolUpgrade: an Upgrade (h2c, websocket) never reaches the
+// upstream, so no tunnel can carry requests past routing.
+func TestNoProtocolUpgrade(t *testing.T) {
+	gw, s, _ := newGateway(t)
+	for _, up := range []string{"h2c", "websocket"} {
+		req := mustRequest(t, "GET", gw.URL+"/api/items/1")
+		req.Header.Set("Connection", "Upgrade, HTTP2-Settings")
+		req.Header.Set("Upgrade", up)
+		req.Header.Set("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
+		resp, _ := do(t, req)
+		_, _, h, _ := s.get()
+		if resp.StatusCode != 200 || h.Get("Upgrade") != "" || h.Get("Http2-Settings") != "" || strings.Contains(strings.ToLower(h.Get("Connection")), "upgrade") {
+			t.Errorf("%s: status %d, upstream headers %v", up, resp.StatusCode, h)
+		}
 	}
 }
 

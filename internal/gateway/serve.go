@@ -72,6 +72,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return err
 		}
 		defer closeLog()
+		deps.Metrics.WatchAccessLogDrops(w.Dropped)
 		deps.AccessLog = accesslog.New(w)
 	}
 	gw, err := New(cfg, deps)
@@ -208,7 +209,7 @@ loop:
 }
 
 // openAccessLog opens the access log's output behind a BatchWriter.
-func openAccessLog(output string, stdout io.Writer) (io.Writer, func(), error) {
+func openAccessLog(output string, stdout io.Writer) (*accesslog.BatchWriter, func(), error) {
 	var w io.Writer
 	closeFile := func() {}
 	switch output {
@@ -223,6 +224,6 @@ func openAccessLog(output string, stdout io.Writer) (io.Writer, func(), error) {
 		}
 		w, closeFile = f, func() { _ = f.Close() }
 	}
-	bw := accesslog.NewBatchWriter(w, 200*time.Millisecond)
+	bw := accesslog.NewBatchWriter(w, 200*time.Millisecond, 0)
 	return bw, func() { _ = bw.Close(); closeFile() }, nil
 }

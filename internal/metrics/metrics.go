@@ -49,6 +49,14 @@ func New(version string) *Metrics {
 	return m
 }
 
+// WatchAccessLogDrops exports the access log's dropped-record count.
+func (m *Metrics) WatchAccessLogDrops(dropped func() int64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rampart_access_log_dropped_total",
+		Help: "Access log records dropped because the output could not keep up.",
+	}, func() float64 { return float64(dropped()) }))
+}
+
 // Reloaded counts a config reload.
 func (m *Metrics) Reloaded(ok bool) {
 	if ok {

@@ -136,3 +136,42 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 }
+
+// Query returns raw, a query string as received, with every byte that RFC
+// 3986 does not allow in a query (spaces, quotes, <>\\^`{|}, brackets,
+// control bytes, non-ASCII) and every % that does not start a valid escape
+// percent-encoded. Valid escapes are kept as they are: the query's meaning
+// belongs to the upstream. It allocates only when raw needs encoding.
+func Query(raw string) string {
+	n := 0
+	for i := 0; i < len(raw); i++ {
+		if !queryByte(raw, i) {
+			n++
+		}
+	}
+	if n == 0 {
+		return raw
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(raw)+2*n)
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; queryByte(raw, i) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&0xf])
+		}
+	}
+	return string(b)
+}
+
+// queryByte reports whether raw[i] may stand in a query as it is.
+func queryByte(raw string, i int) bool {
+	c := raw[i]
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	case c == '%':
+		return i+2 < len(raw) && ishex(raw[i+1]) && ishex(raw[i+2])
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0
+}

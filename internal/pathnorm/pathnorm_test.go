@@ -120,3 +120,20 @@ func BenchmarkNormalize(b *testing.B) {
 		})
 	}
 }
+
+func FuzzQuery(f *testing.F) {
+	for _, s := range []string{"", "a=1&b=2", "q=a b", "x=%zz", "%", "caf\xc3\xa9", "a=1 HTTP/1.1\r\nHost: x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q := Query(raw)
+		if Query(q) != q {
+			t.Fatalf("not idempotent: %q -> %q -> %q", raw, q, Query(q))
+		}
+		for i := 0; i < len(q); i++ {
+			if !queryByte(q, i) {
+				t.Fatalf("byte %q left in %q", q[i], q)
+			}
+		}
+	})
+}

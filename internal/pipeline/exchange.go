@@ -145,11 +145,19 @@ type Exchange struct {
 	// ClientIP is the real client address, through trusted proxies only.
 	// Written by the client stage.
 	ClientIP netip.Addr
+	// Scheme is "https" when the client's connection is TLS, here or at a
+	// trusted proxy that says so in X-Forwarded-Proto; else "http".
+	// Written by the client stage.
+	Scheme string
 
 	// Path is the normalized path: decoded, without dot segments, duplicate
 	// or trailing slashes. Every later stage and the upstream see this one.
 	// Written by the route stage.
 	Path string
+	// Query is the query string as forwarded: every byte outside RFC 3986's
+	// query characters percent-encoded, so nothing the client sends can
+	// break the upstream's request line. Written by the route stage.
+	Query string
 	// Route is the matched route; nil until then. Written by the route stage.
 	Route *Route
 	// Params are the route's named parameters.

@@ -138,11 +138,31 @@ func transport(u config.Upstream, target *url.URL) (*http.Transport, error) {
 	return tr, nil
 }
 
-// spoofable reports whether an inbound header may only be written by a
-// trusted party and so is always removed before forwarding.
+// overrides are inbound headers that some frameworks and servers believe
+// over the request line or the TCP peer: path and method overrides (Symfony,
+// IIS URL Rewrite, Express method-override) would let the upstream serve
+// another resource or method than the one routed, and client-IP headers
+// would let a client choose its address. Rampart's X-Forwarded-For is the
+// only client address the upstream gets.
+var overrides = map[string]bool{
+	"X-Original-Url": true, "X-Rewrite-Url": true, "X-Original-Uri": true, "X-Override-Url": true,
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
+	"True-Client-Ip": true, "X-Client-Ip": true, "X-Cluster-Client-Ip": true, "Cf-Connecting-Ip": true,
+	"Fastly-Client-Ip": true, "X-Originating-Ip": true, "X-Remote-Ip": true, "X-Remote-Addr": true,
+	"Client-Ip": true,
+	// Protocol upgrades are not proxied: a tunnel would carry requests past
+	// routing (h2c smuggling). WebSocket support will be a route opt-in.
+	"Upgrade": true, "Http2-Settings": true,
+}
+
+// spoofable reports whether an inbound header is removed before
+// forwarding: Rampart's own namespace, forwarding headers, overrides, and
+// any name with an underscore, which CGI, WSGI and Rack servers turn into a
+// dash so that X_Forwarded_For would collide with X-Forwarded-For
+// (CVE-2024-45614; nginx drops them by default too).
 func spoofable(name string) bool {
-	return hasPrefixFold(name, "X-Forwarded-") || hasPrefixFold(name, "X-Rampart-") ||
-		strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "X-Real-Ip")
+	return strings.IndexByte(name, '_') >= 0 || hasPrefixFold(name, "X-Forwarded-") || hasPrefixFold(name, "X-Rampart-") ||
+		strings.EqualFold(name, "Forwarded") || strings.EqualFold(name, "X-Real-Ip") || overrides[http.CanonicalHeaderKey(name)]
 }
 
 func hasPrefixFold(s, prefix string) bool {
@@ -153,7 +173,8 @@ func rewrite(target *url.URL, preserveHost bool, idHeader string) func(*httputil
 	return func(pr *httputil.ProxyRequest) {
 		x := pipeline.FromContext(pr.In.Context())
 		out := pr.Out
-		out.URL.Path, out.URL.RawPath = x.Path, ""
+		// The path and query that were routed, never the raw ones.
+		out.URL.Path, out.URL.RawPath, out.URL.RawQuery = x.Path, "", x.Query
 		pr.SetURL(target)
 		if preserveHost {
 			out.Host = pr.In.Host
@@ -164,11 +185,14 @@ func rewrite(target *url.URL, preserveHost bool, idHeader string) func(*httputil
 				delete(h, name)
 			}
 		}
+		if strings.EqualFold(h.Get("Connection"), "upgrade") {
+			h.Del("Connection")
+		}
 		// One backing array for the per-request values.
 		vals := make([]string, 3)
 		vals[0], vals[1], vals[2] = clientIP(x, pr.In.RemoteAddr), pr.In.Host, x.RequestID
 		h["X-Forwarded-For"], h["X-Forwarded-Host"], h[idHeader] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
-		if x.In.TLS {
+		if x.Scheme == "https" {
 			h["X-Forwarded-Proto"] = protoHTTPS
 		} else {
 			h["X-Forwarded-Proto"] = protoHTTP

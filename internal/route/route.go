@@ -294,6 +294,7 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 			Message: "The request path is not acceptable: " + err.Error() + ".", Cause: err}
 	}
 	x.Path = p
+	x.Query = pathnorm.Query(x.In.RawQuery)
 	res, params := s.table.Match(x.In.Host, p, x.In.Method, x.Params)
 	x.Params = params
 	if res.Route == nil {

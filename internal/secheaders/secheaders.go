@@ -80,7 +80,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange) error {
 		h.Del(name)
 	}
 	pipeline.SetShared(h, "X-Content-Type-Options", nosniff)
-	if x.In.TLS && s.hsts != nil {
+	if (x.In.TLS || x.Scheme == "https") && s.hsts != nil {
 		pipeline.SetShared(h, "Strict-Transport-Security", s.hsts)
 	}
 	if x.Route != nil && x.Route.Index < len(s.cacheControl) {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,12 +68,57 @@ func ServerConfig(t *config.TLS, dataDir string, log *slog.Logger) (*tls.Config,
 	if err != nil {
 		return nil, nil, err
 	}
-	cert, err := ca.Issue(t.Hosts)
+	dev, err := newDevSource(ca, t.Hosts, time.Now)
 	if err != nil {
 		return nil, nil, err
 	}
-	c.Certificates = []tls.Certificate{cert}
+	c.GetCertificate = dev.GetCertificate
 	return c, nil, nil
+}
+
+// devSource serves a development certificate and issues a fresh one when
+// the current one is within a week of expiry, so a long-running gateway
+// never serves an expired certificate. It is safe for concurrent use.
+type devSource struct {
+	ca    *CA
+	hosts []string
+	now   func() time.Time
+	cur   atomic.Pointer[tls.Certificate]
+	mu    sync.Mutex // serializes renewals
+}
+
+// renewBefore is how long before expiry a development certificate is
+// replaced.
+const renewBefore = 7 * 24 * time.Hour
+
+func newDevSource(ca *CA, hosts []string, now func() time.Time) (*devSource, error) {
+	d := &devSource{ca: ca, hosts: hosts, now: now}
+	c, err := ca.Issue(hosts)
+	if err != nil {
+		return nil, err
+	}
+	d.cur.Store(&c)
+	return d, nil
+}
+
+// GetCertificate returns the current development certificate, renewing it
+// when it is about to expire.
+func (d *devSource) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	c := d.cur.Load()
+	if d.now().Add(renewBefore).Before(c.Leaf.NotAfter) {
+		return c, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c = d.cur.Load(); d.now().Add(renewBefore).Before(c.Leaf.NotAfter) {
+		return c, nil
+	}
+	fresh, err := d.ca.Issue(d.hosts)
+	if err != nil {
+		return c, nil // keep serving; the error repeats on the next handshake
+	}
+	d.cur.Store(&fresh)
+	return &fresh, nil
 }
 
 // FileSource serves a certificate from PEM files and reloads it when the

@@ -73,3 +73,24 @@ func TestServerConfigErrors(t *testing.T) {
 func x509Opts(ca *CA, name string) x509.VerifyOptions {
 	return x509.VerifyOptions{Roots: ca.Pool(), DNSName: name}
 }
+
+func TestDevCertificateRenewal(t *testing.T) {
+	ca, err := LoadOrCreateCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	d, err := newDevSource(ca, []string{"localhost"}, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := d.GetCertificate(nil)
+	if again, _ := d.GetCertificate(nil); again != first {
+		t.Fatal("renewed a fresh certificate")
+	}
+	now = first.Leaf.NotAfter.Add(-24 * time.Hour) // a day before expiry
+	renewed, _ := d.GetCertificate(nil)
+	if renewed == first || renewed.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 {
+		t.Errorf("not renewed: %v -> %v", first.Leaf.NotAfter, renewed.Leaf.NotAfter)
+	}
+}
