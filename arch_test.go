@@ -52,7 +52,7 @@ func isStd(imp string) bool { return !strings.Contains(strings.Split(imp, "/")[0
 
 // stages are the pipeline stage packages: they may import the shared
 // vocabulary but never each other or the assembly.
-var stages = []string{"client", "route", "secheaders", "proxy"}
+var stages = []string{"client", "route", "authn", "secheaders", "proxy"}
 
 // rules says, for each package, which module-internal packages and which
 // third-party modules it may import. Anything not listed is refused.
@@ -60,12 +60,15 @@ var rules = map[string]struct {
 	internal []string
 	external []string
 }{
-	"internal/config":     {nil, []string{"go.yaml.in/yaml/v3"}},
-	"internal/pipeline":   {nil, nil},
-	"internal/pathnorm":   {nil, nil},
-	"internal/problem":    {nil, nil},
-	"internal/client":     {[]string{"config", "pipeline"}, nil},
-	"internal/route":      {[]string{"config", "pipeline", "pathnorm"}, nil},
+	"internal/config":   {nil, []string{"go.yaml.in/yaml/v3"}},
+	"internal/pipeline": {nil, nil},
+	"internal/pathnorm": {nil, nil},
+	"internal/problem":  {nil, nil},
+	"internal/client":   {[]string{"config", "pipeline"}, nil},
+	"internal/route":    {[]string{"config", "pipeline", "pathnorm"}, nil},
+	"internal/authn":    {[]string{"config", "pipeline"}, nil},
+	"internal/authn/jwtauth": {[]string{"authn", "config", "pipeline"},
+		[]string{"github.com/go-jose/go-jose/v4", "golang.org/x/sync/singleflight"}},
 	"internal/secheaders": {[]string{"config", "pipeline"}, nil},
 	"internal/proxy":      {[]string{"config", "pipeline"}, nil},
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},
@@ -75,7 +78,7 @@ var rules = map[string]struct {
 	"internal/tlsconf":    {[]string{"config"}, nil},
 	"internal/acme":       {[]string{"config"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "client", "config", "engine", "metrics", "pipeline",
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "authn", "authn/jwtauth", "client", "config", "engine", "metrics", "pipeline",
 		"proxy", "route", "secheaders", "server", "tlsconf"}, nil},
 	"internal/demo": {[]string{"config", "gateway"}, nil},
 	"cmd/rampart":   {[]string{"config", "demo", "gateway"}, []string{"github.com/spf13/cobra"}},

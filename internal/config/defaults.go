@@ -94,11 +94,51 @@ func SetDefaults(c *Config) {
 		}
 		c.Upstreams[name] = u
 	}
+	for i := range c.Authn.JWT {
+		setJWTDefaults(&c.Authn.JWT[i])
+	}
 	for i := range c.Routes {
 		if c.Routes[i].Name == "" {
 			c.Routes[i].Name = fmt.Sprintf("route-%d", i)
 		}
 	}
+}
+
+// DefaultJWTAlgorithms are the algorithms accepted when a JWT authenticator
+// lists none.
+var DefaultJWTAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+
+func setJWTDefaults(j *JWT) {
+	if len(j.Algorithms) == 0 {
+		j.Algorithms = slices.Clone(DefaultJWTAlgorithms)
+	}
+	setDuration(&j.Leeway, 30*time.Second)
+	if j.RequiredClaims == nil {
+		j.RequiredClaims = []string{"sub", "exp"}
+	}
+	m := &j.Claims
+	if m.Subject == "" {
+		m.Subject = "sub"
+	}
+	if m.Roles == nil {
+		m.Roles = []string{"roles"}
+	}
+	if m.Groups == nil {
+		m.Groups = []string{"groups"}
+	}
+	if m.Scopes == nil {
+		m.Scopes = []string{"scope", "scp"}
+	}
+	if m.Session == "" {
+		m.Session = "sid"
+	}
+	setSize(&j.MaxTokenBytes, 8<<10)
+	setDuration(&j.RefreshInterval, time.Hour)
+	setDuration(&j.MinRefreshInterval, time.Minute)
+	if j.CacheSize == 0 {
+		j.CacheSize = 10000
+	}
+	setDuration(&j.CacheTTL, 5*time.Minute)
 }
 
 func setTLSDefaults(t *TLS) {

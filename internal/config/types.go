@@ -38,8 +38,9 @@ type Config struct {
 	Firewall Reserved `yaml:"firewall"`
 	// WAF is the Coraza web application firewall stage. Not yet supported.
 	WAF Reserved `yaml:"waf"`
-	// Authn configures authenticators. Not yet supported.
-	Authn Reserved `yaml:"authn"`
+	// Authn declares the authenticators that routes name in their auth
+	// list.
+	Authn Authn `yaml:"authn"`
 	// Authz configures authorization policies. Not yet supported.
 	Authz Reserved `yaml:"authz"`
 	// Limits configures rate limits and quotas. Not yet supported.
@@ -269,9 +270,12 @@ type Route struct {
 	Methods []string `yaml:"methods"`
 	// Upstream names the upstream the route forwards to. Required.
 	Upstream string `yaml:"upstream"`
-	// Public says the route needs no authentication. Until the authn stage
-	// is supported every route must say so.
+	// Public says the route needs no authentication. A route must either
+	// be public or name its authenticators in auth (deny by default).
 	Public bool `yaml:"public"`
+	// Auth names the authenticators tried, in order, on this route; the
+	// first that recognizes the request's credentials decides.
+	Auth []string `yaml:"auth"`
 	// CacheControl overrides headers.cache_control for this route.
 	CacheControl string `yaml:"cache_control"`
 
@@ -279,12 +283,83 @@ type Route struct {
 	Firewall Reserved `yaml:"firewall"`
 	// WAF turns the WAF on for this route. Not yet supported.
 	WAF Reserved `yaml:"waf"`
-	// Auth names the authenticators of this route. Not yet supported.
-	Auth Reserved `yaml:"auth"`
 	// Authz holds this route's authorization rules. Not yet supported.
 	Authz Reserved `yaml:"authz"`
 	// Limits holds this route's rate limits. Not yet supported.
 	Limits Reserved `yaml:"limits"`
 	// Protect holds this route's data protection. Not yet supported.
 	Protect Reserved `yaml:"protect"`
+}
+
+// Authn declares authenticators by kind.
+type Authn struct {
+	// JWT authenticators verify bearer JSON Web Tokens (RFC 7519) of one
+	// issuer each.
+	JWT []JWT `yaml:"jwt"`
+}
+
+// JWT verifies bearer JSON Web Tokens from one issuer. A token is this
+// authenticator's when its iss claim is Issuer; it is then verified with the
+// issuer's keys and an algorithm allowlist, and its claims are checked and
+// mapped to an identity. Tokens carrying their own key (jwk, jku, x5u, x5c
+// headers) are refused.
+type JWT struct {
+	// Name is what routes list in auth. Required.
+	Name string `yaml:"name"`
+	// Issuer is the exact iss claim of this issuer's tokens. Required.
+	Issuer string `yaml:"issuer"`
+	// Audiences lists accepted aud values; a token must name one. Required.
+	Audiences []string `yaml:"audiences"`
+	// JWKSURL is the https URL of the issuer's JSON Web Key Set. The set is
+	// cached, refreshed every refresh_interval, and refetched at most every
+	// min_refresh_interval when a token names an unknown kid.
+	JWKSURL string `yaml:"jwks_url"`
+	// KeysFile is a JSON Web Key Set file with the issuer's public keys,
+	// instead of jwks_url.
+	KeysFile string `yaml:"keys_file"`
+	// CAFile is a PEM bundle that signs the JWKS server's certificate.
+	// Default: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// Algorithms is the allowlist of signature algorithms: RS256, RS384,
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. "none" and
+	// HMAC algorithms are never accepted. Default RS256, PS256, ES256,
+	// EdDSA.
+	Algorithms []string `yaml:"algorithms"`
+	// Leeway is the clock skew allowed on exp, nbf and iat. Default 30s.
+	Leeway Duration `yaml:"leeway"`
+	// RequiredClaims must be present in every token. Default sub and exp.
+	RequiredClaims []string `yaml:"required_claims"`
+	// Claims maps token claims to the identity.
+	Claims ClaimMapping `yaml:"claims"`
+	// MaxTokenBytes bounds the token's size. Default 8KiB.
+	MaxTokenBytes ByteSize `yaml:"max_token_bytes"`
+	// RefreshInterval is how often the JWKS is refetched. Default 1h.
+	RefreshInterval Duration `yaml:"refresh_interval"`
+	// MinRefreshInterval is the least time between two fetches of the
+	// JWKS, however many unknown kids arrive. Default 1m.
+	MinRefreshInterval Duration `yaml:"min_refresh_interval"`
+	// CacheSize bounds the cache of verified tokens. Default 10000; 0 after
+	// defaults is not allowed, -1 turns the cache off.
+	CacheSize int `yaml:"cache_size"`
+	// CacheTTL bounds how long a verified token is reused without being
+	// verified again (never past its exp). Default 5m.
+	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// ClaimMapping names the claims that make up an identity. A path may be
+// nested with dots ("realm_access.roles"). A claim may be a string, a
+// space-separated string (scope) or a list of strings.
+type ClaimMapping struct {
+	// Subject is the claim that names the principal. Default "sub".
+	Subject string `yaml:"subject"`
+	// Roles are claims holding roles. Default ["roles"].
+	Roles []string `yaml:"roles"`
+	// Groups are claims holding groups. Default ["groups"].
+	Groups []string `yaml:"groups"`
+	// Scopes are claims holding OAuth scopes. Default ["scope", "scp"].
+	Scopes []string `yaml:"scopes"`
+	// Tenant is the claim naming the tenant. Default: none.
+	Tenant string `yaml:"tenant"`
+	// Session is the claim naming the session. Default "sid".
+	Session string `yaml:"session"`
 }

@@ -17,8 +17,6 @@ import (
 var notYet = map[string]string{
 	"firewall":    "the firewall stage",
 	"waf":         "the WAF stage",
-	"authn":       "authentication",
-	"auth":        "authentication",
 	"authz":       "authorization",
 	"limits":      "rate limits and quotas",
 	"protect":     "data protection",
@@ -62,12 +60,13 @@ func Validate(c *Config) []Problem {
 		v.errorf("access_log.output", "must be stdout, stderr or a file path")
 	}
 	v.upstreams(c.Upstreams)
+	v.authn(&c.Authn)
 	v.routes(c)
 	for _, r := range []struct {
 		path string
 		r    Reserved
 	}{
-		{"firewall", c.Firewall}, {"waf", c.WAF}, {"authn", c.Authn}, {"authz", c.Authz},
+		{"firewall", c.Firewall}, {"waf", c.WAF}, {"authz", c.Authz},
 		{"limits", c.Limits}, {"protect", c.Protect}, {"audit", c.Audit},
 	} {
 		v.reserved(r.path, r.r)
@@ -497,10 +496,24 @@ func (v *validator) routes(c *Config) {
 		} else if _, ok := c.Upstreams[r.Upstream]; !ok {
 			v.errorf(p+".upstream", "no upstream named %q", r.Upstream)
 		}
-		if !r.Public {
-			v.errorf(p+".public", "authentication is not yet supported, so every route must say public: true (deny by default)")
-		} else {
+		switch {
+		case r.Public && len(r.Auth) > 0:
+			v.errorf(p+".public", "a public route takes no auth; remove one of them")
+		case r.Public:
 			v.warnf(p+".public", "route %q is open to anyone", r.Name)
+		case len(r.Auth) == 0:
+			v.errorf(p, "route %q needs auth (a list of authenticators) or public: true (deny by default)", r.Name)
+		}
+		seenAuth := map[string]bool{}
+		for j, a := range r.Auth {
+			ap := fmt.Sprintf("%s.auth[%d]", p, j)
+			switch {
+			case !authNames(&c.Authn)[a]:
+				v.errorf(ap, "no authenticator named %q", a)
+			case seenAuth[a]:
+				v.errorf(ap, "%q is listed twice", a)
+			}
+			seenAuth[a] = true
 		}
 		if !validHeaderValue(r.CacheControl) {
 			v.errorf(p+".cache_control", "contains control characters")
@@ -509,10 +522,87 @@ func (v *validator) routes(c *Config) {
 			key string
 			r   Reserved
 		}{
-			{"firewall", r.Firewall}, {"waf", r.WAF}, {"auth", r.Auth}, {"authz", r.Authz},
+			{"firewall", r.Firewall}, {"waf", r.WAF}, {"authz", r.Authz},
 			{"limits", r.Limits}, {"protect", r.Protect},
 		} {
 			v.reserved(p+"."+rr.key, rr.r)
+		}
+	}
+}
+
+// authNames returns the names of every declared authenticator.
+func authNames(a *Authn) map[string]bool {
+	names := map[string]bool{}
+	for _, j := range a.JWT {
+		names[j.Name] = true
+	}
+	return names
+}
+
+var jwtAlgorithms = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true, "EdDSA": true,
+}
+
+func (v *validator) authn(a *Authn) {
+	names := map[string]bool{}
+	for i, j := range a.JWT {
+		p := fmt.Sprintf("authn.jwt[%d]", i)
+		switch {
+		case j.Name == "":
+			v.errorf(p+".name", "required")
+		case !paramName.MatchString(strings.ReplaceAll(j.Name, "-", "_")):
+			v.errorf(p+".name", "%q: use letters, digits, - and _", j.Name)
+		case names[j.Name]:
+			v.errorf(p+".name", "duplicate authenticator name %q", j.Name)
+		}
+		names[j.Name] = true
+		if j.Issuer == "" {
+			v.errorf(p+".issuer", "required: the exact iss claim of the issuer's tokens")
+		}
+		if len(j.Audiences) == 0 {
+			v.errorf(p+".audiences", "required: the aud values this API accepts (a token for another API must not work here)")
+		}
+		for k, aud := range j.Audiences {
+			if aud == "" {
+				v.errorf(fmt.Sprintf("%s.audiences[%d]", p, k), "must not be empty")
+			}
+		}
+		switch {
+		case (j.JWKSURL == "") == (j.KeysFile == ""):
+			v.errorf(p, "set exactly one of jwks_url or keys_file")
+		case j.JWKSURL != "":
+			if u, err := url.Parse(j.JWKSURL); err != nil || u.Scheme != "https" || u.Host == "" {
+				v.errorf(p+".jwks_url", "must be an https URL, got %q", j.JWKSURL)
+			}
+		case j.CAFile != "":
+			v.errorf(p+".ca_file", "only applies with jwks_url")
+		}
+		for k, alg := range j.Algorithms {
+			ap := fmt.Sprintf("%s.algorithms[%d]", p, k)
+			switch {
+			case strings.EqualFold(alg, "none"):
+				v.errorf(ap, "\"none\" is never accepted: unsigned tokens prove nothing")
+			case strings.HasPrefix(strings.ToUpper(alg), "HS"):
+				v.errorf(ap, "%s is not accepted: an HMAC secret shared with every verifier lets any of them mint tokens; use an asymmetric algorithm", alg)
+			case !jwtAlgorithms[alg]:
+				v.errorf(ap, "unknown algorithm %q", alg)
+			}
+		}
+		if j.Leeway.Std() > 5*time.Minute {
+			v.errorf(p+".leeway", "must not exceed 5m")
+		}
+		if j.MaxTokenBytes < 256 || j.MaxTokenBytes > 64<<10 {
+			v.errorf(p+".max_token_bytes", "must be from 256 bytes to 64KiB")
+		}
+		if j.MinRefreshInterval.Std() < time.Second || j.MinRefreshInterval > j.RefreshInterval {
+			v.errorf(p+".min_refresh_interval", "must be at least 1s and at most refresh_interval")
+		}
+		if j.CacheSize < -1 {
+			v.errorf(p+".cache_size", "must be a positive size, or -1 to turn the cache off")
+		}
+		if j.Claims.Subject == "" {
+			v.errorf(p+".claims.subject", "must name a claim")
 		}
 	}
 }

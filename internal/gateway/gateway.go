@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/authn/jwtauth"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/engine"
@@ -67,6 +69,18 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	authenticators := map[string]authn.Authenticator{}
+	for _, j := range cfg.Authn.JWT {
+		a, err := jwtauth.New(j, jwtauth.Options{Logger: d.Logger})
+		if err != nil {
+			return nil, err
+		}
+		authenticators[j.Name] = a
+	}
+	authnStage, err := authn.New(cfg.Routes, authenticators)
+	if err != nil {
+		return nil, err
+	}
 	px, err := proxy.New(cfg.Upstreams, cfg.Routes, proxy.Options{
 		RequestIDHeader: clientStage.RequestIDHeader(), Logger: d.Logger})
 	if err != nil {
@@ -84,7 +98,9 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 		// upstream see that one path, and key their settings by route.
 		routeStage,
 		// waf (not yet): inspects the raw request before any identity work.
-		// authn (not yet): produces the Identity that authz and limits read.
+		// authn: produces the Identity that authz and limits read; after
+		// route, because the route names its authenticators.
+		authnStage,
 		// authz (not yet): needs the route and the identity.
 		// limits (not yet): counts only requests that were allowed, per
 		// identity.

@@ -67,6 +67,31 @@ type Param struct {
 	Name, Value string
 }
 
+// Identity is who made a request, as an authenticator established it.
+// Identities may be shared between requests (a verified-token cache), so an
+// Identity is never modified after an authenticator returns it.
+type Identity struct {
+	// Subject names the principal (a user, a service).
+	Subject string
+	// Issuer is who vouches for the subject (a token's iss).
+	Issuer string
+	Roles  []string
+	Groups []string
+	Scopes []string
+	Tenant string
+	// Session identifies the sign-in session, when the credential has one.
+	Session string
+	// CredentialID names the credential (a key id, a token hash prefix);
+	// never the secret itself.
+	CredentialID string
+	// Method is how the identity was established: jwt, apikey, mtls.
+	Method string
+	// Authenticator is the name of the authenticator in the config.
+	Authenticator string
+	// ExpiresAt is when the credential expires; zero when it does not.
+	ExpiresAt time.Time
+}
+
 // Route is what the route stage found: the route's position in the config
 // (stages keep per-route settings in slices indexed by it) and its name.
 type Route struct {
@@ -162,6 +187,10 @@ type Exchange struct {
 	Route *Route
 	// Params are the route's named parameters.
 	Params []Param
+
+	// Identity is who made the request; nil on public routes. Written by
+	// the authn stage.
+	Identity *Identity
 
 	// UpstreamEdits are header changes for the upstream request, queued by
 	// any request stage and applied by the engine.

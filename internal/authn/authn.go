@@ -1,0 +1,188 @@
+// Package authn is the authentication stage: it runs the authenticators a
+// route names, in order, and turns the first credential one of them
+// recognizes into the exchange's Identity, or refuses the request with 401.
+//
+// Each authenticator answers in one of three ways (see ory/oathkeeper's
+// ErrAuthenticatorNotResponsible and caddy's Authenticator):
+//
+//   - ErrNoCredentials: no credential of its kind, try the next;
+//   - a *pipeline.Denial: a credential of its kind that is bad (expired,
+//     forged, for another audience): the request is refused at once, never
+//     handed to the next authenticator, so a bad token cannot fall through
+//     to a weaker scheme;
+//   - an Identity.
+//
+// The identity reaches the upstream as X-Rampart-* headers (subject,
+// issuer, roles, groups, scopes, tenant, method); the proxy strips every
+// inbound X-Rampart-* header first, so only Rampart can set them. Values are
+// percent-encoded outside visible ASCII so that no claim can inject a
+// header. Authenticators live in sub-packages (jwtauth, later apikey, ...);
+// the gateway builds them and hands them to New.
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// ErrNoCredentials is returned by an Authenticator that finds no credential
+// of its kind in the request.
+var ErrNoCredentials = errors.New("no credentials of this kind")
+
+// ErrOtherIssuer is an ErrNoCredentials for a token of a kind the
+// authenticator knows, from an issuer it does not accept: if no other
+// authenticator takes it, the refusal says so.
+var ErrOtherIssuer = fmt.Errorf("%w: token from another issuer", ErrNoCredentials)
+
+// Authenticator establishes an identity from one kind of credential.
+// Implementations are safe for concurrent use.
+type Authenticator interface {
+	// Name is the authenticator's name in the config.
+	Name() string
+	// Challenge is the WWW-Authenticate scheme and realm it answers 401s
+	// with, such as `Bearer realm="rampart"`.
+	Challenge() string
+	// Authenticate returns an Identity, ErrNoCredentials, a
+	// *pipeline.Denial, or an error for a broken authenticator.
+	Authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Identity, error)
+}
+
+// Stage is the authn stage. It is immutable and safe for concurrent use.
+type Stage struct {
+	byRoute [][]Authenticator
+}
+
+// New maps each route's auth list to the given authenticators.
+func New(routes []config.Route, authenticators map[string]Authenticator) (*Stage, error) {
+	s := &Stage{byRoute: make([][]Authenticator, len(routes))}
+	for i, r := range routes {
+		for j, name := range r.Auth {
+			a, ok := authenticators[name]
+			if !ok {
+				return nil, fmt.Errorf("routes[%d].auth[%d]: no authenticator named %q", i, j, name)
+			}
+			s.byRoute[i] = append(s.byRoute[i], a)
+		}
+	}
+	return s, nil
+}
+
+// Name returns "authn".
+func (s *Stage) Name() string { return "authn" }
+
+// Request authenticates the request if its route names authenticators.
+func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) error {
+	if x.Route == nil || x.Route.Index >= len(s.byRoute) {
+		return nil
+	}
+	list := s.byRoute[x.Route.Index]
+	if len(list) == 0 {
+		return nil // a public route
+	}
+	otherIssuer := false
+	for _, a := range list {
+		id, err := a.Authenticate(ctx, x)
+		switch {
+		case errors.Is(err, ErrOtherIssuer):
+			otherIssuer = true
+			continue
+		case errors.Is(err, ErrNoCredentials):
+			continue
+		case err != nil:
+			if d, ok := pipeline.AsDenial(err); ok && d.Status == http.StatusUnauthorized {
+				if d.Header == nil {
+					d.Header = http.Header{}
+				}
+				d.Header.Set("WWW-Authenticate", a.Challenge()+`, error="invalid_token"`)
+			}
+			return err
+		}
+		x.Identity = id
+		queueHeaders(x, id)
+		return nil
+	}
+	d := pipeline.Deny(http.StatusUnauthorized, "authn.missing_credentials", "Authentication is required.")
+	if otherIssuer {
+		d = pipeline.Deny(http.StatusUnauthorized, "authn.wrong_issuer", "The token's issuer is not accepted here.")
+	}
+	d.Header = http.Header{}
+	for _, a := range list {
+		d.Header.Add("WWW-Authenticate", a.Challenge())
+	}
+	return d
+}
+
+// Identity headers sent upstream.
+const (
+	HeaderSubject = "X-Rampart-Subject"
+	HeaderIssuer  = "X-Rampart-Issuer"
+	HeaderRoles   = "X-Rampart-Roles"
+	HeaderGroups  = "X-Rampart-Groups"
+	HeaderScopes  = "X-Rampart-Scopes"
+	HeaderTenant  = "X-Rampart-Tenant"
+	HeaderMethod  = "X-Rampart-Auth-Method"
+)
+
+func queueHeaders(x *pipeline.Exchange, id *pipeline.Identity) {
+	x.SetUpstreamHeader(HeaderSubject, headerValue(id.Subject))
+	x.SetUpstreamHeader(HeaderMethod, id.Method)
+	if id.Issuer != "" {
+		x.SetUpstreamHeader(HeaderIssuer, headerValue(id.Issuer))
+	}
+	if len(id.Roles) > 0 {
+		x.SetUpstreamHeader(HeaderRoles, headerList(id.Roles, ","))
+	}
+	if len(id.Groups) > 0 {
+		x.SetUpstreamHeader(HeaderGroups, headerList(id.Groups, ","))
+	}
+	if len(id.Scopes) > 0 {
+		x.SetUpstreamHeader(HeaderScopes, headerList(id.Scopes, " "))
+	}
+	if id.Tenant != "" {
+		x.SetUpstreamHeader(HeaderTenant, headerValue(id.Tenant))
+	}
+}
+
+// headerValue percent-encodes what is not visible ASCII (and the list
+// separators and %), so a claim can neither inject a header nor be split
+// into two list items.
+func headerValue(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if needsEscape(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; needsEscape(c) {
+			b = append(b, '%', hex[c>>4], hex[c&0xf])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func needsEscape(c byte) bool { return c <= 0x20 || c >= 0x7f || c == '%' || c == ',' }
+
+func headerList(items []string, sep string) string {
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(headerValue(it))
+	}
+	return b.String()
+}

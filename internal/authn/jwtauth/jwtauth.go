@@ -1,0 +1,407 @@
+// Package jwtauth is the JWT authenticator: it verifies bearer JSON Web
+// Tokens (RFC 7519) of one issuer and maps their claims to an identity.
+//
+// Defences, each against a known attack (see RFC 8725, JWT best practices):
+//
+//   - An algorithm allowlist per issuer, checked on the raw header before
+//     any key is touched: "none" in any case, HMAC algorithms (HS/RS key
+//     confusion) and anything unlisted are refused.
+//   - Keys come only from the configured JWKS or file. A token that carries
+//     its own key or a pointer to one (jwk, jku, x5u, x5c) or critical
+//     extensions (crit) is refused, never followed.
+//   - kid is only a map key: never a path, a query or a URL. An unknown kid
+//     refetches the JWKS at most once per min_refresh_interval, through
+//     singleflight, so a flood of random kids costs one fetch.
+//   - Signatures are verified by go-jose with Go's crypto, which rejects
+//     ECDSA r=s=0 (CVE-2022-21449, "psychic signatures").
+//   - Size bounded before decoding; duplicate JSON keys in header or claims
+//     refused (parsers disagree on which one wins); iss exact, aud required,
+//     exp, nbf and iat checked with a bounded leeway; required claims
+//     enforced.
+//
+// Verified tokens are cached by SHA-256 of the token, bounded in size and
+// never past exp or cache_ttl, so that steady traffic costs a hash, not a
+// signature verification.
+package jwtauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// Options are settings that do not come from the config.
+type Options struct {
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger receives JWKS fetch failures.
+	Logger *slog.Logger
+}
+
+// Authenticator verifies one issuer's tokens. It is safe for concurrent
+// use.
+type Authenticator struct {
+	cfg      config.JWT
+	algs     []jose.SignatureAlgorithm
+	allowed  map[string]bool
+	keys     *keySet
+	cache    *cache
+	now      func() time.Time
+	required []string
+}
+
+// New builds an authenticator from a validated config.
+func New(c config.JWT, o Options) (*Authenticator, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Authenticator{cfg: c, allowed: map[string]bool{}, now: o.Now, required: c.RequiredClaims}
+	for _, alg := range c.Algorithms {
+		a.algs = append(a.algs, jose.SignatureAlgorithm(alg))
+		a.allowed[alg] = true
+	}
+	var err error
+	if c.KeysFile != "" {
+		a.keys, err = newStaticKeySet(c.KeysFile)
+	} else {
+		a.keys, err = newRemoteKeySet(c.JWKSURL, c.CAFile, c.RefreshInterval.Std(), c.MinRefreshInterval.Std(), o.Now, o.Logger)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authn.jwt %s: %w", c.Name, err)
+	}
+	if c.CacheSize > 0 {
+		a.cache = newCache(c.CacheSize)
+	}
+	return a, nil
+}
+
+// Name returns the authenticator's config name.
+func (a *Authenticator) Name() string { return a.cfg.Name }
+
+// Challenge returns the RFC 6750 challenge.
+func (a *Authenticator) Challenge() string { return `Bearer realm="rampart"` }
+
+// KeyFetches reports how many times the JWKS was fetched (for tests and
+// metrics).
+func (a *Authenticator) KeyFetches() int64 { return a.keys.fetches.Load() }
+
+func deny(reason, message string, cause error) *pipeline.Denial {
+	return &pipeline.Denial{Status: http.StatusUnauthorized, Reason: reason, Message: message, Cause: cause}
+}
+
+// bearer returns the bearer token of the request, or ErrNoCredentials.
+func bearer(h pipeline.Header) (string, error) {
+	values := h.Values("Authorization")
+	if len(values) == 0 {
+		return "", authn.ErrNoCredentials
+	}
+	if len(values) > 1 {
+		return "", deny("authn.malformed", "The request has more than one Authorization header.", nil)
+	}
+	scheme, tok, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", authn.ErrNoCredentials
+	}
+	return strings.TrimSpace(tok), nil
+}
+
+// header is the part of a JOSE header that is checked before verification.
+type header struct {
+	Alg  *string         `json:"alg"`
+	Kid  *string         `json:"kid"`
+	JWK  json.RawMessage `json:"jwk"`
+	JKU  json.RawMessage `json:"jku"`
+	X5U  json.RawMessage `json:"x5u"`
+	X5C  json.RawMessage `json:"x5c"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// Authenticate verifies the bearer token if it is a JWT of this issuer.
+func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Identity, error) {
+	tok, err := bearer(x.In.Header)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Count(tok, ".") != 2 {
+		return nil, authn.ErrNoCredentials // not a JWS compact token: another authenticator's
+	}
+	if len(tok) > int(a.cfg.MaxTokenBytes) {
+		return nil, deny("authn.token_too_large", "The token is too large.", nil)
+	}
+	now := a.now()
+	sum := sha256.Sum256([]byte(tok))
+	if a.cache != nil {
+		if id, ok := a.cache.get(sum, now); ok {
+			return id, nil
+		}
+	}
+	seg := strings.SplitN(tok, ".", 3)
+	hb, err := base64.RawURLEncoding.DecodeString(seg[0])
+	if err != nil {
+		return nil, deny("authn.malformed", "The token is malformed.", err)
+	}
+	var h header
+	if err := decodeStrict(hb, &h); err != nil {
+		return nil, deny("authn.malformed", "The token is malformed.", err)
+	}
+	// The issuer decides whose token it is: peek at iss, unverified.
+	pb, err := base64.RawURLEncoding.DecodeString(seg[1])
+	if err != nil {
+		return nil, deny("authn.malformed", "The token is malformed.", err)
+	}
+	var peek struct {
+		Iss string `json:"iss"`
+	}
+	if err := json.Unmarshal(pb, &peek); err != nil {
+		return nil, deny("authn.malformed", "The token is malformed.", err)
+	}
+	if peek.Iss != a.cfg.Issuer {
+		return nil, authn.ErrOtherIssuer
+	}
+	switch {
+	case h.Alg == nil:
+		return nil, deny("authn.malformed", "The token names no algorithm.", nil)
+	case !a.allowed[*h.Alg]:
+		return nil, deny("authn.alg_not_allowed", "The token's algorithm is not accepted.", fmt.Errorf("alg %q", *h.Alg))
+	case h.JWK != nil || h.JKU != nil || h.X5U != nil || h.X5C != nil:
+		return nil, deny("authn.foreign_key_header", "The token carries its own key, which is never trusted.", nil)
+	case h.Crit != nil:
+		return nil, deny("authn.malformed", "The token has critical extensions this gateway does not support.", nil)
+	}
+	kid := ""
+	if h.Kid != nil {
+		kid = *h.Kid
+		if !validKID(kid) {
+			return nil, deny("authn.unknown_key", "The token's key is not known.", nil)
+		}
+	}
+	jws, err := jose.ParseSignedCompact(tok, a.algs)
+	if err != nil {
+		return nil, deny("authn.malformed", "The token is malformed.", err)
+	}
+	keys := a.keys.lookup(ctx, kid)
+	if len(keys) == 0 {
+		return nil, deny("authn.unknown_key", "The token's key is not known.", nil)
+	}
+	var payload []byte
+	for _, k := range keys {
+		if k.Algorithm != "" && k.Algorithm != *h.Alg {
+			continue
+		}
+		if payload, err = jws.Verify(k.Key); err == nil {
+			break
+		}
+	}
+	if payload == nil {
+		return nil, deny("authn.bad_signature", "The token's signature is not valid.", err)
+	}
+	claims := map[string]any{}
+	if err := decodeStrict(payload, &claims); err != nil {
+		return nil, deny("authn.malformed", "The token's claims are malformed.", err)
+	}
+	var std jwt.Claims
+	if err := json.Unmarshal(payload, &std); err != nil {
+		return nil, deny("authn.malformed", "The token's claims are malformed.", err)
+	}
+	for _, c := range a.required {
+		if _, ok := claims[c]; !ok {
+			return nil, deny("authn.missing_claim", "The token lacks a required claim.", fmt.Errorf("claim %q", c))
+		}
+	}
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: a.cfg.Issuer, AnyAudience: a.cfg.Audiences, Time: now}, a.cfg.Leeway.Std()); err != nil {
+		return nil, claimDenial(err)
+	}
+	id, err := a.identity(claims, &std, sum)
+	if err != nil {
+		return nil, err
+	}
+	if a.cache != nil {
+		until := now.Add(a.cfg.CacheTTL.Std())
+		if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
+			until = id.ExpiresAt
+		}
+		a.cache.put(sum, id, until)
+	}
+	return id, nil
+}
+
+func claimDenial(err error) *pipeline.Denial {
+	switch {
+	case errors.Is(err, jwt.ErrExpired):
+		return deny("authn.token_expired", "The token has expired.", err)
+	case errors.Is(err, jwt.ErrNotValidYet):
+		return deny("authn.not_yet_valid", "The token is not valid yet.", err)
+	case errors.Is(err, jwt.ErrIssuedInTheFuture):
+		return deny("authn.issued_in_future", "The token was issued in the future.", err)
+	case errors.Is(err, jwt.ErrInvalidAudience):
+		return deny("authn.wrong_audience", "The token is not meant for this API.", err)
+	case errors.Is(err, jwt.ErrInvalidIssuer):
+		return deny("authn.wrong_issuer", "The token's issuer is not accepted.", err)
+	}
+	return deny("authn.malformed", "The token's claims are not valid.", err)
+}
+
+// identity maps verified claims to an Identity.
+func (a *Authenticator) identity(claims map[string]any, std *jwt.Claims, sum [32]byte) (*pipeline.Identity, error) {
+	m := a.cfg.Claims
+	sub, _ := lookup(claims, m.Subject).(string)
+	if sub == "" {
+		return nil, deny("authn.missing_claim", "The token names no subject.", fmt.Errorf("claim %q", m.Subject))
+	}
+	id := &pipeline.Identity{
+		Subject:       sub,
+		Issuer:        a.cfg.Issuer,
+		Roles:         strings2(claims, m.Roles, false),
+		Groups:        strings2(claims, m.Groups, false),
+		Scopes:        strings2(claims, m.Scopes, true),
+		Method:        "jwt",
+		Authenticator: a.cfg.Name,
+	}
+	if m.Tenant != "" {
+		id.Tenant, _ = lookup(claims, m.Tenant).(string)
+	}
+	if m.Session != "" {
+		id.Session, _ = lookup(claims, m.Session).(string)
+	}
+	if std.Expiry != nil {
+		id.ExpiresAt = std.Expiry.Time()
+	}
+	// The credential is named by its jti or a hash prefix; never itself.
+	id.CredentialID = "sha256:" + hex.EncodeToString(sum[:6])
+	if std.ID != "" {
+		id.CredentialID = "jti:" + std.ID
+	}
+	return id, nil
+}
+
+// lookup follows a dotted claim path ("realm_access.roles").
+func lookup(claims map[string]any, path string) any {
+	var v any = claims
+	for part := range strings.SplitSeq(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[part]
+	}
+	return v
+}
+
+// strings2 collects the string values of several claims: lists of strings,
+// or strings (split on spaces when spaceSeparated, as OAuth's scope).
+func strings2(claims map[string]any, paths []string, spaceSeparated bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, p := range paths {
+		switch v := lookup(claims, p).(type) {
+		case string:
+			if spaceSeparated {
+				for _, f := range strings.Fields(v) {
+					add(f)
+				}
+			} else {
+				add(v)
+			}
+		case []any:
+			for _, e := range v {
+				if s, ok := e.(string); ok {
+					add(s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// validKID bounds a kid to printable ASCII and 128 bytes.
+func validKID(kid string) bool {
+	if len(kid) == 0 || len(kid) > 128 {
+		return false
+	}
+	for i := 0; i < len(kid); i++ {
+		if kid[i] < 0x21 || kid[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeStrict decodes a JSON object into v after checking that no object
+// in it repeats a key (parsers disagree on which duplicate wins) and that it
+// nests at most 32 levels.
+func decodeStrict(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := checkDuplicates(d, 0); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err == nil {
+		return errors.New("trailing data after JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+func checkDuplicates(d *json.Decoder, depth int) error {
+	if depth > 32 {
+		return errors.New("JSON nested too deeply")
+	}
+	t, err := d.Token()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := k.(string)
+			if seen[key] {
+				return fmt.Errorf("duplicate key %q", key)
+			}
+			seen[key] = true
+			if err := checkDuplicates(d, depth+1); err != nil {
+				return err
+			}
+		}
+		_, err = d.Token()
+		return err
+	case json.Delim('['):
+		for d.More() {
+			if err := checkDuplicates(d, depth+1); err != nil {
+				return err
+			}
+		}
+		_, err = d.Token()
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package jwtauth
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+)
+
+// maxJWKSBytes bounds a JWKS document.
+const maxJWKSBytes = 1 << 20
+
+// keySnapshot is one fetched key set; it is never modified once stored.
+type keySnapshot struct {
+	byKID   map[string][]jose.JSONWebKey
+	all     []jose.JSONWebKey
+	fetched time.Time
+}
+
+// keySet holds an issuer's verification keys: from a file, or from a JWKS
+// URL that is refreshed every refresh interval (stale keys keep serving
+// while a refresh runs) and refetched on an unknown kid at most once per
+// minRefresh, through singleflight so concurrent misses cause one fetch.
+// It is safe for concurrent use.
+type keySet struct {
+	url        string
+	client     *http.Client
+	refresh    time.Duration
+	minRefresh time.Duration
+	now        func() time.Time
+	log        *slog.Logger
+
+	cur     atomic.Pointer[keySnapshot]
+	flight  singleflight.Group
+	fetches atomic.Int64
+
+	mu        sync.Mutex // guards lastFetch
+	lastFetch time.Time
+}
+
+// parseKeySet reads a JWKS document, keeping the public signing keys.
+func parseKeySet(b []byte) (*keySnapshot, error) {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(b, &set); err != nil {
+		return nil, fmt.Errorf("parsing JWKS: %w", err)
+	}
+	s := &keySnapshot{byKID: map[string][]jose.JSONWebKey{}}
+	for _, k := range set.Keys {
+		if !k.Valid() || (k.Use != "" && k.Use != "sig") {
+			continue
+		}
+		if !k.IsPublic() {
+			// A private key in a JWKS is a leak at the issuer; use its
+			// public half and say nothing of the rest.
+			k = k.Public()
+			if !k.Valid() {
+				continue
+			}
+		}
+		s.all = append(s.all, k)
+		s.byKID[k.KeyID] = append(s.byKID[k.KeyID], k)
+	}
+	if len(s.all) == 0 {
+		return nil, errors.New("JWKS holds no public signing key")
+	}
+	return s, nil
+}
+
+func newStaticKeySet(file string) (*keySet, error) {
+	b, err := os.ReadFile(file) // #nosec G304 -- the operator names the key file
+	if err != nil {
+		return nil, fmt.Errorf("reading keys_file: %w", err)
+	}
+	snap, err := parseKeySet(b)
+	if err != nil {
+		return nil, fmt.Errorf("keys_file %s: %w", file, err)
+	}
+	k := &keySet{}
+	k.cur.Store(snap)
+	return k, nil
+}
+
+func newRemoteKeySet(url, caFile string, refresh, minRefresh time.Duration, now func() time.Time, log *slog.Logger) (*keySet, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile) // #nosec G304 -- the operator names the CA file
+		if err != nil {
+			return nil, fmt.Errorf("reading ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate", caFile)
+		}
+		tc.RootCAs = pool
+	}
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: tc, Proxy: nil, ForceAttemptHTTP2: true, MaxIdleConns: 2},
+		// The JWKS URL is configured; a redirect elsewhere is refused.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &keySet{url: url, client: client, refresh: refresh, minRefresh: minRefresh, now: now, log: log}, nil
+}
+
+// lookup returns the keys for kid (all keys when kid is empty), fetching
+// the set when it has none yet, refreshing it in the background when it is
+// stale, and refetching once per minRefresh when kid is unknown.
+func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
+	snap := k.cur.Load()
+	if k.url == "" {
+		return snap.find(kid)
+	}
+	if snap == nil {
+		snap = k.fetch(ctx, false)
+		if snap == nil {
+			return nil
+		}
+	} else if k.now().Sub(snap.fetched) > k.refresh {
+		go k.fetch(context.Background(), true) // serve the stale set meanwhile
+	}
+	if keys := snap.find(kid); len(keys) > 0 {
+		return keys
+	}
+	if snap = k.fetch(ctx, true); snap == nil {
+		return nil
+	}
+	return snap.find(kid)
+}
+
+func (s *keySnapshot) find(kid string) []jose.JSONWebKey {
+	if s == nil {
+		return nil
+	}
+	if kid == "" {
+		if len(s.all) == 1 {
+			return s.all
+		}
+		return nil // without a kid, only a single-key set is unambiguous
+	}
+	return s.byKID[kid]
+}
+
+// fetch refetches the set unless one was fetched within minRefresh (when
+// limited); concurrent callers share one fetch. It returns the current
+// snapshot afterwards, nil if there is none.
+func (k *keySet) fetch(ctx context.Context, limited bool) *keySnapshot {
+	k.mu.Lock()
+	if limited && !k.lastFetch.IsZero() && k.now().Sub(k.lastFetch) < k.minRefresh {
+		k.mu.Unlock()
+		return k.cur.Load()
+	}
+	k.mu.Unlock()
+	v, _, _ := k.flight.Do("jwks", func() (any, error) {
+		k.mu.Lock()
+		if limited && !k.lastFetch.IsZero() && k.now().Sub(k.lastFetch) < k.minRefresh {
+			k.mu.Unlock()
+			return k.cur.Load(), nil
+		}
+		k.lastFetch = k.now()
+		k.mu.Unlock()
+		snap, err := k.get(ctx)
+		if err != nil {
+			k.log.Warn("fetching JWKS failed; keeping the previous keys", "url", k.url, "error", err)
+			return k.cur.Load(), nil
+		}
+		k.cur.Store(snap)
+		return snap, nil
+	})
+	snap, _ := v.(*keySnapshot)
+	return snap
+}
+
+func (k *keySet) get(ctx context.Context) (*keySnapshot, error) {
+	k.fetches.Add(1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := k.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxJWKSBytes {
+		return nil, fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
+	}
+	snap, err := parseKeySet(b)
+	if err != nil {
+		return nil, err
+	}
+	snap.fetched = k.now()
+	return snap, nil
+}
