@@ -80,7 +80,7 @@ var rules = map[string]struct {
 	"internal/server":     {[]string{"config"}, nil},
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "authn", "authn/jwtauth", "client", "config", "engine", "metrics", "pipeline",
 		"proxy", "route", "secheaders", "server", "tlsconf"}, nil},
-	"internal/demo": {[]string{"config", "gateway"}, nil},
+	"internal/demo": {[]string{"config", "gateway"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart":   {[]string{"config", "demo", "gateway"}, []string{"github.com/spf13/cobra"}},
 }
 

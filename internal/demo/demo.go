@@ -2,9 +2,12 @@
 // of a built-in, deliberately naive API, and the credentials file that tests
 // and users drive it with (demo-credentials.json, see VISION.md).
 //
-// The demo says plainly what this build protects. Authentication is not in
-// this build yet, so the endpoints that need it (users, admin) are not
-// routed: the gateway refuses them with 404 instead of pretending.
+// The demo says plainly what this build protects. The demo users get JWTs
+// from the demo's own issuer, and the product catalogue needs one.
+// Authorization is not in this build yet, so the endpoints that need it
+// (users, admin) are not routed: without owner and role rules, bob could
+// read alice's profile, so the gateway refuses them with 404 instead of
+// pretending.
 package demo
 
 import (
@@ -37,8 +40,8 @@ type Options struct {
 	Started func(Credentials)
 }
 
-// UserCredentials are one demo user's credentials. APIKey and JWT are empty
-// until the authentication stage lands.
+// UserCredentials are one demo user's credentials. APIKey is empty until
+// API keys land.
 type UserCredentials struct {
 	Roles  []string `json:"roles"`
 	APIKey string   `json:"api_key,omitempty"`
@@ -59,8 +62,9 @@ type Credentials struct {
 	NotYet      []string `json:"not_yet"`
 }
 
-// Config returns the demo's gateway config for an API at apiAddr.
-func Config(listen, admin, dataDir, apiAddr string) *config.Config {
+// Config returns the demo's gateway config for an API at apiAddr, with the
+// demo issuer's public keys in keysFile.
+func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 	c := &config.Config{
 		Version:   1,
 		DataDir:   dataDir,
@@ -69,9 +73,13 @@ func Config(listen, admin, dataDir, apiAddr string) *config.Config {
 		AccessLog: config.AccessLog{Output: filepath.Join(dataDir, "access.log")},
 		Headers:   config.Headers{CacheControl: "no-store"},
 		Upstreams: map[string]config.Upstream{"demo": {URL: "http://" + apiAddr}},
+		Authn: config.Authn{JWT: []config.JWT{{
+			Name: "demo", Issuer: demoIssuer, Audiences: []string{demoAudience}, KeysFile: keysFile,
+			Algorithms: []string{"ES256"},
+		}}},
 		Routes: []config.Route{
 			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
-			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Public: true},
+			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo"}},
 		},
 	}
 	config.SetDefaults(c)
@@ -108,7 +116,23 @@ func Run(ctx context.Context, o Options) error {
 		unprotected = "http://" + ln.Addr().String()
 	}
 
-	cfg := Config(o.Listen, o.Admin, o.DataDir, apiLn.Addr().String())
+	iss, err := loadOrCreateIssuer(o.DataDir)
+	if err != nil {
+		return err
+	}
+	users := map[string]UserCredentials{
+		"alice": {Roles: []string{"admin"}},
+		"bob":   {Roles: []string{"reader"}},
+		"carol": {Roles: []string{"reader"}},
+	}
+	now := time.Now()
+	for name, u := range users {
+		if u.JWT, err = iss.token(name, u.Roles, now); err != nil {
+			return fmt.Errorf("issuing demo token: %w", err)
+		}
+		users[name] = u
+	}
+	cfg := Config(o.Listen, o.Admin, o.DataDir, apiLn.Addr().String(), iss.keysFile)
 	for _, p := range config.Validate(cfg) {
 		if !p.Warning {
 			return fmt.Errorf("demo config: %s", p)
@@ -123,21 +147,18 @@ func Run(ctx context.Context, o Options) error {
 				CACert:      absPath(r.CACert),
 				AdminToken:  r.AdminToken,
 				Unprotected: unprotected,
-				Users: map[string]UserCredentials{
-					"alice": {Roles: []string{"admin"}},
-					"bob":   {Roles: []string{"reader"}},
-					"carol": {Roles: []string{"reader"}},
-				},
+				Users:       users,
 				Protections: []string{
 					"HTTPS only: TLS 1.2+ with AEAD cipher suites, HTTP/2, HSTS",
-					"default deny: only /api/health and /api/products are routed",
+					"default deny: only /api/health (public) and /api/products (JWT) are routed",
+					"authentication: /api/products needs a JWT from the demo issuer (ES256, exp, aud checked)",
 					"path normalization: encoded, dot-segment and double-slash tricks are refused or resolved before routing",
 					"request size limits (413/431), timeouts, spoofed forwarding headers stripped",
 					"Server and X-Powered-By removed, nosniff and no-store set",
 				},
 				NotYet: []string{
-					"authentication (API keys, JWT): /api/users and /api/admin/stats stay unrouted until it lands",
-					"authorization, rate limits, field encryption, DLP, tamper-evident audit log",
+					"authorization (owner and role rules): /api/users and /api/admin/stats stay unrouted until it lands",
+					"API keys, rate limits, field encryption, DLP, tamper-evident audit log",
 				},
 			}
 			if err := writeCredentials(filepath.Join(o.DataDir, "demo-credentials.json"), creds); err != nil {
@@ -187,7 +208,9 @@ func printBanner(w io.Writer, c Credentials, credsPath string) {
 	p("")
 	p("Try:")
 	p("  curl --cacert %s -i %s/api/health", c.CACert, c.Gateway)
-	p("  curl --cacert %s -i %s/api/users        # 404: not routed without authentication", c.CACert, c.Gateway)
+	p("  curl --cacert %s -i %s/api/products                # 401: a token is required", c.CACert, c.Gateway)
+	p("  curl --cacert %s -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" '%s/api/products?page=2'", c.CACert, absPath(credsPath), c.Gateway)
+	p("  curl --cacert %s -i %s/api/users                   # 404: not routed until authorization lands", c.CACert, c.Gateway)
 	p("  curl --cacert %s -i '%s/api/%%2e%%2e/api/health'", c.CACert, c.Gateway)
 	p("  curl --cacert %s -H 'Authorization: Bearer %s' %s/metrics", c.CACert, c.AdminToken, c.Admin)
 	p("")

@@ -45,7 +45,7 @@ func TestDemo(t *testing.T) {
 	if err := json.Unmarshal(b, &file); err != nil {
 		t.Fatal(err)
 	}
-	if file.Gateway != creds.Gateway || file.AdminToken == "" || len(file.Users) != 3 || file.Users["alice"].Roles[0] != "admin" {
+	if file.Gateway != creds.Gateway || file.AdminToken == "" || len(file.Users) != 3 || file.Users["alice"].Roles[0] != "admin" || file.Users["carol"].JWT == "" {
 		t.Fatalf("credentials file: %+v", file)
 	}
 	pem, err := os.ReadFile(file.CACert)
@@ -80,8 +80,15 @@ func TestDemo(t *testing.T) {
 		t.Errorf("health headers: %s %v", resp.Proto, resp.Header)
 	}
 	resp, body = get(file.Gateway+"/api/products?page=2", "")
+	if resp.StatusCode != 401 || !strings.Contains(body, "authn.missing_credentials") {
+		t.Errorf("products without a token: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(file.Gateway+"/api/products?page=2", file.Users["bob"].JWT)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"id":51`) {
-		t.Errorf("products: %d %s", resp.StatusCode, body)
+		t.Errorf("products with bob's token: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ = get(file.Gateway+"/api/products", file.AdminToken); resp.StatusCode != 401 {
+		t.Errorf("products with the admin token as a bearer: %d", resp.StatusCode)
 	}
 	for _, path := range []string{"/api/users", "/api/users/bob", "/api/admin/stats", "/nope"} {
 		resp, body = get(file.Gateway+path, "")
