@@ -411,3 +411,48 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// TestStaleKeysServedWhileRefreshing: past refresh_interval the known key
+// keeps working at once, and one background fetch refreshes the set.
+func TestStaleKeysServedWhileRefreshing(t *testing.T) {
+	k := testKeys(t)
+	var served atomic.Int64
+	release := make(chan struct{})
+	idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if served.Add(1) > 1 {
+			<-release // the refresh hangs until the test lets it go
+		}
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.rsa.PublicKey, KeyID: "rsa-1", Algorithm: "RS256", Use: "sig"}}})
+	}))
+	defer idp.Close()
+	defer close(release)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: idp.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := jwtConfig(t)
+	c.KeysFile, c.JWKSURL, c.CAFile, c.CacheSize = "", idp.URL, caFile, -1
+	var now atomic.Int64
+	now.Store(testNow.UnixNano())
+	a, err := New(c, Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := sign(t, jose.RS256, k.rsa, "rsa-1", claims(func(m map[string]any) { m["exp"] = testNow.Add(10 * time.Hour).Unix() }), nil)
+	if _, err := a.Authenticate(context.Background(), exchange(tok)); err != nil {
+		t.Fatal(err)
+	}
+	now.Store(testNow.Add(2 * time.Hour).UnixNano()) // the set is stale now
+	for range 50 {
+		if _, err := a.Authenticate(context.Background(), exchange(tok)); err != nil {
+			t.Fatalf("stale key refused while refreshing: %v", err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for served.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := served.Load(); got != 2 {
+		t.Errorf("fetches = %d, want exactly one background refresh", got)
+	}
+}

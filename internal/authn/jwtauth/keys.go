@@ -42,9 +42,10 @@ type keySet struct {
 	now        func() time.Time
 	log        *slog.Logger
 
-	cur     atomic.Pointer[keySnapshot]
-	flight  singleflight.Group
-	fetches atomic.Int64
+	cur        atomic.Pointer[keySnapshot]
+	flight     singleflight.Group
+	fetches    atomic.Int64
+	refreshing atomic.Bool // a background refresh is running
 
 	mu        sync.Mutex // guards lastFetch
 	lastFetch time.Time
@@ -127,8 +128,11 @@ func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
 		if snap == nil {
 			return nil
 		}
-	} else if k.now().Sub(snap.fetched) > k.refresh {
-		go k.fetch(context.Background(), true) // serve the stale set meanwhile
+	} else if k.now().Sub(snap.fetched) > k.refresh && k.refreshing.CompareAndSwap(false, true) {
+		go func() { // serve the stale set meanwhile; one refresher at a time
+			defer k.refreshing.Store(false)
+			k.fetch(context.Background(), true)
+		}()
 	}
 	if keys := snap.find(kid); len(keys) > 0 {
 		return keys
