@@ -111,6 +111,9 @@ var DefaultJWTAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
 func setJWTDefaults(j *JWT) {
 	if len(j.Algorithms) == 0 {
 		j.Algorithms = slices.Clone(DefaultJWTAlgorithms)
+		if j.HMACSecretFile != "" {
+			j.Algorithms = []string{"HS256"}
+		}
 	}
 	setDuration(&j.Leeway, 30*time.Second)
 	if j.RequiredClaims == nil {

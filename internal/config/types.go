@@ -320,10 +320,16 @@ type JWT struct {
 	// CAFile is a PEM bundle that signs the JWKS server's certificate.
 	// Default: the system roots.
 	CAFile string `yaml:"ca_file"`
+	// HMACSecretFile holds a shared secret (at least 32 bytes) for an
+	// issuer that signs with HS256, HS384 or HS512, instead of jwks_url or
+	// keys_file. Such an authenticator accepts only HMAC algorithms, and
+	// authenticators with public keys never do, so a public key can never
+	// be used as an HMAC secret (key confusion).
+	HMACSecretFile string `yaml:"hmac_secret_file"`
 	// Algorithms is the allowlist of signature algorithms: RS256, RS384,
-	// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. "none" and
-	// HMAC algorithms are never accepted. Default RS256, PS256, ES256,
-	// EdDSA.
+	// RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA; with
+	// hmac_secret_file, HS256, HS384, HS512. "none" is never accepted.
+	// Default RS256, PS256, ES256, EdDSA; with hmac_secret_file, HS256.
 	Algorithms []string `yaml:"algorithms"`
 	// Leeway is the clock skew allowed on exp, nbf and iat. Default 30s.
 	Leeway Duration `yaml:"leeway"`

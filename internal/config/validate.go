@@ -539,6 +539,8 @@ func authNames(a *Authn) map[string]bool {
 	return names
 }
 
+var hmacAlgorithms = map[string]bool{"HS256": true, "HS384": true, "HS512": true}
+
 var jwtAlgorithms = map[string]bool{
 	"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true, "PS512": true,
 	"ES256": true, "ES384": true, "ES512": true, "EdDSA": true,
@@ -568,9 +570,16 @@ func (v *validator) authn(a *Authn) {
 				v.errorf(fmt.Sprintf("%s.audiences[%d]", p, k), "must not be empty")
 			}
 		}
+		sources := 0
+		for _, src := range []string{j.JWKSURL, j.KeysFile, j.HMACSecretFile} {
+			if src != "" {
+				sources++
+			}
+		}
+		hmac := j.HMACSecretFile != ""
 		switch {
-		case (j.JWKSURL == "") == (j.KeysFile == ""):
-			v.errorf(p, "set exactly one of jwks_url or keys_file")
+		case sources != 1:
+			v.errorf(p, "set exactly one of jwks_url, keys_file or hmac_secret_file")
 		case j.JWKSURL != "":
 			if u, err := url.Parse(j.JWKSURL); err != nil || u.Scheme != "https" || u.Host == "" {
 				v.errorf(p+".jwks_url", "must be an https URL, got %q", j.JWKSURL)
@@ -583,9 +592,11 @@ func (v *validator) authn(a *Authn) {
 			switch {
 			case strings.EqualFold(alg, "none"):
 				v.errorf(ap, "\"none\" is never accepted: unsigned tokens prove nothing")
-			case strings.HasPrefix(strings.ToUpper(alg), "HS"):
-				v.errorf(ap, "%s is not accepted: an HMAC secret shared with every verifier lets any of them mint tokens; use an asymmetric algorithm", alg)
-			case !jwtAlgorithms[alg]:
+			case hmacAlgorithms[alg] && !hmac:
+				v.errorf(ap, "%s needs hmac_secret_file; with public keys it would let a public key be used as an HMAC secret", alg)
+			case jwtAlgorithms[alg] && hmac:
+				v.errorf(ap, "%s is an asymmetric algorithm; an hmac_secret_file authenticator accepts only HS256, HS384, HS512", alg)
+			case !jwtAlgorithms[alg] && !hmacAlgorithms[alg]:
 				v.errorf(ap, "unknown algorithm %q", alg)
 			}
 		}

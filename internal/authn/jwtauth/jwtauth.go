@@ -4,8 +4,10 @@
 // Defences, each against a known attack (see RFC 8725, JWT best practices):
 //
 //   - An algorithm allowlist per issuer, checked on the raw header before
-//     any key is touched: "none" in any case, HMAC algorithms (HS/RS key
-//     confusion) and anything unlisted are refused.
+//     any key is touched: "none" in any case and anything unlisted are
+//     refused. HMAC algorithms are allowed only for an issuer configured
+//     with a shared secret and nothing else, so a public key can never
+//     serve as an HMAC secret (HS/RS key confusion).
 //   - Keys come only from the configured JWKS or file. A token that carries
 //     its own key or a pointer to one (jwk, jku, x5u, x5c) or critical
 //     extensions (crit) is refused, never followed.
@@ -80,9 +82,12 @@ func New(c config.JWT, o Options) (*Authenticator, error) {
 		a.allowed[alg] = true
 	}
 	var err error
-	if c.KeysFile != "" {
+	switch {
+	case c.HMACSecretFile != "":
+		a.keys, err = newHMACKeySet(c.HMACSecretFile)
+	case c.KeysFile != "":
 		a.keys, err = newStaticKeySet(c.KeysFile)
-	} else {
+	default:
 		a.keys, err = newRemoteKeySet(c.JWKSURL, c.CAFile, c.RefreshInterval.Std(), c.MinRefreshInterval.Std(), o.Now, o.Logger)
 	}
 	if err != nil {

@@ -456,3 +456,34 @@ func TestStaleKeysServedWhileRefreshing(t *testing.T) {
 		t.Errorf("fetches = %d, want exactly one background refresh", got)
 	}
 }
+
+func TestHMAC(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	secret := []byte(strings.Repeat("0123456789abcdef", 4))
+	if err := os.WriteFile(secretFile, append(secret, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := config.Config{Authn: config.Authn{JWT: []config.JWT{{Name: "hs", Issuer: issuer, Audiences: []string{"orders-api"}, HMACSecretFile: secretFile}}}}
+	config.SetDefaults(&c)
+	a := newAuth(t, c.Authn.JWT[0])
+	if _, err := a.Authenticate(context.Background(), exchange(sign(t, jose.HS256, secret, "", claims(nil), nil))); err != nil {
+		t.Fatalf("HS256 with the configured secret: %v", err)
+	}
+	for name, tc := range map[string]struct{ tok, reason string }{
+		"wrong secret":      {sign(t, jose.HS256, []byte(strings.Repeat("another-secret!!", 4)), "", claims(nil), nil), "authn.bad_signature"},
+		"HS512 not allowed": {sign(t, jose.HS512, secret, "", claims(nil), nil), "authn.alg_not_allowed"},
+		"RS256 refused":     {sign(t, jose.RS256, testKeys(t).rsa, "", claims(nil), nil), "authn.alg_not_allowed"},
+	} {
+		_, err := a.Authenticate(context.Background(), exchange(tc.tok))
+		if d, ok := pipeline.AsDenial(err); !ok || d.Reason != tc.reason {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := os.WriteFile(secretFile, []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(c.Authn.JWT[0], Options{}); err == nil {
+		t.Error("short HMAC secret accepted")
+	}
+}

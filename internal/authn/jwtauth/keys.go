@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -27,6 +28,7 @@ type keySnapshot struct {
 	byKID   map[string][]jose.JSONWebKey
 	all     []jose.JSONWebKey
 	fetched time.Time
+	hmac    bool // one shared secret, whatever the kid
 }
 
 // keySet holds an issuer's verification keys: from a file, or from a JWKS
@@ -93,6 +95,25 @@ func newStaticKeySet(file string) (*keySet, error) {
 	return k, nil
 }
 
+// minHMACSecret is the least HMAC secret accepted (RFC 7518 3.2: a key as
+// long as the hash output).
+const minHMACSecret = 32
+
+func newHMACKeySet(file string) (*keySet, error) {
+	b, err := os.ReadFile(file) // #nosec G304 -- the operator names the secret file
+	if err != nil {
+		return nil, fmt.Errorf("reading hmac_secret_file: %w", err)
+	}
+	secret := bytes.TrimRight(b, "\r\n")
+	if len(secret) < minHMACSecret {
+		return nil, fmt.Errorf("hmac_secret_file %s: the secret must be at least %d bytes", file, minHMACSecret)
+	}
+	k := jose.JSONWebKey{Key: secret}
+	k2 := &keySet{}
+	k2.cur.Store(&keySnapshot{byKID: map[string][]jose.JSONWebKey{}, all: []jose.JSONWebKey{k}, hmac: true})
+	return k2, nil
+}
+
 func newRemoteKeySet(url, caFile string, refresh, minRefresh time.Duration, now func() time.Time, log *slog.Logger) (*keySet, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
@@ -146,6 +167,9 @@ func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
 func (s *keySnapshot) find(kid string) []jose.JSONWebKey {
 	if s == nil {
 		return nil
+	}
+	if s.hmac {
+		return s.all
 	}
 	if kid == "" {
 		if len(s.all) == 1 {
