@@ -18,8 +18,9 @@ THREADS=${THREADS:-1}         # wrk threads
 PROXY_CPU=${PROXY_CPU:-0}     # core for the proxy under test
 LOAD_CPU=${LOAD_CPU:-1}       # core for wrk and the upstream
 REQ_PATH=${REQ_PATH:-/api/items/42}
-# Rows to run, in this order within each round. Optional extra: goproxy-pool.
-ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log"}
+# Rows to run, in this order within each round. Optional extras: goproxy-pool
+# (listed by default), rampart-jwt-nocache.
+ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt"}
 KEEP_TMP=${KEEP_TMP:-0}       # 1 keeps the temp dir (configs, logs, wrk output)
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -95,12 +96,12 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- build
 log "building bench tools (bench/tools) and rampart into $TMP"
-(cd "$BENCH/tools" && go build -o "$TMP/" ./upstream ./goproxy ./fastproxy ./freeport) ||
+(cd "$BENCH/tools" && go build -o "$TMP/" ./upstream ./goproxy ./fastproxy ./freeport ./mkjwt) ||
 	die "building bench/tools failed"
 (cd "$REPO" && go build -o "$TMP/rampart" ./cmd/rampart) || die "building ./cmd/rampart failed"
 
-mapfile -t PORTS < <("$TMP/freeport" -n 9)
-((${#PORTS[@]} == 9)) || die "could not get free ports"
+mapfile -t PORTS < <("$TMP/freeport" -n 11)
+((${#PORTS[@]} == 11)) || die "could not get free ports"
 UP_PORT=${PORTS[0]}
 PORT_OF[direct]=$UP_PORT
 PORT_OF[goproxy]=${PORTS[1]}
@@ -111,6 +112,8 @@ PORT_OF[caddy]=${PORTS[5]}
 PORT_OF[rampart]=${PORTS[6]}
 PORT_OF[rampart-log]=${PORTS[7]}
 PORT_OF[goproxy-pool]=${PORTS[8]}
+PORT_OF[rampart-jwt]=${PORTS[9]}
+PORT_OF[rampart-jwt-nocache]=${PORTS[10]}
 
 declare -A LABEL=(
 	[direct]="upstream direct (no proxy)"
@@ -122,8 +125,10 @@ declare -A LABEL=(
 	[rampart]="Rampart, access log off"
 	[rampart-log]="Rampart, access log on (file)"
 	[goproxy-pool]="bare Go httputil.ReverseProxy + BufferPool (optional)"
+	[rampart-jwt]="Rampart, JWT auth (ES256) on, access log off"
+	[rampart-jwt-nocache]="Rampart, JWT auth (ES256), token cache off (optional)"
 )
-ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool)
+ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache)
 declare -a SEL=()
 for r in $ROWS; do
 	[[ -n ${LABEL[$r]+x} ]] || die "unknown row '$r' in ROWS (known: ${ALL_ROWS[*]})"
@@ -198,7 +203,40 @@ http://127.0.0.1:${PORT_OF[caddy]} {
 }
 EOF
 
-rampart_config() { # FILE PORT ACCESS_LOG_YAML
+# The JWT rows: a fresh ES256 key, its public JWKS in a file for Rampart, and
+# one token (iss https://bench.local, aud bench, sub bench-user, exp +24h)
+# that curl and wrk send on every request to those rows.
+JWKS="$TMP/bench-jwks.json"
+TOKEN=$("$TMP/mkjwt" -jwks "$JWKS") || die "mkjwt failed"
+[[ $TOKEN == *.*.* ]] || die "mkjwt printed no token"
+
+# auth_args ROW: sets AUTH to the curl/wrk arguments that authenticate a
+# request to ROW (none for rows without authentication).
+declare -a AUTH=()
+auth_args() {
+	AUTH=()
+	[[ $1 != rampart-jwt* ]] || AUTH=(-H "Authorization: Bearer $TOKEN")
+}
+
+# jwt_yaml CACHE_SIZE: the authn section of the JWT rows ("" = default cache).
+jwt_yaml() {
+	cat <<EOF
+authn:
+  jwt:
+    - name: bench
+      issuer: https://bench.local
+      audiences: [bench]
+      keys_file: $JWKS
+      algorithms: [ES256]
+EOF
+	[[ -z $1 ]] || echo "      cache_size: $1"
+}
+
+rampart_config() { # FILE PORT ACCESS_LOG_YAML [AUTHN_YAML]
+	# The route is public, or requires the "bench" JWT authenticator when an
+	# authn section is given.
+	local route_auth="public: true"
+	[[ -z ${4:-} ]] || route_auth="auth: [bench]"
 	cat >"$1" <<EOF
 version: 1
 data_dir: $TMP/rampart-data
@@ -209,6 +247,7 @@ admin:
   disabled: true
 access_log:
   $3
+${4:-}
 upstreams:
   up:
     url: http://127.0.0.1:$UP_PORT
@@ -217,13 +256,15 @@ routes:
     path: /{rest...}
     methods: [GET]
     upstream: up
-    public: true
+    $route_auth
 EOF
 	log "rampart config validate -c $1:"
 	"$TMP/rampart" config validate -c "$1" >&2 || die "rampart config validate failed for $1"
 }
 rampart_config "$TMP/rampart.yaml" "${PORT_OF[rampart]}" "disabled: true"
 rampart_config "$TMP/rampart-log.yaml" "${PORT_OF[rampart-log]}" "output: $TMP/access.log"
+rampart_config "$TMP/rampart-jwt.yaml" "${PORT_OF[rampart-jwt]}" "disabled: true" "$(jwt_yaml "")"
+rampart_config "$TMP/rampart-jwt-nocache.yaml" "${PORT_OF[rampart-jwt-nocache]}" "disabled: true" "$(jwt_yaml -1)"
 
 # ---------------------------------------------------------------- servers
 start() { # NAME CPU CMD...
@@ -244,8 +285,9 @@ show_failure() { # NAME
 
 wait_ready() { # NAME PORT
 	local name=$1 port=$2 i
+	auth_args "$name"
 	for i in $(seq 150); do
-		if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port$REQ_PATH"; then return 0; fi
+		if curl -sf -o /dev/null --max-time 1 "${AUTH[@]}" "http://127.0.0.1:$port$REQ_PATH"; then return 0; fi
 		if ! kill -0 "${PID_OF[$name]}" 2>/dev/null; then
 			show_failure "$name"
 			die "$name exited during start-up"
@@ -256,14 +298,33 @@ wait_ready() { # NAME PORT
 	die "$name did not answer on 127.0.0.1:$port within 15 s"
 }
 
-# check NAME PORT: one request must come back 200 with the upstream's JSON.
+# check NAME PORT: one request must come back 200 with the upstream's JSON
+# (with the token, for the JWT rows). The JWT rows must also answer 401 to a
+# request without a token and to one whose token has a broken signature.
 check() {
 	local name=$1 port=$2 code
-	code=$(curl -s -o "$TMP/$name.check" -w '%{http_code} %{content_type}' "http://127.0.0.1:$port$REQ_PATH")
+	auth_args "$name"
+	code=$(curl -s -o "$TMP/$name.check" -w '%{http_code} %{content_type}' "${AUTH[@]}" "http://127.0.0.1:$port$REQ_PATH")
 	if [[ $code != "200 application/json" ]] || ! grep -q '"widget"' "$TMP/$name.check"; then
 		show_failure "$name"
 		die "$name answered '$code' $(head -c 200 "$TMP/$name.check")"
 	fi
+	[[ $name == rampart-jwt* ]] || return 0
+	# Broken signature: the first signature character swapped for another
+	# letter (the first, unlike the last, carries only signature bits).
+	local sig=${TOKEN##*.} bad
+	[[ ${sig:0:1} == A ]] && bad="${TOKEN%.*}.B${sig:1}" || bad="${TOKEN%.*}.A${sig:1}"
+	local -a h
+	local what
+	for what in "no token" "a broken signature"; do
+		h=()
+		[[ $what == "no token" ]] || h=(-H "Authorization: Bearer $bad")
+		code=$(curl -s -o "$TMP/$name.check401" -w '%{http_code}' "${h[@]}" "http://127.0.0.1:$port$REQ_PATH")
+		if [[ $code != 401 ]]; then
+			show_failure "$name"
+			die "$name answered '$code', not 401, to a request with $what: $(head -c 200 "$TMP/$name.check401")"
+		fi
+	done
 }
 
 is_sel() { local r; for r in "${SEL[@]}"; do [[ $r == "$1" ]] && return 0; done; return 1; }
@@ -282,12 +343,14 @@ is_sel caddy && start caddy "$PROXY_CPU" env HOME="$TMP/caddy/home" XDG_DATA_HOM
 	XDG_CONFIG_HOME="$TMP/caddy/config" caddy run --config "$TMP/Caddyfile" --adapter caddyfile
 is_sel rampart && start rampart "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart.yaml"
 is_sel rampart-log && start rampart-log "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-log.yaml"
+is_sel rampart-jwt && start rampart-jwt "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-jwt.yaml"
+is_sel rampart-jwt-nocache && start rampart-jwt-nocache "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-jwt-nocache.yaml"
 for r in "${SEL[@]}"; do
 	[[ $r == direct ]] && PID_OF[direct]=${PID_OF[upstream]}
 	wait_ready "$r" "${PORT_OF[$r]}"
 	check "$r" "${PORT_OF[$r]}"
 done
-log "all ${#SEL[@]} targets answer 200 application/json"
+log "all ${#SEL[@]} targets answer 200 application/json (JWT rows: with the token; 401 without it or with a broken signature)"
 
 # ---------------------------------------------------------------- measure
 # cpu_busy CPU: "busy total" jiffies of one core from /proc/stat.
@@ -314,12 +377,13 @@ measure() { # ROW ROUND
 	local row=$1 round=$2 url out b0 b1 a0 a1
 	url="http://127.0.0.1:${PORT_OF[$row]}$REQ_PATH"
 	out="$TMP/wrk-$row-$round.txt"
-	taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+	auth_args "$row"
+	taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "${AUTH[@]}" "$url" >/dev/null 2>&1 || true
 	local u0 u1
 	u0=$(upstream_conns)
 	read -r b0 b1 < <(cpu_busy "$PROXY_CPU")
 	read -r a0 a1 < <(cpu_busy "$LOAD_CPU")
-	taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url" >"$out" 2>&1 ||
+	taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${AUTH[@]}" "$url" >"$out" 2>&1 ||
 		{ cat "$out" >&2; die "wrk failed against $row"; }
 	local e0 e1 f0 f1
 	read -r e0 e1 < <(cpu_busy "$PROXY_CPU")
@@ -339,7 +403,7 @@ measure() { # ROW ROUND
 	CPU1[$row,$round]=$(awk -v b="$a0" -v t="$a1" -v B="$f0" -v T="$f1" 'BEGIN { printf "%.0f", (T > t) ? 100 * (B - b) / (T - t) : 0 }')
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$row" "$rps" "$p50" "$p99" "$errs" \
 		"${CPU0[$row,$round]}" "${CPU1[$row,$round]}" "${UPC[$row,$round]}" >>"$RAW"
-	log "round $round/$ROUNDS $(printf '%-12s' "$row") $(printf '%10.0f' "$rps") req/s  p50 ${p50}ms  p99 ${p99}ms  errors $errs  cpu$PROXY_CPU ${CPU0[$row,$round]}%  cpu$LOAD_CPU ${CPU1[$row,$round]}%  new upstream conns ${UPC[$row,$round]}"
+	log "round $round/$ROUNDS $(printf '%-19s' "$row") $(printf '%10.0f' "$rps") req/s  p50 ${p50}ms  p99 ${p99}ms  errors $errs  cpu$PROXY_CPU ${CPU0[$row,$round]}%  cpu$LOAD_CPU ${CPU1[$row,$round]}%  new upstream conns ${UPC[$row,$round]}"
 }
 
 START=$(date +%s)
@@ -358,6 +422,7 @@ tool_versions() {
 	printf -- '- haproxy: %s\n' "$(haproxy -v 2>&1 | head -n 1 | awk '{ print $3 }')"
 	printf -- '- caddy: %s\n' "$(caddy version 2>&1 | awk '{ print $1 }')"
 	printf -- '- wrk: %s\n' "$(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }')"
+	printf -- '- go-jose (Rampart JWT verification): %s\n' "$(awk '$1 == "github.com/go-jose/go-jose/v4" { print $2 }' "$REPO/go.mod")"
 	printf -- '- fasthttp: %s\n' "$(awk '{ for (i = 1; i < NF; i++) if ($i == "github.com/valyala/fasthttp") print $(i + 1) }' "$BENCH/tools/go.mod")"
 	local rev dirty=""
 	rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
