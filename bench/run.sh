@@ -124,7 +124,7 @@ declare -A LABEL=(
 	[caddy]="Caddy"
 	[rampart]="Rampart, access log off"
 	[rampart-log]="Rampart, access log on (file)"
-	[goproxy-pool]="bare Go httputil.ReverseProxy + BufferPool (optional)"
+	[goproxy-pool]="bare Go httputil.ReverseProxy + BufferPool"
 	[rampart-jwt]="Rampart, JWT auth (ES256) on, access log off"
 	[rampart-jwt-nocache]="Rampart, JWT auth (ES256), token cache off (optional)"
 )
