@@ -150,9 +150,12 @@ func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
 			return nil
 		}
 	} else if k.now().Sub(snap.fetched) > k.refresh && k.refreshing.CompareAndSwap(false, true) {
-		go func() { // serve the stale set meanwhile; one refresher at a time
+		// Serve the stale set meanwhile; one refresher at a time, detached
+		// from the request that noticed (it must outlive it).
+		bg := context.WithoutCancel(ctx)
+		go func() {
 			defer k.refreshing.Store(false)
-			k.fetch(context.Background(), true)
+			k.fetch(bg, true)
 		}()
 	}
 	if keys := snap.find(kid); len(keys) > 0 {
