@@ -186,3 +186,31 @@ func headerList(items []string, sep string) string {
 	}
 	return b.String()
 }
+
+// Unauthorized returns a 401 denial with a stable reason, a public message
+// and an internal cause; the stage adds the challenge.
+func Unauthorized(reason, message string, cause error) *pipeline.Denial {
+	return &pipeline.Denial{Status: http.StatusUnauthorized, Reason: reason, Message: message, Cause: cause}
+}
+
+// Bearer returns the request's bearer token (RFC 6750 section 2.1), or
+// ErrNoCredentials when there is none; two Authorization headers are
+// refused as ambiguous.
+func Bearer(h pipeline.Header) (string, error) {
+	values := h.Values("Authorization")
+	if len(values) == 0 {
+		return "", ErrNoCredentials
+	}
+	if len(values) > 1 {
+		return "", Unauthorized("authn.malformed", "The request has more than one Authorization header.", nil)
+	}
+	scheme, tok, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", ErrNoCredentials
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", Unauthorized("authn.malformed", "The bearer token is empty.", nil)
+	}
+	return tok, nil
+}

@@ -97,6 +97,16 @@ func SetDefaults(c *Config) {
 	for i := range c.Authn.JWT {
 		setJWTDefaults(&c.Authn.JWT[i])
 	}
+	for i := range c.Authn.Introspection {
+		in := &c.Authn.Introspection[i]
+		setDuration(&in.Timeout, 5*time.Second)
+		setClaimDefaults(&in.Claims)
+		if in.CacheSize == 0 {
+			in.CacheSize = 10000
+		}
+		setDuration(&in.CacheTTL, time.Minute)
+		setDuration(&in.NegativeCacheTTL, 10*time.Second)
+	}
 	for i := range c.Routes {
 		if c.Routes[i].Name == "" {
 			c.Routes[i].Name = fmt.Sprintf("route-%d", i)
@@ -119,7 +129,17 @@ func setJWTDefaults(j *JWT) {
 	if j.RequiredClaims == nil {
 		j.RequiredClaims = []string{"sub", "exp"}
 	}
-	m := &j.Claims
+	setClaimDefaults(&j.Claims)
+	setSize(&j.MaxTokenBytes, 8<<10)
+	setDuration(&j.RefreshInterval, time.Hour)
+	setDuration(&j.MinRefreshInterval, time.Minute)
+	if j.CacheSize == 0 {
+		j.CacheSize = 10000
+	}
+	setDuration(&j.CacheTTL, 5*time.Minute)
+}
+
+func setClaimDefaults(m *ClaimMapping) {
 	if m.Subject == "" {
 		m.Subject = "sub"
 	}
@@ -135,13 +155,6 @@ func setJWTDefaults(j *JWT) {
 	if m.Session == "" {
 		m.Session = "sid"
 	}
-	setSize(&j.MaxTokenBytes, 8<<10)
-	setDuration(&j.RefreshInterval, time.Hour)
-	setDuration(&j.MinRefreshInterval, time.Minute)
-	if j.CacheSize == 0 {
-		j.CacheSize = 10000
-	}
-	setDuration(&j.CacheTTL, 5*time.Minute)
 }
 
 func setTLSDefaults(t *TLS) {

@@ -296,6 +296,46 @@ type Authn struct {
 	// JWT authenticators verify bearer JSON Web Tokens (RFC 7519) of one
 	// issuer each.
 	JWT []JWT `yaml:"jwt"`
+	// Introspection authenticators ask an OAuth2 authorization server
+	// whether a bearer token is active (RFC 7662), for opaque tokens.
+	Introspection []Introspection `yaml:"introspection"`
+}
+
+// Introspection validates opaque bearer tokens with an OAuth2 token
+// introspection endpoint (RFC 7662). Answers are cached: active tokens until
+// their exp or cache_ttl, inactive ones for negative_cache_ttl. When the
+// endpoint cannot be reached the request is refused with 503: a token that
+// cannot be checked grants nothing.
+type Introspection struct {
+	// Name is what routes list in auth. Required.
+	Name string `yaml:"name"`
+	// URL is the https introspection endpoint. Required.
+	URL string `yaml:"url"`
+	// ClientID authenticates Rampart to the endpoint (HTTP Basic).
+	// Required.
+	ClientID string `yaml:"client_id"`
+	// ClientSecretFile holds the client secret. Required.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// CAFile is a PEM bundle that signs the endpoint's certificate.
+	// Default: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// Issuer, when set, must equal the answer's iss.
+	Issuer string `yaml:"issuer"`
+	// Audiences, when set, must include one of the answer's aud values.
+	Audiences []string `yaml:"audiences"`
+	// Timeout bounds one introspection call. Default 5s.
+	Timeout Duration `yaml:"timeout"`
+	// Claims maps the answer's members to the identity (same rules as for
+	// JWT claims). Default subject "sub", scopes "scope".
+	Claims ClaimMapping `yaml:"claims"`
+	// CacheSize bounds the answer cache. Default 10000; -1 turns it off.
+	CacheSize int `yaml:"cache_size"`
+	// CacheTTL bounds how long an active answer is reused (never past
+	// exp): the longest a revoked token keeps working. Default 1m.
+	CacheTTL Duration `yaml:"cache_ttl"`
+	// NegativeCacheTTL is how long an inactive answer is reused. Default
+	// 10s.
+	NegativeCacheTTL Duration `yaml:"negative_cache_ttl"`
 }
 
 // JWT verifies bearer JSON Web Tokens from one issuer. A token is this

@@ -536,6 +536,9 @@ func authNames(a *Authn) map[string]bool {
 	for _, j := range a.JWT {
 		names[j.Name] = true
 	}
+	for _, in := range a.Introspection {
+		names[in.Name] = true
+	}
 	return names
 }
 
@@ -548,17 +551,10 @@ var jwtAlgorithms = map[string]bool{
 
 func (v *validator) authn(a *Authn) {
 	names := map[string]bool{}
+	v.introspection(a.Introspection, names)
 	for i, j := range a.JWT {
 		p := fmt.Sprintf("authn.jwt[%d]", i)
-		switch {
-		case j.Name == "":
-			v.errorf(p+".name", "required")
-		case !paramName.MatchString(strings.ReplaceAll(j.Name, "-", "_")):
-			v.errorf(p+".name", "%q: use letters, digits, - and _", j.Name)
-		case names[j.Name]:
-			v.errorf(p+".name", "duplicate authenticator name %q", j.Name)
-		}
-		names[j.Name] = true
+		v.authName(p, j.Name, names)
 		if j.Issuer == "" {
 			v.errorf(p+".issuer", "required: the exact iss claim of the issuer's tokens")
 		}
@@ -614,6 +610,43 @@ func (v *validator) authn(a *Authn) {
 		}
 		if j.Claims.Subject == "" {
 			v.errorf(p+".claims.subject", "must name a claim")
+		}
+	}
+}
+
+func (v *validator) authName(p, name string, names map[string]bool) {
+	switch {
+	case name == "":
+		v.errorf(p+".name", "required")
+	case !paramName.MatchString(strings.ReplaceAll(name, "-", "_")):
+		v.errorf(p+".name", "%q: use letters, digits, - and _", name)
+	case names[name]:
+		v.errorf(p+".name", "duplicate authenticator name %q", name)
+	}
+	names[name] = true
+}
+
+func (v *validator) introspection(list []Introspection, names map[string]bool) {
+	for i, in := range list {
+		p := fmt.Sprintf("authn.introspection[%d]", i)
+		v.authName(p, in.Name, names)
+		if u, err := url.Parse(in.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			v.errorf(p+".url", "must be an https URL, got %q", in.URL)
+		}
+		if in.ClientID == "" {
+			v.errorf(p+".client_id", "required")
+		}
+		if in.ClientSecretFile == "" {
+			v.errorf(p+".client_secret_file", "required")
+		}
+		if in.Timeout.Std() < 100*time.Millisecond || in.Timeout.Std() > time.Minute {
+			v.errorf(p+".timeout", "must be from 100ms to 1m")
+		}
+		if in.CacheSize < -1 {
+			v.errorf(p+".cache_size", "must be a positive size, or -1 to turn the cache off")
+		}
+		if in.CacheTTL.Std() > time.Hour {
+			v.errorf(p+".cache_ttl", "must not exceed 1h: it is how long a revoked token keeps working")
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/authn/introspect"
 	"github.com/rampart-gw/rampart/internal/authn/jwtauth"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
@@ -76,6 +77,13 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 			return nil, err
 		}
 		authenticators[j.Name] = a
+	}
+	for _, in := range cfg.Authn.Introspection {
+		a, err := introspect.New(in, introspect.Options{Logger: d.Logger})
+		if err != nil {
+			return nil, err
+		}
+		authenticators[in.Name] = a
 	}
 	authnStage, err := authn.New(cfg.Routes, authenticators)
 	if err != nil {

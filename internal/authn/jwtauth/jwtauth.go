@@ -36,7 +36,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -63,7 +62,7 @@ type Authenticator struct {
 	algs     []jose.SignatureAlgorithm
 	allowed  map[string]bool
 	keys     *keySet
-	cache    *cache
+	cache    *authn.Cache
 	now      func() time.Time
 	required []string
 }
@@ -94,7 +93,7 @@ func New(c config.JWT, o Options) (*Authenticator, error) {
 		return nil, fmt.Errorf("authn.jwt %s: %w", c.Name, err)
 	}
 	if c.CacheSize > 0 {
-		a.cache = newCache(c.CacheSize)
+		a.cache = authn.NewCache(c.CacheSize)
 	}
 	return a, nil
 }
@@ -110,23 +109,7 @@ func (a *Authenticator) Challenge() string { return `Bearer realm="rampart"` }
 func (a *Authenticator) KeyFetches() int64 { return a.keys.fetches.Load() }
 
 func deny(reason, message string, cause error) *pipeline.Denial {
-	return &pipeline.Denial{Status: http.StatusUnauthorized, Reason: reason, Message: message, Cause: cause}
-}
-
-// bearer returns the bearer token of the request, or ErrNoCredentials.
-func bearer(h pipeline.Header) (string, error) {
-	values := h.Values("Authorization")
-	if len(values) == 0 {
-		return "", authn.ErrNoCredentials
-	}
-	if len(values) > 1 {
-		return "", deny("authn.malformed", "The request has more than one Authorization header.", nil)
-	}
-	scheme, tok, ok := strings.Cut(values[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", authn.ErrNoCredentials
-	}
-	return strings.TrimSpace(tok), nil
+	return authn.Unauthorized(reason, message, cause)
 }
 
 // header is the part of a JOSE header that is checked before verification.
@@ -142,7 +125,7 @@ type header struct {
 
 // Authenticate verifies the bearer token if it is a JWT of this issuer.
 func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Identity, error) {
-	tok, err := bearer(x.In.Header)
+	tok, err := authn.Bearer(x.In.Header)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +138,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	now := a.now()
 	sum := sha256.Sum256([]byte(tok))
 	if a.cache != nil {
-		if id, ok := a.cache.get(sum, now); ok {
+		if id, ok := a.cache.Get(sum, now); ok && id != nil {
 			return id, nil
 		}
 	}
@@ -244,7 +227,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 		if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
 			until = id.ExpiresAt
 		}
-		a.cache.put(sum, id, until)
+		a.cache.Put(sum, id, until)
 	}
 	return id, nil
 }
@@ -268,24 +251,24 @@ func claimDenial(err error) *pipeline.Denial {
 // identity maps verified claims to an Identity.
 func (a *Authenticator) identity(claims map[string]any, std *jwt.Claims, sum [32]byte) (*pipeline.Identity, error) {
 	m := a.cfg.Claims
-	sub, _ := lookup(claims, m.Subject).(string)
+	sub, _ := authn.Claim(claims, m.Subject).(string)
 	if sub == "" {
 		return nil, deny("authn.missing_claim", "The token names no subject.", fmt.Errorf("claim %q", m.Subject))
 	}
 	id := &pipeline.Identity{
 		Subject:       sub,
 		Issuer:        a.cfg.Issuer,
-		Roles:         strings2(claims, m.Roles, false),
-		Groups:        strings2(claims, m.Groups, false),
-		Scopes:        strings2(claims, m.Scopes, true),
+		Roles:         authn.ClaimStrings(claims, m.Roles, false),
+		Groups:        authn.ClaimStrings(claims, m.Groups, false),
+		Scopes:        authn.ClaimStrings(claims, m.Scopes, true),
 		Method:        "jwt",
 		Authenticator: a.cfg.Name,
 	}
 	if m.Tenant != "" {
-		id.Tenant, _ = lookup(claims, m.Tenant).(string)
+		id.Tenant, _ = authn.Claim(claims, m.Tenant).(string)
 	}
 	if m.Session != "" {
-		id.Session, _ = lookup(claims, m.Session).(string)
+		id.Session, _ = authn.Claim(claims, m.Session).(string)
 	}
 	if std.Expiry != nil {
 		id.ExpiresAt = std.Expiry.Time()
@@ -296,51 +279,6 @@ func (a *Authenticator) identity(claims map[string]any, std *jwt.Claims, sum [32
 		id.CredentialID = "jti:" + std.ID
 	}
 	return id, nil
-}
-
-// lookup follows a dotted claim path ("realm_access.roles").
-func lookup(claims map[string]any, path string) any {
-	var v any = claims
-	for part := range strings.SplitSeq(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[part]
-	}
-	return v
-}
-
-// strings2 collects the string values of several claims: lists of strings,
-// or strings (split on spaces when spaceSeparated, as OAuth's scope).
-func strings2(claims map[string]any, paths []string, spaceSeparated bool) []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(s string) {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	for _, p := range paths {
-		switch v := lookup(claims, p).(type) {
-		case string:
-			if spaceSeparated {
-				for _, f := range strings.Fields(v) {
-					add(f)
-				}
-			} else {
-				add(v)
-			}
-		case []any:
-			for _, e := range v {
-				if s, ok := e.(string); ok {
-					add(s)
-				}
-			}
-		}
-	}
-	return out
 }
 
 // validKID bounds a kid to printable ASCII and 128 bytes.
