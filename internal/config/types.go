@@ -357,8 +357,12 @@ type JWT struct {
 	// KeysFile is a JSON Web Key Set file with the issuer's public keys,
 	// instead of jwks_url.
 	KeysFile string `yaml:"keys_file"`
-	// CAFile is a PEM bundle that signs the JWKS server's certificate.
-	// Default: the system roots.
+	// Discovery finds the JWKS URL through OpenID Connect discovery
+	// (ISSUER/.well-known/openid-configuration) instead of jwks_url; the
+	// document must name this exact issuer and an https jwks_uri.
+	Discovery bool `yaml:"discovery"`
+	// CAFile is a PEM bundle that signs the JWKS (and discovery) server's
+	// certificate. Default: the system roots.
 	CAFile string `yaml:"ca_file"`
 	// HMACSecretFile holds a shared secret (at least 32 bytes) for an
 	// issuer that signs with HS256, HS384 or HS512, instead of jwks_url or

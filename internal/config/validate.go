@@ -572,16 +572,22 @@ func (v *validator) authn(a *Authn) {
 				sources++
 			}
 		}
+		if j.Discovery {
+			sources++
+			if u, err := url.Parse(j.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
+				v.errorf(p+".issuer", "discovery needs an https issuer URL, got %q", j.Issuer)
+			}
+		}
 		hmac := j.HMACSecretFile != ""
 		switch {
 		case sources != 1:
-			v.errorf(p, "set exactly one of jwks_url, keys_file or hmac_secret_file")
+			v.errorf(p, "set exactly one of jwks_url, discovery, keys_file or hmac_secret_file")
 		case j.JWKSURL != "":
 			if u, err := url.Parse(j.JWKSURL); err != nil || u.Scheme != "https" || u.Host == "" {
 				v.errorf(p+".jwks_url", "must be an https URL, got %q", j.JWKSURL)
 			}
-		case j.CAFile != "":
-			v.errorf(p+".ca_file", "only applies with jwks_url")
+		case j.CAFile != "" && !j.Discovery:
+			v.errorf(p+".ca_file", "only applies with jwks_url or discovery")
 		}
 		for k, alg := range j.Algorithms {
 			ap := fmt.Sprintf("%s.algorithms[%d]", p, k)

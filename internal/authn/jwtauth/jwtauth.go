@@ -87,7 +87,11 @@ func New(c config.JWT, o Options) (*Authenticator, error) {
 	case c.KeysFile != "":
 		a.keys, err = newStaticKeySet(c.KeysFile)
 	default:
-		a.keys, err = newRemoteKeySet(c.JWKSURL, c.CAFile, c.RefreshInterval.Std(), c.MinRefreshInterval.Std(), o.Now, o.Logger)
+		discover := ""
+		if c.Discovery {
+			discover = c.Issuer
+		}
+		a.keys, err = newRemoteKeySet(c.JWKSURL, discover, c.CAFile, c.RefreshInterval.Std(), c.MinRefreshInterval.Std(), o.Now, o.Logger)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authn.jwt %s: %w", c.Name, err)

@@ -487,3 +487,46 @@ func TestHMAC(t *testing.T) {
 		t.Error("short HMAC secret accepted")
 	}
 }
+
+func TestOIDCDiscovery(t *testing.T) {
+	k := testKeys(t)
+	var docIssuer atomic.Value
+	var idp *httptest.Server
+	idp = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": docIssuer.Load().(string), "jwks_uri": idp.URL + "/keys"})
+		case "/keys":
+			_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.rsa.PublicKey, KeyID: "rsa-1", Algorithm: "RS256", Use: "sig"}}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer idp.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: idp.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, docIssuer string
+		ok              bool
+	}{
+		{"issuer matches", idp.URL, true},
+		{"issuer mix-up", "https://evil.example", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docIssuer.Store(tc.docIssuer)
+			c := jwtConfig(t)
+			c.Issuer, c.KeysFile, c.Discovery, c.CAFile = idp.URL, "", true, caFile
+			a := newAuth(t, c)
+			tok := sign(t, jose.RS256, k.rsa, "rsa-1", claims(func(m map[string]any) { m["iss"] = idp.URL }), nil)
+			_, err := a.Authenticate(context.Background(), exchange(tok))
+			if tc.ok && err != nil {
+				t.Fatalf("discovered keys: %v", err)
+			}
+			if d, ok := pipeline.AsDenial(err); !tc.ok && (!ok || d.Reason != "authn.unknown_key") {
+				t.Fatalf("mix-up: %v", err)
+			}
+		})
+	}
+}

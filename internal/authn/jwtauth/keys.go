@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,7 @@ type keySnapshot struct {
 // It is safe for concurrent use.
 type keySet struct {
 	url        string
+	discover   string // the issuer, when url comes from OIDC discovery
 	client     *http.Client
 	refresh    time.Duration
 	minRefresh time.Duration
@@ -114,7 +117,7 @@ func newHMACKeySet(file string) (*keySet, error) {
 	return k2, nil
 }
 
-func newRemoteKeySet(url, caFile string, refresh, minRefresh time.Duration, now func() time.Time, log *slog.Logger) (*keySet, error) {
+func newRemoteKeySet(url, discoverIssuer, caFile string, refresh, minRefresh time.Duration, now func() time.Time, log *slog.Logger) (*keySet, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile) // #nosec G304 -- the operator names the CA file
@@ -133,7 +136,7 @@ func newRemoteKeySet(url, caFile string, refresh, minRefresh time.Duration, now 
 		// The JWKS URL is configured; a redirect elsewhere is refused.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &keySet{url: url, client: client, refresh: refresh, minRefresh: minRefresh, now: now, log: log}, nil
+	return &keySet{url: url, discover: discoverIssuer, client: client, refresh: refresh, minRefresh: minRefresh, now: now, log: log}, nil
 }
 
 // lookup returns the keys for kid (all keys when kid is empty), fetching
@@ -141,7 +144,7 @@ func newRemoteKeySet(url, caFile string, refresh, minRefresh time.Duration, now 
 // stale, and refetching once per minRefresh when kid is unknown.
 func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
 	snap := k.cur.Load()
-	if k.url == "" {
+	if k.url == "" && k.discover == "" {
 		return snap.find(kid)
 	}
 	if snap == nil {
@@ -213,11 +216,9 @@ func (k *keySet) fetch(ctx context.Context, limited bool) *keySnapshot {
 	return snap
 }
 
-func (k *keySet) get(ctx context.Context) (*keySnapshot, error) {
-	k.fetches.Add(1)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+// getJSON fetches a bounded JSON document.
+func (k *keySet) getJSON(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -228,14 +229,58 @@ func (k *keySet) get(ctx context.Context) (*keySnapshot, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
+		return nil, fmt.Errorf("%s: status %d", url, resp.StatusCode)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(b) > maxJWKSBytes {
-		return nil, fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
+		return nil, fmt.Errorf("%s: larger than %d bytes", url, maxJWKSBytes)
+	}
+	return b, nil
+}
+
+// discoverJWKS reads the issuer's OpenID Connect discovery document and
+// returns its jwks_uri, after checking that the document names this exact
+// issuer (OIDC Discovery 1.0 section 4.3, against issuer mix-up).
+func (k *keySet) discoverJWKS(ctx context.Context) (string, error) {
+	b, err := k.getJSON(ctx, strings.TrimSuffix(k.discover, "/")+"/.well-known/openid-configuration")
+	if err != nil {
+		return "", fmt.Errorf("discovery: %w", err)
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return "", fmt.Errorf("discovery: parsing: %w", err)
+	}
+	if doc.Issuer != k.discover {
+		return "", fmt.Errorf("discovery: the document names issuer %q, not %q", doc.Issuer, k.discover)
+	}
+	if u, err := url.Parse(doc.JWKSURI); err != nil || u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("discovery: jwks_uri %q is not an https URL", doc.JWKSURI)
+	}
+	return doc.JWKSURI, nil
+}
+
+func (k *keySet) get(ctx context.Context) (*keySnapshot, error) {
+	k.fetches.Add(1)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	jwksURL := k.url
+	if k.discover != "" {
+		// Rediscovered on every refresh: issuers move their keys.
+		u, err := k.discoverJWKS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		jwksURL = u
+	}
+	b, err := k.getJSON(ctx, jwksURL)
+	if err != nil {
+		return nil, err
 	}
 	snap, err := parseKeySet(b)
 	if err != nil {
