@@ -97,6 +97,11 @@ func SetDefaults(c *Config) {
 	for i := range c.Authn.JWT {
 		setJWTDefaults(&c.Authn.JWT[i])
 	}
+	for i := range c.Authn.MTLS {
+		if c.Authn.MTLS[i].Subject == "" {
+			c.Authn.MTLS[i].Subject = "cn"
+		}
+	}
 	for i := range c.Authn.Introspection {
 		in := &c.Authn.Introspection[i]
 		setDuration(&in.Timeout, 5*time.Second)
@@ -165,6 +170,9 @@ func setTLSDefaults(t *TLS) {
 		t.Hosts = slices.Clone(defaultDevHosts)
 	}
 	setDuration(&t.ReloadInterval, DefaultCertReloadInterval)
+	if t.ClientAuth != nil && t.ClientAuth.Mode == "" {
+		t.ClientAuth.Mode = "optional"
+	}
 	if t.ACME != nil {
 		if t.ACME.Directory == "" {
 			t.ACME.Directory = DefaultACMEDirectory

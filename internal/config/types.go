@@ -94,8 +94,10 @@ type TLS struct {
 	// ACME obtains and renews certificates automatically from an ACME CA
 	// (RFC 8555) such as Let's Encrypt, instead of cert_file.
 	ACME *ACME `yaml:"acme"`
-	// ClientAuth requires client certificates (mTLS). Not yet supported.
-	ClientAuth Reserved `yaml:"client_auth"`
+	// ClientAuth asks clients for certificates (mTLS), verified against
+	// ca_file; routes turn them into identities with an mtls
+	// authenticator.
+	ClientAuth *ClientAuth `yaml:"client_auth"`
 }
 
 // ACME configures automatic certificates. Challenges are answered with
@@ -118,6 +120,17 @@ type ACME struct {
 	// forwards the CA's connections to port 443 here (for example 8443).
 	// Default 443.
 	AltTLSALPNPort int `yaml:"alt_tls_alpn_port"`
+}
+
+// ClientAuth configures client certificates on a listener.
+type ClientAuth struct {
+	// CAFile is a PEM bundle of the CAs that sign client certificates.
+	// Required.
+	CAFile string `yaml:"ca_file"`
+	// Mode is "optional" (default: a certificate is verified if presented,
+	// and routes decide whether they need one) or "required" (the
+	// handshake fails without a valid one).
+	Mode string `yaml:"mode"`
 }
 
 // Admin is the management listener. It binds to loopback by default and
@@ -299,6 +312,27 @@ type Authn struct {
 	// Introspection authenticators ask an OAuth2 authorization server
 	// whether a bearer token is active (RFC 7662), for opaque tokens.
 	Introspection []Introspection `yaml:"introspection"`
+	// MTLS authenticators turn a verified client certificate (see
+	// listeners[].tls.client_auth) into an identity.
+	MTLS []MTLS `yaml:"mtls"`
+}
+
+// MTLS maps a client certificate that the listener verified to an
+// identity.
+type MTLS struct {
+	// Name is what routes list in auth. Required.
+	Name string `yaml:"name"`
+	// Subject is where the subject comes from: "cn" (the subject's common
+	// name, default), "dns" or "uri" (the first DNS or URI SAN, such as a
+	// SPIFFE ID) or "email".
+	Subject string `yaml:"subject"`
+	// RolesFromOU takes roles from the subject's organizational units.
+	RolesFromOU bool `yaml:"roles_from_ou"`
+	// Roles maps subjects to roles, added to those from OUs.
+	Roles map[string][]string `yaml:"roles"`
+	// AllowedSubjects, when set, is the allowlist of subjects; any other
+	// certificate, even a valid one, is refused.
+	AllowedSubjects []string `yaml:"allowed_subjects"`
 }
 
 // Introspection validates opaque bearer tokens with an OAuth2 token

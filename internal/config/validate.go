@@ -15,14 +15,13 @@ import (
 
 // notYet names the issue that will bring each reserved section.
 var notYet = map[string]string{
-	"firewall":    "the firewall stage",
-	"waf":         "the WAF stage",
-	"authz":       "authorization",
-	"limits":      "rate limits and quotas",
-	"protect":     "data protection",
-	"audit":       "the audit log",
-	"acme":        "ACME certificates",
-	"client_auth": "client certificates (mTLS)",
+	"firewall": "the firewall stage",
+	"waf":      "the WAF stage",
+	"authz":    "authorization",
+	"limits":   "rate limits and quotas",
+	"protect":  "data protection",
+	"audit":    "the audit log",
+	"acme":     "ACME certificates",
 }
 
 // validator collects problems; each method checks one part of the config.
@@ -184,7 +183,14 @@ func (v *validator) tls(p string, t *TLS) {
 	if t.ReloadInterval.Std() < time.Second {
 		v.errorf(p+".reload_interval", "must be at least 1s")
 	}
-	v.reserved(p+".client_auth", t.ClientAuth)
+	if ca := t.ClientAuth; ca != nil {
+		if ca.CAFile == "" {
+			v.errorf(p+".client_auth.ca_file", "required: the CAs that sign client certificates")
+		}
+		if ca.Mode != "optional" && ca.Mode != "required" {
+			v.errorf(p+".client_auth.mode", "must be optional or required, got %q", ca.Mode)
+		}
+	}
 }
 
 func (v *validator) acme(p string, t *TLS) {
@@ -539,6 +545,9 @@ func authNames(a *Authn) map[string]bool {
 	for _, in := range a.Introspection {
 		names[in.Name] = true
 	}
+	for _, m := range a.MTLS {
+		names[m.Name] = true
+	}
 	return names
 }
 
@@ -552,6 +561,15 @@ var jwtAlgorithms = map[string]bool{
 func (v *validator) authn(a *Authn) {
 	names := map[string]bool{}
 	v.introspection(a.Introspection, names)
+	for i, m := range a.MTLS {
+		p := fmt.Sprintf("authn.mtls[%d]", i)
+		v.authName(p, m.Name, names)
+		switch m.Subject {
+		case "cn", "dns", "uri", "email":
+		default:
+			v.errorf(p+".subject", "must be cn, dns, uri or email, got %q", m.Subject)
+		}
+	}
 	for i, j := range a.JWT {
 		p := fmt.Sprintf("authn.jwt[%d]", i)
 		v.authName(p, j.Name, names)

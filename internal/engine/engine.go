@@ -206,6 +206,9 @@ func (h *Handler) fill(x *pipeline.Exchange, r *http.Request) {
 	in.Host = r.Host
 	in.Header = r.Header
 	in.TLS = r.TLS != nil
+	if in.TLS && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		in.ClientCert = r.TLS.VerifiedChains[0][0] // verified by the listener, never merely presented
+	}
 	in.ContentLength = r.ContentLength
 	uri := r.RequestURI
 	if uri == "" || uri[0] != '/' { // absolute-form, or a request built in-process

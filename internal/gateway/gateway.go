@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/authn/introspect"
 	"github.com/rampart-gw/rampart/internal/authn/jwtauth"
+	"github.com/rampart-gw/rampart/internal/authn/mtlsauth"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/engine"
@@ -77,6 +78,9 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 			return nil, err
 		}
 		authenticators[j.Name] = a
+	}
+	for _, m := range cfg.Authn.MTLS {
+		authenticators[m.Name] = mtlsauth.New(m)
 	}
 	for _, in := range cfg.Authn.Introspection {
 		a, err := introspect.New(in, introspect.Options{Logger: d.Logger})

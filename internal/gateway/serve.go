@@ -97,6 +97,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			managers = append(managers, m)
 			tc := tlsconf.Base(l.TLS.MinVersion)
 			tc.GetCertificate = m.GetCertificate
+			if err := tlsconf.ApplyClientAuth(tc, l.TLS.ClientAuth); err != nil {
+				return fmt.Errorf("listeners %s: %w", l.Name, err)
+			}
 			sl.TLS, sl.HTTP2, sl.ExtraALPN = tc, !l.DisableHTTP2, []string{acme.ALPNProto}
 		case l.TLS != nil:
 			tc, fs, err := tlsconf.ServerConfig(l.TLS, cfg.DataDir, log)

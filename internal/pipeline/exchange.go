@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -122,6 +123,9 @@ type Request struct {
 	Peer netip.AddrPort
 	// TLS is true when the request arrived over TLS.
 	TLS bool
+	// ClientCert is the client's certificate when the listener verified
+	// one (mTLS); nil otherwise.
+	ClientCert *x509.Certificate
 	// ContentLength is -1 when unknown.
 	ContentLength int64
 	// HeaderBytes approximates the size of the request line and headers.

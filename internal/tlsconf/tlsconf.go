@@ -56,6 +56,9 @@ type Source interface {
 // the development CA in dataDir.
 func ServerConfig(t *config.TLS, dataDir string, log *slog.Logger) (*tls.Config, *FileSource, error) {
 	c := Base(t.MinVersion)
+	if err := ApplyClientAuth(c, t.ClientAuth); err != nil {
+		return nil, nil, err
+	}
 	if t.CertFile != "" {
 		fs, err := NewFileSource(t.CertFile, t.KeyFile, t.ReloadInterval.Std(), log)
 		if err != nil {
@@ -119,6 +122,30 @@ func (d *devSource) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, erro
 	}
 	d.cur.Store(&fresh)
 	return &fresh, nil
+}
+
+// ApplyClientAuth makes c ask for client certificates signed by the CAs in
+// ca.CAFile: verified when presented (optional) or required. Nil leaves c
+// as it is. The TLS stack verifies the chain, validity and the clientAuth
+// usage; what a certificate grants is for the mtls authenticators.
+func ApplyClientAuth(c *tls.Config, ca *config.ClientAuth) error {
+	if ca == nil {
+		return nil
+	}
+	pem, err := os.ReadFile(ca.CAFile) // #nosec G304 -- the operator names the CA file
+	if err != nil {
+		return fmt.Errorf("reading client_auth.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("client_auth.ca_file %s: no PEM certificate", ca.CAFile)
+	}
+	c.ClientCAs = pool
+	c.ClientAuth = tls.VerifyClientCertIfGiven
+	if ca.Mode == "required" {
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return nil
 }
 
 // FileSource serves a certificate from PEM files and reloads it when the
