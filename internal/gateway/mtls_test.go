@@ -56,7 +56,9 @@ func TestMTLSRoute(t *testing.T) {
 			started := make(chan Running, 1)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- Serve(ctx, ServeOptions{Config: cfg, Stdout: io.Discard, Started: func(r Running) { started <- r }}) }()
+			go func() {
+				done <- Serve(ctx, ServeOptions{Config: cfg, Stdout: io.Discard, Started: func(r Running) { started <- r }})
+			}()
 			var r Running
 			select {
 			case r = <-started:
