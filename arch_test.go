@@ -69,6 +69,9 @@ var rules = map[string]struct {
 	"internal/authn":            {[]string{"config", "pipeline"}, nil},
 	"internal/authn/introspect": {[]string{"authn", "config", "pipeline"}, []string{"golang.org/x/sync/singleflight"}},
 	"internal/authn/mtlsauth":   {[]string{"authn", "config", "pipeline"}, nil},
+	"internal/authn/apikeyauth": {[]string{"apikey", "authn", "config", "pipeline", "store"}, nil},
+	"internal/apikey":           {[]string{"store"}, nil},
+	"internal/store":            {[]string{"config"}, []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite"}},
 	"internal/authn/jwtauth": {[]string{"authn", "config", "pipeline"},
 		[]string{"github.com/go-jose/go-jose/v4", "golang.org/x/sync/singleflight"}},
 	"internal/secheaders": {[]string{"config", "pipeline"}, nil},
@@ -80,10 +83,10 @@ var rules = map[string]struct {
 	"internal/tlsconf":    {[]string{"config"}, nil},
 	"internal/acme":       {[]string{"config"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "authn", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "client", "config", "engine", "metrics", "pipeline",
-		"proxy", "route", "secheaders", "server", "tlsconf"}, nil},
-	"internal/demo": {[]string{"config", "gateway"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"cmd/rampart":   {[]string{"config", "demo", "gateway"}, []string{"github.com/spf13/cobra"}},
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "client", "config", "engine", "metrics", "pipeline",
+		"proxy", "route", "secheaders", "server", "store", "tlsconf"}, nil},
+	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"cmd/rampart":   {[]string{"apikey", "config", "demo", "gateway", "store"}, []string{"github.com/spf13/cobra"}},
 }
 
 func TestImportRules(t *testing.T) {

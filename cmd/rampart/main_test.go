@@ -55,3 +55,47 @@ func TestHelpEverywhere(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIKeyCommands(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"apikey", "create", "--data", dir, "--subject", "bob", "--role", "reader", "--expires-in", "1h"}, &out, &errOut); code != exitOK {
+		t.Fatalf("create: %d %s", code, errOut.String())
+	}
+	var key, id string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "rpk_") {
+			key = line
+		}
+		if v, ok := strings.CutPrefix(line, "id:"); ok {
+			id = strings.TrimSpace(v)
+		}
+	}
+	if key == "" || id == "" || !strings.Contains(key, id) {
+		t.Fatalf("create printed no key: %s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"apikey", "list", "--data", dir, "--format", "json"}, &out, &errOut); code != exitOK || !strings.Contains(out.String(), id) || strings.Contains(out.String(), key) {
+		t.Fatalf("list: %d %s", code, out.String())
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"apikey", "revoke", id, "--data", dir}, exitOK},
+		{[]string{"apikey", "rotate", id, "--data", dir}, exitFailure}, // revoked keys are not rotated
+		{[]string{"apikey", "revoke", "nope", "--data", dir}, exitFailure},
+		{[]string{"apikey", "create", "--data", dir}, exitUsage},
+		{[]string{"apikey", "list"}, exitUsage},
+		{[]string{"apikey", "list", "--data", dir, "--format", "xml"}, exitUsage},
+	} {
+		if code := run(tc.args, &out, &errOut); code != tc.code {
+			t.Errorf("%v: exit %d, want %d (%s)", tc.args, code, tc.code, errOut.String())
+		}
+	}
+	out.Reset()
+	run([]string{"apikey", "list", "--data", dir}, &out, &errOut)
+	if !strings.Contains(out.String(), "revoked") {
+		t.Errorf("list after revoke:\n%s", out.String())
+	}
+}

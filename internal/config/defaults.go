@@ -97,6 +97,21 @@ func SetDefaults(c *Config) {
 	for i := range c.Authn.JWT {
 		setJWTDefaults(&c.Authn.JWT[i])
 	}
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	if c.Store.Driver == "sqlite" && c.Store.Path == "" {
+		c.Store.Path = filepath.Join(c.DataDir, "rampart.db")
+	}
+	for i := range c.Authn.APIKey {
+		a := &c.Authn.APIKey[i]
+		if a.Header == "" {
+			a.Header = "X-API-Key"
+		}
+		if a.PepperFile == "" {
+			a.PepperFile = filepath.Join(c.DataDir, "apikey-pepper")
+		}
+	}
 	for i := range c.Authn.MTLS {
 		if c.Authn.MTLS[i].Subject == "" {
 			c.Authn.MTLS[i].Subject = "cn"

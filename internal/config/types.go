@@ -33,6 +33,9 @@ type Config struct {
 	// Routes map requests to upstreams. A request that matches no route is
 	// refused with 404.
 	Routes []Route `yaml:"routes"`
+	// Store is where API keys (and later OAuth clients and signing keys)
+	// live.
+	Store Store `yaml:"store"`
 
 	// Firewall is the CIDR allow/deny stage. Not yet supported.
 	Firewall Reserved `yaml:"firewall"`
@@ -315,6 +318,24 @@ type Authn struct {
 	// MTLS authenticators turn a verified client certificate (see
 	// listeners[].tls.client_auth) into an identity.
 	MTLS []MTLS `yaml:"mtls"`
+	// APIKey authenticators check Rampart API keys (rampart apikey create)
+	// against the store.
+	APIKey []APIKeyAuth `yaml:"apikey"`
+}
+
+// APIKeyAuth checks Rampart API keys, sent in Header or as a bearer token.
+// Revocation and expiry take effect on the next request: every request
+// reads the key's record.
+type APIKeyAuth struct {
+	// Name is what routes list in auth. Required.
+	Name string `yaml:"name"`
+	// Header carries keys besides "Authorization: Bearer". Default
+	// "X-API-Key".
+	Header string `yaml:"header"`
+	// PepperFile is the 256-bit key of the keyed hash that the store
+	// holds instead of secrets. Default data_dir/apikey-pepper, created
+	// when missing; gateways sharing a store need the same file.
+	PepperFile string `yaml:"pepper_file"`
 }
 
 // MTLS maps a client certificate that the listener verified to an
@@ -446,4 +467,19 @@ type ClaimMapping struct {
 	Tenant string `yaml:"tenant"`
 	// Session is the claim naming the session. Default "sid".
 	Session string `yaml:"session"`
+}
+
+// Store configures the state store.
+type Store struct {
+	// Driver is "sqlite" (default: an embedded file, one node) or
+	// "postgres" (shared by a cluster of gateways).
+	Driver string `yaml:"driver"`
+	// Path is the SQLite file. Default data_dir/rampart.db.
+	Path string `yaml:"path"`
+	// DSNFile holds the PostgreSQL connection string, such as
+	// postgres://rampart@db:5432/rampart?sslmode=verify-full.
+	DSNFile string `yaml:"dsn_file"`
+	// DSN is the PostgreSQL connection string inline; prefer dsn_file when
+	// it holds a password.
+	DSN string `yaml:"dsn"`
 }

@@ -60,6 +60,7 @@ func Validate(c *Config) []Problem {
 	}
 	v.upstreams(c.Upstreams)
 	v.authn(&c.Authn)
+	v.store(&c.Store)
 	v.routes(c)
 	for _, r := range []struct {
 		path string
@@ -548,6 +549,9 @@ func authNames(a *Authn) map[string]bool {
 	for _, m := range a.MTLS {
 		names[m.Name] = true
 	}
+	for _, k := range a.APIKey {
+		names[k.Name] = true
+	}
 	return names
 }
 
@@ -561,6 +565,13 @@ var jwtAlgorithms = map[string]bool{
 func (v *validator) authn(a *Authn) {
 	names := map[string]bool{}
 	v.introspection(a.Introspection, names)
+	for i, k := range a.APIKey {
+		p := fmt.Sprintf("authn.apikey[%d]", i)
+		v.authName(p, k.Name, names)
+		if h := strings.ToLower(k.Header); !headerToken.MatchString(k.Header) || reservedHeaders[h] || strings.HasPrefix(h, "x-forwarded-") || strings.HasPrefix(h, "x-rampart-") {
+			v.errorf(p+".header", "%q cannot carry API keys; use a name such as X-API-Key", k.Header)
+		}
+	}
 	for i, m := range a.MTLS {
 		p := fmt.Sprintf("authn.mtls[%d]", i)
 		v.authName(p, m.Name, names)
@@ -672,5 +683,23 @@ func (v *validator) introspection(list []Introspection, names map[string]bool) {
 		if in.CacheTTL.Std() > time.Hour {
 			v.errorf(p+".cache_ttl", "must not exceed 1h: it is how long a revoked token keeps working")
 		}
+	}
+}
+
+func (v *validator) store(s *Store) {
+	switch s.Driver {
+	case "sqlite":
+		if s.DSN != "" || s.DSNFile != "" {
+			v.errorf("store", "dsn and dsn_file only apply to driver postgres")
+		}
+	case "postgres":
+		if (s.DSN == "") == (s.DSNFile == "") {
+			v.errorf("store", "driver postgres needs exactly one of dsn or dsn_file")
+		}
+		if s.Path != "" {
+			v.errorf("store.path", "only applies to driver sqlite")
+		}
+	default:
+		v.errorf("store.driver", "must be sqlite or postgres, got %q", s.Driver)
 	}
 }

@@ -23,8 +23,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/store"
 )
 
 // Options are the demo's flags.
@@ -40,8 +42,7 @@ type Options struct {
 	Started func(Credentials)
 }
 
-// UserCredentials are one demo user's credentials. APIKey is empty until
-// API keys land.
+// UserCredentials are one demo user's credentials.
 type UserCredentials struct {
 	Roles  []string `json:"roles"`
 	APIKey string   `json:"api_key,omitempty"`
@@ -73,13 +74,16 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 		AccessLog: config.AccessLog{Output: filepath.Join(dataDir, "access.log")},
 		Headers:   config.Headers{CacheControl: "no-store"},
 		Upstreams: map[string]config.Upstream{"demo": {URL: "http://" + apiAddr}},
-		Authn: config.Authn{JWT: []config.JWT{{
-			Name: "demo", Issuer: demoIssuer, Audiences: []string{demoAudience}, KeysFile: keysFile,
-			Algorithms: []string{"ES256"},
-		}}},
+		Authn: config.Authn{
+			JWT: []config.JWT{{
+				Name: "demo", Issuer: demoIssuer, Audiences: []string{demoAudience}, KeysFile: keysFile,
+				Algorithms: []string{"ES256"},
+			}},
+			APIKey: []config.APIKeyAuth{{Name: "demo-keys"}},
+		},
 		Routes: []config.Route{
 			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
-			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo"}},
+			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"}},
 		},
 	}
 	config.SetDefaults(c)
@@ -133,6 +137,9 @@ func Run(ctx context.Context, o Options) error {
 		users[name] = u
 	}
 	cfg := Config(o.Listen, o.Admin, o.DataDir, apiLn.Addr().String(), iss.keysFile)
+	if err := issueAPIKeys(ctx, cfg, users, now); err != nil {
+		return err
+	}
 	for _, p := range config.Validate(cfg) {
 		if !p.Warning {
 			return fmt.Errorf("demo config: %s", p)
@@ -151,14 +158,14 @@ func Run(ctx context.Context, o Options) error {
 				Protections: []string{
 					"HTTPS only: TLS 1.2+ with AEAD cipher suites, HTTP/2, HSTS",
 					"default deny: only /api/health (public) and /api/products (JWT) are routed",
-					"authentication: /api/products needs a JWT from the demo issuer (ES256, exp, aud checked)",
+					"authentication: /api/products needs a JWT from the demo issuer (ES256, exp, aud checked) or an API key (stored as a keyed hash)",
 					"path normalization: encoded, dot-segment and double-slash tricks are refused or resolved before routing",
 					"request size limits (413/431), timeouts, spoofed forwarding headers stripped",
 					"Server and X-Powered-By removed, nosniff and no-store set",
 				},
 				NotYet: []string{
 					"authorization (owner and role rules): /api/users and /api/admin/stats stay unrouted until it lands",
-					"API keys, rate limits, field encryption, DLP, tamper-evident audit log",
+					"rate limits, field encryption, DLP, tamper-evident audit log",
 				},
 			}
 			if err := writeCredentials(filepath.Join(o.DataDir, "demo-credentials.json"), creds); err != nil {
@@ -210,6 +217,7 @@ func printBanner(w io.Writer, c Credentials, credsPath string) {
 	p("  curl --cacert %s -i %s/api/health", c.CACert, c.Gateway)
 	p("  curl --cacert %s -i %s/api/products                # 401: a token is required", c.CACert, c.Gateway)
 	p("  curl --cacert %s -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" '%s/api/products?page=2'", c.CACert, absPath(credsPath), c.Gateway)
+	p("  curl --cacert %s -H \"X-API-Key: $(jq -r .users.carol.api_key %s)\" %s/api/products", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -i %s/api/users                   # 404: not routed until authorization lands", c.CACert, c.Gateway)
 	p("  curl --cacert %s -i '%s/api/%%2e%%2e/api/health'", c.CACert, c.Gateway)
 	p("  curl --cacert %s -H 'Authorization: Bearer %s' %s/metrics", c.CACert, c.AdminToken, c.Admin)
@@ -224,4 +232,39 @@ func printBanner(w io.Writer, c Credentials, credsPath string) {
 	}
 	p("")
 	p("Press Ctrl-C to stop.")
+}
+
+// issueAPIKeys gives each demo user a fresh API key, revoking the ones an
+// earlier run issued (their secrets are gone: only hashes are stored).
+func issueAPIKeys(ctx context.Context, cfg *config.Config, users map[string]UserCredentials, now time.Time) error {
+	s, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	h, err := apikey.LoadOrCreatePepper(cfg.Authn.APIKey[0].PepperFile)
+	if err != nil {
+		return err
+	}
+	old, err := s.ListAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		if k.Name == "demo" && k.RevokedAt.IsZero() {
+			if err := s.RevokeAPIKey(ctx, k.ID, now); err != nil {
+				return err
+			}
+		}
+	}
+	for name, u := range users {
+		key, _, err := apikey.Create(ctx, s, h, apikey.Spec{Name: "demo", Subject: name, Roles: u.Roles,
+			Scopes: []string{"products:read", "profile"}, TTL: tokenTTL}, now)
+		if err != nil {
+			return fmt.Errorf("issuing demo api key: %w", err)
+		}
+		u.APIKey = key
+		users[name] = u
+	}
+	return nil
 }

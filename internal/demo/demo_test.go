@@ -45,7 +45,7 @@ func TestDemo(t *testing.T) {
 	if err := json.Unmarshal(b, &file); err != nil {
 		t.Fatal(err)
 	}
-	if file.Gateway != creds.Gateway || file.AdminToken == "" || len(file.Users) != 3 || file.Users["alice"].Roles[0] != "admin" || file.Users["carol"].JWT == "" {
+	if file.Gateway != creds.Gateway || file.AdminToken == "" || len(file.Users) != 3 || file.Users["alice"].Roles[0] != "admin" || file.Users["carol"].JWT == "" || !strings.HasPrefix(file.Users["bob"].APIKey, "rpk_") {
 		t.Fatalf("credentials file: %+v", file)
 	}
 	pem, err := os.ReadFile(file.CACert)
@@ -86,6 +86,13 @@ func TestDemo(t *testing.T) {
 	resp, body = get(file.Gateway+"/api/products?page=2", file.Users["bob"].JWT)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"id":51`) {
 		t.Errorf("products with bob's token: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", file.Gateway+"/api/products", nil)
+	req.Header.Set("X-API-Key", file.Users["carol"].APIKey)
+	if r, err := client.Do(req); err != nil || r.StatusCode != 200 {
+		t.Errorf("products with carol's API key: %v %v", r, err)
+	} else {
+		r.Body.Close()
 	}
 	if resp, _ = get(file.Gateway+"/api/products", file.AdminToken); resp.StatusCode != 401 {
 		t.Errorf("products with the admin token as a bearer: %d", resp.StatusCode)

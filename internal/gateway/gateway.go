@@ -9,6 +9,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/authn/apikeyauth"
 	"github.com/rampart-gw/rampart/internal/authn/introspect"
 	"github.com/rampart-gw/rampart/internal/authn/jwtauth"
 	"github.com/rampart-gw/rampart/internal/authn/mtlsauth"
@@ -27,6 +29,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/route"
 	"github.com/rampart-gw/rampart/internal/secheaders"
+	"github.com/rampart-gw/rampart/internal/store"
 )
 
 // Deps are the process-wide parts a pipeline is built with; they outlive
@@ -40,6 +43,8 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// IDs makes request ids.
 	IDs *client.IDs
+	// Store is the state store (API keys); nil when none is open.
+	Store *store.Store
 }
 
 // Instance is one built pipeline with its upstream connections.
@@ -48,12 +53,19 @@ type Instance struct {
 	Config  *config.Config
 	Handler http.Handler
 	// Stages lists the request and response stages in order.
-	Stages [2][]string
-	proxy  *proxy.Proxy
+	Stages  [2][]string
+	proxy   *proxy.Proxy
+	closers []io.Closer
 }
 
-// Close releases the instance's idle upstream connections.
-func (in *Instance) Close() { in.proxy.Close() }
+// Close releases the instance's idle upstream connections and stops its
+// authenticators' background work.
+func (in *Instance) Close() {
+	in.proxy.Close()
+	for _, c := range in.closers {
+		_ = c.Close()
+	}
+}
 
 // Build compiles a validated config into an Instance.
 func Build(cfg *config.Config, d Deps) (*Instance, error) {
@@ -78,6 +90,18 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 			return nil, err
 		}
 		authenticators[j.Name] = a
+	}
+	var closers []io.Closer
+	for _, k := range cfg.Authn.APIKey {
+		a, err := apikeyauth.New(k, d.Store, apikeyauth.Options{Logger: d.Logger})
+		if err != nil {
+			for _, c := range closers {
+				_ = c.Close()
+			}
+			return nil, err
+		}
+		closers = append(closers, a)
+		authenticators[k.Name] = a
 	}
 	for _, m := range cfg.Authn.MTLS {
 		authenticators[m.Name] = mtlsauth.New(m)
@@ -145,7 +169,7 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 		NewRequestID:         d.IDs.Next,
 		Logger:               d.Logger,
 	})
-	return &Instance{Config: cfg, Handler: h, Stages: [2][]string{req, resp}, proxy: px}, nil
+	return &Instance{Config: cfg, Handler: h, Stages: [2][]string{req, resp}, proxy: px, closers: closers}, nil
 }
 
 // Gateway serves the current Instance and swaps it atomically on reload.

@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/server"
+	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
 )
 
@@ -66,6 +67,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	defer cancel()
 
 	deps := Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs()}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	deps.Store = st
 	if !cfg.AccessLog.Disabled {
 		w, closeLog, err := openAccessLog(cfg.AccessLog.Output, o.Stdout)
 		if err != nil {

@@ -1,0 +1,169 @@
+// Package apikeyauth is the API key authenticator: it checks a Rampart API
+// key (package apikey) sent in a header or as a bearer token against the
+// store, and maps the key's owner and grants to an identity.
+//
+// Every request reads the key's record, so a revoked or expired key is
+// refused on its very next use, on every gateway sharing the store. The
+// last-used time is recorded in batches off the request path. A malformed
+// key (wrong shape or checksum) is refused before the store is touched; an
+// unknown id and a wrong secret cost the same and get the same answer.
+package apikeyauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/apikey"
+	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/store"
+)
+
+// Options are settings that do not come from the config.
+type Options struct {
+	Now    func() time.Time
+	Logger *slog.Logger
+	// FlushInterval is how often last-used times are written. Default 30s.
+	FlushInterval time.Duration
+}
+
+// Authenticator checks API keys. It is safe for concurrent use; Close
+// stops its background writer.
+type Authenticator struct {
+	cfg    config.APIKeyAuth
+	store  *store.Store
+	hasher *apikey.Hasher
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu   sync.Mutex // guards used
+	used map[string]time.Time
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// New builds an authenticator over a store.
+func New(c config.APIKeyAuth, s *store.Store, o Options) (*Authenticator, error) {
+	if s == nil {
+		return nil, errors.New("authn.apikey " + c.Name + ": no store")
+	}
+	h, err := apikey.LoadOrCreatePepper(c.PepperFile)
+	if err != nil {
+		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 30 * time.Second
+	}
+	a := &Authenticator{cfg: c, store: s, hasher: h, now: o.Now, log: o.Logger, used: map[string]time.Time{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go a.loop(o.FlushInterval)
+	return a, nil
+}
+
+// Name returns the authenticator's config name.
+func (a *Authenticator) Name() string { return a.cfg.Name }
+
+// Challenge names the API key scheme.
+func (a *Authenticator) Challenge() string {
+	return `ApiKey realm="rampart", header="` + a.cfg.Header + `"`
+}
+
+// presented returns the key the request carries, "" for none.
+func (a *Authenticator) presented(h pipeline.Header) (string, error) {
+	if v := h.Values(a.cfg.Header); len(v) > 0 {
+		if len(v) > 1 {
+			return "", authn.Unauthorized("authn.malformed", "The request carries more than one API key.", nil)
+		}
+		return strings.TrimSpace(v[0]), nil
+	}
+	tok, err := authn.Bearer(h)
+	if err != nil || !strings.HasPrefix(tok, apikey.Prefix) {
+		return "", authn.ErrNoCredentials
+	}
+	return tok, nil
+}
+
+// Authenticate checks the request's API key.
+func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Identity, error) {
+	key, err := a.presented(x.In.Header)
+	if err != nil {
+		return nil, err
+	}
+	id, secret, err := apikey.Parse(key)
+	if err != nil {
+		return nil, authn.Unauthorized("authn.malformed", "The API key is malformed.", nil)
+	}
+	rec, err := a.store.APIKey(ctx, id)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "authn.store_unavailable",
+			Message: "The API key cannot be checked right now.", Cause: err, Header: http.Header{"Retry-After": {"5"}}}
+	}
+	now := a.now()
+	switch a.hasher.Check(rec, found, secret, x.ClientIP, now) {
+	case apikey.BadCredentials:
+		return nil, authn.Unauthorized("authn.bad_credentials", "The API key is not valid.", nil)
+	case apikey.Revoked:
+		return nil, authn.Unauthorized("authn.key_revoked", "The API key was revoked.", nil)
+	case apikey.Expired:
+		return nil, authn.Unauthorized("authn.key_expired", "The API key has expired.", nil)
+	case apikey.AddressNotAllowed:
+		return nil, pipeline.Deny(http.StatusForbidden, "authn.key_address_not_allowed", "The API key may not be used from this address.")
+	}
+	a.mu.Lock()
+	a.used[id] = now
+	a.mu.Unlock()
+	return &pipeline.Identity{Subject: rec.Subject, Roles: rec.Roles, Scopes: rec.Scopes, Method: "apikey",
+		Authenticator: a.cfg.Name, CredentialID: "apikey:" + id, ExpiresAt: rec.ExpiresAt}, nil
+}
+
+func (a *Authenticator) loop(interval time.Duration) {
+	defer close(a.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			a.flush()
+			return
+		case <-t.C:
+			a.flush()
+		}
+	}
+}
+
+func (a *Authenticator) flush() {
+	a.mu.Lock()
+	used := a.used
+	a.used = map[string]time.Time{}
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.store.TouchAPIKeys(ctx, used); err != nil {
+		a.log.Warn("recording api key use failed", "error", err)
+	}
+}
+
+// Close writes pending last-used times and stops the writer.
+func (a *Authenticator) Close() error {
+	select {
+	case <-a.stop:
+	default:
+		close(a.stop)
+	}
+	<-a.done
+	return nil
+}

@@ -1,0 +1,356 @@
+// Package store owns Rampart's persistent state: an embedded SQLite file by
+// default (modernc.org/sqlite, no cgo) or PostgreSQL for a cluster (pgx),
+// behind one type, with versioned migrations applied on open. It holds API
+// keys now; OAuth clients and signing keys come next.
+//
+// Both back ends run the same queries (written with $N placeholders) and the
+// same test suite. Times are stored as Unix seconds, lists as JSON arrays,
+// so the schema is the same on both. It stores what it is given: secrets
+// arrive hashed (package apikey) and never leave in clear.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/rampart-gw/rampart/internal/config"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned when a record with the same id exists.
+var ErrExists = errors.New("already exists")
+
+// Store is the state store. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	driver  string
+	version int
+}
+
+// Open opens (creating if needed) the store configured by c and applies
+// pending migrations.
+func Open(ctx context.Context, c config.Store) (*Store, error) {
+	var (
+		db  *sql.DB
+		err error
+	)
+	switch c.Driver {
+	case "sqlite":
+		if err := os.MkdirAll(filepath.Dir(c.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("creating store dir: %w", err)
+		}
+		// WAL lets readers (every authenticated request) run beside the
+		// rare writer; busy_timeout waits out a CLI holding the lock.
+		dsn := "file:" + c.Path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		db, err = sql.Open("sqlite", dsn)
+		if err == nil {
+			db.SetMaxOpenConns(4)
+		}
+	case "postgres":
+		dsn, rerr := readDSN(c)
+		if rerr != nil {
+			return nil, rerr
+		}
+		db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			db.SetMaxOpenConns(16)
+			db.SetConnMaxIdleTime(5 * time.Minute)
+		}
+	default:
+		return nil, fmt.Errorf("store.driver %q: must be sqlite or postgres", c.Driver)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s store: %w", c.Driver, err)
+	}
+	s := &Store{db: db, driver: c.Driver}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connecting to the %s store: %w", c.Driver, err)
+	}
+	if c.Driver == "sqlite" {
+		_ = os.Chmod(c.Path, 0o600) // keyed hashes, but still nobody else's business
+	}
+	if err := s.migrate(pctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func readDSN(c config.Store) (string, error) {
+	if c.DSN != "" {
+		return c.DSN, nil
+	}
+	b, err := os.ReadFile(c.DSNFile) // #nosec G304 -- the operator names the DSN file
+	if err != nil {
+		return "", fmt.Errorf("reading store.dsn_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Driver names the back end: sqlite or postgres.
+func (s *Store) Driver() string { return s.driver }
+
+// Version is the schema version after migrations.
+func (s *Store) Version() int { return s.version }
+
+var placeholder = regexp.MustCompile(`\$(\d+)`)
+
+// q adapts a query written with $N placeholders to the driver.
+func (s *Store) q(query string) string {
+	if s.driver == "sqlite" {
+		return placeholder.ReplaceAllString(query, "?$1")
+	}
+	return query
+}
+
+// migration is one schema step; ddl holds the statement per driver.
+type migration struct {
+	version int
+	ddl     map[string][]string
+}
+
+// migrations are applied in order, each in a transaction, and never
+// edited once released: a change is a new migration.
+var migrations = []migration{
+	{1, map[string][]string{
+		"sqlite": {`CREATE TABLE api_keys (
+			id TEXT PRIMARY KEY, name TEXT NOT NULL, subject TEXT NOT NULL,
+			roles TEXT NOT NULL, scopes TEXT NOT NULL, cidrs TEXT NOT NULL,
+			hash BLOB NOT NULL, prev_hash BLOB, prev_valid_until BIGINT,
+			created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT, last_used_at BIGINT)`},
+		"postgres": {`CREATE TABLE api_keys (
+			id TEXT PRIMARY KEY, name TEXT NOT NULL, subject TEXT NOT NULL,
+			roles TEXT NOT NULL, scopes TEXT NOT NULL, cidrs TEXT NOT NULL,
+			hash BYTEA NOT NULL, prev_hash BYTEA, prev_valid_until BIGINT,
+			created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT, last_used_at BIGINT)`},
+	}},
+}
+
+// migrate applies pending migrations. A database newer than this binary is
+// refused rather than written to.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	var current int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	latest := migrations[len(migrations)-1].version
+	if current > latest {
+		return fmt.Errorf("the store's schema is version %d, newer than this rampart knows (%d): upgrade rampart", current, latest)
+	}
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range m.ddl[s.driver] {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				_ = tx.Rollback()
+				return fmt.Errorf("applying migration %d: %w", m.version, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`), m.version, time.Now().Unix()); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("recording migration %d: %w", m.version, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("committing migration %d: %w", m.version, err)
+		}
+	}
+	s.version = latest
+	return nil
+}
+
+// APIKey is a stored API key: its public id, its owner and grants, and the
+// keyed hash of its secret (never the secret).
+type APIKey struct {
+	ID      string
+	Name    string
+	Subject string
+	Roles   []string
+	Scopes  []string
+	// CIDRs, when set, bind the key to client addresses.
+	CIDRs []string
+	// Hash is the keyed hash of the current secret.
+	Hash []byte
+	// PrevHash is the hash of the secret replaced by the last rotation,
+	// still accepted until PrevValidUntil (the grace window).
+	PrevHash       []byte
+	PrevValidUntil time.Time
+	CreatedAt      time.Time
+	// ExpiresAt, RevokedAt and LastUsedAt are zero when unset.
+	ExpiresAt  time.Time
+	RevokedAt  time.Time
+	LastUsedAt time.Time
+}
+
+func unix(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Unix()
+}
+
+func fromUnix(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(n.Int64, 0).UTC()
+}
+
+func list(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// CreateAPIKey stores a new key; ErrExists if its id is taken.
+func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO api_keys
+		(id, name, subject, roles, scopes, cidrs, hash, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
+		k.ID, k.Name, k.Subject, list(k.Roles), list(k.Scopes), list(k.CIDRs), k.Hash, k.CreatedAt.Unix(), unix(k.ExpiresAt))
+	if err != nil {
+		if isUniqueViolation(err) {
+			return ErrExists
+		}
+		return fmt.Errorf("storing api key: %w", err)
+	}
+	return nil
+}
+
+func isUniqueViolation(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
+}
+
+const apiKeyColumns = `id, name, subject, roles, scopes, cidrs, hash, prev_hash, prev_valid_until, created_at, expires_at, revoked_at, last_used_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanAPIKey(r scanner) (APIKey, error) {
+	var (
+		k                                 APIKey
+		roles, scopes, cidrs              string
+		prevValid, exp, revoked, lastUsed sql.NullInt64
+		created                           int64
+	)
+	if err := r.Scan(&k.ID, &k.Name, &k.Subject, &roles, &scopes, &cidrs, &k.Hash, &k.PrevHash, &prevValid, &created, &exp, &revoked, &lastUsed); err != nil {
+		return APIKey{}, err
+	}
+	for _, f := range []struct {
+		raw string
+		dst *[]string
+	}{{roles, &k.Roles}, {scopes, &k.Scopes}, {cidrs, &k.CIDRs}} {
+		if err := json.Unmarshal([]byte(f.raw), f.dst); err != nil {
+			return APIKey{}, fmt.Errorf("decoding api key %s: %w", k.ID, err)
+		}
+	}
+	k.CreatedAt = time.Unix(created, 0).UTC()
+	k.PrevValidUntil, k.ExpiresAt, k.RevokedAt, k.LastUsedAt = fromUnix(prevValid), fromUnix(exp), fromUnix(revoked), fromUnix(lastUsed)
+	return k, nil
+}
+
+// APIKey returns the key with the given id, or ErrNotFound.
+func (s *Store) APIKey(ctx context.Context, id string) (APIKey, error) {
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, s.q(`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIKey{}, ErrNotFound
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("reading api key: %w", err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys returns every key, oldest first.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("listing api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RevokeAPIKey marks a key revoked at the given time; revoking twice keeps
+// the first time. ErrNotFound if there is no such key.
+func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`), id, at.Unix())
+	return affected(res, err, "revoking api key")
+}
+
+// RotateAPIKey replaces a key's secret hash; the old secret keeps working
+// until prevValidUntil (zero: at once). Revoked keys cannot be rotated.
+func (s *Store) RotateAPIKey(ctx context.Context, id string, newHash []byte, prevValidUntil time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE api_keys SET prev_hash = hash, prev_valid_until = $3, hash = $2
+		WHERE id = $1 AND revoked_at IS NULL`), id, newHash, unix(prevValidUntil))
+	return affected(res, err, "rotating api key")
+}
+
+// TouchAPIKeys records last-used times in one batch (the authenticator
+// collects them off the request path).
+func (s *Store) TouchAPIKeys(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for id, at := range used {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`), id, at.Unix()); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("recording api key use: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+func affected(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
