@@ -250,6 +250,7 @@ func isUniqueViolation(err error) bool {
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
 }
 
+// #nosec G101 -- column names, not credentials
 const apiKeyColumns = `id, name, subject, roles, scopes, cidrs, hash, prev_hash, prev_valid_until, created_at, expires_at, revoked_at, last_used_at`
 
 type scanner interface{ Scan(...any) error }
