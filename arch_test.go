@@ -79,14 +79,14 @@ var rules = map[string]struct {
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},
 	"internal/accesslog":  {[]string{"pipeline"}, nil},
 	"internal/metrics":    {[]string{"pipeline"}, []string{"github.com/prometheus/client_golang"}},
-	"internal/admin":      {[]string{"problem"}, []string{"github.com/prometheus/client_golang"}},
+	"internal/admin":      {[]string{"apikey", "problem", "store"}, []string{"github.com/prometheus/client_golang"}},
 	"internal/tlsconf":    {[]string{"config"}, nil},
 	"internal/acme":       {[]string{"config"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "client", "config", "engine", "metrics", "pipeline",
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "client", "config", "engine", "metrics", "pipeline",
 		"proxy", "route", "secheaders", "server", "store", "tlsconf"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"cmd/rampart":   {[]string{"apikey", "config", "demo", "gateway", "store"}, []string{"github.com/spf13/cobra"}},
+	"cmd/rampart":   {[]string{"admin", "apikey", "config", "demo", "gateway", "store"}, []string{"github.com/spf13/cobra"}},
 }
 
 func TestImportRules(t *testing.T) {

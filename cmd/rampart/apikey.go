@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -13,39 +14,76 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
-// keyTarget says where the keys live: a config file's store and pepper, or
-// a data directory's defaults.
+// keyService is what the apikey commands need; a running gateway's admin
+// API (admin.Client) and a data directory (admin.LocalKeys) both offer it.
+type keyService interface {
+	CreateKey(context.Context, admin.CreateKeyRequest) (admin.NewKey, error)
+	ListKeys(context.Context) ([]admin.KeyInfo, error)
+	RevokeKey(context.Context, string) (admin.KeyInfo, error)
+	RotateKey(context.Context, string, time.Duration) (admin.NewKey, error)
+}
+
+// keyTarget says where the keys live: a running gateway (--addr, --token,
+// --cacert or RAMPART_ADDR, RAMPART_TOKEN, RAMPART_CACERT), a config
+// file's store, or a data directory.
 type keyTarget struct {
 	configPath, dataDir string
+	addr, token, caCert string
 }
 
 func (k *keyTarget) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&k.configPath, "config", "c", "", "config file whose store and pepper to use")
-	cmd.Flags().StringVar(&k.dataDir, "data", "", "data directory of a gateway (its rampart.db and apikey-pepper)")
+	cmd.Flags().StringVar(&k.addr, "addr", "", "admin API of a running gateway (default $RAMPART_ADDR)")
+	cmd.Flags().StringVar(&k.token, "token", "", "admin token (default $RAMPART_TOKEN)")
+	cmd.Flags().StringVar(&k.caCert, "cacert", "", "CA certificate of the admin listener (default $RAMPART_CACERT)")
+	cmd.Flags().StringVarP(&k.configPath, "config", "c", "", "work offline on this config's store")
+	cmd.Flags().StringVar(&k.dataDir, "data", "", "work offline on a stopped gateway's data directory")
 }
 
-func (k *keyTarget) open(ctx context.Context) (*store.Store, *apikey.Hasher, error) {
+func orEnv(v, env string) string {
+	if v != "" {
+		return v
+	}
+	return os.Getenv(env)
+}
+
+// open returns the key service and a function that releases it.
+func (k *keyTarget) open(ctx context.Context) (keyService, func(), error) {
+	offline := k.configPath != "" || k.dataDir != ""
+	if k.configPath != "" && k.dataDir != "" {
+		return nil, nil, usageError{errors.New("give -c FILE or --data DIR, not both")}
+	}
+	if !offline {
+		addr := orEnv(k.addr, "RAMPART_ADDR")
+		if addr == "" {
+			return nil, nil, usageError{errors.New("give --addr (or RAMPART_ADDR) for a running gateway, or -c FILE / --data DIR to work offline")}
+		}
+		c, err := admin.NewClient(addr, orEnv(k.token, "RAMPART_TOKEN"), orEnv(k.caCert, "RAMPART_CACERT"))
+		if err != nil {
+			return nil, nil, usageError{err}
+		}
+		return c, func() {}, nil
+	}
+	if k.addr != "" {
+		return nil, nil, usageError{errors.New("--addr is for a running gateway; drop it to work offline")}
+	}
 	var sc config.Store
 	var pepper string
-	switch {
-	case (k.configPath == "") == (k.dataDir == ""):
-		return nil, nil, usageError{errors.New("give exactly one of -c FILE or --data DIR")}
-	case k.configPath != "":
+	if k.configPath != "" {
 		c, _, err := config.Load(k.configPath)
 		if err != nil {
 			return nil, nil, err
 		}
-		sc = c.Store
-		pepper = filepath.Join(c.DataDir, "apikey-pepper")
+		sc, pepper = c.Store, filepath.Join(c.DataDir, "apikey-pepper")
 		if len(c.Authn.APIKey) > 0 {
 			pepper = c.Authn.APIKey[0].PepperFile
 		}
-	default:
+	} else {
 		sc = config.Store{Driver: "sqlite", Path: filepath.Join(k.dataDir, "rampart.db")}
 		pepper = filepath.Join(k.dataDir, "apikey-pepper")
 	}
@@ -58,53 +96,65 @@ func (k *keyTarget) open(ctx context.Context) (*store.Store, *apikey.Hasher, err
 		_ = s.Close()
 		return nil, nil, err
 	}
-	return s, h, nil
+	return &admin.LocalKeys{Store: s, Hasher: h}, func() { _ = s.Close() }, nil
 }
 
 func apikeyCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apikey",
 		Short: "Create, list, rotate and revoke API keys",
-		Long: "Manage API keys in a gateway's store. The store keeps only a keyed hash of each secret:\n" +
-			"a key is printed once, at creation or rotation, and cannot be shown again.",
+		Long: "Manage API keys on a running gateway (--addr, --token, --cacert, like Vault's CLI) or offline\n" +
+			"on its data directory (--data DIR) or config (-c FILE). The store keeps only a keyed hash of\n" +
+			"each secret: a key is printed once, at creation or rotation, and cannot be shown again.",
 	}
 	cmd.AddCommand(apikeyCreate(stdout), apikeyList(stdout), apikeyRevoke(stdout), apikeyRotate(stdout))
 	return cmd
 }
 
+func printNewKey(w io.Writer, k admin.NewKey) {
+	fmt.Fprintf(w, "id:      %s\nsubject: %s\nexpires: %s\n\n%s\n\nStore it now: it cannot be shown again.\n", k.ID, k.Subject, when(k.ExpiresAt), k.Key)
+}
+
 func apikeyCreate(stdout io.Writer) *cobra.Command {
 	var (
-		t    keyTarget
-		spec apikey.Spec
+		t   keyTarget
+		req admin.CreateKeyRequest
+		ttl time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API key and print it once",
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if spec.Subject == "" {
+			if req.Subject == "" {
 				return usageError{errors.New("create needs --subject (the key's owner)")}
 			}
-			s, h, err := t.open(cmd.Context())
+			if ttl < 0 {
+				return usageError{errors.New("--expires-in must not be negative")}
+			}
+			if ttl > 0 {
+				req.ExpiresIn = ttl.String()
+			}
+			svc, done, err := t.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			key, rec, err := apikey.Create(cmd.Context(), s, h, spec, time.Now())
+			defer done()
+			k, err := svc.CreateKey(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "id:      %s\nsubject: %s\nexpires: %s\n\n%s\n\nStore it now: it cannot be shown again.\n", rec.ID, rec.Subject, when(rec.ExpiresAt), key)
+			printNewKey(stdout, k)
 			return nil
 		},
 	}
 	t.flags(cmd)
-	cmd.Flags().StringVar(&spec.Subject, "subject", "", "owner of the key (required)")
-	cmd.Flags().StringVar(&spec.Name, "name", "", "what the key is for")
-	cmd.Flags().StringSliceVar(&spec.Roles, "role", nil, "role granted (repeatable)")
-	cmd.Flags().StringSliceVar(&spec.Scopes, "scope", nil, "scope granted (repeatable)")
-	cmd.Flags().StringSliceVar(&spec.CIDRs, "cidr", nil, "only from this network (repeatable)")
-	cmd.Flags().DurationVar(&spec.TTL, "expires-in", 0, "lifetime, such as 720h (default: no expiry)")
+	cmd.Flags().StringVar(&req.Subject, "subject", "", "owner of the key (required)")
+	cmd.Flags().StringVar(&req.Name, "name", "", "what the key is for")
+	cmd.Flags().StringSliceVar(&req.Roles, "role", nil, "role granted (repeatable)")
+	cmd.Flags().StringSliceVar(&req.Scopes, "scope", nil, "scope granted (repeatable)")
+	cmd.Flags().StringSliceVar(&req.CIDRs, "cidr", nil, "only from this network (repeatable)")
+	cmd.Flags().DurationVar(&ttl, "expires-in", 0, "lifetime, such as 720h (default: no expiry)")
 	return cmd
 }
 
@@ -113,18 +163,6 @@ func when(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-func status(k store.APIKey, now time.Time) string {
-	switch {
-	case !k.RevokedAt.IsZero():
-		return "revoked"
-	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
-		return "expired"
-	case len(k.PrevHash) > 0 && now.Before(k.PrevValidUntil):
-		return "rotating"
-	}
-	return "active"
 }
 
 func apikeyList(stdout io.Writer) *cobra.Command {
@@ -140,35 +178,25 @@ func apikeyList(stdout io.Writer) *cobra.Command {
 			if format != "text" && format != "json" {
 				return usageError{fmt.Errorf("--format must be text or json, got %q", format)}
 			}
-			s, _, err := t.open(cmd.Context())
+			svc, done, err := t.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			keys, err := s.ListAPIKeys(cmd.Context())
+			defer done()
+			keys, err := svc.ListKeys(cmd.Context())
 			if err != nil {
 				return err
 			}
-			now := time.Now()
 			if format == "json" {
-				type out struct {
-					ID, Name, Subject, Status string
-					Roles, Scopes, CIDRs      []string
-					Created, Expires, LastUse string
-				}
-				list := []out{}
-				for _, k := range keys {
-					list = append(list, out{k.ID, k.Name, k.Subject, status(k, now), k.Roles, k.Scopes, k.CIDRs, when(k.CreatedAt), when(k.ExpiresAt), when(k.LastUsedAt)})
-				}
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				return enc.Encode(keys)
 			}
 			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tSUBJECT\tNAME\tROLES\tSCOPES\tSTATUS\tEXPIRES\tLAST USED")
 			for _, k := range keys {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Subject, k.Name, strings.Join(k.Roles, ","), strings.Join(k.Scopes, " "),
-					status(k, now), when(k.ExpiresAt), when(k.LastUsedAt))
+					k.Status, when(k.ExpiresAt), when(k.LastUsedAt))
 			}
 			return w.Flush()
 		},
@@ -185,16 +213,13 @@ func apikeyRevoke(stdout io.Writer) *cobra.Command {
 		Short: "Revoke an API key at once",
 		Args:  args(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			s, _, err := t.open(cmd.Context())
+			svc, done, err := t.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			if err := s.RevokeAPIKey(cmd.Context(), a[0], time.Now()); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("no api key %q", a[0])
-				}
-				return err
+			defer done()
+			if _, err := svc.RevokeKey(cmd.Context(), a[0]); err != nil {
+				return fmt.Errorf("revoking %q: %w", a[0], err)
 			}
 			fmt.Fprintf(stdout, "revoked %s\n", a[0])
 			return nil
@@ -217,19 +242,17 @@ func apikeyRotate(stdout io.Writer) *cobra.Command {
 			if grace < 0 {
 				return usageError{errors.New("--grace must not be negative")}
 			}
-			s, h, err := t.open(cmd.Context())
+			svc, done, err := t.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			key, err := apikey.Rotate(cmd.Context(), s, h, a[0], grace, time.Now())
+			defer done()
+			k, err := svc.RotateKey(cmd.Context(), a[0], grace)
 			if err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("no active api key %q", a[0])
-				}
-				return err
+				return fmt.Errorf("rotating %q: %w", a[0], err)
 			}
-			fmt.Fprintf(stdout, "rotated %s; the old secret works for %s\n\n%s\n\nStore it now: it cannot be shown again.\n", a[0], grace, key)
+			fmt.Fprintf(stdout, "rotated %s; the old secret works for %s\n\n", a[0], grace)
+			printNewKey(stdout, k)
 			return nil
 		},
 	}

@@ -86,7 +86,7 @@ func TestAPIKeyCommands(t *testing.T) {
 		{[]string{"apikey", "rotate", id, "--data", dir}, exitFailure}, // revoked keys are not rotated
 		{[]string{"apikey", "revoke", "nope", "--data", dir}, exitFailure},
 		{[]string{"apikey", "create", "--data", dir}, exitUsage},
-		{[]string{"apikey", "list"}, exitUsage},
+		{[]string{"apikey", "list", "--addr", ""}, exitUsage},
 		{[]string{"apikey", "list", "--data", dir, "--format", "xml"}, exitUsage},
 	} {
 		if code := run(tc.args, &out, &errOut); code != tc.code {

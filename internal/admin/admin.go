@@ -1,6 +1,7 @@
-// Package admin serves the management listener: Prometheus metrics and
-// health, behind the admin token. Later issues add the management API and
-// the web console here.
+// Package admin serves the management listener: Prometheus metrics,
+// health, and the management API (API keys under /v1/apikeys), behind the
+// admin token; and the client the CLI uses to call it. Later issues add
+// more of the API and the web console here.
 //
 // The listener binds to loopback unless the config says allow_remote, and
 // every endpoint but the health probes needs "Authorization: Bearer TOKEN".
@@ -23,11 +24,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/problem"
+	"github.com/rampart-gw/rampart/internal/store"
 )
 
 // Options configures the admin handler.
@@ -38,6 +42,11 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Ready reports whether the gateway serves traffic (for /readyz).
 	Ready func() bool
+	// Store and Hasher enable the API key endpoints under /v1/apikeys.
+	Store  *store.Store
+	Hasher *apikey.Hasher
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 }
 
 // New returns the admin handler.
@@ -62,6 +71,13 @@ func New(opt Options) (http.Handler, error) {
 	})
 	metrics := promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{})
 	mux.Handle("GET /metrics", authorized(want, metrics))
+	if opt.Store != nil && opt.Hasher != nil {
+		k := &keysAPI{keys: &LocalKeys{Store: opt.Store, Hasher: opt.Hasher, Now: opt.Now}}
+		mux.Handle("POST /v1/apikeys", authorized(want, jsonOnly(http.HandlerFunc(k.create))))
+		mux.Handle("GET /v1/apikeys", authorized(want, http.HandlerFunc(k.list)))
+		mux.Handle("POST /v1/apikeys/{id}/revoke", authorized(want, jsonOnly(http.HandlerFunc(k.revoke))))
+		mux.Handle("POST /v1/apikeys/{id}/rotate", authorized(want, jsonOnly(http.HandlerFunc(k.rotate))))
+	}
 	return secure(mux), nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/accesslog"
 	"github.com/rampart-gw/rampart/internal/acme"
 	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/metrics"
@@ -143,7 +144,16 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return err
 		}
 		running.AdminToken = tok
-		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true }})
+		pepper := filepath.Join(cfg.DataDir, "apikey-pepper")
+		if len(cfg.Authn.APIKey) > 0 {
+			pepper = cfg.Authn.APIKey[0].PepperFile
+		}
+		hasher, err := apikey.LoadOrCreatePepper(pepper)
+		if err != nil {
+			return err
+		}
+		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true },
+			Store: st, Hasher: hasher})
 		if err != nil {
 			return err
 		}
