@@ -51,11 +51,12 @@ func (k *LocalKeys) CreateKey(ctx context.Context, r CreateKeyRequest) (NewKey, 
 	now := k.now()
 	key, rec, err := apikey.Create(ctx, k.Store, k.Hasher, apikey.Spec{Name: r.Name, Subject: r.Subject,
 		Roles: r.Roles, Scopes: r.Scopes, CIDRs: r.CIDRs, TTL: ttl}, now)
+	var invalid *apikey.SpecError
+	if errors.As(err, &invalid) {
+		return NewKey{}, inputError(invalid.Error())
+	}
 	if err != nil {
-		if errors.Is(err, store.ErrExists) {
-			return NewKey{}, err
-		}
-		return NewKey{}, inputError(err.Error())
+		return NewKey{}, err // the store: 503, its text never sent
 	}
 	return NewKey{KeyInfo: info(rec, now), Key: key}, nil
 }
@@ -91,8 +92,8 @@ func (k *LocalKeys) RevokeKey(ctx context.Context, id string) (KeyInfo, error) {
 
 // RotateKey gives a key a new secret; the old one works for grace.
 func (k *LocalKeys) RotateKey(ctx context.Context, id string, grace time.Duration) (NewKey, error) {
-	if grace < 0 {
-		return NewKey{}, inputError("grace must not be negative")
+	if grace < 0 || grace > apikey.MaxGrace {
+		return NewKey{}, inputError("grace must be from 0 to 720h")
 	}
 	now := k.now()
 	key, err := apikey.Rotate(ctx, k.Store, k.Hasher, id, grace, now)

@@ -110,3 +110,24 @@ func TestKeysAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreFailureIsNot400 is the regression test for store errors
+// answered as the caller's mistake with the driver's text.
+func TestStoreFailureIsNot400(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
+	handler, _ := New(Options{Token: testToken, Registry: prometheus.NewRegistry(), Store: s, Hasher: h})
+	_ = s.Close()
+	req := httptest.NewRequest("POST", "/v1/apikeys", strings.NewReader(`{"subject":"bob"}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "sql") {
+		t.Errorf("closed store: %d %s", w.Code, w.Body)
+	}
+}

@@ -192,6 +192,15 @@ func inAny(ip netip.Addr, cidrs []string) bool {
 	return false
 }
 
+// MaxGrace bounds how long a rotated secret keeps working.
+const MaxGrace = 30 * 24 * time.Hour
+
+// SpecError is a key specification that cannot be created (no subject, a
+// bad CIDR): the caller's mistake, unlike a store failure.
+type SpecError struct{ msg string }
+
+func (e *SpecError) Error() string { return e.msg }
+
 // Spec describes a key to create.
 type Spec struct {
 	Name    string
@@ -206,12 +215,12 @@ type Spec struct {
 // Create makes a key, stores its hash and returns the key, shown once.
 func Create(ctx context.Context, s *store.Store, h *Hasher, spec Spec, now time.Time) (string, store.APIKey, error) {
 	if spec.Subject == "" {
-		return "", store.APIKey{}, errors.New("an api key needs a subject (its owner)")
+		return "", store.APIKey{}, &SpecError{"an api key needs a subject (its owner)"}
 	}
 	for _, c := range spec.CIDRs {
 		p, err := netip.ParsePrefix(c)
 		if err != nil || p.Masked() != p {
-			return "", store.APIKey{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", c)
+			return "", store.APIKey{}, &SpecError{fmt.Sprintf("%q is not a CIDR such as 10.0.0.0/8", c)}
 		}
 	}
 	key, id, secret, err := Generate()
@@ -232,6 +241,9 @@ func Create(ctx context.Context, s *store.Store, h *Hasher, spec Spec, now time.
 // Rotate gives key id a new secret and returns the new key; the old one
 // keeps working for grace.
 func Rotate(ctx context.Context, s *store.Store, h *Hasher, id string, grace time.Duration, now time.Time) (string, error) {
+	if grace < 0 || grace > MaxGrace {
+		return "", &SpecError{fmt.Sprintf("grace must be from 0 to %s", MaxGrace)}
+	}
 	_, secret, err := generateFor(id)
 	if err != nil {
 		return "", err

@@ -96,10 +96,15 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) error {
 			continue
 		case err != nil:
 			if d, ok := pipeline.AsDenial(err); ok && d.Status == http.StatusUnauthorized {
-				if d.Header == nil {
-					d.Header = http.Header{}
+				// Authenticators may share a denial between requests:
+				// add the challenge to a copy.
+				c := *d
+				c.Header = d.Header.Clone()
+				if c.Header == nil {
+					c.Header = http.Header{}
 				}
-				d.Header.Set("WWW-Authenticate", a.Challenge()+`, error="invalid_token"`)
+				c.Header.Set("WWW-Authenticate", a.Challenge()+`, error="invalid_token"`)
+				return &c
 			}
 			return err
 		}

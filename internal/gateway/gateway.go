@@ -67,8 +67,9 @@ func (in *Instance) Close() {
 	}
 }
 
-// Build compiles a validated config into an Instance.
-func Build(cfg *config.Config, d Deps) (*Instance, error) {
+// Build compiles a validated config into an Instance. On error, whatever
+// it started is stopped again.
+func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,12 +93,16 @@ func Build(cfg *config.Config, d Deps) (*Instance, error) {
 		authenticators[j.Name] = a
 	}
 	var closers []io.Closer
-	for _, k := range cfg.Authn.APIKey {
-		a, err := apikeyauth.New(k, d.Store, apikeyauth.Options{Logger: d.Logger})
-		if err != nil {
+	defer func() {
+		if err != nil { // a failed reload must not leak background writers
 			for _, c := range closers {
 				_ = c.Close()
 			}
+		}
+	}()
+	for _, k := range cfg.Authn.APIKey {
+		a, err := apikeyauth.New(k, d.Store, apikeyauth.Options{Logger: d.Logger})
+		if err != nil {
 			return nil, err
 		}
 		closers = append(closers, a)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/problem"
+	"github.com/rampart-gw/rampart/internal/store"
 )
 
 // seen records what the upstream received.
@@ -464,4 +467,33 @@ func FuzzPathsSeenAlike(f *testing.F) {
 			t.Fatalf("target %q: routed %q, upstream saw %q", target, routed, got)
 		}
 	})
+}
+
+// TestFailedBuildStopsWhatItStarted is the regression test for a reload
+// that fails after API key authenticators started their writers.
+func TestFailedBuildStopsWhatItStarted(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Authn.APIKey = []config.APIKeyAuth{{Name: "keys", Header: "X-API-Key", PepperFile: filepath.Join(dir, "pepper")}}
+	cfg.Authn.Introspection = []config.Introspection{{Name: "as", URL: "https://as.invalid/introspect", ClientID: "x",
+		ClientSecretFile: filepath.Join(dir, "missing-secret")}}
+	before := runtime.NumGoroutine()
+	for range 5 {
+		if _, err := Build(cfg, Deps{Store: st}); err == nil {
+			t.Fatal("build with a missing secret file succeeded")
+		}
+	}
+	// Stopped goroutines exit asynchronously; leaked ones never do.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+1 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if after := runtime.NumGoroutine(); after > before+1 {
+		t.Errorf("%d goroutines before 5 failed builds, %d after", before, after)
+	}
 }

@@ -57,7 +57,8 @@ type Observer interface {
 }
 
 // Denial is a stage's refusal of a request. Its Message is shown to the
-// client; its Cause never is.
+// client; its Cause never is. A Denial may be shared between requests
+// (cached refusals): nobody modifies one after it is returned; copy it.
 type Denial struct {
 	// Status is the HTTP status sent to the client (4xx or 5xx).
 	Status int

@@ -96,7 +96,7 @@ func New(c config.Introspection, o Options) (*Authenticator, error) {
 		cfg: c, secret: secret, now: o.Now, log: o.Logger,
 		client: &http.Client{
 			Timeout:       c.Timeout.Std(),
-			Transport:     &http.Transport{TLSClientConfig: tc, Proxy: nil, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64},
+			Transport:     &http.Transport{TLSClientConfig: tc, Proxy: nil, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
@@ -125,6 +125,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	if err != nil {
 		return nil, err
 	}
+	if strings.HasPrefix(tok, "rpk_") {
+		return nil, authn.ErrNoCredentials // a Rampart API key: never sent to the authorization server
+	}
 	if len(tok) > maxTokenBytes {
 		return nil, authn.Unauthorized("authn.token_too_large", "The token is too large.", nil)
 	}
@@ -143,7 +146,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	})
 	ans := v.(answer)
 	if ans.denial != nil {
-		return nil, ans.denial
+		// The answer is shared with every concurrent caller of this
+		// token: each gets its own denial to add headers to.
+		d := *ans.denial
+		d.Header = ans.denial.Header.Clone()
+		return nil, &d
 	}
 	return ans.id, nil
 }

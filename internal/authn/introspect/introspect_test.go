@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
@@ -193,5 +195,60 @@ func TestConcurrentCallsShareOneRequest(t *testing.T) {
 	wg.Wait()
 	if got := s.calls.Load(); got > 2 {
 		t.Errorf("%d introspection calls for one token", got)
+	}
+}
+
+// TestSharedDenialNotMutated is the regression test for a shared refusal:
+// concurrent requests with one unknown token go through the authn stage,
+// which adds its challenge to a copy (the race detector watches).
+func TestSharedDenialNotMutated(t *testing.T) {
+	s, c := newServer(t)
+	s.down.Store(true) // 503 answers carry headers
+	var now atomic.Int64
+	now.Store(testNow.UnixNano())
+	a := newAuth(t, c, &now)
+	stage, err := authn.New([]config.Route{{Name: "r", Auth: []string{"as"}}}, map[string]authn.Authenticator{"as": a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := exchange("tok-nobody-knows")
+			x.Route = &pipeline.Route{Index: 0}
+			err := stage.Request(context.Background(), x)
+			if d, ok := pipeline.AsDenial(err); ok {
+				_ = d.Header.Get("Retry-After") // the engine reads it
+			}
+		}()
+	}
+	wg.Wait()
+	s.down.Store(false)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := exchange("tok-inactive-shared")
+			x.Route = &pipeline.Route{Index: 0}
+			if d, ok := pipeline.AsDenial(stage.Request(context.Background(), x)); ok {
+				_ = d.Header.Get("WWW-Authenticate")
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestAPIKeysNotIntrospected(t *testing.T) {
+	s, c := newServer(t)
+	var now atomic.Int64
+	now.Store(testNow.UnixNano())
+	a := newAuth(t, c, &now)
+	if _, err := a.Authenticate(context.Background(), exchange("rpk_abc")); !errors.Is(err, authn.ErrNoCredentials) {
+		t.Errorf("API key: %v", err)
+	}
+	if s.calls.Load() != 0 {
+		t.Error("an API key was sent to the authorization server")
 	}
 }

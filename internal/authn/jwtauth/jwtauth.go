@@ -215,7 +215,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 		return nil, deny("authn.malformed", "The token's claims are malformed.", err)
 	}
 	for _, c := range a.required {
-		if _, ok := claims[c]; !ok {
+		if v, ok := claims[c]; !ok || v == nil { // "exp": null is no expiry
 			return nil, deny("authn.missing_claim", "The token lacks a required claim.", fmt.Errorf("claim %q", c))
 		}
 	}
@@ -330,11 +330,14 @@ func checkDuplicates(d *json.Decoder, depth int) error {
 			if err != nil {
 				return err
 			}
+			// encoding/json matches keys case-insensitively, last one
+			// winning: "exp" and "Exp" are the same claim to it.
 			key, _ := k.(string)
-			if seen[key] {
+			fold := strings.ToLower(key)
+			if seen[fold] {
 				return fmt.Errorf("duplicate key %q", key)
 			}
-			seen[key] = true
+			seen[fold] = true
 			if err := checkDuplicates(d, depth+1); err != nil {
 				return err
 			}

@@ -204,6 +204,9 @@ func TestAttacks(t *testing.T) {
 		{"exp as string", sign(t, jose.RS256, k.rsa, "rsa-1", claims(func(c map[string]any) { c["exp"] = "never" }), nil), "authn.malformed"},
 		{"no sub", sign(t, jose.RS256, k.rsa, "rsa-1", claims(func(c map[string]any) { delete(c, "sub") }), nil), "authn.missing_claim"},
 		{"duplicate claims", sign(t, jose.RS256, k.rsa, "rsa-1", []byte(strings.Replace(string(good), `"sub":"bob"`, `"sub":"bob","sub":"alice"`, 1)), nil), "authn.malformed"},
+		{"duplicate claims differing in case (exp)", sign(t, jose.RS256, k.rsa, "rsa-1", []byte(strings.Replace(string(claims(func(c map[string]any) { c["exp"] = testNow.Add(-time.Hour).Unix() })), `"exp":`, `"Exp":`+fmt.Sprint(testNow.Add(time.Hour).Unix())+`,"exp":`, 1)), nil), "authn.malformed"},
+		{"duplicate claims differing in case (aud)", sign(t, jose.RS256, k.rsa, "rsa-1", []byte(strings.Replace(string(claims(func(c map[string]any) { c["aud"] = "billing-api" })), `"aud":`, `"Aud":"orders-api","aud":`, 1)), nil), "authn.malformed"},
+		{"exp null", sign(t, jose.RS256, k.rsa, "rsa-1", claims(func(c map[string]any) { c["exp"] = nil }), nil), "authn.missing_claim"},
 		{"duplicate header", raw(`{"alg":"RS256","alg":"none","kid":"rsa-1"}`, good, parts[2]), "authn.malformed"},
 		{"ECDSA r=s=0 (CVE-2022-21449)", raw(`{"alg":"ES256","kid":"ec-1"}`, good, zeroSig), "authn.bad_signature"},
 		{"oversized", raw(`{"alg":"RS256","kid":"rsa-1"}`, claims(func(c map[string]any) { c["pad"] = strings.Repeat("a", 9000) }), parts[2]), "authn.token_too_large"},
@@ -528,5 +531,34 @@ func TestOIDCDiscovery(t *testing.T) {
 				t.Fatalf("mix-up: %v", err)
 			}
 		})
+	}
+}
+
+// TestNoFetchFloodWhileIdPDown is the regression test for refetches before
+// the first successful fetch: they too are limited to one per interval.
+func TestNoFetchFloodWhileIdPDown(t *testing.T) {
+	k := testKeys(t)
+	var served atomic.Int64
+	idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		served.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer idp.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: idp.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := jwtConfig(t)
+	c.KeysFile, c.JWKSURL, c.CAFile = "", idp.URL, caFile
+	a := newAuth(t, c)
+	tok := sign(t, jose.RS256, k.rsa, "rsa-1", claims(nil), nil)
+	for range 20 {
+		_, err := a.Authenticate(context.Background(), exchange(tok))
+		if d, ok := pipeline.AsDenial(err); !ok || d.Reason != "authn.unknown_key" {
+			t.Fatalf("IdP down: %v", err)
+		}
+	}
+	if got := served.Load(); got != 1 {
+		t.Errorf("%d JWKS fetches within one min_refresh_interval while the IdP is down, want 1", got)
 	}
 }

@@ -132,7 +132,7 @@ func newRemoteKeySet(url, discoverIssuer, caFile string, refresh, minRefresh tim
 	}
 	client := &http.Client{
 		Timeout:   10 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: tc, Proxy: nil, ForceAttemptHTTP2: true, MaxIdleConns: 2},
+		Transport: &http.Transport{TLSClientConfig: tc, Proxy: nil, ForceAttemptHTTP2: true, MaxIdleConns: 2, IdleConnTimeout: 90 * time.Second},
 		// The JWKS URL is configured; a redirect elsewhere is refused.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -148,7 +148,9 @@ func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
 		return snap.find(kid)
 	}
 	if snap == nil {
-		snap = k.fetch(ctx, false)
+		// Limited too: while the IdP is down, requests must not turn
+		// into a fetch each.
+		snap = k.fetch(ctx, true)
 		if snap == nil {
 			return nil
 		}
