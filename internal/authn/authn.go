@@ -35,10 +35,23 @@ import (
 // of its kind in the request.
 var ErrNoCredentials = errors.New("no credentials of this kind")
 
-// ErrOtherIssuer is an ErrNoCredentials for a token of a kind the
-// authenticator knows, from an issuer it does not accept: if no other
-// authenticator takes it, the refusal says so.
-var ErrOtherIssuer = fmt.Errorf("%w: token from another issuer", ErrNoCredentials)
+// NotMine is an ErrNoCredentials that says why the authenticator passed:
+// a token from an issuer it does not accept, or one it cannot read. The
+// next authenticator still gets its turn (the credential may be another
+// kind's, such as an opaque token with dots); if none takes it, the refusal
+// gives the first NotMine's reason instead of "missing credentials".
+type NotMine struct {
+	Reason, Message string
+}
+
+func (n *NotMine) Error() string { return "not this authenticator's credential: " + n.Reason }
+
+// Is makes a NotMine an ErrNoCredentials.
+func (n *NotMine) Is(target error) bool { return target == ErrNoCredentials }
+
+// ErrOtherIssuer is returned for a token from an issuer the authenticator
+// does not accept.
+var ErrOtherIssuer error = &NotMine{Reason: "authn.wrong_issuer", Message: "The token's issuer is not accepted here."}
 
 // Authenticator establishes an identity from one kind of credential.
 // Implementations are safe for concurrent use.
@@ -85,12 +98,15 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	if len(list) == 0 {
 		return nil // a public route
 	}
-	otherIssuer := false
+	var passed *NotMine
 	for _, a := range list {
 		id, err := a.Authenticate(ctx, x)
+		var nm *NotMine
 		switch {
-		case errors.Is(err, ErrOtherIssuer):
-			otherIssuer = true
+		case errors.As(err, &nm):
+			if passed == nil {
+				passed = nm
+			}
 			continue
 		case errors.Is(err, ErrNoCredentials):
 			continue
@@ -113,8 +129,8 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) error {
 		return nil
 	}
 	d := pipeline.Deny(http.StatusUnauthorized, "authn.missing_credentials", "Authentication is required.")
-	if otherIssuer {
-		d = pipeline.Deny(http.StatusUnauthorized, "authn.wrong_issuer", "The token's issuer is not accepted here.")
+	if passed != nil {
+		d = pipeline.Deny(http.StatusUnauthorized, passed.Reason, passed.Message)
 	}
 	d.Header = http.Header{}
 	for _, a := range list {

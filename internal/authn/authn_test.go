@@ -94,6 +94,17 @@ func TestStage(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	})
+	t.Run("unreadable token tries the next authenticator", func(t *testing.T) {
+		unreadable := &NotMine{Reason: "authn.malformed", Message: "malformed"}
+		x, err := run(t, fake{name: "jwt", err: unreadable}, fake{name: "opaque", id: bob})
+		if err != nil || x.Identity != bob {
+			t.Fatalf("identity %v err %v", x.Identity, err)
+		}
+		_, err = run(t, fake{name: "jwt", err: unreadable}, fake{name: "keys", err: ErrNoCredentials})
+		if d, ok := pipeline.AsDenial(err); !ok || d.Reason != "authn.malformed" {
+			t.Fatalf("nobody took it: %v", err)
+		}
+	})
 	t.Run("broken authenticator", func(t *testing.T) {
 		boom := errors.New("boom")
 		if _, err := run(t, fake{name: "a", err: boom}); !errors.Is(err, boom) {

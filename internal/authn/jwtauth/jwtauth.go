@@ -146,25 +146,28 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 			return id, nil
 		}
 	}
+	// Until the issuer is known, a token that does not read as a JWT may be
+	// another authenticator's (an opaque token with dots): pass, saying why.
+	unreadable := &authn.NotMine{Reason: "authn.malformed", Message: "The token is malformed."}
 	seg := strings.SplitN(tok, ".", 3)
 	hb, err := base64.RawURLEncoding.DecodeString(seg[0])
 	if err != nil {
-		return nil, deny("authn.malformed", "The token is malformed.", err)
+		return nil, unreadable
 	}
 	var h header
 	if err := decodeStrict(hb, &h); err != nil {
-		return nil, deny("authn.malformed", "The token is malformed.", err)
+		return nil, unreadable
 	}
 	// The issuer decides whose token it is: peek at iss, unverified.
 	pb, err := base64.RawURLEncoding.DecodeString(seg[1])
 	if err != nil {
-		return nil, deny("authn.malformed", "The token is malformed.", err)
+		return nil, unreadable
 	}
 	var peek struct {
 		Iss string `json:"iss"`
 	}
 	if err := json.Unmarshal(pb, &peek); err != nil {
-		return nil, deny("authn.malformed", "The token is malformed.", err)
+		return nil, unreadable
 	}
 	if peek.Iss != a.cfg.Issuer {
 		return nil, authn.ErrOtherIssuer
