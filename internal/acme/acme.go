@@ -36,6 +36,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/trust"
 )
 
 // ALPNProto is the ALPN protocol of the TLS-ALPN-01 challenge (RFC 8737
@@ -188,13 +189,9 @@ func check(cfg config.ACME, storageDir string) error {
 // loadRoots reads the PEM bundle that signs the ACME server's HTTPS
 // certificate. Only these roots are trusted for the CA's API then.
 func loadRoots(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file) // #nosec G304 -- the operator names the CA bundle
+	pool, err := trust.LoadPool(file)
 	if err != nil {
-		return nil, fmt.Errorf("reading acme.ca_file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("reading acme.ca_file: no PEM certificate in %s", file)
+		return nil, fmt.Errorf("acme.ca_file: %w", err)
 	}
 	return pool, nil
 }

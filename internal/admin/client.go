@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/problem"
+	"github.com/rampart-gw/rampart/internal/trust"
 )
 
 // Client calls a running gateway's management API, as Vault's CLI calls
@@ -37,13 +36,9 @@ func NewClient(addr, token, caFile string) (*Client, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile) // #nosec G304 -- the operator names the CA file
+		pool, err := trust.LoadPool(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA certificate: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+			return nil, err
 		}
 		tc.RootCAs = pool
 	}

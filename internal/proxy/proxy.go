@@ -19,7 +19,6 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,12 +26,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/trust"
 )
 
 // Options are settings that do not come from the upstreams section.
@@ -116,13 +115,9 @@ func transport(u config.Upstream, target *url.URL) (*http.Transport, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.TLS.ServerName}
 	if u.TLS.CAFile != "" {
-		pem, err := os.ReadFile(u.TLS.CAFile)
+		pool, err := trust.LoadPool(u.TLS.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", u.TLS.CAFile)
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
 		}
 		tc.RootCAs = pool
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/trust"
 )
 
 // CipherSuites are the TLS 1.2 suites offered: ECDHE with AEAD only.
@@ -132,13 +133,9 @@ func ApplyClientAuth(c *tls.Config, ca *config.ClientAuth) error {
 	if ca == nil {
 		return nil
 	}
-	pem, err := os.ReadFile(ca.CAFile) // #nosec G304 -- the operator names the CA file
+	pool, err := trust.LoadPool(ca.CAFile)
 	if err != nil {
-		return fmt.Errorf("reading client_auth.ca_file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("client_auth.ca_file %s: no PEM certificate", ca.CAFile)
+		return fmt.Errorf("client_auth.ca_file: %w", err)
 	}
 	c.ClientCAs = pool
 	c.ClientAuth = tls.VerifyClientCertIfGiven

@@ -18,7 +18,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -37,6 +36,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/trust"
 )
 
 // maxAnswerBytes bounds an introspection response.
@@ -82,13 +82,9 @@ func New(c config.Introspection, o Options) (*Authenticator, error) {
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile) // #nosec G304 -- the operator names the CA file
+		pool, err := trust.LoadPool(c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("authn.introspection %s: reading ca_file: %w", c.Name, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("authn.introspection %s: ca_file holds no PEM certificate", c.Name)
+			return nil, fmt.Errorf("authn.introspection %s: ca_file: %w", c.Name, err)
 		}
 		tc.RootCAs = pool
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rampart-gw/rampart/internal/trust"
 )
 
 // maxJWKSBytes bounds a JWKS document.
@@ -120,13 +121,9 @@ func newHMACKeySet(file string) (*keySet, error) {
 func newRemoteKeySet(url, discoverIssuer, caFile string, refresh, minRefresh time.Duration, now func() time.Time, log *slog.Logger) (*keySet, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile) // #nosec G304 -- the operator names the CA file
+		pool, err := trust.LoadPool(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificate", caFile)
+			return nil, fmt.Errorf("ca_file: %w", err)
 		}
 		tc.RootCAs = pool
 	}
