@@ -59,7 +59,7 @@ func TestNewRejects(t *testing.T) {
 		{"empty domain", func(c *config.ACME) { c.Domains = []string{" "} }, "", "acme.domains[0]: empty host name"},
 		{"no email", func(c *config.ACME) { c.Email = "" }, "", "acme.email: a contact address is required"},
 		{"bad port", func(c *config.ACME) { c.AltTLSALPNPort = 70000 }, "", "acme.alt_tls_alpn_port: 70000 is not a port"},
-		{"missing ca_file", func(c *config.ACME) { c.CAFile = filepath.Join(t.TempDir(), "nope.pem") }, "", "reading acme.ca_file"},
+		{"missing ca_file", func(c *config.ACME) { c.CAFile = filepath.Join(t.TempDir(), "nope.pem") }, "", "acme.ca_file: reading CA bundle"},
 		{"ca_file without PEM", func(c *config.ACME) {
 			f := filepath.Join(t.TempDir(), "junk.pem")
 			if err := os.WriteFile(f, []byte("junk"), 0o600); err != nil {
