@@ -52,7 +52,7 @@ func isStd(imp string) bool { return !strings.Contains(strings.Split(imp, "/")[0
 
 // stages are the pipeline stage packages: they may import the shared
 // vocabulary but never each other or the assembly.
-var stages = []string{"client", "route", "authn", "secheaders", "proxy"}
+var stages = []string{"client", "route", "authn", "authz", "secheaders", "proxy"}
 
 // rules says, for each package, which module-internal packages and which
 // third-party modules it may import. Anything not listed is refused.
@@ -67,6 +67,7 @@ var rules = map[string]struct {
 	"internal/client":           {[]string{"config", "pipeline"}, nil},
 	"internal/route":            {[]string{"config", "pipeline", "pathnorm"}, nil},
 	"internal/authn":            {[]string{"config", "pipeline"}, nil},
+	"internal/authz":            {[]string{"config", "pipeline"}, nil},
 	"internal/authn/introspect": {[]string{"authn", "config", "pipeline", "trust"}, []string{"golang.org/x/sync/singleflight"}},
 	"internal/authn/mtlsauth":   {[]string{"authn", "config", "pipeline"}, nil},
 	"internal/authn/apikeyauth": {[]string{"apikey", "authn", "config", "pipeline", "store"}, nil},
@@ -84,7 +85,7 @@ var rules = map[string]struct {
 	"internal/tlsconf":    {[]string{"config", "trust"}, nil},
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "client", "config", "engine", "metrics", "pipeline",
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "metrics", "pipeline",
 		"proxy", "route", "secheaders", "server", "store", "tlsconf"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart":   {[]string{"admin", "apikey", "config", "demo", "gateway", "store"}, []string{"github.com/spf13/cobra"}},

@@ -131,6 +131,13 @@ func SetDefaults(c *Config) {
 		if c.Routes[i].Name == "" {
 			c.Routes[i].Name = fmt.Sprintf("route-%d", i)
 		}
+		if a := c.Routes[i].Authz; a != nil {
+			setAuthzDefaults(a)
+			for m, ma := range a.Methods {
+				setAuthzDefaults(&ma)
+				a.Methods[m] = ma
+			}
+		}
 	}
 }
 
@@ -174,6 +181,12 @@ func setClaimDefaults(m *ClaimMapping) {
 	}
 	if m.Session == "" {
 		m.Session = "sid"
+	}
+}
+
+func setAuthzDefaults(a *Authz) {
+	if a.Owner != nil && a.Owner.Claim == "" {
+		a.Owner.Claim = "subject"
 	}
 }
 

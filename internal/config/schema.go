@@ -53,7 +53,11 @@ func JSONSchema() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := schemaOf(reflect.TypeFor[Config](), d)
+	g := &schemaGen{docs: d, defs: map[string]any{}, visiting: map[reflect.Type]bool{}, recursive: map[reflect.Type]bool{}}
+	s := g.of(reflect.TypeFor[Config]())
+	if len(g.defs) > 0 {
+		s["$defs"] = g.defs
+	}
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	s["$id"] = "https://rampart.dev/schema/rampart.schema.json"
 	s["title"] = "rampart.yaml"
@@ -64,7 +68,17 @@ func JSONSchema() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func schemaOf(t reflect.Type, d map[string]string) map[string]any {
+// schemaGen builds a schema; recursive types (a method rule inside an
+// authorization rule) become $defs references.
+type schemaGen struct {
+	docs      map[string]string
+	defs      map[string]any
+	visiting  map[reflect.Type]bool
+	recursive map[reflect.Type]bool
+}
+
+func (g *schemaGen) of(t reflect.Type) map[string]any {
+	d := g.docs
 	switch t {
 	case durationType:
 		return map[string]any{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`}
@@ -78,8 +92,14 @@ func schemaOf(t reflect.Type, d map[string]string) map[string]any {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return schemaOf(t.Elem(), d)
+		return g.of(t.Elem())
 	case reflect.Struct:
+		if g.visiting[t] {
+			g.recursive[t] = true
+			return map[string]any{"$ref": "#/$defs/" + t.Name()}
+		}
+		g.visiting[t] = true
+		defer delete(g.visiting, t)
 		props := map[string]any{}
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -87,7 +107,7 @@ func schemaOf(t reflect.Type, d map[string]string) map[string]any {
 			if name == "" || name == "-" {
 				continue
 			}
-			fs := schemaOf(f.Type, d)
+			fs := g.of(f.Type)
 			if doc := d[t.Name()+"."+f.Name]; doc != "" {
 				fs["description"] = doc
 			}
@@ -97,11 +117,14 @@ func schemaOf(t reflect.Type, d map[string]string) map[string]any {
 		if doc := d[t.Name()]; doc != "" {
 			s["description"] = doc
 		}
+		if g.recursive[t] {
+			g.defs[t.Name()] = s
+		}
 		return s
 	case reflect.Slice:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), d)}
+		return map[string]any{"type": "array", "items": g.of(t.Elem())}
 	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), d)}
+		return map[string]any{"type": "object", "additionalProperties": g.of(t.Elem())}
 	case reflect.String:
 		return map[string]any{"type": "string"}
 	case reflect.Bool:

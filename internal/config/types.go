@@ -299,8 +299,10 @@ type Route struct {
 	Firewall Reserved `yaml:"firewall"`
 	// WAF turns the WAF on for this route. Not yet supported.
 	WAF Reserved `yaml:"waf"`
-	// Authz holds this route's authorization rules. Not yet supported.
-	Authz Reserved `yaml:"authz"`
+	// Authz says who may use this route once authenticated. Required on
+	// every route that is not public: without it the route is refused to
+	// everyone (deny by default).
+	Authz *Authz `yaml:"authz"`
 	// Limits holds this route's rate limits. Not yet supported.
 	Limits Reserved `yaml:"limits"`
 	// Protect holds this route's data protection. Not yet supported.
@@ -482,4 +484,44 @@ type Store struct {
 	// DSN is the PostgreSQL connection string inline; prefer dsn_file when
 	// it holds a password.
 	DSN string `yaml:"dsn"`
+}
+
+// Authz is a route's authorization rule: every condition set must hold.
+type Authz struct {
+	// Authenticated allows any authenticated identity; say it when that is
+	// the intent, since a route with no condition is refused.
+	Authenticated bool `yaml:"authenticated"`
+	// Roles: the identity needs at least one of them.
+	Roles []string `yaml:"roles"`
+	// Scopes: the identity needs all of them (OAuth scopes of a token or
+	// an API key).
+	Scopes []string `yaml:"scopes"`
+	// Owner restricts the route to the owner of the object a route
+	// parameter names (against broken object-level authorization, OWASP
+	// API1).
+	Owner *OwnerRule `yaml:"owner"`
+	// WritableFields, when set, is the allowlist of top-level JSON fields
+	// a request body may set; any other field is refused with 403 (against
+	// mass assignment, OWASP API3). Bodies that are not a JSON object are
+	// refused with 415.
+	WritableFields []string `yaml:"writable_fields"`
+	// Methods overrides the rule for some methods, such as stricter rules
+	// for PUT and DELETE (against broken function-level authorization,
+	// OWASP API5). A method's rule replaces the route's rule whole.
+	Methods map[string]Authz `yaml:"methods"`
+}
+
+// OwnerRule ties a route parameter to the identity.
+type OwnerRule struct {
+	// Param is the route parameter naming the object, such as "id" in
+	// /api/users/{id}. Required.
+	Param string `yaml:"param"`
+	// Claim is the identity field it must equal: "subject" (default) or
+	// "tenant".
+	Claim string `yaml:"claim"`
+	// ReadRoles may read (GET, HEAD) any object without owning it, such as
+	// support staff.
+	ReadRoles []string `yaml:"read_roles"`
+	// AllRoles may use any method on any object.
+	AllRoles []string `yaml:"all_roles"`
 }

@@ -511,6 +511,14 @@ func (v *validator) routes(c *Config) {
 		case len(r.Auth) == 0:
 			v.errorf(p, "route %q needs auth (a list of authenticators) or public: true (deny by default)", r.Name)
 		}
+		switch {
+		case r.Public && r.Authz != nil:
+			v.errorf(p+".authz", "a public route takes no authz")
+		case !r.Public && r.Authz == nil:
+			v.errorf(p+".authz", "required: say who may use route %q, such as authz: {authenticated: true} or {roles: [admin]} (deny by default)", r.Name)
+		case r.Authz != nil:
+			v.authz(p+".authz", r.Authz, r, true)
+		}
 		seenAuth := map[string]bool{}
 		for j, a := range r.Auth {
 			ap := fmt.Sprintf("%s.auth[%d]", p, j)
@@ -529,7 +537,7 @@ func (v *validator) routes(c *Config) {
 			key string
 			r   Reserved
 		}{
-			{"firewall", r.Firewall}, {"waf", r.WAF}, {"authz", r.Authz},
+			{"firewall", r.Firewall}, {"waf", r.WAF},
 			{"limits", r.Limits}, {"protect", r.Protect},
 		} {
 			v.reserved(p+"."+rr.key, rr.r)
@@ -701,5 +709,43 @@ func (v *validator) store(s *Store) {
 		}
 	default:
 		v.errorf("store.driver", "must be sqlite or postgres, got %q", s.Driver)
+	}
+}
+
+// authz checks a route's (or, below top, a method's) authorization rule.
+func (v *validator) authz(p string, a *Authz, r Route, top bool) {
+	if !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && a.Owner == nil && (top && len(a.Methods) == 0 || !top) {
+		v.errorf(p, "states no condition; use authenticated: true to allow any authenticated identity")
+	}
+	for i, s := range append(append([]string{}, a.Roles...), a.Scopes...) {
+		if s == "" || strings.ContainsAny(s, " ,") {
+			v.errorf(p, "role or scope %d %q must be non-empty without spaces or commas", i, s)
+		}
+	}
+	if o := a.Owner; o != nil {
+		if o.Param == "" {
+			v.errorf(p+".owner.param", "required: the route parameter naming the object")
+		} else if !strings.Contains(r.Path, "{"+o.Param+"}") {
+			v.errorf(p+".owner.param", "route path %s has no parameter {%s}", r.Path, o.Param)
+		}
+		if o.Claim != "subject" && o.Claim != "tenant" {
+			v.errorf(p+".owner.claim", "must be subject or tenant, got %q", o.Claim)
+		}
+	}
+	for i, f := range a.WritableFields {
+		if f == "" {
+			v.errorf(fmt.Sprintf("%s.writable_fields[%d]", p, i), "must not be empty")
+		}
+	}
+	if len(a.Methods) > 0 && !top {
+		v.errorf(p+".methods", "method rules do not nest")
+	}
+	for _, m := range sortedKeys(a.Methods) {
+		mp := p + ".methods." + m
+		if !slices.Contains(r.Methods, m) {
+			v.errorf(mp, "the route does not accept %s", m)
+		}
+		ma := a.Methods[m]
+		v.authz(mp, &ma, r, false)
 	}
 }

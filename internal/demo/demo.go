@@ -83,7 +83,8 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 		},
 		Routes: []config.Route{
 			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
-			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"}},
+			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
+				Authz: &config.Authz{Scopes: []string{"products:read"}}},
 		},
 	}
 	config.SetDefaults(c)

@@ -46,7 +46,7 @@ func TestJWTRoute(t *testing.T) {
 	up, s := upstream(t)
 	cfg := testConfig(up.URL)
 	cfg.Authn.JWT = []config.JWT{{Name: "idp", Issuer: "https://idp.test", Audiences: []string{"api"}, KeysFile: keysFile}}
-	cfg.Routes[0].Public, cfg.Routes[0].Auth = false, []string{"idp"}
+	cfg.Routes[0].Public, cfg.Routes[0].Auth, cfg.Routes[0].Authz = false, []string{"idp"}, &config.Authz{Authenticated: true}
 	config.SetDefaults(cfg)
 	for _, p := range config.Validate(cfg) {
 		if !p.Warning {

@@ -21,6 +21,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/authn/introspect"
 	"github.com/rampart-gw/rampart/internal/authn/jwtauth"
 	"github.com/rampart-gw/rampart/internal/authn/mtlsauth"
+	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/engine"
@@ -122,6 +123,10 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
+	authzStage, err := authz.New(cfg.Routes)
+	if err != nil {
+		return nil, err
+	}
 	px, err := proxy.New(cfg.Upstreams, cfg.Routes, proxy.Options{
 		RequestIDHeader: clientStage.RequestIDHeader(), Logger: d.Logger})
 	if err != nil {
@@ -142,7 +147,8 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// authn: produces the Identity that authz and limits read; after
 		// route, because the route names its authenticators.
 		authnStage,
-		// authz (not yet): needs the route and the identity.
+		// authz: needs the route, its parameters and the identity.
+		authzStage,
 		// limits (not yet): counts only requests that were allowed, per
 		// identity.
 		// protect (not yet): edits the body last, after every check on it.

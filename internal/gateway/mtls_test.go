@@ -46,7 +46,7 @@ func TestMTLSRoute(t *testing.T) {
 			cfg.Admin.Disabled = true
 			cfg.Authn.MTLS = []config.MTLS{{Name: "svc", Roles: map[string][]string{"billing-service": {"billing"}},
 				AllowedSubjects: []string{"billing-service"}}}
-			cfg.Routes[0].Public, cfg.Routes[0].Auth = false, []string{"svc"}
+			cfg.Routes[0].Public, cfg.Routes[0].Auth, cfg.Routes[0].Authz = false, []string{"svc"}, &config.Authz{Roles: []string{"billing"}}
 			config.SetDefaults(cfg)
 			for _, p := range config.Validate(cfg) {
 				if !p.Warning {

@@ -1,0 +1,138 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// bodySource serves a fixed request body.
+type bodySource string
+
+func (b bodySource) ReadBody() ([]byte, error) { return []byte(b), nil }
+
+var (
+	alice = &pipeline.Identity{Subject: "alice", Roles: []string{"admin"}, Scopes: []string{"profile", "admin"}}
+	bob   = &pipeline.Identity{Subject: "bob", Roles: []string{"reader"}, Scopes: []string{"profile"}, Tenant: "acme"}
+	carol = &pipeline.Identity{Subject: "carol", Roles: []string{"reader", "support"}, Scopes: []string{"profile"}, Tenant: "globex"}
+	svc   = &pipeline.Identity{Subject: "billing", Roles: []string{"service"}}
+)
+
+func routes() []config.Route {
+	return []config.Route{
+		{Name: "health", Public: true},
+		{Name: "users", Methods: []string{"GET"}, Authz: &config.Authz{Roles: []string{"admin"}}},
+		{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET", "PUT", "DELETE"}, Authz: &config.Authz{
+			Scopes: []string{"profile"},
+			Owner:  &config.OwnerRule{Param: "id", Claim: "subject", ReadRoles: []string{"support"}, AllRoles: []string{"admin"}},
+			Methods: map[string]config.Authz{
+				"PUT": {Owner: &config.OwnerRule{Param: "id", Claim: "subject", AllRoles: []string{"admin"}},
+					WritableFields: []string{"name", "email", "ssn", "card_number"}},
+				"DELETE": {Roles: []string{"admin"}},
+			}}},
+		{Name: "tenant", Path: "/api/tenants/{t}/orders", Methods: []string{"GET"}, Authz: &config.Authz{
+			Owner: &config.OwnerRule{Param: "t", Claim: "tenant"}}},
+		{Name: "products", Methods: []string{"GET"}, Authz: &config.Authz{Authenticated: true}},
+	}
+}
+
+func TestDecisions(t *testing.T) {
+	cfg := routes()
+	config.SetDefaults(&config.Config{Routes: cfg})
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		route  int
+		method string
+		id     *pipeline.Identity
+		params []pipeline.Param
+		body   string
+		reason string // "" for allowed
+	}{
+		{"public route, no identity", 0, "GET", nil, nil, "", ""},
+		{"admin route, admin", 1, "GET", alice, nil, "", ""},
+		{"admin route, reader", 1, "GET", bob, nil, "", "authz.missing_role"},
+		{"admin route, no identity", 1, "GET", nil, nil, "", "authz.no_identity"},
+		{"own profile", 2, "GET", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, "", ""},
+		{"own profile, HEAD", 2, "HEAD", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, "", ""},
+		{"another's profile (BOLA)", 2, "GET", bob, []pipeline.Param{{Name: "id", Value: "carol"}}, "", "authz.not_owner"},
+		{"support reads any", 2, "GET", carol, []pipeline.Param{{Name: "id", Value: "bob"}}, "", ""},
+		{"support cannot write another's", 2, "PUT", carol, []pipeline.Param{{Name: "id", Value: "bob"}}, `{"name":"x"}`, "authz.not_owner"},
+		{"admin reads any", 2, "GET", alice, []pipeline.Param{{Name: "id", Value: "bob"}}, "", ""},
+		{"missing scope", 2, "GET", svc, []pipeline.Param{{Name: "id", Value: "billing"}}, "", "authz.missing_scope"},
+		{"own update, allowed fields", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `{"name":"Bob","email":"b@x"}`, ""},
+		{"mass assignment", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `{"name":"Bob","role":"admin"}`, "authz.field_not_writable"},
+		{"mass assignment, case variant", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `{"Role":"admin"}`, "authz.field_not_writable"},
+		{"mass assignment, duplicate", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `{"name":"a","NAME":"b"}`, "authz.body_not_json_object"},
+		{"not a JSON object", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `["role"]`, "authz.body_not_json_object"},
+		{"trailing data", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `{"name":"a"} {"role":"admin"}`, "authz.body_not_json_object"},
+		{"admin may set any field? no: the allowlist holds for all", 2, "PUT", alice, []pipeline.Param{{Name: "id", Value: "bob"}}, `{"role":"admin"}`, "authz.field_not_writable"},
+		{"delete needs admin (BFLA)", 2, "DELETE", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, "", "authz.missing_role"},
+		{"delete as admin", 2, "DELETE", alice, []pipeline.Param{{Name: "id", Value: "bob"}}, "", ""},
+		{"own tenant", 3, "GET", bob, []pipeline.Param{{Name: "t", Value: "acme"}}, "", ""},
+		{"other tenant", 3, "GET", bob, []pipeline.Param{{Name: "t", Value: "globex"}}, "", "authz.not_owner"},
+		{"no tenant claim never matches", 3, "GET", svc, []pipeline.Param{{Name: "t", Value: ""}}, "", "authz.not_owner"},
+		{"any authenticated", 4, "GET", svc, nil, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := &pipeline.Exchange{}
+			x.Reset()
+			x.In = pipeline.Request{Method: tt.method, Header: http.Header{}}
+			x.Route = &pipeline.Route{Index: tt.route}
+			x.Identity = tt.id
+			x.Params = append(x.Params, tt.params...)
+			x.SetBodySource(bodySource(tt.body))
+			err := s.Request(context.Background(), x)
+			if tt.reason == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			d, ok := pipeline.AsDenial(err)
+			if !ok || d.Reason != tt.reason {
+				t.Fatalf("err %v, want %s", err, tt.reason)
+			}
+			if tt.reason == "authz.missing_scope" && !strings.Contains(d.Header.Get("WWW-Authenticate"), "insufficient_scope") {
+				t.Errorf("no insufficient_scope challenge: %v", d.Header)
+			}
+		})
+	}
+}
+
+func TestNoRuleIsRefused(t *testing.T) {
+	if _, err := New([]config.Route{{Name: "r", Auth: []string{"a"}}}); err == nil {
+		t.Fatal("a private route without a rule compiled")
+	}
+}
+
+func FuzzTopLevelKeys(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":{"b":[1,2]},"c":"d"}`, `[]`, `{"a":1}{"b":2}`, `{"a":1,"A":2}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		keys, err := topLevelKeys([]byte(s))
+		if err != nil {
+			return
+		}
+		// Whatever passes is one JSON object whose keys are these.
+		var m map[string]any
+		if jerr := jsonUnmarshal([]byte(s), &m); jerr != nil {
+			t.Fatalf("accepted %q, which is not a JSON object: %v", s, jerr)
+		}
+		if len(m) != len(keys) {
+			t.Fatalf("%q: keys %v, object %v", s, keys, m)
+		}
+	})
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
