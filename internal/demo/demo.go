@@ -3,11 +3,10 @@
 // and users drive it with (demo-credentials.json, see VISION.md).
 //
 // The demo says plainly what this build protects. The demo users get JWTs
-// from the demo's own issuer, and the product catalogue needs one.
-// Authorization is not in this build yet, so the endpoints that need it
-// (users, admin) are not routed: without owner and role rules, bob could
-// read alice's profile, so the gateway refuses them with 404 instead of
-// pretending.
+// from the demo's own issuer and API keys; every route but /api/health
+// needs one, and authorization rules close the naive API's holes: only
+// admins list users or read stats, a reader reads and updates only their
+// own profile, and never its role.
 package demo
 
 import (
@@ -85,6 +84,23 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
 			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
 				Authz: &config.Authz{Scopes: []string{"products:read"}}},
+			// Every user's record, card numbers and SSNs included: admins only.
+			{Name: "users", Path: "/api/users", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
+				Authz: &config.Authz{Roles: []string{"admin"}}},
+			// One profile: its owner reads and updates it (name, email,
+			// ssn, card_number only: never role); admins may read any.
+			{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET", "PUT"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
+				Authz: &config.Authz{
+					Scopes: []string{"profile"},
+					Owner:  &config.OwnerRule{Param: "id", ReadRoles: []string{"admin"}},
+					Methods: map[string]config.Authz{"PUT": {
+						Scopes:         []string{"profile"},
+						Owner:          &config.OwnerRule{Param: "id"},
+						WritableFields: []string{"name", "email", "ssn", "card_number"},
+					}},
+				}},
+			{Name: "admin-stats", Path: "/api/admin/stats", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
+				Authz: &config.Authz{Roles: []string{"admin"}}},
 		},
 	}
 	config.SetDefaults(c)
@@ -158,15 +174,15 @@ func Run(ctx context.Context, o Options) error {
 				Users:       users,
 				Protections: []string{
 					"HTTPS only: TLS 1.2+ with AEAD cipher suites, HTTP/2, HSTS",
-					"default deny: only /api/health (public) and /api/products (JWT) are routed",
+					"default deny: every route but /api/health needs a credential and an authorization rule",
+					"authorization: /api/users and /api/admin/stats for admins; /api/users/{id} for its owner (admins read), PUT limited to name, email, ssn, card_number (no mass assignment)",
 					"authentication: /api/products needs a JWT from the demo issuer (ES256, exp, aud checked) or an API key (stored as a keyed hash)",
 					"path normalization: encoded, dot-segment and double-slash tricks are refused or resolved before routing",
 					"request size limits (413/431), timeouts, spoofed forwarding headers stripped",
 					"Server and X-Powered-By removed, nosniff and no-store set",
 				},
 				NotYet: []string{
-					"authorization (owner and role rules): /api/users and /api/admin/stats stay unrouted until it lands",
-					"rate limits, field encryption, DLP, tamper-evident audit log",
+					"the 127.0.0.1-only rule on /api/admin/stats (firewall), rate limits and quotas, field encryption and masking of ssn and card_number, DLP, the tamper-evident audit log",
 				},
 			}
 			if err := writeCredentials(filepath.Join(o.DataDir, "demo-credentials.json"), creds); err != nil {
@@ -219,7 +235,7 @@ func printBanner(w io.Writer, c Credentials, credsPath string) {
 	p("  curl --cacert %s -i %s/api/products                # 401: a token is required", c.CACert, c.Gateway)
 	p("  curl --cacert %s -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" '%s/api/products?page=2'", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -H \"X-API-Key: $(jq -r .users.carol.api_key %s)\" %s/api/products", c.CACert, absPath(credsPath), c.Gateway)
-	p("  curl --cacert %s -i %s/api/users                   # 404: not routed until authorization lands", c.CACert, c.Gateway)
+	p("  curl --cacert %s -i -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" %s/api/users/carol   # 403 authz.not_owner", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -i '%s/api/%%2e%%2e/api/health'", c.CACert, c.Gateway)
 	p("  curl --cacert %s -H 'Authorization: Bearer %s' %s/metrics", c.CACert, c.AdminToken, c.Admin)
 	p("")

@@ -97,16 +97,75 @@ func TestDemo(t *testing.T) {
 	if resp, _ = get(file.Gateway+"/api/products", file.AdminToken); resp.StatusCode != 401 {
 		t.Errorf("products with the admin token as a bearer: %d", resp.StatusCode)
 	}
-	for _, path := range []string{"/api/users", "/api/users/bob", "/api/admin/stats", "/nope"} {
+	for _, path := range []string{"/nope", "/api/nope", "/API/users"} {
 		resp, body = get(file.Gateway+path, "")
 		if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" || strings.Contains(body, "ssn") {
 			t.Errorf("%s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
 	}
+	alice, bob := file.Users["alice"].JWT, file.Users["bob"].JWT
+	put := func(path, token, body string) (int, string) {
+		req, _ := http.NewRequestWithContext(ctx, "PUT", file.Gateway+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		r, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return r.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name, path, token string
+		status            int
+	}{
+		{"no credential", "/api/users/bob", "", 401},
+		{"own profile", "/api/users/bob", bob, 200},
+		{"another's profile (BOLA)", "/api/users/carol", bob, 403},
+		{"admin reads any profile", "/api/users/bob", alice, 200},
+		{"user list for a reader", "/api/users", bob, 403},
+		{"user list for an admin", "/api/users", alice, 200},
+		{"stats for a reader", "/api/admin/stats", bob, 403},
+		{"stats for an admin", "/api/admin/stats", alice, 200},
+		// Path tricks reach the same rule, never another one.
+		{"/api//admin/stats as bob", "/api//admin/stats", bob, 403},
+		{"/api/%61dmin/stats as bob", "/api/%61dmin/stats", bob, 403},
+		{"/api/admin/stats/. as bob", "/api/admin/stats/.", bob, 403},
+		{"/api/users/../admin/stats as bob", "/api/users/../admin/stats", bob, 403},
+		{"/api/admin%2fstats as bob", "/api/admin%2fstats", bob, 400},
+		{"/api/admin;x/stats as bob", "/api/admin;x/stats", bob, 400},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", file.Gateway+"/", nil)
+		req.URL.Opaque = tc.path
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		r, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, r.StatusCode, tc.status)
+		}
+	}
+	if code, body := put("/api/users/bob", bob, `{"role":"admin"}`); code != 403 || !strings.Contains(body, "authz.field_not_writable") {
+		t.Errorf("bob makes himself admin: %d %s", code, body)
+	}
+	if code, body := put("/api/users/bob", bob, `{"name":"Robert"}`); code != 200 || !strings.Contains(body, "Robert") || !strings.Contains(body, `"role":"reader"`) {
+		t.Errorf("bob renames himself: %d %s", code, body)
+	}
+	if code, _ := put("/api/users/carol", bob, `{"name":"x"}`); code != 403 {
+		t.Errorf("bob renames carol: %d", code)
+	}
+	if code, _ := put("/api/users/bob", alice, `{"name":"x"}`); code != 403 {
+		t.Errorf("alice may read, not write, bob's profile: %d", code)
+	}
 	if resp, _ = get(file.Admin+"/metrics", ""); resp.StatusCode != 401 {
 		t.Errorf("metrics without token: %d", resp.StatusCode)
 	}
-	if resp, body = get(file.Admin+"/metrics", file.AdminToken); resp.StatusCode != 200 || !strings.Contains(body, `rampart_requests_total{code="404",reason="route.not_found",route=""} 4`) {
+	if resp, body = get(file.Admin+"/metrics", file.AdminToken); resp.StatusCode != 200 || !strings.Contains(body, `rampart_requests_total{code="403",reason="authz.not_owner",route="user"}`) {
 		t.Errorf("metrics: %d\n%s", resp.StatusCode, body)
 	}
 
