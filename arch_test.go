@@ -88,7 +88,7 @@ var rules = map[string]struct {
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "metrics", "pipeline",
 		"proxy", "route", "secheaders", "server", "store", "tlsconf"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"cmd/rampart":   {[]string{"admin", "apikey", "config", "demo", "gateway", "store"}, []string{"github.com/spf13/cobra"}},
+	"cmd/rampart":   {[]string{"admin", "apikey", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
 }
 
 func TestImportRules(t *testing.T) {

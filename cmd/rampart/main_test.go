@@ -99,3 +99,37 @@ func TestAPIKeyCommands(t *testing.T) {
 		t.Errorf("list after revoke:\n%s", out.String())
 	}
 }
+
+func TestAuthzExplain(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"--as", "bob", "--scope", "profile", "GET", "/api/users/bob"}, exitOK, []string{"ALLOW", "params:   id=bob", "route rule"}},
+		{[]string{"--as", "bob", "--scope", "profile", "GET", "/api/users/carol"}, exitFailure, []string{"DENY by authz: authz.not_owner", "{id} equal to the identity's subject", "[admin] may read any"}},
+		{[]string{"--as", "alice", "--role", "admin", "--scope", "profile", "GET", "/api/users/carol"}, exitOK, []string{"ALLOW"}},
+		{[]string{"--as", "alice", "--role", "admin", "--scope", "profile", "PUT", "/api/users/carol"}, exitFailure, []string{"PUT rule", "authz.not_owner"}},
+		{[]string{"--as", "bob", "--scope", "profile", "--body", `{"role":"admin"}`, "PUT", "/api/users/bob"}, exitFailure, []string{"authz.field_not_writable", "only [email, name]"}},
+		{[]string{"--as", "bob", "GET", "/api/%61dmin/stats"}, exitFailure, []string{"path:     /api/admin/stats", "authz.missing_role"}},
+		{[]string{"--as", "bob", "GET", "/api/admin%2fstats"}, exitFailure, []string{"DENY by route: route.bad_path"}},
+		{[]string{"GET", "/api/admin/stats"}, exitFailure, []string{"nobody", "authz.no_identity"}},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		args := append([]string{"authz", "explain", "-c", "testdata/authz.yaml"}, tt.args...)
+		code := run(args, &out, &errOut)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tt.args, code, tt.code, out.String(), errOut.String())
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v: output lacks %q:\n%s", tt.args, w, out.String())
+			}
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"authz", "explain", "GET", "/"}, &out, &errOut); code != exitUsage {
+		t.Errorf("explain without -c: %d", code)
+	}
+}

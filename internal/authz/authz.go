@@ -242,3 +242,50 @@ func topLevelKeys(b []byte) ([]string, error) {
 	}
 	return keys, nil
 }
+
+// Rule describes, for people, the rule that applies to a method on a route
+// (rampart authz explain).
+func (s *Stage) Rule(route int, method string) string {
+	if route < 0 || route >= len(s.byRoute) {
+		return "no route"
+	}
+	rr := s.byRoute[route]
+	if rr.public {
+		return "public: anyone, no authentication"
+	}
+	r, which := rr.base, "route rule"
+	if m, ok := rr.methods[method]; ok {
+		r, which = m, method+" rule"
+	} else if m, ok := rr.methods["GET"]; ok && method == http.MethodHead {
+		r, which = m, "GET rule (for HEAD)"
+	}
+	var parts []string
+	if r.authenticated {
+		parts = append(parts, "any authenticated identity")
+	}
+	if len(r.roles) > 0 {
+		parts = append(parts, "a role among ["+strings.Join(r.roles, ", ")+"]")
+	}
+	if len(r.scopes) > 0 {
+		parts = append(parts, "every scope of ["+strings.Join(r.scopes, ", ")+"]")
+	}
+	if o := r.owner; o != nil {
+		p := "{" + o.Param + "} equal to the identity's " + o.Claim
+		if len(o.ReadRoles) > 0 {
+			p += ", except that [" + strings.Join(o.ReadRoles, ", ") + "] may read any"
+		}
+		if len(o.AllRoles) > 0 {
+			p += ", except that [" + strings.Join(o.AllRoles, ", ") + "] may do anything to any"
+		}
+		parts = append(parts, p)
+	}
+	if r.writable != nil {
+		fields := make([]string, 0, len(r.writable))
+		for f := range r.writable {
+			fields = append(fields, f)
+		}
+		slices.Sort(fields)
+		parts = append(parts, "a JSON body setting only ["+strings.Join(fields, ", ")+"]")
+	}
+	return which + ": " + strings.Join(parts, "; ")
+}
