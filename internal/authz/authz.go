@@ -43,6 +43,9 @@ type rule struct {
 	scopes        []string
 	owner         *config.OwnerRule
 	writable      map[string]bool // nil: any field
+	// visible maps roles to the response fields they see; nil: no
+	// filtering. A nil field set means every field.
+	visible map[string]map[string]bool
 }
 
 // routeRules are a route's rules: the default and per-method overrides.
@@ -63,6 +66,20 @@ func compile(a config.Authz) *rule {
 		r.writable = map[string]bool{}
 		for _, f := range a.WritableFields {
 			r.writable[f] = true
+		}
+	}
+	if a.ResponseFields != nil {
+		r.visible = map[string]map[string]bool{}
+		for role, fields := range a.ResponseFields {
+			if slices.Contains(fields, "*") {
+				r.visible[role] = nil
+				continue
+			}
+			set := map[string]bool{}
+			for _, f := range fields {
+				set[f] = true
+			}
+			r.visible[role] = set
 		}
 	}
 	return r
@@ -93,6 +110,124 @@ func New(routes []config.Route) (*Stage, error) {
 
 // Name returns "authz".
 func (s *Stage) Name() string { return "authz" }
+
+// ruleFor returns the rule for the exchange's route and method, nil for a
+// public route.
+func (s *Stage) ruleFor(x *pipeline.Exchange) *rule {
+	if x.Route == nil || x.Route.Index >= len(s.byRoute) {
+		return nil
+	}
+	rr := s.byRoute[x.Route.Index]
+	if rr.public || rr.base == nil {
+		return nil
+	}
+	if m, ok := rr.methods[x.In.Method]; ok {
+		return m
+	}
+	if m, ok := rr.methods["GET"]; ok && x.In.Method == http.MethodHead {
+		return m
+	}
+	return rr.base
+}
+
+// WantsResponseBody asks for the whole response body of exchanges whose
+// rule filters response fields.
+func (s *Stage) WantsResponseBody(x *pipeline.Exchange) bool {
+	r := s.ruleFor(x)
+	return r != nil && r.visible != nil && x.Identity != nil
+}
+
+// Response removes the fields the identity's roles may not see from a
+// successful JSON response.
+func (s *Stage) Response(_ context.Context, x *pipeline.Exchange) error {
+	r := s.ruleFor(x)
+	if r == nil || r.visible == nil || x.Identity == nil || !x.Response.Buffered {
+		return nil
+	}
+	if x.Response.Status < 200 || x.Response.Status > 299 || len(bytes.TrimSpace(x.Response.Body)) == 0 {
+		return nil
+	}
+	all, fields := visibleFields(r.visible, x.Identity.Roles)
+	if all {
+		return nil
+	}
+	out, err := filterFields(x.Response.Body, fields)
+	if err != nil {
+		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: "authz.response_not_json",
+			Message: "The upstream response could not be checked.", Cause: err}
+	}
+	x.Response.Body = out
+	return nil
+}
+
+// visibleFields unions the field sets of the roles held; all is true when
+// one of them sees every field.
+func visibleFields(visible map[string]map[string]bool, roles []string) (all bool, fields map[string]bool) {
+	fields = map[string]bool{}
+	matched := false
+	for _, role := range roles {
+		set, ok := visible[role]
+		if !ok || role == "*" {
+			continue
+		}
+		matched = true
+		if set == nil {
+			return true, nil
+		}
+		for f := range set {
+			fields[f] = true
+		}
+	}
+	if !matched {
+		if set, ok := visible["*"]; ok {
+			if set == nil {
+				return true, nil
+			}
+			return false, set
+		}
+	}
+	return false, fields
+}
+
+// filterFields keeps only the given top-level fields of a JSON object, or
+// of every object in a JSON array.
+func filterFields(body []byte, fields map[string]bool) ([]byte, error) {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body[d.InputOffset():])) > 0 {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	keep := func(o map[string]any) {
+		for k := range o {
+			if !fields[k] {
+				delete(o, k)
+			}
+		}
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		keep(t)
+	case []any:
+		for i, e := range t {
+			o, ok := e.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("element %d is not an object", i)
+			}
+			keep(o)
+		}
+	default:
+		return nil, errors.New("not a JSON object or array")
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
 
 func forbid(reason, message string) *pipeline.Denial {
 	return pipeline.Deny(http.StatusForbidden, reason, message)

@@ -136,3 +136,56 @@ func FuzzTopLevelKeys(f *testing.F) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func TestResponseFields(t *testing.T) {
+	cfg := []config.Route{{Name: "users", Methods: []string{"GET"}, Authz: &config.Authz{Authenticated: true,
+		ResponseFields: map[string][]string{"admin": {"*"}, "support": {"id", "name", "email"}, "*": {"id", "name"}}}}}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := `{"id":"bob","name":"Bob","email":"b@x","ssn":"219-09-9999","card_number":"5555555555554444"}`
+	tests := []struct {
+		name, body string
+		status     int
+		id         *pipeline.Identity
+		want       string
+		reason     string
+	}{
+		{"admin sees all", user, 200, alice, user, ""},
+		{"support sees its fields", user, 200, carol, `{"email":"b@x","id":"bob","name":"Bob"}`, ""},
+		{"others see the * fields", user, 200, svc, `{"id":"bob","name":"Bob"}`, ""},
+		{"array of objects", `[` + user + `,` + user + `]`, 200, svc, `[{"id":"bob","name":"Bob"},{"id":"bob","name":"Bob"}]`, ""},
+		{"big numbers survive", `{"id":12345678901234567890,"ssn":"x"}`, 200, svc, `{"id":12345678901234567890}`, ""},
+		{"errors pass untouched", `{"error":"nope","detail":"x"}`, 404, svc, `{"error":"nope","detail":"x"}`, ""},
+		{"not JSON is refused", `<html>ssn 219-09-9999</html>`, 200, svc, "", "authz.response_not_json"},
+		{"array of scalars is refused", `["219-09-9999"]`, 200, svc, "", "authz.response_not_json"},
+		{"trailing data is refused", user + `{"ssn":"1"}`, 200, svc, "", "authz.response_not_json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := &pipeline.Exchange{}
+			x.Reset()
+			x.In = pipeline.Request{Method: "GET", Header: http.Header{}}
+			x.Route = &pipeline.Route{Index: 0}
+			x.Identity = tt.id
+			if !s.WantsResponseBody(x) {
+				t.Fatal("the stage does not ask for the body")
+			}
+			x.Response = pipeline.Response{Status: tt.status, Header: http.Header{}, Body: []byte(tt.body), Buffered: true}
+			err := s.Response(context.Background(), x)
+			if tt.reason != "" {
+				if d, ok := pipeline.AsDenial(err); !ok || d.Reason != tt.reason || d.Status != 502 {
+					t.Fatalf("err %v, want %s", err, tt.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(string(x.Response.Body)); got != tt.want {
+				t.Errorf("body %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -505,6 +505,13 @@ type Authz struct {
 	// mass assignment, OWASP API3). Bodies that are not a JSON object are
 	// refused with 415.
 	WritableFields []string `yaml:"writable_fields"`
+	// ResponseFields limits, per role, the top-level fields of a JSON
+	// response (an object, or an array of objects) that the identity sees;
+	// "*" lists every field. The key "*" applies to identities with none of
+	// the other roles; an identity matched by no key sees no field. Only
+	// successful (2xx) responses are filtered; a response that is not JSON
+	// is refused with 502 (against excessive data exposure, OWASP API3).
+	ResponseFields map[string][]string `yaml:"response_fields"`
 	// Methods overrides the rule for some methods, such as stricter rules
 	// for PUT and DELETE (against broken function-level authorization,
 	// OWASP API5). A method's rule replaces the route's rule whole.

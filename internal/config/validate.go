@@ -732,6 +732,13 @@ func (v *validator) authz(p string, a *Authz, r Route, top bool) {
 			v.errorf(p+".owner.claim", "must be subject or tenant, got %q", o.Claim)
 		}
 	}
+	for _, role := range sortedKeys(a.ResponseFields) {
+		for i, f := range a.ResponseFields[role] {
+			if f == "" {
+				v.errorf(fmt.Sprintf("%s.response_fields.%s[%d]", p, role, i), "must not be empty")
+			}
+		}
+	}
 	for i, f := range a.WritableFields {
 		if f == "" {
 			v.errorf(fmt.Sprintf("%s.writable_fields[%d]", p, i), "must not be empty")

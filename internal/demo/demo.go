@@ -93,6 +93,8 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 				Authz: &config.Authz{
 					Scopes: []string{"profile"},
 					Owner:  &config.OwnerRule{Param: "id", ReadRoles: []string{"admin"}},
+					// Admins read contact details, not SSNs or card numbers.
+					ResponseFields: map[string][]string{"reader": {"*"}, "admin": {"id", "name", "email", "role"}},
 					Methods: map[string]config.Authz{"PUT": {
 						Scopes:         []string{"profile"},
 						Owner:          &config.OwnerRule{Param: "id"},
@@ -175,7 +177,7 @@ func Run(ctx context.Context, o Options) error {
 				Protections: []string{
 					"HTTPS only: TLS 1.2+ with AEAD cipher suites, HTTP/2, HSTS",
 					"default deny: every route but /api/health needs a credential and an authorization rule",
-					"authorization: /api/users and /api/admin/stats for admins; /api/users/{id} for its owner (admins read), PUT limited to name, email, ssn, card_number (no mass assignment)",
+					"authorization: /api/users and /api/admin/stats for admins; /api/users/{id} for its owner (admins read contact fields only: no ssn or card_number), PUT limited to name, email, ssn, card_number (no mass assignment)",
 					"authentication: /api/products needs a JWT from the demo issuer (ES256, exp, aud checked) or an API key (stored as a keyed hash)",
 					"path normalization: encoded, dot-segment and double-slash tricks are refused or resolved before routing",
 					"request size limits (413/431), timeouts, spoofed forwarding headers stripped",

@@ -150,6 +150,12 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tc.name, r.StatusCode, tc.status)
 		}
 	}
+	if resp, body := get(file.Gateway+"/api/users/bob", alice); resp.StatusCode != 200 || strings.Contains(body, "ssn") || strings.Contains(body, "card_number") || !strings.Contains(body, "email") {
+		t.Errorf("alice's view of bob's profile: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(file.Gateway+"/api/users/bob", bob); resp.StatusCode != 200 || !strings.Contains(body, "ssn") {
+		t.Errorf("bob's view of his own profile: %d %s", resp.StatusCode, body)
+	}
 	if code, body := put("/api/users/bob", bob, `{"role":"admin"}`); code != 403 || !strings.Contains(body, "authz.field_not_writable") {
 		t.Errorf("bob makes himself admin: %d %s", code, body)
 	}

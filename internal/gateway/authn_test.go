@@ -5,6 +5,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -19,7 +21,9 @@ import (
 
 // TestJWTRoute runs a JWT-protected route end to end: the upstream gets the
 // identity headers Rampart derived, never ones the client sent.
-func TestJWTRoute(t *testing.T) {
+// jwtIssuer makes a signing key, its JWKS file and a token function.
+func jwtIssuer(t *testing.T) (string, func(sub string, exp time.Time) string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +46,11 @@ func TestJWTRoute(t *testing.T) {
 		s, _ := obj.CompactSerialize()
 		return s
 	}
+	return keysFile, token
+}
 
+func TestJWTRoute(t *testing.T) {
+	keysFile, token := jwtIssuer(t)
 	up, s := upstream(t)
 	cfg := testConfig(up.URL)
 	cfg.Authn.JWT = []config.JWT{{Name: "idp", Issuer: "https://idp.test", Audiences: []string{"api"}, KeysFile: keysFile}}
@@ -95,5 +103,37 @@ func TestJWTRoute(t *testing.T) {
 	req = mustRequest(t, "GET", gw.URL+"/api/admin/stats")
 	if resp, _ := do(t, req); resp.StatusCode != 200 {
 		t.Errorf("public route: %d", resp.StatusCode)
+	}
+}
+
+// TestResponseFieldsThroughProxy: a reader's view of an upstream JSON
+// response loses the fields the rule does not grant, with Content-Length
+// fixed.
+func TestResponseFieldsThroughProxy(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"bob","name":"Bob","ssn":"219-09-9999","card_number":"5555555555554444"}`)
+	}))
+	defer up.Close()
+	keysFile, token := jwtIssuer(t)
+	cfg := testConfig(up.URL)
+	cfg.Authn.JWT = []config.JWT{{Name: "idp", Issuer: "https://idp.test", Audiences: []string{"api"}, KeysFile: keysFile}}
+	cfg.Routes[0].Public, cfg.Routes[0].Auth = false, []string{"idp"}
+	cfg.Routes[0].Authz = &config.Authz{Authenticated: true, ResponseFields: map[string][]string{"admin": {"*"}, "*": {"id", "name"}}}
+	config.SetDefaults(cfg)
+	g, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewServer(g)
+	defer gw.Close()
+	req := mustRequest(t, "GET", gw.URL+"/api/items/1")
+	req.Header.Set("Authorization", "Bearer "+token("bob", time.Now().Add(time.Hour)))
+	resp, body := do(t, req)
+	if resp.StatusCode != 200 || strings.Contains(body, "ssn") || strings.Contains(body, "5555") || !strings.Contains(body, `"name":"Bob"`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if resp.ContentLength != int64(len(body)) {
+		t.Errorf("Content-Length %d for %d bytes", resp.ContentLength, len(body))
 	}
 }

@@ -154,7 +154,10 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// protect (not yet): edits the body last, after every check on it.
 	}
 	response := []pipeline.ResponseStage{
-		// protect (not yet): decrypts, masks and filters the body first.
+		// authz: removes the response fields the identity's roles may not
+		// see, before anything else reads the body.
+		authzStage,
+		// protect (not yet): decrypts, masks and filters the body next.
 		// client: returns the request id to the client.
 		clientStage,
 		// headers last: applies to every response, problem documents too.
