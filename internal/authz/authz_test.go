@@ -189,3 +189,38 @@ func TestResponseFields(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkRequest(b *testing.B) {
+	cfg := routes()
+	config.SetDefaults(&config.Config{Routes: cfg})
+	s, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		route  int
+		method string
+		body   string
+	}{
+		{"roles", 1, "GET", ""},
+		{"owner+scopes", 2, "GET", ""},
+		{"owner+writable-fields", 2, "PUT", `{"name":"Bob","email":"bob@example.com"}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			x := &pipeline.Exchange{}
+			b.ReportAllocs()
+			for b.Loop() {
+				x.Reset()
+				x.In = pipeline.Request{Method: tc.method}
+				x.Route = &pipeline.Route{Index: tc.route}
+				x.Identity = alice
+				x.Params = append(x.Params, pipeline.Param{Name: "id", Value: "alice"})
+				x.SetBodySource(bodySource(tc.body))
+				if err := s.Request(context.Background(), x); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
