@@ -151,6 +151,12 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange) error {
 	if all {
 		return nil
 	}
+	if ce := x.Response.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		// Asked for identity and got something else: it cannot be
+		// filtered, so it is not passed on.
+		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: "authz.response_encoded",
+			Message: "The upstream response could not be checked."}
+	}
 	out, err := filterFields(x.Response.Body, fields)
 	if err != nil {
 		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: "authz.response_not_json",
@@ -270,6 +276,11 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 		if err := checkFields(x, r.writable); err != nil {
 			return err
 		}
+	}
+	if r.visible != nil {
+		// The response will be read field by field: ask the upstream for
+		// it uncompressed.
+		x.DelUpstreamHeader("Accept-Encoding")
 	}
 	return nil
 }

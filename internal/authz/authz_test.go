@@ -161,6 +161,7 @@ func TestResponseFields(t *testing.T) {
 		{"not JSON is refused", `<html>ssn 219-09-9999</html>`, 200, svc, "", "authz.response_not_json"},
 		{"array of scalars is refused", `["219-09-9999"]`, 200, svc, "", "authz.response_not_json"},
 		{"trailing data is refused", user + `{"ssn":"1"}`, 200, svc, "", "authz.response_not_json"},
+		{"compressed is refused", "gzip:" + user, 200, svc, "", "authz.response_encoded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +174,10 @@ func TestResponseFields(t *testing.T) {
 				t.Fatal("the stage does not ask for the body")
 			}
 			x.Response = pipeline.Response{Status: tt.status, Header: http.Header{}, Body: []byte(tt.body), Buffered: true}
+			if rest, ok := strings.CutPrefix(tt.body, "gzip:"); ok {
+				x.Response.Header.Set("Content-Encoding", "gzip")
+				x.Response.Body = []byte(rest)
+			}
 			err := s.Response(context.Background(), x)
 			if tt.reason != "" {
 				if d, ok := pipeline.AsDenial(err); !ok || d.Reason != tt.reason || d.Status != 502 {
