@@ -36,6 +36,8 @@ func authzCmd(stdout, stderr io.Writer) *cobra.Command {
 			var who *pipeline.Identity
 			if id.Subject != "" {
 				who = &id
+			} else if len(id.Roles) > 0 || len(id.Scopes) > 0 || id.Tenant != "" {
+				return usageError{errors.New("--role, --scope and --tenant describe an identity: give its subject with --as")}
 			}
 			ex, err := gateway.Explain(cfg, strings.ToUpper(a[0]), host, a[1], who, body)
 			if err != nil {

@@ -113,7 +113,7 @@ func TestAuthzExplain(t *testing.T) {
 		{[]string{"--as", "bob", "--scope", "profile", "--body", `{"role":"admin"}`, "PUT", "/api/users/bob"}, exitFailure, []string{"authz.field_not_writable", "only [email, name]"}},
 		{[]string{"--as", "bob", "GET", "/api/%61dmin/stats"}, exitFailure, []string{"path:     /api/admin/stats", "authz.missing_role"}},
 		{[]string{"--as", "bob", "GET", "/api/admin%2fstats"}, exitFailure, []string{"DENY by route: route.bad_path"}},
-		{[]string{"GET", "/api/admin/stats"}, exitFailure, []string{"nobody", "authz.no_identity"}},
+		{[]string{"GET", "/api/admin/stats"}, exitFailure, []string{"nobody", "DENY by authn: authn.missing_credentials"}},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
@@ -131,5 +131,8 @@ func TestAuthzExplain(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"authz", "explain", "GET", "/"}, &out, &errOut); code != exitUsage {
 		t.Errorf("explain without -c: %d", code)
+	}
+	if code := run([]string{"authz", "explain", "-c", "testdata/authz.yaml", "--role", "admin", "GET", "/"}, &out, &errOut); code != exitUsage {
+		t.Errorf("explain --role without --as: %d", code)
 	}
 }

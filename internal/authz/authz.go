@@ -28,7 +28,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -144,11 +146,25 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange) error {
 	if r == nil || r.visible == nil || x.Identity == nil || !x.Response.Buffered {
 		return nil
 	}
-	if x.Response.Status < 200 || x.Response.Status > 299 || len(bytes.TrimSpace(x.Response.Body)) == 0 {
-		return nil
-	}
 	all, fields := visibleFields(r.visible, x.Identity.Roles)
 	if all {
+		return nil
+	}
+	h := x.Response.Header
+	// Validators and digests of the unfiltered body would describe (and
+	// leak the size of) what the client does not get.
+	for _, name := range []string{"Etag", "Digest", "Content-Md5", "Repr-Digest", "Content-Digest"} {
+		h.Del(name)
+	}
+	if x.In.Method == http.MethodHead {
+		h.Del("Content-Length")
+		return nil
+	}
+	if x.Response.Status == http.StatusPartialContent {
+		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: "authz.response_partial",
+			Message: "The upstream response could not be checked."}
+	}
+	if x.Response.Status < 200 || x.Response.Status > 299 || len(bytes.TrimSpace(x.Response.Body)) == 0 {
 		return nil
 	}
 	if ce := x.Response.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
@@ -259,6 +275,9 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	} else if m, ok := rr.methods["GET"]; ok && x.In.Method == http.MethodHead {
 		r = m
 	}
+	if !r.authenticated && len(r.roles) == 0 && len(r.scopes) == 0 && r.owner == nil {
+		return forbid("authz.no_rule", "The request is not allowed.") // a rule with no condition grants nothing
+	}
 	if len(r.roles) > 0 && !anyOf(id.Roles, r.roles) {
 		return forbid("authz.missing_role", "Your role does not allow this.")
 	}
@@ -279,8 +298,11 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	}
 	if r.visible != nil {
 		// The response will be read field by field: ask the upstream for
-		// it uncompressed.
+		// all of it (a Range answer could be a slice of a hidden field),
+		// uncompressed.
 		x.DelUpstreamHeader("Accept-Encoding")
+		x.DelUpstreamHeader("Range")
+		x.DelUpstreamHeader("If-Range")
 	}
 	return nil
 }
@@ -311,12 +333,22 @@ func anyOf(have, want []string) bool {
 	return false
 }
 
-// checkFields refuses a body that sets a field outside the allowlist.
-// Methods without a body pass.
+// checkFields refuses a request that could set a field outside the
+// allowlist: a JSON body with another field, a body of any other media type
+// (a form or multipart body that a framework would bind, or JSON sent as
+// text/plain), or a query parameter that is not writable (frameworks bind
+// those too), whatever the method.
 func checkFields(x *pipeline.Exchange, writable map[string]bool) error {
-	switch x.In.Method {
-	case http.MethodGet, http.MethodHead, http.MethodDelete, http.MethodOptions:
-		return nil
+	if q := x.Query; q != "" {
+		for part := range strings.SplitSeq(q, "&") {
+			name, _, _ := strings.Cut(part, "=")
+			if name == "" {
+				continue
+			}
+			if u, err := url.QueryUnescape(name); err != nil || !writable[u] {
+				return forbid("authz.field_not_writable", fmt.Sprintf("The query parameter %q may not be set here.", truncate(name)))
+			}
+		}
 	}
 	body, err := x.RequestBody()
 	if errors.Is(err, pipeline.ErrBodyTooLarge) {
@@ -327,6 +359,10 @@ func checkFields(x *pipeline.Exchange, writable map[string]bool) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
+	}
+	if !isJSON(x.In.Header.Get("Content-Type")) {
+		return &pipeline.Denial{Status: http.StatusUnsupportedMediaType, Reason: "authz.body_not_json_object",
+			Message: "The body must be a JSON object sent as application/json."}
 	}
 	fields, err := topLevelKeys(body)
 	if err != nil {
@@ -339,6 +375,13 @@ func checkFields(x *pipeline.Exchange, writable map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// isJSON reports whether a Content-Type is application/json or a +json
+// type.
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
 }
 
 func truncate(s string) string {
@@ -424,6 +467,26 @@ func (s *Stage) Rule(route int, method string) string {
 			p += ", except that [" + strings.Join(o.AllRoles, ", ") + "] may do anything to any"
 		}
 		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no condition: refused to everyone")
+	}
+	if r.visible != nil {
+		roles := make([]string, 0, len(r.visible))
+		for role, set := range r.visible {
+			if set == nil {
+				roles = append(roles, role+" sees every field")
+				continue
+			}
+			fs := make([]string, 0, len(set))
+			for f := range set {
+				fs = append(fs, f)
+			}
+			slices.Sort(fs)
+			roles = append(roles, role+" sees ["+strings.Join(fs, ", ")+"]")
+		}
+		slices.Sort(roles)
+		parts = append(parts, "response fields: "+strings.Join(roles, "; "))
 	}
 	if r.writable != nil {
 		fields := make([]string, 0, len(r.writable))

@@ -81,16 +81,31 @@ func TestDecisions(t *testing.T) {
 		{"other tenant", 3, "GET", bob, []pipeline.Param{{Name: "t", Value: "globex"}}, "", "authz.not_owner"},
 		{"no tenant claim never matches", 3, "GET", svc, []pipeline.Param{{Name: "t", Value: ""}}, "", "authz.not_owner"},
 		{"any authenticated", 4, "GET", svc, nil, "", ""},
+		{"form body on a writable-fields route", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, "form:name=x&role=admin", "authz.body_not_json_object"},
+		{"JSON sent as text/plain", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `text:{"name":"x"}`, "authz.body_not_json_object"},
+		{"query parameter not writable", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `query:role=admin`, "authz.field_not_writable"},
+		{"query parameter writable", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `query:name=x`, ""},
+		{"+json media type", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `merge:{"name":"x"}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			x := &pipeline.Exchange{}
 			x.Reset()
-			x.In = pipeline.Request{Method: tt.method, Header: http.Header{}}
+			x.In = pipeline.Request{Method: tt.method, Header: http.Header{"Content-Type": {"application/json"}}}
 			x.Route = &pipeline.Route{Index: tt.route}
 			x.Identity = tt.id
 			x.Params = append(x.Params, tt.params...)
-			x.SetBodySource(bodySource(tt.body))
+			body := tt.body
+			for prefix, ct := range map[string]string{"form:": "application/x-www-form-urlencoded", "text:": "text/plain", "merge:": "application/merge-patch+json"} {
+				if rest, ok := strings.CutPrefix(body, prefix); ok {
+					body = rest
+					x.In.Header.Set("Content-Type", ct)
+				}
+			}
+			if q, ok := strings.CutPrefix(body, "query:"); ok {
+				x.Query, body = q, ""
+			}
+			x.SetBodySource(bodySource(body))
 			err := s.Request(context.Background(), x)
 			if tt.reason == "" {
 				if err != nil {
@@ -162,6 +177,7 @@ func TestResponseFields(t *testing.T) {
 		{"array of scalars is refused", `["219-09-9999"]`, 200, svc, "", "authz.response_not_json"},
 		{"trailing data is refused", user + `{"ssn":"1"}`, 200, svc, "", "authz.response_not_json"},
 		{"compressed is refused", "gzip:" + user, 200, svc, "", "authz.response_encoded"},
+		{"a range is refused", user[:20], 206, svc, "", "authz.response_partial"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,6 +208,36 @@ func TestResponseFields(t *testing.T) {
 				t.Errorf("body %s, want %s", got, tt.want)
 			}
 		})
+	}
+	// HEAD: nothing to filter, but the unfiltered length and validators
+	// must not reach the client.
+	x := &pipeline.Exchange{}
+	x.Reset()
+	x.In = pipeline.Request{Method: "HEAD", Header: http.Header{}}
+	x.Route, x.Identity = &pipeline.Route{Index: 0}, svc
+	x.Response = pipeline.Response{Status: 200, Header: http.Header{"Content-Length": {"133"}, "Etag": {`"abc"`}}, Buffered: true}
+	if err := s.Response(context.Background(), x); err != nil || x.Response.Header.Get("Content-Length") != "" || x.Response.Header.Get("Etag") != "" {
+		t.Errorf("HEAD: %v %v", err, x.Response.Header)
+	}
+}
+
+// TestMethodOnlyRuleRefusesOtherMethods is the regression test for a route
+// rule with no condition and a rule for one method only: runtime refuses
+// the other methods (and config validation refuses such a config).
+func TestMethodOnlyRuleRefusesOtherMethods(t *testing.T) {
+	s, err := New([]config.Route{{Name: "r", Methods: []string{"GET", "PUT"}, Authz: &config.Authz{
+		Methods: map[string]config.Authz{"PUT": {Roles: []string{"admin"}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"GET", "HEAD"} {
+		x := &pipeline.Exchange{}
+		x.Reset()
+		x.In = pipeline.Request{Method: m, Header: http.Header{}}
+		x.Route, x.Identity = &pipeline.Route{Index: 0}, bob
+		if d, ok := pipeline.AsDenial(s.Request(context.Background(), x)); !ok || d.Reason != "authz.no_rule" {
+			t.Errorf("%s allowed by an empty rule", m)
+		}
 	}
 }
 

@@ -133,6 +133,7 @@ routes: [{path: /a, methods: [GET], upstream: api, public: true}]
 		{"upstream scheme", strings.Replace(base, "http://127.0.0.1:9000", "ftp://x", 1), `scheme must be http or https`},
 		{"upstream creds", strings.Replace(base, "http://127.0.0.1:9000", "http://u:p@x", 1), `must not hold credentials`},
 		{"not public", strings.Replace(base, "public: true", "public: false", 1), `needs auth (a list of authenticators) or public: true`},
+		{"method-only rule leaves GET open", strings.Replace(base, "public: true", "auth: [x], authz: {methods: {GET: {}}}", 1) + "authn: {jwt: [{name: x, issuer: i, audiences: [a], keys_file: k}]}\n", "states no condition"},
 		{"public and auth", strings.Replace(base, "public: true", "public: true, auth: [x]", 1), `a public route takes no auth`},
 		{"unknown authenticator", strings.Replace(base, "public: true", "auth: [nope]", 1), `routes[0].auth[0]: no authenticator named "nope"`},
 		{"jwt without issuer", base + "authn: {jwt: [{name: a, audiences: [x], keys_file: k}]}\n", "authn.jwt[0].issuer: required"},

@@ -714,8 +714,21 @@ func (v *validator) store(s *Store) {
 
 // authz checks a route's (or, below top, a method's) authorization rule.
 func (v *validator) authz(p string, a *Authz, r Route, top bool) {
-	if !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && a.Owner == nil && (top && len(a.Methods) == 0 || !top) {
-		v.errorf(p, "states no condition; use authenticated: true to allow any authenticated identity")
+	if empty := !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && a.Owner == nil; empty {
+		// A route rule without a condition would apply, open, to every
+		// method without a rule of its own.
+		var uncovered []string
+		for _, m := range r.Methods {
+			if _, ok := a.Methods[m]; !ok {
+				uncovered = append(uncovered, m)
+			}
+		}
+		switch {
+		case !top:
+			v.errorf(p, "states no condition; use authenticated: true to allow any authenticated identity")
+		case len(uncovered) > 0:
+			v.errorf(p, "states no condition, so %s would be open to any identity; add a condition (authenticated: true, roles, scopes, owner) or a method rule for each", strings.Join(uncovered, ", "))
+		}
 	}
 	for i, s := range append(append([]string{}, a.Roles...), a.Scopes...) {
 		if s == "" || strings.ContainsAny(s, " ,") {

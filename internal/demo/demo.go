@@ -86,7 +86,8 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 				Authz: &config.Authz{Scopes: []string{"products:read"}}},
 			// Every user's record, card numbers and SSNs included: admins only.
 			{Name: "users", Path: "/api/users", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
-				Authz: &config.Authz{Roles: []string{"admin"}}},
+				Authz: &config.Authz{Roles: []string{"admin"},
+					ResponseFields: map[string][]string{"admin": {"id", "name", "email", "role"}}}},
 			// One profile: its owner reads and updates it (name, email,
 			// ssn, card_number only: never role); admins may read any.
 			{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET", "PUT"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},

@@ -153,6 +153,9 @@ func TestDemo(t *testing.T) {
 	if resp, body := get(file.Gateway+"/api/users/bob", alice); resp.StatusCode != 200 || strings.Contains(body, "ssn") || strings.Contains(body, "card_number") || !strings.Contains(body, "email") {
 		t.Errorf("alice's view of bob's profile: %d %s", resp.StatusCode, body)
 	}
+	if resp, body := get(file.Gateway+"/api/users", alice); resp.StatusCode != 200 || strings.Contains(body, "ssn") || strings.Contains(body, "card_number") || !strings.Contains(body, "carol@example.com") {
+		t.Errorf("alice's user list: %d %s", resp.StatusCode, body)
+	}
 	if resp, body := get(file.Gateway+"/api/users/bob", bob); resp.StatusCode != 200 || !strings.Contains(body, "ssn") {
 		t.Errorf("bob's view of his own profile: %d %s", resp.StatusCode, body)
 	}

@@ -47,6 +47,15 @@ func Explain(cfg *config.Config, method, host, target string, id *pipeline.Ident
 	x.Identity = id
 	x.SetBodySource(staticBody(body))
 	ex := Explanation{}
+	if err := rs.Request(context.Background(), x); err == nil && id == nil && !cfg.Routes[x.Route.Index].Public {
+		// The gateway would stop at authentication.
+		return Explanation{Path: x.Path, Route: x.Route.Name, Params: x.Params, Stage: "authn",
+			Reason: "authn.missing_credentials", Message: "Authentication is required.", Rule: as.Rule(x.Route.Index, method)}, nil
+	}
+	x.Reset()
+	x.In = pipeline.Request{Method: method, Host: host, RawPath: raw, RawQuery: query, Header: http.Header{"Content-Type": {"application/json"}}}
+	x.Identity = id
+	x.SetBodySource(staticBody(body))
 	for _, s := range []pipeline.RequestStage{rs, as} {
 		if err := s.Request(context.Background(), x); err != nil {
 			ex.Path, ex.Params, ex.Stage = x.Path, x.Params, s.Name()
