@@ -67,7 +67,7 @@ var rules = map[string]struct {
 	"internal/client":           {[]string{"config", "pipeline"}, nil},
 	"internal/route":            {[]string{"config", "pipeline", "pathnorm"}, nil},
 	"internal/authn":            {[]string{"config", "pipeline"}, nil},
-	"internal/authz":            {[]string{"config", "pipeline"}, nil},
+	"internal/authz":            {[]string{"config", "pipeline"}, []string{"github.com/cedar-policy/cedar-go"}},
 	"internal/authn/introspect": {[]string{"authn", "config", "pipeline", "trust"}, []string{"golang.org/x/sync/singleflight"}},
 	"internal/authn/mtlsauth":   {[]string{"authn", "config", "pipeline"}, nil},
 	"internal/authn/apikeyauth": {[]string{"apikey", "authn", "config", "pipeline", "store"}, nil},

@@ -176,8 +176,12 @@ func configCmd(stdout io.Writer) *cobra.Command {
 			if path == "" {
 				return usageError{errors.New("validate needs -c FILE")}
 			}
-			if _, err := loadConfig(path, stdout); err != nil {
+			cfg, err := loadConfig(path, stdout)
+			if err != nil {
 				return err
+			}
+			if err := gateway.Check(cfg); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
 			}
 			fmt.Fprintf(stdout, "%s: valid\n", path)
 			return nil

@@ -27,6 +27,7 @@ func TestExitCodes(t *testing.T) {
 		{"validate bad", []string{"config", "validate", "-c", "testdata/bad.yaml"}, exitFailure, "", "testdata/bad.yaml:6:3: client.trusted_proxys: unknown field"},
 		{"validate missing", []string{"config", "validate", "-c", "testdata/none.yaml"}, exitFailure, "", "no such file"},
 		{"schema", []string{"config", "schema"}, exitOK, `"$schema"`, ""},
+		{"validate broken policy", []string{"config", "validate", "-c", "testdata/policy.yaml"}, exitFailure, "", "testdata/broken.cedar:2:"},
 		{"example config", []string{"config", "validate", "-c", "../../examples/rampart.yaml"}, exitOK, "valid", ""},
 		{"serve bad config", []string{"serve", "-c", "testdata/bad.yaml"}, exitFailure, "", "3 error(s)"},
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -273,5 +276,90 @@ func BenchmarkRequest(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestCedarPolicies(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "users.cedar")
+	if err := os.WriteFile(policy, []byte(`// Admins may do anything; others may read their own profile.
+permit(principal in Role::"admin", action, resource);
+permit(principal, action == Action::"GET", resource)
+  when { resource.params.id == principal.subject };
+// Nobody from the quarantine network.
+forbid(principal, action, resource)
+  when { context.ip.isInRange(ip("10.66.0.0/16")) };
+// A forbid that cannot be evaluated must not let requests through.
+forbid(principal, action == Action::"DELETE", resource)
+  when { principal.no_such_attribute == "x" };
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New([]config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET", "PUT", "DELETE"},
+		Authz: &config.Authz{PolicyFile: policy}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, method, id, ip string
+		who                  *pipeline.Identity
+		reason               string
+	}{
+		{"admin writes any", "PUT", "bob", "192.0.2.1", alice, ""},
+		{"owner reads own", "GET", "bob", "192.0.2.1", bob, ""},
+		{"reader reads another's", "GET", "carol", "192.0.2.1", bob, "authz.policy_denied"},
+		{"reader writes own", "PUT", "bob", "192.0.2.1", bob, "authz.policy_denied"},
+		{"quarantined admin", "GET", "bob", "10.66.1.1", alice, "authz.policy_denied"},
+		{"erroring forbid refuses", "DELETE", "bob", "192.0.2.1", alice, "authz.policy_error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := &pipeline.Exchange{}
+			x.Reset()
+			x.In = pipeline.Request{Method: tt.method, Header: http.Header{}}
+			x.Route, x.Identity, x.Path = &pipeline.Route{Index: 0, Name: "user"}, tt.who, "/api/users/"+tt.id
+			x.Params = append(x.Params, pipeline.Param{Name: "id", Value: tt.id})
+			x.ClientIP = netip.MustParseAddr(tt.ip)
+			err := s.Request(context.Background(), x)
+			if tt.reason == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if d, ok := pipeline.AsDenial(err); !ok || d.Reason != tt.reason {
+				t.Fatalf("err %v, want %s", err, tt.reason)
+			}
+		})
+	}
+
+	bad := filepath.Join(dir, "bad.cedar")
+	_ = os.WriteFile(bad, []byte("permit(principal, action, resource)\n  when { principal.subject == };\n"), 0o600)
+	_, err = New([]config.Route{{Name: "r", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: bad}}})
+	if err == nil || !strings.Contains(err.Error(), bad+":2:") || !strings.Contains(err.Error(), "routes[0].authz") {
+		t.Errorf("syntax error: %v", err)
+	}
+}
+
+func BenchmarkCedar(b *testing.B) {
+	policy := filepath.Join(b.TempDir(), "p.cedar")
+	_ = os.WriteFile(policy, []byte(`permit(principal in Role::"admin", action, resource);
+permit(principal, action == Action::"GET", resource) when { resource.params.id == principal.subject };
+forbid(principal, action, resource) when { context.ip.isInRange(ip("10.66.0.0/16")) };`), 0o600)
+	s, err := New([]config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: policy}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := &pipeline.Exchange{}
+	b.ReportAllocs()
+	for b.Loop() {
+		x.Reset()
+		x.In = pipeline.Request{Method: "GET"}
+		x.Route, x.Identity, x.Path = &pipeline.Route{Index: 0, Name: "user"}, bob, "/api/users/bob"
+		x.Params = append(x.Params, pipeline.Param{Name: "id", Value: "bob"})
+		x.ClientIP = netip.MustParseAddr("192.0.2.1")
+		if err := s.Request(context.Background(), x); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

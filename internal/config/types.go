@@ -505,6 +505,15 @@ type Authz struct {
 	// mass assignment, OWASP API3). Bodies that are not a JSON object are
 	// refused with 415.
 	WritableFields []string `yaml:"writable_fields"`
+	// PolicyFile is a file of Cedar policies (permit and forbid) that must
+	// permit the request, on top of the rule's other conditions. The
+	// principal is User::"<subject>", a member of Role::"<role>" for each
+	// role, with attributes subject, issuer, tenant, method, roles, groups
+	// and scopes; the action is Action::"<HTTP method>"; the resource is
+	// Route::"<route name>" with attributes path and params (a record of
+	// route parameters); the context has ip (an ipaddr) and time (Unix
+	// seconds). A policy that fails to evaluate refuses the request.
+	PolicyFile string `yaml:"policy_file"`
 	// ResponseFields limits, per role, the top-level fields of a JSON
 	// response (an object, or an array of objects) that the identity sees;
 	// "*" lists every field. The key "*" applies to identities with none of

@@ -714,7 +714,7 @@ func (v *validator) store(s *Store) {
 
 // authz checks a route's (or, below top, a method's) authorization rule.
 func (v *validator) authz(p string, a *Authz, r Route, top bool) {
-	if empty := !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && a.Owner == nil; empty {
+	if empty := !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && a.Owner == nil && a.PolicyFile == ""; empty {
 		// A route rule without a condition would apply, open, to every
 		// method without a rule of its own.
 		var uncovered []string

@@ -75,3 +75,16 @@ func Explain(cfg *config.Config, method, host, target string, id *pipeline.Ident
 type staticBody string
 
 func (b staticBody) ReadBody() ([]byte, error) { return []byte(b), nil }
+
+// Check compiles the parts of a config that need more than the config
+// itself to validate (route conflicts, Cedar policy files), for `rampart
+// config validate`; it starts nothing.
+func Check(cfg *config.Config) error {
+	if _, err := route.New(cfg.Routes); err != nil {
+		return err
+	}
+	if _, err := authz.New(cfg.Routes); err != nil {
+		return err
+	}
+	return nil
+}
