@@ -69,6 +69,7 @@ type routeRules struct {
 // Stage is the authz stage. It is immutable and safe for concurrent use.
 type Stage struct {
 	byRoute []routeRules
+	now     func() time.Time // the clock policies see as context.time
 }
 
 func compile(a config.Authz) (*rule, error) {
@@ -110,7 +111,7 @@ func compile(a config.Authz) (*rule, error) {
 
 // New compiles the routes' authz sections of a validated config.
 func New(routes []config.Route) (*Stage, error) {
-	s := &Stage{byRoute: make([]routeRules, len(routes))}
+	s := &Stage{byRoute: make([]routeRules, len(routes)), now: time.Now}
 	for i, r := range routes {
 		rr := &s.byRoute[i]
 		rr.public = r.Public
@@ -321,7 +322,7 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 		return forbid("authz.not_owner", "You may only use your own resources.")
 	}
 	if r.policy != nil {
-		if err := permits(r.policy, x); err != nil {
+		if err := permits(r.policy, x, s.now()); err != nil {
 			return err
 		}
 	}
@@ -344,7 +345,7 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 // permits evaluates Cedar policies for the exchange. Cedar skips a forbid
 // policy that fails to evaluate, which would let a request through; any
 // evaluation error therefore refuses.
-func permits(ps *cedar.PolicySet, x *pipeline.Exchange) error {
+func permits(ps *cedar.PolicySet, x *pipeline.Exchange, now time.Time) error {
 	id := x.Identity
 	principal := types.NewEntityUID("User", types.String(id.Subject))
 	parents := make([]types.EntityUID, 0, len(id.Roles))
@@ -372,7 +373,7 @@ func permits(ps *cedar.PolicySet, x *pipeline.Exchange) error {
 			"path": types.String(x.Path), "params": types.NewRecord(params),
 		})},
 	}
-	ctx := types.RecordMap{"time": types.Long(time.Now().Unix())}
+	ctx := types.RecordMap{"time": types.Long(now.Unix())}
 	if x.ClientIP.IsValid() {
 		ctx["ip"] = types.IPAddr(netip.PrefixFrom(x.ClientIP, x.ClientIP.BitLen()))
 	}
