@@ -233,10 +233,10 @@ EOF
 }
 
 rampart_config() { # FILE PORT ACCESS_LOG_YAML [AUTHN_YAML]
-	# The route is public, or requires the "bench" JWT authenticator when an
-	# authn section is given.
+	# The route is public, or requires the "bench" JWT authenticator (and
+	# allows any identity it establishes) when an authn section is given.
 	local route_auth="public: true"
-	[[ -z ${4:-} ]] || route_auth="auth: [bench]"
+	[[ -z ${4:-} ]] || route_auth=$'auth: [bench]\n    authz: {authenticated: true}'
 	cat >"$1" <<EOF
 version: 1
 data_dir: $TMP/rampart-data
