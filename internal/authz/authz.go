@@ -153,10 +153,16 @@ func (s *Stage) ruleFor(x *pipeline.Exchange) *rule {
 	if rr.public || rr.base == nil {
 		return nil
 	}
-	if m, ok := rr.methods[x.In.Method]; ok {
+	return rr.forMethod(x.In.Method)
+}
+
+// forMethod returns the method's rule, HEAD falling back to GET's, or the
+// route's rule.
+func (rr *routeRules) forMethod(method string) *rule {
+	if m, ok := rr.methods[method]; ok {
 		return m
 	}
-	if m, ok := rr.methods["GET"]; ok && x.In.Method == http.MethodHead {
+	if m, ok := rr.methods[http.MethodGet]; ok && method == http.MethodHead {
 		return m
 	}
 	return rr.base
@@ -299,12 +305,7 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 		// Only reachable if authn did not run: fail closed.
 		return forbid("authz.no_identity", "The request is not allowed.")
 	}
-	r := rr.base
-	if m, ok := rr.methods[x.In.Method]; ok {
-		r = m
-	} else if m, ok := rr.methods["GET"]; ok && x.In.Method == http.MethodHead {
-		r = m
-	}
+	r := rr.forMethod(x.In.Method)
 	if !r.authenticated && len(r.roles) == 0 && len(r.scopes) == 0 && r.owner == nil && r.policy == nil {
 		return forbid("authz.no_rule", "The request is not allowed.") // a rule with no condition grants nothing
 	}
@@ -524,11 +525,13 @@ func (s *Stage) Rule(route int, method string) string {
 	if rr.public {
 		return "public: anyone, no authentication"
 	}
-	r, which := rr.base, "route rule"
-	if m, ok := rr.methods[method]; ok {
-		r, which = m, method+" rule"
-	} else if m, ok := rr.methods["GET"]; ok && method == http.MethodHead {
-		r, which = m, "GET rule (for HEAD)"
+	r, which := rr.forMethod(method), "route rule"
+	switch {
+	case r == rr.base:
+	case method == http.MethodHead && rr.methods[method] == nil:
+		which = "GET rule (for HEAD)"
+	default:
+		which = method + " rule"
 	}
 	var parts []string
 	if r.authenticated {
