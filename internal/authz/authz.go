@@ -404,6 +404,13 @@ func (s *Stage) owns(o *config.OwnerRule, id *pipeline.Identity, x *pipeline.Exc
 		want = id.Tenant
 	}
 	got := x.Param(o.Param)
+	if o.In == "query" {
+		q, err := url.ParseQuery(x.Query)
+		if err != nil || len(q[o.Param]) != 1 {
+			return false // missing, unreadable or repeated (parameter pollution): not the owner
+		}
+		got = q[o.Param][0]
+	}
 	return want != "" && got == want
 }
 
@@ -545,6 +552,9 @@ func (s *Stage) Rule(route int, method string) string {
 	}
 	if o := r.owner; o != nil {
 		p := "{" + o.Param + "} equal to the identity's " + o.Claim
+		if o.In == "query" {
+			p = "the query parameter " + o.Param + " (once) equal to the identity's " + o.Claim
+		}
 		if len(o.ReadRoles) > 0 {
 			p += ", except that [" + strings.Join(o.ReadRoles, ", ") + "] may read any"
 		}

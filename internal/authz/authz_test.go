@@ -41,6 +41,7 @@ func routes() []config.Route {
 		{Name: "tenant", Path: "/api/tenants/{t}/orders", Methods: []string{"GET"}, Authz: &config.Authz{
 			Owner: &config.OwnerRule{Param: "t", Claim: "tenant"}}},
 		{Name: "products", Methods: []string{"GET"}, Authz: &config.Authz{Authenticated: true}},
+		{Name: "orders", Methods: []string{"GET"}, Authz: &config.Authz{Owner: &config.OwnerRule{Param: "user", In: "query", Claim: "subject"}}},
 	}
 }
 
@@ -84,6 +85,10 @@ func TestDecisions(t *testing.T) {
 		{"other tenant", 3, "GET", bob, []pipeline.Param{{Name: "t", Value: "globex"}}, "", "authz.not_owner"},
 		{"no tenant claim never matches", 3, "GET", svc, []pipeline.Param{{Name: "t", Value: ""}}, "", "authz.not_owner"},
 		{"any authenticated", 4, "GET", svc, nil, "", ""},
+		{"owner by query", 5, "GET", bob, nil, "query:user=bob&limit=5", ""},
+		{"another owner by query", 5, "GET", bob, nil, "query:user=carol", "authz.not_owner"},
+		{"repeated owner parameter", 5, "GET", bob, nil, "query:user=bob&user=carol", "authz.not_owner"},
+		{"missing owner parameter", 5, "GET", bob, nil, "query:limit=5", "authz.not_owner"},
 		{"form body on a writable-fields route", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, "form:name=x&role=admin", "authz.body_not_json_object"},
 		{"JSON sent as text/plain", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `text:{"name":"x"}`, "authz.body_not_json_object"},
 		{"query parameter not writable", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `query:role=admin`, "authz.field_not_writable"},

@@ -188,6 +188,9 @@ func setAuthzDefaults(a *Authz) {
 	if a.Owner != nil && a.Owner.Claim == "" {
 		a.Owner.Claim = "subject"
 	}
+	if a.Owner != nil && a.Owner.In == "" {
+		a.Owner.In = "path"
+	}
 }
 
 func setTLSDefaults(t *TLS) {

@@ -527,11 +527,14 @@ type Authz struct {
 	Methods map[string]Authz `yaml:"methods"`
 }
 
-// OwnerRule ties a route parameter to the identity.
+// OwnerRule ties a route or query parameter to the identity.
 type OwnerRule struct {
-	// Param is the route parameter naming the object, such as "id" in
+	// Param is the parameter naming the object, such as "id" in
 	// /api/users/{id}. Required.
 	Param string `yaml:"param"`
+	// In is where Param is: "path" (default, a route parameter) or "query"
+	// (a query parameter, which must then appear exactly once).
+	In string `yaml:"in"`
 	// Claim is the identity field it must equal: "subject" (default) or
 	// "tenant".
 	Claim string `yaml:"claim"`

@@ -736,9 +736,12 @@ func (v *validator) authz(p string, a *Authz, r Route, top bool) {
 		}
 	}
 	if o := a.Owner; o != nil {
-		if o.Param == "" {
-			v.errorf(p+".owner.param", "required: the route parameter naming the object")
-		} else if !strings.Contains(r.Path, "{"+o.Param+"}") {
+		switch {
+		case o.Param == "":
+			v.errorf(p+".owner.param", "required: the parameter naming the object")
+		case o.In != "path" && o.In != "query":
+			v.errorf(p+".owner.in", "must be path or query, got %q", o.In)
+		case o.In == "path" && !strings.Contains(r.Path, "{"+o.Param+"}"):
 			v.errorf(p+".owner.param", "route path %s has no parameter {%s}", r.Path, o.Param)
 		}
 		if o.Claim != "subject" && o.Claim != "tenant" {

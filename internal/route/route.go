@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -267,6 +268,28 @@ func (m *matcher) walk(n *node, rest string, done bool, k int) *endpoint {
 	return nil
 }
 
+// overrideParams are query parameters that Rails, Laravel, Symfony and
+// method-override middleware read as the request's method, so that a POST
+// could run as a DELETE with another route rule.
+var overrideParams = []string{"_method", "x-http-method-override", "x-http-method", "x-method-override"}
+
+// dropOverrides removes method-override parameters from a query.
+func dropOverrides(q string) string {
+	if q == "" || !strings.Contains(strings.ToLower(q), "method") {
+		return q
+	}
+	parts := strings.Split(q, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		name, _, _ := strings.Cut(p, "=")
+		if dec, err := url.QueryUnescape(name); err == nil && slices.Contains(overrideParams, strings.ToLower(dec)) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, "&")
+}
+
 // Stage is the route stage. It is immutable and safe for concurrent use.
 type Stage struct {
 	table *Table
@@ -294,7 +317,7 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 			Message: "The request path is not acceptable: " + err.Error() + ".", Cause: err}
 	}
 	x.Path = p
-	x.Query = pathnorm.Query(x.In.RawQuery)
+	x.Query = dropOverrides(pathnorm.Query(x.In.RawQuery))
 	res, params := s.table.Match(x.In.Host, p, x.In.Method, x.Params)
 	x.Params = params
 	if res.Route == nil {

@@ -202,3 +202,18 @@ func BenchmarkMatch(b *testing.B) {
 		tbl.Match("api.example.com", "/api/users/bob/orders/7", "GET", buf[:0])
 	}
 }
+
+func TestMethodOverridesDropped(t *testing.T) {
+	for in, want := range map[string]string{
+		"a=1&_method=DELETE&b=2":         "a=1&b=2",
+		"_METHOD=delete":                 "",
+		"x-http-method-override=PUT&q=1": "q=1",
+		"%5Fmethod=DELETE&q=1":           "q=1",
+		"method=x&q=1":                   "method=x&q=1",
+		"q=_method":                      "q=_method",
+	} {
+		if got := dropOverrides(in); got != want {
+			t.Errorf("dropOverrides(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
