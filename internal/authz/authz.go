@@ -49,6 +49,7 @@ type rule struct {
 	authenticated bool
 	roles         []string
 	scopes        []string
+	permissions   []string
 	owner         *config.OwnerRule
 	writable      map[string]bool // nil: any field
 	// visible maps roles to the response fields they see; nil: no
@@ -69,11 +70,12 @@ type routeRules struct {
 // Stage is the authz stage. It is immutable and safe for concurrent use.
 type Stage struct {
 	byRoute []routeRules
+	grants  config.Permissions
 	now     func() time.Time // the clock policies see as context.time
 }
 
 func compile(a config.Authz) (*rule, error) {
-	r := &rule{authenticated: a.Authenticated, roles: a.Roles, scopes: a.Scopes, owner: a.Owner, policyFile: a.PolicyFile}
+	r := &rule{authenticated: a.Authenticated, roles: a.Roles, scopes: a.Scopes, permissions: a.Permissions, owner: a.Owner, policyFile: a.PolicyFile}
 	if a.PolicyFile != "" {
 		b, err := os.ReadFile(a.PolicyFile) // #nosec G304 -- the operator names the policy file
 		if err != nil {
@@ -109,9 +111,10 @@ func compile(a config.Authz) (*rule, error) {
 	return r, nil
 }
 
-// New compiles the routes' authz sections of a validated config.
-func New(routes []config.Route) (*Stage, error) {
-	s := &Stage{byRoute: make([]routeRules, len(routes)), now: time.Now}
+// New compiles the routes' authz sections of a validated config, with the
+// permissions that roles and groups grant.
+func New(routes []config.Route, grants config.Permissions) (*Stage, error) {
+	s := &Stage{byRoute: make([]routeRules, len(routes)), now: time.Now, grants: grants}
 	for i, r := range routes {
 		rr := &s.byRoute[i]
 		rr.public = r.Public
@@ -306,7 +309,7 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 		return forbid("authz.no_identity", "The request is not allowed.")
 	}
 	r := rr.forMethod(x.In.Method)
-	if !r.authenticated && len(r.roles) == 0 && len(r.scopes) == 0 && r.owner == nil && r.policy == nil {
+	if !r.authenticated && len(r.roles) == 0 && len(r.scopes) == 0 && len(r.permissions) == 0 && r.owner == nil && r.policy == nil {
 		return forbid("authz.no_rule", "The request is not allowed.") // a rule with no condition grants nothing
 	}
 	if len(r.roles) > 0 && !anyOf(id.Roles, r.roles) {
@@ -317,6 +320,11 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 			d := forbid("authz.missing_scope", "The credential lacks a required scope.")
 			d.Header = http.Header{"Www-Authenticate": {`Bearer realm="rampart", error="insufficient_scope", scope="` + strings.Join(r.scopes, " ") + `"`}}
 			return d
+		}
+	}
+	for _, perm := range r.permissions {
+		if !s.holds(id, perm) {
+			return forbid("authz.missing_permission", "You lack a permission this needs.")
 		}
 	}
 	if o := r.owner; o != nil && !s.owns(o, id, x) {
@@ -388,6 +396,21 @@ func permits(ps *cedar.PolicySet, x *pipeline.Exchange, now time.Time) error {
 		return forbid("authz.policy_denied", "A policy does not allow this.")
 	}
 	return nil
+}
+
+// holds reports whether one of the identity's roles or groups grants perm.
+func (s *Stage) holds(id *pipeline.Identity, perm string) bool {
+	for _, role := range id.Roles {
+		if slices.Contains(s.grants.Roles[role], perm) {
+			return true
+		}
+	}
+	for _, g := range id.Groups {
+		if slices.Contains(s.grants.Groups[g], perm) {
+			return true
+		}
+	}
+	return false
 }
 
 // owns reports whether the identity owns the object, or holds a role that
@@ -549,6 +572,9 @@ func (s *Stage) Rule(route int, method string) string {
 	}
 	if len(r.scopes) > 0 {
 		parts = append(parts, "every scope of ["+strings.Join(r.scopes, ", ")+"]")
+	}
+	if len(r.permissions) > 0 {
+		parts = append(parts, "every permission of ["+strings.Join(r.permissions, ", ")+"] through roles or groups")
 	}
 	if o := r.owner; o != nil {
 		p := "{" + o.Param + "} equal to the identity's " + o.Claim

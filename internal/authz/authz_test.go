@@ -42,13 +42,20 @@ func routes() []config.Route {
 			Owner: &config.OwnerRule{Param: "t", Claim: "tenant"}}},
 		{Name: "products", Methods: []string{"GET"}, Authz: &config.Authz{Authenticated: true}},
 		{Name: "orders", Methods: []string{"GET"}, Authz: &config.Authz{Owner: &config.OwnerRule{Param: "user", In: "query", Claim: "subject"}}},
+		{Name: "reports", Methods: []string{"GET"}, Authz: &config.Authz{Permissions: []string{"reports:read"}}},
 	}
+}
+
+// grants are the role and group permissions of the tests.
+var grants = config.Permissions{
+	Roles:  map[string][]string{"admin": {"reports:read", "users:write"}},
+	Groups: map[string][]string{"finance": {"reports:read"}},
 }
 
 func TestDecisions(t *testing.T) {
 	cfg := routes()
 	config.SetDefaults(&config.Config{Routes: cfg})
-	s, err := New(cfg)
+	s, err := New(cfg, grants)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +96,9 @@ func TestDecisions(t *testing.T) {
 		{"another owner by query", 5, "GET", bob, nil, "query:user=carol", "authz.not_owner"},
 		{"repeated owner parameter", 5, "GET", bob, nil, "query:user=bob&user=carol", "authz.not_owner"},
 		{"missing owner parameter", 5, "GET", bob, nil, "query:limit=5", "authz.not_owner"},
+		{"permission through a role", 6, "GET", alice, nil, "", ""},
+		{"permission through a group", 6, "GET", &pipeline.Identity{Subject: "dan", Groups: []string{"finance"}}, nil, "", ""},
+		{"no permission", 6, "GET", bob, nil, "", "authz.missing_permission"},
 		{"form body on a writable-fields route", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, "form:name=x&role=admin", "authz.body_not_json_object"},
 		{"JSON sent as text/plain", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `text:{"name":"x"}`, "authz.body_not_json_object"},
 		{"query parameter not writable", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `query:role=admin`, "authz.field_not_writable"},
@@ -133,7 +143,7 @@ func TestDecisions(t *testing.T) {
 }
 
 func TestNoRuleIsRefused(t *testing.T) {
-	if _, err := New([]config.Route{{Name: "r", Auth: []string{"a"}}}); err == nil {
+	if _, err := New([]config.Route{{Name: "r", Auth: []string{"a"}}}, config.Permissions{}); err == nil {
 		t.Fatal("a private route without a rule compiled")
 	}
 }
@@ -163,7 +173,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 func TestResponseFields(t *testing.T) {
 	cfg := []config.Route{{Name: "users", Methods: []string{"GET"}, Authz: &config.Authz{Authenticated: true,
 		ResponseFields: map[string][]string{"admin": {"*"}, "support": {"id", "name", "email"}, "*": {"id", "name"}}}}}
-	s, err := New(cfg)
+	s, err := New(cfg, config.Permissions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +244,7 @@ func TestResponseFields(t *testing.T) {
 // the other methods (and config validation refuses such a config).
 func TestMethodOnlyRuleRefusesOtherMethods(t *testing.T) {
 	s, err := New([]config.Route{{Name: "r", Methods: []string{"GET", "PUT"}, Authz: &config.Authz{
-		Methods: map[string]config.Authz{"PUT": {Roles: []string{"admin"}}}}}})
+		Methods: map[string]config.Authz{"PUT": {Roles: []string{"admin"}}}}}}, config.Permissions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +262,7 @@ func TestMethodOnlyRuleRefusesOtherMethods(t *testing.T) {
 func BenchmarkRequest(b *testing.B) {
 	cfg := routes()
 	config.SetDefaults(&config.Config{Routes: cfg})
-	s, err := New(cfg)
+	s, err := New(cfg, config.Permissions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -301,7 +311,7 @@ forbid(principal, action == Action::"DELETE", resource)
 		t.Fatal(err)
 	}
 	s, err := New([]config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET", "PUT", "DELETE"},
-		Authz: &config.Authz{PolicyFile: policy}}})
+		Authz: &config.Authz{PolicyFile: policy}}}, config.Permissions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +350,7 @@ forbid(principal, action == Action::"DELETE", resource)
 
 	bad := filepath.Join(dir, "bad.cedar")
 	_ = os.WriteFile(bad, []byte("permit(principal, action, resource)\n  when { principal.subject == };\n"), 0o600)
-	_, err = New([]config.Route{{Name: "r", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: bad}}})
+	_, err = New([]config.Route{{Name: "r", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: bad}}}, config.Permissions{})
 	if err == nil || !strings.Contains(err.Error(), bad+":2:") || !strings.Contains(err.Error(), "routes[0].authz") {
 		t.Errorf("syntax error: %v", err)
 	}
@@ -351,7 +361,7 @@ func BenchmarkCedar(b *testing.B) {
 	_ = os.WriteFile(policy, []byte(`permit(principal in Role::"admin", action, resource);
 permit(principal, action == Action::"GET", resource) when { resource.params.id == principal.subject };
 forbid(principal, action, resource) when { context.ip.isInRange(ip("10.66.0.0/16")) };`), 0o600)
-	s, err := New([]config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: policy}}})
+	s, err := New([]config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: policy}}}, config.Permissions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -44,8 +44,9 @@ type Config struct {
 	// Authn declares the authenticators that routes name in their auth
 	// list.
 	Authn Authn `yaml:"authn"`
-	// Authz configures authorization policies. Not yet supported.
-	Authz Reserved `yaml:"authz"`
+	// Authz holds what every route's authorization rules share: which
+	// permissions roles and groups grant.
+	Authz Permissions `yaml:"authz"`
 	// Limits configures rate limits and quotas. Not yet supported.
 	Limits Reserved `yaml:"limits"`
 	// Protect configures field encryption and data-loss prevention. Not yet
@@ -496,6 +497,9 @@ type Authz struct {
 	// Scopes: the identity needs all of them (OAuth scopes of a token or
 	// an API key).
 	Scopes []string `yaml:"scopes"`
+	// Permissions: the identity needs all of them, granted by its roles or
+	// groups through the top-level authz.roles and authz.groups.
+	Permissions []string `yaml:"permissions"`
 	// Owner restricts the route to the owner of the object a route
 	// parameter names (against broken object-level authorization, OWASP
 	// API1).
@@ -525,6 +529,15 @@ type Authz struct {
 	// for PUT and DELETE (against broken function-level authorization,
 	// OWASP API5). A method's rule replaces the route's rule whole.
 	Methods map[string]Authz `yaml:"methods"`
+}
+
+// Permissions maps roles and groups to named permissions, so that routes
+// ask for what they need ("users:read") and who has it is said once.
+type Permissions struct {
+	// Roles maps a role to the permissions it grants.
+	Roles map[string][]string `yaml:"roles"`
+	// Groups maps a group to the permissions it grants.
+	Groups map[string][]string `yaml:"groups"`
 }
 
 // OwnerRule ties a route or query parameter to the identity.

@@ -66,7 +66,7 @@ func Validate(c *Config) []Problem {
 		path string
 		r    Reserved
 	}{
-		{"firewall", c.Firewall}, {"waf", c.WAF}, {"authz", c.Authz},
+		{"firewall", c.Firewall}, {"waf", c.WAF},
 		{"limits", c.Limits}, {"protect", c.Protect}, {"audit", c.Audit},
 	} {
 		v.reserved(r.path, r.r)
@@ -518,6 +518,7 @@ func (v *validator) routes(c *Config) {
 			v.errorf(p+".authz", "required: say who may use route %q, such as authz: {authenticated: true} or {roles: [admin]} (deny by default)", r.Name)
 		case r.Authz != nil:
 			v.authz(p+".authz", r.Authz, r, true)
+			v.permissionsGranted(p+".authz", r.Authz, &c.Authz)
 		}
 		seenAuth := map[string]bool{}
 		for j, a := range r.Auth {
@@ -714,7 +715,7 @@ func (v *validator) store(s *Store) {
 
 // authz checks a route's (or, below top, a method's) authorization rule.
 func (v *validator) authz(p string, a *Authz, r Route, top bool) {
-	if empty := !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && a.Owner == nil && a.PolicyFile == ""; empty {
+	if empty := !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && len(a.Permissions) == 0 && a.Owner == nil && a.PolicyFile == ""; empty {
 		// A route rule without a condition would apply, open, to every
 		// method without a rule of its own.
 		var uncovered []string
@@ -770,5 +771,29 @@ func (v *validator) authz(p string, a *Authz, r Route, top bool) {
 		}
 		ma := a.Methods[m]
 		v.authz(mp, &ma, r, false)
+	}
+}
+
+// permissionsGranted refuses a rule asking for a permission that no role or
+// group grants: a typo would otherwise lock everyone out silently.
+func (v *validator) permissionsGranted(p string, a *Authz, g *Permissions) {
+	granted := map[string]bool{}
+	for _, m := range []map[string][]string{g.Roles, g.Groups} {
+		for _, perms := range m {
+			for _, perm := range perms {
+				granted[perm] = true
+			}
+		}
+	}
+	check := func(p string, a Authz) {
+		for i, perm := range a.Permissions {
+			if !granted[perm] {
+				v.errorf(fmt.Sprintf("%s.permissions[%d]", p, i), "no role or group grants %q (see authz.roles and authz.groups)", perm)
+			}
+		}
+	}
+	check(p, *a)
+	for _, m := range sortedKeys(a.Methods) {
+		check(p+".methods."+m, a.Methods[m])
 	}
 }

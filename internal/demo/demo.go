@@ -80,6 +80,8 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 			}},
 			APIKey: []config.APIKeyAuth{{Name: "demo-keys"}},
 		},
+		// Who may do what is said once: routes ask for permissions.
+		Authz: config.Permissions{Roles: map[string][]string{"admin": {"stats:read"}}},
 		Routes: []config.Route{
 			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
 			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
@@ -103,7 +105,7 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 					}},
 				}},
 			{Name: "admin-stats", Path: "/api/admin/stats", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
-				Authz: &config.Authz{Roles: []string{"admin"}}},
+				Authz: &config.Authz{Permissions: []string{"stats:read"}}},
 		},
 	}
 	config.SetDefaults(c)

@@ -126,7 +126,7 @@ func TestDemo(t *testing.T) {
 		{"admin reads any profile", "/api/users/bob", alice, 200},
 		{"user list for a reader", "/api/users", bob, 403},
 		{"user list for an admin", "/api/users", alice, 200},
-		{"stats for a reader", "/api/admin/stats", bob, 403},
+		{"stats for a reader (no stats:read permission)", "/api/admin/stats", bob, 403},
 		{"stats for an admin", "/api/admin/stats", alice, 200},
 		// Path tricks reach the same rule, never another one.
 		{"/api//admin/stats as bob", "/api//admin/stats", bob, 403},

@@ -36,7 +36,7 @@ func Explain(cfg *config.Config, method, host, target string, id *pipeline.Ident
 	if err != nil {
 		return Explanation{}, err
 	}
-	as, err := authz.New(cfg.Routes)
+	as, err := authz.New(cfg.Routes, cfg.Authz)
 	if err != nil {
 		return Explanation{}, err
 	}
@@ -83,7 +83,7 @@ func Check(cfg *config.Config) error {
 	if _, err := route.New(cfg.Routes); err != nil {
 		return err
 	}
-	if _, err := authz.New(cfg.Routes); err != nil {
+	if _, err := authz.New(cfg.Routes, cfg.Authz); err != nil {
 		return err
 	}
 	return nil

@@ -123,7 +123,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
-	authzStage, err := authz.New(cfg.Routes)
+	authzStage, err := authz.New(cfg.Routes, cfg.Authz)
 	if err != nil {
 		return nil, err
 	}
