@@ -43,6 +43,7 @@ func routes() []config.Route {
 		{Name: "products", Methods: []string{"GET"}, Authz: &config.Authz{Authenticated: true}},
 		{Name: "orders", Methods: []string{"GET"}, Authz: &config.Authz{Owner: &config.OwnerRule{Param: "user", In: "query", Claim: "subject"}}},
 		{Name: "reports", Methods: []string{"GET"}, Authz: &config.Authz{Permissions: []string{"reports:read"}}},
+		{Name: "transfers", Methods: []string{"POST"}, Authz: &config.Authz{Owner: &config.OwnerRule{Param: "from_account_owner", In: "body", Claim: "subject"}}},
 	}
 }
 
@@ -99,6 +100,11 @@ func TestDecisions(t *testing.T) {
 		{"permission through a role", 6, "GET", alice, nil, "", ""},
 		{"permission through a group", 6, "GET", &pipeline.Identity{Subject: "dan", Groups: []string{"finance"}}, nil, "", ""},
 		{"no permission", 6, "GET", bob, nil, "", "authz.missing_permission"},
+		{"owner by body field", 7, "POST", bob, nil, `{"from_account_owner":"bob","amount":5}`, ""},
+		{"another owner by body field", 7, "POST", bob, nil, `{"from_account_owner":"carol","amount":5}`, "authz.not_owner"},
+		{"owner field twice in other case", 7, "POST", bob, nil, `{"from_account_owner":"bob","From_Account_Owner":"carol"}`, "authz.not_owner"},
+		{"owner field not a string", 7, "POST", bob, nil, `{"from_account_owner":["bob"]}`, "authz.not_owner"},
+		{"owner field as a form", 7, "POST", bob, nil, "form:from_account_owner=bob", "authz.not_owner"},
 		{"form body on a writable-fields route", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, "form:name=x&role=admin", "authz.body_not_json_object"},
 		{"JSON sent as text/plain", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `text:{"name":"x"}`, "authz.body_not_json_object"},
 		{"query parameter not writable", 2, "PUT", bob, []pipeline.Param{{Name: "id", Value: "bob"}}, `query:role=admin`, "authz.field_not_writable"},

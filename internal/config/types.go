@@ -545,8 +545,9 @@ type OwnerRule struct {
 	// Param is the parameter naming the object, such as "id" in
 	// /api/users/{id}. Required.
 	Param string `yaml:"param"`
-	// In is where Param is: "path" (default, a route parameter) or "query"
-	// (a query parameter, which must then appear exactly once).
+	// In is where Param is: "path" (default, a route parameter), "query"
+	// (a query parameter, which must then appear exactly once) or "body"
+	// (a top-level string field of a JSON object body, exactly once).
 	In string `yaml:"in"`
 	// Claim is the identity field it must equal: "subject" (default) or
 	// "tenant".

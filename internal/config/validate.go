@@ -740,8 +740,8 @@ func (v *validator) authz(p string, a *Authz, r Route, top bool) {
 		switch {
 		case o.Param == "":
 			v.errorf(p+".owner.param", "required: the parameter naming the object")
-		case o.In != "path" && o.In != "query":
-			v.errorf(p+".owner.in", "must be path or query, got %q", o.In)
+		case o.In != "path" && o.In != "query" && o.In != "body":
+			v.errorf(p+".owner.in", "must be path, query or body, got %q", o.In)
 		case o.In == "path" && !strings.Contains(r.Path, "{"+o.Param+"}"):
 			v.errorf(p+".owner.param", "route path %s has no parameter {%s}", r.Path, o.Param)
 		}
