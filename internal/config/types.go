@@ -33,6 +33,8 @@ type Config struct {
 	// Routes map requests to upstreams. A request that matches no route is
 	// refused with 404.
 	Routes []Route `yaml:"routes"`
+	// Paths sets how request paths are matched.
+	Paths Paths `yaml:"paths"`
 	// Store is where API keys (and later OAuth clients and signing keys)
 	// live.
 	Store Store `yaml:"store"`
@@ -470,6 +472,20 @@ type ClaimMapping struct {
 	Tenant string `yaml:"tenant"`
 	// Session is the claim naming the session. Default "sid".
 	Session string `yaml:"session"`
+}
+
+// Paths sets path matching policy. Whatever it says, the path a request is
+// authorized for is the path the upstream receives.
+type Paths struct {
+	// CaseInsensitive folds paths to lower case before routing and
+	// forwards the folded path. Turn it on in front of an upstream that
+	// matches paths without regard to case (IIS, ASP.NET, many Windows and
+	// macOS file servers): otherwise /API/Admin would miss the admin route,
+	// fall to a catch-all route with weaker rules, and reach the admin
+	// endpoint anyway. Route parameter values are folded too (owner rules
+	// then compare lower-case values). Default false: case-sensitive, and
+	// /API/admin simply matches no route.
+	CaseInsensitive bool `yaml:"case_insensitive"`
 }
 
 // Store configures the state store.

@@ -45,7 +45,7 @@ func BenchmarkPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs, err := route.New(cfg.Routes)
+	rs, err := route.New(cfg.Routes, cfg.Paths)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
-	routeStage, err := route.New(cfg.Routes)
+	routeStage, err := route.New(cfg.Routes, cfg.Paths)
 	if err != nil {
 		return nil, err
 	}

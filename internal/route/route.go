@@ -293,15 +293,37 @@ func dropOverrides(q string) string {
 // Stage is the route stage. It is immutable and safe for concurrent use.
 type Stage struct {
 	table *Table
+	fold  bool // paths are matched, and forwarded, in lower case
 }
 
-// New compiles the routes of a validated config into a stage.
-func New(routes []config.Route) (*Stage, error) {
+// New compiles the routes of a validated config into a stage, with the
+// path policy.
+func New(routes []config.Route, paths config.Paths) (*Stage, error) {
+	if paths.CaseInsensitive {
+		folded := make([]config.Route, len(routes))
+		for i, r := range routes {
+			r.Path = foldPattern(r.Path)
+			folded[i] = r
+		}
+		routes = folded
+	}
 	t, err := Compile(routes)
 	if err != nil {
 		return nil, err
 	}
-	return &Stage{table: t}, nil
+	return &Stage{table: t, fold: paths.CaseInsensitive}, nil
+}
+
+// foldPattern lowers the literal segments of a pattern, keeping parameter
+// names as written.
+func foldPattern(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if !strings.HasPrefix(s, "{") {
+			segs[i] = strings.ToLower(s)
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // Name returns "route".
@@ -315,6 +337,9 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	if err != nil {
 		return &pipeline.Denial{Status: http.StatusBadRequest, Reason: "route.bad_path",
 			Message: "The request path is not acceptable: " + err.Error() + ".", Cause: err}
+	}
+	if s.fold {
+		p = strings.ToLower(p)
 	}
 	x.Path = p
 	x.Query = dropOverrides(pathnorm.Query(x.In.RawQuery))

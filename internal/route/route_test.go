@@ -118,7 +118,7 @@ func TestConflicts(t *testing.T) {
 // another name, and none lands on a route other than the one its
 // normalized form names.
 func TestBypassCorpus(t *testing.T) {
-	s, err := New(routes())
+	s, err := New(routes(), config.Paths{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +214,50 @@ func TestMethodOverridesDropped(t *testing.T) {
 	} {
 		if got := dropOverrides(in); got != want {
 			t.Errorf("dropOverrides(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCaseInsensitivePaths: with case folding, every case variant of the
+// admin path reaches the admin route (and its rules), never a catch-all,
+// and the folded path is the one forwarded.
+func TestCaseInsensitivePaths(t *testing.T) {
+	rs := []config.Route{
+		{Name: "admin", Path: "/api/Admin/stats", Methods: []string{"GET"}},
+		{Name: "user", Path: "/api/users/{ID}", Methods: []string{"GET"}},
+		{Name: "rest", Path: "/{rest...}", Methods: []string{"GET"}},
+	}
+	for _, fold := range []bool{false, true} {
+		s, err := New(rs, config.Paths{CaseInsensitive: fold})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, raw := range []string{"/api/admin/stats", "/API/ADMIN/STATS", "/Api/Admin/Stats"} {
+			x := &pipeline.Exchange{}
+			x.Reset()
+			x.In = pipeline.Request{Method: "GET", Host: "h", RawPath: raw}
+			if err := s.Request(context.Background(), x); err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			want := "rest"
+			if fold {
+				want = "admin"
+				if x.Path != "/api/admin/stats" {
+					t.Errorf("%s forwarded as %s", raw, x.Path)
+				}
+			}
+			if x.Route.Name != want && !(raw == "/api/admin/stats" && !fold) {
+				t.Errorf("fold=%v %s: route %s, want %s", fold, raw, x.Route.Name, want)
+			}
+		}
+		if fold {
+			x := &pipeline.Exchange{}
+			x.Reset()
+			x.In = pipeline.Request{Method: "GET", Host: "h", RawPath: "/API/USERS/Bob"}
+			_ = s.Request(context.Background(), x)
+			if x.Route.Name != "user" || x.Param("ID") != "bob" {
+				t.Errorf("folded params: %s %v", x.Route.Name, x.Params)
+			}
 		}
 	}
 }
