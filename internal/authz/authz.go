@@ -549,9 +549,9 @@ func truncate(s string) string {
 	return s
 }
 
-// topLevelKeys returns the keys of a JSON object, duplicates included (a
-// duplicate could hide a forbidden field from a parser that keeps the
-// first), refusing anything but exactly one object.
+// topLevelKeys returns the keys of a JSON object, refusing anything but
+// exactly one object and any key repeated in any letter case (a duplicate
+// could hide a forbidden field from a parser that keeps another copy).
 func topLevelKeys(b []byte) ([]string, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	t, err := d.Token()

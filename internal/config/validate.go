@@ -17,11 +17,9 @@ import (
 var notYet = map[string]string{
 	"firewall": "the firewall stage",
 	"waf":      "the WAF stage",
-	"authz":    "authorization",
 	"limits":   "rate limits and quotas",
 	"protect":  "data protection",
 	"audit":    "the audit log",
-	"acme":     "ACME certificates",
 }
 
 // validator collects problems; each method checks one part of the config.
