@@ -127,6 +127,7 @@ func SetDefaults(c *Config) {
 		setDuration(&in.CacheTTL, time.Minute)
 		setDuration(&in.NegativeCacheTTL, 10*time.Second)
 	}
+	setLimitDefaults(c)
 	for i := range c.Routes {
 		if c.Routes[i].Name == "" {
 			c.Routes[i].Name = fmt.Sprintf("route-%d", i)

@@ -39,8 +39,13 @@ type Config struct {
 	// live.
 	Store Store `yaml:"store"`
 
-	// Firewall is the CIDR allow/deny stage. Not yet supported.
-	Firewall Reserved `yaml:"firewall"`
+	// Redis is the server a cluster of gateways shares for rate-limit
+	// counters and bans (limits.backend and firewall.bans.backend redis).
+	Redis *Redis `yaml:"redis"`
+
+	// Firewall admits or refuses clients by network before anything else
+	// is done for them: CIDR allow and deny lists and dynamic bans.
+	Firewall Firewall `yaml:"firewall"`
 	// WAF is the Coraza web application firewall stage. Not yet supported.
 	WAF Reserved `yaml:"waf"`
 	// Authn declares the authenticators that routes name in their auth
@@ -49,8 +54,10 @@ type Config struct {
 	// Authz holds what every route's authorization rules share: which
 	// permissions roles and groups grant.
 	Authz Permissions `yaml:"authz"`
-	// Limits configures rate limits and quotas. Not yet supported.
-	Limits Reserved `yaml:"limits"`
+	// Limits holds what every route's rate limits share: the counter
+	// back end, failure behaviour, headers, the pre-authentication limit by
+	// client IP, and plans (tiers of limits assigned by role).
+	Limits Limits `yaml:"limits"`
 	// Protect configures field encryption and data-loss prevention. Not yet
 	// supported.
 	Protect Reserved `yaml:"protect"`
@@ -298,16 +305,18 @@ type Route struct {
 	// CacheControl overrides headers.cache_control for this route.
 	CacheControl string `yaml:"cache_control"`
 
-	// Firewall is this route's CIDR rules. Not yet supported.
-	Firewall Reserved `yaml:"firewall"`
+	// Firewall narrows who may reach this route by network, on top of the
+	// global firewall: a deny in either wins.
+	Firewall *RouteFirewall `yaml:"firewall"`
 	// WAF turns the WAF on for this route. Not yet supported.
 	WAF Reserved `yaml:"waf"`
 	// Authz says who may use this route once authenticated. Required on
 	// every route that is not public: without it the route is refused to
 	// everyone (deny by default).
 	Authz *Authz `yaml:"authz"`
-	// Limits holds this route's rate limits. Not yet supported.
-	Limits Reserved `yaml:"limits"`
+	// Limits are this route's own rate limits, quotas and concurrency
+	// limits, counted per route on top of the identity's plan.
+	Limits *RouteLimits `yaml:"limits"`
 	// Protect holds this route's data protection. Not yet supported.
 	Protect Reserved `yaml:"protect"`
 }
@@ -573,4 +582,226 @@ type OwnerRule struct {
 	ReadRoles []string `yaml:"read_roles"`
 	// AllRoles may use any method on any object.
 	AllRoles []string `yaml:"all_roles"`
+}
+
+// Redis connects to a Redis server (standalone, or a cluster proxy that
+// speaks the same protocol).
+type Redis struct {
+	// URL is redis://host:port/db, or rediss://host:port/db for TLS.
+	// Required. Keep the password out of it: use password_file.
+	URL string `yaml:"url"`
+	// Username is the Redis ACL user. Default: none (the default user).
+	Username string `yaml:"username"`
+	// PasswordFile holds the Redis password.
+	PasswordFile string `yaml:"password_file"`
+	// CAFile is a PEM bundle that verifies a rediss:// server. Default: the
+	// system roots.
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds every Redis call, connecting included; past it the
+	// call counts as a back-end failure (see limits.on_backend_error).
+	// Default 100ms.
+	Timeout Duration `yaml:"timeout"`
+	// PoolSize is the number of connections kept to Redis. Default 32.
+	PoolSize int `yaml:"pool_size"`
+}
+
+// Firewall holds the global network rules. A client is refused when its
+// address is banned, is in a deny list, or is outside a non-empty allow
+// list; a deny always wins over an allow. The address is the client IP
+// decided by client.trusted_proxies, never a header from an untrusted peer.
+type Firewall struct {
+	// Allow lists the networks (CIDRs or single addresses) admitted; when
+	// it and allow_files are empty, every network is admitted.
+	Allow []string `yaml:"allow"`
+	// Deny lists the networks refused.
+	Deny []string `yaml:"deny"`
+	// AllowFiles are files with one CIDR or address per line ("#" starts a
+	// comment), added to allow and reloaded when they change. A file that
+	// fails to parse on reload keeps its last good contents.
+	AllowFiles []string `yaml:"allow_files"`
+	// DenyFiles are files of networks refused, in the format of
+	// allow_files.
+	DenyFiles []string `yaml:"deny_files"`
+	// ReloadInterval is how often allow_files and deny_files are checked
+	// for changes. Default 10s.
+	ReloadInterval Duration `yaml:"reload_interval"`
+	// Bans configures dynamic bans: addresses or networks refused for a
+	// while, added through the admin API.
+	Bans Bans `yaml:"bans"`
+}
+
+// RouteFirewall holds one route's network rules, applied after the global
+// ones.
+type RouteFirewall struct {
+	// Allow lists the networks admitted to this route; empty admits every
+	// network the global firewall admits.
+	Allow []string `yaml:"allow"`
+	// Deny lists the networks refused on this route.
+	Deny []string `yaml:"deny"`
+	// AllowFiles are files of networks admitted (see firewall.allow_files).
+	AllowFiles []string `yaml:"allow_files"`
+	// DenyFiles are files of networks refused (see firewall.allow_files).
+	DenyFiles []string `yaml:"deny_files"`
+}
+
+// Bans configures the dynamic ban list.
+type Bans struct {
+	// Backend is "memory" (default: this gateway only) or "redis" (shared
+	// by every gateway on the same Redis; needs redis).
+	Backend string `yaml:"backend"`
+	// MaxEntries bounds the ban list; adding a ban past it is refused.
+	// Default 100000.
+	MaxEntries int `yaml:"max_entries"`
+	// MaxTTL is the longest a ban may last. Default 720h (30 days).
+	MaxTTL Duration `yaml:"max_ttl"`
+	// SyncInterval is how often a gateway rereads the whole shared ban
+	// list from Redis, besides the change notices it receives at once.
+	// Default 10s.
+	SyncInterval Duration `yaml:"sync_interval"`
+}
+
+// Limits holds the settings every rate limit, quota and concurrency limit
+// shares. Limits count only requests that passed authentication and
+// authorization, except pre_auth.
+type Limits struct {
+	// Backend is "memory" (default: counters in this process, for one
+	// gateway) or "redis" (counters shared exactly by every gateway on the
+	// same Redis; needs redis).
+	Backend string `yaml:"backend"`
+	// OnBackendError is what happens when the back end fails or does not
+	// answer within redis.timeout: "closed" (default: refuse with 503) or
+	// "open" (admit the request). Either way a metric and a log line record
+	// it. Routes may override it.
+	OnBackendError string `yaml:"on_backend_error"`
+	// Headers selects the rate-limit headers on responses of limited
+	// routes: "draft" (default: RateLimit-Policy and RateLimit, from the
+	// IETF httpapi draft), "legacy" (RateLimit-Limit, RateLimit-Remaining,
+	// RateLimit-Reset) or "none". Retry-After is always sent with 429.
+	Headers string `yaml:"headers"`
+	// TimeZone is the IANA time zone in which quota days and months begin,
+	// such as "Europe/Paris". Default "UTC".
+	TimeZone string `yaml:"time_zone"`
+	// MaxKeys bounds the number of counters the memory back end keeps;
+	// when full, the counters closest to expiry are dropped first (which
+	// can only admit more, never refuse wrongly). Default 1000000.
+	MaxKeys int `yaml:"max_keys"`
+	// PreAuth are rate limits by client IP applied to every request before
+	// authentication, so that credential guessing and token floods are
+	// slowed before any authenticator works. Their key is always ip.
+	PreAuth []Rate `yaml:"pre_auth"`
+	// Plans are tiers of limits. Every authenticated request gets the
+	// limits of the first plan whose roles match the identity (a plan
+	// without roles matches everyone), on every route.
+	Plans []Plan `yaml:"plans"`
+}
+
+// Plan is a tier of limits assigned by role.
+type Plan struct {
+	// Name identifies the plan. Required, unique.
+	Name string `yaml:"name"`
+	// Roles assign the plan: an identity with any of them gets it. Empty:
+	// every identity that no earlier plan matched.
+	Roles []string `yaml:"roles"`
+	// Rates are the plan's rate limits, counted across all routes unless
+	// their key includes route.
+	Rates []Rate `yaml:"rates"`
+	// Quotas are the plan's calendar quotas, counted across all routes
+	// unless their key includes route.
+	Quotas []Quota `yaml:"quotas"`
+	// Concurrency limits requests in flight.
+	Concurrency []Concurrency `yaml:"concurrency"`
+}
+
+// RouteLimits are one route's limits, counted for that route only.
+type RouteLimits struct {
+	// Rates are rate limits for this route.
+	Rates []Rate `yaml:"rates"`
+	// Quotas are calendar quotas for this route.
+	Quotas []Quota `yaml:"quotas"`
+	// Concurrency limits requests in flight on this route.
+	Concurrency []Concurrency `yaml:"concurrency"`
+	// Records limits how many records of this route's JSON responses an
+	// identity may view per session.
+	Records *Records `yaml:"records"`
+	// OnBackendError overrides limits.on_backend_error for this route.
+	OnBackendError string `yaml:"on_backend_error"`
+}
+
+// Rate is a smooth rate limit (GCRA): requests per period, with bursts of
+// up to burst requests at once.
+type Rate struct {
+	// Name identifies the limit in RateLimit headers, denials and metrics.
+	// Default "rate-N". Unique within its plan or route.
+	Name string `yaml:"name"`
+	// Key says what is counted separately: one or more of subject (the
+	// identity; anonymous requests count by ip), apikey (the credential
+	// id), tenant, ip (the client IP) and route, or [global] for one
+	// counter shared by everyone. Default [subject].
+	Key []string `yaml:"key"`
+	// Requests is how many requests are admitted per period. Required.
+	Requests int `yaml:"requests"`
+	// Per is the period, such as 1s or 1m. Required.
+	Per Duration `yaml:"per"`
+	// Burst is how many requests may arrive at once. Default: requests.
+	Burst int `yaml:"burst"`
+}
+
+// Quota is a count of requests per calendar day or month, in
+// limits.time_zone.
+type Quota struct {
+	// Name identifies the quota in headers, denials and metrics. Default
+	// "quota-N".
+	Name string `yaml:"name"`
+	// Key says what is counted separately, as in rates. Default [subject].
+	Key []string `yaml:"key"`
+	// Period is "day" or "month". Required.
+	Period string `yaml:"period"`
+	// Requests is how many requests are admitted per period. Required.
+	Requests int64 `yaml:"requests"`
+}
+
+// Records is a threshold on the records (elements of a JSON array) an
+// identity views in responses, per session: the token's session id when it
+// carries one (see authn.jwt.claims.session), otherwise a sliding window
+// per identity. Only 2xx JSON responses are counted; the gateway asks the
+// upstream for uncompressed bodies on the route.
+//
+// A response whose length is known and fits server.max_response_body_bytes
+// is counted before it is sent, so action applies to it exactly. A
+// streamed response (no length, or larger) is counted as it passes, holding
+// only a few bytes of parser state; it is delivered whole and the next
+// request of the session is refused.
+type Records struct {
+	// Max is the number of records allowed per session (or per window).
+	// Required.
+	Max int64 `yaml:"max"`
+	// Path locates the records: "$" (default: the response is a JSON
+	// array) or a path of object keys such as "$.items" or "$.data.items".
+	Path string `yaml:"path"`
+	// Key says whose records are counted, as in rates; the session id is
+	// added to it when the identity has one. Default [subject].
+	Key []string `yaml:"key"`
+	// Window is the period the threshold applies to: the allowance comes
+	// back gradually, max records per window. Default 24h.
+	Window Duration `yaml:"window"`
+	// Action is what happens to a response that would pass the threshold:
+	// "refuse" (default: 429 limits.records_exceeded instead of the data)
+	// or "truncate" (the array is cut to the records still allowed; the
+	// RateLimit headers say so).
+	Action string `yaml:"action"`
+}
+
+// Concurrency limits the requests in flight at once.
+type Concurrency struct {
+	// Name identifies the limit in denials and metrics. Default
+	// "concurrency-N".
+	Name string `yaml:"name"`
+	// Key says what is counted separately, as in rates. Default [subject].
+	Key []string `yaml:"key"`
+	// Max is the number of requests in flight allowed. Required.
+	Max int `yaml:"max"`
+	// Lease is how long a slot counts at most, so that a gateway that dies
+	// mid-request does not hold it for ever (redis back end). Default 5m;
+	// keep it above the upstream's longest response.
+	Lease Duration `yaml:"lease"`
 }

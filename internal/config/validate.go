@@ -15,11 +15,9 @@ import (
 
 // notYet names the issue that will bring each reserved section.
 var notYet = map[string]string{
-	"firewall": "the firewall stage",
-	"waf":      "the WAF stage",
-	"limits":   "rate limits and quotas",
-	"protect":  "data protection",
-	"audit":    "the audit log",
+	"waf":     "the WAF stage",
+	"protect": "data protection",
+	"audit":   "the audit log",
 }
 
 // validator collects problems; each method checks one part of the config.
@@ -60,12 +58,14 @@ func Validate(c *Config) []Problem {
 	v.authn(&c.Authn)
 	v.store(&c.Store)
 	v.routes(c)
+	v.redis(c.Redis)
+	v.firewall(c)
+	v.limits(c)
 	for _, r := range []struct {
 		path string
 		r    Reserved
 	}{
-		{"firewall", c.Firewall}, {"waf", c.WAF},
-		{"limits", c.Limits}, {"protect", c.Protect}, {"audit", c.Audit},
+		{"waf", c.WAF}, {"protect", c.Protect}, {"audit", c.Audit},
 	} {
 		v.reserved(r.path, r.r)
 	}
@@ -536,8 +536,7 @@ func (v *validator) routes(c *Config) {
 			key string
 			r   Reserved
 		}{
-			{"firewall", r.Firewall}, {"waf", r.WAF},
-			{"limits", r.Limits}, {"protect", r.Protect},
+			{"waf", r.WAF}, {"protect", r.Protect},
 		} {
 			v.reserved(p+"."+rr.key, rr.r)
 		}

@@ -112,7 +112,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.fill(x, r)
 	ctx := r.Context()
 	rw := &s.rw
-	*rw = responseWriter{w: w, h: h, x: x, ctx: ctx, buf: &s.buf}
+	clear(rw.taps) // the last request's writers are not kept alive
+	*rw = responseWriter{w: w, h: h, x: x, ctx: ctx, buf: &s.buf, taps: rw.taps[:0]}
 	s.req, s.max = r, h.opt.MaxBodyBytes
 	if s.max <= 0 {
 		s.max = 1<<63 - 2
@@ -293,6 +294,7 @@ type responseWriter struct {
 	buf         *bytes.Buffer
 	rendering   bool // writing Rampart's own problem document
 	discard     bool // the response was replaced; drop the rest
+	taps        []io.Writer
 }
 
 func (rw *responseWriter) Header() http.Header { return rw.w.Header() }
@@ -322,6 +324,9 @@ func (rw *responseWriter) WriteHeader(code int) {
 		return
 	}
 	rw.committed = true
+	if !rw.rendering {
+		rw.taps = rw.h.p.Taps(rw.x, rw.taps[:0])
+	}
 	rw.w.WriteHeader(code)
 }
 
@@ -343,6 +348,9 @@ func (rw *responseWriter) Write(b []byte) (int, error) {
 	}
 	n, err := rw.w.Write(b)
 	rw.x.Response.Bytes += int64(n)
+	for _, t := range rw.taps {
+		_, _ = t.Write(b[:n])
+	}
 	return n, err
 }
 

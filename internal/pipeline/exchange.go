@@ -199,6 +199,13 @@ type Exchange struct {
 	// UpstreamEdits are header changes for the upstream request, queued by
 	// any request stage and applied by the engine.
 	UpstreamEdits []HeaderEdit
+	// ResponseHeaders are headers a request stage sets on the response,
+	// whatever it turns out to be (the upstream's, or a refusal), such as
+	// rate-limit state. They are applied before the response stages run.
+	ResponseHeaders []HeaderEdit
+
+	// deferred run when the exchange finishes, before the observers.
+	deferred []func()
 
 	// Response is set by the engine before the response stages run.
 	Response Response
@@ -259,9 +266,11 @@ func (x *Exchange) BufferedRequestBody() ([]byte, bool) {
 
 // Reset clears x for reuse, keeping its buffers.
 func (x *Exchange) Reset() {
-	edits, decisions := x.UpstreamEdits[:0], x.Decisions[:0]
+	edits, decisions, resp := x.UpstreamEdits[:0], x.Decisions[:0], x.ResponseHeaders[:0]
+	clear(x.deferred)
+	deferred := x.deferred[:0]
 	*x = Exchange{} // drops body references too: nothing of a request outlives it
-	x.UpstreamEdits, x.Decisions = edits, decisions
+	x.UpstreamEdits, x.Decisions, x.ResponseHeaders, x.deferred = edits, decisions, resp, deferred
 	x.Params = x.paramBuf[:0]
 }
 
@@ -284,6 +293,17 @@ func (x *Exchange) SetUpstreamHeader(name, value string) {
 func (x *Exchange) DelUpstreamHeader(name string) {
 	x.UpstreamEdits = append(x.UpstreamEdits, HeaderEdit{Name: name, Delete: true})
 }
+
+// SetResponseHeader queues a header for the response to the client.
+func (x *Exchange) SetResponseHeader(name, value string) {
+	x.ResponseHeaders = append(x.ResponseHeaders, HeaderEdit{Name: name, Value: value})
+}
+
+// Defer registers f to run once when the exchange finishes, after the
+// response was written and before the observers see it, whatever the
+// outcome. Stages release what they hold for the request's duration (a
+// concurrency slot) this way.
+func (x *Exchange) Defer(f func()) { x.deferred = append(x.deferred, f) }
 
 func (x *Exchange) decide(stage string, err error) {
 	d := Decision{Stage: stage}

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 )
 
@@ -140,6 +141,7 @@ func (p *Pipeline) Request(ctx context.Context, x *Exchange) error {
 
 // Response runs the response stages until one refuses or fails.
 func (p *Pipeline) Response(ctx context.Context, x *Exchange) error {
+	applyResponseHeaders(x)
 	for _, s := range p.response {
 		if err := s.Response(ctx, x); err != nil {
 			x.decide(s.Name(), err)
@@ -153,6 +155,7 @@ func (p *Pipeline) Response(ctx context.Context, x *Exchange) error {
 // that are already refusals (problem documents): each stage still adds its
 // headers.
 func (p *Pipeline) ResponseAll(ctx context.Context, x *Exchange) {
+	applyResponseHeaders(x)
 	for _, s := range p.response {
 		_ = s.Response(ctx, x)
 	}
@@ -169,10 +172,54 @@ func (p *Pipeline) WantsResponseBody(x *Exchange) bool {
 	return false
 }
 
-// Finish hands the finished exchange to every observer.
+// BodyTap is implemented by a response stage that reads a streamed
+// response body as it passes to the client, without holding it: the engine
+// writes every chunk the client receives to the writer TapResponseBody
+// returns (nil: not interested). It is asked once, after the response
+// stages ran on a response that is not buffered; a stage learns that the
+// body has ended through Exchange.Defer.
+type BodyTap interface {
+	TapResponseBody(x *Exchange) io.Writer
+}
+
+// Taps appends to buf the writers of the stages that tap x's response
+// body.
+func (p *Pipeline) Taps(x *Exchange, buf []io.Writer) []io.Writer {
+	for _, s := range p.response {
+		if t, ok := s.(BodyTap); ok {
+			if w := t.TapResponseBody(x); w != nil {
+				buf = append(buf, w)
+			}
+		}
+	}
+	return buf
+}
+
+// Finish runs what stages deferred (Exchange.Defer), then hands the
+// finished exchange to every observer.
 func (p *Pipeline) Finish(x *Exchange) {
+	for i := len(x.deferred) - 1; i >= 0; i-- {
+		x.deferred[i]()
+	}
+	clear(x.deferred)
+	x.deferred = x.deferred[:0]
 	for _, o := range p.observers {
 		o.Observe(x)
+	}
+}
+
+// applyResponseHeaders sets the headers request stages queued for the
+// response.
+func applyResponseHeaders(x *Exchange) {
+	if x.Response.Header == nil {
+		return
+	}
+	for _, e := range x.ResponseHeaders {
+		if e.Delete {
+			x.Response.Header.Del(e.Name)
+		} else {
+			x.Response.Header.Set(e.Name, e.Value)
+		}
 	}
 }
 

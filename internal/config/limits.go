@@ -1,0 +1,373 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults of the firewall, limits and redis sections.
+const (
+	DefaultRedisTimeout       = 100 * time.Millisecond
+	DefaultRedisPoolSize      = 32
+	DefaultFirewallReload     = 10 * time.Second
+	DefaultBanMaxEntries      = 100000
+	DefaultBanMaxTTL          = 720 * time.Hour
+	DefaultBanSyncInterval    = 10 * time.Second
+	DefaultLimitsMaxKeys      = 1000000
+	DefaultConcurrencyLease   = 5 * time.Minute
+	DefaultRecordsWindow      = 24 * time.Hour
+	defaultLimitsTimeZone     = "UTC"
+	defaultLimitsHeaders      = "draft"
+	defaultLimitsBackend      = "memory"
+	defaultLimitsBackendError = "closed"
+)
+
+// LimitKeys are the parts a limit's key may be made of.
+var LimitKeys = []string{"subject", "apikey", "tenant", "ip", "route", "global"}
+
+func setLimitDefaults(c *Config) {
+	if r := c.Redis; r != nil {
+		setDuration(&r.Timeout, DefaultRedisTimeout)
+		if r.PoolSize == 0 {
+			r.PoolSize = DefaultRedisPoolSize
+		}
+	}
+	f := &c.Firewall
+	setDuration(&f.ReloadInterval, DefaultFirewallReload)
+	if f.Bans.Backend == "" {
+		f.Bans.Backend = defaultLimitsBackend
+	}
+	if f.Bans.MaxEntries == 0 {
+		f.Bans.MaxEntries = DefaultBanMaxEntries
+	}
+	setDuration(&f.Bans.MaxTTL, DefaultBanMaxTTL)
+	setDuration(&f.Bans.SyncInterval, DefaultBanSyncInterval)
+
+	l := &c.Limits
+	if l.Backend == "" {
+		l.Backend = defaultLimitsBackend
+	}
+	if l.OnBackendError == "" {
+		l.OnBackendError = defaultLimitsBackendError
+	}
+	if l.Headers == "" {
+		l.Headers = defaultLimitsHeaders
+	}
+	if l.TimeZone == "" {
+		l.TimeZone = defaultLimitsTimeZone
+	}
+	if l.MaxKeys == 0 {
+		l.MaxKeys = DefaultLimitsMaxKeys
+	}
+	for i := range l.PreAuth {
+		setRateDefaults(&l.PreAuth[i], i)
+		if len(l.PreAuth[i].Key) == 0 {
+			l.PreAuth[i].Key = []string{"ip"}
+		}
+	}
+	for i := range l.Plans {
+		setLimitListDefaults(l.Plans[i].Rates, l.Plans[i].Quotas, l.Plans[i].Concurrency)
+	}
+	for i := range c.Routes {
+		if rl := c.Routes[i].Limits; rl != nil {
+			setLimitListDefaults(rl.Rates, rl.Quotas, rl.Concurrency)
+			if r := rl.Records; r != nil {
+				if r.Path == "" {
+					r.Path = "$"
+				}
+				if len(r.Key) == 0 {
+					r.Key = []string{"subject"}
+				}
+				setDuration(&r.Window, DefaultRecordsWindow)
+				if r.Action == "" {
+					r.Action = "refuse"
+				}
+			}
+			if rl.OnBackendError == "" {
+				rl.OnBackendError = l.OnBackendError
+			}
+		}
+	}
+}
+
+func setRateDefaults(r *Rate, i int) {
+	if r.Name == "" {
+		r.Name = fmt.Sprintf("rate-%d", i)
+	}
+	if r.Burst == 0 {
+		r.Burst = r.Requests
+	}
+}
+
+func setLimitListDefaults(rates []Rate, quotas []Quota, conc []Concurrency) {
+	for i := range rates {
+		setRateDefaults(&rates[i], i)
+		if len(rates[i].Key) == 0 {
+			rates[i].Key = []string{"subject"}
+		}
+	}
+	for i := range quotas {
+		q := &quotas[i]
+		if q.Name == "" {
+			q.Name = fmt.Sprintf("quota-%d", i)
+		}
+		if len(q.Key) == 0 {
+			q.Key = []string{"subject"}
+		}
+	}
+	for i := range conc {
+		cc := &conc[i]
+		if cc.Name == "" {
+			cc.Name = fmt.Sprintf("concurrency-%d", i)
+		}
+		if len(cc.Key) == 0 {
+			cc.Key = []string{"subject"}
+		}
+		setDuration(&cc.Lease, DefaultConcurrencyLease)
+	}
+}
+
+func (v *validator) redis(r *Redis) {
+	if r == nil {
+		return
+	}
+	u, err := url.Parse(r.URL)
+	switch {
+	case r.URL == "":
+		v.errorf("redis.url", "required, such as redis://127.0.0.1:6379/0")
+	case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "":
+		v.errorf("redis.url", "must be redis://host:port/db or rediss://host:port/db")
+	case u.User != nil:
+		if _, ok := u.User.Password(); ok {
+			v.errorf("redis.url", "holds a password; put it in redis.password_file")
+		}
+	}
+	if r.CAFile != "" && u != nil && u.Scheme != "rediss" {
+		v.errorf("redis.ca_file", "only applies to a rediss:// url")
+	}
+	if r.PoolSize < 0 {
+		v.errorf("redis.pool_size", "must be positive")
+	}
+}
+
+func (v *validator) networks(p string, list []string) {
+	for i, s := range list {
+		if _, err := ParsePrefix(s); err != nil {
+			v.errorf(fmt.Sprintf("%s[%d]", p, i), "%v", err)
+		}
+	}
+}
+
+func (v *validator) backend(p, b string, c *Config) {
+	switch b {
+	case "memory":
+	case "redis":
+		if c.Redis == nil {
+			v.errorf(p, "backend redis needs the redis section")
+		}
+	default:
+		v.errorf(p, "must be memory or redis, got %q", b)
+	}
+}
+
+func (v *validator) firewall(c *Config) {
+	f := &c.Firewall
+	v.networks("firewall.allow", f.Allow)
+	v.networks("firewall.deny", f.Deny)
+	v.backend("firewall.bans.backend", f.Bans.Backend, c)
+	if f.Bans.MaxEntries < 0 {
+		v.errorf("firewall.bans.max_entries", "must be positive")
+	}
+	for i, r := range c.Routes {
+		if r.Firewall == nil {
+			continue
+		}
+		p := fmt.Sprintf("routes[%d].firewall", i)
+		v.networks(p+".allow", r.Firewall.Allow)
+		v.networks(p+".deny", r.Firewall.Deny)
+	}
+}
+
+func (v *validator) failure(p, s string) {
+	if s != "open" && s != "closed" {
+		v.errorf(p, "must be open or closed, got %q", s)
+	}
+}
+
+func (v *validator) limits(c *Config) {
+	l := &c.Limits
+	v.backend("limits.backend", l.Backend, c)
+	v.failure("limits.on_backend_error", l.OnBackendError)
+	switch l.Headers {
+	case "draft", "legacy", "none":
+	default:
+		v.errorf("limits.headers", "must be draft, legacy or none, got %q", l.Headers)
+	}
+	if _, err := time.LoadLocation(l.TimeZone); err != nil {
+		v.errorf("limits.time_zone", "%q is not a known IANA time zone such as Europe/Paris", l.TimeZone)
+	}
+	if l.MaxKeys < 0 {
+		v.errorf("limits.max_keys", "must be positive")
+	}
+	v.rates("limits.pre_auth", l.PreAuth)
+	if len(l.PreAuth) > 8 {
+		v.errorf("limits.pre_auth", "has %d limits; at most 8 are allowed", len(l.PreAuth))
+	}
+	for i, r := range l.PreAuth {
+		if !slices.Equal(r.Key, []string{"ip"}) {
+			v.errorf(fmt.Sprintf("limits.pre_auth[%d].key", i), "must be [ip]: nothing else is known before authentication")
+		}
+	}
+	names := map[string]bool{}
+	for i, pl := range l.Plans {
+		p := fmt.Sprintf("limits.plans[%d]", i)
+		switch {
+		case pl.Name == "":
+			v.errorf(p+".name", "required")
+		case names[pl.Name]:
+			v.errorf(p+".name", "duplicate plan name %q", pl.Name)
+		}
+		names[pl.Name] = true
+		if len(pl.Roles) == 0 && i < len(l.Plans)-1 {
+			v.errorf(p+".roles", "a plan without roles matches everyone, so the plans after it never apply; move it last")
+		}
+		v.limitSet(p, pl.Rates, pl.Quotas, pl.Concurrency)
+	}
+	for i, r := range c.Routes {
+		if r.Limits == nil {
+			continue
+		}
+		p := fmt.Sprintf("routes[%d].limits", i)
+		v.limitSet(p, r.Limits.Rates, r.Limits.Quotas, r.Limits.Concurrency)
+		v.failure(p+".on_backend_error", r.Limits.OnBackendError)
+		if rec := r.Limits.Records; rec != nil {
+			v.records(p+".records", rec)
+		}
+	}
+}
+
+func (v *validator) limitSet(p string, rates []Rate, quotas []Quota, conc []Concurrency) {
+	if n := len(rates) + len(quotas) + len(conc); n > 8 {
+		v.errorf(p, "has %d limits; at most 8 are allowed", n)
+	}
+	v.rates(p+".rates", rates)
+	names := map[string]bool{}
+	for _, r := range rates {
+		names[r.Name] = true
+	}
+	for i, q := range quotas {
+		qp := fmt.Sprintf("%s.quotas[%d]", p, i)
+		v.limitName(qp, q.Name, names)
+		v.limitKey(qp+".key", q.Key)
+		if q.Period != "day" && q.Period != "month" {
+			v.errorf(qp+".period", "must be day or month, got %q", q.Period)
+		}
+		if q.Requests <= 0 {
+			v.errorf(qp+".requests", "required: a positive number of requests per %s", q.Period)
+		}
+	}
+	for i, cc := range conc {
+		cp := fmt.Sprintf("%s.concurrency[%d]", p, i)
+		v.limitName(cp, cc.Name, names)
+		v.limitKey(cp+".key", cc.Key)
+		if cc.Max <= 0 {
+			v.errorf(cp+".max", "required: a positive number of requests in flight")
+		}
+		if cc.Lease.Std() < time.Second {
+			v.errorf(cp+".lease", "must be at least 1s")
+		}
+	}
+}
+
+func (v *validator) rates(p string, rates []Rate) {
+	names := map[string]bool{}
+	for i, r := range rates {
+		rp := fmt.Sprintf("%s[%d]", p, i)
+		v.limitName(rp, r.Name, names)
+		v.limitKey(rp+".key", r.Key)
+		if r.Requests <= 0 {
+			v.errorf(rp+".requests", "required: a positive number of requests per period")
+		}
+		switch {
+		case r.Per <= 0:
+			v.errorf(rp+".per", "required: the period, such as 1s or 1m")
+		case r.Per.Std() > 366*24*time.Hour:
+			v.errorf(rp+".per", "must be at most a year; use a quota for calendar periods")
+		case r.Requests > 0 && r.Per.Std()/time.Duration(r.Requests) < time.Microsecond:
+			v.errorf(rp, "more than one request per microsecond cannot be counted")
+		}
+		if r.Burst < 0 {
+			v.errorf(rp+".burst", "must be positive")
+		}
+	}
+}
+
+func (v *validator) limitName(p, name string, names map[string]bool) {
+	switch {
+	case !headerToken.MatchString(name):
+		v.errorf(p+".name", "%q must be a token of letters, digits and -._~", name)
+	case names[name]:
+		v.errorf(p+".name", "duplicate limit name %q", name)
+	}
+	names[name] = true
+}
+
+func (v *validator) limitKey(p string, key []string) {
+	seen := map[string]bool{}
+	for i, k := range key {
+		kp := fmt.Sprintf("%s[%d]", p, i)
+		switch {
+		case !slices.Contains(LimitKeys, k):
+			v.errorf(kp, "%q must be one of subject, apikey, tenant, ip, route or global", k)
+		case seen[k]:
+			v.errorf(kp, "%q is listed twice", k)
+		case k == "global" && len(key) > 1:
+			v.errorf(kp, "global is one counter for everyone and takes no other key part")
+		}
+		seen[k] = true
+	}
+}
+
+func (v *validator) records(p string, r *Records) {
+	if r.Max <= 0 {
+		v.errorf(p+".max", "required: a positive number of records")
+	}
+	if _, err := RecordsPath(r.Path); err != nil {
+		v.errorf(p+".path", "%v", err)
+	}
+	v.limitKey(p+".key", r.Key)
+	switch {
+	case r.Window.Std() < time.Second:
+		v.errorf(p+".window", "must be at least 1s")
+	case r.Max > 0 && r.Window.Std()/time.Duration(r.Max) < time.Microsecond:
+		v.errorf(p, "more than one record per microsecond of window cannot be counted")
+	}
+	if r.Action != "refuse" && r.Action != "truncate" {
+		v.errorf(p+".action", "must be refuse or truncate, got %q", r.Action)
+	}
+}
+
+// RecordsPath splits a records path ("$", "$.items", "$.data.items") into
+// its object keys.
+func RecordsPath(s string) ([]string, error) {
+	if s == "$" {
+		return nil, nil
+	}
+	rest, ok := strings.CutPrefix(s, "$.")
+	if !ok {
+		return nil, fmt.Errorf("%q must be $ or a path of object keys such as $.items", s)
+	}
+	keys := strings.Split(rest, ".")
+	if len(keys) > 16 {
+		return nil, fmt.Errorf("%q is deeper than 16 keys", s)
+	}
+	for _, k := range keys {
+		if k == "" || strings.ContainsAny(k, "[]*\"\\\x00") {
+			return nil, fmt.Errorf("%q must be $ or a path of object keys such as $.items (no indexes or wildcards)", s)
+		}
+	}
+	return keys, nil
+}
