@@ -1,6 +1,7 @@
 // Package admin serves the management listener: Prometheus metrics,
-// health, and the management API (API keys under /v1/apikeys), behind the
-// admin token; and the client the CLI uses to call it. Later issues add
+// health, and the management API (API keys under /v1/apikeys, network bans
+// under /v1/bans), behind the admin token; and the client the CLI uses to
+// call it. Later issues add
 // more of the API and the web console here.
 //
 // The listener binds to loopback unless the config says allow_remote, and
@@ -8,8 +9,9 @@
 // The token is compared in constant time over its SHA-256 digest, so
 // neither its content nor its length leaks through timing.
 //
-// It does not own the admin token's storage (LoadOrCreateToken writes it) or
-// the listener itself (package server).
+// It does not own the admin token's storage (LoadOrCreateToken writes it),
+// the listener itself (package server) or the ban list it manages (package
+// firewall).
 package admin
 
 import (
@@ -30,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rampart-gw/rampart/internal/apikey"
+	"github.com/rampart-gw/rampart/internal/firewall"
 	"github.com/rampart-gw/rampart/internal/problem"
 	"github.com/rampart-gw/rampart/internal/store"
 )
@@ -45,6 +48,8 @@ type Options struct {
 	// Store and Hasher enable the API key endpoints under /v1/apikeys.
 	Store  *store.Store
 	Hasher *apikey.Hasher
+	// Bans enables the ban endpoints under /v1/bans.
+	Bans *firewall.Bans
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -77,6 +82,14 @@ func New(opt Options) (http.Handler, error) {
 		mux.Handle("GET /v1/apikeys", authorized(want, http.HandlerFunc(k.list)))
 		mux.Handle("POST /v1/apikeys/{id}/revoke", authorized(want, jsonOnly(http.HandlerFunc(k.revoke))))
 		mux.Handle("POST /v1/apikeys/{id}/rotate", authorized(want, jsonOnly(http.HandlerFunc(k.rotate))))
+	}
+	if opt.Bans != nil {
+		b := &bansAPI{bans: opt.Bans}
+		mux.Handle("GET /v1/bans", authorized(want, http.HandlerFunc(b.list)))
+		mux.Handle("POST /v1/bans", authorized(want, jsonOnly(http.HandlerFunc(b.add))))
+		// DELETE cannot be sent cross-site without a CORS preflight, which
+		// this API never grants; the network is in the query.
+		mux.Handle("DELETE /v1/bans", authorized(want, http.HandlerFunc(b.remove)))
 	}
 	return secure(mux), nil
 }

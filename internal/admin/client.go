@@ -50,6 +50,12 @@ func NewClient(addr, token, caFile string) (*Client, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	// #nosec G125 -- paths are constants here, ids inside them PathEscape'd by the callers
+	return c.send(ctx, method, c.base.JoinPath(path), body, out)
+}
+
+// send calls u, a URL under the client's base address.
+func (c *Client) send(ctx context.Context, method string, u *url.URL, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -58,8 +64,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
-	// #nosec G125 -- paths are constants here, ids inside them PathEscape'd by the callers
-	req, err := http.NewRequestWithContext(ctx, method, c.base.JoinPath(path).String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return err
 	}
@@ -113,6 +118,26 @@ func (c *Client) RevokeKey(ctx context.Context, id string) (KeyInfo, error) {
 func (c *Client) RotateKey(ctx context.Context, id string, grace time.Duration) (NewKey, error) {
 	var k NewKey
 	return k, c.do(ctx, http.MethodPost, "/v1/apikeys/"+url.PathEscape(id)+"/rotate", RotateKeyRequest{Grace: grace.String()}, &k)
+}
+
+// AddBan bans a network (an address or a CIDR) for a while.
+func (c *Client) AddBan(ctx context.Context, r AddBanRequest) (BanInfo, error) {
+	var b BanInfo
+	return b, c.do(ctx, http.MethodPost, "/v1/bans", r, &b)
+}
+
+// ListBans lists the bans in force, sorted by network.
+func (c *Client) ListBans(ctx context.Context) ([]BanInfo, error) {
+	var bs []BanInfo
+	return bs, c.do(ctx, http.MethodGet, "/v1/bans", nil, &bs)
+}
+
+// RemoveBan lifts the ban on exactly this network; an error with
+// admin.not_found says none was in force.
+func (c *Client) RemoveBan(ctx context.Context, network string) error {
+	u := c.base.JoinPath("/v1/bans")
+	u.RawQuery = url.Values{"network": {network}}.Encode()
+	return c.send(ctx, http.MethodDelete, u, nil, nil)
 }
 
 // Addr returns the client's base address, for messages.
