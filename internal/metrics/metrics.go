@@ -20,6 +20,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	reloads  *prometheus.CounterVec
+	backend  *prometheus.CounterVec
 }
 
 // New registers Rampart's collectors and the Go runtime's.
@@ -38,13 +39,17 @@ func New(version string) *Metrics {
 		Name: "rampart_config_reloads_total",
 		Help: "Configuration reloads, by result (success or failure).",
 	}, []string{"result"})
+	m.backend = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rampart_limits_backend_errors_total",
+		Help: "Limit decisions the counter back end (Redis) failed to make in time, by what was done instead (admitted or refused, per on_backend_error).",
+	}, []string{"outcome"})
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "rampart_build_info",
 		Help:        "Always 1; the version label says which Rampart runs.",
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.Registry.MustRegister(m.requests, m.duration, m.reloads, build,
+	m.Registry.MustRegister(m.requests, m.duration, m.reloads, m.backend, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -55,6 +60,23 @@ func (m *Metrics) WatchAccessLogDrops(dropped func() int64) {
 		Name: "rampart_access_log_dropped_total",
 		Help: "Access log records dropped because the output could not keep up.",
 	}, func() float64 { return float64(dropped()) }))
+}
+
+// LimitsBackendError counts a limit decision the back end failed to make.
+func (m *Metrics) LimitsBackendError(admitted bool) {
+	if admitted {
+		m.backend.WithLabelValues("admitted").Inc()
+	} else {
+		m.backend.WithLabelValues("refused").Inc()
+	}
+}
+
+// WatchBans exports the number of active dynamic bans.
+func (m *Metrics) WatchBans(active func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rampart_firewall_bans",
+		Help: "Dynamic bans in force on this gateway.",
+	}, func() float64 { return float64(active()) }))
 }
 
 // Reloaded counts a config reload.

@@ -1,0 +1,644 @@
+// Package limits is the data-access-control stage: smooth rate limits
+// (GCRA), calendar quotas and concurrency limits, keyed by subject, API
+// key, tenant, client IP or route, with tiers of limits (plans) assigned by
+// role, and a pre-authentication limit by client IP. It sends the
+// RateLimit headers of the IETF httpapi draft (or the older
+// RateLimit-Limit/Remaining/Reset trio) and Retry-After with every 429.
+//
+// Counters live in a Backend: Memory for one gateway, Redis for a cluster,
+// where every gateway sees the same counts. When the back end fails or is
+// too slow, each route fails open or closed as configured, and the
+// failure is counted and logged.
+//
+// It does not own what is counted in response bodies (records per session
+// belongs to the response side) nor the network firewall.
+package limits
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// limit is one compiled rate, quota or concurrency rule.
+type limit struct {
+	id       string // unique: "plan/NAME/LIMIT", "route/NAME/LIMIT" or "pre/LIMIT"
+	name     string
+	kind     Kind
+	key      []string
+	interval time.Duration
+	tau      time.Duration
+	burst    int64
+	count    int64 // quota or concurrency limit
+	month    bool
+	lease    time.Duration
+	window   time.Duration // for the policy header
+}
+
+type plan struct {
+	name   string
+	roles  []string
+	limits []*limit
+}
+
+type routeLimits struct {
+	name     string
+	limits   []*limit
+	failOpen bool
+	records  *recordsRule
+	checked  []*limit // limits and the records peek, for the request stage
+}
+
+// recordsRule is a route's threshold on records viewed.
+type recordsRule struct {
+	lim      *limit // kind Records: interval per record, tau the allowance
+	path     []string
+	truncate bool
+}
+
+// Options configures a Limiter.
+type Options struct {
+	// Logger receives back-end failures (rate-limited).
+	Logger *slog.Logger
+	// Now is the clock for quota periods; default time.Now.
+	Now func() time.Time
+	// MaxBufferedBody is server.max_response_body_bytes: records in
+	// responses up to this size are counted before they are sent.
+	MaxBufferedBody int64
+	// OnBackendError is called for every decision the back end failed to
+	// make, with whether the request was admitted anyway (a metric).
+	OnBackendError func(admitted bool)
+}
+
+// Limiter decides requests against the limits of a config.
+type Limiter struct {
+	backend  Backend
+	plans    []plan
+	routes   []routeLimits
+	pre      []*limit
+	preOpen  bool
+	loc      *time.Location
+	headers  string
+	policies map[[2]int]string // (plan+1, route) -> RateLimit-Policy
+	opt      Options
+	lastLog  atomic.Int64
+	scratch  sync.Pool
+}
+
+type scratch struct {
+	checks [MaxChecks]Check
+	lims   [MaxChecks]*limit
+	res    [MaxChecks]Result
+	buf    []byte
+}
+
+// New compiles the limits of cfg and routes over backend.
+func New(cfg config.Limits, routes []config.Route, backend Backend, opt Options) (*Limiter, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("limits.time_zone: %w", err)
+	}
+	l := &Limiter{backend: backend, loc: loc, headers: cfg.Headers, opt: opt,
+		preOpen: cfg.OnBackendError == "open", policies: map[[2]int]string{}}
+	l.scratch.New = func() any { return &scratch{} }
+	for _, r := range cfg.PreAuth {
+		l.pre = append(l.pre, rateLimit("pre/"+r.Name, r))
+	}
+	for _, p := range cfg.Plans {
+		l.plans = append(l.plans, plan{name: p.Name, roles: p.Roles,
+			limits: compile("plan/"+p.Name+"/", p.Rates, p.Quotas, p.Concurrency)})
+	}
+	l.routes = make([]routeLimits, len(routes))
+	for i, r := range routes {
+		rl := routeLimits{name: r.Name, failOpen: cfg.OnBackendError == "open"}
+		if r.Limits != nil {
+			rl.limits = compile("route/"+r.Name+"/", r.Limits.Rates, r.Limits.Quotas, r.Limits.Concurrency)
+			rl.failOpen = r.Limits.OnBackendError == "open"
+			if rec := r.Limits.Records; rec != nil {
+				path, err := config.RecordsPath(rec.Path)
+				if err != nil {
+					return nil, fmt.Errorf("routes %s: limits.records.path: %w", r.Name, err)
+				}
+				interval := rec.Window.Std() / time.Duration(rec.Max)
+				rl.records = &recordsRule{path: path, truncate: rec.Action == "truncate", lim: &limit{
+					id: "route/" + r.Name + "/records", name: "records", kind: Records, key: rec.Key,
+					interval: interval, tau: interval * time.Duration(rec.Max), count: rec.Max, window: rec.Window.Std()}}
+				rl.checked = append(slices.Clip(rl.limits), rl.records.lim)
+			}
+		}
+		l.routes[i] = rl
+	}
+	for p := -1; p < len(l.plans); p++ {
+		for r := range l.routes {
+			var ls []*limit
+			if p >= 0 {
+				ls = append(ls, l.plans[p].limits...)
+			}
+			ls = append(ls, l.routes[r].limits...)
+			if rec := l.routes[r].records; rec != nil {
+				ls = append(ls, rec.lim)
+			}
+			if s := policy(ls); s != "" {
+				l.policies[[2]int{p + 1, r}] = s
+			}
+		}
+	}
+	if s := policy(l.pre); s != "" {
+		l.policies[[2]int{-1, -1}] = s
+	}
+	return l, nil
+}
+
+func rateLimit(id string, r config.Rate) *limit {
+	interval := r.Per.Std() / time.Duration(r.Requests)
+	return &limit{id: id, name: r.Name, kind: Rate, key: r.Key, interval: interval,
+		tau: interval * time.Duration(r.Burst), burst: int64(r.Burst), window: interval * time.Duration(r.Burst)}
+}
+
+func compile(prefix string, rates []config.Rate, quotas []config.Quota, conc []config.Concurrency) []*limit {
+	var out []*limit
+	for _, r := range rates {
+		out = append(out, rateLimit(prefix+r.Name, r))
+	}
+	for _, q := range quotas {
+		w := 24 * time.Hour
+		if q.Period == "month" {
+			w = 30 * 24 * time.Hour
+		}
+		out = append(out, &limit{id: prefix + q.Name, name: q.Name, kind: Quota, key: q.Key,
+			count: q.Requests, month: q.Period == "month", window: w})
+	}
+	for _, c := range conc {
+		out = append(out, &limit{id: prefix + c.Name, name: c.Name, kind: Concurrency, key: c.Key,
+			count: int64(c.Max), lease: c.Lease.Std()})
+	}
+	return out
+}
+
+// policy renders the RateLimit-Policy field for limits (rates and quotas).
+func policy(ls []*limit) string {
+	var items []string
+	for _, l := range ls {
+		switch l.kind {
+		case Rate:
+			items = append(items, fmt.Sprintf("%q;q=%d;w=%d", l.name, l.burst, ceilSeconds(l.window)))
+		case Quota:
+			items = append(items, fmt.Sprintf("%q;q=%d;w=%d", l.name, l.count, ceilSeconds(l.window)))
+		case Records:
+			items = append(items, fmt.Sprintf("%q;q=%d;w=%d;qu=\"records\"", l.name, l.count, ceilSeconds(l.window)))
+		}
+	}
+	return strings.Join(items, ", ")
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// Stage returns the stage that applies plans and route limits; it runs
+// after authorization, so only requests that would be served are counted.
+func (l *Limiter) Stage() pipeline.RequestStage { return stage{l} }
+
+// PreAuth returns the stage that applies limits.pre_auth by client IP
+// before authentication, or nil when there are none.
+func (l *Limiter) PreAuth() pipeline.RequestStage {
+	if len(l.pre) == 0 {
+		return nil
+	}
+	return preStage{l}
+}
+
+type stage struct{ l *Limiter }
+
+func (stage) Name() string { return "limits" }
+
+func (s stage) Request(ctx context.Context, x *pipeline.Exchange) error {
+	l := s.l
+	if x.Route == nil {
+		return nil
+	}
+	rl := &l.routes[x.Route.Index]
+	p := -1
+	if x.Identity != nil {
+		p = l.planFor(x.Identity)
+	}
+	if p < 0 && len(rl.limits) == 0 && rl.records == nil {
+		return nil // nothing to count: no cost
+	}
+	var planLimits []*limit
+	if p >= 0 {
+		planLimits = l.plans[p].limits
+	}
+	routeLimits := rl.limits
+	if rl.records != nil {
+		// A body the gateway can count: the transport asks for gzip itself
+		// and hands the proxy the decoded body.
+		x.DelUpstreamHeader("Accept-Encoding")
+		routeLimits = rl.checked
+	}
+	return l.decide(ctx, x, planLimits, routeLimits, rl.failOpen, [2]int{p + 1, x.Route.Index})
+}
+
+type preStage struct{ l *Limiter }
+
+func (preStage) Name() string { return "limits.pre_auth" }
+
+func (s preStage) Request(ctx context.Context, x *pipeline.Exchange) error {
+	return s.l.decide(ctx, x, s.l.pre, nil, s.l.preOpen, [2]int{-1, -1})
+}
+
+// planFor returns the index of the first plan that matches id, or -1.
+func (l *Limiter) planFor(id *pipeline.Identity) int {
+	for i, p := range l.plans {
+		if len(p.roles) == 0 {
+			return i
+		}
+		for _, r := range p.roles {
+			if slices.Contains(id.Roles, r) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func (l *Limiter) decide(ctx context.Context, x *pipeline.Exchange, a, b []*limit, failOpen bool, pol [2]int) error {
+	sc := l.scratch.Get().(*scratch)
+	defer l.scratch.Put(sc)
+	now := l.opt.Now()
+	n := 0
+	var conc bool
+	for _, ls := range [2][]*limit{a, b} {
+		for _, lim := range ls {
+			sc.lims[n] = lim
+			sc.checks[n] = l.check(sc, x, lim, now)
+			conc = conc || lim.kind == Concurrency
+			n++
+		}
+	}
+	checks, res := sc.checks[:n], sc.res[:n]
+	ok, err := l.backend.Take(ctx, checks, res)
+	if err != nil {
+		return l.failed(x, err, failOpen)
+	}
+	for i := range res { // quotas end with their calendar period
+		if checks[i].Kind == Quota {
+			res[i].Reset = checks[i].Expires.Sub(now)
+			if !res[i].Allowed {
+				res[i].RetryAfter = res[i].Reset
+			}
+		}
+	}
+	l.setHeaders(x, sc, n, pol)
+	if !ok {
+		return l.refuse(sc, n)
+	}
+	if conc {
+		held := make([]Check, 0, 2)
+		for _, c := range checks {
+			if c.Kind == Concurrency {
+				held = append(held, c)
+			}
+		}
+		be := l.backend
+		x.Defer(func() { be.Release(held) })
+	}
+	return nil
+}
+
+// check builds the counter of lim for the request.
+func (l *Limiter) check(sc *scratch, x *pipeline.Exchange, lim *limit, now time.Time) Check {
+	b := append(sc.buf[:0], lim.id...)
+	var ts, te int // the first key part's value: the tag
+	for i, k := range lim.key {
+		b = append(b, 0)
+		if i == 0 {
+			ts = len(b)
+		}
+		b = appendKeyPart(b, x, k)
+		if i == 0 {
+			te = len(b)
+		}
+	}
+	if lim.kind == Records && x.Identity != nil && x.Identity.Session != "" {
+		b = append(append(b, "\x00sid="...), x.Identity.Session...)
+	}
+	c := Check{Kind: lim.kind, Interval: lim.interval, Tau: lim.tau, Limit: lim.count, Lease: lim.lease, Mode: Peek}
+	if lim.kind == Quota {
+		var start, end time.Time
+		start, end = period(now.In(l.loc), lim.month)
+		c.Expires = end
+		b = append(b, 0)
+		b = start.AppendFormat(b, "2006-01-02")
+	}
+	c.Key = string(b)
+	c.Tag = c.Key[ts:te]
+	if lim.kind == Concurrency {
+		c.Token = x.RequestID + "/" + strconv.FormatInt(now.UnixNano(), 36)
+	}
+	sc.buf = b
+	return c
+}
+
+// appendKeyPart appends the value of one key part, prefixed by its kind so
+// that a subject never collides with an address.
+func appendKeyPart(b []byte, x *pipeline.Exchange, part string) []byte {
+	id := x.Identity
+	switch part {
+	case "apikey":
+		if id != nil && id.CredentialID != "" {
+			return append(append(b, "k="...), id.CredentialID...)
+		}
+		return appendKeyPart(b, x, "subject")
+	case "tenant":
+		if id != nil && id.Tenant != "" {
+			return append(append(b, "t="...), id.Tenant...)
+		}
+		return appendKeyPart(b, x, "subject")
+	case "subject":
+		if id != nil && id.Subject != "" {
+			return append(append(b, "s="...), id.Subject...)
+		}
+		return appendKeyPart(b, x, "ip")
+	case "ip":
+		return x.ClientIP.Unmap().AppendTo(append(b, "i="...))
+	case "route":
+		if x.Route != nil {
+			return append(append(b, "r="...), x.Route.Name...)
+		}
+		return append(b, "r="...)
+	default: // global
+		return append(b, '*')
+	}
+}
+
+// period returns the calendar day or month containing t, in t's location.
+func period(t time.Time, month bool) (start, end time.Time) {
+	y, m, d := t.Date()
+	if month {
+		start = time.Date(y, m, 1, 0, 0, 0, 0, t.Location())
+		return start, time.Date(y, m+1, 1, 0, 0, 0, 0, t.Location())
+	}
+	start = time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+	return start, time.Date(y, m, d+1, 0, 0, 0, 0, t.Location())
+}
+
+// tightest returns the index of the rate or quota result with the fewest
+// requests left (for a refusal: the refused one that frees up last), or
+// -1.
+func tightest(sc *scratch, n int) int {
+	best := -1
+	for i := 0; i < n; i++ {
+		if sc.checks[i].Kind == Concurrency {
+			continue
+		}
+		r, b := sc.res[i], Result{}
+		if best >= 0 {
+			b = sc.res[best]
+		}
+		switch {
+		case best < 0:
+			best = i
+		case !r.Allowed && (b.Allowed || r.RetryAfter > b.RetryAfter):
+			best = i
+		case r.Allowed && b.Allowed && r.Remaining < b.Remaining:
+			best = i
+		}
+	}
+	return best
+}
+
+func (l *Limiter) setHeaders(x *pipeline.Exchange, sc *scratch, n int, pol [2]int) {
+	if l.headers == "none" {
+		return
+	}
+	i := tightest(sc, n)
+	if i < 0 {
+		return
+	}
+	r, lim := sc.res[i], sc.lims[i]
+	t := ceilSeconds(r.Reset)
+	if !r.Allowed {
+		t = ceilSeconds(r.RetryAfter)
+	}
+	if l.headers == "legacy" {
+		q := lim.count
+		if lim.kind == Rate {
+			q = lim.burst
+		}
+		x.SetResponseHeader("RateLimit-Limit", strconv.FormatInt(q, 10))
+		x.SetResponseHeader("RateLimit-Remaining", strconv.FormatInt(r.Remaining, 10))
+		x.SetResponseHeader("RateLimit-Reset", strconv.FormatInt(t, 10))
+		return
+	}
+	x.SetResponseHeader("RateLimit-Policy", l.policies[pol])
+	b := strconv.AppendQuote(make([]byte, 0, 48), lim.name)
+	b = strconv.AppendInt(append(b, ";r="...), r.Remaining, 10)
+	b = strconv.AppendInt(append(b, ";t="...), t, 10)
+	x.SetResponseHeader("RateLimit", string(b))
+}
+
+// refuse builds the 429 for the refused check that frees up last.
+func (l *Limiter) refuse(sc *scratch, n int) error {
+	worst := -1
+	for i := 0; i < n; i++ {
+		if !sc.res[i].Allowed && (worst < 0 || sc.res[i].RetryAfter > sc.res[worst].RetryAfter) {
+			worst = i
+		}
+	}
+	lim, r := sc.lims[worst], sc.res[worst]
+	var d *pipeline.Denial
+	switch lim.kind {
+	case Rate:
+		d = pipeline.Deny(http.StatusTooManyRequests, "limits.rate_exceeded",
+			fmt.Sprintf("Rate limit %q exceeded; retry later.", lim.name))
+	case Quota:
+		d = pipeline.Deny(http.StatusTooManyRequests, "limits.quota_exceeded",
+			fmt.Sprintf("Quota %q exhausted for this period.", lim.name))
+	case Records:
+		d = pipeline.Deny(http.StatusTooManyRequests, "limits.records_exceeded",
+			"This session has viewed all the records it may; retry later.")
+	default:
+		d = pipeline.Deny(http.StatusTooManyRequests, "limits.too_many_concurrent",
+			fmt.Sprintf("Too many requests in flight (limit %q).", lim.name))
+	}
+	d.Header = http.Header{"Retry-After": {strconv.FormatInt(max(ceilSeconds(r.RetryAfter), 1), 10)}}
+	return d
+}
+
+// failed applies the route's failure mode to a back-end error.
+func (l *Limiter) failed(x *pipeline.Exchange, err error, open bool) error {
+	if l.opt.OnBackendError != nil {
+		l.opt.OnBackendError(open)
+	}
+	now := time.Now().UnixNano()
+	if last := l.lastLog.Load(); now-last > int64(10*time.Second) && l.lastLog.CompareAndSwap(last, now) {
+		l.opt.Logger.Error("limits back end failed; requests are admitted or refused by on_backend_error until it recovers",
+			"request_id", x.RequestID, "admitted", open, "error", err)
+	}
+	if open {
+		return nil
+	}
+	d := pipeline.Deny(http.StatusServiceUnavailable, "limits.unavailable",
+		"The gateway cannot check its limits right now; retry shortly.")
+	// No Cause: the line above already logs the failure, once per 10s
+	// rather than once per request.
+	d.Header = http.Header{"Retry-After": {"1"}}
+	return d
+}
+
+// Response returns the response stage that counts records, or nil when no
+// route has a records threshold.
+func (l *Limiter) Response() pipeline.ResponseStage {
+	for i := range l.routes {
+		if l.routes[i].records != nil {
+			return respStage{l}
+		}
+	}
+	return nil
+}
+
+type respStage struct{ l *Limiter }
+
+func (respStage) Name() string { return "limits" }
+
+// rule returns the records rule that applies to x's response, or nil.
+func (s respStage) rule(x *pipeline.Exchange) *recordsRule {
+	if x.Route == nil || x.Denial != nil || x.Response.Status < 200 || x.Response.Status > 299 ||
+		x.In.Method == http.MethodHead {
+		return nil
+	}
+	rule := s.l.routes[x.Route.Index].records
+	if rule == nil || x.Response.Header == nil {
+		return nil
+	}
+	h := x.Response.Header
+	if ce := h.Get("Content-Encoding"); ce != "" && ce != "identity" {
+		return nil // the upstream ignored the request for an identity body
+	}
+	ct, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	if ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+		return nil
+	}
+	return rule
+}
+
+// WantsResponseBody asks for the body of a counted response whose length
+// is known and small enough to hold, so that the threshold applies to it
+// before it is sent.
+func (s respStage) WantsResponseBody(x *pipeline.Exchange) bool {
+	if s.rule(x) == nil {
+		return false
+	}
+	n, err := strconv.ParseInt(x.Response.Header.Get("Content-Length"), 10, 64)
+	return err == nil && n >= 0 && n <= s.l.opt.MaxBufferedBody
+}
+
+// Response counts the records of a buffered body and charges them: in
+// refuse mode all or nothing (a 429 instead of the data), in truncate mode
+// as many as are left (the array is cut to those).
+func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
+	if !x.Response.Buffered {
+		return nil // streamed: TapResponseBody counts it
+	}
+	rule := s.rule(x)
+	if rule == nil {
+		return nil
+	}
+	body := x.Response.Body
+	scan := newRecordScanner(rule.path, 0)
+	_, _ = scan.Write(body)
+	if !scan.found() || scan.count == 0 {
+		return nil
+	}
+	mode := Exact
+	if rule.truncate {
+		mode = UpTo
+	}
+	res, counted, err := s.l.charge(ctx, x, rule, scan.count, mode, s.l.routes[x.Route.Index].failOpen)
+	if !counted {
+		return err // nil when the route fails open
+	}
+	s.l.recordsHeader(x, rule, res)
+	switch {
+	case res.Taken == scan.count:
+		return nil
+	case rule.truncate:
+		cut := newRecordScanner(rule.path, res.Taken)
+		_, _ = cut.Write(body)
+		x.Response.Body = cut.truncate(body)
+		return nil
+	default:
+		d := pipeline.Deny(http.StatusTooManyRequests, "limits.records_exceeded",
+			"This response has more records than this session may still view.")
+		d.Header = http.Header{"Retry-After": {strconv.FormatInt(max(ceilSeconds(res.RetryAfter), 1), 10)}}
+		return d
+	}
+}
+
+// TapResponseBody counts the records of a streamed body as it passes and
+// charges them, all of them, when it ends: they were delivered.
+func (s respStage) TapResponseBody(x *pipeline.Exchange) io.Writer {
+	rule := s.rule(x)
+	if rule == nil {
+		return nil
+	}
+	scan := newRecordScanner(rule.path, 0)
+	l := s.l
+	x.Defer(func() {
+		if scan.found() && scan.count > 0 {
+			_, _, _ = l.charge(context.Background(), x, rule, scan.count, Force, true)
+		}
+	})
+	return scan
+}
+
+// charge takes n records from the identity's allowance. On a back-end
+// error it reports counted false, after failed counted and logged it, and
+// the refusal to send when the route fails closed.
+func (l *Limiter) charge(ctx context.Context, x *pipeline.Exchange, rule *recordsRule, n int64, mode Mode, failOpen bool) (Result, bool, error) {
+	sc := l.scratch.Get().(*scratch)
+	defer l.scratch.Put(sc)
+	c := l.check(sc, x, rule.lim, l.opt.Now())
+	c.Cost, c.Mode = n, mode
+	sc.checks[0] = c
+	if _, err := l.backend.Take(ctx, sc.checks[:1], sc.res[:1]); err != nil {
+		return Result{}, false, l.failed(x, err, failOpen)
+	}
+	return sc.res[0], true, nil
+}
+
+// recordsHeader adds the session's records left to the RateLimit field.
+func (l *Limiter) recordsHeader(x *pipeline.Exchange, rule *recordsRule, r Result) {
+	if l.headers != "draft" {
+		return
+	}
+	t := ceilSeconds(r.Reset)
+	if r.Remaining == 0 {
+		t = ceilSeconds(r.RetryAfter)
+	}
+	item := fmt.Sprintf("%q;r=%d;t=%d", rule.lim.name, r.Remaining, t)
+	h := x.Response.Header
+	if v := h.Get("RateLimit"); v != "" && !strings.Contains(v, `"records"`) {
+		item = v + ", " + item
+	}
+	h.Set("RateLimit", item)
+}

@@ -1,0 +1,216 @@
+package limits
+
+import "encoding/json"
+
+// scanMaxDepth is the nesting the record scanner follows; deeper values
+// are skipped as a whole (only their brackets are counted).
+const scanMaxDepth = 64
+
+// scanMaxKey is the longest object key the scanner compares with the
+// path; longer keys never match.
+const scanMaxKey = 256
+
+// frame is one open container.
+type frame struct {
+	array    bool
+	onPath   bool // every container from the top to this one follows the path
+	wantKey  bool // object: the next string is a key
+	keyMatch bool // object: the last key is the next path element
+}
+
+// recordScanner counts the elements of the JSON array at a path of object
+// keys, reading the document in chunks of any size. It keeps a bounded
+// state (a stack of at most scanMaxDepth frames and one key), tolerates
+// malformed input (it counts what it saw), and remembers where the array's
+// k-th element ends so that a buffered body can be cut there.
+type recordScanner struct {
+	path  []string
+	stack []frame
+	deep  int // levels opened past scanMaxDepth
+
+	inString, escape bool
+	keyString        bool // the string is an object key
+	key              []byte
+	keyEscaped       bool
+	keyLong          bool
+
+	target      int // depth of the target array + 1, 0 until found
+	done        bool
+	expectValue bool
+	count       int64
+
+	// Cutting: keep is how many elements to keep; cut is the offset just
+	// after the keep-th element (or after '[' when keep is 0), close the
+	// offset of the target's ']'; -1 when not seen.
+	keep       int64
+	cut, close int64
+	pos        int64
+}
+
+func newRecordScanner(path []string, keep int64) *recordScanner {
+	return &recordScanner{path: path, keep: keep, cut: -1, close: -1,
+		stack: make([]frame, 0, 8)}
+}
+
+// Write scans p; it never fails.
+func (s *recordScanner) Write(p []byte) (int, error) {
+	for i, c := range p {
+		s.step(c, s.pos+int64(i))
+	}
+	s.pos += int64(len(p))
+	return len(p), nil
+}
+
+func (s *recordScanner) step(c byte, at int64) {
+	if s.inString {
+		switch {
+		case s.escape:
+			s.escape = false
+			s.addKey(c)
+		case c == '\\':
+			s.escape = true
+			s.keyEscaped = true
+			s.addKey(c)
+		case c == '"':
+			s.inString = false
+			if s.keyString {
+				s.endKey()
+			}
+		default:
+			s.addKey(c)
+		}
+		return
+	}
+	switch c {
+	case ' ', '\t', '\n', '\r':
+		return
+	}
+	inTarget := s.target != 0 && len(s.stack) == s.target && s.deep == 0 && !s.done
+	if inTarget && s.expectValue && c != ']' && c != ',' {
+		s.expectValue = false
+		s.count++
+	}
+	switch c {
+	case '"':
+		s.inString = true
+		s.keyString = false
+		if top := s.top(); top != nil && !top.array && top.wantKey && s.deep == 0 {
+			s.keyString = true
+			s.key, s.keyEscaped, s.keyLong = s.key[:0], false, false
+		}
+	case '{', '[':
+		s.open(c == '[', at)
+	case '}', ']':
+		if inTarget && c == ']' {
+			s.close = at
+			if s.cut < 0 { // fewer elements than keep
+				s.cut = at
+			}
+			s.done = true
+		}
+		s.pop()
+	case ',':
+		if top := s.top(); top != nil && s.deep == 0 {
+			if top.array {
+				if inTarget {
+					s.expectValue = true
+					if s.count == s.keep && s.cut < 0 {
+						s.cut = at
+					}
+				}
+			} else {
+				top.wantKey = true
+			}
+		}
+	case ':':
+		if top := s.top(); top != nil && !top.array && s.deep == 0 {
+			top.wantKey = false
+		}
+	}
+}
+
+func (s *recordScanner) top() *frame {
+	if len(s.stack) == 0 {
+		return nil
+	}
+	return &s.stack[len(s.stack)-1]
+}
+
+// open pushes a container and decides whether it is on the path, or is the
+// target array itself.
+func (s *recordScanner) open(array bool, at int64) {
+	if s.deep > 0 || len(s.stack) == scanMaxDepth {
+		s.deep++
+		return
+	}
+	onPath := false
+	if parent := s.top(); parent == nil {
+		onPath = true
+	} else if parent.onPath && !parent.array && parent.keyMatch && len(s.stack) <= len(s.path) {
+		onPath = true
+	}
+	s.stack = append(s.stack, frame{array: array, onPath: onPath, wantKey: !array})
+	if onPath && len(s.stack) == len(s.path)+1 && s.target == 0 {
+		if array {
+			s.target = len(s.stack)
+			s.expectValue = true
+			if s.keep == 0 {
+				s.cut = at + 1
+			}
+		}
+	}
+}
+
+func (s *recordScanner) pop() {
+	if s.deep > 0 {
+		s.deep--
+		return
+	}
+	if len(s.stack) > 0 {
+		s.stack = s.stack[:len(s.stack)-1]
+	}
+}
+
+func (s *recordScanner) addKey(c byte) {
+	if !s.keyString {
+		return
+	}
+	if len(s.key) >= scanMaxKey {
+		s.keyLong = true
+		return
+	}
+	s.key = append(s.key, c)
+}
+
+// endKey compares a finished key with the path element of its depth.
+func (s *recordScanner) endKey() {
+	top := s.top()
+	top.keyMatch = false
+	d := len(s.stack) - 1
+	if !top.onPath || d >= len(s.path) || s.keyLong {
+		return
+	}
+	want := s.path[d]
+	if !s.keyEscaped {
+		top.keyMatch = string(s.key) == want
+		return
+	}
+	var k string // rare: an escaped key such as "it\u0065ms"
+	if json.Unmarshal(append(append([]byte{'"'}, s.key...), '"'), &k) == nil {
+		top.keyMatch = k == want
+	}
+}
+
+// found reports whether the target array was seen and closed.
+func (s *recordScanner) found() bool { return s.done }
+
+// truncate returns body with the target array cut to its first keep
+// elements, or body itself when there is nothing to cut.
+func (s *recordScanner) truncate(body []byte) []byte {
+	if !s.done || s.cut < 0 || s.close < 0 || s.cut >= s.close {
+		return body
+	}
+	out := make([]byte, 0, int(s.cut)+len(body)-int(s.close))
+	out = append(out, body[:s.cut]...)
+	return append(out, body[s.close:]...)
+}
