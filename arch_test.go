@@ -52,7 +52,7 @@ func isStd(imp string) bool { return !strings.Contains(strings.Split(imp, "/")[0
 
 // stages are the pipeline stage packages: they may import the shared
 // vocabulary but never each other or the assembly.
-var stages = []string{"client", "route", "authn", "authz", "secheaders", "proxy"}
+var stages = []string{"client", "firewall", "route", "authn", "authz", "limits", "secheaders", "proxy"}
 
 // rules says, for each package, which module-internal packages and which
 // third-party modules it may import. Anything not listed is refused.
@@ -78,15 +78,18 @@ var rules = map[string]struct {
 	"internal/secheaders": {[]string{"config", "pipeline"}, nil},
 	"internal/proxy":      {[]string{"config", "pipeline", "trust"}, nil},
 	"internal/trust":      {nil, nil},
+	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
+	"internal/firewall":   {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},
+	"internal/limits":     {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},
 	"internal/accesslog":  {[]string{"pipeline"}, nil},
 	"internal/metrics":    {[]string{"pipeline"}, []string{"github.com/prometheus/client_golang"}},
-	"internal/admin":      {[]string{"apikey", "problem", "store", "trust"}, []string{"github.com/prometheus/client_golang"}},
+	"internal/admin":      {[]string{"apikey", "firewall", "problem", "store", "trust"}, []string{"github.com/prometheus/client_golang"}},
 	"internal/tlsconf":    {[]string{"config", "trust"}, nil},
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "metrics", "pipeline",
-		"proxy", "route", "secheaders", "server", "store", "tlsconf"}, nil},
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "limits", "metrics", "pipeline",
+		"proxy", "redisconn", "route", "secheaders", "server", "store", "tlsconf"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart":   {[]string{"admin", "apikey", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
 }

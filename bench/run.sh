@@ -20,7 +20,7 @@ LOAD_CPU=${LOAD_CPU:-1}       # core for wrk and the upstream
 REQ_PATH=${REQ_PATH:-/api/items/42}
 # Rows to run, in this order within each round. Optional extras: goproxy-pool
 # (listed by default), rampart-jwt-nocache.
-ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt"}
+ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis"}
 KEEP_TMP=${KEEP_TMP:-0}       # 1 keeps the temp dir (configs, logs, wrk output)
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -100,8 +100,8 @@ log "building bench tools (bench/tools) and rampart into $TMP"
 	die "building bench/tools failed"
 (cd "$REPO" && go build -o "$TMP/rampart" ./cmd/rampart) || die "building ./cmd/rampart failed"
 
-mapfile -t PORTS < <("$TMP/freeport" -n 11)
-((${#PORTS[@]} == 11)) || die "could not get free ports"
+mapfile -t PORTS < <("$TMP/freeport" -n 13)
+((${#PORTS[@]} == 13)) || die "could not get free ports"
 UP_PORT=${PORTS[0]}
 PORT_OF[direct]=$UP_PORT
 PORT_OF[goproxy]=${PORTS[1]}
@@ -114,6 +114,8 @@ PORT_OF[rampart-log]=${PORTS[7]}
 PORT_OF[goproxy-pool]=${PORTS[8]}
 PORT_OF[rampart-jwt]=${PORTS[9]}
 PORT_OF[rampart-jwt-nocache]=${PORTS[10]}
+PORT_OF[rampart-limits]=${PORTS[11]}
+PORT_OF[rampart-limits-redis]=${PORTS[12]}
 
 declare -A LABEL=(
 	[direct]="upstream direct (no proxy)"
@@ -127,8 +129,10 @@ declare -A LABEL=(
 	[goproxy-pool]="bare Go httputil.ReverseProxy + BufferPool"
 	[rampart-jwt]="Rampart, JWT auth (ES256) on, access log off"
 	[rampart-jwt-nocache]="Rampart, JWT auth (ES256), token cache off (optional)"
+	[rampart-limits]="Rampart, JWT + firewall + rate limit + quota (memory)"
+	[rampart-limits-redis]="Rampart, JWT + firewall + rate limit + quota (Redis)"
 )
-ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache)
+ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis)
 declare -a SEL=()
 for r in $ROWS; do
 	[[ -n ${LABEL[$r]+x} ]] || die "unknown row '$r' in ROWS (known: ${ALL_ROWS[*]})"
@@ -215,7 +219,7 @@ TOKEN=$("$TMP/mkjwt" -jwks "$JWKS") || die "mkjwt failed"
 declare -a AUTH=()
 auth_args() {
 	AUTH=()
-	[[ $1 != rampart-jwt* ]] || AUTH=(-H "Authorization: Bearer $TOKEN")
+	[[ $1 != rampart-jwt* && $1 != rampart-limits* ]] || AUTH=(-H "Authorization: Bearer $TOKEN")
 }
 
 # jwt_yaml CACHE_SIZE: the authn section of the JWT rows ("" = default cache).
@@ -230,6 +234,23 @@ authn:
       algorithms: [ES256]
 EOF
 	[[ -z $1 ]] || echo "      cache_size: $1"
+}
+
+# limits_yaml BACKEND: a firewall deny list and limits that count every
+# request (a per-subject rate and a daily quota, far above what the run
+# sends, so that none is refused) on the given back end.
+limits_yaml() {
+	cat <<EOF
+firewall:
+  deny: [10.0.0.0/8, 192.0.2.0/24, 2001:db8::/32]
+limits:
+  backend: $1
+  plans:
+    - name: bench
+      rates: [{name: burst, requests: 1000000, per: 1s}]
+      quotas: [{name: daily, period: day, requests: 1000000000000}]
+EOF
+	[[ $1 != redis ]] || echo "redis: {url: \"${BENCH_REDIS:-redis://127.0.0.1:6379/14}\"}"
 }
 
 rampart_config() { # FILE PORT ACCESS_LOG_YAML [AUTHN_YAML]
@@ -265,6 +286,10 @@ rampart_config "$TMP/rampart.yaml" "${PORT_OF[rampart]}" "disabled: true"
 rampart_config "$TMP/rampart-log.yaml" "${PORT_OF[rampart-log]}" "output: $TMP/access.log"
 rampart_config "$TMP/rampart-jwt.yaml" "${PORT_OF[rampart-jwt]}" "disabled: true" "$(jwt_yaml "")"
 rampart_config "$TMP/rampart-jwt-nocache.yaml" "${PORT_OF[rampart-jwt-nocache]}" "disabled: true" "$(jwt_yaml -1)"
+rampart_config "$TMP/rampart-limits.yaml" "${PORT_OF[rampart-limits]}" "disabled: true" "$(jwt_yaml "")
+$(limits_yaml memory)"
+rampart_config "$TMP/rampart-limits-redis.yaml" "${PORT_OF[rampart-limits-redis]}" "disabled: true" "$(jwt_yaml "")
+$(limits_yaml redis)"
 
 # ---------------------------------------------------------------- servers
 start() { # NAME CPU CMD...
@@ -309,7 +334,7 @@ check() {
 		show_failure "$name"
 		die "$name answered '$code' $(head -c 200 "$TMP/$name.check")"
 	fi
-	[[ $name == rampart-jwt* ]] || return 0
+	[[ $name == rampart-jwt* || $name == rampart-limits* ]] || return 0
 	# Broken signature: the first signature character swapped for another
 	# letter (the first, unlike the last, carries only signature bits).
 	local sig=${TOKEN##*.} bad
@@ -345,6 +370,8 @@ is_sel rampart && start rampart "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampa
 is_sel rampart-log && start rampart-log "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-log.yaml"
 is_sel rampart-jwt && start rampart-jwt "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-jwt.yaml"
 is_sel rampart-jwt-nocache && start rampart-jwt-nocache "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-jwt-nocache.yaml"
+is_sel rampart-limits && start rampart-limits "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-limits.yaml"
+is_sel rampart-limits-redis && start rampart-limits-redis "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-limits-redis.yaml"
 for r in "${SEL[@]}"; do
 	[[ $r == direct ]] && PID_OF[direct]=${PID_OF[upstream]}
 	wait_ready "$r" "${PORT_OF[$r]}"

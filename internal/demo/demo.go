@@ -82,10 +82,24 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 		},
 		// Who may do what is said once: routes ask for permissions.
 		Authz: config.Permissions{Roles: map[string][]string{"admin": {"stats:read"}}},
+		// Readers: 10 requests/s with bursts of 20, 2,000 a day; admins
+		// more. Before any of that, 100/s per client IP protects the
+		// authenticators from floods of bad credentials.
+		Limits: config.Limits{
+			PreAuth: []config.Rate{{Name: "per-ip", Requests: 100, Per: config.Duration(time.Second), Burst: 200}},
+			Plans: []config.Plan{
+				{Name: "admin", Roles: []string{"admin"}, Rates: []config.Rate{{Name: "admin", Requests: 50, Per: config.Duration(time.Second), Burst: 100}}},
+				{Name: "reader", Roles: []string{"reader"},
+					Rates:  []config.Rate{{Name: "burst", Requests: 10, Per: config.Duration(time.Second), Burst: 20}},
+					Quotas: []config.Quota{{Name: "daily", Period: "day", Requests: 2000}}},
+			},
+		},
 		Routes: []config.Route{
 			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
+			// A session (one token) may view 500 products: 10 pages of 50.
 			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
-				Authz: &config.Authz{Scopes: []string{"products:read"}}},
+				Authz:  &config.Authz{Scopes: []string{"products:read"}},
+				Limits: &config.RouteLimits{Records: &config.Records{Max: 500}}},
 			// Every user's record, card numbers and SSNs included: admins only.
 			{Name: "users", Path: "/api/users", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
 				Authz: &config.Authz{Roles: []string{"admin"},
@@ -104,8 +118,10 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 						WritableFields: []string{"name", "email", "ssn", "card_number"},
 					}},
 				}},
+			// Admin functions only from the gateway's own machine.
 			{Name: "admin-stats", Path: "/api/admin/stats", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
-				Authz: &config.Authz{Permissions: []string{"stats:read"}}},
+				Authz:    &config.Authz{Permissions: []string{"stats:read"}},
+				Firewall: &config.RouteFirewall{Allow: []string{"127.0.0.1", "::1"}}},
 		},
 	}
 	config.SetDefaults(c)
@@ -185,9 +201,12 @@ func Run(ctx context.Context, o Options) error {
 					"path normalization: encoded, dot-segment and double-slash tricks are refused or resolved before routing",
 					"request size limits (413/431), timeouts, spoofed forwarding headers stripped",
 					"Server and X-Powered-By removed, nosniff and no-store set",
+					"firewall: /api/admin/stats only from 127.0.0.1 or ::1 (a request from 127.0.0.2 gets 403 firewall.not_allowed); bans through the admin API (rampart ban add)",
+					"limits: readers 10 requests/s (burst 20) and 2,000 a day, admins 50/s; 100/s per client IP before authentication; RateLimit and Retry-After headers",
+					"records per session: a token may view 500 products (10 pages of /api/products), then 429 limits.records_exceeded",
 				},
 				NotYet: []string{
-					"the 127.0.0.1-only rule on /api/admin/stats (firewall), rate limits and quotas, field encryption and masking of ssn and card_number, DLP, the tamper-evident audit log",
+					"field encryption and masking of ssn and card_number, DLP, the tamper-evident audit log",
 				},
 			}
 			if err := writeCredentials(filepath.Join(o.DataDir, "demo-credentials.json"), creds); err != nil {
@@ -242,6 +261,8 @@ func printBanner(w io.Writer, c Credentials, credsPath string) {
 	p("  curl --cacert %s -H \"X-API-Key: $(jq -r .users.carol.api_key %s)\" %s/api/products", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -i -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" %s/api/users/carol   # 403 authz.not_owner", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -i '%s/api/%%2e%%2e/api/health'", c.CACert, c.Gateway)
+	p("  curl --cacert %s -i --interface 127.0.0.2 -H \"Authorization: Bearer $(jq -r .users.alice.jwt %s)\" %s/api/admin/stats   # 403 firewall.not_allowed", c.CACert, absPath(credsPath), c.Gateway)
+	p("  for i in $(seq 11); do curl --cacert %s -s -o /dev/null -w '%%{http_code} ' -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" \"%s/api/products?page=$i\"; done   # 10 x 200, then 429 limits.records_exceeded", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -H 'Authorization: Bearer %s' %s/metrics", c.CACert, c.AdminToken, c.Admin)
 	p("")
 	p("Enforced now:")

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -171,6 +173,57 @@ func TestDemo(t *testing.T) {
 	if code, _ := put("/api/users/bob", alice, `{"name":"x"}`); code != 403 {
 		t.Errorf("alice may read, not write, bob's profile: %d", code)
 	}
+
+	// Data access controls. A session (bob's token) may view 500 products:
+	// page 2 above was 50, so 9 more pages pass and the 11th is refused.
+	for page := 1; page <= 11; page++ {
+		if page == 2 {
+			continue
+		}
+		resp, body := get(fmt.Sprintf("%s/api/products?page=%d", file.Gateway, page), bob)
+		want := 200
+		if page == 11 {
+			want = 429
+		}
+		if resp.StatusCode != want || (want == 429 && !strings.Contains(body, "limits.records_exceeded")) {
+			t.Fatalf("products page %d as bob: %d %s", page, resp.StatusCode, body)
+		}
+		if rl := resp.Header.Get("RateLimit-Policy"); !strings.Contains(rl, `"burst";q=20;w=2`) || !strings.Contains(rl, `"records";q=500`) {
+			t.Errorf("page %d: RateLimit-Policy %q", page, rl)
+		}
+	}
+	// carol, a reader: 10 requests/s with bursts of 20. Sixty requests in
+	// a row cannot all pass unless each takes over 60ms.
+	carol := file.Users["carol"].JWT
+	limited := ""
+	for range 60 {
+		resp, body := get(file.Gateway+"/api/users/carol", carol)
+		if resp.StatusCode == 429 {
+			limited = body
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			break
+		}
+	}
+	if !strings.Contains(limited, "limits.rate_exceeded") {
+		t.Errorf("carol was never rate limited: %q", limited)
+	}
+	// The admin route answers only on 127.0.0.1, whoever asks.
+	from2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+	req, _ = http.NewRequestWithContext(ctx, "GET", file.Gateway+"/api/admin/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+alice)
+	if r, err := from2.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 403 || !strings.Contains(string(b), "firewall.not_allowed") {
+			t.Errorf("stats from 127.0.0.2: %d %s", r.StatusCode, b)
+		}
+	}
+
 	if resp, _ = get(file.Admin+"/metrics", ""); resp.StatusCode != 401 {
 		t.Errorf("metrics without token: %d", resp.StatusCode)
 	}

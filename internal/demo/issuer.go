@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -86,8 +87,12 @@ func (is *issuer) token(sub string, roles []string, now time.Time) (string, erro
 	if err != nil {
 		return "", err
 	}
+	sid := make([]byte, 12) // each token is a session: record thresholds count per sid
+	if _, err := rand.Read(sid); err != nil {
+		return "", err
+	}
 	claims, err := json.Marshal(map[string]any{
-		"iss": demoIssuer, "aud": demoAudience, "sub": sub, "roles": roles,
+		"iss": demoIssuer, "aud": demoAudience, "sub": sub, "roles": roles, "sid": base64.RawURLEncoding.EncodeToString(sid),
 		"scope": "products:read profile", "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(tokenTTL).Unix(),
 	})
 	if err != nil {

@@ -25,6 +25,8 @@ import (
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/engine"
+	"github.com/rampart-gw/rampart/internal/firewall"
+	"github.com/rampart-gw/rampart/internal/limits"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
@@ -46,6 +48,12 @@ type Deps struct {
 	IDs *client.IDs
 	// Store is the state store (API keys); nil when none is open.
 	Store *store.Store
+	// Counters holds the limits' counters across reloads (memory or
+	// Redis); nil gives each instance a memory back end of its own.
+	Counters limits.Backend
+	// Bans is the dynamic ban list, which outlives reloads; nil turns bans
+	// off.
+	Bans *firewall.Bans
 }
 
 // Instance is one built pipeline with its upstream connections.
@@ -119,6 +127,25 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		}
 		authenticators[in.Name] = a
 	}
+	fw, err := firewall.New(cfg.Firewall, cfg.Routes, firewall.Options{Logger: d.Logger, Bans: d.Bans})
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, fw)
+	counters := d.Counters
+	if counters == nil {
+		counters = limits.NewMemory(cfg.Limits.MaxKeys, nil)
+		closers = append(closers, counters)
+	}
+	var onBackendError func(bool)
+	if d.Metrics != nil {
+		onBackendError = d.Metrics.LimitsBackendError
+	}
+	lim, err := limits.New(cfg.Limits, cfg.Routes, counters, limits.Options{Logger: d.Logger,
+		OnBackendError: onBackendError, MaxBufferedBody: int64(cfg.Server.MaxResponseBodyBytes)})
+	if err != nil {
+		return nil, err
+	}
 	authnStage, err := authn.New(cfg.Routes, authenticators)
 	if err != nil {
 		return nil, err
@@ -138,25 +165,34 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// client first: every later decision, refusal and log line needs the
 		// real client IP and the request id.
 		clientStage,
-		// firewall (not yet): before routing, so a banned address costs
-		// nothing more.
+		// firewall: bans and the global lists before routing, so a refused
+		// address costs nothing more and learns nothing of the routes.
+		fw.Global(),
+		// limits.pre_auth: by client IP, before any authenticator works.
+		lim.PreAuth(),
 		// route: normalizes the path once; every later stage and the
 		// upstream see that one path, and key their settings by route.
 		routeStage,
+		// firewall again: the routes' own lists.
+		fw.Route(),
 		// waf (not yet): inspects the raw request before any identity work.
 		// authn: produces the Identity that authz and limits read; after
 		// route, because the route names its authenticators.
 		authnStage,
 		// authz: needs the route, its parameters and the identity.
 		authzStage,
-		// limits (not yet): counts only requests that were allowed, per
-		// identity.
+		// limits: counts only requests that would be served, per identity
+		// and plan.
+		lim.Stage(),
 		// protect (not yet): edits the body last, after every check on it.
 	}
 	response := []pipeline.ResponseStage{
 		// authz: removes the response fields the identity's roles may not
 		// see, before anything else reads the body.
 		authzStage,
+		// limits: counts the records the response carries (and refuses or
+		// cuts them past the session's threshold).
+		lim.Response(),
 		// protect (not yet): decrypts, masks and filters the body next.
 		// client: returns the request id to the client.
 		clientStage,
@@ -214,7 +250,7 @@ func (g *Gateway) Current() *Instance { return g.cur.Load() }
 
 // ErrRestartNeeded marks a reload that changed settings only a restart
 // applies; the rest of the new config was applied.
-var ErrRestartNeeded = errors.New("listener, admin and server settings change only on restart")
+var ErrRestartNeeded = errors.New("listener, admin, server, redis and back-end settings change only on restart")
 
 // Reload builds an instance from cfg and swaps it in. On any error the old
 // instance keeps serving. The old instance's idle connections are closed
@@ -249,8 +285,11 @@ func (g *Gateway) Reload(cfg *config.Config, grace time.Duration) error {
 }
 
 // sameStatic reports whether the parts of the config that are bound at
-// start (sockets, TLS, admin, server limits) are unchanged.
+// start (sockets, TLS, admin, server limits, the Redis connection and the
+// counter and ban back ends) are unchanged.
 func sameStatic(a, b *config.Config) bool {
 	return reflect.DeepEqual(a.Listeners, b.Listeners) && reflect.DeepEqual(a.Admin, b.Admin) &&
-		a.Server == b.Server && a.DataDir == b.DataDir && a.AccessLog == b.AccessLog
+		a.Server == b.Server && a.DataDir == b.DataDir && a.AccessLog == b.AccessLog &&
+		reflect.DeepEqual(a.Redis, b.Redis) && a.Limits.Backend == b.Limits.Backend &&
+		a.Limits.MaxKeys == b.Limits.MaxKeys && a.Firewall.Bans == b.Firewall.Bans
 }

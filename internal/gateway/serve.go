@@ -18,7 +18,10 @@ import (
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/firewall"
+	"github.com/rampart-gw/rampart/internal/limits"
 	"github.com/rampart-gw/rampart/internal/metrics"
+	"github.com/rampart-gw/rampart/internal/redisconn"
 	"github.com/rampart-gw/rampart/internal/server"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
@@ -83,6 +86,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		deps.Metrics.WatchAccessLogDrops(w.Dropped)
 		deps.AccessLog = accesslog.New(w)
 	}
+	closeShared, err := openShared(ctx, cfg, &deps)
+	if err != nil {
+		return err
+	}
+	defer closeShared()
 	gw, err := New(cfg, deps)
 	if err != nil {
 		return err
@@ -153,7 +161,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return err
 		}
 		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true },
-			Store: st, Hasher: hasher})
+			Store: st, Hasher: hasher, Bans: deps.Bans})
 		if err != nil {
 			return err
 		}
@@ -211,7 +219,7 @@ loop:
 			}
 			switch {
 			case errors.Is(err, ErrRestartNeeded):
-				log.Warn("config reloaded; listener, admin and server changes wait for a restart")
+				log.Warn("config reloaded; listener, admin, server, redis and back-end changes wait for a restart")
 			case err != nil:
 				log.Error("config reload failed; the previous config keeps serving", "error", err)
 			default:
@@ -226,6 +234,60 @@ loop:
 		log.Warn("shutdown did not finish cleanly", "error", err)
 	}
 	return serveErr
+}
+
+// openShared opens what outlives reloads besides the store: the Redis
+// client, the limits' counters and the ban list. It checks that Redis
+// answers, so that a typo in redis.url fails at start rather than on the
+// first request; later outages are each stage's to handle.
+func openShared(ctx context.Context, cfg *config.Config, d *Deps) (func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if cfg.Limits.Backend == "redis" || cfg.Firewall.Bans.Backend == "redis" {
+		redisconn.SetLogger(d.Logger)
+		rdb, err := redisconn.Connect(ctx, cfg.Redis)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, func() { _ = rdb.Close() })
+		if cfg.Limits.Backend == "redis" {
+			r := limits.NewRedis(rdb, limits.RedisOptions{Timeout: cfg.Redis.Timeout.Std(), Logger: d.Logger})
+			closers = append(closers, func() { _ = r.Close() })
+			d.Counters = r
+		}
+		if cfg.Firewall.Bans.Backend == "redis" {
+			b, err := firewall.NewRedisBans(ctx, cfg.Firewall.Bans, rdb, d.Logger, nil)
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			closers = append(closers, func() { _ = b.Close() })
+			d.Bans = b
+		}
+	}
+	if d.Counters == nil {
+		d.Counters = limits.NewMemory(cfg.Limits.MaxKeys, nil)
+	}
+	if d.Bans == nil {
+		b := firewall.NewMemoryBans(cfg.Firewall.Bans, nil)
+		closers = append(closers, func() { _ = b.Close() })
+		d.Bans = b
+	}
+	if d.Metrics != nil {
+		bans := d.Bans
+		d.Metrics.WatchBans(func() int {
+			l, err := bans.List(context.Background())
+			if err != nil {
+				return 0
+			}
+			return len(l)
+		})
+	}
+	return closeAll, nil
 }
 
 // openAccessLog opens the access log's output behind a BatchWriter.
