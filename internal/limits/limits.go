@@ -35,6 +35,7 @@ import (
 type limit struct {
 	id       string // unique: "plan/NAME/LIMIT", "route/NAME/LIMIT" or "pre/LIMIT"
 	name     string
+	quoted   string // name as a structured-field string, for headers
 	kind     Kind
 	key      []string
 	interval time.Duration
@@ -94,6 +95,14 @@ type Limiter struct {
 	opt      Options
 	lastLog  atomic.Int64
 	scratch  sync.Pool
+	periods  [2]atomic.Pointer[calPeriod] // the current day and month
+}
+
+// calPeriod is a calendar period in the limits' time zone, kept until it
+// ends so that requests do not recompute it.
+type calPeriod struct {
+	id         string // "2026-11-27" or "2026-11"
+	start, end time.Time
 }
 
 type scratch struct {
@@ -121,6 +130,11 @@ func New(cfg config.Limits, routes []config.Route, backend Backend, opt Options)
 	for _, r := range cfg.PreAuth {
 		l.pre = append(l.pre, rateLimit("pre/"+r.Name, r))
 	}
+	defer func() { // every limit, once compiled, gets its header form
+		for _, ls := range l.allLimits() {
+			ls.quoted = strconv.Quote(ls.name)
+		}
+	}()
 	for _, p := range cfg.Plans {
 		l.plans = append(l.plans, plan{name: p.Name, roles: p.Roles,
 			limits: compile("plan/"+p.Name+"/", p.Rates, p.Quotas, p.Concurrency)})
@@ -164,6 +178,21 @@ func New(cfg config.Limits, routes []config.Route, backend Backend, opt Options)
 		l.policies[[2]int{-1, -1}] = s
 	}
 	return l, nil
+}
+
+// allLimits returns every compiled limit.
+func (l *Limiter) allLimits() []*limit {
+	out := slices.Clone(l.pre)
+	for _, p := range l.plans {
+		out = append(out, p.limits...)
+	}
+	for _, r := range l.routes {
+		out = append(out, r.limits...)
+		if r.records != nil {
+			out = append(out, r.records.lim)
+		}
+	}
+	return out
 }
 
 func rateLimit(id string, r config.Rate) *limit {
@@ -342,11 +371,9 @@ func (l *Limiter) check(sc *scratch, x *pipeline.Exchange, lim *limit, now time.
 	}
 	c := Check{Kind: lim.kind, Interval: lim.interval, Tau: lim.tau, Limit: lim.count, Lease: lim.lease, Mode: Peek}
 	if lim.kind == Quota {
-		var start, end time.Time
-		start, end = period(now.In(l.loc), lim.month)
-		c.Expires = end
-		b = append(b, 0)
-		b = start.AppendFormat(b, "2006-01-02")
+		p := l.period(now, lim.month)
+		c.Expires = p.end
+		b = append(append(b, 0), p.id...)
 	}
 	c.Key = string(b)
 	c.Tag = c.Key[ts:te]
@@ -387,6 +414,27 @@ func appendKeyPart(b []byte, x *pipeline.Exchange, part string) []byte {
 	default: // global
 		return append(b, '*')
 	}
+}
+
+// period returns the current calendar day or month, computed once per
+// period.
+func (l *Limiter) period(now time.Time, month bool) *calPeriod {
+	i := 0
+	if month {
+		i = 1
+	}
+	p := l.periods[i].Load()
+	if p != nil && now.Before(p.end) && !now.Before(p.start) {
+		return p
+	}
+	start, end := period(now.In(l.loc), month)
+	layout := "2006-01-02"
+	if month {
+		layout = "2006-01"
+	}
+	p = &calPeriod{id: start.Format(layout), start: start, end: end}
+	l.periods[i].Store(p)
+	return p
 }
 
 // period returns the calendar day or month containing t, in t's location.
@@ -449,7 +497,7 @@ func (l *Limiter) setHeaders(x *pipeline.Exchange, sc *scratch, n int, pol [2]in
 		return
 	}
 	x.SetResponseHeader("RateLimit-Policy", l.policies[pol])
-	b := strconv.AppendQuote(make([]byte, 0, 48), lim.name)
+	b := append(make([]byte, 0, 48), lim.quoted...)
 	b = strconv.AppendInt(append(b, ";r="...), r.Remaining, 10)
 	b = strconv.AppendInt(append(b, ";t="...), t, 10)
 	x.SetResponseHeader("RateLimit", string(b))

@@ -64,12 +64,11 @@ func (m *Memory) shard(key string) int {
 	return int(maphash.String(m.seed, key) & (memShards - 1))
 }
 
-// lock locks the shards of checks in ascending order (so that two requests
+// lock locks the given shards in ascending order (so that two requests
 // never wait on each other) and returns them for unlock.
-func (m *Memory) lock(checks []Check, buf *[MaxChecks]int) []int {
+func (m *Memory) lock(shards []int, buf *[MaxChecks]int) []int {
 	idx := buf[:0]
-	for _, c := range checks {
-		s := m.shard(c.Key)
+	for _, s := range shards {
 		i := 0
 		for i < len(idx) && idx[i] < s {
 			i++
@@ -98,17 +97,25 @@ func (m *Memory) Take(_ context.Context, checks []Check, res []Result) (bool, er
 	if len(checks) > MaxChecks {
 		return false, errTooManyChecks
 	}
+	var shard [MaxChecks]int // each check's shard, hashed once
+	for i, c := range checks {
+		shard[i] = m.shard(c.Key)
+	}
 	var buf [MaxChecks]int
-	idx := m.lock(checks, &buf)
+	idx := m.lock(shard[:len(checks)], &buf)
 	defer m.unlock(idx)
 	now := m.now().UnixMicro()
 	ok := true
 	var news [MaxChecks]int64
+	var ents [MaxChecks]memEntry // what phase one read, for phase two
+	var present [MaxChecks]bool
 	for i, c := range checks {
-		e, found := m.shards[m.shard(c.Key)].m[c.Key]
+		e, found := m.shards[shard[i]].m[c.Key]
+		present[i] = found
 		if found && e.exp <= now && c.Kind != Concurrency {
 			e, found = memEntry{}, false
 		}
+		ents[i] = e
 		var r Result
 		switch c.Kind {
 		case Rate:
@@ -142,8 +149,8 @@ func (m *Memory) Take(_ context.Context, checks []Check, res []Result) (bool, er
 		allowed = allowed && r.Allowed
 	}
 	for i, c := range checks {
-		s := &m.shards[m.shard(c.Key)]
-		e, found := s.m[c.Key]
+		s := &m.shards[shard[i]]
+		e := ents[i]
 		switch c.Kind {
 		case Rate, Records:
 			if c.Kind == Records && c.Mode == Peek {
@@ -151,7 +158,7 @@ func (m *Memory) Take(_ context.Context, checks []Check, res []Result) (bool, er
 			}
 			e = memEntry{v: news[i], exp: news[i]}
 		case Quota:
-			if !found || e.exp <= now {
+			if e.exp <= now { // new, or expired in phase one
 				e = memEntry{exp: c.Expires.UnixMicro()}
 			}
 			e.v++
@@ -159,7 +166,7 @@ func (m *Memory) Take(_ context.Context, checks []Check, res []Result) (bool, er
 			e.v++
 			e.exp = 1<<63 - 1
 		}
-		if !found {
+		if !present[i] {
 			s.makeRoom(now)
 		}
 		s.m[c.Key] = e
