@@ -79,6 +79,7 @@ var rules = map[string]struct {
 	"internal/proxy":      {[]string{"config", "pipeline", "trust"}, nil},
 	"internal/trust":      {nil, nil},
 	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
+	"internal/redistest":  {nil, nil},
 	"internal/firewall":   {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},
 	"internal/limits":     {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},

@@ -66,7 +66,9 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 // ClientIP returns the client's address given the TCP peer and the request
 // headers, or ErrMalformed.
 func (r *Resolver) ClientIP(peer netip.Addr, h pipeline.Header) (netip.Addr, error) {
-	peer = peer.Unmap()
+	// A link-local peer carries its zone (fe80::1%eth0); networks never
+	// do, so without this it would match no deny list and no ban.
+	peer = peer.Unmap().WithZone("")
 	if len(r.trusted) == 0 || !r.isTrusted(peer) {
 		return peer, nil
 	}

@@ -37,6 +37,8 @@ func TestClientIP(t *testing.T) {
 		{"multiple header lines", xff, "10.0.0.2", []string{"198.51.100.7", "10.0.0.9"}, "198.51.100.7", nil},
 		{"all hops trusted", xff, "10.0.0.2", []string{"10.0.0.5, 10.0.0.3"}, "10.0.0.5", nil},
 		{"ipv6 proxy", xff, "2001:db8::5", []string{"192.0.2.1"}, "192.0.2.1", nil},
+		// A zoned link-local peer would match no network: the zone goes.
+		{"zoned peer", none, "fe80::1%eth0", nil, "fe80::1", nil},
 
 		// Spoofing: the client prepends what it wants us to believe.
 		{"spoofed leftmost ignored", xff, "10.0.0.2", []string{"127.0.0.1, 198.51.100.7"}, "198.51.100.7", nil},

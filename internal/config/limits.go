@@ -145,6 +145,9 @@ func (v *validator) redis(r *Redis) {
 			v.errorf("redis.url", "holds a password; put it in redis.password_file")
 		}
 	}
+	if r.Cluster && u != nil && strings.Trim(u.Path, "/") != "" && strings.Trim(u.Path, "/") != "0" {
+		v.errorf("redis.url", "a Redis Cluster has only database 0")
+	}
 	if r.CAFile != "" && u != nil && u.Scheme != "rediss" {
 		v.errorf("redis.ca_file", "only applies to a rediss:// url")
 	}
@@ -245,6 +248,9 @@ func (v *validator) limits(c *Config) {
 		v.failure(p+".on_backend_error", r.Limits.OnBackendError)
 		if rec := r.Limits.Records; rec != nil {
 			v.records(p+".records", rec)
+			if n := len(r.Limits.Rates) + len(r.Limits.Quotas) + len(r.Limits.Concurrency); n >= 8 {
+				v.errorf(p, "has %d limits and records; at most 8 are allowed", n)
+			}
 		}
 	}
 }
@@ -296,12 +302,32 @@ func (v *validator) rates(p string, rates []Rate) {
 			v.errorf(rp+".per", "required: the period, such as 1s or 1m")
 		case r.Per.Std() > 366*24*time.Hour:
 			v.errorf(rp+".per", "must be at most a year; use a quota for calendar periods")
-		case r.Requests > 0 && r.Per.Std()/time.Duration(r.Requests) < time.Microsecond:
-			v.errorf(rp, "more than one request per microsecond cannot be counted")
+		case r.Requests > 0:
+			v.interval(rp, r.Per.Std(), int64(r.Requests), "request")
+			if float64(r.Per.Std())/float64(r.Requests)*float64(max(r.Burst, 1)) > float64(maxAllowance) {
+				v.errorf(rp+".burst", "a burst of %d at this rate takes over 100 years to refill", r.Burst)
+			}
 		}
 		if r.Burst < 0 {
 			v.errorf(rp+".burst", "must be positive")
 		}
+	}
+}
+
+// maxAllowance bounds the time a rate's burst (or a records window) takes
+// to refill, so that counters never overflow.
+const maxAllowance = 100 * 365 * 24 * time.Hour
+
+// interval checks that n units per d can be counted exactly: counters keep
+// microseconds, so the time per unit must be a whole number of
+// microseconds, or long enough (50us) for rounding to cost under 1%.
+func (v *validator) interval(p string, d time.Duration, n int64, unit string) {
+	iv := d / time.Duration(n)
+	switch {
+	case iv < time.Microsecond:
+		v.errorf(p, "more than one %s per microsecond cannot be counted", unit)
+	case iv%time.Microsecond != 0 && iv < 50*time.Microsecond:
+		v.errorf(p, "%d per %v is %v per %s, which counters in whole microseconds cannot keep within 1%%; use a rate whose interval is a whole number of microseconds", n, d, iv, unit)
 	}
 }
 
@@ -342,8 +368,10 @@ func (v *validator) records(p string, r *Records) {
 	switch {
 	case r.Window.Std() < time.Second:
 		v.errorf(p+".window", "must be at least 1s")
-	case r.Max > 0 && r.Window.Std()/time.Duration(r.Max) < time.Microsecond:
-		v.errorf(p, "more than one record per microsecond of window cannot be counted")
+	case r.Window.Std() > 366*24*time.Hour:
+		v.errorf(p+".window", "must be at most 366 days")
+	case r.Max > 0:
+		v.interval(p, r.Window.Std(), r.Max, "record")
 	}
 	if r.Action != "refuse" && r.Action != "truncate" {
 		v.errorf(p+".action", "must be refuse or truncate, got %q", r.Action)
@@ -365,6 +393,9 @@ func RecordsPath(s string) ([]string, error) {
 		return nil, fmt.Errorf("%q is deeper than 16 keys", s)
 	}
 	for _, k := range keys {
+		if len(k) > 256 {
+			return nil, fmt.Errorf("%q has a key longer than 256 bytes", s)
+		}
 		if k == "" || strings.ContainsAny(k, "[]*\"\\\x00") {
 			return nil, fmt.Errorf("%q must be $ or a path of object keys such as $.items (no indexes or wildcards)", s)
 		}

@@ -590,6 +590,11 @@ type Redis struct {
 	// URL is redis://host:port/db, or rediss://host:port/db for TLS.
 	// Required. Keep the password out of it: use password_file.
 	URL string `yaml:"url"`
+	// Cluster says url is one node of a Redis Cluster; the client finds
+	// the others and follows the slots. Every key Rampart writes carries a
+	// hash tag, so each script's keys live in one slot. The url's database
+	// must be 0.
+	Cluster bool `yaml:"cluster"`
 	// Username is the Redis ACL user. Default: none (the default user).
 	Username string `yaml:"username"`
 	// PasswordFile holds the Redis password.
@@ -682,8 +687,9 @@ type Limits struct {
 	// such as "Europe/Paris". Default "UTC".
 	TimeZone string `yaml:"time_zone"`
 	// MaxKeys bounds the number of counters the memory back end keeps;
-	// when full, the counters closest to expiry are dropped first (which
-	// can only admit more, never refuse wrongly). Default 1000000.
+	// when full, expired counters are dropped first, then rates, then
+	// quotas, then concurrency slots (losing one can only admit more, never
+	// refuse wrongly). Default 1000000.
 	MaxKeys int `yaml:"max_keys"`
 	// PreAuth are rate limits by client IP applied to every request before
 	// authentication, so that credential guessing and token floods are
@@ -735,8 +741,8 @@ type Rate struct {
 	Name string `yaml:"name"`
 	// Key says what is counted separately: one or more of subject (the
 	// identity; anonymous requests count by ip), apikey (the credential
-	// id), tenant, ip (the client IP) and route, or [global] for one
-	// counter shared by everyone. Default [subject].
+	// id), tenant, ip (the client IP; IPv6 clients by their /64) and route,
+	// or [global] for one counter shared by everyone. Default [subject].
 	Key []string `yaml:"key"`
 	// Requests is how many requests are admitted per period. Required.
 	Requests int `yaml:"requests"`

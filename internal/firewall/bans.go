@@ -307,6 +307,22 @@ func (b *Bans) List(ctx context.Context) ([]Ban, error) {
 	return out, nil
 }
 
+// Active returns the number of bans in force as this gateway last saw
+// them, without asking Redis (for metrics).
+func (b *Bans) Active() int {
+	if b == nil {
+		return 0
+	}
+	now := b.now()
+	n := 0
+	for _, ban := range b.snap.Load().bans {
+		if now.Before(ban.Expires) {
+			n++
+		}
+	}
+	return n
+}
+
 // Close stops the Redis back end's goroutines; the list keeps answering
 // Banned from its last copy. It does not close the Redis client.
 func (b *Bans) Close() error {

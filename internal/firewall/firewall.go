@@ -31,13 +31,16 @@
 // Bans live in Redis under three names, all behind a key prefix
 // ("rampart:" by default, see WithKeyPrefix):
 //
-//   - rampart:bans, a hash: field = the banned network ("203.0.113.7/32"),
+//   - rampart:{bans}, a hash: field = the banned network ("203.0.113.7/32"),
 //     value = {"created":RFC 3339,"expires":RFC 3339,"reason":"..."};
-//   - rampart:bans:expiry, a sorted set: member = the network, score = its
+//   - rampart:{bans}:expiry, a sorted set: member = the network, score = its
 //     expiry in Unix milliseconds, so expired bans are found and deleted
 //     without reading every value;
 //   - rampart:bans:changed, a Pub/Sub channel: every change publishes the
 //     network, and every gateway rereads the list at once.
+//
+// The {bans} hash tag keeps the hash and the sorted set in one Redis
+// Cluster slot, as the scripts that change both at once require.
 //
 // The package does not own the client IP (package client), the Redis
 // connection settings (package redisconn), the admin API over bans

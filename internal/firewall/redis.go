@@ -120,12 +120,16 @@ return 0
 
 // redisBans is the Redis back end of Bans.
 type redisBans struct {
-	rdb                   *redis.Client
+	rdb                   redis.UniversalClient
 	hash, expiry, channel string
 	timeout, every        time.Duration
 	log                   *slog.Logger
 
 	add1, remove1, purge *redis.Script
+
+	// syncMu runs one sync at a time, so that an older read of the list
+	// never replaces a newer one.
+	syncMu sync.Mutex
 
 	ctx    context.Context // cancelled by close, so no call outlives it
 	cancel context.CancelFunc
@@ -151,7 +155,7 @@ type banValue struct {
 // Redis is down it keeps the last list it read (Banned goes on answering),
 // logs one warning per outage, retries, and Add, Remove and List fail.
 // The caller keeps ownership of rdb; Close stops the goroutines.
-func NewRedisBans(ctx context.Context, cfg config.Bans, rdb *redis.Client, logger *slog.Logger, now func() time.Time, opts ...RedisOption) (*Bans, error) {
+func NewRedisBans(ctx context.Context, cfg config.Bans, rdb redis.UniversalClient, logger *slog.Logger, now func() time.Time, opts ...RedisOption) (*Bans, error) {
 	if rdb == nil {
 		return nil, errors.New("bans: the redis back end needs a redis client")
 	}
@@ -168,7 +172,7 @@ func NewRedisBans(ctx context.Context, cfg config.Bans, rdb *redis.Client, logge
 		every = config.DefaultBanSyncInterval
 	}
 	r := &redisBans{
-		rdb: rdb, hash: o.prefix + "bans", expiry: o.prefix + "bans:expiry", channel: o.prefix + "bans:changed",
+		rdb: rdb, hash: o.prefix + "{bans}", expiry: o.prefix + "{bans}:expiry", channel: o.prefix + "bans:changed",
 		timeout: o.timeout, every: every, log: b.log,
 		add1: redis.NewScript(addScript), remove1: redis.NewScript(removeScript), purge: redis.NewScript(purgeScript),
 		notify: make(chan struct{}, 1),
@@ -249,6 +253,8 @@ func (r *redisBans) close() {
 // installs the list unless a local change raced with the read.
 func (b *Bans) sync(ctx context.Context) error {
 	r := b.remote
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
 	b.mu.Lock()
 	gen := b.gen
 	b.mu.Unlock()

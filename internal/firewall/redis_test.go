@@ -15,6 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/redisconn"
+	"github.com/rampart-gw/rampart/internal/redistest"
 )
 
 // testRedis returns the options of the Redis named by RAMPART_TEST_REDIS,
@@ -50,11 +52,11 @@ func keyPrefix(t *testing.T, rdb *redis.Client) string {
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("RAMPART_TEST_REDIS is set but Redis does not answer: %v", err)
 	}
-	t.Cleanup(func() { rdb.Del(context.Background(), p+"bans", p+"bans:expiry") })
+	t.Cleanup(func() { rdb.Del(context.Background(), p+"{bans}", p+"{bans}:expiry") })
 	return p
 }
 
-func newRedisBans(t *testing.T, rdb *redis.Client, cfg config.Bans, prefix string, now func() time.Time, logs *logBuffer) *Bans {
+func newRedisBans(t *testing.T, rdb redis.UniversalClient, cfg config.Bans, prefix string, now func() time.Time, logs *logBuffer) *Bans {
 	t.Helper()
 	if logs == nil {
 		logs = &logBuffer{}
@@ -92,7 +94,7 @@ func TestRedisBansShared(t *testing.T) {
 	if l, err := b.List(ctx); err != nil || len(l) != 1 || l[0] != ban {
 		t.Errorf("list on b: %+v %v (want %+v)", l, err, ban)
 	}
-	if n, _ := rdb.HLen(ctx, prefix+"bans").Result(); n != 1 {
+	if n, _ := rdb.HLen(ctx, prefix+"{bans}").Result(); n != 1 {
 		t.Errorf("hash holds %d entries", n)
 	}
 
@@ -163,10 +165,10 @@ func TestRedisBansExpiry(t *testing.T) {
 		t.Errorf("list %v %v", l, err)
 	}
 	// List reread the hash and deleted the expired entry from it.
-	if n, _ := rdb.HLen(ctx, prefix+"bans").Result(); n != 1 {
+	if n, _ := rdb.HLen(ctx, prefix+"{bans}").Result(); n != 1 {
 		t.Errorf("hash holds %d entries after the purge", n)
 	}
-	if n, _ := rdb.ZCard(ctx, prefix+"bans:expiry").Result(); n != 1 {
+	if n, _ := rdb.ZCard(ctx, prefix+"{bans}:expiry").Result(); n != 1 {
 		t.Errorf("expiry set holds %d entries after the purge", n)
 	}
 	// An expired ban is re-added as new.
@@ -188,7 +190,7 @@ func TestRedisBansPeriodicSync(t *testing.T) {
 	ctx := context.Background()
 	exp := time.Now().Add(time.Hour).UTC()
 	v := fmt.Sprintf(`{"created":%q,"expires":%q,"reason":"by hand\u001b[2J"}`, time.Now().UTC().Format(time.RFC3339), exp.Format(time.RFC3339))
-	rdb.HSet(ctx, prefix+"bans", "198.51.100.0/24", v, "not-a-network", v, "192.0.2.9/32", "{broken")
+	rdb.HSet(ctx, prefix+"{bans}", "198.51.100.0/24", v, "not-a-network", v, "192.0.2.9/32", "{broken")
 	eventually(t, "the silent change", func() bool { return b.Banned(addr("198.51.100.77")) })
 	if b.Banned(addr("192.0.2.9")) {
 		t.Error("a malformed entry bans")
@@ -201,7 +203,7 @@ func TestRedisBansPeriodicSync(t *testing.T) {
 	if out := logs.String(); strings.Contains(out, "not-a-network") || strings.Contains(out, "192.0.2.9") {
 		t.Errorf("log quotes entries: %s", out)
 	}
-	rdb.HDel(ctx, prefix+"bans", "198.51.100.0/24")
+	rdb.HDel(ctx, prefix+"{bans}", "198.51.100.0/24")
 	eventually(t, "the silent removal", func() bool { return !b.Banned(addr("198.51.100.77")) })
 }
 
@@ -381,4 +383,32 @@ func TestNewRedisBansNeedsClient(t *testing.T) {
 	if _, err := NewRedisBans(context.Background(), config.Bans{}, nil, nil, nil); err == nil {
 		t.Error("nil client accepted")
 	}
+}
+
+// TestRedisBansCluster shares bans through a real three-node Redis
+// Cluster: the scripts' keys share a slot ({bans}), and change notices
+// reach every gateway.
+func TestRedisBansCluster(t *testing.T) {
+	url := redistest.Cluster(t)
+	open := func() redis.UniversalClient {
+		c, err := redisconn.Open(&config.Redis{URL: url, Cluster: true, Timeout: config.Duration(2 * time.Second), PoolSize: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	cfg := config.Bans{MaxEntries: 10, SyncInterval: config.Duration(time.Hour)}
+	prefix := fmt.Sprintf("rampart-test:%d:", time.Now().UnixNano())
+	a := newRedisBans(t, open(), cfg, prefix, nil, nil)
+	b := newRedisBans(t, open(), cfg, prefix, nil, nil)
+	ctx := context.Background()
+	if _, err := a.Add(ctx, pfx("203.0.113.0/24"), time.Hour, "cluster"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the ban on the other gateway", func() bool { return b.Banned(addr("203.0.113.9")) })
+	if ok, err := b.Remove(ctx, pfx("203.0.113.0/24")); err != nil || !ok {
+		t.Fatalf("remove: %v %v", ok, err)
+	}
+	eventually(t, "the lifted ban on the first gateway", func() bool { return !a.Banned(addr("203.0.113.9")) })
 }

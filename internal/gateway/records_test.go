@@ -1,13 +1,18 @@
 package gateway
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
 )
@@ -139,4 +144,102 @@ func countRecords(t *testing.T, body string) int {
 		v = m["items"]
 	}
 	return len(v.([]any))
+}
+
+// TestRecordsCannotBeDodged covers the ways around the threshold found in
+// review: hanging up mid-stream, asking for ranges, and compression.
+func TestRecordsCannotBeDodged(t *testing.T) {
+	var sawRange, sawEncoding atomic.Value
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawRange.Store(r.Header.Get("Range"))
+		sawEncoding.Store(r.Header.Get("Accept-Encoding"))
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		items := make([]int, n)
+		b, _ := json.Marshal(items)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/gz": // compresses whenever it may
+			if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+				w.Header().Set("Content-Encoding", "gzip")
+				zw := gzip.NewWriter(w)
+				_, _ = zw.Write(b)
+				_ = zw.Close()
+				return
+			}
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			_, _ = w.Write(b)
+		case "/stubborn": // compresses even when asked not to
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			_, _ = zw.Write(b)
+			_ = zw.Close()
+		case "/big": // a long stream, slowly
+			_, _ = w.Write([]byte("["))
+			for i := range n {
+				if i > 0 {
+					_, _ = w.Write([]byte(","))
+				}
+				_, _ = w.Write([]byte(`{"id":1}`))
+				if i%100 == 0 {
+					w.(http.Flusher).Flush()
+				}
+			}
+			_, _ = w.Write([]byte("]"))
+		}
+	}))
+	t.Cleanup(up.Close)
+	cfg := testConfig(up.URL)
+	route := func(name, path string) config.Route {
+		return config.Route{Name: name, Path: path, Methods: []string{"GET"}, Upstream: "api", Public: true,
+			Limits: &config.RouteLimits{Records: &config.Records{Max: 10}}}
+	}
+	cfg.Routes = []config.Route{route("gz", "/gz"), route("stubborn", "/stubborn"), route("big", "/big")}
+	config.SetDefaults(cfg)
+	g, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Current().Close)
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+
+	// Compression: identity is asked for, so the body is counted before it
+	// is sent and refused whole.
+	req := mustRequest(t, "GET", srv.URL+"/gz?n=20")
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("Range", "bytes=0-10")
+	resp, body := do(t, req)
+	if resp.StatusCode != 429 || !strings.Contains(body, "limits.records_exceeded") {
+		t.Fatalf("20 records through a gzip upstream: %d %s", resp.StatusCode, body)
+	}
+	if sawEncoding.Load() != "identity" || sawRange.Load() != "" {
+		t.Fatalf("upstream saw Accept-Encoding %q, Range %q", sawEncoding.Load(), sawRange.Load())
+	}
+	// An upstream that compresses anyway cannot be counted: refused.
+	resp, body = do(t, mustRequest(t, "GET", srv.URL+"/stubborn?n=1"))
+	if resp.StatusCode != 502 || !strings.Contains(body, "limits.records_uncountable") {
+		t.Fatalf("a compressed body on a records route: %d %s", resp.StatusCode, body)
+	}
+	// Hanging up mid-stream: what was read still counts.
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /big?n=100000 HTTP/1.1\r\nHost: x\r\n\r\n")
+	buf := make([]byte, 4096)
+	if _, err := io.ReadAtLeast(c, buf, 2048); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, body := do(t, mustRequest(t, "GET", srv.URL+"/big?n=1"))
+		if resp.StatusCode == 429 && strings.Contains(body, "limits.records_exceeded") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after an aborted stream: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

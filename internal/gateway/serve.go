@@ -278,14 +278,7 @@ func openShared(ctx context.Context, cfg *config.Config, d *Deps) (func(), error
 		d.Bans = b
 	}
 	if d.Metrics != nil {
-		bans := d.Bans
-		d.Metrics.WatchBans(func() int {
-			l, err := bans.List(context.Background())
-			if err != nil {
-				return 0
-			}
-			return len(l)
-		})
+		d.Metrics.WatchBans(d.Bans.Active) // the local copy: a scrape never reads Redis
 	}
 	return closeAll, nil
 }

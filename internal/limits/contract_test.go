@@ -98,8 +98,8 @@ routes:
 	}
 	s1 := &pipeline.Identity{Subject: "alice", Session: "s1"}
 	s2 := &pipeline.Identity{Subject: "alice", Session: "s2"}
-	if st, _ := view(s1, 3); st != 200 {
-		t.Fatal("session 1, three records:", st)
+	if st, reason := view(s1, 3); st != 200 {
+		t.Fatal("session 1, three records:", st, reason)
 	}
 	if st, reason := view(s1, 1); st != 429 || reason != "limits.records_exceeded" {
 		t.Fatalf("session 1 after its three: %d %s", st, reason)

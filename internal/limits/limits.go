@@ -150,9 +150,10 @@ func New(cfg config.Limits, routes []config.Route, backend Backend, opt Options)
 				if err != nil {
 					return nil, fmt.Errorf("routes %s: limits.records.path: %w", r.Name, err)
 				}
-				interval := rec.Window.Std() / time.Duration(rec.Max)
+				interval := (rec.Window.Std() / time.Duration(rec.Max)).Round(time.Microsecond)
 				rl.records = &recordsRule{path: path, truncate: rec.Action == "truncate", lim: &limit{
-					id: "route/" + r.Name + "/records", name: "records", kind: Records, key: rec.Key,
+					// records/ROUTE, not route/ROUTE/records: a rate may be named records.
+					id: "records/" + r.Name, name: "records", kind: Records, key: rec.Key,
 					interval: interval, tau: interval * time.Duration(rec.Max), count: rec.Max, window: rec.Window.Std()}}
 				rl.checked = append(slices.Clip(rl.limits), rl.records.lim)
 			}
@@ -196,7 +197,8 @@ func (l *Limiter) allLimits() []*limit {
 }
 
 func rateLimit(id string, r config.Rate) *limit {
-	interval := r.Per.Std() / time.Duration(r.Requests)
+	// Counters keep microseconds; validation keeps the rounding under 1%.
+	interval := (r.Per.Std() / time.Duration(r.Requests)).Round(time.Microsecond)
 	return &limit{id: id, name: r.Name, kind: Rate, key: r.Key, interval: interval,
 		tau: interval * time.Duration(r.Burst), burst: int64(r.Burst), window: interval * time.Duration(r.Burst)}
 }
@@ -277,9 +279,13 @@ func (s stage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	}
 	routeLimits := rl.limits
 	if rl.records != nil {
-		// A body the gateway can count: the transport asks for gzip itself
-		// and hands the proxy the decoded body.
-		x.DelUpstreamHeader("Accept-Encoding")
+		// A body the gateway can count: whole (no ranges) and not
+		// compressed. An explicit identity also stops the transport from
+		// asking for gzip itself and streaming the decoded body without a
+		// length, which would dodge counting before sending.
+		x.SetUpstreamHeader("Accept-Encoding", "identity")
+		x.DelUpstreamHeader("Range")
+		x.DelUpstreamHeader("If-Range")
 		routeLimits = rl.checked
 	}
 	return l.decide(ctx, x, planLimits, routeLimits, rl.failOpen, [2]int{p + 1, x.Route.Index})
@@ -314,6 +320,9 @@ func (l *Limiter) decide(ctx context.Context, x *pipeline.Exchange, a, b []*limi
 	now := l.opt.Now()
 	n := 0
 	var conc bool
+	if len(a)+len(b) > MaxChecks {
+		return l.failed(x, errTooManyChecks, false) // validation prevents it
+	}
 	for _, ls := range [2][]*limit{a, b} {
 		for _, lim := range ls {
 			sc.lims[n] = lim
@@ -405,7 +414,14 @@ func appendKeyPart(b []byte, x *pipeline.Exchange, part string) []byte {
 		}
 		return appendKeyPart(b, x, "ip")
 	case "ip":
-		return x.ClientIP.Unmap().AppendTo(append(b, "i="...))
+		a := x.ClientIP.Unmap().WithZone("")
+		if a.Is6() {
+			// One IPv6 client usually holds a whole /64: counting each
+			// address apart would let it reset its limits at will.
+			p, _ := a.Prefix(64)
+			return p.AppendTo(append(b, "i="...))
+		}
+		return a.AppendTo(append(b, "i="...))
 	case "route":
 		if x.Route != nil {
 			return append(append(b, "r="...), x.Route.Name...)
@@ -567,33 +583,40 @@ type respStage struct{ l *Limiter }
 
 func (respStage) Name() string { return "limits" }
 
-// rule returns the records rule that applies to x's response, or nil.
-func (s respStage) rule(x *pipeline.Exchange) *recordsRule {
+// rule returns the records rule that applies to x's response, or nil, and
+// whether the response can be counted. A success on a records route that
+// cannot be counted (compressed although identity was asked for, a range,
+// not JSON) is refused rather than passed: it would carry records past the
+// threshold.
+func (s respStage) rule(x *pipeline.Exchange) (*recordsRule, bool) {
 	if x.Route == nil || x.Denial != nil || x.Response.Status < 200 || x.Response.Status > 299 ||
-		x.In.Method == http.MethodHead {
-		return nil
+		x.In.Method == http.MethodHead || x.Response.Status == http.StatusNoContent {
+		return nil, true
 	}
 	rule := s.l.routes[x.Route.Index].records
 	if rule == nil || x.Response.Header == nil {
-		return nil
+		return nil, true
 	}
 	h := x.Response.Header
-	if ce := h.Get("Content-Encoding"); ce != "" && ce != "identity" {
-		return nil // the upstream ignored the request for an identity body
+	if h.Get("Content-Length") == "0" {
+		return nil, true
+	}
+	if ce := h.Get("Content-Encoding"); (ce != "" && ce != "identity") || x.Response.Status == http.StatusPartialContent {
+		return rule, false
 	}
 	ct, _, _ := strings.Cut(h.Get("Content-Type"), ";")
 	ct = strings.ToLower(strings.TrimSpace(ct))
 	if ct != "application/json" && !strings.HasSuffix(ct, "+json") {
-		return nil
+		return rule, false
 	}
-	return rule
+	return rule, true
 }
 
 // WantsResponseBody asks for the body of a counted response whose length
 // is known and small enough to hold, so that the threshold applies to it
 // before it is sent.
 func (s respStage) WantsResponseBody(x *pipeline.Exchange) bool {
-	if s.rule(x) == nil {
+	if rule, ok := s.rule(x); rule == nil || !ok {
 		return false
 	}
 	n, err := strconv.ParseInt(x.Response.Header.Get("Content-Length"), 10, 64)
@@ -604,12 +627,15 @@ func (s respStage) WantsResponseBody(x *pipeline.Exchange) bool {
 // refuse mode all or nothing (a 429 instead of the data), in truncate mode
 // as many as are left (the array is cut to those).
 func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
-	if !x.Response.Buffered {
-		return nil // streamed: TapResponseBody counts it
-	}
-	rule := s.rule(x)
-	if rule == nil {
+	rule, countable := s.rule(x)
+	switch {
+	case rule == nil:
 		return nil
+	case !countable:
+		return pipeline.Deny(http.StatusBadGateway, "limits.records_uncountable",
+			"The upstream response cannot be counted against the records threshold.")
+	case !x.Response.Buffered:
+		return nil // streamed: TapResponseBody counts it
 	}
 	body := x.Response.Body
 	scan := newRecordScanner(rule.path, 0)
@@ -645,14 +671,16 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 // TapResponseBody counts the records of a streamed body as it passes and
 // charges them, all of them, when it ends: they were delivered.
 func (s respStage) TapResponseBody(x *pipeline.Exchange) io.Writer {
-	rule := s.rule(x)
-	if rule == nil {
+	rule, countable := s.rule(x)
+	if rule == nil || !countable {
 		return nil
 	}
 	scan := newRecordScanner(rule.path, 0)
 	l := s.l
 	x.Defer(func() {
-		if scan.found() && scan.count > 0 {
+		// Whatever reached the client counts, even when the body ended
+		// early (a client that hangs up mid-array saw those records).
+		if scan.count > 0 {
 			_, _, _ = l.charge(context.Background(), x, rule, scan.count, Force, true)
 		}
 	})

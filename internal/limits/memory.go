@@ -30,6 +30,7 @@ type memShard struct {
 // entry no longer matters (unix microseconds).
 type memEntry struct {
 	v, exp int64
+	kind   Kind
 }
 
 // NewMemory returns a memory back end holding at most maxKeys counters.
@@ -156,15 +157,15 @@ func (m *Memory) Take(_ context.Context, checks []Check, res []Result) (bool, er
 			if c.Kind == Records && c.Mode == Peek {
 				continue
 			}
-			e = memEntry{v: news[i], exp: news[i]}
+			e = memEntry{v: news[i], exp: news[i], kind: c.Kind}
 		case Quota:
 			if e.exp <= now { // new, or expired in phase one
-				e = memEntry{exp: c.Expires.UnixMicro()}
+				e = memEntry{exp: c.Expires.UnixMicro(), kind: Quota}
 			}
 			e.v++
 		case Concurrency:
 			e.v++
-			e.exp = 1<<63 - 1
+			e.exp, e.kind = 1<<63-1, Concurrency
 		}
 		if !present[i] {
 			s.makeRoom(now)
@@ -194,9 +195,11 @@ func (m *Memory) Release(checks []Check) {
 	}
 }
 
-// makeRoom keeps the shard under its bound before an insertion: it drops
-// expired counters, then arbitrary ones, until a sixteenth of the shard is
-// free, so the cost is amortized over the insertions that follow.
+// makeRoom keeps the shard under its bound before an insertion: until a
+// sixteenth of the shard is free (so the cost is amortized over the
+// insertions that follow) it drops expired counters, then the counters
+// whose loss costs least: rates and records (a client gets at most one more
+// burst), then quotas, and concurrency slots last.
 func (s *memShard) makeRoom(now int64) {
 	if len(s.m) < s.max {
 		return
@@ -207,11 +210,15 @@ func (s *memShard) makeRoom(now int64) {
 			delete(s.m, k)
 		}
 	}
-	for k := range s.m { // map order is random: an arbitrary victim
-		if len(s.m) <= target {
-			break
+	for _, kind := range [...]Kind{Rate, Records, Quota, Concurrency} {
+		for k, e := range s.m { // map order is random: arbitrary victims
+			if len(s.m) <= target {
+				return
+			}
+			if e.kind == kind {
+				delete(s.m, k)
+			}
 		}
-		delete(s.m, k)
 	}
 }
 
@@ -258,6 +265,12 @@ func records(now, tat, interval, tau, cost int64, mode Mode) (Result, int64) {
 		r.Allowed, r.Taken = cost <= avail, cost
 	}
 	next := tat + r.Taken*interval
+	if mode == Force {
+		// Records already delivered go into debt, but at most one more
+		// allowance: a huge streamed response must not lock a client
+		// out for years.
+		next = min(next, now+2*tau)
+	}
 	r.Remaining = max(avail-r.Taken, 0)
 	r.Reset = time.Duration(next-now) * time.Microsecond
 	if !r.Allowed || r.Remaining == 0 {

@@ -71,6 +71,7 @@ for i = 1, #KEYS do
       commits = true
     end
     local n = tat + taken * a1
+    if mode == 3 and n > now + 2 * a2 then n = now + 2 * a2 end
     remaining = math.max(avail - taken, 0)
     reset = n - now
     if allowed == 0 or remaining == 0 then
@@ -134,7 +135,7 @@ type RedisOptions struct {
 // route) are decided in one pipeline but not atomically together: a
 // request refused by one group may already have been counted by another.
 type Redis struct {
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	opt      RedisOptions
 	releases chan []Check
 	wg       sync.WaitGroup
@@ -143,7 +144,7 @@ type Redis struct {
 }
 
 // NewRedis returns a Redis back end on rdb. It does not connect.
-func NewRedis(rdb *redis.Client, opt RedisOptions) *Redis {
+func NewRedis(rdb redis.UniversalClient, opt RedisOptions) *Redis {
 	if opt.Prefix == "" {
 		opt.Prefix = "rampart:"
 	}
@@ -223,27 +224,36 @@ func (r *Redis) Take(ctx context.Context, checks []Check, res []Result) (bool, e
 			}
 			return nil
 		})
-		if anyNoScript(cmds) { // first use on this server: load it and go again
+		if anyNoScript(cmds) {
+			// First use on a server: load the script and run again only
+			// the groups it refused; the others were counted already.
 			if err := takeScript.Load(ctx, r.rdb).Err(); err != nil {
 				return false, fmt.Errorf("redis: loading the limits script: %w", err)
 			}
 			_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for i, g := range groups {
-					cmds[i] = takeScript.EvalSha(ctx, p, g.keys, g.args...)
+					if isNoScript(cmds[i].Err()) {
+						cmds[i] = takeScript.EvalSha(ctx, p, g.keys, g.args...)
+					}
 				}
 				return nil
 			})
 		}
 	}
 	ok := true
+	var err error
+	counted := make([]bool, len(groups)) // the group's script admitted and counted
 	for gi, g := range groups {
-		vals, err := cmds[gi].Int64Slice()
-		if err != nil {
-			return false, fmt.Errorf("redis: %w", err)
+		vals, e := cmds[gi].Int64Slice()
+		switch {
+		case e != nil:
+			err = fmt.Errorf("redis: %w", e)
+			continue
+		case len(vals) != 1+5*len(g.idx):
+			err = fmt.Errorf("redis: the limits script returned %d values for %d counters", len(vals), len(g.idx))
+			continue
 		}
-		if len(vals) != 1+5*len(g.idx) {
-			return false, fmt.Errorf("redis: the limits script returned %d values for %d counters", len(vals), len(g.idx))
-		}
+		counted[gi] = vals[0] == 1
 		for j, i := range g.idx {
 			v := vals[1+5*j:]
 			res[i] = Result{Allowed: v[0] == 1, Remaining: v[1],
@@ -251,17 +261,39 @@ func (r *Redis) Take(ctx context.Context, checks []Check, res []Result) (bool, e
 			ok = ok && res[i].Allowed
 		}
 	}
+	if !ok || err != nil {
+		// Another group refused, or failed: the request will not run, so
+		// the concurrency slots that admitted groups took are freed at
+		// once rather than when their lease ends. (Their rates and quotas
+		// stay counted: groups are atomic only one by one.)
+		var held []Check
+		for gi, g := range groups {
+			for _, i := range g.idx {
+				if counted[gi] && checks[i].Kind == Concurrency {
+					held = append(held, checks[i])
+				}
+			}
+		}
+		if len(held) > 0 {
+			r.Release(held)
+		}
+	}
+	if err != nil {
+		return false, err
+	}
 	return ok, nil
 }
 
 func anyNoScript(cmds []*redis.Cmd) bool {
 	for _, c := range cmds {
-		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if isNoScript(c.Err()) {
 			return true
 		}
 	}
 	return false
 }
+
+func isNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") }
 
 // Release frees concurrency slots in the background, so that the response
 // is never held up by Redis; a slot that cannot be freed expires with its

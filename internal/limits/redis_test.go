@@ -75,9 +75,9 @@ func hammer(ls []*Limiter, total int, id func(i int) *pipeline.Identity) (int64,
 				switch {
 				case r.status == 200:
 					admitted.Add(1)
-				case r.status != 429:
+				case r.status != 429 || os.Getenv("DEBUG_LIMITS") != "":
 					mu.Lock()
-					odd = append(odd, fmt.Sprintf("%d %s", r.status, r.reason))
+					odd = append(odd, fmt.Sprintf("%d %s %v", r.status, r.reason, r.headers))
 					mu.Unlock()
 				}
 			}

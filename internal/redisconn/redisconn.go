@@ -19,14 +19,18 @@ import (
 	"github.com/rampart-gw/rampart/internal/trust"
 )
 
-// Open returns a client for c. It does not connect: the first command does,
-// so a gateway starts even while Redis is down and its stages decide what
-// a failure means. Every call is bounded by c.Timeout, connecting included.
-func Open(c *config.Redis) (*redis.Client, error) {
+// Open returns a client for c: a plain client, or a cluster client when
+// c.Cluster is set. It does not connect: the first command does, so a
+// gateway starts even while Redis is down and its stages decide what a
+// failure means.
+func Open(c *config.Redis) (redis.UniversalClient, error) {
 	opt, err := redis.ParseURL(c.URL)
 	if err != nil {
 		// go-redis errors quote the URL; say which field instead.
 		return nil, fmt.Errorf("redis.url: not a redis:// or rediss:// URL")
+	}
+	if c.Cluster && opt.DB != 0 {
+		return nil, fmt.Errorf("redis.url: a Redis Cluster has only database 0")
 	}
 	if c.Username != "" {
 		opt.Username = c.Username
@@ -58,7 +62,15 @@ func Open(c *config.Redis) (*redis.Client, error) {
 	opt.PoolSize = c.PoolSize
 	opt.MaxRetries = -1 // a retry would double the time a failing call takes
 	opt.DisableIdentity = true
-	return redis.NewClient(opt), nil
+	if !c.Cluster {
+		return redis.NewClient(opt), nil
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password, TLSConfig: opt.TLSConfig,
+		DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
+		PoolTimeout: opt.PoolTimeout, PoolSize: opt.PoolSize, ContextTimeoutEnabled: true,
+		MaxRetries: -1, DisableIdentity: true, DialerRetries: 1,
+	}), nil
 }
 
 // SetLogger turns go-redis's internal notices (connection-pool messages)
@@ -77,7 +89,7 @@ func (g logger) Printf(ctx context.Context, format string, v ...any) {
 // Connect opens a client for c and checks that the server answers (within
 // c.Timeout, but at least 2s: a gateway starting next to Redis may wait a
 // moment), so that a wrong URL or password fails at start.
-func Connect(ctx context.Context, c *config.Redis) (*redis.Client, error) {
+func Connect(ctx context.Context, c *config.Redis) (redis.UniversalClient, error) {
 	rdb, err := Open(c)
 	if err != nil {
 		return nil, err
@@ -86,7 +98,7 @@ func Connect(ctx context.Context, c *config.Redis) (*redis.Client, error) {
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("redis %s: %w", rdb.Options().Addr, err)
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	return rdb, nil
 }
