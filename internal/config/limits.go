@@ -34,6 +34,9 @@ func setLimitDefaults(c *Config) {
 		if r.PoolSize == 0 {
 			r.PoolSize = DefaultRedisPoolSize
 		}
+		if r.Pipelining == "" {
+			r.Pipelining = "auto"
+		}
 	}
 	f := &c.Firewall
 	setDuration(&f.ReloadInterval, DefaultFirewallReload)
@@ -153,6 +156,9 @@ func (v *validator) redis(r *Redis) {
 	}
 	if r.PoolSize < 0 {
 		v.errorf("redis.pool_size", "must be positive")
+	}
+	if r.Pipelining != "auto" && r.Pipelining != "off" {
+		v.errorf("redis.pipelining", "must be auto or off, got %q", r.Pipelining)
 	}
 }
 

@@ -608,6 +608,12 @@ type Redis struct {
 	Timeout Duration `yaml:"timeout"`
 	// PoolSize is the number of connections kept to Redis. Default 32.
 	PoolSize int `yaml:"pool_size"`
+	// Pipelining is "auto" (default: the limit decisions of concurrent
+	// requests share pipelines, through go-redis's auto-pipeliner, which
+	// go-redis still marks experimental; about a quarter more requests per
+	// second under load) or "off" (one call per decision). A Redis Cluster
+	// always uses one call per decision.
+	Pipelining string `yaml:"pipelining"`
 }
 
 // Firewall holds the global network rules. A client is refused when its
@@ -676,7 +682,9 @@ type Limits struct {
 	// OnBackendError is what happens when the back end fails or does not
 	// answer within redis.timeout: "closed" (default: refuse with 503) or
 	// "open" (admit the request). Either way a metric and a log line record
-	// it. Routes may override it.
+	// it. After a failure Redis is left alone for a second: decisions in
+	// that second follow this setting at once instead of each waiting out
+	// the timeout. Routes may override it.
 	OnBackendError string `yaml:"on_backend_error"`
 	// Headers selects the rate-limit headers on responses of limited
 	// routes: "draft" (default: RateLimit-Policy and RateLimit, from the

@@ -255,7 +255,8 @@ func openShared(ctx context.Context, cfg *config.Config, d *Deps) (func(), error
 		}
 		closers = append(closers, func() { _ = rdb.Close() })
 		if cfg.Limits.Backend == "redis" {
-			r := limits.NewRedis(rdb, limits.RedisOptions{Timeout: cfg.Redis.Timeout.Std(), Logger: d.Logger})
+			r := limits.NewRedis(rdb, limits.RedisOptions{Timeout: cfg.Redis.Timeout.Std(), Logger: d.Logger,
+				AutoPipeline: cfg.Redis.Pipelining == "auto"})
 			closers = append(closers, func() { _ = r.Close() })
 			d.Counters = r
 		}

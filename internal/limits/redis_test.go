@@ -50,9 +50,10 @@ func gateways(t *testing.T, n int, y string, now func() time.Time) []*Limiter {
 	t.Helper()
 	var ls []*Limiter
 	_, prefix := testRedis(t, "")
-	for range n {
+	for i := range n {
 		c, _ := testRedis(t, "")
-		ls = append(ls, build(t, y, NewRedis(c, RedisOptions{Prefix: prefix, Now: now, Timeout: time.Second}), now))
+		// Gateways with and without auto-pipelining share the counters.
+		ls = append(ls, build(t, y, NewRedis(c, RedisOptions{Prefix: prefix, Now: now, Timeout: time.Second, AutoPipeline: i%2 == 0}), now))
 	}
 	return ls
 }
@@ -220,6 +221,12 @@ func (b *blackhole) serve(c net.Conn) {
 }
 
 func TestRedisDownFailsOpenOrClosed(t *testing.T) {
+	for _, auto := range []bool{false, true} {
+		t.Run(fmt.Sprintf("autopipeline=%v", auto), func(t *testing.T) { redisDown(t, auto) })
+	}
+}
+
+func redisDown(t *testing.T, auto bool) {
 	direct, prefix := testRedis(t, "")
 	bh := newBlackhole(t, direct.Options().Addr)
 	c, _ := testRedis(t, bh.ln.Addr().String())
@@ -232,7 +239,7 @@ routes:
   - {path: /b, methods: [GET], upstream: api, auth: [keys], authz: {authenticated: true},
      limits: {rates: [{requests: 1000, per: 1s}], on_backend_error: open}}
 `
-	cfgLimiter := build(t, y, NewRedis(c, RedisOptions{Prefix: prefix, Timeout: 100 * time.Millisecond}), nil)
+	cfgLimiter := build(t, y, NewRedis(c, RedisOptions{Prefix: prefix, Timeout: 100 * time.Millisecond, AutoPipeline: auto}), nil)
 	cfgLimiter.opt.OnBackendError = func(open bool) { mu.Lock(); outcomes[open]++; mu.Unlock() }
 	if r := run(cfgLimiter, 0, alice(), "192.0.2.1"); r.status != 200 {
 		t.Fatalf("healthy: %+v", r)
@@ -247,7 +254,9 @@ routes:
 		if r.status != tc.status {
 			t.Errorf("route %d with Redis blackholed: %+v, want %d", tc.route, r, tc.status)
 		}
-		if el := time.Since(start); el > 2*time.Second { // a hang check, not a speed test
+		el := time.Since(start)
+		t.Logf("route %d decided in %v with Redis blackholed", tc.route, el)
+		if el > 2*time.Second { // a hang check, not a speed test
 			t.Errorf("route %d: the decision took %v", tc.route, el)
 		}
 	}
@@ -271,11 +280,31 @@ routes:
 	closedAddr := ln.Addr().String()
 	_ = ln.Close()
 	stopped, _ := testRedis(t, closedAddr)
-	l := build(t, y, NewRedis(stopped, RedisOptions{Prefix: prefix, Timeout: 100 * time.Millisecond}), nil)
+	l := build(t, y, NewRedis(stopped, RedisOptions{Prefix: prefix, Timeout: 100 * time.Millisecond, AutoPipeline: auto}), nil)
 	if r := run(l, 0, alice(), "192.0.2.1"); r.status != 503 {
 		t.Errorf("Redis stopped, closed route: %+v", r)
 	}
 	if r := run(l, 1, alice(), "192.0.2.1"); r.status != 200 {
 		t.Errorf("Redis stopped, open route: %+v", r)
+	}
+}
+
+// TestRedisClientHangUpIsNotAnOutage: a request whose client went away
+// still gets its decision, and does not make Redis look down to everyone.
+func TestRedisClientHangUpIsNotAnOutage(t *testing.T) {
+	for _, auto := range []bool{false, true} {
+		c, prefix := testRedis(t, "")
+		r := NewRedis(c, RedisOptions{Prefix: prefix, Timeout: time.Second, AutoPipeline: auto})
+		t.Cleanup(func() { _ = r.Close() })
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		checks := []Check{{Kind: Rate, Key: "k", Tag: "t", Interval: time.Second, Tau: 10 * time.Second}}
+		res := make([]Result, 1)
+		if ok, err := r.Take(ctx, checks, res); !ok || err != nil {
+			t.Fatalf("auto=%v: with the client gone: %v %v", auto, ok, err)
+		}
+		if ok, err := r.Take(context.Background(), checks, res); !ok || err != nil {
+			t.Fatalf("auto=%v: the next request: %v %v", auto, ok, err)
+		}
 	}
 }
