@@ -52,7 +52,7 @@ func isStd(imp string) bool { return !strings.Contains(strings.Split(imp, "/")[0
 
 // stages are the pipeline stage packages: they may import the shared
 // vocabulary but never each other or the assembly.
-var stages = []string{"client", "firewall", "route", "authn", "authz", "limits", "secheaders", "proxy"}
+var stages = []string{"client", "firewall", "route", "authn", "authz", "limits", "idtoken", "secheaders", "proxy"}
 
 // rules says, for each package, which module-internal packages and which
 // third-party modules it may import. Anything not listed is refused.
@@ -80,6 +80,8 @@ var rules = map[string]struct {
 	"internal/trust":      {nil, nil},
 	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/redistest":  {nil, nil},
+	"internal/signing":    {[]string{"store"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"internal/idtoken":    {[]string{"config", "pipeline", "signing"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/firewall":   {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},
 	"internal/limits":     {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},
@@ -89,8 +91,8 @@ var rules = map[string]struct {
 	"internal/tlsconf":    {[]string{"config", "trust"}, nil},
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "limits", "metrics", "pipeline",
-		"proxy", "redisconn", "route", "secheaders", "server", "store", "tlsconf"}, nil},
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "idtoken", "limits", "metrics", "pipeline",
+		"proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart":   {[]string{"admin", "apikey", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
 }

@@ -48,6 +48,9 @@ type Options struct {
 	// Store and Hasher enable the API key endpoints under /v1/apikeys.
 	Store  *store.Store
 	Hasher *apikey.Hasher
+	// JWKS, when set, serves the identity-token keys on
+	// /.well-known/jwks.json, without the token: they are public keys.
+	JWKS func() []byte
 	// Bans enables the ban endpoints under /v1/bans.
 	Bans *firewall.Bans
 	// Now is the clock; default time.Now.
@@ -76,6 +79,13 @@ func New(opt Options) (http.Handler, error) {
 	})
 	metrics := promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{})
 	mux.Handle("GET /metrics", authorized(want, metrics))
+	if opt.JWKS != nil {
+		mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/jwk-set+json")
+			w.Header().Set("Cache-Control", "max-age=60") // a new key is published 2m before it signs
+			_, _ = w.Write(opt.JWKS())
+		})
+	}
 	if opt.Store != nil && opt.Hasher != nil {
 		k := &keysAPI{keys: &LocalKeys{Store: opt.Store, Hasher: opt.Hasher, Now: opt.Now}}
 		mux.Handle("POST /v1/apikeys", authorized(want, jsonOnly(http.HandlerFunc(k.create))))

@@ -86,3 +86,15 @@ func TestLoadOrCreateToken(t *testing.T) {
 		t.Error("short token file accepted")
 	}
 }
+
+func TestJWKSWithoutToken(t *testing.T) {
+	h, err := New(Options{Token: strings.Repeat("t", 32), JWKS: func() []byte { return []byte(`{"keys":[]}`) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
+	if rec.Code != 200 || rec.Body.String() != `{"keys":[]}` || rec.Header().Get("Content-Type") != "application/jwk-set+json" {
+		t.Fatalf("%d %q %v", rec.Code, rec.Body.String(), rec.Header())
+	}
+}

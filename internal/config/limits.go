@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,19 @@ func setLimitDefaults(c *Config) {
 	setDuration(&f.Bans.MaxTTL, DefaultBanMaxTTL)
 	setDuration(&f.Bans.SyncInterval, DefaultBanSyncInterval)
 
+	if it := &c.IdentityToken; it.Enabled {
+		if it.Issuer == "" {
+			it.Issuer = "rampart"
+		}
+		if it.Header == "" {
+			it.Header = "X-Rampart-Identity"
+		}
+		setDuration(&it.TTL, time.Minute)
+		setDuration(&it.RotateEvery, 24*time.Hour)
+		if it.KEKFile == "" {
+			it.KEKFile = filepath.Join(c.DataDir, "signing-kek")
+		}
+	}
 	l := &c.Limits
 	if l.Backend == "" {
 		l.Backend = defaultLimitsBackend
@@ -159,6 +173,24 @@ func (v *validator) redis(r *Redis) {
 	}
 	if r.Pipelining != "auto" && r.Pipelining != "off" {
 		v.errorf("redis.pipelining", "must be auto or off, got %q", r.Pipelining)
+	}
+}
+
+func (v *validator) identityToken(it *IdentityToken) {
+	if !it.Enabled {
+		return
+	}
+	if !headerToken.MatchString(it.Header) || reservedHeaders[strings.ToLower(it.Header)] {
+		v.errorf("identity_token.header", "%q cannot carry the token", it.Header)
+	}
+	if !validHeaderValue(it.Issuer) {
+		v.errorf("identity_token.issuer", "contains control characters")
+	}
+	if it.TTL.Std() < time.Second || it.TTL.Std() > time.Hour {
+		v.errorf("identity_token.ttl", "must be between 1s and 1h")
+	}
+	if it.RotateEvery.Std() < 10*time.Minute {
+		v.errorf("identity_token.rotate_every", "must be at least 10m")
 	}
 }
 

@@ -54,6 +54,11 @@ type Config struct {
 	// Authz holds what every route's authorization rules share: which
 	// permissions roles and groups grant.
 	Authz Permissions `yaml:"authz"`
+	// IdentityToken has Rampart sign a short-lived JWT of every
+	// authenticated identity for the upstream, so that the upstream can
+	// verify whom the gateway let through instead of trusting plain
+	// headers.
+	IdentityToken IdentityToken `yaml:"identity_token"`
 	// Limits holds what every route's rate limits share: the counter
 	// back end, failure behaviour, headers, the pre-authentication limit by
 	// client IP, and plans (tiers of limits assigned by role).
@@ -818,4 +823,28 @@ type Concurrency struct {
 	// mid-request does not hold it for ever (redis back end). Default 5m;
 	// keep it above the upstream's longest response.
 	Lease Duration `yaml:"lease"`
+}
+
+// IdentityToken configures the signed identity for upstreams: an ES256 JWT
+// in a request header, with iss, aud (the upstream's name), sub, iat, exp,
+// jti, and the identity's roles, groups, scope, tenant, sid, amr and idp
+// (the original issuer). Its public keys are served on the admin listener
+// at /.well-known/jwks.json, without the admin token.
+type IdentityToken struct {
+	// Enabled turns the token on for every authenticated request.
+	Enabled bool `yaml:"enabled"`
+	// Issuer is the iss claim. Default "rampart".
+	Issuer string `yaml:"issuer"`
+	// Header carries the token. Default "X-Rampart-Identity".
+	Header string `yaml:"header"`
+	// TTL is the token's lifetime. Default 60s; at most 1h.
+	TTL Duration `yaml:"ttl"`
+	// RotateEvery is how long a signing key signs before the next one
+	// takes over (a new key is published a little before it signs, an old
+	// one stays published until its tokens expire). Default 24h.
+	RotateEvery Duration `yaml:"rotate_every"`
+	// KEKFile holds the key that encrypts the signing keys' private halves
+	// in the store (32 bytes, base64); created if missing. Every gateway of
+	// a cluster needs the same file. Default data_dir/signing-kek.
+	KEKFile string `yaml:"kek_file"`
 }

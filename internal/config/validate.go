@@ -59,6 +59,7 @@ func Validate(c *Config) []Problem {
 	v.store(&c.Store)
 	v.routes(c)
 	v.redis(c.Redis)
+	v.identityToken(&c.IdentityToken)
 	v.firewall(c)
 	v.limits(c)
 	for _, r := range []struct {

@@ -80,6 +80,8 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 			}},
 			APIKey: []config.APIKeyAuth{{Name: "demo-keys"}},
 		},
+		// The demo API receives each identity as a JWT Rampart signs, too.
+		IdentityToken: config.IdentityToken{Enabled: true, Issuer: "https://rampart-demo.local"},
 		// Who may do what is said once: routes ask for permissions.
 		Authz: config.Permissions{Roles: map[string][]string{"admin": {"stats:read"}}},
 		// Readers: 10 requests/s with bursts of 20, 2,000 a day; admins
@@ -204,6 +206,7 @@ func Run(ctx context.Context, o Options) error {
 					"firewall: /api/admin/stats only from 127.0.0.1 or ::1 (a request from 127.0.0.2 gets 403 firewall.not_allowed); bans through the admin API (rampart ban add)",
 					"limits: readers 10 requests/s (burst 20) and 2,000 a day, admins 50/s; 100/s per client IP before authentication; RateLimit and Retry-After headers",
 					"records per session: a token may view 500 products (10 pages of /api/products), then 429 limits.records_exceeded",
+					"signed identity for the upstream: X-Rampart-Identity, an ES256 JWT (60s) verifiable with the admin listener's /.well-known/jwks.json; signing keys rotate daily, encrypted at rest",
 				},
 				NotYet: []string{
 					"field encryption and masking of ssn and card_number, DLP, the tamper-evident audit log",

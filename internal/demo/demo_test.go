@@ -224,6 +224,9 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
+	if resp, body = get(file.Admin+"/.well-known/jwks.json", ""); resp.StatusCode != 200 || !strings.Contains(body, `"alg":"ES256"`) {
+		t.Errorf("identity-token JWKS: %d %s", resp.StatusCode, body)
+	}
 	if resp, _ = get(file.Admin+"/metrics", ""); resp.StatusCode != 401 {
 		t.Errorf("metrics without token: %d", resp.StatusCode)
 	}

@@ -26,12 +26,14 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/engine"
 	"github.com/rampart-gw/rampart/internal/firewall"
+	"github.com/rampart-gw/rampart/internal/idtoken"
 	"github.com/rampart-gw/rampart/internal/limits"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/route"
 	"github.com/rampart-gw/rampart/internal/secheaders"
+	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -54,6 +56,9 @@ type Deps struct {
 	// Bans is the dynamic ban list, which outlives reloads; nil turns bans
 	// off.
 	Bans *firewall.Bans
+	// Signing holds the identity-token signing keys; required when
+	// identity_token is enabled.
+	Signing *signing.Manager
 }
 
 // Instance is one built pipeline with its upstream connections.
@@ -146,6 +151,13 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var idStage pipeline.RequestStage
+	if cfg.IdentityToken.Enabled {
+		if d.Signing == nil {
+			return nil, errors.New("identity_token: no signing keys were opened at start; restart to turn it on")
+		}
+		idStage = idtoken.New(cfg.IdentityToken, cfg.Routes, d.Signing, nil)
+	}
 	authnStage, err := authn.New(cfg.Routes, authenticators)
 	if err != nil {
 		return nil, err
@@ -184,6 +196,9 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// limits: counts only requests that would be served, per identity
 		// and plan.
 		lim.Stage(),
+		// idtoken: signs the identity for the upstream last, once every
+		// check has passed.
+		idStage,
 		// protect (not yet): edits the body last, after every check on it.
 	}
 	response := []pipeline.ResponseStage{
@@ -291,5 +306,7 @@ func sameStatic(a, b *config.Config) bool {
 	return reflect.DeepEqual(a.Listeners, b.Listeners) && reflect.DeepEqual(a.Admin, b.Admin) &&
 		a.Server == b.Server && a.DataDir == b.DataDir && a.AccessLog == b.AccessLog &&
 		reflect.DeepEqual(a.Redis, b.Redis) && a.Limits.Backend == b.Limits.Backend &&
-		a.Limits.MaxKeys == b.Limits.MaxKeys && a.Firewall.Bans == b.Firewall.Bans
+		a.Limits.MaxKeys == b.Limits.MaxKeys && a.Firewall.Bans == b.Firewall.Bans &&
+		a.IdentityToken.Enabled == b.IdentityToken.Enabled && a.IdentityToken.RotateEvery == b.IdentityToken.RotateEvery &&
+		a.IdentityToken.KEKFile == b.IdentityToken.KEKFile
 }

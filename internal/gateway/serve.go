@@ -23,6 +23,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/redisconn"
 	"github.com/rampart-gw/rampart/internal/server"
+	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
 )
@@ -91,6 +92,19 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return err
 	}
 	defer closeShared()
+	if it := cfg.IdentityToken; it.Enabled {
+		kek, err := signing.LoadOrCreateKEK(it.KEKFile)
+		if err != nil {
+			return fmt.Errorf("identity_token.kek_file: %w", err)
+		}
+		m, err := signing.New(ctx, st, signing.Options{Purpose: "identity", RotateEvery: it.RotateEvery.Std(),
+			TokenTTL: it.TTL.Std(), KEK: kek, Logger: log})
+		if err != nil {
+			return fmt.Errorf("identity_token: %w", err)
+		}
+		defer m.Close()
+		deps.Signing = m
+	}
 	gw, err := New(cfg, deps)
 	if err != nil {
 		return err
@@ -161,7 +175,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return err
 		}
 		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true },
-			Store: st, Hasher: hasher, Bans: deps.Bans})
+			Store: st, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing)})
 		if err != nil {
 			return err
 		}
@@ -234,6 +248,14 @@ loop:
 		log.Warn("shutdown did not finish cleanly", "error", err)
 	}
 	return serveErr
+}
+
+// jwks returns the identity-token key set for the admin listener, or nil.
+func jwks(m *signing.Manager) func() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.JWKS
 }
 
 // openShared opens what outlives reloads besides the store: the Redis

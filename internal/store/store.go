@@ -146,6 +146,16 @@ var migrations = []migration{
 			hash BYTEA NOT NULL, prev_hash BYTEA, prev_valid_until BIGINT,
 			created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT, last_used_at BIGINT)`},
 	}},
+	{2, map[string][]string{
+		"sqlite": {`CREATE TABLE signing_keys (
+			kid TEXT PRIMARY KEY, purpose TEXT NOT NULL, alg TEXT NOT NULL,
+			created_at BIGINT NOT NULL, retire_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+			private_key BLOB NOT NULL, public_jwk TEXT NOT NULL)`},
+		"postgres": {`CREATE TABLE signing_keys (
+			kid TEXT PRIMARY KEY, purpose TEXT NOT NULL, alg TEXT NOT NULL,
+			created_at BIGINT NOT NULL, retire_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+			private_key BYTEA NOT NULL, public_jwk TEXT NOT NULL)`},
+	}},
 }
 
 // migrate applies pending migrations. A database newer than this binary is
@@ -372,4 +382,62 @@ func affected(res sql.Result, err error, what string) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// SigningKey is a key Rampart signs with (identity tokens for upstreams),
+// its private half encrypted by the caller before it is stored.
+type SigningKey struct {
+	KID     string
+	Purpose string
+	Alg     string
+	// CreatedAt is when it was made; it signs until RetireAt and stays
+	// published (for tokens it signed) until ExpiresAt.
+	CreatedAt, RetireAt, ExpiresAt time.Time
+	// PrivateKey is the encrypted private key.
+	PrivateKey []byte
+	// PublicJWK is the public key as a JSON Web Key.
+	PublicJWK string
+}
+
+// CreateSigningKey stores a new signing key; ErrExists if its kid is taken.
+func (s *Store) CreateSigningKey(ctx context.Context, k SigningKey) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO signing_keys
+		(kid, purpose, alg, created_at, retire_at, expires_at, private_key, public_jwk)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`),
+		k.KID, k.Purpose, k.Alg, k.CreatedAt.Unix(), k.RetireAt.Unix(), k.ExpiresAt.Unix(), k.PrivateKey, k.PublicJWK)
+	if err != nil {
+		if isUniqueViolation(err) {
+			return ErrExists
+		}
+		return fmt.Errorf("storing signing key: %w", err)
+	}
+	return nil
+}
+
+// SigningKeys returns the keys of a purpose that have not expired at now,
+// newest first, and deletes the expired ones.
+func (s *Store) SigningKeys(ctx context.Context, purpose string, now time.Time) ([]SigningKey, error) {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM signing_keys WHERE purpose = $1 AND expires_at <= $2`), purpose, now.Unix()); err != nil {
+		return nil, fmt.Errorf("deleting expired signing keys: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT kid, purpose, alg, created_at, retire_at, expires_at, private_key, public_jwk
+		FROM signing_keys WHERE purpose = $1 ORDER BY created_at DESC, kid`), purpose)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []SigningKey
+	for rows.Next() {
+		var k SigningKey
+		var c, r, e int64
+		if err := rows.Scan(&k.KID, &k.Purpose, &k.Alg, &c, &r, &e, &k.PrivateKey, &k.PublicJWK); err != nil {
+			return nil, fmt.Errorf("reading signing keys: %w", err)
+		}
+		k.CreatedAt, k.RetireAt, k.ExpiresAt = time.Unix(c, 0).UTC(), time.Unix(r, 0).UTC(), time.Unix(e, 0).UTC()
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading signing keys: %w", err)
+	}
+	return out, nil
 }

@@ -77,7 +77,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
-			if s.Version() != 1 {
+			if s.Version() != 2 {
 				t.Errorf("schema version %d", s.Version())
 			}
 			now := time.Unix(1_800_000_000, 0).UTC()
@@ -174,5 +174,38 @@ func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("store file mode %v %v", fi.Mode(), err)
+	}
+}
+
+func TestSigningKeys(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			now := time.Unix(1_800_000_000, 0).UTC()
+			old := SigningKey{KID: "k-old", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-2 * time.Hour),
+				RetireAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Minute), PrivateKey: []byte{1}, PublicJWK: `{"kid":"k-old"}`}
+			cur := SigningKey{KID: "k-new", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-time.Hour),
+				RetireAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour), PrivateKey: []byte{2}, PublicJWK: `{"kid":"k-new"}`}
+			gone := SigningKey{KID: "k-gone", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-3 * time.Hour),
+				RetireAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Second), PrivateKey: []byte{3}, PublicJWK: `{}`}
+			other := SigningKey{KID: "k-other", Purpose: "tokens", Alg: "ES256", CreatedAt: now,
+				RetireAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour), PrivateKey: []byte{4}, PublicJWK: `{}`}
+			for _, k := range []SigningKey{old, cur, gone, other} {
+				if err := s.CreateSigningKey(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.CreateSigningKey(ctx, cur); !errors.Is(err, ErrExists) {
+				t.Errorf("duplicate kid: %v", err)
+			}
+			got, err := s.SigningKeys(ctx, "identity", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]SigningKey{cur, old}, got); diff != "" {
+				t.Errorf("keys (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -1,0 +1,155 @@
+package signing
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/store"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func kids(t *testing.T, m *Manager) []string {
+	t.Helper()
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(m.JWKS(), &set); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, k := range set.Keys {
+		if k.IsPublic() != true || k.Algorithm != "ES256" {
+			t.Fatalf("published key %s is not a public ES256 key", k.KeyID)
+		}
+		out = append(out, k.KeyID)
+	}
+	return out
+}
+
+func TestRotation(t *testing.T) {
+	st := openStore(t)
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	kek := make([]byte, 32)
+	opt := Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, Refresh: time.Minute, KEK: kek, Now: c.Now}
+	m, err := New(context.Background(), st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	a := m.Current().KID
+	if got := kids(t, m); len(got) != 1 || got[0] != a {
+		t.Fatalf("published %v, want [%s]", got, a)
+	}
+	// A second gateway on the same store signs with the same key.
+	m2, err := New(context.Background(), st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	if m2.Current().KID != a {
+		t.Fatalf("second gateway signs with %s, want %s", m2.Current().KID, a)
+	}
+
+	// Near the end of A's hour a new key B is published but A still signs.
+	c.Add(time.Hour - time.Minute)
+	if err := m.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := kids(t, m); len(got) != 2 || m.Current().KID != a {
+		t.Fatalf("after 59m: published %v, signing %s", got, m.Current().KID)
+	}
+	b := kids(t, m)[0]
+	// Once B has been published for prepublish (2m), B signs; A stays
+	// published for the tokens it signed.
+	c.Add(3 * time.Minute)
+	if err := m.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m.Current().KID != b || len(kids(t, m)) != 2 {
+		t.Fatalf("after 62m: signing %s (want %s), published %v", m.Current().KID, b, kids(t, m))
+	}
+	if err := m2.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m2.Current().KID != b {
+		t.Fatalf("the second gateway signs with %s, want %s", m2.Current().KID, b)
+	}
+	// A's tokens have expired: A is gone.
+	c.Add(10 * time.Minute)
+	if err := m.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := kids(t, m); len(got) != 1 || got[0] != b {
+		t.Fatalf("after 72m: published %v, want [%s]", got, b)
+	}
+}
+
+func TestPrivateKeysEncrypted(t *testing.T) {
+	st := openStore(t)
+	kek := make([]byte, 32)
+	kek[0] = 1
+	opt := Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: kek}
+	m, err := New(context.Background(), st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	keys, err := st.SigningKeys(context.Background(), "identity", time.Now())
+	if err != nil || len(keys) != 1 {
+		t.Fatal(keys, err)
+	}
+	if strings.Contains(string(keys[0].PrivateKey), "\x30\x81") { // a DER SEQUENCE would show
+		t.Error("the stored private key looks like plain DER")
+	}
+	// Another key-encryption key cannot use the store's keys.
+	opt.KEK = make([]byte, 32)
+	if _, err := New(context.Background(), st, opt); err == nil || !strings.Contains(err.Error(), "cannot be decrypted") {
+		t.Fatalf("wrong KEK: %v", err)
+	}
+	// A ciphertext moved to another kid does not decrypt (kid is bound).
+	opt.KEK = kek
+	m3 := &Manager{opt: opt}
+	m3.aead = m.aead
+	if _, err := m3.open("another-kid", keys[0].PrivateKey); err == nil {
+		t.Fatal("a key decrypted under another kid")
+	}
+}
+
+func TestLoadOrCreateKEK(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sub", "kek")
+	a, err := LoadOrCreateKEK(p)
+	if err != nil || len(a) != 32 {
+		t.Fatal(a, err)
+	}
+	b, err := LoadOrCreateKEK(p)
+	if err != nil || string(a) != string(b) {
+		t.Fatal("the second read differs", err)
+	}
+}
