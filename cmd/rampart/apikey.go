@@ -74,12 +74,13 @@ func (k *keyTarget) open(ctx context.Context) (keyService, func(), error) {
 	}
 	var sc config.Store
 	var pepper string
+	var maxScopes map[string][]string // only known from a config
 	if k.configPath != "" {
 		c, _, err := config.Load(k.configPath)
 		if err != nil {
 			return nil, nil, err
 		}
-		sc, pepper = c.Store, filepath.Join(c.DataDir, "apikey-pepper")
+		sc, pepper, maxScopes = c.Store, filepath.Join(c.DataDir, "apikey-pepper"), c.Authz.MaxScopes
 		if len(c.Authn.APIKey) > 0 {
 			pepper = c.Authn.APIKey[0].PepperFile
 		}
@@ -96,7 +97,7 @@ func (k *keyTarget) open(ctx context.Context) (keyService, func(), error) {
 		_ = s.Close()
 		return nil, nil, err
 	}
-	return &admin.LocalKeys{Store: s, Hasher: h}, func() { _ = s.Close() }, nil
+	return &admin.LocalKeys{Store: s, Hasher: h, MaxScopes: maxScopes}, func() { _ = s.Close() }, nil
 }
 
 func apikeyCmd(stdout io.Writer) *cobra.Command {

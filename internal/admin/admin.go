@@ -48,6 +48,8 @@ type Options struct {
 	// Store and Hasher enable the API key endpoints under /v1/apikeys.
 	Store  *store.Store
 	Hasher *apikey.Hasher
+	// MaxScopes is authz.max_scopes, enforced when keys are created.
+	MaxScopes map[string][]string
 	// JWKS, when set, serves the identity-token keys on
 	// /.well-known/jwks.json, without the token: they are public keys.
 	JWKS func() []byte
@@ -87,7 +89,7 @@ func New(opt Options) (http.Handler, error) {
 		})
 	}
 	if opt.Store != nil && opt.Hasher != nil {
-		k := &keysAPI{keys: &LocalKeys{Store: opt.Store, Hasher: opt.Hasher, Now: opt.Now}}
+		k := &keysAPI{keys: &LocalKeys{Store: opt.Store, Hasher: opt.Hasher, Now: opt.Now, MaxScopes: opt.MaxScopes}}
 		mux.Handle("POST /v1/apikeys", authorized(want, jsonOnly(http.HandlerFunc(k.create))))
 		mux.Handle("GET /v1/apikeys", authorized(want, http.HandlerFunc(k.list)))
 		mux.Handle("POST /v1/apikeys/{id}/revoke", authorized(want, jsonOnly(http.HandlerFunc(k.revoke))))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/apikey"
@@ -24,6 +25,9 @@ const maxRequestBytes = 64 << 10
 type LocalKeys struct {
 	Store  *store.Store
 	Hasher *apikey.Hasher
+	// MaxScopes is authz.max_scopes: a key may ask only for scopes its
+	// roles allow. Nil allows any.
+	MaxScopes map[string][]string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -48,6 +52,13 @@ func (k *LocalKeys) CreateKey(ctx context.Context, r CreateKeyRequest) (NewKey, 
 		}
 		ttl = d
 	}
+	if k.MaxScopes != nil {
+		for _, sc := range r.Scopes {
+			if !roleAllows(k.MaxScopes, r.Roles, sc) {
+				return NewKey{}, inputError(fmt.Sprintf("scope %q is more than the key's roles allow (authz.max_scopes)", sc))
+			}
+		}
+	}
 	now := k.now()
 	key, rec, err := apikey.Create(ctx, k.Store, k.Hasher, apikey.Spec{Name: r.Name, Subject: r.Subject,
 		Roles: r.Roles, Scopes: r.Scopes, CIDRs: r.CIDRs, TTL: ttl}, now)
@@ -59,6 +70,16 @@ func (k *LocalKeys) CreateKey(ctx context.Context, r CreateKeyRequest) (NewKey, 
 		return NewKey{}, err // the store: 503, its text never sent
 	}
 	return NewKey{KeyInfo: info(rec, now), Key: key}, nil
+}
+
+// roleAllows reports whether any of roles may hold scope.
+func roleAllows(maxScopes map[string][]string, roles []string, scope string) bool {
+	for _, r := range roles {
+		if slices.Contains(maxScopes[r], scope) {
+			return true
+		}
+	}
+	return false
 }
 
 // ListKeys lists every key, without secrets.

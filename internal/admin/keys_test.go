@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -129,5 +130,28 @@ func TestStoreFailureIsNot400(t *testing.T) {
 	handler.ServeHTTP(w, req)
 	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "sql") {
 		t.Errorf("closed store: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestKeysWithinOwnersScopes(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h, _ := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
+	k := &LocalKeys{Store: s, Hasher: h, MaxScopes: map[string][]string{"reader": {"products:read"}}}
+	ctx := context.Background()
+	if _, err := k.CreateKey(ctx, CreateKeyRequest{Subject: "bob", Roles: []string{"reader"}, Scopes: []string{"products:read"}}); err != nil {
+		t.Fatalf("within the role: %v", err)
+	}
+	_, err = k.CreateKey(ctx, CreateKeyRequest{Subject: "bob", Roles: []string{"reader"}, Scopes: []string{"products:read", "orders:write"}})
+	var in inputError
+	if !errors.As(err, &in) || !strings.Contains(err.Error(), `"orders:write" is more than the key's roles allow`) {
+		t.Fatalf("beyond the role: %v", err)
+	}
+	if keys, _ := k.ListKeys(ctx); len(keys) != 1 {
+		t.Fatalf("%d keys stored", len(keys))
 	}
 }

@@ -68,12 +68,16 @@ type Authenticator interface {
 
 // Stage is the authn stage. It is immutable and safe for concurrent use.
 type Stage struct {
-	byRoute [][]Authenticator
+	byRoute  [][]Authenticator
+	scopeCap *ScopeCap
 }
 
 // New maps each route's auth list to the given authenticators.
-func New(routes []config.Route, authenticators map[string]Authenticator) (*Stage, error) {
-	s := &Stage{byRoute: make([][]Authenticator, len(routes))}
+//
+// maxScopes is authz.max_scopes: when set, an identity keeps only the
+// scopes its roles allow (see CapScopes).
+func New(routes []config.Route, authenticators map[string]Authenticator, maxScopes map[string][]string) (*Stage, error) {
+	s := &Stage{byRoute: make([][]Authenticator, len(routes)), scopeCap: NewScopeCap(maxScopes)}
 	for i, r := range routes {
 		for j, name := range r.Auth {
 			a, ok := authenticators[name]
@@ -124,6 +128,7 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) error {
 			}
 			return err
 		}
+		id = s.scopeCap.Apply(id)
 		x.Identity = id
 		queueHeaders(x, id)
 		return nil
@@ -234,4 +239,64 @@ func Bearer(h pipeline.Header) (string, error) {
 		return "", Unauthorized("authn.malformed", "The bearer token is empty.", nil)
 	}
 	return tok, nil
+}
+
+// ScopeCap is authz.max_scopes compiled: the scopes each role allows.
+type ScopeCap struct {
+	byRole map[string]map[string]bool
+}
+
+// NewScopeCap compiles a role-to-scopes map; nil or empty caps nothing.
+func NewScopeCap(m map[string][]string) *ScopeCap {
+	if len(m) == 0 {
+		return nil
+	}
+	c := &ScopeCap{byRole: map[string]map[string]bool{}}
+	for role, scopes := range m {
+		set := map[string]bool{}
+		for _, sc := range scopes {
+			set[sc] = true
+		}
+		c.byRole[role] = set
+	}
+	return c
+}
+
+// Allowed reports whether any of roles allows scope.
+func (c *ScopeCap) Allowed(roles []string, scope string) bool {
+	if c == nil {
+		return true
+	}
+	for _, r := range roles {
+		if c.byRole[r][scope] {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply returns id with the scopes its roles do not allow removed: id
+// itself when nothing is removed, otherwise a copy (an authenticator may
+// share identities between requests through its cache).
+func (c *ScopeCap) Apply(id *pipeline.Identity) *pipeline.Identity {
+	if c == nil || len(id.Scopes) == 0 {
+		return id
+	}
+	n := 0
+	for _, sc := range id.Scopes {
+		if c.Allowed(id.Roles, sc) {
+			n++
+		}
+	}
+	if n == len(id.Scopes) {
+		return id
+	}
+	cp := *id
+	cp.Scopes = make([]string, 0, n)
+	for _, sc := range id.Scopes {
+		if c.Allowed(id.Roles, sc) {
+			cp.Scopes = append(cp.Scopes, sc)
+		}
+	}
+	return &cp
 }

@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -36,7 +37,7 @@ func run(t *testing.T, list ...Authenticator) (*pipeline.Exchange, error) {
 		names = append(names, a.Name())
 	}
 	routes := []config.Route{{Name: "public", Public: true}, {Name: "private", Auth: names}}
-	s, err := New(routes, m)
+	s, err := New(routes, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestStage(t *testing.T) {
 
 func TestPublicRouteSkipped(t *testing.T) {
 	calls := 0
-	s, err := New([]config.Route{{Name: "public", Public: true}}, map[string]Authenticator{"a": fake{name: "a", calls: &calls}})
+	s, err := New([]config.Route{{Name: "public", Public: true}}, map[string]Authenticator{"a": fake{name: "a", calls: &calls}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,33 @@ func TestPublicRouteSkipped(t *testing.T) {
 }
 
 func TestUnknownAuthenticator(t *testing.T) {
-	if _, err := New([]config.Route{{Name: "r", Auth: []string{"nope"}}}, nil); err == nil {
+	if _, err := New([]config.Route{{Name: "r", Auth: []string{"nope"}}}, nil, nil); err == nil {
 		t.Fatal("unknown authenticator accepted")
+	}
+}
+
+func TestScopeCap(t *testing.T) {
+	c := NewScopeCap(map[string][]string{"reader": {"products:read", "profile"}, "admin": {"stats:read"}})
+	for _, tc := range []struct {
+		roles, scopes, want []string
+		same                bool
+	}{
+		{[]string{"reader"}, []string{"products:read"}, []string{"products:read"}, true},
+		{[]string{"reader"}, []string{"products:read", "stats:read", "orders:write"}, []string{"products:read"}, false},
+		{[]string{"reader", "admin"}, []string{"stats:read", "profile"}, []string{"stats:read", "profile"}, true},
+		{nil, []string{"profile"}, []string{}, false}, // no listed role: no scopes
+		{[]string{"reader"}, nil, nil, true},
+	} {
+		id := &pipeline.Identity{Subject: "bob", Roles: tc.roles, Scopes: tc.scopes}
+		got := c.Apply(id)
+		if (got == id) != tc.same || fmt.Sprint(got.Scopes) != fmt.Sprint(tc.want) {
+			t.Errorf("roles %v scopes %v: got %v (same %v), want %v", tc.roles, tc.scopes, got.Scopes, got == id, tc.want)
+		}
+		if fmt.Sprint(id.Scopes) != fmt.Sprint(tc.scopes) {
+			t.Errorf("the authenticator's identity was changed: %v", id.Scopes)
+		}
+	}
+	if NewScopeCap(nil).Apply(&pipeline.Identity{Scopes: []string{"x"}}).Scopes[0] != "x" {
+		t.Error("no cap removed a scope")
 	}
 }

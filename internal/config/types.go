@@ -568,6 +568,14 @@ type Permissions struct {
 	Roles map[string][]string `yaml:"roles"`
 	// Groups maps a group to the permissions it grants.
 	Groups map[string][]string `yaml:"groups"`
+	// MaxScopes caps, by role, the scopes a credential may carry: the
+	// scopes of a token or API key outside the union of its roles' lists
+	// are dropped when it is authenticated, before any rule or the
+	// upstream sees them, and an API key asking for them is not created.
+	// So no credential holds more than its owner may, whatever its issuer
+	// put in it. An identity with none of the listed roles keeps no
+	// scopes. Empty: no cap.
+	MaxScopes map[string][]string `yaml:"max_scopes"`
 }
 
 // OwnerRule ties a route or query parameter to the identity.

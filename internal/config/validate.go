@@ -783,10 +783,21 @@ func (v *validator) permissionsGranted(p string, a *Authz, g *Permissions) {
 			}
 		}
 	}
+	capped := map[string]bool{}
+	for _, scopes := range g.MaxScopes {
+		for _, sc := range scopes {
+			capped[sc] = true
+		}
+	}
 	check := func(p string, a Authz) {
 		for i, perm := range a.Permissions {
 			if !granted[perm] {
 				v.errorf(fmt.Sprintf("%s.permissions[%d]", p, i), "no role or group grants %q (see authz.roles and authz.groups)", perm)
+			}
+		}
+		for i, sc := range a.Scopes {
+			if len(g.MaxScopes) > 0 && !capped[sc] {
+				v.errorf(fmt.Sprintf("%s.scopes[%d]", p, i), "no role may hold %q under authz.max_scopes, so nobody can use this route", sc)
 			}
 		}
 	}

@@ -83,7 +83,9 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 		// The demo API receives each identity as a JWT Rampart signs, too.
 		IdentityToken: config.IdentityToken{Enabled: true, Issuer: "https://rampart-demo.local"},
 		// Who may do what is said once: routes ask for permissions.
-		Authz: config.Permissions{Roles: map[string][]string{"admin": {"stats:read"}}},
+		Authz: config.Permissions{Roles: map[string][]string{"admin": {"stats:read"}},
+			// No token or key carries more scopes than its owner's roles allow.
+			MaxScopes: map[string][]string{"reader": {"products:read", "profile"}, "admin": {"products:read", "profile"}}},
 		// Readers: 10 requests/s with bursts of 20, 2,000 a day; admins
 		// more. Before any of that, 100/s per client IP protects the
 		// authenticators from floods of bad credentials.

@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
 // TestJWTRoute runs a JWT-protected route end to end: the upstream gets the
@@ -147,5 +148,75 @@ func TestResponseFieldsThroughProxy(t *testing.T) {
 	}
 	if resp.ContentLength != int64(len(body)) {
 		t.Errorf("Content-Length %d for %d bytes", resp.ContentLength, len(body))
+	}
+}
+
+// TestScopesCappedByRoles: a token whose issuer granted more scopes than
+// the owner's roles allow (authz.max_scopes) loses the extra ones before
+// authorization and before the upstream sees them.
+func TestScopesCappedByRoles(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	keysFile := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(keysFile, set, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(role, scope string) string {
+		b, _ := json.Marshal(map[string]any{"iss": "https://idp.test", "aud": "api", "sub": "bob",
+			"exp": time.Now().Add(time.Hour).Unix(), "roles": []string{role}, "scope": scope})
+		obj, err := signer.Sign(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := obj.CompactSerialize()
+		return s
+	}
+	up, seen := upstream(t)
+	cfg := testConfig(up.URL)
+	cfg.Authn.JWT = []config.JWT{{Name: "idp", Issuer: "https://idp.test", Audiences: []string{"api"}, KeysFile: keysFile}}
+	cfg.Authz.MaxScopes = map[string][]string{"reader": {"items:read"}}
+	cfg.Routes[0].Public, cfg.Routes[0].Auth, cfg.Routes[0].Authz = false, []string{"idp"}, &config.Authz{Scopes: []string{"items:read"}}
+	config.SetDefaults(cfg)
+	if probs := config.Validate(cfg); hasError(probs) {
+		t.Fatal(probs)
+	}
+	g, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Current().Close)
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	get := func(tok string) int {
+		req := mustRequest(t, "GET", srv.URL+"/api/items/1")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, _ := do(t, req)
+		return resp.StatusCode
+	}
+	if code := get(token("reader", "items:read items:write admin:all")); code != 200 {
+		t.Fatalf("reader: %d", code)
+	}
+	if _, _, h, _ := seen.get(); h.Get("X-Rampart-Scopes") != "items:read" {
+		t.Fatalf("upstream saw scopes %q, want only items:read", h.Get("X-Rampart-Scopes"))
+	}
+	if code := get(token("guest", "items:read")); code != 403 {
+		t.Fatalf("a role the cap does not list kept its scope: %d", code)
+	}
+	// authz explain applies the cap too.
+	ex, err := Explain(cfg, "GET", "", "/api/items/1", &pipeline.Identity{Subject: "bob", Roles: []string{"guest"}, Scopes: []string{"items:read"}}, "")
+	if err != nil || ex.Reason != "authz.missing_scope" {
+		t.Fatalf("explain: %+v %v", ex, err)
+	}
+	// A route asking for a scope no role may hold is a config error.
+	cfg.Routes[0].Authz = &config.Authz{Scopes: []string{"items:write"}}
+	if probs := config.Validate(cfg); !hasError(probs) {
+		t.Fatal("a route nobody can use validated")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
@@ -39,6 +40,10 @@ func Explain(cfg *config.Config, method, host, target string, id *pipeline.Ident
 	as, err := authz.New(cfg.Routes, cfg.Authz)
 	if err != nil {
 		return Explanation{}, err
+	}
+	if id != nil {
+		// As the authn stage does: scopes beyond the roles' cap are gone.
+		id = authn.NewScopeCap(cfg.Authz.MaxScopes).Apply(id)
 	}
 	x := &pipeline.Exchange{}
 	x.Reset()

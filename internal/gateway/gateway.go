@@ -158,7 +158,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		}
 		idStage = idtoken.New(cfg.IdentityToken, cfg.Routes, d.Signing, nil)
 	}
-	authnStage, err := authn.New(cfg.Routes, authenticators)
+	authnStage, err := authn.New(cfg.Routes, authenticators, cfg.Authz.MaxScopes)
 	if err != nil {
 		return nil, err
 	}

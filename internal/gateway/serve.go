@@ -175,7 +175,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return err
 		}
 		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true },
-			Store: st, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing)})
+			Store: st, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing), MaxScopes: cfg.Authz.MaxScopes})
 		if err != nil {
 			return err
 		}
