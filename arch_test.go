@@ -82,6 +82,7 @@ var rules = map[string]struct {
 	"internal/redistest":  {nil, nil},
 	"internal/signing":    {[]string{"store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/idtoken":    {[]string{"config", "pipeline", "signing"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"internal/tokens":     {[]string{"apikey", "config", "pipeline", "signing", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/firewall":   {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},
 	"internal/limits":     {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},
@@ -92,7 +93,7 @@ var rules = map[string]struct {
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "idtoken", "limits", "metrics", "pipeline",
-		"proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf"}, nil},
+		"proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart":   {[]string{"admin", "apikey", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
 }

@@ -63,6 +63,22 @@ func setLimitDefaults(c *Config) {
 			it.KEKFile = filepath.Join(c.DataDir, "signing-kek")
 		}
 	}
+	if ts := &c.TokenServer; ts.Enabled {
+		if ts.Audience == "" {
+			ts.Audience = ts.Issuer
+		}
+		if ts.Path == "" {
+			ts.Path = "/oauth"
+		}
+		setDuration(&ts.TTL, 5*time.Minute)
+		setDuration(&ts.RotateEvery, 24*time.Hour)
+		if ts.Authenticator == "" {
+			ts.Authenticator = "rampart"
+		}
+		if ts.KEKFile == "" {
+			ts.KEKFile = filepath.Join(c.DataDir, "signing-kek")
+		}
+	}
 	l := &c.Limits
 	if l.Backend == "" {
 		l.Backend = defaultLimitsBackend
@@ -191,6 +207,32 @@ func (v *validator) identityToken(it *IdentityToken) {
 	}
 	if it.RotateEvery.Std() < 10*time.Minute {
 		v.errorf("identity_token.rotate_every", "must be at least 10m")
+	}
+}
+
+func (v *validator) tokenServer(c *Config) {
+	ts := &c.TokenServer
+	if !ts.Enabled {
+		return
+	}
+	if u, err := url.Parse(ts.Issuer); ts.Issuer == "" || err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		v.errorf("token_server.issuer", "required: an https URL without query or fragment, such as https://api.example.com")
+	}
+	if err := CheckPathPattern(ts.Path); err != nil || strings.ContainsAny(ts.Path, "{}") || ts.Path == "/" || strings.HasSuffix(ts.Path, "/") {
+		v.errorf("token_server.path", "%q must be a literal path such as /oauth", ts.Path)
+	}
+	if ts.TTL.Std() < 10*time.Second || ts.TTL.Std() > time.Hour {
+		v.errorf("token_server.ttl", "must be between 10s and 1h")
+	}
+	if ts.RotateEvery.Std() < 10*time.Minute {
+		v.errorf("token_server.rotate_every", "must be at least 10m")
+	}
+	names := authNames(&Config{Authn: c.Authn})
+	if names[ts.Authenticator] {
+		v.errorf("token_server.authenticator", "%q is already the name of an authenticator", ts.Authenticator)
+	}
+	if c.IdentityToken.Enabled && c.IdentityToken.KEKFile != ts.KEKFile {
+		v.errorf("token_server.kek_file", "must be identity_token.kek_file: one key-encryption key seals all signing keys")
 	}
 }
 

@@ -54,6 +54,9 @@ type Config struct {
 	// Authz holds what every route's authorization rules share: which
 	// permissions roles and groups grant.
 	Authz Permissions `yaml:"authz"`
+	// TokenServer is Rampart's own OAuth2 token endpoint for the
+	// client-credentials grant: API keys are the clients.
+	TokenServer TokenServer `yaml:"token_server"`
 	// IdentityToken has Rampart sign a short-lived JWT of every
 	// authenticated identity for the upstream, so that the upstream can
 	// verify whom the gateway let through instead of trusting plain
@@ -854,5 +857,36 @@ type IdentityToken struct {
 	// KEKFile holds the key that encrypts the signing keys' private halves
 	// in the store (32 bytes, base64); created if missing. Every gateway of
 	// a cluster needs the same file. Default data_dir/signing-kek.
+	KEKFile string `yaml:"kek_file"`
+}
+
+// TokenServer is a built-in OAuth2 authorization server for the
+// client-credentials grant (RFC 6749 section 4.4). Its clients are API keys
+// (rampart apikey create): client_id is the key's id, client_secret the
+// whole key, and a token carries the key's subject, roles and (a subset
+// of) its scopes. Served on the public listeners, through the firewall and
+// the pre-authentication limits: POST PATH/token, POST PATH/revoke
+// (RFC 7009), GET PATH/jwks.json, and GET
+// /.well-known/oauth-authorization-server (RFC 8414). Tokens are ES256
+// JWTs signed with keys that rotate like identity_token's.
+type TokenServer struct {
+	// Enabled turns the endpoints on.
+	Enabled bool `yaml:"enabled"`
+	// Issuer is the iss claim and the server's identifier, such as
+	// "https://api.example.com". Required.
+	Issuer string `yaml:"issuer"`
+	// Audience is the aud claim. Default: the issuer.
+	Audience string `yaml:"audience"`
+	// Path is where the endpoints live. Default "/oauth".
+	Path string `yaml:"path"`
+	// TTL is an access token's lifetime. Default 5m; at most 1h.
+	TTL Duration `yaml:"ttl"`
+	// RotateEvery is how long a signing key signs. Default 24h.
+	RotateEvery Duration `yaml:"rotate_every"`
+	// Authenticator is the name routes list in auth to accept these
+	// tokens. Default "rampart".
+	Authenticator string `yaml:"authenticator"`
+	// KEKFile encrypts the signing keys at rest; shared with
+	// identity_token. Default data_dir/signing-kek.
 	KEKFile string `yaml:"kek_file"`
 }

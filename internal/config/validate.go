@@ -60,6 +60,7 @@ func Validate(c *Config) []Problem {
 	v.routes(c)
 	v.redis(c.Redis)
 	v.identityToken(&c.IdentityToken)
+	v.tokenServer(c)
 	v.firewall(c)
 	v.limits(c)
 	for _, r := range []struct {
@@ -523,7 +524,7 @@ func (v *validator) routes(c *Config) {
 		for j, a := range r.Auth {
 			ap := fmt.Sprintf("%s.auth[%d]", p, j)
 			switch {
-			case !authNames(&c.Authn)[a]:
+			case !authNames(c)[a]:
 				v.errorf(ap, "no authenticator named %q", a)
 			case seenAuth[a]:
 				v.errorf(ap, "%q is listed twice", a)
@@ -545,8 +546,12 @@ func (v *validator) routes(c *Config) {
 }
 
 // authNames returns the names of every declared authenticator.
-func authNames(a *Authn) map[string]bool {
+func authNames(c *Config) map[string]bool {
+	a := &c.Authn
 	names := map[string]bool{}
+	if c.TokenServer.Enabled {
+		names[c.TokenServer.Authenticator] = true
+	}
 	for _, j := range a.JWT {
 		names[j.Name] = true
 	}

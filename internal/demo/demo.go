@@ -45,7 +45,10 @@ type Options struct {
 type UserCredentials struct {
 	Roles  []string `json:"roles"`
 	APIKey string   `json:"api_key,omitempty"`
-	JWT    string   `json:"jwt,omitempty"`
+	// ClientID is the API key's id: with the key as client_secret, an
+	// OAuth2 client of the token server.
+	ClientID string `json:"client_id,omitempty"`
+	JWT      string `json:"jwt,omitempty"`
 }
 
 // Credentials is the content of demo-credentials.json.
@@ -80,6 +83,9 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 			}},
 			APIKey: []config.APIKeyAuth{{Name: "demo-keys"}},
 		},
+		// Services get short-lived tokens for their API keys
+		// (client credentials); the catalogue accepts them.
+		TokenServer: config.TokenServer{Enabled: true, Issuer: "https://" + listen},
 		// The demo API receives each identity as a JWT Rampart signs, too.
 		IdentityToken: config.IdentityToken{Enabled: true, Issuer: "https://rampart-demo.local"},
 		// Who may do what is said once: routes ask for permissions.
@@ -101,7 +107,7 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 		Routes: []config.Route{
 			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
 			// A session (one token) may view 500 products: 10 pages of 50.
-			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
+			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys", "rampart"},
 				Authz:  &config.Authz{Scopes: []string{"products:read"}},
 				Limits: &config.RouteLimits{Records: &config.Records{Max: 500}}},
 			// Every user's record, card numbers and SSNs included: admins only.
@@ -208,6 +214,7 @@ func Run(ctx context.Context, o Options) error {
 					"firewall: /api/admin/stats only from 127.0.0.1 or ::1 (a request from 127.0.0.2 gets 403 firewall.not_allowed); bans through the admin API (rampart ban add)",
 					"limits: readers 10 requests/s (burst 20) and 2,000 a day, admins 50/s; 100/s per client IP before authentication; RateLimit and Retry-After headers",
 					"records per session: a token may view 500 products (10 pages of /api/products), then 429 limits.records_exceeded",
+					"OAuth2 client credentials: POST /oauth/token with an API key (client_id = the key's id, client_secret = the key) returns a 5-minute ES256 token that /api/products accepts; POST /oauth/revoke revokes it at once",
 					"signed identity for the upstream: X-Rampart-Identity, an ES256 JWT (60s) verifiable with the admin listener's /.well-known/jwks.json; signing keys rotate daily, encrypted at rest",
 				},
 				NotYet: []string{
@@ -264,6 +271,7 @@ func printBanner(w io.Writer, c Credentials, credsPath string) {
 	p("  curl --cacert %s -i %s/api/products                # 401: a token is required", c.CACert, c.Gateway)
 	p("  curl --cacert %s -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" '%s/api/products?page=2'", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -H \"X-API-Key: $(jq -r .users.carol.api_key %s)\" %s/api/products", c.CACert, absPath(credsPath), c.Gateway)
+	p("  curl --cacert %s -u \"$(jq -r .users.carol.client_id %s):$(jq -r .users.carol.api_key %s)\" -d grant_type=client_credentials %s/oauth/token   # an access token", c.CACert, absPath(credsPath), absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -i -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" %s/api/users/carol   # 403 authz.not_owner", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -i '%s/api/%%2e%%2e/api/health'", c.CACert, c.Gateway)
 	p("  curl --cacert %s -i --interface 127.0.0.2 -H \"Authorization: Bearer $(jq -r .users.alice.jwt %s)\" %s/api/admin/stats   # 403 firewall.not_allowed", c.CACert, absPath(credsPath), c.Gateway)
@@ -306,12 +314,12 @@ func issueAPIKeys(ctx context.Context, cfg *config.Config, users map[string]User
 		}
 	}
 	for name, u := range users {
-		key, _, err := apikey.Create(ctx, s, h, apikey.Spec{Name: "demo", Subject: name, Roles: u.Roles,
+		key, rec, err := apikey.Create(ctx, s, h, apikey.Spec{Name: "demo", Subject: name, Roles: u.Roles,
 			Scopes: []string{"products:read", "profile"}, TTL: tokenTTL}, now)
 		if err != nil {
 			return fmt.Errorf("issuing demo api key: %w", err)
 		}
-		u.APIKey = key
+		u.APIKey, u.ClientID = key, rec.ID
 		users[name] = u
 	}
 	return nil

@@ -224,6 +224,26 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
+	// alice's API key as an OAuth2 client: a token for the catalogue.
+	form := strings.NewReader("grant_type=client_credentials&scope=products:read")
+	req, _ = http.NewRequestWithContext(ctx, "POST", file.Gateway+"/oauth/token", form)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(file.Users["alice"].ClientID, file.Users["alice"].APIKey)
+	if r, err := client.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&tok)
+		r.Body.Close()
+		if r.StatusCode != 200 || tok.AccessToken == "" {
+			t.Fatalf("token endpoint: %d", r.StatusCode)
+		}
+		if resp, body := get(file.Gateway+"/api/products?page=3", tok.AccessToken); resp.StatusCode != 200 {
+			t.Errorf("products with alice's access token: %d %s", resp.StatusCode, body)
+		}
+	}
 	if resp, body = get(file.Admin+"/.well-known/jwks.json", ""); resp.StatusCode != 200 || !strings.Contains(body, `"alg":"ES256"`) {
 		t.Errorf("identity-token JWKS: %d %s", resp.StatusCode, body)
 	}

@@ -252,6 +252,12 @@ func (p *proxy) start(addr string) {
 				continue
 			}
 			p.mu.Lock()
+			if p.ln != ln { // stopped while this one was being accepted: cut it too
+				p.mu.Unlock()
+				_ = c.Close()
+				_ = up.Close()
+				return
+			}
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()

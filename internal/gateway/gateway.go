@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/secheaders"
 	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/store"
+	"github.com/rampart-gw/rampart/internal/tokens"
 )
 
 // Deps are the process-wide parts a pipeline is built with; they outlive
@@ -59,6 +61,12 @@ type Deps struct {
 	// Signing holds the identity-token signing keys; required when
 	// identity_token is enabled.
 	Signing *signing.Manager
+	// TokenServer, TokenKeys and Revocations are the token server, its
+	// signing keys and its revoked token ids; required when token_server
+	// is enabled.
+	TokenServer *tokens.Server
+	TokenKeys   *signing.Manager
+	Revocations *tokens.Revocations
 }
 
 // Instance is one built pipeline with its upstream connections.
@@ -94,7 +102,17 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
-	routeStage, err := route.New(cfg.Routes, cfg.Paths)
+	// routes are the config's, then the token server's own endpoints,
+	// which every stage treats as routes (firewall, pre-auth limits,
+	// headers) but which the token server answers instead of an upstream.
+	routes := cfg.Routes
+	if cfg.TokenServer.Enabled {
+		if d.TokenServer == nil {
+			return nil, errors.New("token_server: its keys were not opened at start; restart to turn it on")
+		}
+		routes = append(slices.Clip(cfg.Routes), tokens.Routes(cfg.TokenServer)...)
+	}
+	routeStage, err := route.New(routes, cfg.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +143,13 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	for _, m := range cfg.Authn.MTLS {
 		authenticators[m.Name] = mtlsauth.New(m)
 	}
+	if cfg.TokenServer.Enabled && d.TokenServer != nil {
+		a, err := ownTokens(cfg.TokenServer, d)
+		if err != nil {
+			return nil, err
+		}
+		authenticators[cfg.TokenServer.Authenticator] = a
+	}
 	for _, in := range cfg.Authn.Introspection {
 		a, err := introspect.New(in, introspect.Options{Logger: d.Logger})
 		if err != nil {
@@ -132,7 +157,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		}
 		authenticators[in.Name] = a
 	}
-	fw, err := firewall.New(cfg.Firewall, cfg.Routes, firewall.Options{Logger: d.Logger, Bans: d.Bans})
+	fw, err := firewall.New(cfg.Firewall, routes, firewall.Options{Logger: d.Logger, Bans: d.Bans})
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +171,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if d.Metrics != nil {
 		onBackendError = d.Metrics.LimitsBackendError
 	}
-	lim, err := limits.New(cfg.Limits, cfg.Routes, counters, limits.Options{Logger: d.Logger,
+	lim, err := limits.New(cfg.Limits, routes, counters, limits.Options{Logger: d.Logger,
 		OnBackendError: onBackendError, MaxBufferedBody: int64(cfg.Server.MaxResponseBodyBytes)})
 	if err != nil {
 		return nil, err
@@ -156,13 +181,13 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		if d.Signing == nil {
 			return nil, errors.New("identity_token: no signing keys were opened at start; restart to turn it on")
 		}
-		idStage = idtoken.New(cfg.IdentityToken, cfg.Routes, d.Signing, nil)
+		idStage = idtoken.New(cfg.IdentityToken, routes, d.Signing, nil)
 	}
-	authnStage, err := authn.New(cfg.Routes, authenticators, cfg.Authz.MaxScopes)
+	authnStage, err := authn.New(routes, authenticators, cfg.Authz.MaxScopes)
 	if err != nil {
 		return nil, err
 	}
-	authzStage, err := authz.New(cfg.Routes, cfg.Authz)
+	authzStage, err := authz.New(routes, cfg.Authz)
 	if err != nil {
 		return nil, err
 	}
@@ -212,12 +237,12 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// client: returns the request id to the client.
 		clientStage,
 		// headers last: applies to every response, problem documents too.
-		secheaders.New(cfg.Headers, cfg.Routes),
+		secheaders.New(cfg.Headers, routes),
 	}
 	var observers []pipeline.Observer
 	if d.Metrics != nil {
-		names := make([]string, len(cfg.Routes))
-		for i, r := range cfg.Routes {
+		names := make([]string, len(routes))
+		for i, r := range routes {
 			names[i] = r.Name
 		}
 		observers = append(observers, d.Metrics.NewObserver(names))
@@ -227,7 +252,11 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	}
 	p := pipeline.New(request, response, observers)
 	req, resp := p.StageNames()
-	h := engine.New(p, px, engine.Options{
+	var terminal http.Handler = px
+	if d.TokenServer != nil && cfg.TokenServer.Enabled {
+		terminal = tokenTerminal{px: px, ts: d.TokenServer, first: len(cfg.Routes)}
+	}
+	h := engine.New(p, terminal, engine.Options{
 		MaxHeaderBytes:       int(cfg.Server.MaxHeaderBytes),
 		MaxBodyBytes:         int64(cfg.Server.MaxBodyBytes),
 		MaxResponseBodyBytes: int(cfg.Server.MaxResponseBodyBytes),
@@ -235,6 +264,31 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		Logger:               d.Logger,
 	})
 	return &Instance{Config: cfg, Handler: h, Stages: [2][]string{req, resp}, proxy: px, closers: closers}, nil
+}
+
+// tokenTerminal sends the token server's routes to it and the rest to the
+// proxy.
+type tokenTerminal struct {
+	px    *proxy.Proxy
+	ts    *tokens.Server
+	first int // index of the first token-server route
+}
+
+func (t tokenTerminal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if x := pipeline.FromContext(r.Context()); x != nil && x.Route != nil && x.Route.Index >= t.first {
+		t.ts.ServeHTTP(w, r)
+		return
+	}
+	t.px.ServeHTTP(w, r)
+}
+
+// ownTokens is the JWT authenticator for the token server's access tokens:
+// its keys come from the server's key set, and revoked ids are refused.
+func ownTokens(ts config.TokenServer, d Deps) (*jwtauth.Authenticator, error) {
+	c := &config.Config{Authn: config.Authn{JWT: []config.JWT{{Name: ts.Authenticator, Issuer: ts.Issuer,
+		Audiences: []string{ts.Audience}, Algorithms: []string{"ES256"}, KeysFile: "(in-process)"}}}}
+	config.SetDefaults(c)
+	return jwtauth.New(c.Authn.JWT[0], jwtauth.Options{Logger: d.Logger, LocalJWKS: d.TokenKeys.JWKS, Revoked: d.Revocations.Has})
 }
 
 // Gateway serves the current Instance and swaps it atomically on reload.
@@ -308,5 +362,6 @@ func sameStatic(a, b *config.Config) bool {
 		reflect.DeepEqual(a.Redis, b.Redis) && a.Limits.Backend == b.Limits.Backend &&
 		a.Limits.MaxKeys == b.Limits.MaxKeys && a.Firewall.Bans == b.Firewall.Bans &&
 		a.IdentityToken.Enabled == b.IdentityToken.Enabled && a.IdentityToken.RotateEvery == b.IdentityToken.RotateEvery &&
-		a.IdentityToken.KEKFile == b.IdentityToken.KEKFile
+		a.IdentityToken.KEKFile == b.IdentityToken.KEKFile && a.TokenServer.Enabled == b.TokenServer.Enabled &&
+		a.TokenServer.RotateEvery == b.TokenServer.RotateEvery && a.TokenServer.KEKFile == b.TokenServer.KEKFile
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
+	"github.com/rampart-gw/rampart/internal/tokens"
 )
 
 // ServeOptions configures Serve.
@@ -92,6 +93,15 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return err
 	}
 	defer closeShared()
+	if ts := cfg.TokenServer; ts.Enabled {
+		if err := openTokenServer(ctx, cfg, st, &deps); err != nil {
+			return err
+		}
+		defer func() {
+			_ = deps.Revocations.Close()
+			_ = deps.TokenKeys.Close()
+		}()
+	}
 	if it := cfg.IdentityToken; it.Enabled {
 		kek, err := signing.LoadOrCreateKEK(it.KEKFile)
 		if err != nil {
@@ -248,6 +258,39 @@ loop:
 		log.Warn("shutdown did not finish cleanly", "error", err)
 	}
 	return serveErr
+}
+
+// openTokenServer opens the token server's keys, revocations and clients
+// (the API keys, checked with the first apikey authenticator's pepper).
+func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d *Deps) error {
+	ts := cfg.TokenServer
+	kek, err := signing.LoadOrCreateKEK(ts.KEKFile)
+	if err != nil {
+		return fmt.Errorf("token_server.kek_file: %w", err)
+	}
+	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: ts.RotateEvery.Std(),
+		TokenTTL: ts.TTL.Std(), KEK: kek, Logger: d.Logger})
+	if err != nil {
+		return fmt.Errorf("token_server: %w", err)
+	}
+	rev, err := tokens.NewRevocations(ctx, st, 10*time.Second, nil, d.Logger)
+	if err != nil {
+		_ = keys.Close()
+		return fmt.Errorf("token_server: %w", err)
+	}
+	pepper := filepath.Join(cfg.DataDir, "apikey-pepper")
+	if len(cfg.Authn.APIKey) > 0 {
+		pepper = cfg.Authn.APIKey[0].PepperFile
+	}
+	hasher, err := apikey.LoadOrCreatePepper(pepper)
+	if err != nil {
+		_ = rev.Close()
+		_ = keys.Close()
+		return err
+	}
+	d.TokenKeys, d.Revocations = keys, rev
+	d.TokenServer = tokens.New(ts, st, hasher, keys, rev, tokens.Options{Logger: d.Logger})
+	return nil
 }
 
 // jwks returns the identity-token key set for the admin listener, or nil.

@@ -156,6 +156,10 @@ var migrations = []migration{
 			created_at BIGINT NOT NULL, retire_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
 			private_key BYTEA NOT NULL, public_jwk TEXT NOT NULL)`},
 	}},
+	{3, map[string][]string{
+		"sqlite":   {`CREATE TABLE revoked_tokens (jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)`},
+		"postgres": {`CREATE TABLE revoked_tokens (jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)`},
+	}},
 }
 
 // migrate applies pending migrations. A database newer than this binary is
@@ -440,4 +444,36 @@ func (s *Store) SigningKeys(ctx context.Context, purpose string, now time.Time) 
 		return nil, fmt.Errorf("reading signing keys: %w", err)
 	}
 	return out, nil
+}
+
+// RevokeToken records that the token jti is revoked until it expires at
+// exp (after which it would be refused anyway). Revoking twice is fine.
+func (s *Store) RevokeToken(ctx context.Context, jti string, exp time.Time) error {
+	q := `INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`
+	if _, err := s.db.ExecContext(ctx, s.q(q), jti, exp.Unix()); err != nil {
+		return fmt.Errorf("revoking a token: %w", err)
+	}
+	return nil
+}
+
+// RevokedTokens returns the ids of revoked tokens that have not expired at
+// now, and forgets the expired ones.
+func (s *Store) RevokedTokens(ctx context.Context, now time.Time) ([]string, error) {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM revoked_tokens WHERE expires_at <= $1`), now.Unix()); err != nil {
+		return nil, fmt.Errorf("forgetting expired revocations: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT jti FROM revoked_tokens`)
+	if err != nil {
+		return nil, fmt.Errorf("reading revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var j string
+		if err := rows.Scan(&j); err != nil {
+			return nil, fmt.Errorf("reading revocations: %w", err)
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
 }

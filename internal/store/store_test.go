@@ -77,7 +77,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
-			if s.Version() != 2 {
+			if s.Version() != 3 {
 				t.Errorf("schema version %d", s.Version())
 			}
 			now := time.Unix(1_800_000_000, 0).UTC()
@@ -205,6 +205,28 @@ func TestSigningKeys(t *testing.T) {
 			}
 			if diff := cmp.Diff([]SigningKey{cur, old}, got); diff != "" {
 				t.Errorf("keys (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRevokedTokens(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			now := time.Unix(1_800_000_000, 0).UTC()
+			for _, r := range []struct {
+				jti string
+				exp time.Time
+			}{{"a", now.Add(time.Minute)}, {"a", now.Add(time.Minute)}, {"old", now.Add(-time.Second)}} {
+				if err := s.RevokeToken(ctx, r.jti, r.exp); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := s.RevokedTokens(ctx, now)
+			if err != nil || len(got) != 1 || got[0] != "a" {
+				t.Fatalf("revoked %v %v", got, err)
 			}
 		})
 	}
