@@ -866,7 +866,7 @@ type IdentityToken struct {
 // whole key, and a token carries the key's subject, roles and (a subset
 // of) its scopes. Served on the public listeners, through the firewall and
 // the pre-authentication limits: POST PATH/token, POST PATH/revoke
-// (RFC 7009), GET PATH/jwks.json, and GET
+// (RFC 7009), GET /.well-known/jwks.json (its keys), and GET
 // /.well-known/oauth-authorization-server (RFC 8414). Tokens are ES256
 // JWTs signed with keys that rotate like identity_token's.
 type TokenServer struct {

@@ -78,7 +78,7 @@ func Routes(cfg config.TokenServer) []config.Route {
 	return []config.Route{
 		{Name: "rampart-token", Path: p + "/token", Methods: []string{"POST"}, Public: true},
 		{Name: "rampart-revoke", Path: p + "/revoke", Methods: []string{"POST"}, Public: true},
-		{Name: "rampart-jwks", Path: p + "/jwks.json", Methods: []string{"GET"}, Public: true},
+		{Name: "rampart-jwks", Path: "/.well-known/jwks.json", Methods: []string{"GET"}, Public: true},
 		{Name: "rampart-oauth-metadata", Path: "/.well-known/oauth-authorization-server", Methods: []string{"GET"}, Public: true},
 	}
 }
@@ -105,7 +105,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"issuer":                                s.cfg.Issuer,
 			"token_endpoint":                        s.cfg.Issuer + s.cfg.Path + "/token",
 			"revocation_endpoint":                   s.cfg.Issuer + s.cfg.Path + "/revoke",
-			"jwks_uri":                              s.cfg.Issuer + s.cfg.Path + "/jwks.json",
+			"jwks_uri":                              s.cfg.Issuer + "/.well-known/jwks.json",
 			"grant_types_supported":                 []string{"client_credentials"},
 			"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 			"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post"},
