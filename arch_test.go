@@ -82,7 +82,7 @@ var rules = map[string]struct {
 	"internal/redistest":  {nil, nil},
 	"internal/signing":    {[]string{"store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/idtoken":    {[]string{"config", "pipeline", "signing"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"internal/tokens":     {[]string{"apikey", "config", "pipeline", "signing", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"internal/tokens":     {[]string{"apikey", "authn", "config", "pipeline", "signing", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/firewall":   {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},
 	"internal/limits":     {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},

@@ -52,7 +52,7 @@ func (k *LocalKeys) CreateKey(ctx context.Context, r CreateKeyRequest) (NewKey, 
 		}
 		ttl = d
 	}
-	if k.MaxScopes != nil {
+	if len(k.MaxScopes) > 0 {
 		for _, sc := range r.Scopes {
 			if !roleAllows(k.MaxScopes, r.Roles, sc) {
 				return NewKey{}, inputError(fmt.Sprintf("scope %q is more than the key's roles allow (authz.max_scopes)", sc))

@@ -119,6 +119,12 @@ routes: [{path: /a, methods: [GET], upstream: api, public: true}]
 		name, yaml, want string
 	}{
 		{"empty file", ``, "the file is empty"},
+		{"identity header outside X-Rampart-", base + "identity_token: {enabled: true, header: X-Identity}\n", "identity_token.header: must start with X-Rampart-"},
+		{"identity header taken", base + "identity_token: {enabled: true, header: X-Rampart-Subject}\n", "already carries part of the identity"},
+		{"token issuer with a path", base + "token_server: {enabled: true, issuer: \"https://gw.example/auth\"}\n", "token_server.issuer: required: an https origin"},
+		{"token issuer shared", base + "token_server: {enabled: true, issuer: \"https://gw.example\"}\nauthn: {jwt: [{name: x, issuer: \"https://gw.example\", audiences: [a], keys_file: k}]}\n", "authn.jwt[0].issuer: is token_server.issuer"},
+		{"token endpoint shadowed", strings.Replace(base, "path: /a, methods: [GET]", "path: /oauth/token, methods: [POST]", 1) + "token_server: {enabled: true, issuer: \"https://gw.example\"}\n", "routes[0].path: /oauth/token is a token_server endpoint"},
+		{"token route name", strings.Replace(base, "path: /a,", "name: rampart-x, path: /a,", 1) + "token_server: {enabled: true, issuer: \"https://gw.example\"}\n", "names starting with rampart-"},
 		{"syntax", "version: [1\n", "did not find expected"},
 		{"version", strings.Replace(base, "version: 1", "version: 2", 1), "version: must be 1"},
 		{"no listeners", "version: 1\nupstreams: {api: {url: http://x}}\nroutes: [{path: /a, methods: [GET], upstream: api, public: true}]\n", "listeners: at least one"},

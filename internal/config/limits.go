@@ -192,12 +192,24 @@ func (v *validator) redis(r *Redis) {
 	}
 }
 
+// identityHeaders are the X-Rampart-* headers that carry the identity.
+var identityHeaders = map[string]bool{"x-rampart-subject": true, "x-rampart-issuer": true, "x-rampart-roles": true,
+	"x-rampart-groups": true, "x-rampart-scopes": true, "x-rampart-tenant": true, "x-rampart-auth-method": true}
+
 func (v *validator) identityToken(it *IdentityToken) {
 	if !it.Enabled {
 		return
 	}
-	if !headerToken.MatchString(it.Header) || reservedHeaders[strings.ToLower(it.Header)] {
-		v.errorf("identity_token.header", "%q cannot carry the token", it.Header)
+	lower := strings.ToLower(it.Header)
+	switch {
+	case !headerToken.MatchString(it.Header) || strings.Contains(it.Header, "_"):
+		v.errorf("identity_token.header", "%q is not a header name", it.Header)
+	case !strings.HasPrefix(lower, "x-rampart-"):
+		// Rampart strips every inbound X-Rampart-* header, so a client can
+		// never send a token of its own in this one.
+		v.errorf("identity_token.header", "must start with X-Rampart-, got %q", it.Header)
+	case identityHeaders[lower]:
+		v.errorf("identity_token.header", "%q already carries part of the identity", it.Header)
 	}
 	if !validHeaderValue(it.Issuer) {
 		v.errorf("identity_token.issuer", "contains control characters")
@@ -215,8 +227,22 @@ func (v *validator) tokenServer(c *Config) {
 	if !ts.Enabled {
 		return
 	}
-	if u, err := url.Parse(ts.Issuer); ts.Issuer == "" || err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		v.errorf("token_server.issuer", "required: an https URL without query or fragment, such as https://api.example.com")
+	if u, err := url.Parse(ts.Issuer); ts.Issuer == "" || err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		v.errorf("token_server.issuer", "required: an https origin without path, query or fragment, such as https://api.example.com")
+	}
+	for i, j := range c.Authn.JWT {
+		if j.Issuer == ts.Issuer {
+			v.errorf(fmt.Sprintf("authn.jwt[%d].issuer", i), "is token_server.issuer: the token server's tokens are accepted with auth: [%s]", ts.Authenticator)
+		}
+	}
+	own := map[string]bool{ts.Path + "/token": true, ts.Path + "/revoke": true, "/.well-known/jwks.json": true, "/.well-known/oauth-authorization-server": true}
+	for i, r := range c.Routes {
+		switch {
+		case own[r.Path]:
+			v.errorf(fmt.Sprintf("routes[%d].path", i), "%s is a token_server endpoint", r.Path)
+		case strings.HasPrefix(r.Name, "rampart-"):
+			v.errorf(fmt.Sprintf("routes[%d].name", i), "names starting with rampart- are the token server's")
+		}
 	}
 	if err := CheckPathPattern(ts.Path); err != nil || strings.ContainsAny(ts.Path, "{}") || ts.Path == "/" || strings.HasSuffix(ts.Path, "/") {
 		v.errorf("token_server.path", "%q must be a literal path such as /oauth", ts.Path)

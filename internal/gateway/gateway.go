@@ -144,11 +144,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		authenticators[m.Name] = mtlsauth.New(m)
 	}
 	if cfg.TokenServer.Enabled && d.TokenServer != nil {
-		a, err := ownTokens(cfg.TokenServer, d)
-		if err != nil {
-			return nil, err
-		}
-		authenticators[cfg.TokenServer.Authenticator] = a
+		authenticators[cfg.TokenServer.Authenticator] = d.TokenServer.Authenticator()
 	}
 	for _, in := range cfg.Authn.Introspection {
 		a, err := introspect.New(in, introspect.Options{Logger: d.Logger})
@@ -282,15 +278,6 @@ func (t tokenTerminal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.px.ServeHTTP(w, r)
 }
 
-// ownTokens is the JWT authenticator for the token server's access tokens:
-// its keys come from the server's key set, and revoked ids are refused.
-func ownTokens(ts config.TokenServer, d Deps) (*jwtauth.Authenticator, error) {
-	c := &config.Config{Authn: config.Authn{JWT: []config.JWT{{Name: ts.Authenticator, Issuer: ts.Issuer,
-		Audiences: []string{ts.Audience}, Algorithms: []string{"ES256"}, KeysFile: "(in-process)"}}}}
-	config.SetDefaults(c)
-	return jwtauth.New(c.Authn.JWT[0], jwtauth.Options{Logger: d.Logger, LocalJWKS: d.TokenKeys.JWKS, Revoked: d.Revocations.Has})
-}
-
 // Gateway serves the current Instance and swaps it atomically on reload.
 // It is safe for concurrent use.
 type Gateway struct {
@@ -333,6 +320,9 @@ func (g *Gateway) Reload(cfg *config.Config, grace time.Duration) error {
 		// until the restart.
 		next := *cfg
 		next.Server = old.Config.Server
+		// The signing keys and the token server were made from these at
+		// start: keep them consistent until the restart too.
+		next.IdentityToken, next.TokenServer = old.Config.IdentityToken, old.Config.TokenServer
 		cfg = &next
 	}
 	in, err := Build(cfg, g.deps)
@@ -362,6 +352,5 @@ func sameStatic(a, b *config.Config) bool {
 		reflect.DeepEqual(a.Redis, b.Redis) && a.Limits.Backend == b.Limits.Backend &&
 		a.Limits.MaxKeys == b.Limits.MaxKeys && a.Firewall.Bans == b.Firewall.Bans &&
 		a.IdentityToken.Enabled == b.IdentityToken.Enabled && a.IdentityToken.RotateEvery == b.IdentityToken.RotateEvery &&
-		a.IdentityToken.KEKFile == b.IdentityToken.KEKFile && a.TokenServer.Enabled == b.TokenServer.Enabled &&
-		a.TokenServer.RotateEvery == b.TokenServer.RotateEvery && a.TokenServer.KEKFile == b.TokenServer.KEKFile
+		a.IdentityToken == b.IdentityToken && a.TokenServer == b.TokenServer
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,17 +100,26 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	return nil
 }
 
-// cacheKey identifies what a token says; \x00 cannot appear in claims
-// that passed authentication as header-safe strings, and lists are
-// length-prefixed by their separators.
+// cacheKey identifies what a token says: every field and list item
+// length-prefixed, so no two identities share a key whatever bytes their
+// claims hold, and the credential's expiry, which bounds exp.
 func cacheKey(id *pipeline.Identity, aud string) string {
-	var b strings.Builder
-	for _, s := range []string{aud, id.Subject, id.Issuer, id.Tenant, id.Session, id.Method,
-		strings.Join(id.Roles, "\x01"), strings.Join(id.Groups, "\x01"), strings.Join(id.Scopes, "\x01")} {
-		b.WriteString(s)
-		b.WriteByte(0)
+	b := make([]byte, 0, 128)
+	field := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(append(b, ':'), s...)
 	}
-	return b.String()
+	for _, s := range []string{aud, id.Subject, id.Issuer, id.Tenant, id.Session, id.Method} {
+		field(s)
+	}
+	for _, l := range [][]string{id.Roles, id.Groups, id.Scopes} {
+		b = strconv.AppendInt(append(b, '#'), int64(len(l)), 10)
+		for _, s := range l {
+			field(s)
+		}
+	}
+	b = strconv.AppendInt(append(b, '@'), id.ExpiresAt.Unix(), 10)
+	return string(b)
 }
 
 func (s *Stage) token(id *pipeline.Identity, aud string) (string, error) {

@@ -144,3 +144,20 @@ func BenchmarkToken(b *testing.B) {
 		}
 	})
 }
+
+// TestCacheKeyDistinct: identities that differ only in how their claims
+// split, or in their credential's expiry, never share a cached token.
+func TestCacheKeyDistinct(t *testing.T) {
+	exp := time.Unix(1_800_000_000, 0)
+	pairs := [][2]*pipeline.Identity{
+		{{Subject: "a", Roles: []string{"reader\x01admin"}}, {Subject: "a", Roles: []string{"reader", "admin"}}},
+		{{Subject: "a", Roles: []string{"x"}}, {Subject: "a", Groups: []string{"x"}}},
+		{{Subject: "a\x00b"}, {Subject: "a", Issuer: "b"}},
+		{{Subject: "a", ExpiresAt: exp}, {Subject: "a", ExpiresAt: exp.Add(time.Second)}},
+	}
+	for i, p := range pairs {
+		if cacheKey(p[0], "api") == cacheKey(p[1], "api") {
+			t.Errorf("pair %d shares a cache key", i)
+		}
+	}
+}

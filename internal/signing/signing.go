@@ -165,11 +165,24 @@ func (m *Manager) refresh(ctx context.Context) error {
 		return err
 	}
 	horizon := now.Add(m.prepublish() + m.opt.Refresh)
-	fresh := false
-	for _, k := range keys {
-		if k.RetireAt.After(horizon) {
+	fresh, trusted := false, 0
+	var lastErr error
+	for i := range keys {
+		if _, err := m.verifyRow(&keys[i]); err != nil {
+			lastErr = err // an untrusted row must not hold off rotation
+			continue
+		}
+		trusted++
+		if keys[i].RetireAt.After(horizon) {
 			fresh = true
 		}
+	}
+	if len(keys) > 0 && trusted == 0 {
+		// Most likely another gateway's kek_file: making keys of our own
+		// would split the cluster into gateways that refuse each other's
+		// tokens.
+		return fmt.Errorf("signing: none of the %d stored %s keys opens with this key-encryption key (every gateway needs the same kek_file): %w",
+			len(keys), m.opt.Purpose, lastErr)
 	}
 	if !fresh {
 		k, err := m.create(ctx, now)
@@ -256,20 +269,51 @@ func (m *Manager) open(kid string, b []byte) (*ecdsa.PrivateKey, error) {
 	return ec, nil
 }
 
+// verifyRow opens a stored key and checks that its public half and its kid
+// (the RFC 7638 thumbprint) are those of the sealed private key.
+func (m *Manager) verifyRow(k *store.SigningKey) (*ecdsa.PrivateKey, error) {
+	priv, err := m.open(k.KID, k.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	var pub jose.JSONWebKey
+	if err := json.Unmarshal([]byte(k.PublicJWK), &pub); err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	ep, ok := pub.Key.(*ecdsa.PublicKey)
+	if !ok || !ep.Equal(&priv.PublicKey) {
+		return nil, errors.New("the public key is not the sealed key's")
+	}
+	tp, err := (&jose.JSONWebKey{Key: &priv.PublicKey}).Thumbprint(crypto.SHA256)
+	if err != nil || base64.RawURLEncoding.EncodeToString(tp) != k.KID {
+		return nil, errors.New("the kid is not the key's thumbprint")
+	}
+	return priv, nil
+}
+
 // ring builds the in-memory view: the newest key that has been published
 // for prepublish signs (or the newest, at first start); every stored key
 // is published.
 func (m *Manager) ring(keys []store.SigningKey, now time.Time) (*keyring, error) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	var signing, newest *store.SigningKey
+	privs := map[string]*ecdsa.PrivateKey{}
+	var untrusted error
 	for i := range keys {
 		k := &keys[i]
-		var jwk jose.JSONWebKey
-		if err := json.Unmarshal([]byte(k.PublicJWK), &jwk); err != nil {
-			return nil, fmt.Errorf("signing key %s: public key: %w", k.KID, err)
+		// A row is published only if its sealed private half opens with
+		// the KEK and is the key its public half and kid claim: anyone who
+		// can write to the store, but lacks the KEK, cannot slip in a key
+		// of their own.
+		priv, err := m.verifyRow(k)
+		if err != nil {
+			untrusted = fmt.Errorf("signing key %s: %w", k.KID, err)
+			m.opt.Logger.Error("signing keys: a stored key is not trusted and not published", "purpose", m.opt.Purpose, "kid", k.KID, "error", err)
+			continue
 		}
-		set.Keys = append(set.Keys, jwk)
-		if now.Before(k.RetireAt) {
+		privs[k.KID] = priv
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &priv.PublicKey, KeyID: k.KID, Algorithm: string(jose.ES256), Use: "sig"})
+		if now.Before(k.RetireAt) { // a trusted key that may sign
 			if newest == nil || k.CreatedAt.After(newest.CreatedAt) {
 				newest = k
 			}
@@ -281,13 +325,13 @@ func (m *Manager) ring(keys []store.SigningKey, now time.Time) (*keyring, error)
 	if signing == nil {
 		signing = newest
 	}
+	if signing == nil && untrusted != nil {
+		return nil, untrusted // every key failed: most likely another kek_file
+	}
 	if signing == nil {
 		return nil, errors.New("signing: no key can sign")
 	}
-	priv, err := m.open(signing.KID, signing.PrivateKey)
-	if err != nil {
-		return nil, err
-	}
+	priv := privs[signing.KID]
 	jwks, err := json.Marshal(set)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
@@ -316,19 +360,27 @@ func LoadOrCreateKEK(path string) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the path is the operator's config
+	// Written whole to a temporary file and linked into place, so another
+	// process never reads a half-written key; if one linked first, its key
+	// is the one.
+	f, err := os.CreateTemp(filepath.Dir(path), ".kek-*")
 	if err != nil {
-		if errors.Is(err, fs.ErrExist) { // another process made it first
-			return LoadOrCreateKEK(path)
-		}
 		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n"); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return LoadOrCreateKEK(path)
+		}
+		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}
 	return k, nil
 }

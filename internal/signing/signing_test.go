@@ -2,6 +2,11 @@ package signing
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -151,5 +156,58 @@ func TestLoadOrCreateKEK(t *testing.T) {
 	b, err := LoadOrCreateKEK(p)
 	if err != nil || string(a) != string(b) {
 		t.Fatal("the second read differs", err)
+	}
+}
+
+// TestInjectedKeyNotPublished: a row written straight into the store by
+// someone without the KEK (their own public key, any private blob) is
+// neither published nor allowed to hold off rotation.
+func TestInjectedKeyNotPublished(t *testing.T) {
+	st := openStore(t)
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	attacker, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := jose.JSONWebKey{Key: &attacker.PublicKey, Algorithm: "ES256", Use: "sig"}
+	tp, _ := pub.Thumbprint(crypto.SHA256)
+	pub.KeyID = base64.RawURLEncoding.EncodeToString(tp)
+	pj, _ := pub.MarshalJSON()
+	if err := st.CreateSigningKey(context.Background(), store.SigningKey{KID: pub.KeyID, Purpose: "identity", Alg: "ES256",
+		CreatedAt: c.t.Add(-time.Minute), RetireAt: c.t.Add(240 * time.Hour), ExpiresAt: c.t.Add(300 * time.Hour),
+		PrivateKey: []byte{1, 2, 3}, PublicJWK: string(pj)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now}); err == nil {
+		t.Fatal("started on a store whose only key it cannot open")
+	}
+	if _, err := st.SigningKeys(context.Background(), "identity", c.t.Add(400*time.Hour)); err != nil { // expires the injected row
+		t.Fatal(err)
+	}
+	m, err := New(context.Background(), st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// Injected beside a trusted key: not published, and rotation goes on.
+	if err := st.CreateSigningKey(context.Background(), store.SigningKey{KID: pub.KeyID, Purpose: "identity", Alg: "ES256",
+		CreatedAt: c.t.Add(-time.Minute), RetireAt: c.t.Add(240 * time.Hour), ExpiresAt: c.t.Add(300 * time.Hour),
+		PrivateKey: []byte{1, 2, 3}, PublicJWK: string(pj)}); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(59 * time.Minute)
+	if err := m.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(kids(t, m)) != 2 {
+		t.Fatalf("published %v: want the first key and its successor", kids(t, m))
+	}
+	for _, kid := range kids(t, m) {
+		if kid == pub.KeyID {
+			t.Fatal("the injected key is published")
+		}
+	}
+	if m.Current().KID == pub.KeyID {
+		t.Fatal("signing with the injected key")
 	}
 }

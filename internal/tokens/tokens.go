@@ -26,7 +26,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -108,8 +107,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"jwks_uri":                              s.cfg.Issuer + "/.well-known/jwks.json",
 			"grant_types_supported":                 []string{"client_credentials"},
 			"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-			"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post"},
-			"token_endpoint_auth_signing_alg_values_supported": []string{"ES256"},
+			"revocation_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+			"response_types_supported":                   []string{}, // no authorization endpoint
 		})
 	}
 }
@@ -199,10 +198,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, x *pipeline.Excha
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
 		return
 	case "server_error":
-		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Try again shortly.")
+		oauthError(w, http.StatusServiceUnavailable, "server_error", "Try again shortly.")
 		return
 	default:
 		oauthError(w, http.StatusBadRequest, fail, "Authenticate the client one way only.")
+		return
+	}
+	if !f.Has("grant_type") {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required.")
 		return
 	}
 	if f.Get("grant_type") != "client_credentials" {
@@ -277,8 +280,16 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, x *pipeline.Exch
 		return
 	}
 	rec, fail := s.client(r, f, x.ClientIP)
-	if fail != "" {
+	switch fail {
+	case "":
+	case "server_error":
+		oauthError(w, http.StatusServiceUnavailable, "server_error", "Try again shortly.")
+		return
+	case "invalid_client":
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		return
+	default:
+		oauthError(w, http.StatusBadRequest, fail, "Authenticate the client one way only.")
 		return
 	}
 	tok := f.Get("token")
@@ -304,7 +315,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, x *pipeline.Exch
 	}
 	if c.Expiry.Time().After(s.now()) {
 		if err := s.revoked.Revoke(r.Context(), c.ID, c.Expiry.Time()); err != nil {
-			oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Try again shortly.")
+			oauthError(w, http.StatusServiceUnavailable, "server_error", "Try again shortly.")
 			return
 		}
 	}
@@ -317,8 +328,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, x *pipeline.Exch
 type Revocations struct {
 	st  *store.Store
 	now func() time.Time
-	set atomic.Pointer[map[string]bool]
-	mu  sync.Mutex // serializes writers of set and recent
+	mu  sync.RWMutex // guards set and recent
+	set map[string]bool
 	// recent holds this gateway's own revocations for a while, so that a
 	// reload that read the store just before one was written keeps it.
 	recent map[string]time.Time
@@ -335,7 +346,7 @@ func NewRevocations(ctx context.Context, st *store.Store, interval time.Duration
 	if now == nil {
 		now = time.Now
 	}
-	r := &Revocations{st: st, now: now, recent: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Revocations{st: st, now: now, set: map[string]bool{}, recent: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := r.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -376,7 +387,7 @@ func (r *Revocations) reload(ctx context.Context) error {
 			m[id] = true
 		}
 	}
-	r.set.Store(&m)
+	r.set = m
 	r.mu.Unlock()
 	return nil
 }
@@ -387,22 +398,17 @@ func (r *Revocations) Revoke(ctx context.Context, jti string, exp time.Time) err
 		return err
 	}
 	r.mu.Lock()
-	m := map[string]bool{jti: true}
-	if cur := r.set.Load(); cur != nil {
-		for id := range *cur {
-			m[id] = true
-		}
-	}
+	r.set[jti] = true
 	r.recent[jti] = r.now()
-	r.set.Store(&m)
 	r.mu.Unlock()
 	return nil
 }
 
 // Has reports whether jti is revoked.
 func (r *Revocations) Has(jti string) bool {
-	m := r.set.Load()
-	return m != nil && (*m)[jti]
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.set[jti]
 }
 
 // Close stops the rereading.

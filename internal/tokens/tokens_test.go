@@ -2,11 +2,22 @@ package tokens
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/apikey"
+	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -54,4 +65,110 @@ func TestRevocations(t *testing.T) {
 	if len(a.recent) != 0 {
 		t.Fatalf("recent holds %d ids", len(a.recent))
 	}
+}
+
+// TestAuthenticator: the server's own tokens name their client (so per-key
+// limits hold across tokens), stop at exp with no leeway, and stop when
+// revoked or when their API key is revoked.
+func TestAuthenticator(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := &clock{t: time.Now().Truncate(time.Second)}
+	h, err := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rec, err := apikey.Create(ctx, st, h, apikey.Spec{Name: "svc", Subject: "svc", Scopes: []string{"a"}, CIDRs: []string{"10.0.0.0/8"}}, c.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	rev, err := NewRevocations(ctx, st, time.Hour, c.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rev.Close()
+	cfg := config.TokenServer{Enabled: true, Issuer: "https://gw.test", Audience: "https://gw.test", TTL: config.Duration(time.Minute), Authenticator: "rampart"}
+	srv := New(cfg, st, h, keys, rev, Options{Now: c.Now})
+	a := srv.Authenticator()
+	call := func(tok, ip string) (*pipeline.Identity, error) {
+		x := &pipeline.Exchange{}
+		x.Reset()
+		x.In.Header = http.Header{"Authorization": {"Bearer " + tok}}
+		x.ClientIP = netip.MustParseAddr(ip)
+		return a.Authenticate(ctx, x)
+	}
+	reason := func(err error) string {
+		if d, ok := pipeline.AsDenial(err); ok {
+			return d.Reason
+		}
+		return fmt.Sprint(err)
+	}
+	t1, _, err := srv.issue(rec, []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, _, _ := srv.issue(rec, []string{"a"})
+	id1, err := call(t1, "10.1.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, _ := call(t2, "10.1.2.3")
+	if id1.CredentialID != "apikey:"+rec.ID || id2.CredentialID != id1.CredentialID || id1.Subject != "svc" || id1.Scopes[0] != "a" {
+		t.Fatalf("identities %+v %+v", id1, id2)
+	}
+	if _, err := call(t1, "192.0.2.1"); reason(err) != "authn.client_revoked" {
+		t.Fatalf("outside the key's networks: %v", err)
+	}
+	// Revoking one token stops it, not its sibling.
+	if err := rev.Revoke(ctx, jtiOf(t, t1), c.t.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(t1, "10.1.2.3"); reason(err) != "authn.token_revoked" {
+		t.Fatalf("revoked token: %v", err)
+	}
+	if _, err := call(t2, "10.1.2.3"); err != nil {
+		t.Fatalf("its sibling: %v", err)
+	}
+	// Revoking the API key stops every token within clientRecheck.
+	if err := st.RevokeAPIKey(ctx, rec.ID, c.t); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(clientRecheck + time.Second)
+	if _, err := call(t2, "10.1.2.3"); reason(err) != "authn.client_revoked" {
+		t.Fatalf("after the key's revocation: %v", err)
+	}
+	// No leeway past exp.
+	c.t = c.t.Add(time.Minute)
+	if _, err := call(t2, "10.1.2.3"); reason(err) != "authn.token_expired" {
+		t.Fatalf("expired: %v", err)
+	}
+	// Not ours: passes to the next authenticator.
+	if _, err := call("eyJhbGciOiJFUzI1NiIsImtpZCI6Im5vcGUifQ.e30.AAAA", "10.1.2.3"); !errors.Is(err, authn.ErrNoCredentials) {
+		t.Fatalf("another issuer's token: %v", err)
+	}
+}
+
+func jtiOf(t *testing.T, tok string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		JTI string `json:"jti"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.JTI
 }

@@ -53,12 +53,6 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives JWKS fetch failures.
 	Logger *slog.Logger
-	// LocalJWKS, when set, is where the keys come from instead of the
-	// config's jwks_url or keys_file: Rampart's own token server.
-	LocalJWKS func() []byte
-	// Revoked, when set, reports a revoked token id (jti); such a token is
-	// refused even while cached.
-	Revoked func(jti string) bool
 }
 
 // Authenticator verifies one issuer's tokens. It is safe for concurrent
@@ -71,7 +65,6 @@ type Authenticator struct {
 	cache    *authn.Cache
 	now      func() time.Time
 	required []string
-	revoked  func(jti string) bool
 }
 
 // New builds an authenticator from a validated config.
@@ -88,10 +81,7 @@ func New(c config.JWT, o Options) (*Authenticator, error) {
 		a.allowed[alg] = true
 	}
 	var err error
-	a.revoked = o.Revoked
 	switch {
-	case o.LocalJWKS != nil:
-		a.keys, err = newLocalKeySet(o.LocalJWKS)
 	case c.HMACSecretFile != "":
 		a.keys, err = newHMACKeySet(c.HMACSecretFile)
 	case c.KeysFile != "":
@@ -135,18 +125,6 @@ type header struct {
 
 // Authenticate verifies the bearer token if it is a JWT of this issuer.
 func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Identity, error) {
-	id, err := a.authenticate(ctx, x)
-	if err == nil && a.revoked != nil {
-		if jti, ok := strings.CutPrefix(id.CredentialID, "jti:"); ok && a.revoked(jti) {
-			return nil, errRevoked
-		}
-	}
-	return id, err
-}
-
-var errRevoked = authn.Unauthorized("authn.token_revoked", "The token has been revoked.", nil)
-
-func (a *Authenticator) authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Identity, error) {
 	tok, err := authn.Bearer(x.In.Header)
 	if err != nil {
 		return nil, err

@@ -28,7 +28,6 @@ const maxJWKSBytes = 1 << 20
 
 // keySnapshot is one fetched key set; it is never modified once stored.
 type keySnapshot struct {
-	raw     []byte // the JWKS it was parsed from (local key sets)
 	byKID   map[string][]jose.JSONWebKey
 	all     []jose.JSONWebKey
 	fetched time.Time
@@ -56,32 +55,6 @@ type keySet struct {
 
 	mu        sync.Mutex // guards lastFetch
 	lastFetch time.Time
-
-	local func() []byte // an in-process JWKS (Rampart's own tokens)
-}
-
-// newLocalKeySet reads keys from an in-process JWKS, reparsed when it
-// changes (a rotation).
-func newLocalKeySet(jwks func() []byte) (*keySet, error) {
-	k := &keySet{local: jwks}
-	if _, err := k.localSnapshot(); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-func (k *keySet) localSnapshot() (*keySnapshot, error) {
-	b := k.local()
-	if snap := k.cur.Load(); snap != nil && bytes.Equal(snap.raw, b) {
-		return snap, nil
-	}
-	snap, err := parseKeySet(b)
-	if err != nil {
-		return nil, err
-	}
-	snap.raw = b
-	k.cur.Store(snap)
-	return snap, nil
 }
 
 // parseKeySet reads a JWKS document, keeping the public signing keys.
@@ -167,13 +140,6 @@ func newRemoteKeySet(url, discoverIssuer, caFile string, refresh, minRefresh tim
 // the set when it has none yet, refreshing it in the background when it is
 // stale, and refetching once per minRefresh when kid is unknown.
 func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
-	if k.local != nil {
-		snap, err := k.localSnapshot()
-		if err != nil {
-			return nil
-		}
-		return snap.find(kid)
-	}
 	snap := k.cur.Load()
 	if k.url == "" && k.discover == "" {
 		return snap.find(kid)
