@@ -78,6 +78,9 @@ type Manager struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	lastRefresh atomic.Int64 // unix ns of the last on-demand refresh
+	refreshMu   sync.Mutex   // one refresh at a time: never two new keys at once
 }
 
 type keyring struct {
@@ -130,6 +133,20 @@ func (m *Manager) Current() Key { return m.cur.Load().signing }
 // JWKS returns the published key set as JSON.
 func (m *Manager) JWKS() []byte { return m.cur.Load().jwks }
 
+// RefreshIfStale rereads the keys now, unless it did in the last two
+// seconds: a verifier that meets an unknown kid (a key another gateway
+// just made) calls it instead of waiting for the next tick.
+func (m *Manager) RefreshIfStale(ctx context.Context) {
+	now := m.opt.Now().UnixNano()
+	last := m.lastRefresh.Load()
+	if now-last < int64(2*time.Second) || !m.lastRefresh.CompareAndSwap(last, now) {
+		return
+	}
+	if err := m.refresh(ctx); err != nil {
+		m.opt.Logger.Warn("signing keys: refresh failed", "purpose", m.opt.Purpose, "error", err)
+	}
+}
+
 // Close stops the background refresh.
 func (m *Manager) Close() error {
 	m.once.Do(func() { close(m.stop) })
@@ -159,6 +176,8 @@ func (m *Manager) loop(base context.Context) {
 // refresh rereads the keys, makes a new one when none will be able to sign
 // after the next prepublish period, and installs the result.
 func (m *Manager) refresh(ctx context.Context) error {
+	m.refreshMu.Lock()
+	defer m.refreshMu.Unlock()
 	now := m.opt.Now()
 	keys, err := m.st.SigningKeys(ctx, m.opt.Purpose, now)
 	if err != nil {

@@ -131,6 +131,12 @@ func (a *Authenticator) verify(tok string) (*accessClaims, error) {
 	}
 	set := a.keySet()
 	keys := set.Key(h.KeyID)
+	if len(keys) == 0 {
+		// Perhaps a key another gateway just made: reread (rate-limited).
+		a.srv.keys.RefreshIfStale(context.Background())
+		set = a.keySet()
+		keys = set.Key(h.KeyID)
+	}
 	if len(keys) != 1 {
 		return nil, errNotOurs
 	}

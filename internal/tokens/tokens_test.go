@@ -172,3 +172,55 @@ func jtiOf(t *testing.T, tok string) string {
 	}
 	return c.JTI
 }
+
+// TestUnknownKidRereadsKeys: a token signed with a key another gateway
+// just made is accepted at once, not after this gateway's next refresh.
+func TestUnknownKidRereadsKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := &clock{t: time.Now().Truncate(time.Second)}
+	h, _ := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
+	_, rec, err := apikey.Create(ctx, st, h, apikey.Spec{Name: "svc", Subject: "svc"}, c.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now}
+	k1, err := signing.New(ctx, st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k1.Close()
+	k2, err := signing.New(ctx, st, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k2.Close()
+	rev, _ := NewRevocations(ctx, st, time.Hour, c.Now, nil)
+	defer rev.Close()
+	cfg := config.TokenServer{Enabled: true, Issuer: "https://gw.test", Audience: "https://gw.test", TTL: config.Duration(time.Minute), Authenticator: "rampart"}
+	one := New(cfg, st, h, k1, rev, Options{Now: c.Now})
+	two := New(cfg, st, h, k2, rev, Options{Now: c.Now})
+	// The second gateway rotates to a key the first has not read yet.
+	c.t = c.t.Add(59 * time.Minute)
+	k2.RefreshIfStale(ctx)
+	c.t = c.t.Add(3 * time.Minute)
+	k2.RefreshIfStale(ctx)
+	if k2.Current().KID == k1.Current().KID {
+		t.Fatal("the second gateway did not rotate")
+	}
+	tok, _, err := two.issue(rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &pipeline.Exchange{}
+	x.Reset()
+	x.In.Header = http.Header{"Authorization": {"Bearer " + tok}}
+	if _, err := one.Authenticator().Authenticate(ctx, x); err != nil {
+		t.Fatalf("the first gateway refused the new key's token: %v", err)
+	}
+}
