@@ -280,6 +280,11 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("version: 1\nroutes: [{path: '/{a...}', methods: [GET]}]\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	if b, err := os.ReadFile("../../examples/rampart.yaml"); err == nil { // every section, limits and firewall included
+		f.Add(b)
+	}
+	f.Add([]byte("version: 1\nlimits: {plans: [{name: p, rates: [{requests: 3, per: 7us, burst: 9223372036854775807}]}]}\n"))
+	f.Add([]byte("version: 1\ntoken_server: {enabled: true, issuer: 'https://x'}\nidentity_token: {enabled: true, ttl: 1ns}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, _, err := Parse("fuzz.yaml", data)
 		if err == nil && c == nil {

@@ -224,3 +224,37 @@ func TestUnknownKidRereadsKeys(t *testing.T) {
 		t.Fatalf("the first gateway refused the new key's token: %v", err)
 	}
 }
+
+// FuzzAuthenticate feeds arbitrary bearer tokens to the authenticator: it
+// must never panic and never accept anything it did not sign.
+func FuzzAuthenticate(f *testing.F) {
+	ctx := context.Background()
+	dir := f.TempDir()
+	st, err := store.Open(ctx, config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer st.Close()
+	h, _ := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
+	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer keys.Close()
+	rev, _ := NewRevocations(ctx, st, time.Hour, nil, nil)
+	defer rev.Close()
+	srv := New(config.TokenServer{Enabled: true, Issuer: "https://gw.test", Audience: "https://gw.test", TTL: config.Duration(time.Minute), Authenticator: "rampart"},
+		st, h, keys, rev, Options{})
+	a := srv.Authenticator()
+	for _, s := range []string{"a.b.c", "eyJhbGciOiJub25lIn0.e30.", "eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.eyJpc3MiOiJodHRwczovL2d3LnRlc3QifQ.AAAA", "...", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		x := &pipeline.Exchange{}
+		x.Reset()
+		x.In.Header = http.Header{"Authorization": {"Bearer " + tok}}
+		if id, err := a.Authenticate(ctx, x); err == nil {
+			t.Fatalf("accepted %q as %+v", tok, id)
+		}
+	})
+}
