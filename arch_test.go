@@ -80,6 +80,7 @@ var rules = map[string]struct {
 	"internal/trust":      {nil, nil},
 	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/redistest":  {nil, nil},
+	"internal/audit":      {[]string{"pipeline"}, []string{"golang.org/x/mod/sumdb"}},
 	"internal/signing":    {[]string{"store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/idtoken":    {[]string{"config", "pipeline", "signing"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/tokens":     {[]string{"apikey", "authn", "config", "pipeline", "signing", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
@@ -92,10 +93,10 @@ var rules = map[string]struct {
 	"internal/tlsconf":    {[]string{"config", "trust"}, nil},
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "idtoken", "limits", "metrics", "pipeline",
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "audit", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "idtoken", "limits", "metrics", "pipeline",
 		"proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"cmd/rampart":   {[]string{"admin", "apikey", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
+	"cmd/rampart":   {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
 }
 
 func TestImportRules(t *testing.T) {

@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rampart-gw/rampart/internal/audit"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -135,5 +140,33 @@ func TestAuthzExplain(t *testing.T) {
 	}
 	if code := run([]string{"authz", "explain", "-c", "testdata/authz.yaml", "--role", "admin", "GET", "/"}, &out, &errOut); code != exitUsage {
 		t.Errorf("explain --role without --as: %d", code)
+	}
+}
+
+func TestAuditVerify(t *testing.T) {
+	data := t.TempDir()
+	l, err := audit.Open(audit.Options{Dir: filepath.Join(data, "audit")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := l.Append([]byte(fmt.Sprintf(`{"v":1,"n":%d}`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"audit", "verify", "--data", data}, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "records:     5") {
+		t.Fatalf("intact log: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	logPath := filepath.Join(data, "audit", audit.LogFile)
+	b, _ := os.ReadFile(logPath)
+	b[len(b)-3] ^= 1 // one byte of the last event
+	_ = os.WriteFile(logPath, b, 0o600)
+	out.Reset()
+	if code := run([]string{"audit", "verify", "--data", data}, &out, &errOut); code != exitFailure || !strings.Contains(out.String(), "BAD: record 4") {
+		t.Fatalf("edited log: exit %d\n%s", code, out.String())
 	}
 }

@@ -79,6 +79,12 @@ func setLimitDefaults(c *Config) {
 			ts.KEKFile = filepath.Join(c.DataDir, "signing-kek")
 		}
 	}
+	if a := &c.Audit; a.Enabled {
+		if a.Dir == "" {
+			a.Dir = filepath.Join(c.DataDir, "audit")
+		}
+		setDuration(&a.CheckpointInterval, time.Minute)
+	}
 	l := &c.Limits
 	if l.Backend == "" {
 		l.Backend = defaultLimitsBackend
@@ -259,6 +265,12 @@ func (v *validator) tokenServer(c *Config) {
 	}
 	if c.IdentityToken.Enabled && c.IdentityToken.KEKFile != ts.KEKFile {
 		v.errorf("token_server.kek_file", "must be identity_token.kek_file: one key-encryption key seals all signing keys")
+	}
+}
+
+func (v *validator) audit(a *Audit) {
+	if a.Enabled && a.CheckpointInterval.Std() < time.Second {
+		v.errorf("audit.checkpoint_interval", "must be at least 1s")
 	}
 }
 

@@ -69,8 +69,9 @@ type Config struct {
 	// Protect configures field encryption and data-loss prevention. Not yet
 	// supported.
 	Protect Reserved `yaml:"protect"`
-	// Audit configures the tamper-evident audit log. Not yet supported.
-	Audit Reserved `yaml:"audit"`
+	// Audit is the tamper-evident audit log: one event per request,
+	// hash-chained, with signed Merkle checkpoints.
+	Audit Audit `yaml:"audit"`
 }
 
 // Listener is one public address of the gateway.
@@ -889,4 +890,27 @@ type TokenServer struct {
 	// KEKFile encrypts the signing keys at rest; shared with
 	// identity_token. Default data_dir/signing-kek.
 	KEKFile string `yaml:"kek_file"`
+}
+
+// Audit configures the tamper-evident audit log. Every request, allowed,
+// refused or failed, becomes one event (time, request id, client IP,
+// identity, route, method, normalized path without query, status, each
+// stage's decision and reason, duration, bytes) appended to DIR/events.log
+// with a hash-chain link; RFC 6962 tree heads are signed (Ed25519) into
+// DIR/checkpoints at an interval and on shutdown. Check it with
+// rampart audit verify.
+type Audit struct {
+	// Enabled turns the log on.
+	Enabled bool `yaml:"enabled"`
+	// Dir holds the log, its checkpoints and its signing key (audit-key,
+	// with audit-key.pub beside it). Default data_dir/audit.
+	Dir string `yaml:"dir"`
+	// Sync makes every request wait until its event is on disk (fsync,
+	// shared by the requests of a batch), so an event of a request that
+	// was answered survives a crash. Default false: events are written at
+	// once and synced at each checkpoint.
+	Sync bool `yaml:"sync"`
+	// CheckpointInterval is how often a signed checkpoint is written.
+	// Default 1m.
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
 }

@@ -17,7 +17,6 @@ import (
 var notYet = map[string]string{
 	"waf":     "the WAF stage",
 	"protect": "data protection",
-	"audit":   "the audit log",
 }
 
 // validator collects problems; each method checks one part of the config.
@@ -61,13 +60,14 @@ func Validate(c *Config) []Problem {
 	v.redis(c.Redis)
 	v.identityToken(&c.IdentityToken)
 	v.tokenServer(c)
+	v.audit(&c.Audit)
 	v.firewall(c)
 	v.limits(c)
 	for _, r := range []struct {
 		path string
 		r    Reserved
 	}{
-		{"waf", c.WAF}, {"protect", c.Protect}, {"audit", c.Audit},
+		{"waf", c.WAF}, {"protect", c.Protect},
 	} {
 		v.reserved(r.path, r.r)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/audit"
 )
 
 // TestDemo is the acceptance check of the demo: it starts, writes its
@@ -262,6 +264,15 @@ func TestDemo(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("demo did not shut down")
+	}
+	// The audit log holds every request and verifies.
+	key, err := audit.ReadPublicKey(filepath.Join(dir, "audit", audit.PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(filepath.Join(dir, "audit"), key)
+	if err != nil || !rep.OK() || rep.Records < 40 || rep.Checkpoints < 1 {
+		t.Errorf("audit log: %+v %v", rep, err)
 	}
 	log, err := os.ReadFile(filepath.Join(dir, "access.log"))
 	if err != nil || strings.Count(string(log), "\n") < 6 {

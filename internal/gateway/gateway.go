@@ -46,6 +46,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// AccessLog observes every exchange; nil turns the access log off.
 	AccessLog pipeline.Observer
+	// Audit writes every exchange to the audit log; nil turns it off.
+	Audit pipeline.Observer
 	// Metrics is updated for every exchange; nil turns metrics off.
 	Metrics *metrics.Metrics
 	// IDs makes request ids.
@@ -245,6 +247,9 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	}
 	if d.AccessLog != nil {
 		observers = append(observers, d.AccessLog)
+	}
+	if d.Audit != nil {
+		observers = append(observers, d.Audit)
 	}
 	p := pipeline.New(request, response, observers)
 	req, resp := p.StageNames()

@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/acme"
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/apikey"
+	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/firewall"
@@ -87,6 +88,25 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		defer closeLog()
 		deps.Metrics.WatchAccessLogDrops(w.Dropped)
 		deps.AccessLog = accesslog.New(w)
+	}
+	if a := cfg.Audit; a.Enabled {
+		origin := "rampart"
+		if len(cfg.Listeners) > 0 {
+			origin = "rampart " + cfg.Listeners[0].Address
+		}
+		alog, err := audit.Open(audit.Options{Dir: a.Dir, Origin: origin, Sync: a.Sync,
+			CheckpointEvery: a.CheckpointInterval.Std(), Logger: log})
+		if err != nil {
+			return err
+		}
+		// Closed last (deferred first): after the listeners have drained,
+		// so that every answered request's event is in, and checkpointed.
+		defer func() {
+			if err := alog.Close(); err != nil {
+				log.Error("audit: closing the log", "error", err)
+			}
+		}()
+		deps.Audit = audit.NewObserver(alog, log)
 	}
 	closeShared, err := openShared(ctx, cfg, &deps)
 	if err != nil {

@@ -1,0 +1,417 @@
+// Package audit owns the tamper-evident audit log: one canonical event per
+// request, appended to a local file where every record carries a hash
+// chain link, hashed into an RFC 6962 Merkle tree whose roots are signed
+// (Ed25519, as signed notes) into checkpoints at an interval and on close;
+// and the verifier that recomputes all of it and names the first bad
+// record or checkpoint.
+//
+// The log file holds records of [4-byte big-endian length][32-byte chain
+// hash][event]; chain_i = SHA-256("rampart-audit-chain-v1" || chain_i-1 ||
+// leaf_i), leaf_i the RFC 6962 leaf hash of event i, chain_-1 zero. The
+// checkpoints file holds length-prefixed signed notes whose text is
+// "rampart-audit-v1\n<origin>\n<size>\n<root, base64>\n<time, RFC 3339>\n".
+//
+// Appends are group-committed by one writer goroutine: with Sync, Append
+// returns once its batch is on disk (fsync), so an acknowledged event
+// survives kill -9. A torn last record found when the log is opened is
+// moved aside to a .torn file and reported, never silently dropped.
+//
+// It does not own sinks, queries or anomaly detection (later work), nor
+// what an event says (EventFrom builds it from the exchange).
+package audit
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// File names inside the audit directory.
+const (
+	LogFile         = "events.log"
+	CheckpointsFile = "checkpoints"
+	KeyFile         = "audit-key"
+	PublicKeyFile   = "audit-key.pub"
+)
+
+const (
+	keyName          = "rampart-audit" // the signed notes' key name
+	checkpointHeader = "rampart-audit-v1"
+	chainDomain      = "rampart-audit-chain-v1"
+	maxRecord        = 1 << 20 // an event larger than this is a corrupt length
+)
+
+// Options configures a Log.
+type Options struct {
+	// Dir holds the log, its checkpoints and its signing key.
+	Dir string
+	// Origin names the log in its checkpoints (the gateway's name).
+	Origin string
+	// Sync makes Append wait until its event is on disk.
+	Sync bool
+	// CheckpointEvery is the interval between signed checkpoints (and at
+	// Close). Default 1m.
+	CheckpointEvery time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger reports torn records and write failures.
+	Logger *slog.Logger
+}
+
+// Log is an open audit log. Append is safe for concurrent use.
+type Log struct {
+	opt    Options
+	f      *os.File
+	cp     *os.File
+	signer note.Signer
+
+	reqs chan *appendReq
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu       sync.Mutex // guards the tree state below (writer and checkpoints)
+	size     int64
+	chain    [32]byte
+	frontier []tlog.Hash
+	lastCP   int64
+	err      error // a write failure: the log stops accepting events
+}
+
+type appendReq struct {
+	payload []byte
+	done    chan error
+}
+
+// Open opens (or creates) the log in opt.Dir.
+func Open(opt Options) (*Log, error) {
+	if opt.CheckpointEvery <= 0 {
+		opt.CheckpointEvery = time.Minute
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Origin == "" || strings.ContainsAny(opt.Origin, "\n\r") {
+		opt.Origin = "rampart"
+	}
+	if err := os.MkdirAll(opt.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	signer, err := loadOrCreateKey(opt.Dir, keyName)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{opt: opt, signer: signer, reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := l.recover(); err != nil {
+		return nil, err
+	}
+	cp, err := os.OpenFile(filepath.Join(opt.Dir, CheckpointsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304 -- the operator's audit dir
+	if err != nil {
+		_ = l.f.Close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	l.cp = cp
+	go l.writer()
+	return l, nil
+}
+
+// recover reads the existing log to rebuild the chain and the tree, and
+// moves a torn tail aside.
+func (l *Log) recover() error {
+	path := filepath.Join(l.opt.Dir, LogFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the operator's audit dir
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	good, err := scan(f, func(_ int64, chain [32]byte, payload []byte) error {
+		l.add(chain, tlog.RecordHash(payload))
+		return nil
+	})
+	var torn *TornError
+	switch {
+	case errors.As(err, &torn):
+		// Keep the torn bytes for inspection and say so; the log goes on
+		// from the last whole record.
+		if _, serr := f.Seek(good, io.SeekStart); serr == nil {
+			tail, _ := io.ReadAll(f)
+			aside := path + ".torn-" + strconv.FormatInt(l.opt.Now().Unix(), 10)
+			_ = os.WriteFile(aside, tail, 0o600)
+			l.opt.Logger.Error("audit: the last record was torn (a crash mid-write); moved aside", "record", torn.Index, "bytes", len(tail), "file", aside)
+		}
+		if err := f.Truncate(good); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("audit: %w", err)
+		}
+	case err != nil:
+		_ = f.Close()
+		return fmt.Errorf("audit: %s: %w", path, err)
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("audit: %w", err)
+	}
+	l.f = f
+	return nil
+}
+
+// add extends the chain and the Merkle frontier by one record.
+func (l *Log) add(chain [32]byte, leaf tlog.Hash) {
+	l.chain = chain
+	l.size++
+	l.frontier = append(l.frontier, leaf)
+	for s := l.size; s&1 == 0; s >>= 1 {
+		n := len(l.frontier)
+		l.frontier = append(l.frontier[:n-2], tlog.NodeHash(l.frontier[n-2], l.frontier[n-1]))
+	}
+}
+
+// root is the RFC 6962 tree head of the records so far.
+func (l *Log) root() tlog.Hash {
+	if len(l.frontier) == 0 {
+		return tlog.Hash(sha256.Sum256(nil))
+	}
+	r := l.frontier[len(l.frontier)-1]
+	for i := len(l.frontier) - 2; i >= 0; i-- {
+		r = tlog.NodeHash(l.frontier[i], r)
+	}
+	return r
+}
+
+func chainNext(prev [32]byte, leaf tlog.Hash) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(chainDomain))
+	h.Write(prev[:])
+	h.Write(leaf[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// Append adds one event. With Sync it returns once the event is on disk.
+func (l *Log) Append(payload []byte) error {
+	if len(payload) > maxRecord {
+		return fmt.Errorf("audit: event of %d bytes is too large", len(payload))
+	}
+	r := &appendReq{payload: payload, done: make(chan error, 1)}
+	select {
+	case l.reqs <- r:
+	case <-l.done:
+		return errors.New("audit: the log is closed")
+	}
+	return <-r.done
+}
+
+func (l *Log) writer() {
+	defer close(l.done)
+	t := time.NewTicker(l.opt.CheckpointEvery)
+	defer t.Stop()
+	w := bufio.NewWriterSize(l.f, 64<<10)
+	var batch []*appendReq
+	for {
+		select {
+		case r := <-l.reqs:
+			batch = append(batch[:0], r)
+		drain:
+			for len(batch) < 512 {
+				select {
+				case r := <-l.reqs:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			err := l.write(w, batch)
+			for _, r := range batch {
+				r.done <- err
+			}
+		case <-t.C:
+			if err := l.Checkpoint(); err != nil {
+				l.opt.Logger.Error("audit: checkpoint failed", "error", err)
+			}
+		case <-l.stop:
+			for { // what was queued before Close is still written
+				select {
+				case r := <-l.reqs:
+					r.done <- l.write(w, []*appendReq{r})
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// write appends a batch, then flushes (and syncs) once for all of it.
+func (l *Log) write(w *bufio.Writer, batch []*appendReq) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	var hdr [4]byte
+	for _, r := range batch {
+		leaf := tlog.RecordHash(r.payload)
+		chain := chainNext(l.chain, leaf)
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(r.payload))) // #nosec G115 -- bounded by maxRecord
+		_, _ = w.Write(hdr[:])
+		_, _ = w.Write(chain[:])
+		_, _ = w.Write(r.payload)
+		l.add(chain, leaf)
+	}
+	err := w.Flush()
+	if err == nil && l.opt.Sync {
+		err = l.f.Sync()
+	}
+	if err != nil {
+		l.err = fmt.Errorf("audit: writing %s: %w", LogFile, err)
+		l.opt.Logger.Error("audit: write failed; the log accepts no more events", "error", err)
+	}
+	return l.err
+}
+
+// Checkpoint signs the current tree head into the checkpoints file (once
+// per new size).
+func (l *Log) Checkpoint() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.size == l.lastCP || l.err != nil {
+		return l.err
+	}
+	if err := l.f.Sync(); err != nil { // a checkpoint never covers records not on disk
+		return err
+	}
+	root := l.root()
+	text := fmt.Sprintf("%s\n%s\n%d\n%s\n%s\n", checkpointHeader, l.opt.Origin, l.size,
+		base64.StdEncoding.EncodeToString(root[:]), l.opt.Now().UTC().Format(time.RFC3339Nano))
+	msg, err := note.Sign(&note.Note{Text: text}, l.signer)
+	if err != nil {
+		return err
+	}
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg))) // #nosec G115 -- a note is small
+	if _, err := l.cp.Write(append(hdr[:], msg...)); err != nil {
+		return err
+	}
+	if err := l.cp.Sync(); err != nil {
+		return err
+	}
+	l.lastCP = l.size
+	return nil
+}
+
+// Size returns the number of records.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.size
+}
+
+// Close writes what is queued, a last checkpoint, and closes the files.
+func (l *Log) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.stop)
+		<-l.done
+		err = l.Checkpoint()
+		if e := l.f.Close(); err == nil {
+			err = e
+		}
+		if e := l.cp.Close(); err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+// TornError is an incomplete last record.
+type TornError struct {
+	Index  int64
+	Offset int64
+}
+
+func (e *TornError) Error() string {
+	return fmt.Sprintf("record %d at byte %d is incomplete (torn)", e.Index, e.Offset)
+}
+
+// scan reads records from r, calling fn for each, and returns the offset
+// after the last whole record. A short last record is a *TornError; fn's
+// error stops the scan.
+func scan(r io.Reader, fn func(i int64, chain [32]byte, payload []byte) error) (int64, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var off, i int64
+	var hdr [36]byte
+	for ; ; i++ {
+		n, err := io.ReadFull(br, hdr[:])
+		if err == io.EOF {
+			return off, nil
+		}
+		if err != nil {
+			return off, &TornError{Index: i, Offset: off}
+		}
+		size := binary.BigEndian.Uint32(hdr[:4])
+		if size > maxRecord {
+			return off, fmt.Errorf("record %d at byte %d: length %d is not an event's", i, off, size)
+		}
+		payload := make([]byte, size)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return off, &TornError{Index: i, Offset: off}
+		}
+		var chain [32]byte
+		copy(chain[:], hdr[4:])
+		if err := fn(i, chain, payload); err != nil {
+			return off, err
+		}
+		off += int64(n) + int64(size)
+	}
+}
+
+// loadOrCreateKey reads the log's note signing key, or makes one (and
+// writes its verifier key beside it for `rampart audit verify`).
+func loadOrCreateKey(dir, origin string) (note.Signer, error) {
+	path := filepath.Join(dir, KeyFile)
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator's audit dir
+	if errors.Is(err, os.ErrNotExist) {
+		skey, vkey, err := note.GenerateKey(nil, origin)
+		if err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		if err := os.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, PublicKeyFile), []byte(vkey+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		b = []byte(skey)
+	} else if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	s, err := note.NewSigner(string(trimNL(b)))
+	if err != nil {
+		return nil, fmt.Errorf("audit: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
