@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,6 +57,139 @@ the key beside the log is only as trustworthy as the disk it is on.`,
 	verify.Flags().StringVar(&dataDir, "data", "rampart-data", "data directory of the gateway (the log is in DIR/audit)")
 	verify.Flags().StringVar(&dir, "dir", "", "audit directory (instead of --data)")
 	verify.Flags().StringVar(&pubKey, "pubkey", "", "trusted verifier key (default: audit-key.pub in the audit directory)")
-	cmd.AddCommand(verify)
+	prove := &cobra.Command{
+		Use:   "prove REQUEST_ID",
+		Short: "Print an inclusion proof of a request's event that anyone with the public key can check",
+		Args:  args(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			d, k, err := auditDirKey(dataDir, dir, pubKey)
+			if err != nil {
+				return err
+			}
+			p, err := audit.Prove(d, k, a[0])
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(p)
+		},
+	}
+	check := &cobra.Command{
+		Use:   "check-proof FILE --pubkey KEYFILE",
+		Short: "Check an inclusion proof (from rampart audit prove) against the log's public key, without the log",
+		Args:  args(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if pubKey == "" {
+				return usageError{errors.New("check-proof needs --pubkey: the key you trust, not one that came with the proof")}
+			}
+			k, err := audit.ReadPublicKey(pubKey)
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(a[0]) // #nosec G304 -- the user names the file
+			if err != nil {
+				return err
+			}
+			var p audit.Proof
+			if err := json.Unmarshal(b, &p); err != nil {
+				return fmt.Errorf("%s: not a proof: %w", a[0], err)
+			}
+			if err := audit.CheckProof(p, k); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "OK: event %d is in the signed tree of %d records\n", p.Index, p.TreeSize)
+			return nil
+		},
+	}
+	var subject, route, decision, since string
+	var last int
+	query := &cobra.Command{
+		Use:     "query",
+		Aliases: []string{"tail"},
+		Short:   "Print the events that match, one JSON line each (tail: the last 10 unless --last says)",
+		Args:    args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.CalledAs() == "tail" && last == 0 {
+				last = 10
+			}
+			d := dir
+			if d == "" {
+				d = filepath.Join(dataDir, "audit")
+			}
+			var from time.Time
+			if since != "" {
+				if dur, err := time.ParseDuration(since); err == nil {
+					from = time.Now().Add(-dur)
+				} else if from, err = time.Parse(time.RFC3339, since); err != nil {
+					return usageError{errors.New("--since is a duration such as 1h or an RFC 3339 time")}
+				}
+			}
+			switch decision {
+			case "", "allow", "deny", "error":
+			default:
+				return usageError{errors.New("--decision is allow, deny or error")}
+			}
+			var out [][]byte
+			err := audit.Each(d, func(_ int64, ev audit.Event, raw []byte) error {
+				if (subject != "" && ev.Subject != subject) || (route != "" && ev.Route != route) {
+					return nil
+				}
+				if !from.IsZero() {
+					if t, err := time.Parse(time.RFC3339Nano, ev.Time); err != nil || t.Before(from) {
+						return nil
+					}
+				}
+				if decision != "" && outcome(ev) != decision {
+					return nil
+				}
+				out = append(out, raw)
+				if last > 0 && len(out) > last {
+					out = out[1:]
+				}
+				return nil
+			})
+			for _, r := range out {
+				fmt.Fprintln(stdout, string(r))
+			}
+			return err
+		},
+	}
+	query.Flags().StringVar(&subject, "subject", "", "only this subject's events")
+	query.Flags().StringVar(&route, "route", "", "only this route's events")
+	query.Flags().StringVar(&decision, "decision", "", "only allowed (allow), refused (deny) or failed (error) requests")
+	query.Flags().StringVar(&since, "since", "", "only events since a duration ago (1h) or an RFC 3339 time")
+	query.Flags().IntVar(&last, "last", 0, "only the last N matching events")
+	for _, c := range []*cobra.Command{prove, query} {
+		c.Flags().StringVar(&dataDir, "data", "rampart-data", "data directory of the gateway (the log is in DIR/audit)")
+		c.Flags().StringVar(&dir, "dir", "", "audit directory (instead of --data)")
+	}
+	prove.Flags().StringVar(&pubKey, "pubkey", "", "trusted verifier key (default: audit-key.pub in the audit directory)")
+	check.Flags().StringVar(&pubKey, "pubkey", "", "the log's trusted verifier key (audit-key.pub)")
+	cmd.AddCommand(verify, prove, check, query)
 	return cmd
+}
+
+// outcome is allow, deny or error: the request's fate, from its decisions.
+func outcome(ev audit.Event) string {
+	for _, d := range ev.Decisions {
+		if d.Outcome != "allow" {
+			return d.Outcome
+		}
+	}
+	if ev.Status >= 500 {
+		return "error"
+	}
+	return "allow"
+}
+
+func auditDirKey(dataDir, dir, pubKey string) (string, string, error) {
+	if dir == "" {
+		dir = filepath.Join(dataDir, "audit")
+	}
+	if pubKey == "" {
+		pubKey = filepath.Join(dir, audit.PublicKeyFile)
+	}
+	k, err := audit.ReadPublicKey(pubKey)
+	return dir, k, err
 }

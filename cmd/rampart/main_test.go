@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -168,5 +169,51 @@ func TestAuditVerify(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"audit", "verify", "--data", data}, &out, &errOut); code != exitFailure || !strings.Contains(out.String(), "BAD: record 4") {
 		t.Fatalf("edited log: exit %d\n%s", code, out.String())
+	}
+}
+
+func TestAuditProveAndQuery(t *testing.T) {
+	data := t.TempDir()
+	l, err := audit.Open(audit.Options{Dir: filepath.Join(data, "audit")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		ev := audit.Event{V: 1, Time: "2026-11-27T12:00:00Z", RequestID: fmt.Sprint("req-", i), Subject: []string{"alice", "bob"}[i%2],
+			Route: "users", Method: "GET", Path: "/api/users", Status: 200, Decisions: []audit.Decision{{Stage: "authz", Outcome: "allow"}}}
+		if i == 3 {
+			ev.Status, ev.Decisions = 403, []audit.Decision{{Stage: "authz", Outcome: "deny", Reason: "authz.not_owner"}}
+		}
+		b, _ := json.Marshal(ev)
+		if err := l.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"audit", "prove", "req-7", "--data", data}, &out, &errOut); code != exitOK {
+		t.Fatalf("prove: %d %s", code, errOut.String())
+	}
+	proof := filepath.Join(t.TempDir(), "proof.json")
+	_ = os.WriteFile(proof, out.Bytes(), 0o600)
+	out.Reset()
+	pubkey := filepath.Join(data, "audit", audit.PublicKeyFile)
+	if code := run([]string{"audit", "check-proof", proof, "--pubkey", pubkey}, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "OK: event 7") {
+		t.Fatalf("check-proof: %d %s %s", code, out.String(), errOut.String())
+	}
+	if code := run([]string{"audit", "check-proof", proof}, &out, &errOut); code != exitUsage {
+		t.Fatalf("check-proof without --pubkey: %d", code)
+	}
+	out.Reset()
+	if code := run([]string{"audit", "query", "--data", data, "--subject", "bob", "--decision", "deny"}, &out, &errOut); code != exitOK ||
+		strings.Count(out.String(), "\n") != 1 || !strings.Contains(out.String(), `"request_id":"req-3"`) {
+		t.Fatalf("query: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"audit", "tail", "--data", data}, &out, &errOut); code != exitOK || strings.Count(out.String(), "\n") != 10 ||
+		!strings.Contains(out.String(), `"request_id":"req-11"`) {
+		t.Fatalf("tail: %d %q", code, out.String())
 	}
 }

@@ -310,3 +310,50 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestProve(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, false)
+	fill(t, l, 0, 37)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	key := pub(t, dir)
+	for _, id := range []string{"r0", "r17", "r36"} {
+		p, err := Prove(dir, key, id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if err := CheckProof(p, key); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		// A third party rejects an altered event, index or path.
+		forged := p
+		forged.Event = []byte(strings.Replace(string(p.Event), `"status":200`, `"status":500`, 1))
+		if CheckProof(forged, key) == nil {
+			t.Fatalf("%s: an altered event passed", id)
+		}
+		forged = p
+		forged.Index = (p.Index + 1) % p.TreeSize
+		if CheckProof(forged, key) == nil {
+			t.Fatalf("%s: another index passed", id)
+		}
+		if len(p.Path) > 0 {
+			forged = p
+			forged.Path = append([]string{}, p.Path...)
+			forged.Path[0] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+			if CheckProof(forged, key) == nil {
+				t.Fatalf("%s: a forged path passed", id)
+			}
+		}
+	}
+	otherSkey, otherVkey, _ := note.GenerateKey(nil, keyName)
+	_ = otherSkey
+	p, _ := Prove(dir, key, "r5")
+	if CheckProof(p, otherVkey) == nil {
+		t.Fatal("a proof checked with another key")
+	}
+	if _, err := Prove(dir, key, "nope"); err != ErrNoSuchEvent {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
