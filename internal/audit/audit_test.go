@@ -119,7 +119,7 @@ func TestAppendVerify(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = openLog(t, dir, false) // reopened: the chain goes on
+	l = openLog(t, dir, true) // reopened: the chain goes on
 	fill(t, l, 75, 5)
 	if l.Size() != 80 {
 		t.Fatalf("size %d", l.Size())

@@ -13,7 +13,9 @@
 //
 // Appends are group-committed by one writer goroutine: with Sync, Append
 // returns once its batch is on disk (fsync), so an acknowledged event
-// survives kill -9. A torn last record found when the log is opened is
+// survives kill -9; without, Append returns once the event is queued (a
+// full queue blocks, never drops), batches are written as they come and
+// synced at each checkpoint. A torn last record found when the log is opened is
 // moved aside to a .torn file and reported, never silently dropped.
 //
 // It does not own sinks, queries or anomaly detection (later work), nor
@@ -76,6 +78,7 @@ type Options struct {
 type Log struct {
 	opt    Options
 	f      *os.File
+	w      *bufio.Writer // buffers f; guarded by mu
 	cp     *os.File
 	signer note.Signer
 
@@ -128,6 +131,7 @@ func Open(opt Options) (*Log, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	l.cp = cp
+	l.w = bufio.NewWriterSize(l.f, 64<<10)
 	go l.writer()
 	return l, nil
 }
@@ -204,16 +208,30 @@ func chainNext(prev [32]byte, leaf tlog.Hash) [32]byte {
 	return out
 }
 
-// Append adds one event. With Sync it returns once the event is on disk.
+// Append adds one event. With Sync it returns once the event is on disk;
+// otherwise once it is queued for the writer.
 func (l *Log) Append(payload []byte) error {
 	if len(payload) > maxRecord {
 		return fmt.Errorf("audit: event of %d bytes is too large", len(payload))
 	}
-	r := &appendReq{payload: payload, done: make(chan error, 1)}
+	r := &appendReq{payload: payload}
+	if l.opt.Sync {
+		r.done = make(chan error, 1)
+	} else {
+		l.mu.Lock()
+		err := l.err
+		l.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	select {
-	case l.reqs <- r:
+	case l.reqs <- r: // a full queue blocks: an event is never dropped
 	case <-l.done:
 		return errors.New("audit: the log is closed")
+	}
+	if r.done == nil {
+		return nil // written by the writer's next batch, synced at the next checkpoint
 	}
 	return <-r.done
 }
@@ -222,7 +240,12 @@ func (l *Log) writer() {
 	defer close(l.done)
 	t := time.NewTicker(l.opt.CheckpointEvery)
 	defer t.Stop()
-	w := bufio.NewWriterSize(l.f, 64<<10)
+	// Without Sync, batches gather in the buffer and reach the file every
+	// few milliseconds (or when 32 KiB are waiting): one write for many
+	// requests even when they come one at a time.
+	flush := time.NewTicker(5 * time.Millisecond)
+	defer flush.Stop()
+	w := l.w
 	var batch []*appendReq
 	for {
 		select {
@@ -239,8 +262,14 @@ func (l *Log) writer() {
 			}
 			err := l.write(w, batch)
 			for _, r := range batch {
-				r.done <- err
+				if r.done != nil {
+					r.done <- err
+				}
 			}
+		case <-flush.C:
+			l.mu.Lock()
+			l.flushLocked()
+			l.mu.Unlock()
 		case <-t.C:
 			if err := l.Checkpoint(); err != nil {
 				l.opt.Logger.Error("audit: checkpoint failed", "error", err)
@@ -249,8 +278,14 @@ func (l *Log) writer() {
 			for { // what was queued before Close is still written
 				select {
 				case r := <-l.reqs:
-					r.done <- l.write(w, []*appendReq{r})
+					err := l.write(w, []*appendReq{r})
+					if r.done != nil {
+						r.done <- err
+					}
 				default:
+					l.mu.Lock()
+					l.flushLocked()
+					l.mu.Unlock()
 					return
 				}
 			}
@@ -275,15 +310,29 @@ func (l *Log) write(w *bufio.Writer, batch []*appendReq) error {
 		_, _ = w.Write(r.payload)
 		l.add(chain, leaf)
 	}
-	err := w.Flush()
-	if err == nil && l.opt.Sync {
-		err = l.f.Sync()
+	if l.opt.Sync || w.Buffered() >= 32<<10 {
+		l.flushLocked()
+		if l.err == nil && l.opt.Sync {
+			l.fail(l.f.Sync())
+		}
 	}
-	if err != nil {
+	return l.err
+}
+
+// flushLocked writes the buffered records to the file; l.mu is held.
+func (l *Log) flushLocked() {
+	if l.err == nil && l.w.Buffered() > 0 {
+		l.fail(l.w.Flush())
+	}
+}
+
+// fail records the first write failure: the log then accepts no more
+// events (a hole in it would be worse than a stop).
+func (l *Log) fail(err error) {
+	if err != nil && l.err == nil {
 		l.err = fmt.Errorf("audit: writing %s: %w", LogFile, err)
 		l.opt.Logger.Error("audit: write failed; the log accepts no more events", "error", err)
 	}
-	return l.err
 }
 
 // Checkpoint signs the current tree head into the checkpoints file (once
@@ -292,6 +341,10 @@ func (l *Log) Checkpoint() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.size == l.lastCP || l.err != nil {
+		return l.err
+	}
+	l.flushLocked()
+	if l.err != nil {
 		return l.err
 	}
 	if err := l.f.Sync(); err != nil { // a checkpoint never covers records not on disk
@@ -316,7 +369,8 @@ func (l *Log) Checkpoint() error {
 	return nil
 }
 
-// Size returns the number of records.
+// Size returns the number of records written so far (queued events not
+// yet included).
 func (l *Log) Size() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()

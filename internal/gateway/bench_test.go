@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rampart-gw/rampart/internal/accesslog"
+	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/engine"
@@ -64,6 +65,8 @@ func BenchmarkPipeline(b *testing.B) {
 		{"stages", nil},
 		{"stages+metrics", []pipeline.Observer{metrics.New("bench").NewObserver(names)}},
 		{"stages+metrics+accesslog", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard)}},
+		{"stages+metrics+accesslog+audit", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard), auditObserver(b, false)}},
+		{"stages+metrics+accesslog+audit(sync)", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard), auditObserver(b, true)}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := pipeline.New([]pipeline.RequestStage{cs, rs}, []pipeline.ResponseStage{cs, secheaders.New(cfg.Headers, cfg.Routes)}, tc.observers)
@@ -80,6 +83,16 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		})
 	}
+}
+
+// auditObserver is an audit log in a temporary directory, closed with b.
+func auditObserver(b *testing.B, sync bool) pipeline.Observer {
+	l, err := audit.Open(audit.Options{Dir: b.TempDir(), Sync: sync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = l.Close() })
+	return audit.NewObserver(l, nil)
 }
 
 // BenchmarkProxy compares, over real loopback connections in one run, a
