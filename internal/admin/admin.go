@@ -48,6 +48,9 @@ type Options struct {
 	// Store and Hasher enable the API key endpoints under /v1/apikeys.
 	Store  *store.Store
 	Hasher *apikey.Hasher
+	// Record, when set, writes each administrative change (keys created,
+	// revoked, rotated; bans added, removed) to the audit log.
+	Record Recorder
 	// MaxScopes is authz.max_scopes, enforced when keys are created.
 	MaxScopes map[string][]string
 	// JWKS, when set, serves the identity-token keys on
@@ -57,6 +60,16 @@ type Options struct {
 	Bans *firewall.Bans
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+}
+
+// Recorder writes an administrative action: what was done, to whom (a
+// subject, or empty) and the detail (never a secret).
+type Recorder func(action, subject, detail string)
+
+func (r Recorder) record(action, subject, detail string) {
+	if r != nil {
+		r(action, subject, detail)
+	}
 }
 
 // New returns the admin handler.
@@ -89,14 +102,14 @@ func New(opt Options) (http.Handler, error) {
 		})
 	}
 	if opt.Store != nil && opt.Hasher != nil {
-		k := &keysAPI{keys: &LocalKeys{Store: opt.Store, Hasher: opt.Hasher, Now: opt.Now, MaxScopes: opt.MaxScopes}}
+		k := &keysAPI{record: opt.Record, keys: &LocalKeys{Store: opt.Store, Hasher: opt.Hasher, Now: opt.Now, MaxScopes: opt.MaxScopes}}
 		mux.Handle("POST /v1/apikeys", authorized(want, jsonOnly(http.HandlerFunc(k.create))))
 		mux.Handle("GET /v1/apikeys", authorized(want, http.HandlerFunc(k.list)))
 		mux.Handle("POST /v1/apikeys/{id}/revoke", authorized(want, jsonOnly(http.HandlerFunc(k.revoke))))
 		mux.Handle("POST /v1/apikeys/{id}/rotate", authorized(want, jsonOnly(http.HandlerFunc(k.rotate))))
 	}
 	if opt.Bans != nil {
-		b := &bansAPI{bans: opt.Bans}
+		b := &bansAPI{bans: opt.Bans, record: opt.Record}
 		mux.Handle("GET /v1/bans", authorized(want, http.HandlerFunc(b.list)))
 		mux.Handle("POST /v1/bans", authorized(want, jsonOnly(http.HandlerFunc(b.add))))
 		// DELETE cannot be sent cross-site without a CORS preflight, which

@@ -65,7 +65,10 @@ func parseNetwork(s string) (netip.Prefix, error) {
 }
 
 // bansAPI serves a ban list over HTTP under /v1/bans.
-type bansAPI struct{ bans *firewall.Bans }
+type bansAPI struct {
+	bans   *firewall.Bans
+	record Recorder
+}
 
 func (a *bansAPI) fail(w http.ResponseWriter, err error) {
 	var in inputError
@@ -103,6 +106,7 @@ func (a *bansAPI) add(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	a.record.record("ban.add", "", ban.Network.String()+" for "+ttl.String())
 	writeJSON(w, http.StatusCreated, banInfo(ban))
 }
 
@@ -139,5 +143,6 @@ func (a *bansAPI) remove(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusNotFound, "admin.not_found", "No ban on this network is in force.", "", nil)
 		return
 	}
+	a.record.record("ban.remove", "", p.String())
 	writeJSON(w, http.StatusOK, RemovedBan{Network: p.String(), Removed: true})
 }

@@ -137,7 +137,10 @@ type inputError string
 func (e inputError) Error() string { return string(e) }
 
 // keysAPI serves LocalKeys over HTTP under /v1/apikeys.
-type keysAPI struct{ keys *LocalKeys }
+type keysAPI struct {
+	keys   *LocalKeys
+	record Recorder
+}
 
 func (a *keysAPI) fail(w http.ResponseWriter, err error) {
 	var in inputError
@@ -162,6 +165,7 @@ func (a *keysAPI) create(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	a.record.record("apikey.create", k.Subject, "key "+k.ID)
 	writeJSON(w, http.StatusCreated, k)
 }
 
@@ -180,6 +184,7 @@ func (a *keysAPI) revoke(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	a.record.record("apikey.revoke", k.Subject, "key "+k.ID)
 	writeJSON(w, http.StatusOK, k)
 }
 
@@ -203,6 +208,7 @@ func (a *keysAPI) rotate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	a.record.record("apikey.rotate", k.Subject, "key "+k.ID+", grace "+grace.String())
 	writeJSON(w, http.StatusOK, k)
 }
 

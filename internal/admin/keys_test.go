@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/firewall"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -153,5 +155,48 @@ func TestKeysWithinOwnersScopes(t *testing.T) {
 	}
 	if keys, _ := k.ListKeys(ctx); len(keys) != 1 {
 		t.Fatalf("%d keys stored", len(keys))
+	}
+}
+
+func TestAdminActionsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h, _ := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
+	var got []string
+	handler, err := New(Options{Token: testToken, Store: s, Hasher: h, Bans: firewall.NewMemoryBans(config.Bans{MaxEntries: 10, MaxTTL: config.Duration(time.Hour)}, nil),
+		Record: func(action, subject, detail string) { got = append(got, action+" "+subject+" "+detail) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := do("POST", "/v1/apikeys", `{"subject":"bob"}`)
+	var k NewKey
+	_ = json.Unmarshal(rec.Body.Bytes(), &k)
+	do("POST", "/v1/apikeys/"+k.ID+"/rotate", `{"grace":"1h"}`)
+	do("POST", "/v1/apikeys/"+k.ID+"/revoke", `{}`)
+	do("POST", "/v1/bans", `{"network":"203.0.113.7","ttl":"10m"}`)
+	do("DELETE", "/v1/bans?network=203.0.113.7", "")
+	want := []string{"apikey.create bob key " + k.ID, "apikey.rotate bob key " + k.ID + ", grace 1h0m0s", "apikey.revoke bob key " + k.ID,
+		"ban.add  203.0.113.7/32 for 10m0s", "ban.remove  203.0.113.7/32"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, g := range got {
+		if strings.Contains(g, "rpk_") {
+			t.Fatalf("a secret was recorded: %s", g)
+		}
 	}
 }

@@ -29,6 +29,25 @@ type Event struct {
 	Decisions  []Decision `json:"decisions"`
 	DurationUS int64      `json:"duration_us"`
 	Bytes      int64      `json:"bytes"`
+	// Kind is empty for a request, "admin" for an administrative action,
+	// "alert" for an anomaly; Action and Detail say what.
+	Kind   string `json:"kind,omitempty"`
+	Action string `json:"action,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Record appends a non-request event (an administrative action or an
+// alert) to the log, stamped now.
+func (o *Observer) Record(kind, action, subject, clientIP, detail string) {
+	ev := Event{V: EventVersion, Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: kind, Action: action,
+		Subject: subject, ClientIP: clientIP, Detail: detail, Decisions: []Decision{}}
+	b, err := json.Marshal(ev)
+	if err == nil {
+		err = o.log.Append(b)
+	}
+	if err != nil {
+		o.logger.Error("audit: an event could not be written", "kind", kind, "action", action, "error", err)
+	}
 }
 
 // Decision is one stage's decision.

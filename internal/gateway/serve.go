@@ -89,6 +89,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		deps.Metrics.WatchAccessLogDrops(w.Dropped)
 		deps.AccessLog = accesslog.New(w)
 	}
+	var recordAdmin admin.Recorder
 	if a := cfg.Audit; a.Enabled {
 		origin := "rampart"
 		if len(cfg.Listeners) > 0 {
@@ -106,7 +107,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				log.Error("audit: closing the log", "error", err)
 			}
 		}()
-		deps.Audit = audit.NewObserver(alog, log)
+		obs := audit.NewObserver(alog, log)
+		deps.Audit = obs
+		recordAdmin = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
 	}
 	closeShared, err := openShared(ctx, cfg, &deps)
 	if err != nil {
@@ -205,7 +208,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return err
 		}
 		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true },
-			Store: st, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing), MaxScopes: cfg.Authz.MaxScopes})
+			Store: st, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing), MaxScopes: cfg.Authz.MaxScopes, Record: recordAdmin})
 		if err != nil {
 			return err
 		}
@@ -260,6 +263,13 @@ loop:
 			next, err := o.Load()
 			if err == nil {
 				err = gw.Reload(next, cfg.Server.ShutdownTimeout.Std())
+			}
+			if recordAdmin != nil {
+				outcome := "applied"
+				if err != nil && !errors.Is(err, ErrRestartNeeded) {
+					outcome = "refused"
+				}
+				recordAdmin("config.reload", "", outcome)
 			}
 			switch {
 			case errors.Is(err, ErrRestartNeeded):
