@@ -79,6 +79,10 @@ func setLimitDefaults(c *Config) {
 			ts.KEKFile = filepath.Join(c.DataDir, "signing-kek")
 		}
 	}
+	if af := &c.Audit.Anomalies.AuthFailures; af.Max > 0 {
+		setDuration(&af.Window, time.Minute)
+		setDuration(&af.Ban, 15*time.Minute)
+	}
 	if a := &c.Audit; a.Enabled {
 		if a.Dir == "" {
 			a.Dir = filepath.Join(c.DataDir, "audit")
@@ -271,6 +275,13 @@ func (v *validator) tokenServer(c *Config) {
 func (v *validator) audit(a *Audit) {
 	if a.Enabled && a.CheckpointInterval.Std() < time.Second {
 		v.errorf("audit.checkpoint_interval", "must be at least 1s")
+	}
+	af := a.Anomalies.AuthFailures
+	switch {
+	case af.Max < 0:
+		v.errorf("audit.anomalies.auth_failures.max", "must be positive (0 turns the detector off)")
+	case af.Max > 0 && af.Window.Std() < time.Second:
+		v.errorf("audit.anomalies.auth_failures.window", "must be at least 1s")
 	}
 }
 

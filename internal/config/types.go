@@ -913,4 +913,29 @@ type Audit struct {
 	// CheckpointInterval is how often a signed checkpoint is written.
 	// Default 1m.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// Anomalies are the detectors that watch every request (whether or not
+	// the log is enabled) and raise alerts, written to this log and to the
+	// operational log.
+	Anomalies Anomalies `yaml:"anomalies"`
+}
+
+// Anomalies configures the anomaly detectors.
+type Anomalies struct {
+	// AuthFailures detects credential stuffing: many failed
+	// authentications from one client IP.
+	AuthFailures AuthFailures `yaml:"auth_failures"`
+}
+
+// AuthFailures is the credential-stuffing detector: max failed
+// authentications (a wrong key, a bad or expired token; not a missing
+// credential) from one client IP within window raise an alert and ban the
+// address for ban through the firewall.
+type AuthFailures struct {
+	// Max is the number of failures that trips it. 0 turns it off.
+	// Default 0.
+	Max int `yaml:"max"`
+	// Window is the period failures are counted over. Default 1m.
+	Window Duration `yaml:"window"`
+	// Ban is how long the address is banned. 0: alert only. Default 15m.
+	Ban Duration `yaml:"ban"`
 }

@@ -87,7 +87,9 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 		// (client credentials); the catalogue accepts them.
 		TokenServer: config.TokenServer{Enabled: true, Issuer: "https://" + listen},
 		// Every request lands in the tamper-evident audit log, DIR/audit.
-		Audit: config.Audit{Enabled: true},
+		// 20 failed logins a minute from one address ban it for 5 minutes.
+		Audit: config.Audit{Enabled: true, Anomalies: config.Anomalies{AuthFailures: config.AuthFailures{
+			Max: 20, Window: config.Duration(time.Minute), Ban: config.Duration(5 * time.Minute)}}},
 		// The demo API receives each identity as a JWT Rampart signs, too.
 		IdentityToken: config.IdentityToken{Enabled: true, Issuer: "https://rampart-demo.local"},
 		// Who may do what is said once: routes ask for permissions.
@@ -217,6 +219,7 @@ func Run(ctx context.Context, o Options) error {
 					"limits: readers 10 requests/s (burst 20) and 2,000 a day, admins 50/s; 100/s per client IP before authentication; RateLimit and Retry-After headers",
 					"records per session: a token may view 500 products (10 pages of /api/products), then 429 limits.records_exceeded",
 					"OAuth2 client credentials: POST /oauth/token with an API key (client_id = the key's id, client_secret = the key) returns a 5-minute ES256 token that /api/products accepts; POST /oauth/revoke revokes it at once",
+					"anomaly detection: 20 failed authentications in a minute from one address ban it for 5 minutes (an alert in the audit log)",
 					"tamper-evident audit log in DIR/audit: one hash-chained event per request, signed Merkle checkpoints; rampart audit verify --data DIR",
 					"signed identity for the upstream: X-Rampart-Identity, an ES256 JWT (60s) verifiable with the admin listener's /.well-known/jwks.json; signing keys rotate daily, encrypted at rest",
 				},

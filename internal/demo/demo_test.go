@@ -249,6 +249,24 @@ func TestDemo(t *testing.T) {
 	if resp, body = get(file.Admin+"/.well-known/jwks.json", ""); resp.StatusCode != 200 || !strings.Contains(body, `"alg":"ES256"`) {
 		t.Errorf("identity-token JWKS: %d %s", resp.StatusCode, body)
 	}
+	// Credential stuffing from 127.0.0.3: banned after 20 bad keys.
+	from3 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}).DialContext}}
+	last := 0
+	for i := range 25 {
+		req, _ := http.NewRequestWithContext(ctx, "GET", file.Gateway+"/api/products", nil)
+		req.Header.Set("X-API-Key", fmt.Sprintf("rpk_guess%d", i))
+		r, err := from3.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		last = r.StatusCode
+	}
+	if last != 403 {
+		t.Errorf("after 25 guessed keys from 127.0.0.3: %d, want 403 (banned)", last)
+	}
+
 	if resp, _ = get(file.Admin+"/metrics", ""); resp.StatusCode != 401 {
 		t.Errorf("metrics without token: %d", resp.StatusCode)
 	}
@@ -273,6 +291,16 @@ func TestDemo(t *testing.T) {
 	rep, err := audit.Verify(filepath.Join(dir, "audit"), key)
 	if err != nil || !rep.OK() || rep.Records < 40 || rep.Checkpoints < 1 {
 		t.Errorf("audit log: %+v %v", rep, err)
+	}
+	var alerts int
+	_ = audit.Each(filepath.Join(dir, "audit"), func(_ int64, ev audit.Event, _ []byte) error {
+		if ev.Kind == "alert" && ev.Action == "anomaly.auth_failures" && ev.ClientIP == "127.0.0.3" {
+			alerts++
+		}
+		return nil
+	})
+	if alerts != 1 {
+		t.Errorf("%d credential-stuffing alerts in the audit log, want 1", alerts)
 	}
 	log, err := os.ReadFile(filepath.Join(dir, "access.log"))
 	if err != nil || strings.Count(string(log), "\n") < 6 {

@@ -48,6 +48,9 @@ type Deps struct {
 	AccessLog pipeline.Observer
 	// Audit writes every exchange to the audit log; nil turns it off.
 	Audit pipeline.Observer
+	// Anomaly watches every exchange for attack patterns; nil turns it
+	// off.
+	Anomaly pipeline.Observer
 	// Metrics is updated for every exchange; nil turns metrics off.
 	Metrics *metrics.Metrics
 	// IDs makes request ids.
@@ -251,6 +254,9 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if d.Audit != nil {
 		observers = append(observers, d.Audit)
 	}
+	if d.Anomaly != nil {
+		observers = append(observers, d.Anomaly)
+	}
 	p := pipeline.New(request, response, observers)
 	req, resp := p.StageNames()
 	var terminal http.Handler = px
@@ -327,7 +333,7 @@ func (g *Gateway) Reload(cfg *config.Config, grace time.Duration) error {
 		next.Server = old.Config.Server
 		// The signing keys and the token server were made from these at
 		// start: keep them consistent until the restart too.
-		next.IdentityToken, next.TokenServer = old.Config.IdentityToken, old.Config.TokenServer
+		next.IdentityToken, next.TokenServer, next.Audit = old.Config.IdentityToken, old.Config.TokenServer, old.Config.Audit
 		cfg = &next
 	}
 	in, err := Build(cfg, g.deps)
@@ -357,5 +363,5 @@ func sameStatic(a, b *config.Config) bool {
 		reflect.DeepEqual(a.Redis, b.Redis) && a.Limits.Backend == b.Limits.Backend &&
 		a.Limits.MaxKeys == b.Limits.MaxKeys && a.Firewall.Bans == b.Firewall.Bans &&
 		a.IdentityToken.Enabled == b.IdentityToken.Enabled && a.IdentityToken.RotateEvery == b.IdentityToken.RotateEvery &&
-		a.IdentityToken == b.IdentityToken && a.TokenServer == b.TokenServer
+		a.IdentityToken == b.IdentityToken && a.TokenServer == b.TokenServer && a.Audit == b.Audit
 }

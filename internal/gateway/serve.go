@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/accesslog"
 	"github.com/rampart-gw/rampart/internal/acme"
 	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/anomaly"
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/client"
@@ -90,6 +92,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		deps.AccessLog = accesslog.New(w)
 	}
 	var recordAdmin admin.Recorder
+	var auditObs *audit.Observer
 	if a := cfg.Audit; a.Enabled {
 		origin := "rampart"
 		if len(cfg.Listeners) > 0 {
@@ -109,6 +112,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}()
 		obs := audit.NewObserver(alog, log)
 		deps.Audit = obs
+		auditObs = obs
 		recordAdmin = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
 	}
 	closeShared, err := openShared(ctx, cfg, &deps)
@@ -116,6 +120,20 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return err
 	}
 	defer closeShared()
+	if af := cfg.Audit.Anomalies.AuthFailures; af.Max > 0 {
+		bans := deps.Bans
+		ban := func(ctx context.Context, addr netip.Addr, ttl time.Duration, reason string) error {
+			_, err := bans.Add(ctx, netip.PrefixFrom(addr, addr.BitLen()), ttl, reason)
+			return err
+		}
+		alert := func(action, clientIP, detail string) {
+			log.Warn("anomaly", "alert", action, "client_ip", clientIP, "detail", detail)
+			if auditObs != nil {
+				auditObs.Record("alert", action, "", clientIP, detail)
+			}
+		}
+		deps.Anomaly = anomaly.NewAuthFailures(af, ban, alert, nil)
+	}
 	if ts := cfg.TokenServer; ts.Enabled {
 		if err := openTokenServer(ctx, cfg, st, &deps); err != nil {
 			return err
