@@ -111,3 +111,195 @@ func (a *AuthFailures) Observe(x *pipeline.Exchange) {
 		a.alert("anomaly.auth_failures", ip.String(), detail)
 	}
 }
+
+// Enumeration detects object-id enumeration (BOLA probing): one identity
+// (or, when anonymous, one client IP) asking for more than max distinct
+// objects (route parameter values) that it was refused (403) or that do
+// not exist (404) within a window. It alerts once per window.
+type Enumeration struct {
+	cfg   config.Enumeration
+	alert Alert
+	now   func() time.Time
+
+	mu   sync.Mutex
+	seen map[string]*distinct
+}
+
+type distinct struct {
+	start   time.Time
+	values  map[string]bool
+	alerted bool
+}
+
+// NewEnumeration returns the detector, or nil when it is off.
+func NewEnumeration(cfg config.Enumeration, alert Alert, now func() time.Time) *Enumeration {
+	if cfg.MaxDistinct <= 0 {
+		return nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Enumeration{cfg: cfg, alert: alert, now: now, seen: map[string]*distinct{}}
+}
+
+// who names the actor of an exchange: its subject, or its address.
+func who(x *pipeline.Exchange) string {
+	if x.Identity != nil && x.Identity.Subject != "" {
+		return "subject " + x.Identity.Subject
+	}
+	return "client " + x.ClientIP.Unmap().String()
+}
+
+// Observe counts the objects of refused or missing lookups.
+func (e *Enumeration) Observe(x *pipeline.Exchange) {
+	if (x.Response.Status != 403 && x.Response.Status != 404) || len(x.Params) == 0 || x.Route == nil {
+		return
+	}
+	actor := who(x)
+	now := e.now()
+	e.mu.Lock()
+	d := e.seen[actor]
+	if d == nil || now.Sub(d.start) > e.cfg.Window.Std() {
+		if d == nil && len(e.seen) >= maxTracked {
+			clear(e.seen)
+		}
+		d = &distinct{start: now, values: map[string]bool{}}
+		e.seen[actor] = d
+	}
+	if len(d.values) <= e.cfg.MaxDistinct { // bounded: no need to remember more
+		d.values[x.Route.Name+"\x00"+x.Params[0].Value] = true
+	}
+	trip := len(d.values) > e.cfg.MaxDistinct && !d.alerted
+	if trip {
+		d.alerted = true
+	}
+	e.mu.Unlock()
+	if trip && e.alert != nil {
+		e.alert("anomaly.enumeration", x.ClientIP.Unmap().String(),
+			fmt.Sprintf("%s was refused or missed more than %d distinct objects in %v", actor, e.cfg.MaxDistinct, e.cfg.Window.Std()))
+	}
+}
+
+// Scraping alerts when an identity reaches its records threshold (the
+// limits stage refused it with limits.records_exceeded), once per window.
+type Scraping struct {
+	window time.Duration
+	alert  Alert
+	now    func() time.Time
+
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// NewScraping returns the detector, or nil when it is off.
+func NewScraping(cfg config.Scraping, alert Alert, now func() time.Time) *Scraping {
+	if !cfg.Enabled {
+		return nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Scraping{window: cfg.Window.Std(), alert: alert, now: now, last: map[string]time.Time{}}
+}
+
+// Observe looks for a records threshold refusal.
+func (s *Scraping) Observe(x *pipeline.Exchange) {
+	if x.Denial == nil || x.Denial.Reason != "limits.records_exceeded" {
+		return
+	}
+	actor := who(x)
+	now := s.now()
+	s.mu.Lock()
+	t, ok := s.last[actor]
+	fire := !ok || now.Sub(t) > s.window
+	if fire {
+		if len(s.last) >= maxTracked {
+			clear(s.last)
+		}
+		s.last[actor] = now
+	}
+	s.mu.Unlock()
+	if fire && s.alert != nil {
+		s.alert("anomaly.scraping", x.ClientIP.Unmap().String(), actor+" reached its records threshold")
+	}
+}
+
+// NewNetwork alerts when a credential (an API key, a token's session) is
+// used from a network it was not seen on before: a /24 for IPv4, a /48 for
+// IPv6. A credential's first networks are learnt without alerts (learn),
+// then each new one raises an alert.
+type NewNetwork struct {
+	learn int
+	alert Alert
+
+	mu   sync.Mutex
+	nets map[string]map[netip.Prefix]bool
+}
+
+// NewNewNetwork returns the detector, or nil when it is off.
+func NewNewNetwork(cfg config.NewNetwork, alert Alert) *NewNetwork {
+	if cfg.Learn <= 0 {
+		return nil
+	}
+	return &NewNetwork{learn: cfg.Learn, alert: alert, nets: map[string]map[netip.Prefix]bool{}}
+}
+
+// Observe records the network of an authenticated request.
+func (n *NewNetwork) Observe(x *pipeline.Exchange) {
+	if x.Identity == nil || x.Identity.CredentialID == "" || !x.ClientIP.IsValid() {
+		return
+	}
+	ip := x.ClientIP.Unmap()
+	bits := 24
+	if ip.Is6() {
+		bits = 48
+	}
+	p, _ := ip.Prefix(bits)
+	cred := x.Identity.CredentialID
+	n.mu.Lock()
+	seen := n.nets[cred]
+	if seen == nil {
+		if len(n.nets) >= maxTracked {
+			clear(n.nets)
+		}
+		seen = map[netip.Prefix]bool{}
+		n.nets[cred] = seen
+	}
+	fire := false
+	if !seen[p] && len(seen) < 64 { // a credential seen from 64 networks is not watched further
+		fire = len(seen) >= n.learn
+		seen[p] = true
+	}
+	n.mu.Unlock()
+	if fire && n.alert != nil {
+		n.alert("anomaly.new_network", ip.String(), fmt.Sprintf("credential %s of %s used from %s for the first time", cred, who(x), p))
+	}
+}
+
+// Detectors runs several detectors as one observer.
+type Detectors []pipeline.Observer
+
+// Observe hands x to every detector.
+func (d Detectors) Observe(x *pipeline.Exchange) {
+	for _, o := range d {
+		o.Observe(x)
+	}
+}
+
+// FromConfig builds the detectors cfg turns on, or nil when none is.
+func FromConfig(cfg config.Anomalies, ban Ban, alert Alert) Detectors {
+	var d Detectors
+	if a := NewAuthFailures(cfg.AuthFailures, ban, alert, nil); a != nil {
+		d = append(d, a)
+	}
+	if e := NewEnumeration(cfg.Enumeration, alert, nil); e != nil {
+		d = append(d, e)
+	}
+	if s := NewScraping(cfg.Scraping, alert, nil); s != nil {
+		d = append(d, s)
+	}
+	if n := NewNewNetwork(cfg.NewNetwork, alert); n != nil {
+		d = append(d, n)
+	}
+	return d
+}

@@ -2,7 +2,9 @@ package anomaly
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +83,78 @@ func TestAuthFailures(t *testing.T) {
 func TestOff(t *testing.T) {
 	if NewAuthFailures(config.AuthFailures{}, nil, nil, nil) != nil {
 		t.Fatal("a detector with max 0")
+	}
+}
+
+func lookup(ip, subject, id string, status int) *pipeline.Exchange {
+	x := exchange(ip, "")
+	x.Route = &pipeline.Route{Name: "user"}
+	x.Params = append(x.Params, pipeline.Param{Name: "id", Value: id})
+	x.Response.Status = status
+	if subject != "" {
+		x.Identity = &pipeline.Identity{Subject: subject, CredentialID: "key-" + subject}
+	}
+	return x
+}
+
+// TestEnumeration: a user who opens their own profile and the odd missing
+// page stays quiet; one who walks through other users' ids trips it once.
+func TestEnumeration(t *testing.T) {
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	var alerts []string
+	e := NewEnumeration(config.Enumeration{MaxDistinct: 10, Window: config.Duration(10 * time.Minute)},
+		func(action, ip, detail string) { alerts = append(alerts, action+" "+detail) }, c.Now)
+	for i := range 200 { // normal: own profile, and a few 404s on the same id
+		e.Observe(lookup("198.51.100.1", "bob", "bob", 200))
+		if i%20 == 0 {
+			e.Observe(lookup("198.51.100.1", "bob", "bobby", 404))
+		}
+	}
+	if len(alerts) != 0 {
+		t.Fatalf("normal use tripped it: %v", alerts)
+	}
+	for i := range 50 { // BOLA probing
+		e.Observe(lookup("198.51.100.2", "mallory", fmt.Sprint("user-", i), 403))
+	}
+	if len(alerts) != 1 || !strings.Contains(alerts[0], "subject mallory") {
+		t.Fatalf("probing: %v", alerts)
+	}
+}
+
+func TestScraping(t *testing.T) {
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	var alerts []string
+	s := NewScraping(config.Scraping{Enabled: true, Window: config.Duration(time.Hour)}, func(a, ip, d string) { alerts = append(alerts, d) }, c.Now)
+	x := lookup("198.51.100.3", "carol", "p", 429)
+	x.Denial = pipeline.Deny(429, "limits.records_exceeded", "")
+	for range 5 {
+		s.Observe(x)
+	}
+	other := lookup("198.51.100.3", "carol", "p", 429)
+	other.Denial = pipeline.Deny(429, "limits.rate_exceeded", "")
+	s.Observe(other)
+	if len(alerts) != 1 {
+		t.Fatalf("alerts %v, want one per window", alerts)
+	}
+	c.t = c.t.Add(2 * time.Hour)
+	s.Observe(x)
+	if len(alerts) != 2 {
+		t.Fatalf("next window: %v", alerts)
+	}
+}
+
+func TestNewNetwork(t *testing.T) {
+	var alerts []string
+	n := NewNewNetwork(config.NewNetwork{Learn: 2}, func(a, ip, d string) { alerts = append(alerts, ip) })
+	for _, ip := range []string{"198.51.100.1", "198.51.100.77", "203.0.113.5", "203.0.113.9", "2001:db8:1:2::1", "2001:db8:1:3::1"} {
+		n.Observe(lookup(ip, "dave", "x", 200))
+	}
+	// 198.51.100/24 and 203.0.113/24 are learnt; the /48 2001:db8:1 is new once.
+	if len(alerts) != 1 || alerts[0] != "2001:db8:1:2::1" {
+		t.Fatalf("alerts %v", alerts)
+	}
+	n.Observe(lookup("192.0.2.1", "erin", "x", 200)) // another credential learns on its own
+	if len(alerts) != 1 {
+		t.Fatalf("another credential: %v", alerts)
 	}
 }

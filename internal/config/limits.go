@@ -79,6 +79,12 @@ func setLimitDefaults(c *Config) {
 			ts.KEKFile = filepath.Join(c.DataDir, "signing-kek")
 		}
 	}
+	if en := &c.Audit.Anomalies.Enumeration; en.MaxDistinct > 0 {
+		setDuration(&en.Window, 10*time.Minute)
+	}
+	if sc := &c.Audit.Anomalies.Scraping; sc.Enabled {
+		setDuration(&sc.Window, time.Hour)
+	}
 	if af := &c.Audit.Anomalies.AuthFailures; af.Max > 0 {
 		setDuration(&af.Window, time.Minute)
 		setDuration(&af.Ban, 15*time.Minute)
@@ -282,6 +288,12 @@ func (v *validator) audit(a *Audit) {
 		v.errorf("audit.anomalies.auth_failures.max", "must be positive (0 turns the detector off)")
 	case af.Max > 0 && af.Window.Std() < time.Second:
 		v.errorf("audit.anomalies.auth_failures.window", "must be at least 1s")
+	}
+	if en := a.Anomalies.Enumeration; en.MaxDistinct < 0 || (en.MaxDistinct > 0 && en.Window.Std() < time.Second) {
+		v.errorf("audit.anomalies.enumeration", "max_distinct must be positive and window at least 1s")
+	}
+	if a.Anomalies.NewNetwork.Learn < 0 {
+		v.errorf("audit.anomalies.new_network.learn", "must be positive (0 turns it off)")
 	}
 }
 

@@ -924,6 +924,44 @@ type Anomalies struct {
 	// AuthFailures detects credential stuffing: many failed
 	// authentications from one client IP.
 	AuthFailures AuthFailures `yaml:"auth_failures"`
+	// Enumeration detects object-id enumeration (BOLA probing).
+	Enumeration Enumeration `yaml:"enumeration"`
+	// Scraping alerts when an identity reaches its records threshold
+	// (routes[].limits.records).
+	Scraping Scraping `yaml:"scraping"`
+	// NewNetwork alerts when a credential is used from a network it was
+	// not seen on before.
+	NewNetwork NewNetwork `yaml:"new_network"`
+}
+
+// Enumeration alerts when one identity (or anonymous client IP) is refused
+// (403) or misses (404) more than max_distinct distinct objects, the first
+// route parameter's values, within window.
+type Enumeration struct {
+	// MaxDistinct is the number of distinct objects that trips it. 0 turns
+	// it off. Default 0.
+	MaxDistinct int `yaml:"max_distinct"`
+	// Window is the counting period. Default 10m.
+	Window Duration `yaml:"window"`
+}
+
+// Scraping alerts, once per window per identity, when the limits stage
+// refuses it with limits.records_exceeded.
+type Scraping struct {
+	// Enabled turns it on.
+	Enabled bool `yaml:"enabled"`
+	// Window is the least time between two alerts for one identity.
+	// Default 1h.
+	Window Duration `yaml:"window"`
+}
+
+// NewNetwork alerts when a credential (an API key, a token) is used from a
+// /24 (IPv4) or /48 (IPv6) it was not used from before, once its first
+// learn networks are known.
+type NewNetwork struct {
+	// Learn is how many networks a credential may use before new ones
+	// alert. 0 turns it off. Default 0.
+	Learn int `yaml:"learn"`
 }
 
 // AuthFailures is the credential-stuffing detector: max failed

@@ -88,8 +88,10 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 		TokenServer: config.TokenServer{Enabled: true, Issuer: "https://" + listen},
 		// Every request lands in the tamper-evident audit log, DIR/audit.
 		// 20 failed logins a minute from one address ban it for 5 minutes.
-		Audit: config.Audit{Enabled: true, Anomalies: config.Anomalies{AuthFailures: config.AuthFailures{
-			Max: 20, Window: config.Duration(time.Minute), Ban: config.Duration(5 * time.Minute)}}},
+		Audit: config.Audit{Enabled: true, Anomalies: config.Anomalies{
+			AuthFailures: config.AuthFailures{Max: 20, Window: config.Duration(time.Minute), Ban: config.Duration(5 * time.Minute)},
+			Enumeration:  config.Enumeration{MaxDistinct: 10},
+			Scraping:     config.Scraping{Enabled: true}}},
 		// The demo API receives each identity as a JWT Rampart signs, too.
 		IdentityToken: config.IdentityToken{Enabled: true, Issuer: "https://rampart-demo.local"},
 		// Who may do what is said once: routes ask for permissions.

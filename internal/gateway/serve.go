@@ -120,7 +120,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return err
 	}
 	defer closeShared()
-	if af := cfg.Audit.Anomalies.AuthFailures; af.Max > 0 {
+	{
 		bans := deps.Bans
 		ban := func(ctx context.Context, addr netip.Addr, ttl time.Duration, reason string) error {
 			_, err := bans.Add(ctx, netip.PrefixFrom(addr, addr.BitLen()), ttl, reason)
@@ -132,7 +132,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 				auditObs.Record("alert", action, "", clientIP, detail)
 			}
 		}
-		deps.Anomaly = anomaly.NewAuthFailures(af, ban, alert, nil)
+		if d := anomaly.FromConfig(cfg.Audit.Anomalies, ban, alert); len(d) > 0 {
+			deps.Anomaly = d
+		}
 	}
 	if ts := cfg.TokenServer; ts.Enabled {
 		if err := openTokenServer(ctx, cfg, st, &deps); err != nil {
