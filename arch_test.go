@@ -95,7 +95,7 @@ var rules = map[string]struct {
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "idtoken", "limits", "metrics", "pipeline",
-		"proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens"}, nil},
+		"proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart":   {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
 }

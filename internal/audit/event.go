@@ -43,7 +43,7 @@ func (o *Observer) Record(kind, action, subject, clientIP, detail string) {
 		Subject: subject, ClientIP: clientIP, Detail: detail, Decisions: []Decision{}}
 	b, err := json.Marshal(ev)
 	if err == nil {
-		err = o.log.Append(b)
+		err = o.write(b)
 	}
 	if err != nil {
 		o.logger.Error("audit: an event could not be written", "kind", kind, "action", action, "error", err)
@@ -87,21 +87,31 @@ func EventFrom(x *pipeline.Exchange) Event {
 type Observer struct {
 	log    *Log
 	logger *slog.Logger
+	sinks  []*Sink
 }
 
-// NewObserver returns an observer writing to l.
-func NewObserver(l *Log, logger *slog.Logger) *Observer {
+// NewObserver returns an observer writing to l and copying every event to
+// sinks (which may drop under pressure; l never does).
+func NewObserver(l *Log, logger *slog.Logger, sinks ...*Sink) *Observer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Observer{log: l, logger: logger}
+	return &Observer{log: l, logger: logger, sinks: sinks}
+}
+
+func (o *Observer) write(b []byte) error {
+	err := o.log.Append(b)
+	for _, s := range o.sinks {
+		s.Offer(b)
+	}
+	return err
 }
 
 // Observe appends x's event.
 func (o *Observer) Observe(x *pipeline.Exchange) {
 	b, err := json.Marshal(EventFrom(x))
 	if err == nil {
-		err = o.log.Append(b)
+		err = o.write(b)
 	}
 	if err != nil {
 		o.logger.Error("audit: an event could not be written", "request_id", x.RequestID, "error", err)

@@ -89,6 +89,11 @@ func setLimitDefaults(c *Config) {
 		setDuration(&af.Window, time.Minute)
 		setDuration(&af.Ban, 15*time.Minute)
 	}
+	for i := range c.Audit.Sinks {
+		if c.Audit.Sinks[i].Queue == 0 {
+			c.Audit.Sinks[i].Queue = 10000
+		}
+	}
 	if a := &c.Audit; a.Enabled {
 		if a.Dir == "" {
 			a.Dir = filepath.Join(c.DataDir, "audit")
@@ -291,6 +296,35 @@ func (v *validator) audit(a *Audit) {
 	}
 	if en := a.Anomalies.Enumeration; en.MaxDistinct < 0 || (en.MaxDistinct > 0 && en.Window.Std() < time.Second) {
 		v.errorf("audit.anomalies.enumeration", "max_distinct must be positive and window at least 1s")
+	}
+	if len(a.Sinks) > 0 && !a.Enabled {
+		v.errorf("audit.sinks", "copy the audit log's events: set audit.enabled")
+	}
+	for i, s := range a.Sinks {
+		p := fmt.Sprintf("audit.sinks[%d]", i)
+		switch s.Type {
+		case "stdout":
+		case "file":
+			if s.Path == "" {
+				v.errorf(p+".path", "required for a file sink")
+			}
+		case "syslog":
+			if s.Network != "udp" && s.Network != "tcp" && s.Network != "tls" {
+				v.errorf(p+".network", "must be udp, tcp or tls")
+			}
+			if err := validAddress(s.Address); err != nil {
+				v.errorf(p+".address", "%v", err)
+			}
+		case "webhook":
+			if u, err := url.Parse(s.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+				v.errorf(p+".url", "must be an https URL")
+			}
+		default:
+			v.errorf(p+".type", "must be stdout, file, syslog or webhook, got %q", s.Type)
+		}
+		if s.Queue < 0 {
+			v.errorf(p+".queue", "must be positive")
+		}
 	}
 	if a.Anomalies.NewNetwork.Learn < 0 {
 		v.errorf("audit.anomalies.new_network.learn", "must be positive (0 turns it off)")

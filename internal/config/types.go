@@ -913,10 +913,36 @@ type Audit struct {
 	// CheckpointInterval is how often a signed checkpoint is written.
 	// Default 1m.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// Sinks receive a copy of every event besides the local log: stdout, a
+	// file of JSON lines, syslog or a webhook. Each has a bounded queue: a
+	// slow sink drops events (counted in rampart_audit_sink_dropped_total),
+	// never the local log, and never holds up a request.
+	Sinks []AuditSink `yaml:"sinks"`
 	// Anomalies are the detectors that watch every request (whether or not
 	// the log is enabled) and raise alerts, written to this log and to the
 	// operational log.
 	Anomalies Anomalies `yaml:"anomalies"`
+}
+
+// AuditSink is one destination for copies of the audit events.
+type AuditSink struct {
+	// Type is "stdout", "file", "syslog" or "webhook". Required.
+	Type string `yaml:"type"`
+	// Path is the file of JSON lines (type file).
+	Path string `yaml:"path"`
+	// Network is "udp", "tcp" or "tls" (type syslog; RFC 5424 messages,
+	// octet-counted on TCP).
+	Network string `yaml:"network"`
+	// Address is the syslog server's host:port.
+	Address string `yaml:"address"`
+	// URL is the https URL batches of events are posted to, as a JSON
+	// array (type webhook; retried with backoff).
+	URL string `yaml:"url"`
+	// CAFile verifies the syslog (tls) or webhook server. Default: the
+	// system roots.
+	CAFile string `yaml:"ca_file"`
+	// Queue is how many events may wait for the sink. Default 10000.
+	Queue int `yaml:"queue"`
 }
 
 // Anomalies configures the anomaly detectors.

@@ -363,5 +363,5 @@ func sameStatic(a, b *config.Config) bool {
 		reflect.DeepEqual(a.Redis, b.Redis) && a.Limits.Backend == b.Limits.Backend &&
 		a.Limits.MaxKeys == b.Limits.MaxKeys && a.Firewall.Bans == b.Firewall.Bans &&
 		a.IdentityToken.Enabled == b.IdentityToken.Enabled && a.IdentityToken.RotateEvery == b.IdentityToken.RotateEvery &&
-		a.IdentityToken == b.IdentityToken && a.TokenServer == b.TokenServer && a.Audit == b.Audit
+		a.IdentityToken == b.IdentityToken && a.TokenServer == b.TokenServer && reflect.DeepEqual(a.Audit, b.Audit)
 }

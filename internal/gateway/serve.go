@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
 	"github.com/rampart-gw/rampart/internal/tokens"
+	"github.com/rampart-gw/rampart/internal/trust"
 )
 
 // ServeOptions configures Serve.
@@ -98,19 +100,26 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		if len(cfg.Listeners) > 0 {
 			origin = "rampart " + cfg.Listeners[0].Address
 		}
+		// Sinks first, so that they close last (defers run in reverse):
+		// every event the log takes is offered to them.
+		sinks, closeSinks, err := openSinks(a.Sinks, o.Stdout, log, deps.Metrics)
+		if err != nil {
+			return err
+		}
+		defer closeSinks()
 		alog, err := audit.Open(audit.Options{Dir: a.Dir, Origin: origin, Sync: a.Sync,
 			CheckpointEvery: a.CheckpointInterval.Std(), Logger: log})
 		if err != nil {
 			return err
 		}
-		// Closed last (deferred first): after the listeners have drained,
-		// so that every answered request's event is in, and checkpointed.
+		// Closed after the listeners have drained, so that every answered
+		// request's event is in, and checkpointed.
 		defer func() {
 			if err := alog.Close(); err != nil {
 				log.Error("audit: closing the log", "error", err)
 			}
 		}()
-		obs := audit.NewObserver(alog, log)
+		obs := audit.NewObserver(alog, log, sinks...)
 		deps.Audit = obs
 		auditObs = obs
 		recordAdmin = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
@@ -341,6 +350,54 @@ func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d
 	d.TokenKeys, d.Revocations = keys, rev
 	d.TokenServer = tokens.New(ts, st, hasher, keys, rev, tokens.Options{Logger: d.Logger})
 	return nil
+}
+
+// openSinks starts the audit sinks of the config.
+func openSinks(cfgs []config.AuditSink, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) ([]*audit.Sink, func(), error) {
+	var sinks []*audit.Sink
+	var files []io.Closer
+	closeAll := func() {
+		for _, s := range sinks {
+			s.Close()
+		}
+		for _, f := range files {
+			_ = f.Close()
+		}
+	}
+	for i, c := range cfgs {
+		var s audit.Sender
+		var tc *tls.Config
+		if c.CAFile != "" {
+			pool, err := trust.LoadPool(c.CAFile)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("audit.sinks[%d].ca_file: %w", i, err)
+			}
+			tc = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		switch c.Type {
+		case "stdout":
+			s = audit.NewWriter("stdout", stdout)
+		case "file":
+			w, f, err := audit.OpenFile(c.Path)
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			files = append(files, f)
+			s = w
+		case "syslog":
+			s = audit.NewSyslog(c.Network, c.Address, tc)
+		case "webhook":
+			s = audit.NewWebhook(c.URL, tc)
+		}
+		k := audit.NewSink(s, c.Queue, log)
+		sinks = append(sinks, k)
+		if m != nil {
+			m.WatchAuditSinkDrops(fmt.Sprintf("%d-%s", i, c.Type), k.Dropped)
+		}
+	}
+	return sinks, closeAll, nil
 }
 
 // jwks returns the identity-token key set for the admin listener, or nil.

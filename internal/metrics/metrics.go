@@ -71,6 +71,15 @@ func (m *Metrics) LimitsBackendError(admitted bool) {
 	}
 }
 
+// WatchAuditSinkDrops exports how many events an audit sink dropped.
+func (m *Metrics) WatchAuditSinkDrops(sink string, dropped func() int64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "rampart_audit_sink_dropped_total",
+		Help:        "Audit events a sink dropped because it could not keep up or kept failing (the local audit log keeps them all).",
+		ConstLabels: prometheus.Labels{"sink": sink},
+	}, func() float64 { return float64(dropped()) }))
+}
+
 // WatchBans exports the number of active dynamic bans.
 func (m *Metrics) WatchBans(active func() int) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
