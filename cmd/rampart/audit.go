@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -166,7 +167,7 @@ the key beside the log is only as trustworthy as the disk it is on.`,
 	}
 	prove.Flags().StringVar(&pubKey, "pubkey", "", "trusted verifier key (default: audit-key.pub in the audit directory)")
 	check.Flags().StringVar(&pubKey, "pubkey", "", "the log's trusted verifier key (audit-key.pub)")
-	cmd.AddCommand(verify, prove, check, query)
+	cmd.AddCommand(verify, prove, check, query, summaryCmd(stdout))
 	return cmd
 }
 
@@ -192,4 +193,119 @@ func auditDirKey(dataDir, dir, pubKey string) (string, string, error) {
 	}
 	k, err := audit.ReadPublicKey(pubKey)
 	return dir, k, err
+}
+
+// summary is the review of a period of the audit log.
+type summary struct {
+	Since       string         `json:"since"`
+	Requests    int            `json:"requests"`
+	Denied      int            `json:"denied"`
+	Failed      int            `json:"failed"`
+	TopSubjects []count        `json:"top_subjects"`
+	Denials     []count        `json:"denials_by_reason"`
+	Alerts      []audit.Event  `json:"alerts"`
+	Admin       []audit.Event  `json:"admin_actions"`
+	byReason    map[string]int `json:"-"`
+}
+
+type count struct {
+	Key string `json:"key"`
+	N   int    `json:"n"`
+}
+
+func top(m map[string]int, n int) []count {
+	out := make([]count, 0, len(m))
+	for k, v := range m {
+		out = append(out, count{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].N > out[j].N || out[i].N == out[j].N && out[i].Key < out[j].Key })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+func summaryCmd(stdout io.Writer) *cobra.Command {
+	var dataDir, dir, since, format string
+	cmd := &cobra.Command{
+		Use:   "summary",
+		Short: "Review a period of the audit log: top subjects, denials by reason, alerts, administrative actions",
+		Args:  args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				dir = filepath.Join(dataDir, "audit")
+			}
+			d, err := time.ParseDuration(since)
+			if err != nil || d <= 0 {
+				return usageError{errors.New("--since is a duration such as 24h")}
+			}
+			if format != "text" && format != "json" {
+				return usageError{errors.New("--format is text or json")}
+			}
+			from := time.Now().Add(-d)
+			s := summary{Since: from.UTC().Format(time.RFC3339), Alerts: []audit.Event{}, Admin: []audit.Event{}, byReason: map[string]int{}}
+			subjects := map[string]int{}
+			err = audit.Each(dir, func(_ int64, ev audit.Event, _ []byte) error {
+				if t, err := time.Parse(time.RFC3339Nano, ev.Time); err != nil || t.Before(from) {
+					return nil
+				}
+				switch ev.Kind {
+				case "alert":
+					s.Alerts = append(s.Alerts, ev)
+					return nil
+				case "admin":
+					s.Admin = append(s.Admin, ev)
+					return nil
+				}
+				s.Requests++
+				if ev.Subject != "" {
+					subjects[ev.Subject]++
+				}
+				switch outcome(ev) {
+				case "deny":
+					s.Denied++
+					for _, dd := range ev.Decisions {
+						if dd.Outcome == "deny" {
+							s.byReason[dd.Reason]++
+						}
+					}
+				case "error":
+					s.Failed++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			s.TopSubjects, s.Denials = top(subjects, 10), top(s.byReason, 20)
+			if format == "json" {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			}
+			fmt.Fprintf(stdout, "since %s: %d requests, %d denied, %d failed\n", s.Since, s.Requests, s.Denied, s.Failed)
+			fmt.Fprintln(stdout, "\ntop subjects:")
+			for _, c := range s.TopSubjects {
+				fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
+			}
+			fmt.Fprintln(stdout, "\ndenials by reason:")
+			for _, c := range s.Denials {
+				fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
+			}
+			fmt.Fprintf(stdout, "\nalerts: %d\n", len(s.Alerts))
+			for _, a := range s.Alerts {
+				fmt.Fprintf(stdout, "  %s  %s  %s  %s\n", a.Time, a.Action, a.ClientIP, a.Detail)
+			}
+			fmt.Fprintf(stdout, "\nadministrative actions: %d\n", len(s.Admin))
+			for _, a := range s.Admin {
+				fmt.Fprintf(stdout, "  %s  %s  %s  %s\n", a.Time, a.Action, a.Subject, a.Detail)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "rampart-data", "data directory of the gateway (the log is in DIR/audit)")
+	cmd.Flags().StringVar(&dir, "dir", "", "audit directory (instead of --data)")
+	cmd.Flags().StringVar(&since, "since", "24h", "the period to review, back from now")
+	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/audit"
 )
@@ -215,5 +216,59 @@ func TestAuditProveAndQuery(t *testing.T) {
 	if code := run([]string{"audit", "tail", "--data", data}, &out, &errOut); code != exitOK || strings.Count(out.String(), "\n") != 10 ||
 		!strings.Contains(out.String(), `"request_id":"req-11"`) {
 		t.Fatalf("tail: %d %q", code, out.String())
+	}
+}
+
+func TestAuditSummary(t *testing.T) {
+	data := t.TempDir()
+	l, err := audit.Open(audit.Options{Dir: filepath.Join(data, "audit")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	old := time.Now().Add(-48 * time.Hour).UTC().Format(time.RFC3339Nano)
+	for _, ev := range []audit.Event{
+		{V: 1, Time: now, Subject: "bob", Status: 200, Decisions: []audit.Decision{{Stage: "authz", Outcome: "allow"}}},
+		{V: 1, Time: now, Subject: "bob", Status: 403, Decisions: []audit.Decision{{Stage: "authz", Outcome: "deny", Reason: "authz.not_owner"}}},
+		{V: 1, Time: now, Subject: "carol", Status: 429, Decisions: []audit.Decision{{Stage: "limits", Outcome: "deny", Reason: "limits.rate_exceeded"}}},
+		{V: 1, Time: old, Subject: "eve", Status: 200},
+		{V: 1, Time: now, Kind: "alert", Action: "anomaly.auth_failures", ClientIP: "203.0.113.9"},
+		{V: 1, Time: now, Kind: "admin", Action: "apikey.create", Subject: "bob"},
+	} {
+		b, _ := json.Marshal(ev)
+		if err := l.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"audit", "summary", "--data", data, "--format", "json"}, &out, &errOut); code != exitOK {
+		t.Fatalf("summary: %d %s", code, errOut.String())
+	}
+	var s struct {
+		Requests, Denied int
+		TopSubjects      []struct {
+			Key string
+			N   int
+		} `json:"top_subjects"`
+		Denials []struct {
+			Key string
+			N   int
+		} `json:"denials_by_reason"`
+		Alerts []audit.Event `json:"alerts"`
+		Admin  []audit.Event `json:"admin_actions"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != 3 || s.Denied != 2 || s.TopSubjects[0].Key != "bob" || s.TopSubjects[0].N != 2 || len(s.Denials) != 2 ||
+		len(s.Alerts) != 1 || len(s.Admin) != 1 {
+		t.Fatalf("summary %+v", s)
+	}
+	out.Reset()
+	if code := run([]string{"audit", "summary", "--data", data}, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "authz.not_owner") {
+		t.Fatalf("text summary: %d %s", code, out.String())
 	}
 }

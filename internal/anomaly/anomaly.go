@@ -301,5 +301,81 @@ func FromConfig(cfg config.Anomalies, ban Ban, alert Alert) Detectors {
 	if n := NewNewNetwork(cfg.NewNetwork, alert); n != nil {
 		d = append(d, n)
 	}
+	if r := NewRateSpike(cfg.RateSpike, alert, nil); r != nil {
+		d = append(d, r)
+	}
 	return d
+}
+
+// RateSpike alerts when an identity's requests in the current minute pass
+// factor times its own baseline (a moving average of its past minutes,
+// learnt over ten of them) and at least min: a stolen credential put to
+// work, or a client gone wild. Once per minute per identity.
+type RateSpike struct {
+	cfg   config.RateSpike
+	alert Alert
+	now   func() time.Time
+
+	mu  sync.Mutex
+	ids map[string]*rate
+}
+
+type rate struct {
+	minute   int64   // the current minute (unix minutes)
+	n        int     // requests in it
+	baseline float64 // moving average of past minutes
+	minutes  int     // how many minutes the baseline has seen
+	alerted  bool
+}
+
+// NewRateSpike returns the detector, or nil when it is off.
+func NewRateSpike(cfg config.RateSpike, alert Alert, now func() time.Time) *RateSpike {
+	if cfg.Factor <= 0 {
+		return nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &RateSpike{cfg: cfg, alert: alert, now: now, ids: map[string]*rate{}}
+}
+
+// Observe counts an authenticated request.
+func (r *RateSpike) Observe(x *pipeline.Exchange) {
+	if x.Identity == nil || x.Identity.Subject == "" {
+		return
+	}
+	actor := who(x)
+	m := r.now().Unix() / 60
+	r.mu.Lock()
+	s := r.ids[actor]
+	if s == nil {
+		if len(r.ids) >= maxTracked {
+			clear(r.ids)
+		}
+		s = &rate{minute: m}
+		r.ids[actor] = s
+	}
+	if m != s.minute {
+		// Close the minutes that passed, quiet ones (n = 0) included.
+		for gap := m - s.minute; gap > 0 && s.minutes < 1<<20; gap-- {
+			s.baseline = 0.9*s.baseline + 0.1*float64(s.n)
+			s.n, s.minutes = 0, s.minutes+1
+			if gap > 60 { // an hour of silence: start the average over
+				s.baseline, s.minutes = 0, 0
+				break
+			}
+		}
+		s.minute, s.alerted = m, false
+	}
+	s.n++
+	trip := s.minutes >= 10 && !s.alerted && s.n >= r.cfg.Min && float64(s.n) > r.cfg.Factor*max(s.baseline, 1)
+	if trip {
+		s.alerted = true
+	}
+	n, base := s.n, s.baseline
+	r.mu.Unlock()
+	if trip && r.alert != nil {
+		r.alert("anomaly.rate_spike", x.ClientIP.Unmap().String(),
+			fmt.Sprintf("%s sent %d requests this minute, %.0fx its baseline of %.1f a minute", actor, n, float64(n)/max(base, 1), base))
+	}
 }

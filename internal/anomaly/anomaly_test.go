@@ -158,3 +158,34 @@ func TestNewNetwork(t *testing.T) {
 		t.Fatalf("another credential: %v", alerts)
 	}
 }
+
+// TestRateSpike: steady use (with its normal ups and downs) stays quiet; a
+// sudden flood from the same identity trips it once in that minute.
+func TestRateSpike(t *testing.T) {
+	c := &clock{t: time.Unix(1_800_000_000, 0).Truncate(time.Minute)}
+	var alerts []string
+	r := NewRateSpike(config.RateSpike{Factor: 10, Min: 100}, func(a, ip, d string) { alerts = append(alerts, d) }, c.Now)
+	for minute := range 30 {
+		n := 20 + (minute%3)*10 // 20 to 40 a minute
+		for range n {
+			r.Observe(lookup("198.51.100.1", "frank", "x", 200))
+		}
+		c.t = c.t.Add(time.Minute)
+	}
+	if len(alerts) != 0 {
+		t.Fatalf("steady use tripped it: %v", alerts)
+	}
+	for range 2000 {
+		r.Observe(lookup("198.51.100.1", "frank", "x", 200))
+	}
+	if len(alerts) != 1 || !strings.Contains(alerts[0], "subject frank") {
+		t.Fatalf("the flood: %v", alerts)
+	}
+	// A newcomer with no baseline yet is not judged.
+	for range 500 {
+		r.Observe(lookup("198.51.100.2", "gina", "x", 200))
+	}
+	if len(alerts) != 1 {
+		t.Fatalf("a newcomer tripped it: %v", alerts)
+	}
+}

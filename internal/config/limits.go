@@ -82,6 +82,9 @@ func setLimitDefaults(c *Config) {
 	if en := &c.Audit.Anomalies.Enumeration; en.MaxDistinct > 0 {
 		setDuration(&en.Window, 10*time.Minute)
 	}
+	if rs := &c.Audit.Anomalies.RateSpike; rs.Factor > 0 && rs.Min == 0 {
+		rs.Min = 100
+	}
 	if sc := &c.Audit.Anomalies.Scraping; sc.Enabled {
 		setDuration(&sc.Window, time.Hour)
 	}
@@ -325,6 +328,9 @@ func (v *validator) audit(a *Audit) {
 		if s.Queue < 0 {
 			v.errorf(p+".queue", "must be positive")
 		}
+	}
+	if rs := a.Anomalies.RateSpike; rs.Factor < 0 || (rs.Factor > 0 && rs.Factor < 2) || rs.Min < 0 {
+		v.errorf("audit.anomalies.rate_spike", "factor must be at least 2 (0 turns it off) and min positive")
 	}
 	if a.Anomalies.NewNetwork.Learn < 0 {
 		v.errorf("audit.anomalies.new_network.learn", "must be positive (0 turns it off)")

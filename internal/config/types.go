@@ -958,6 +958,21 @@ type Anomalies struct {
 	// NewNetwork alerts when a credential is used from a network it was
 	// not seen on before.
 	NewNetwork NewNetwork `yaml:"new_network"`
+	// RateSpike alerts when an identity's request rate jumps far above
+	// its own baseline.
+	RateSpike RateSpike `yaml:"rate_spike"`
+}
+
+// RateSpike alerts when an identity sends, within one minute, more than
+// factor times its usual requests per minute (a moving average learnt
+// over ten minutes) and at least min.
+type RateSpike struct {
+	// Factor is how far above the baseline trips it, such as 10. 0 turns
+	// it off. Default 0.
+	Factor float64 `yaml:"factor"`
+	// Min is the fewest requests in a minute that can trip it. Default
+	// 100.
+	Min int `yaml:"min"`
 }
 
 // Enumeration alerts when one identity (or anonymous client IP) is refused
