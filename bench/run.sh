@@ -20,7 +20,7 @@ LOAD_CPU=${LOAD_CPU:-1}       # core for wrk and the upstream
 REQ_PATH=${REQ_PATH:-/api/items/42}
 # Rows to run, in this order within each round. Optional extras: goproxy-pool
 # (listed by default), rampart-jwt-nocache.
-ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis"}
+ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis rampart-audit"}
 KEEP_TMP=${KEEP_TMP:-0}       # 1 keeps the temp dir (configs, logs, wrk output)
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -100,8 +100,8 @@ log "building bench tools (bench/tools) and rampart into $TMP"
 	die "building bench/tools failed"
 (cd "$REPO" && go build -o "$TMP/rampart" ./cmd/rampart) || die "building ./cmd/rampart failed"
 
-mapfile -t PORTS < <("$TMP/freeport" -n 13)
-((${#PORTS[@]} == 13)) || die "could not get free ports"
+mapfile -t PORTS < <("$TMP/freeport" -n 14)
+((${#PORTS[@]} == 14)) || die "could not get free ports"
 UP_PORT=${PORTS[0]}
 PORT_OF[direct]=$UP_PORT
 PORT_OF[goproxy]=${PORTS[1]}
@@ -116,6 +116,7 @@ PORT_OF[rampart-jwt]=${PORTS[9]}
 PORT_OF[rampart-jwt-nocache]=${PORTS[10]}
 PORT_OF[rampart-limits]=${PORTS[11]}
 PORT_OF[rampart-limits-redis]=${PORTS[12]}
+PORT_OF[rampart-audit]=${PORTS[13]}
 
 declare -A LABEL=(
 	[direct]="upstream direct (no proxy)"
@@ -131,8 +132,9 @@ declare -A LABEL=(
 	[rampart-jwt-nocache]="Rampart, JWT auth (ES256), token cache off (optional)"
 	[rampart-limits]="Rampart, JWT + firewall + rate limit + quota (memory)"
 	[rampart-limits-redis]="Rampart, JWT + firewall + rate limit + quota (Redis)"
+	[rampart-audit]="Rampart, row 12 + tamper-evident audit log + anomaly detection"
 )
-ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis)
+ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis rampart-audit)
 declare -a SEL=()
 for r in $ROWS; do
 	[[ -n ${LABEL[$r]+x} ]] || die "unknown row '$r' in ROWS (known: ${ALL_ROWS[*]})"
@@ -219,7 +221,7 @@ TOKEN=$("$TMP/mkjwt" -jwks "$JWKS") || die "mkjwt failed"
 declare -a AUTH=()
 auth_args() {
 	AUTH=()
-	[[ $1 != rampart-jwt* && $1 != rampart-limits* ]] || AUTH=(-H "Authorization: Bearer $TOKEN")
+	[[ $1 != rampart-jwt* && $1 != rampart-limits* && $1 != rampart-audit ]] || AUTH=(-H "Authorization: Bearer $TOKEN")
 }
 
 # jwt_yaml CACHE_SIZE: the authn section of the JWT rows ("" = default cache).
@@ -288,6 +290,12 @@ rampart_config "$TMP/rampart-jwt.yaml" "${PORT_OF[rampart-jwt]}" "disabled: true
 rampart_config "$TMP/rampart-jwt-nocache.yaml" "${PORT_OF[rampart-jwt-nocache]}" "disabled: true" "$(jwt_yaml -1)"
 rampart_config "$TMP/rampart-limits.yaml" "${PORT_OF[rampart-limits]}" "disabled: true" "$(jwt_yaml "")
 $(limits_yaml memory)"
+rampart_config "$TMP/rampart-audit.yaml" "${PORT_OF[rampart-audit]}" "disabled: true" "$(jwt_yaml "")
+$(limits_yaml memory)
+audit:
+  enabled: true
+  dir: $TMP/audit
+  anomalies: {auth_failures: {max: 100}, enumeration: {max_distinct: 50}, rate_spike: {factor: 1000}}"
 rampart_config "$TMP/rampart-limits-redis.yaml" "${PORT_OF[rampart-limits-redis]}" "disabled: true" "$(jwt_yaml "")
 $(limits_yaml redis)"
 
@@ -334,7 +342,7 @@ check() {
 		show_failure "$name"
 		die "$name answered '$code' $(head -c 200 "$TMP/$name.check")"
 	fi
-	[[ $name == rampart-jwt* || $name == rampart-limits* ]] || return 0
+	[[ $name == rampart-jwt* || $name == rampart-limits* || $name == rampart-audit ]] || return 0
 	# Broken signature: the first signature character swapped for another
 	# letter (the first, unlike the last, carries only signature bits).
 	local sig=${TOKEN##*.} bad
@@ -371,6 +379,7 @@ is_sel rampart-log && start rampart-log "$PROXY_CPU" "$TMP/rampart" serve -c "$T
 is_sel rampart-jwt && start rampart-jwt "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-jwt.yaml"
 is_sel rampart-jwt-nocache && start rampart-jwt-nocache "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-jwt-nocache.yaml"
 is_sel rampart-limits && start rampart-limits "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-limits.yaml"
+is_sel rampart-audit && start rampart-audit "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-audit.yaml"
 is_sel rampart-limits-redis && start rampart-limits-redis "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-limits-redis.yaml"
 for r in "${SEL[@]}"; do
 	[[ $r == direct ]] && PID_OF[direct]=${PID_OF[upstream]}

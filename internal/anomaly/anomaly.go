@@ -368,7 +368,7 @@ func (r *RateSpike) Observe(x *pipeline.Exchange) {
 		s.minute, s.alerted = m, false
 	}
 	s.n++
-	trip := s.minutes >= 10 && !s.alerted && s.n >= r.cfg.Min && float64(s.n) > r.cfg.Factor*max(s.baseline, 1)
+	trip := s.minutes >= 10 && !s.alerted && s.n >= r.cfg.Min && float64(s.n) > float64(r.cfg.Factor)*max(s.baseline, 1)
 	if trip {
 		s.alerted = true
 	}

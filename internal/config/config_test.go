@@ -119,6 +119,7 @@ routes: [{path: /a, methods: [GET], upstream: api, public: true}]
 		name, yaml, want string
 	}{
 		{"empty file", ``, "the file is empty"},
+		{"rate spike factor", base + "audit: {anomalies: {rate_spike: {factor: 1}}}\n", "audit.anomalies.rate_spike: factor must be at least 2"},
 		{"identity header outside X-Rampart-", base + "identity_token: {enabled: true, header: X-Identity}\n", "identity_token.header: must start with X-Rampart-"},
 		{"identity header taken", base + "identity_token: {enabled: true, header: X-Rampart-Subject}\n", "already carries part of the identity"},
 		{"token issuer with a path", base + "token_server: {enabled: true, issuer: \"https://gw.example/auth\"}\n", "token_server.issuer: required: an https origin"},

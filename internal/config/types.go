@@ -967,9 +967,9 @@ type Anomalies struct {
 // factor times its usual requests per minute (a moving average learnt
 // over ten minutes) and at least min.
 type RateSpike struct {
-	// Factor is how far above the baseline trips it, such as 10. 0 turns
+	// Factor is how many times the baseline trips it, such as 10. 0 turns
 	// it off. Default 0.
-	Factor float64 `yaml:"factor"`
+	Factor int `yaml:"factor"`
 	// Min is the fewest requests in a minute that can trip it. Default
 	// 100.
 	Min int `yaml:"min"`
