@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -314,4 +315,42 @@ func TestReferenceGolden(t *testing.T) {
 			t.Errorf("reference lacks %s", want)
 		}
 	}
+}
+
+// TestEveryFieldDecodable walks the config types: every field must be of a
+// kind the decoder reads from YAML (a float64 once slipped in, usable
+// only from Go).
+func TestEveryFieldDecodable(t *testing.T) {
+	seen := map[reflect.Type]bool{}
+	var walk func(path string, ty reflect.Type)
+	walk = func(path string, ty reflect.Type) {
+		if seen[ty] {
+			return
+		}
+		seen[ty] = true
+		if reflect.PointerTo(ty).Implements(reflect.TypeFor[interface{ parseScalar(string) error }]()) {
+			return // Duration, ByteSize: scalars with their own parser
+		}
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.Slice:
+			walk(path+"[]", ty.Elem())
+		case reflect.Map:
+			if ty.Key().Kind() != reflect.String {
+				t.Errorf("%s: map keys must be strings", path)
+			}
+			walk(path+"{}", ty.Elem())
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				f := ty.Field(i)
+				if f.Tag.Get("yaml") == "-" {
+					continue
+				}
+				walk(path+"."+f.Name, f.Type)
+			}
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+		default:
+			t.Errorf("%s: %s cannot be written in rampart.yaml", path, ty.Kind())
+		}
+	}
+	walk("Config", reflect.TypeFor[Config]())
 }
