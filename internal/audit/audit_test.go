@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -355,5 +357,97 @@ func TestProve(t *testing.T) {
 	}
 	if _, err := Prove(dir, key, "nope"); err != ErrNoSuchEvent {
 		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+// TestSegments: the log rotates into segments, verifies across them,
+// names bad records by their global index, refuses a missing middle
+// segment, and, once retention deletes old segments, still verifies from
+// the oldest kept one against the later checkpoints.
+func TestSegments(t *testing.T) {
+	dir := t.TempDir()
+	c := &struct{ t time.Time }{time.Unix(1_800_000_000, 0)}
+	now := func() time.Time { return c.t }
+	open := func(retention time.Duration) *Log {
+		l, err := Open(Options{Dir: dir, Sync: true, MaxSegmentBytes: 1000, Now: now, Retention: retention})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open(0)
+	fill(t, l, 0, 40) // ~75 bytes a record: several segments
+	if err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, 40, 40)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ks, _ := segments(dir)
+	if len(ks) < 4 {
+		t.Fatalf("segments %v", ks)
+	}
+	key := pub(t, dir)
+	rep, err := Verify(dir, key)
+	if err != nil || !rep.OK() || rep.Records != 80 {
+		t.Fatalf("verify across segments: %+v %v", rep, err)
+	}
+	n := 0
+	_ = Each(dir, func(int64, Event, []byte) error { n++; return nil })
+	if n != 80 {
+		t.Fatalf("Each read %d events", n)
+	}
+	if p, err := Prove(dir, key, "r55"); err != nil || CheckProof(p, key) != nil || p.Index != 55 {
+		t.Fatalf("prove across segments: %+v %v", p.Index, err)
+	}
+
+	// An edit in the third segment is named by its global index.
+	seg2 := filepath.Join(dir, segName(ks[2]))
+	orig, _ := os.ReadFile(seg2)
+	bad := bytes.Clone(orig)
+	bad[40] ^= 1 // the first record's event
+	_ = os.WriteFile(seg2, bad, 0o600)
+	st, _ := readStart(dir, ks[2])
+	if rep, _ := Verify(dir, key); rep.OK() || rep.FirstBadRecord != st.size {
+		t.Fatalf("edit in segment %d: %+v, want record %d", ks[2], rep, st.size)
+	}
+	_ = os.WriteFile(seg2, orig, 0o600)
+	// A missing middle segment is refused.
+	_ = os.Rename(seg2, seg2+".away")
+	if rep, _ := Verify(dir, key); rep.OK() || !strings.Contains(strings.Join(rep.Problems, " "), "is missing") {
+		t.Fatalf("missing segment: %+v", rep)
+	}
+	_ = os.Rename(seg2+".away", seg2)
+
+	// Retention: segments older than a day go at the next rotation.
+	old := c.t.Add(-48 * time.Hour)
+	for _, k := range ks[:2] {
+		_ = os.Chtimes(filepath.Join(dir, segName(k)), old, old)
+	}
+	l = open(24 * time.Hour)
+	fill(t, l, 80, 20)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Verify(dir, key)
+	if err != nil || !rep.OK() || rep.Pruned == 0 || rep.Records != 100 {
+		t.Fatalf("after retention: %+v %v", rep, err)
+	}
+	if _, err := Prove(dir, key, "r90"); err == nil {
+		t.Fatal("a proof from a pruned log")
+	}
+	// A forged start file for the oldest kept segment cannot match the
+	// signed checkpoints.
+	ks, _ = segments(dir)
+	sp := filepath.Join(dir, startName(ks[0]))
+	b, _ := os.ReadFile(sp)
+	var s segStart
+	_ = json.Unmarshal(b, &s)
+	s.Frontier[0] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	b, _ = json.Marshal(s)
+	_ = os.WriteFile(sp, b, 0o600)
+	if rep, _ := Verify(dir, key); rep.OK() {
+		t.Fatal("a forged start verified")
 	}
 }

@@ -5,8 +5,9 @@
 // and the verifier that recomputes all of it and names the first bad
 // record or checkpoint.
 //
-// The log file holds records of [4-byte big-endian length][32-byte chain
-// hash][event]; chain_i = SHA-256("rampart-audit-chain-v1" || chain_i-1 ||
+// The log is a series of segment files (events.log, events-000001.log,
+// ...; see segments.go) of records [4-byte big-endian length][32-byte
+// chain hash][event]; chain_i = SHA-256("rampart-audit-chain-v1" || chain_i-1 ||
 // leaf_i), leaf_i the RFC 6962 leaf hash of event i, chain_-1 zero. The
 // checkpoints file holds length-prefixed signed notes whose text is
 // "rampart-audit-v1\n<origin>\n<size>\n<root, base64>\n<time, RFC 3339>\n".
@@ -72,6 +73,13 @@ type Options struct {
 	Now func() time.Time
 	// Logger reports torn records and write failures.
 	Logger *slog.Logger
+	// MaxSegmentBytes and MaxSegmentAge start a new segment file when the
+	// current one reaches either. Defaults 64 MiB and 24h.
+	MaxSegmentBytes int64
+	MaxSegmentAge   time.Duration
+	// Retention deletes segments older than this (never the current one);
+	// 0 keeps everything. The log still verifies from its oldest segment.
+	Retention time.Duration
 }
 
 // Log is an open audit log. Append is safe for concurrent use.
@@ -87,10 +95,11 @@ type Log struct {
 	done chan struct{}
 	once sync.Once
 
-	mu       sync.Mutex // guards the tree state below (writer and checkpoints)
-	size     int64
-	chain    [32]byte
-	frontier []tlog.Hash
+	mu sync.Mutex // guards the tree state and files below (writer and checkpoints)
+	treeState
+	seg      int       // the current segment's number
+	segBytes int64     // its size
+	segOpen  time.Time // when it was started
 	lastCP   int64
 	err      error // a write failure: the log stops accepting events
 }
@@ -104,6 +113,12 @@ type appendReq struct {
 func Open(opt Options) (*Log, error) {
 	if opt.CheckpointEvery <= 0 {
 		opt.CheckpointEvery = time.Minute
+	}
+	if opt.MaxSegmentBytes <= 0 {
+		opt.MaxSegmentBytes = 64 << 20
+	}
+	if opt.MaxSegmentAge <= 0 {
+		opt.MaxSegmentAge = 24 * time.Hour
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -136,67 +151,108 @@ func Open(opt Options) (*Log, error) {
 	return l, nil
 }
 
-// recover reads the existing log to rebuild the chain and the tree, and
-// moves a torn tail aside.
+// recover reads the existing segments to rebuild the chain and the tree,
+// moves a torn tail of the last segment aside, and opens that segment for
+// appending.
 func (l *Log) recover() error {
-	path := filepath.Join(l.opt.Dir, LogFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the operator's audit dir
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	good, err := scan(f, func(_ int64, chain [32]byte, payload []byte) error {
-		l.add(chain, tlog.RecordHash(payload))
+	var st treeState
+	_, last, good, err := eachRecord(l.opt.Dir, func(first treeState) { st = first }, func(_ int64, chain [32]byte, payload []byte) error {
+		st.add(chain, tlog.RecordHash(payload))
 		return nil
 	})
+	l.treeState = st
+	path := filepath.Join(l.opt.Dir, segName(last))
 	var torn *TornError
 	switch {
 	case errors.As(err, &torn):
 		// Keep the torn bytes for inspection and say so; the log goes on
 		// from the last whole record.
-		if _, serr := f.Seek(good, io.SeekStart); serr == nil {
-			tail, _ := io.ReadAll(f)
+		if b, rerr := os.ReadFile(path); rerr == nil && int64(len(b)) > good { // #nosec G304 -- the operator's audit dir
 			aside := path + ".torn-" + strconv.FormatInt(l.opt.Now().Unix(), 10)
-			_ = os.WriteFile(aside, tail, 0o600)
-			l.opt.Logger.Error("audit: the last record was torn (a crash mid-write); moved aside", "record", torn.Index, "bytes", len(tail), "file", aside)
+			_ = os.WriteFile(aside, b[good:], 0o600) // #nosec G703 -- beside the segment, in the operator's audit dir
+			l.opt.Logger.Error("audit: the last record was torn (a crash mid-write); moved aside", "record", torn.Index, "bytes", int64(len(b))-good, "file", aside)
 		}
+	case err != nil:
+		return fmt.Errorf("audit: %s: %w", l.opt.Dir, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the operator's audit dir
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if torn != nil {
 		if err := f.Truncate(good); err != nil {
 			_ = f.Close()
 			return fmt.Errorf("audit: %w", err)
 		}
-	case err != nil:
-		_ = f.Close()
-		return fmt.Errorf("audit: %s: %w", path, err)
+	} else if fi, err := f.Stat(); err == nil {
+		good = fi.Size()
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("audit: %w", err)
 	}
-	l.f = f
+	l.f, l.seg, l.segBytes, l.segOpen = f, last, good, l.opt.Now()
 	return nil
 }
 
-// add extends the chain and the Merkle frontier by one record.
-func (l *Log) add(chain [32]byte, leaf tlog.Hash) {
-	l.chain = chain
-	l.size++
-	l.frontier = append(l.frontier, leaf)
-	for s := l.size; s&1 == 0; s >>= 1 {
-		n := len(l.frontier)
-		l.frontier = append(l.frontier[:n-2], tlog.NodeHash(l.frontier[n-2], l.frontier[n-1]))
+// rotate starts the next segment (l.mu held, the buffer flushed): its
+// start file first, so that a crash between the two leaves a start with no
+// segment (harmless) rather than a segment with no start.
+func (l *Log) rotate() {
+	l.flushLocked()
+	if l.err != nil {
+		return
+	}
+	l.fail(l.f.Sync())
+	next := l.seg + 1
+	if l.err == nil {
+		l.fail(writeStart(l.opt.Dir, next, &l.treeState))
+	}
+	if l.err != nil {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(l.opt.Dir, segName(next)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the operator's audit dir
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	_ = l.f.Close()
+	l.f, l.seg, l.segBytes, l.segOpen = f, next, 0, l.opt.Now()
+	l.w.Reset(f)
+	l.prune()
+}
+
+// prune deletes the oldest segments older than the retention, never the
+// current one, oldest first so that what remains is contiguous.
+func (l *Log) prune() {
+	if l.opt.Retention <= 0 {
+		return
+	}
+	ks, err := segments(l.opt.Dir)
+	if err != nil {
+		return
+	}
+	cutoff := l.opt.Now().Add(-l.opt.Retention)
+	for _, k := range ks {
+		if k == l.seg {
+			return
+		}
+		fi, err := os.Stat(filepath.Join(l.opt.Dir, segName(k)))
+		if err != nil || fi.ModTime().After(cutoff) {
+			return
+		}
+		// The next segment's start file now anchors the log.
+		if err := os.Remove(filepath.Join(l.opt.Dir, segName(k))); err != nil {
+			l.opt.Logger.Error("audit: retention could not delete a segment", "segment", segName(k), "error", err)
+			return
+		}
+		_ = os.Remove(filepath.Join(l.opt.Dir, startName(k)))
+		l.opt.Logger.Info("audit: retention deleted a segment", "segment", segName(k))
 	}
 }
 
-// root is the RFC 6962 tree head of the records so far.
-func (l *Log) root() tlog.Hash {
-	if len(l.frontier) == 0 {
-		return tlog.Hash(sha256.Sum256(nil))
-	}
-	r := l.frontier[len(l.frontier)-1]
-	for i := len(l.frontier) - 2; i >= 0; i-- {
-		r = tlog.NodeHash(l.frontier[i], r)
-	}
-	return r
-}
+// emptyRoot is the tree head of no records.
+var emptyRoot = tlog.Hash(sha256.Sum256(nil))
 
 func chainNext(prev [32]byte, leaf tlog.Hash) [32]byte {
 	h := sha256.New()
@@ -308,13 +364,17 @@ func (l *Log) write(w *bufio.Writer, batch []*appendReq) error {
 		_, _ = w.Write(hdr[:])
 		_, _ = w.Write(chain[:])
 		_, _ = w.Write(r.payload)
-		l.add(chain, leaf)
+		l.treeState.add(chain, leaf)
+		l.segBytes += int64(36 + len(r.payload))
 	}
 	if l.opt.Sync || w.Buffered() >= 32<<10 {
 		l.flushLocked()
 		if l.err == nil && l.opt.Sync {
 			l.fail(l.f.Sync())
 		}
+	}
+	if l.err == nil && (l.segBytes >= l.opt.MaxSegmentBytes || l.opt.Now().Sub(l.segOpen) >= l.opt.MaxSegmentAge) {
+		l.rotate()
 	}
 	return l.err
 }

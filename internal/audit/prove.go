@@ -38,11 +38,6 @@ func Prove(dir, pubKey, requestID string) (Proof, error) {
 	if err != nil {
 		return Proof{}, fmt.Errorf("audit: the public key: %w", err)
 	}
-	f, err := os.Open(filepath.Join(dir, LogFile)) // #nosec G304 -- the operator names the dir
-	if err != nil {
-		return Proof{}, fmt.Errorf("audit: %w", err)
-	}
-	defer f.Close()
 	var stored []tlog.Hash
 	read := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
@@ -56,7 +51,11 @@ func Prove(dir, pubKey, requestID string) (Proof, error) {
 	})
 	found, n := int64(-1), int64(0)
 	var event []byte
-	if _, err := scan(f, func(i int64, _ [32]byte, payload []byte) error {
+	var first treeState
+	if _, _, _, err := eachRecord(dir, func(s treeState) { first = s }, func(i int64, _ [32]byte, payload []byte) error {
+		if first.size > 0 {
+			return errPruned
+		}
 		hs, err := tlog.StoredHashes(i, payload, read)
 		if err != nil {
 			return err
@@ -72,7 +71,7 @@ func Prove(dir, pubKey, requestID string) (Proof, error) {
 			}
 		}
 		return nil
-	}); err != nil {
+	}); err != nil && !isTorn(err) {
 		return Proof{}, fmt.Errorf("audit: %w", err)
 	}
 	if found < 0 {
@@ -150,15 +149,18 @@ func CheckProof(p Proof, pubKey string) error {
 	return nil
 }
 
-// Each reads the log's events in order; a record that is not an event (a
-// damaged log: verify says where) stops it with an error.
+// errPruned: inclusion proofs need every record from the first.
+var errPruned = errors.New("the log's oldest segments were deleted by retention; inclusion proofs need the whole log")
+
+func isTorn(err error) bool {
+	var torn *TornError
+	return errors.As(err, &torn)
+}
+
+// Each reads the log's events in order, across segments; a record that is
+// not an event (a damaged log: verify says where) stops it with an error.
 func Each(dir string, fn func(i int64, ev Event, raw []byte) error) error {
-	f, err := os.Open(filepath.Join(dir, LogFile)) // #nosec G304 -- the operator names the dir
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	defer f.Close()
-	_, err = scan(f, func(i int64, _ [32]byte, payload []byte) error {
+	_, _, _, err := eachRecord(dir, nil, func(i int64, _ [32]byte, payload []byte) error {
 		var ev Event
 		if err := json.Unmarshal(payload, &ev); err != nil {
 			return fmt.Errorf("record %d is not an event: %w", i, err)

@@ -18,8 +18,9 @@ import (
 
 // Report is what Verify found.
 type Report struct {
-	// Records and Checkpoints are how many were read.
-	Records, Checkpoints int64
+	// Records and Checkpoints are how many were read; Records counts
+	// from 0, Pruned of them deleted by retention.
+	Records, Checkpoints, Pruned int64
 	// FirstBadRecord is the index of the first record that fails, or -1.
 	FirstBadRecord int64
 	// FirstBadCheckpoint is the index of the first checkpoint that fails,
@@ -41,14 +42,10 @@ func Verify(dir, pubKey string) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("audit: the public key: %w", err)
 	}
-	f, err := os.Open(filepath.Join(dir, LogFile)) // #nosec G304 -- the operator names the dir
-	if err != nil {
-		return rep, fmt.Errorf("audit: %w", err)
-	}
-	defer f.Close()
-	var leaves []tlog.Hash
+	var leaves []tlog.Hash // of the records kept (after any pruned by retention)
+	var first treeState
 	var prev [32]byte
-	_, serr := scan(f, func(i int64, chain [32]byte, payload []byte) error {
+	_, _, _, serr := eachRecord(dir, func(s treeState) { first, prev = s, s.chain }, func(i int64, chain [32]byte, payload []byte) error {
 		leaf := tlog.RecordHash(payload)
 		leaves = append(leaves, leaf)
 		if want := chainNext(prev, leaf); want != chain && rep.FirstBadRecord < 0 {
@@ -58,7 +55,8 @@ func Verify(dir, pubKey string) (Report, error) {
 		prev = chain
 		return nil
 	})
-	rep.Records = int64(len(leaves))
+	rep.Pruned = first.size
+	rep.Records = first.size + int64(len(leaves))
 	var torn *TornError
 	switch {
 	case errors.As(serr, &torn):
@@ -109,8 +107,14 @@ func Verify(dir, pubKey string) (Report, error) {
 			bad("covers %d records, fewer than the checkpoint before it (%d)", size, lastSize)
 		case size > rep.Records:
 			bad("covers %d records but the log has %d: records were removed from the end", size, rep.Records)
+		case size <= first.size:
+			// Its records were deleted by retention: nothing left to check.
 		default:
-			if got := treeHash(leaves[:size]); got != root {
+			st := first.clone()
+			for _, leaf := range leaves[:size-first.size] {
+				st.add([32]byte{}, leaf)
+			}
+			if st.root() != root {
 				bad("its root does not match records 0 to %d: a record among them was changed", size-1)
 			}
 		}

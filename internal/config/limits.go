@@ -102,6 +102,8 @@ func setLimitDefaults(c *Config) {
 			a.Dir = filepath.Join(c.DataDir, "audit")
 		}
 		setDuration(&a.CheckpointInterval, time.Minute)
+		setSize(&a.MaxSegmentBytes, 64<<20)
+		setDuration(&a.MaxSegmentAge, 24*time.Hour)
 	}
 	l := &c.Limits
 	if l.Backend == "" {
@@ -289,6 +291,15 @@ func (v *validator) tokenServer(c *Config) {
 func (v *validator) audit(a *Audit) {
 	if a.Enabled && a.CheckpointInterval.Std() < time.Second {
 		v.errorf("audit.checkpoint_interval", "must be at least 1s")
+	}
+	if a.Enabled && a.MaxSegmentBytes < 64<<10 {
+		v.errorf("audit.max_segment_bytes", "must be at least 64KiB")
+	}
+	if a.Enabled && a.MaxSegmentAge.Std() < time.Minute {
+		v.errorf("audit.max_segment_age", "must be at least 1m")
+	}
+	if a.Retention != 0 && a.Retention.Std() < a.MaxSegmentAge.Std() {
+		v.errorf("audit.retention", "must be at least max_segment_age (or 0 to keep everything)")
 	}
 	af := a.Anomalies.AuthFailures
 	switch {

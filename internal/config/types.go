@@ -913,6 +913,16 @@ type Audit struct {
 	// CheckpointInterval is how often a signed checkpoint is written.
 	// Default 1m.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// MaxSegmentBytes starts a new segment file when the current one
+	// reaches it. Default 64MiB.
+	MaxSegmentBytes ByteSize `yaml:"max_segment_bytes"`
+	// MaxSegmentAge starts a new segment file when the current one is this
+	// old. Default 24h.
+	MaxSegmentAge Duration `yaml:"max_segment_age"`
+	// Retention deletes segments older than this, oldest first, never the
+	// current one; the log still verifies from its oldest kept segment
+	// (inclusion proofs then need the whole log). Default 0: keep all.
+	Retention Duration `yaml:"retention"`
 	// Sinks receive a copy of every event besides the local log: stdout, a
 	// file of JSON lines, syslog or a webhook. Each has a bounded queue: a
 	// slow sink drops events (counted in rampart_audit_sink_dropped_total),

@@ -108,7 +108,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 		defer closeSinks()
 		alog, err := audit.Open(audit.Options{Dir: a.Dir, Origin: origin, Sync: a.Sync,
-			CheckpointEvery: a.CheckpointInterval.Std(), Logger: log})
+			CheckpointEvery: a.CheckpointInterval.Std(), Logger: log, MaxSegmentBytes: int64(a.MaxSegmentBytes),
+			MaxSegmentAge: a.MaxSegmentAge.Std(), Retention: a.Retention.Std()})
 		if err != nil {
 			return err
 		}
