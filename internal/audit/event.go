@@ -34,6 +34,9 @@ type Event struct {
 	Kind   string `json:"kind,omitempty"`
 	Action string `json:"action,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Records is how many records the response carried, on routes with
+	// a records threshold.
+	Records int64 `json:"records,omitempty"`
 }
 
 // Record appends a non-request event (an administrative action or an
@@ -62,7 +65,8 @@ type Decision struct {
 func EventFrom(x *pipeline.Exchange) Event {
 	ev := Event{V: EventVersion, Time: x.Start.UTC().Format(time.RFC3339Nano), RequestID: x.RequestID,
 		Method: x.In.Method, Path: x.Path, Status: x.Response.Status,
-		DurationUS: x.Duration.Microseconds(), Bytes: x.Response.Bytes, Decisions: make([]Decision, 0, len(x.Decisions))}
+		DurationUS: x.Duration.Microseconds(), Bytes: x.Response.Bytes, Records: x.Response.Records,
+		Decisions: make([]Decision, 0, len(x.Decisions))}
 	if x.ClientIP.IsValid() {
 		ev.ClientIP = x.ClientIP.String()
 	}

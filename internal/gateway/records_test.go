@@ -10,11 +10,13 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
 // recordsUpstream serves JSON lists of ?n= records: /list (an array with a
@@ -70,7 +72,8 @@ func TestRecordsPerSession(t *testing.T) {
 	if probs := config.Validate(cfg); hasError(probs) {
 		t.Fatal(probs)
 	}
-	g, err := New(cfg, Deps{})
+	rec := &recordsSeen{}
+	g, err := New(cfg, Deps{Audit: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +126,9 @@ func TestRecordsPerSession(t *testing.T) {
 				if got := countRecords(t, body); got != s.records {
 					t.Fatalf("step %d %s: %d records, want %d: %s", i, s.path, got, s.records, body)
 				}
+				if got := rec.last(); got != int64(s.records) {
+					t.Fatalf("step %d: the exchange says %d records were sent, want %d", i, got, s.records)
+				}
 				if strings.HasPrefix(s.path, "/page") && !strings.Contains(body, `"next":"/page?after=x"`) {
 					t.Fatalf("step %d: the rest of the document was lost: %s", i, body)
 				}
@@ -133,6 +139,20 @@ func TestRecordsPerSession(t *testing.T) {
 		})
 	}
 }
+
+// recordsSeen is an observer keeping the last exchange's record count,
+// as the audit log sees it.
+type recordsSeen struct {
+	mu sync.Mutex
+	n  int64
+}
+
+func (r *recordsSeen) Observe(x *pipeline.Exchange) {
+	r.mu.Lock()
+	r.n = x.Response.Records
+	r.mu.Unlock()
+}
+func (r *recordsSeen) last() int64 { r.mu.Lock(); defer r.mu.Unlock(); return r.n }
 
 func countRecords(t *testing.T, body string) int {
 	t.Helper()

@@ -654,11 +654,13 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 	s.l.recordsHeader(x, rule, res)
 	switch {
 	case res.Taken == scan.count:
+		x.Response.Records = scan.count
 		return nil
 	case rule.truncate:
 		cut := newRecordScanner(rule.path, res.Taken)
 		_, _ = cut.Write(body)
 		x.Response.Body = cut.truncate(body)
+		x.Response.Records = res.Taken
 		return nil
 	default:
 		d := pipeline.Deny(http.StatusTooManyRequests, "limits.records_exceeded",
@@ -681,6 +683,7 @@ func (s respStage) TapResponseBody(x *pipeline.Exchange) io.Writer {
 		// Whatever reached the client counts, even when the body ended
 		// early (a client that hangs up mid-array saw those records).
 		if scan.count > 0 {
+			x.Response.Records = scan.count
 			_, _, _ = l.charge(context.Background(), x, rule, scan.count, Force, true)
 		}
 	})

@@ -144,6 +144,10 @@ type Response struct {
 	Body []byte
 	// Buffered is true when Body holds the whole body.
 	Buffered bool
+	// Records is how many records (JSON array elements) the response took
+	// to the client, when a stage counted them (routes with a records
+	// threshold); 0 otherwise.
+	Records int64
 }
 
 // BodyStage is implemented by response stages that need the whole response
