@@ -13,11 +13,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/store"
 )
 
 func auditCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "The tamper-evident audit log"}
-	var dataDir, dir, pubKey string
+	var dataDir, dir, pubKey, configPath string
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the audit log's hash chain and signed checkpoints; name the first bad record or checkpoint",
@@ -27,9 +30,31 @@ and every checkpoint's signature and Merkle root. It exits 0 when the log
 is intact and 1 naming the first bad record or checkpoint otherwise.
 
 Pass --pubkey with a copy of audit-key.pub kept apart from the gateway:
-the key beside the log is only as trustworthy as the disk it is on.`,
+the key beside the log is only as trustworthy as the disk it is on. With
+-c FILE the log is the config's, and the checkpoints the gateway copied to
+its state store are checked too: a log rewritten together with its local
+checkpoints (and a stolen signing key) still fails against them.`,
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var remote [][]byte
+			if configPath != "" {
+				cfg, _, err := config.Load(configPath)
+				if err != nil {
+					return err
+				}
+				if !cfg.Audit.Enabled {
+					return usageError{errors.New("the config has no audit log (audit.enabled)")}
+				}
+				dir = cfg.Audit.Dir
+				st, err := store.Open(cmd.Context(), cfg.Store)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				if remote, err = st.AuditCheckpoints(cmd.Context(), gateway.AuditOrigin(cfg)); err != nil {
+					return err
+				}
+			}
 			if dir == "" {
 				dir = filepath.Join(dataDir, "audit")
 			}
@@ -40,7 +65,7 @@ the key beside the log is only as trustworthy as the disk it is on.`,
 			if err != nil {
 				return err
 			}
-			rep, err := audit.Verify(dir, key)
+			rep, err := audit.VerifyWith(dir, key, remote)
 			if err != nil {
 				return err
 			}
@@ -58,6 +83,7 @@ the key beside the log is only as trustworthy as the disk it is on.`,
 	verify.Flags().StringVar(&dataDir, "data", "rampart-data", "data directory of the gateway (the log is in DIR/audit)")
 	verify.Flags().StringVar(&dir, "dir", "", "audit directory (instead of --data)")
 	verify.Flags().StringVar(&pubKey, "pubkey", "", "trusted verifier key (default: audit-key.pub in the audit directory)")
+	verify.Flags().StringVarP(&configPath, "config", "c", "", "the gateway's config: its log, and the checkpoint copies in its store")
 	prove := &cobra.Command{
 		Use:   "prove REQUEST_ID",
 		Short: "Print an inclusion proof of a request's event that anyone with the public key can check",

@@ -2,6 +2,8 @@ package audit
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -449,5 +451,52 @@ func TestSegments(t *testing.T) {
 	_ = os.WriteFile(sp, b, 0o600)
 	if rep, _ := Verify(dir, key); rep.OK() {
 		t.Fatal("a forged start verified")
+	}
+}
+
+type memRemote struct{ notes [][]byte }
+
+func (m *memRemote) SaveAuditCheckpoint(_ context.Context, _ string, _ int64, note []byte, _ time.Time) error {
+	m.notes = append(m.notes, bytes.Clone(note))
+	return nil
+}
+
+// TestRemoteCheckpoints: copies of the checkpoints kept away from the
+// gateway catch a log rewritten together with its local checkpoints.
+func TestRemoteCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	remote := &memRemote{}
+	l, err := Open(Options{Dir: dir, Remote: remote})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, 0, 20)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	key := pub(t, dir)
+	if rep, err := VerifyWith(dir, key, remote.notes); err != nil || !rep.OK() || len(remote.notes) != 1 {
+		t.Fatalf("intact: %+v %v (%d copies)", rep, err, len(remote.notes))
+	}
+	// Someone with the disk and the signing key rewrites an event, the
+	// chain and the local checkpoint.
+	skey, _ := os.ReadFile(filepath.Join(dir, KeyFile))
+	b, _ := os.ReadFile(filepath.Join(dir, LogFile))
+	forged := rechained(t, b, 5)
+	_ = os.WriteFile(filepath.Join(dir, LogFile), forged, 0o600)
+	var leaves []tlog.Hash
+	_, _ = scan(bytes.NewReader(forged), func(_ int64, _ [32]byte, p []byte) error { leaves = append(leaves, tlog.RecordHash(p)); return nil })
+	root := treeHash(leaves)
+	signer, _ := note.NewSigner(strings.TrimSpace(string(skey)))
+	text := fmt.Sprintf("%s\nrampart\n%d\n%s\n2026-11-27T00:00:00Z\n", checkpointHeader, len(leaves), base64.StdEncoding.EncodeToString(root[:]))
+	msg, _ := note.Sign(&note.Note{Text: text}, signer)
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
+	_ = os.WriteFile(filepath.Join(dir, CheckpointsFile), append(hdr[:], msg...), 0o600)
+	if rep, _ := Verify(dir, key); !rep.OK() {
+		t.Fatalf("the local forgery should pass alone (the key was stolen): %v", rep.Problems)
+	}
+	if rep, _ := VerifyWith(dir, key, remote.notes); rep.OK() {
+		t.Fatal("the store's copy did not catch the rewrite")
 	}
 }

@@ -25,6 +25,7 @@ package audit
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -80,6 +81,16 @@ type Options struct {
 	// Retention deletes segments older than this (never the current one);
 	// 0 keeps everything. The log still verifies from its oldest segment.
 	Retention time.Duration
+	// Remote, when set, keeps a copy of every checkpoint away from this
+	// gateway's disk (the cluster's shared store), so that whoever
+	// controls this disk cannot rewrite the log and its checkpoints
+	// together unnoticed.
+	Remote CheckpointStore
+}
+
+// CheckpointStore keeps copies of checkpoints.
+type CheckpointStore interface {
+	SaveAuditCheckpoint(ctx context.Context, origin string, size int64, note []byte, at time.Time) error
 }
 
 // Log is an open audit log. Append is safe for concurrent use.
@@ -426,6 +437,14 @@ func (l *Log) Checkpoint() error {
 		return err
 	}
 	l.lastCP = l.size
+	if l.opt.Remote != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := l.opt.Remote.SaveAuditCheckpoint(ctx, l.opt.Origin, l.size, msg, l.opt.Now()); err != nil {
+			// The local checkpoint stands; the next one will be copied.
+			l.opt.Logger.Error("audit: the checkpoint could not be copied to the shared store", "size", l.size, "error", err)
+		}
+		cancel()
+	}
 	return nil
 }
 

@@ -37,6 +37,13 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 // tail if any, and every checkpoint's signature (by the key in pubKey, a
 // note verifier key) and tree root. It reads dir only.
 func Verify(dir, pubKey string) (Report, error) {
+	return VerifyWith(dir, pubKey, nil)
+}
+
+// VerifyWith is Verify that also checks checkpoints kept elsewhere (the
+// shared store's copies): each must be signed by the key and match the
+// log, like the local ones; they are numbered after them.
+func VerifyWith(dir, pubKey string, remote [][]byte) (Report, error) {
 	rep := Report{FirstBadRecord: -1, FirstBadCheckpoint: -1}
 	verifier, err := note.NewVerifier(strings.TrimSpace(pubKey))
 	if err != nil {
@@ -75,9 +82,19 @@ func Verify(dir, pubKey string) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("audit: %w", err)
 	}
+	localLen := len(b)
+	for _, n := range remote { // appended in the local file's framing
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(n))) // #nosec G115 -- a note is small
+		b = append(append(b, hdr[:]...), n...)
+	}
 	verifiers := note.VerifierList(verifier)
 	var lastSize int64
+	off := 0
 	for k := int64(0); len(b) > 0; k++ {
+		if off == localLen && off > 0 {
+			lastSize = 0 // the store's copies, in their own order
+		}
 		rep.Checkpoints++
 		bad := func(format string, args ...any) {
 			if rep.FirstBadCheckpoint < 0 {
@@ -92,6 +109,7 @@ func Verify(dir, pubKey string) (Report, error) {
 		n := int(binary.BigEndian.Uint32(b[:4]))
 		msg := b[4 : 4+n]
 		b = b[4+n:]
+		off += 4 + n
 		nt, err := note.Open(msg, verifiers)
 		if err != nil {
 			bad("not signed by the trusted key (%v)", err)

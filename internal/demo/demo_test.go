@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/store"
 )
 
 // TestDemo is the acceptance check of the demo: it starts, writes its
@@ -288,7 +290,17 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(filepath.Join(dir, "audit"), key)
+	// Its checkpoints were copied to the state store too; they agree.
+	st, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "rampart.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies, err := st.AuditCheckpoints(context.Background(), "rampart 127.0.0.1:0")
+	_ = st.Close()
+	if err != nil || len(copies) == 0 {
+		t.Fatalf("checkpoint copies in the store: %d %v", len(copies), err)
+	}
+	rep, err := audit.VerifyWith(filepath.Join(dir, "audit"), key, copies)
 	if err != nil || !rep.OK() || rep.Records < 40 || rep.Checkpoints < 1 {
 		t.Errorf("audit log: %+v %v", rep, err)
 	}

@@ -96,10 +96,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	var recordAdmin admin.Recorder
 	var auditObs *audit.Observer
 	if a := cfg.Audit; a.Enabled {
-		origin := "rampart"
-		if len(cfg.Listeners) > 0 {
-			origin = "rampart " + cfg.Listeners[0].Address
-		}
+		origin := AuditOrigin(cfg)
 		// Sinks first, so that they close last (defers run in reverse):
 		// every event the log takes is offered to them.
 		sinks, closeSinks, err := openSinks(a.Sinks, o.Stdout, log, deps.Metrics)
@@ -109,7 +106,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		defer closeSinks()
 		alog, err := audit.Open(audit.Options{Dir: a.Dir, Origin: origin, Sync: a.Sync,
 			CheckpointEvery: a.CheckpointInterval.Std(), Logger: log, MaxSegmentBytes: int64(a.MaxSegmentBytes),
-			MaxSegmentAge: a.MaxSegmentAge.Std(), Retention: a.Retention.Std()})
+			MaxSegmentAge: a.MaxSegmentAge.Std(), Retention: a.Retention.Std(), Remote: st})
 		if err != nil {
 			return err
 		}
@@ -407,6 +404,15 @@ func jwks(m *signing.Manager) func() []byte {
 		return nil
 	}
 	return m.JWKS
+}
+
+// AuditOrigin names a gateway's audit log in its checkpoints and in the
+// shared store: "rampart" and its first listener's address.
+func AuditOrigin(cfg *config.Config) string {
+	if len(cfg.Listeners) > 0 {
+		return "rampart " + cfg.Listeners[0].Address
+	}
+	return "rampart"
 }
 
 // openShared opens what outlives reloads besides the store: the Redis

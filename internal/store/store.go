@@ -160,6 +160,10 @@ var migrations = []migration{
 		"sqlite":   {`CREATE TABLE revoked_tokens (jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)`},
 		"postgres": {`CREATE TABLE revoked_tokens (jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)`},
 	}},
+	{4, map[string][]string{
+		"sqlite":   {`CREATE TABLE audit_checkpoints (origin TEXT NOT NULL, size BIGINT NOT NULL, note BLOB NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (origin, size))`},
+		"postgres": {`CREATE TABLE audit_checkpoints (origin TEXT NOT NULL, size BIGINT NOT NULL, note BYTEA NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (origin, size))`},
+	}},
 }
 
 // migrate applies pending migrations. A database newer than this binary is
@@ -474,6 +478,35 @@ func (s *Store) RevokedTokens(ctx context.Context, now time.Time) ([]string, err
 			return nil, fmt.Errorf("reading revocations: %w", err)
 		}
 		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// SaveAuditCheckpoint keeps a copy of an audit log checkpoint (a signed
+// note) away from the gateway's disk. Saving one size twice keeps the
+// first.
+func (s *Store) SaveAuditCheckpoint(ctx context.Context, origin string, size int64, note []byte, at time.Time) error {
+	q := `INSERT INTO audit_checkpoints (origin, size, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (origin, size) DO NOTHING`
+	if _, err := s.db.ExecContext(ctx, s.q(q), origin, size, note, at.Unix()); err != nil {
+		return fmt.Errorf("saving an audit checkpoint: %w", err)
+	}
+	return nil
+}
+
+// AuditCheckpoints returns the checkpoints kept for origin, by size.
+func (s *Store) AuditCheckpoints(ctx context.Context, origin string) ([][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT note FROM audit_checkpoints WHERE origin = $1 ORDER BY size`), origin)
+	if err != nil {
+		return nil, fmt.Errorf("reading audit checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var n []byte
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("reading audit checkpoints: %w", err)
+		}
+		out = append(out, n)
 	}
 	return out, rows.Err()
 }

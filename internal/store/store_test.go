@@ -77,7 +77,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
-			if s.Version() != 3 {
+			if s.Version() != 4 {
 				t.Errorf("schema version %d", s.Version())
 			}
 			now := time.Unix(1_800_000_000, 0).UTC()
@@ -227,6 +227,29 @@ func TestRevokedTokens(t *testing.T) {
 			got, err := s.RevokedTokens(ctx, now)
 			if err != nil || len(got) != 1 || got[0] != "a" {
 				t.Fatalf("revoked %v %v", got, err)
+			}
+		})
+	}
+}
+
+func TestAuditCheckpoints(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			now := time.Unix(1_800_000_000, 0)
+			for _, c := range []struct {
+				size int64
+				note string
+			}{{20, "b"}, {10, "a"}, {20, "b-again"}} {
+				if err := s.SaveAuditCheckpoint(ctx, "gw1", c.size, []byte(c.note), now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_ = s.SaveAuditCheckpoint(ctx, "gw2", 5, []byte("other"), now)
+			got, err := s.AuditCheckpoints(ctx, "gw1")
+			if err != nil || len(got) != 2 || string(got[0]) != "a" || string(got[1]) != "b" {
+				t.Fatalf("%q %v", got, err)
 			}
 		})
 	}
