@@ -500,3 +500,17 @@ func TestRemoteCheckpoints(t *testing.T) {
 		t.Fatal("the store's copy did not catch the rewrite")
 	}
 }
+
+func TestRedactQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                        "",
+		"page=2&sort=name":        "page=2&sort=name",
+		"access_token=abc&page=2": "access_token=redacted&page=2",
+		"API_KEY=rpk_x&Password=hunter2&sig=ff&q=a": "API_KEY=redacted&Password=redacted&sig=redacted&q=a",
+		"note=" + strings.Repeat("x", 100):          "note=" + strings.Repeat("x", 64) + "...",
+	} {
+		if got := redactQuery(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package audit
 import (
 	"encoding/json"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/pipeline"
@@ -37,6 +39,49 @@ type Event struct {
 	// Records is how many records the response carried, on routes with
 	// a records threshold.
 	Records int64 `json:"records,omitempty"`
+	// Query is the normalized query with the values of sensitive
+	// parameters (tokens, keys, secrets, passwords, signatures, codes)
+	// replaced by "redacted", and other values cut at 64 bytes.
+	Query string `json:"query,omitempty"`
+}
+
+// sensitiveParams are substrings of query parameter names whose values
+// never reach the log.
+var sensitiveParams = []string{"token", "key", "secret", "pass", "pwd", "auth", "sig", "code", "session", "cookie", "credential", "jwt", "assertion", "otp", "ssn", "card"}
+
+// redactQuery returns q with sensitive values replaced and the rest
+// bounded.
+func redactQuery(q string) string {
+	if q == "" {
+		return ""
+	}
+	var b strings.Builder
+	for i, part := range strings.Split(q, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		if i == 32 {
+			b.WriteString("...")
+			break
+		}
+		name, value, _ := strings.Cut(part, "=")
+		lower := strings.ToLower(name)
+		if len(name) > 64 {
+			name = name[:64]
+		}
+		b.WriteString(name)
+		b.WriteByte('=')
+		switch {
+		case slices.ContainsFunc(sensitiveParams, func(s string) bool { return strings.Contains(lower, s) }):
+			b.WriteString("redacted")
+		case len(value) > 64:
+			b.WriteString(value[:64])
+			b.WriteString("...")
+		default:
+			b.WriteString(value)
+		}
+	}
+	return b.String()
 }
 
 // Record appends a non-request event (an administrative action or an
@@ -60,12 +105,12 @@ type Decision struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
-// EventFrom builds the event of a finished exchange. The path is the
-// normalized one, without its query (which may carry secrets).
+// EventFrom builds the event of a finished exchange: the path is the
+// normalized one, its query redacted (redactQuery).
 func EventFrom(x *pipeline.Exchange) Event {
 	ev := Event{V: EventVersion, Time: x.Start.UTC().Format(time.RFC3339Nano), RequestID: x.RequestID,
 		Method: x.In.Method, Path: x.Path, Status: x.Response.Status,
-		DurationUS: x.Duration.Microseconds(), Bytes: x.Response.Bytes, Records: x.Response.Records,
+		DurationUS: x.Duration.Microseconds(), Bytes: x.Response.Bytes, Records: x.Response.Records, Query: redactQuery(x.Query),
 		Decisions: make([]Decision, 0, len(x.Decisions))}
 	if x.ClientIP.IsValid() {
 		ev.ClientIP = x.ClientIP.String()

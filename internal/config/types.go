@@ -894,7 +894,8 @@ type TokenServer struct {
 
 // Audit configures the tamper-evident audit log. Every request, allowed,
 // refused or failed, becomes one event (time, request id, client IP,
-// identity, route, method, normalized path without query, status, each
+// identity, route, method, normalized path, query with sensitive values
+// redacted, status, each
 // stage's decision and reason, duration, bytes) appended to DIR/events.log
 // with a hash-chain link; RFC 6962 tree heads are signed (Ed25519) into
 // DIR/checkpoints at an interval and on shutdown. Check it with
