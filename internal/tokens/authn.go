@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -36,8 +35,6 @@ const maxVerified = 10000
 type Authenticator struct {
 	srv  *Server
 	name string
-
-	keys atomic.Pointer[keySnap]
 
 	mu       sync.Mutex
 	verified map[[32]byte]*accessClaims
@@ -91,7 +88,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	c := a.verified[sum]
 	a.mu.Unlock()
 	if c == nil {
-		if c, err = a.verify(tok); err != nil {
+		if c, err = a.srv.verify(tok); err != nil {
 			return nil, err
 		}
 		a.mu.Lock()
@@ -116,50 +113,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 		// every token of a key together.
 		CredentialID: "apikey:" + c.ClientID}
 	return id, nil
-}
-
-// verify checks the signature (ES256, a kid of the current key set), the
-// issuer and the audience, and the claims a token of ours always has.
-func (a *Authenticator) verify(tok string) (*accessClaims, error) {
-	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil || len(parsed.Headers) != 1 {
-		return nil, errNotOurs
-	}
-	h := parsed.Headers[0]
-	if h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil || h.ExtraHeaders["x5u"] != nil {
-		return nil, errBadSignature
-	}
-	set := a.keySet()
-	keys := set.Key(h.KeyID)
-	if len(keys) == 0 {
-		// Perhaps a key another gateway just made: reread (rate-limited).
-		a.srv.keys.RefreshIfStale(context.Background())
-		set = a.keySet()
-		keys = set.Key(h.KeyID)
-	}
-	if len(keys) != 1 {
-		return nil, errNotOurs
-	}
-	var c accessClaims
-	if err := parsed.Claims(keys[0].Key, &c); err != nil {
-		return nil, errBadSignature
-	}
-	if c.Issuer != a.srv.cfg.Issuer || !c.Audience.Contains(a.srv.cfg.Audience) || c.ID == "" || c.ClientID == "" ||
-		c.Expiry == nil || c.NotBefore == nil {
-		return nil, errBadSignature
-	}
-	return &c, nil
-}
-
-func (a *Authenticator) keySet() jose.JSONWebKeySet {
-	raw := a.srv.keys.JWKS()
-	if s := a.keys.Load(); s != nil && string(s.raw) == string(raw) {
-		return s.set
-	}
-	s := &keySnap{raw: raw}
-	_ = json.Unmarshal(raw, &s.set)
-	a.keys.Store(s)
-	return s.set
 }
 
 // clientValid reports whether the token's API key is still valid (not
@@ -210,4 +163,49 @@ func (a *Authenticator) clientValid(ctx context.Context, clientID string, x *pip
 		}
 	}
 	return false
+}
+
+// verify checks the signature (ES256, a kid of the current key set), the
+// issuer and the audience, and the claims a token of ours always has.
+func (s *Server) verify(tok string) (*accessClaims, error) {
+	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil || len(parsed.Headers) != 1 {
+		return nil, errNotOurs
+	}
+	h := parsed.Headers[0]
+	if h.JSONWebKey != nil || h.ExtraHeaders["jku"] != nil || h.ExtraHeaders["x5u"] != nil {
+		return nil, errBadSignature
+	}
+	set := s.keySet()
+	keys := set.Key(h.KeyID)
+	if len(keys) == 0 {
+		// Perhaps a key another gateway just made: reread (rate-limited).
+		s.keys.RefreshIfStale(context.Background())
+		set = s.keySet()
+		keys = set.Key(h.KeyID)
+	}
+	if len(keys) != 1 {
+		return nil, errNotOurs
+	}
+	var c accessClaims
+	if err := parsed.Claims(keys[0].Key, &c); err != nil {
+		return nil, errBadSignature
+	}
+	if c.Issuer != s.cfg.Issuer || !c.Audience.Contains(s.cfg.Audience) || c.ID == "" || c.ClientID == "" ||
+		c.Expiry == nil || c.NotBefore == nil {
+		return nil, errBadSignature
+	}
+	return &c, nil
+}
+
+// keySet is the server's key set, parsed again only when it changes.
+func (s *Server) keySet() jose.JSONWebKeySet {
+	raw := s.keys.JWKS()
+	if k := s.parsed.Load(); k != nil && string(k.raw) == string(raw) {
+		return k.set
+	}
+	k := &keySnap{raw: raw}
+	_ = json.Unmarshal(raw, &k.set)
+	s.parsed.Store(k)
+	return k.set
 }

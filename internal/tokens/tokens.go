@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -43,6 +44,7 @@ const maxFormBytes = 8 << 10
 
 // Server serves the token endpoints.
 type Server struct {
+	parsed  atomic.Pointer[keySnap] // keys.JWKS(), parsed
 	cfg     config.TokenServer
 	st      *store.Store
 	hasher  *apikey.Hasher
@@ -185,23 +187,31 @@ func (s *Server) client(r *http.Request, f url.Values, peer netip.Addr) (store.A
 	return rec, ""
 }
 
-func (s *Server) token(w http.ResponseWriter, r *http.Request, x *pipeline.Exchange) {
+// authenticated reads the form and authenticates the client, answering
+// the error itself when either fails (ok false).
+func (s *Server) authenticated(w http.ResponseWriter, r *http.Request, x *pipeline.Exchange) (url.Values, store.APIKey, bool) {
 	f, bad := form(r)
 	if bad != "" {
 		oauthError(w, http.StatusBadRequest, "invalid_request", bad)
-		return
+		return nil, store.APIKey{}, false
 	}
 	rec, fail := s.client(r, f, x.ClientIP)
 	switch fail {
 	case "":
+		return f, rec, true
 	case "invalid_client":
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
-		return
 	case "server_error":
 		oauthError(w, http.StatusServiceUnavailable, "server_error", "Try again shortly.")
-		return
 	default:
 		oauthError(w, http.StatusBadRequest, fail, "Authenticate the client one way only.")
+	}
+	return nil, store.APIKey{}, false
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request, x *pipeline.Exchange) {
+	f, rec, ok := s.authenticated(w, r, x)
+	if !ok {
 		return
 	}
 	if !f.Has("grant_type") {
@@ -274,22 +284,8 @@ func (s *Server) issue(rec store.APIKey, scopes []string) (string, time.Duration
 // answer is 200 whether or not the token was valid, so that it reveals
 // nothing.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request, x *pipeline.Exchange) {
-	f, bad := form(r)
-	if bad != "" {
-		oauthError(w, http.StatusBadRequest, "invalid_request", bad)
-		return
-	}
-	rec, fail := s.client(r, f, x.ClientIP)
-	switch fail {
-	case "":
-	case "server_error":
-		oauthError(w, http.StatusServiceUnavailable, "server_error", "Try again shortly.")
-		return
-	case "invalid_client":
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
-		return
-	default:
-		oauthError(w, http.StatusBadRequest, fail, "Authenticate the client one way only.")
+	f, rec, ok := s.authenticated(w, r, x)
+	if !ok {
 		return
 	}
 	tok := f.Get("token")
@@ -297,20 +293,9 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, x *pipeline.Exch
 		oauthError(w, http.StatusBadRequest, "invalid_request", "token is required.")
 		return
 	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(s.keys.JWKS(), &set); err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error", "Try again.")
-		return
-	}
-	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil || len(parsed.Headers) != 1 {
-		w.WriteHeader(http.StatusOK) // not ours: nothing to do (RFC 7009 section 2.2)
-		return
-	}
-	keys := set.Key(parsed.Headers[0].KeyID)
-	var c accessClaims
-	if len(keys) != 1 || parsed.Claims(keys[0].Key, &c) != nil || c.Issuer != s.cfg.Issuer || c.ClientID != rec.ID || c.ID == "" || c.Expiry == nil {
-		w.WriteHeader(http.StatusOK)
+	c, err := s.verify(tok)
+	if err != nil || c.ClientID != rec.ID {
+		w.WriteHeader(http.StatusOK) // not ours, or another client's: nothing to do (RFC 7009 section 2.2)
 		return
 	}
 	if c.Expiry.Time().After(s.now()) {
