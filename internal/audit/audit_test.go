@@ -514,3 +514,19 @@ func TestRedactQuery(t *testing.T) {
 		}
 	}
 }
+
+// treeHash is the RFC 6962 Merkle tree head of leaves, computed from the
+// definition (a reference for the incremental frontier).
+func treeHash(leaves []tlog.Hash) tlog.Hash {
+	switch len(leaves) {
+	case 0:
+		return emptyRoot
+	case 1:
+		return leaves[0]
+	}
+	k := 1
+	for k*2 < len(leaves) {
+		k *= 2
+	}
+	return tlog.NodeHash(treeHash(leaves[:k]), treeHash(leaves[k:]))
+}

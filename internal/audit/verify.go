@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -157,21 +156,6 @@ func parseCheckpoint(text string) (int64, tlog.Hash, error) {
 	var h tlog.Hash
 	copy(h[:], raw)
 	return size, h, nil
-}
-
-// treeHash is the RFC 6962 Merkle tree head of leaves.
-func treeHash(leaves []tlog.Hash) tlog.Hash {
-	switch len(leaves) {
-	case 0:
-		return tlog.Hash(sha256.Sum256(nil))
-	case 1:
-		return leaves[0]
-	}
-	k := 1
-	for k*2 < len(leaves) {
-		k *= 2
-	}
-	return tlog.NodeHash(treeHash(leaves[:k]), treeHash(leaves[k:]))
 }
 
 // ReadPublicKey reads a verifier key file.

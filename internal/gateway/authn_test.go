@@ -21,10 +21,18 @@ import (
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
-// TestJWTRoute runs a JWT-protected route end to end: the upstream gets the
-// identity headers Rampart derived, never ones the client sent.
 // jwtIssuer makes a signing key, its JWKS file and a token function.
 func jwtIssuer(t *testing.T) (string, func(sub string, exp time.Time) string) {
+	t.Helper()
+	keysFile, sign := jwtSigner(t)
+	return keysFile, func(sub string, exp time.Time) string {
+		return sign(map[string]any{"iss": "https://idp.test", "aud": "api", "sub": sub, "exp": exp.Unix(), "roles": []string{"reader"}})
+	}
+}
+
+// jwtSigner makes a signing key, its JWKS file and a function that signs
+// any claims.
+func jwtSigner(t *testing.T) (string, func(claims map[string]any) string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -39,8 +47,8 @@ func jwtIssuer(t *testing.T) (string, func(sub string, exp time.Time) string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := func(sub string, exp time.Time) string {
-		b, _ := json.Marshal(map[string]any{"iss": "https://idp.test", "aud": "api", "sub": sub, "exp": exp.Unix(), "roles": []string{"reader"}})
+	return keysFile, func(claims map[string]any) string {
+		b, _ := json.Marshal(claims)
 		obj, err := signer.Sign(b)
 		if err != nil {
 			t.Fatal(err)
@@ -48,9 +56,10 @@ func jwtIssuer(t *testing.T) (string, func(sub string, exp time.Time) string) {
 		s, _ := obj.CompactSerialize()
 		return s
 	}
-	return keysFile, token
 }
 
+// TestJWTRoute runs a JWT-protected route end to end: the upstream gets the
+// identity headers Rampart derived, never ones the client sent.
 func TestJWTRoute(t *testing.T) {
 	keysFile, token := jwtIssuer(t)
 	up, s := upstream(t)
@@ -155,28 +164,10 @@ func TestResponseFieldsThroughProxy(t *testing.T) {
 // the owner's roles allow (authz.max_scopes) loses the extra ones before
 // authorization and before the upstream sees them.
 func TestScopesCappedByRoles(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-	keysFile := filepath.Join(t.TempDir(), "jwks.json")
-	if err := os.WriteFile(keysFile, set, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	keysFile, sign := jwtSigner(t)
 	token := func(role, scope string) string {
-		b, _ := json.Marshal(map[string]any{"iss": "https://idp.test", "aud": "api", "sub": "bob",
+		return sign(map[string]any{"iss": "https://idp.test", "aud": "api", "sub": "bob",
 			"exp": time.Now().Add(time.Hour).Unix(), "roles": []string{role}, "scope": scope})
-		obj, err := signer.Sign(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, _ := obj.CompactSerialize()
-		return s
 	}
 	up, seen := upstream(t)
 	cfg := testConfig(up.URL)
