@@ -1,0 +1,5 @@
+//go:build !race
+
+package dlp
+
+const raceEnabled = false
