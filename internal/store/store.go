@@ -1,7 +1,8 @@
 // Package store owns Rampart's persistent state: an embedded SQLite file by
 // default (modernc.org/sqlite, no cgo) or PostgreSQL for a cluster (pgx),
 // behind one type, with versioned migrations applied on open. It holds API
-// keys now; OAuth clients and signing keys come next.
+// keys, signing keys, revoked tokens, audit checkpoints and wrapped data
+// keys (package keyring).
 //
 // Both back ends run the same queries (written with $N placeholders) and the
 // same test suite. Times are stored as Unix seconds, lists as JSON arrays,
@@ -163,6 +164,22 @@ var migrations = []migration{
 	{4, map[string][]string{
 		"sqlite":   {`CREATE TABLE audit_checkpoints (origin TEXT NOT NULL, size BIGINT NOT NULL, note BLOB NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (origin, size))`},
 		"postgres": {`CREATE TABLE audit_checkpoints (origin TEXT NOT NULL, size BIGINT NOT NULL, note BYTEA NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (origin, size))`},
+	}},
+	{5, map[string][]string{
+		"sqlite": {`CREATE TABLE data_keys (
+			key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, version INTEGER NOT NULL,
+			kek_version INTEGER NOT NULL, wrapped BLOB NOT NULL, created_at BIGINT NOT NULL,
+			used BIGINT NOT NULL DEFAULT 0, UNIQUE (subject, version))`,
+			`CREATE INDEX data_keys_kek ON data_keys (kek_version, key_id)`,
+			`CREATE TABLE key_shreds (subject_hash BLOB NOT NULL, shredded_at BIGINT NOT NULL)`,
+			`CREATE INDEX key_shreds_at ON key_shreds (shredded_at)`},
+		"postgres": {`CREATE TABLE data_keys (
+			key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, version INTEGER NOT NULL,
+			kek_version INTEGER NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL,
+			used BIGINT NOT NULL DEFAULT 0, UNIQUE (subject, version))`,
+			`CREATE INDEX data_keys_kek ON data_keys (kek_version, key_id)`,
+			`CREATE TABLE key_shreds (subject_hash BYTEA NOT NULL, shredded_at BIGINT NOT NULL)`,
+			`CREATE INDEX key_shreds_at ON key_shreds (shredded_at)`},
 	}},
 }
 

@@ -1,12 +1,9 @@
-package store
+package store_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,78 +12,25 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/store"
+	"github.com/rampart-gw/rampart/internal/store/storetest"
 )
 
-// backends returns a fresh store per back end: SQLite always, PostgreSQL
-// when RAMPART_TEST_POSTGRES is set (.ci/run sets it), each test in a
-// schema of its own.
-func backends(t *testing.T) map[string]func(t *testing.T) *Store {
-	t.Helper()
-	b := map[string]func(t *testing.T) *Store{
-		"sqlite": func(t *testing.T) *Store {
-			s, err := Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "rampart.db")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		},
-	}
-	dsn := os.Getenv("RAMPART_TEST_POSTGRES")
-	if dsn == "" {
-		t.Log("RAMPART_TEST_POSTGRES not set: PostgreSQL back end skipped (.ci/run sets it)")
-		return b
-	}
-	b["postgres"] = func(t *testing.T) *Store {
-		var rnd [6]byte
-		_, _ = rand.Read(rnd[:])
-		schema := "rampart_test_" + hex.EncodeToString(rnd[:])
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-			t.Fatalf("creating schema (is PostgreSQL up at RAMPART_TEST_POSTGRES?): %v", err)
-		}
-		t.Cleanup(func() {
-			if a, err := sql.Open("pgx", dsn); err == nil {
-				_, _ = a.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-				_ = a.Close()
-			}
-		})
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		s, err := Open(context.Background(), config.Store{Driver: "postgres", DSN: u.String()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	return b
-}
-
 func TestAPIKeys(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
-			if s.Version() != 4 {
+			if s.Version() != 5 {
 				t.Errorf("schema version %d", s.Version())
 			}
 			now := time.Unix(1_800_000_000, 0).UTC()
-			k := APIKey{ID: "k1", Name: "ci", Subject: "bob", Roles: []string{"reader"}, Scopes: []string{"products:read"},
+			k := store.APIKey{ID: "k1", Name: "ci", Subject: "bob", Roles: []string{"reader"}, Scopes: []string{"products:read"},
 				CIDRs: []string{"10.0.0.0/8"}, Hash: []byte{1, 2, 3}, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
 			if err := s.CreateAPIKey(ctx, k); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateAPIKey(ctx, k); !errors.Is(err, ErrExists) {
+			if err := s.CreateAPIKey(ctx, k); !errors.Is(err, store.ErrExists) {
 				t.Errorf("duplicate id: %v", err)
 			}
 			got, err := s.APIKey(ctx, "k1")
@@ -96,7 +40,7 @@ func TestAPIKeys(t *testing.T) {
 			if diff := cmp.Diff(k, got); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
-			if _, err := s.APIKey(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			if _, err := s.APIKey(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("missing key: %v", err)
 			}
 
@@ -133,14 +77,14 @@ func TestAPIKeys(t *testing.T) {
 			if !got.RevokedAt.Equal(now.Add(2 * time.Minute)) {
 				t.Errorf("revoked at %v", got.RevokedAt)
 			}
-			if err := s.RotateAPIKey(ctx, "k1", []byte{7}, time.Time{}); !errors.Is(err, ErrNotFound) {
+			if err := s.RotateAPIKey(ctx, "k1", []byte{7}, time.Time{}); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("rotating a revoked key: %v", err)
 			}
-			if err := s.RevokeAPIKey(ctx, "nope", now); !errors.Is(err, ErrNotFound) {
+			if err := s.RevokeAPIKey(ctx, "nope", now); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("revoking a missing key: %v", err)
 			}
 
-			if err := s.CreateAPIKey(ctx, APIKey{ID: "k2", Subject: "carol", Hash: []byte{4}, CreatedAt: now.Add(time.Second)}); err != nil {
+			if err := s.CreateAPIKey(ctx, store.APIKey{ID: "k2", Subject: "carol", Hash: []byte{4}, CreatedAt: now.Add(time.Second)}); err != nil {
 				t.Fatal(err)
 			}
 			all, err := s.ListAPIKeys(ctx)
@@ -154,7 +98,7 @@ func TestAPIKeys(t *testing.T) {
 func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rampart.db")
 	for range 2 {
-		s, err := Open(context.Background(), config.Store{Driver: "sqlite", Path: path})
+		s, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: path})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +112,7 @@ func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = db.Close()
-	if _, err := Open(context.Background(), config.Store{Driver: "sqlite", Path: path}); err == nil {
+	if _, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: path}); err == nil {
 		t.Error("a store newer than this binary was opened")
 	}
 	fi, err := os.Stat(path)
@@ -178,32 +122,32 @@ func TestMigrationsIdempotentAndForwardOnly(t *testing.T) {
 }
 
 func TestSigningKeys(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
 			now := time.Unix(1_800_000_000, 0).UTC()
-			old := SigningKey{KID: "k-old", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-2 * time.Hour),
+			old := store.SigningKey{KID: "k-old", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-2 * time.Hour),
 				RetireAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Minute), PrivateKey: []byte{1}, PublicJWK: `{"kid":"k-old"}`}
-			cur := SigningKey{KID: "k-new", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-time.Hour),
+			cur := store.SigningKey{KID: "k-new", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-time.Hour),
 				RetireAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour), PrivateKey: []byte{2}, PublicJWK: `{"kid":"k-new"}`}
-			gone := SigningKey{KID: "k-gone", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-3 * time.Hour),
+			gone := store.SigningKey{KID: "k-gone", Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-3 * time.Hour),
 				RetireAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Second), PrivateKey: []byte{3}, PublicJWK: `{}`}
-			other := SigningKey{KID: "k-other", Purpose: "tokens", Alg: "ES256", CreatedAt: now,
+			other := store.SigningKey{KID: "k-other", Purpose: "tokens", Alg: "ES256", CreatedAt: now,
 				RetireAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour), PrivateKey: []byte{4}, PublicJWK: `{}`}
-			for _, k := range []SigningKey{old, cur, gone, other} {
+			for _, k := range []store.SigningKey{old, cur, gone, other} {
 				if err := s.CreateSigningKey(ctx, k); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := s.CreateSigningKey(ctx, cur); !errors.Is(err, ErrExists) {
+			if err := s.CreateSigningKey(ctx, cur); !errors.Is(err, store.ErrExists) {
 				t.Errorf("duplicate kid: %v", err)
 			}
 			got, err := s.SigningKeys(ctx, "identity", now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]SigningKey{cur, old}, got); diff != "" {
+			if diff := cmp.Diff([]store.SigningKey{cur, old}, got); diff != "" {
 				t.Errorf("keys (-want +got):\n%s", diff)
 			}
 		})
@@ -211,7 +155,7 @@ func TestSigningKeys(t *testing.T) {
 }
 
 func TestRevokedTokens(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
@@ -233,7 +177,7 @@ func TestRevokedTokens(t *testing.T) {
 }
 
 func TestAuditCheckpoints(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
@@ -250,6 +194,77 @@ func TestAuditCheckpoints(t *testing.T) {
 			got, err := s.AuditCheckpoints(ctx, "gw1")
 			if err != nil || len(got) != 2 || string(got[0]) != "a" || string(got[1]) != "b" {
 				t.Fatalf("%q %v", got, err)
+			}
+		})
+	}
+}
+
+func TestDataKeys(t *testing.T) {
+	for name, open := range storetest.Backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			at := time.Unix(1_800_000_000, 0).UTC()
+			mk := func(id, subject string, v, kek int) store.DataKey {
+				return store.DataKey{KeyID: id, Subject: subject, Version: v, KEKVersion: kek, Wrapped: []byte("w-" + id), CreatedAt: at}
+			}
+			for _, k := range []store.DataKey{mk("01", "bob", 1, 1), mk("02", "bob", 2, 1), mk("03", "carol", 1, 2)} {
+				if err := s.CreateDataKey(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.CreateDataKey(ctx, mk("04", "bob", 2, 1)); !errors.Is(err, store.ErrExists) {
+				t.Fatalf("same version twice: %v, want ErrExists", err)
+			}
+			cur, err := s.CurrentDataKey(ctx, "bob")
+			if err != nil || cur.KeyID != "02" || cur.Version != 2 {
+				t.Fatalf("current bob = %+v, %v", cur, err)
+			}
+			if _, err := s.CurrentDataKey(ctx, "dave"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("current dave: %v", err)
+			}
+			got, err := s.DataKey(ctx, "03")
+			if err != nil || got.Subject != "carol" || string(got.Wrapped) != "w-03" || !got.CreatedAt.Equal(at) {
+				t.Fatalf("key 03 = %+v, %v", got, err)
+			}
+			for _, want := range []int64{10, 20} {
+				if used, err := s.ReserveDataKeyUses(ctx, "01", 10); err != nil || used != want {
+					t.Fatalf("reserve = %d, %v; want %d", used, err, want)
+				}
+			}
+			if _, err := s.ReserveDataKeyUses(ctx, "99", 10); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("reserve unknown: %v", err)
+			}
+			old, err := s.DataKeysWrappedBefore(ctx, 2, "", 10)
+			if err != nil || len(old) != 2 || old[0].KeyID != "01" || old[1].KeyID != "02" {
+				t.Fatalf("wrapped before 2 = %+v, %v", old, err)
+			}
+			if ok, err := s.RewrapDataKey(ctx, "01", 1, 2, []byte("new")); err != nil || !ok {
+				t.Fatalf("rewrap = %v, %v", ok, err)
+			}
+			if ok, err := s.RewrapDataKey(ctx, "01", 1, 2, []byte("again")); err != nil || ok {
+				t.Fatalf("second rewrap from the old version changed a row: %v, %v", ok, err)
+			}
+			if total, older, err := s.CountDataKeys(ctx, 2); err != nil || total != 3 || older != 1 {
+				t.Fatalf("count = %d, %d, %v", total, older, err)
+			}
+			page, err := s.DataKeys(ctx, "", "bob", 10)
+			if err != nil || len(page) != 1 || page[0].Subject != "carol" {
+				t.Fatalf("page after bob = %+v, %v", page, err)
+			}
+			n, err := s.ShredSubject(ctx, "bob", []byte("hash-of-bob-0123456789abcdef0123"), at)
+			if err != nil || n != 2 {
+				t.Fatalf("shred = %d, %v", n, err)
+			}
+			if _, err := s.DataKey(ctx, "02"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("shredded key still there: %v", err)
+			}
+			hs, err := s.ShredsSince(ctx, at.Add(-time.Second), at.Add(-time.Hour))
+			if err != nil || len(hs) != 1 || string(hs[0]) != "hash-of-bob-0123456789abcdef0123" {
+				t.Fatalf("shreds = %q, %v", hs, err)
+			}
+			if hs, _ := s.ShredsSince(ctx, at.Add(-time.Second), at.Add(time.Hour)); len(hs) != 0 {
+				t.Fatalf("old tombstones kept: %q", hs)
 			}
 		})
 	}

@@ -1,0 +1,248 @@
+package keyring
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// KEK is a key-encryption key with versions: the newest wraps new data
+// keys, older ones still unwrap the keys they wrapped until a rewrap moves
+// them to the newest. Implementations are safe for concurrent use.
+type KEK interface {
+	// Current is the version that wraps new data keys.
+	Current() int
+	// Has reports whether version v can unwrap.
+	Has(v int) bool
+	// Wrap encrypts a data key with version v, binding ad.
+	Wrap(ctx context.Context, v int, dek, ad []byte) ([]byte, error)
+	// Unwrap decrypts what Wrap made with version v and the same ad.
+	Unwrap(ctx context.Context, v int, wrapped, ad []byte) ([]byte, error)
+}
+
+// AEAD is what a KMS client offers for each of its keys. Tink's tink.AEAD
+// has this shape, so a Tink KMS AEAD (AWS KMS, GCP KMS, HashiCorp Vault)
+// plugs in through KMS without Rampart depending on any of them.
+type AEAD interface {
+	Encrypt(plaintext, associatedData []byte) ([]byte, error)
+	Decrypt(ciphertext, associatedData []byte) ([]byte, error)
+}
+
+// KMS returns a KEK whose versions are keys held by a KMS: the key
+// material never enters Rampart; wrapping and unwrapping are remote calls,
+// made only when a data key is created, first used or rewrapped.
+func KMS(versions map[int]AEAD) (KEK, error) {
+	if len(versions) == 0 {
+		return nil, errors.New("kms: at least one key version is required")
+	}
+	k := &kmsKEK{keys: versions}
+	for v := range versions {
+		if v < 1 {
+			return nil, fmt.Errorf("kms: key version %d: versions start at 1", v)
+		}
+		k.cur = max(k.cur, v)
+	}
+	return k, nil
+}
+
+type kmsKEK struct {
+	keys map[int]AEAD
+	cur  int
+}
+
+func (k *kmsKEK) Current() int   { return k.cur }
+func (k *kmsKEK) Has(v int) bool { _, ok := k.keys[v]; return ok }
+
+func (k *kmsKEK) Wrap(_ context.Context, v int, dek, ad []byte) ([]byte, error) {
+	a, ok := k.keys[v]
+	if !ok {
+		return nil, fmt.Errorf("kms: no key-encryption key version %d", v)
+	}
+	return a.Encrypt(dek, ad)
+}
+
+func (k *kmsKEK) Unwrap(_ context.Context, v int, wrapped, ad []byte) ([]byte, error) {
+	a, ok := k.keys[v]
+	if !ok {
+		return nil, fmt.Errorf("kms: no key-encryption key version %d", v)
+	}
+	return a.Decrypt(wrapped, ad)
+}
+
+// localKEK holds the KEK versions in memory, as AES-256-GCM keys.
+type localKEK struct {
+	keys map[int]cipher.AEAD
+	cur  int
+}
+
+func (k *localKEK) Current() int   { return k.cur }
+func (k *localKEK) Has(v int) bool { _, ok := k.keys[v]; return ok }
+
+// Wrap returns nonce || AES-256-GCM(dek, ad).
+func (k *localKEK) Wrap(_ context.Context, v int, dek, ad []byte) ([]byte, error) {
+	a, ok := k.keys[v]
+	if !ok {
+		return nil, fmt.Errorf("no key-encryption key version %d", v)
+	}
+	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(dek)+a.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return a.Seal(nonce, nonce, dek, ad), nil
+}
+
+func (k *localKEK) Unwrap(_ context.Context, v int, wrapped, ad []byte) ([]byte, error) {
+	a, ok := k.keys[v]
+	if !ok {
+		return nil, fmt.Errorf("no key-encryption key version %d", v)
+	}
+	if len(wrapped) < a.NonceSize()+a.Overhead() {
+		return nil, errors.New("wrapped key is truncated")
+	}
+	n := a.NonceSize()
+	dek, err := a.Open(nil, wrapped[:n], wrapped[n:], ad)
+	if err != nil {
+		return nil, errors.New("wrapped key does not authenticate under this key-encryption key")
+	}
+	return dek, nil
+}
+
+// ParseKEK reads KEK versions, one per line (or separated by commas, for
+// an environment variable) as "VERSION:BASE64", where BASE64 is 32 random
+// bytes in standard base64. Blank lines and lines starting with # are
+// skipped. The highest version is current. where names the source in
+// errors, which never quote key material.
+func ParseKEK(text []byte, where string) (KEK, error) {
+	k := &localKEK{keys: map[int]cipher.AEAD{}}
+	entry := 0
+	for _, line := range strings.Split(string(text), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, e := range strings.Split(line, ",") {
+			entry++
+			if err := k.add(strings.TrimSpace(e), where, entry); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(k.keys) == 0 {
+		return nil, fmt.Errorf("%s: no key-encryption key in it", where)
+	}
+	return k, nil
+}
+
+func (k *localKEK) add(e, where string, entry int) error {
+	vs, b64, ok := strings.Cut(e, ":")
+	if !ok {
+		return fmt.Errorf("%s: entry %d: want VERSION:BASE64", where, entry)
+	}
+	v, err := strconv.Atoi(vs)
+	if err != nil || v < 1 || v > 1<<20 {
+		return fmt.Errorf("%s: entry %d: version must be a number from 1", where, entry)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw) != 32 {
+		return fmt.Errorf("%s: entry %d (version %d): key must be 32 bytes in standard base64", where, entry, v)
+	}
+	if _, dup := k.keys[v]; dup {
+		return fmt.Errorf("%s: entry %d: version %d appears twice", where, entry, v)
+	}
+	block, err := aes.NewCipher(raw)
+	if err != nil {
+		return fmt.Errorf("%s: entry %d: %w", where, entry, err)
+	}
+	a, err := cipher.NewGCM(block)
+	if err != nil {
+		return fmt.Errorf("%s: entry %d: %w", where, entry, err)
+	}
+	k.keys[v] = a
+	k.cur = max(k.cur, v)
+	return nil
+}
+
+// LoadKEKFile reads a KEK file (see ParseKEK). With create, a missing file
+// is made with one fresh version, mode 0600.
+func LoadKEKFile(path string, create bool) (KEK, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the KEK file
+	if errors.Is(err, fs.ErrNotExist) && create {
+		line, gerr := NewKEKLine(1)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+		}
+		b = []byte("# rampart key-encryption key versions: VERSION:BASE64, the highest wraps new data keys\n" + line + "\n")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("writing the KEK file: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("reading the KEK file: %w", err)
+	}
+	return ParseKEK(b, path)
+}
+
+// KEKFromEnv reads KEK versions from an environment variable (see
+// ParseKEK; commas separate versions).
+func KEKFromEnv(name string) (KEK, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return nil, fmt.Errorf("environment variable %s is not set", name)
+	}
+	return ParseKEK([]byte(v), "$"+name)
+}
+
+// NewKEKLine returns a new KEK version as a line for a KEK file.
+func NewKEKLine(version int) (string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("generating a key-encryption key: %w", err)
+	}
+	return strconv.Itoa(version) + ":" + base64.StdEncoding.EncodeToString(raw[:]), nil
+}
+
+// AddKEKVersion appends a new version to a KEK file, one above its
+// highest, and returns it. The old versions stay: they unwrap the data
+// keys until a rewrap moves them to the new one.
+func AddKEKVersion(path string) (int, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the KEK file
+	if err != nil {
+		return 0, fmt.Errorf("reading the KEK file: %w", err)
+	}
+	k, err := ParseKEK(b, path)
+	if err != nil {
+		return 0, err
+	}
+	v := k.Current() + 1
+	line, err := NewKEKLine(v)
+	if err != nil {
+		return 0, err
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		line = "\n" + line
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600) // #nosec G304 -- the operator names the KEK file
+	if err != nil {
+		return 0, fmt.Errorf("opening the KEK file: %w", err)
+	}
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		_ = f.Close()
+		return 0, fmt.Errorf("writing the KEK file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return 0, fmt.Errorf("writing the KEK file: %w", err)
+	}
+	return v, f.Close()
+}
