@@ -60,7 +60,12 @@ var rules = map[string]struct {
 	internal []string
 	external []string
 }{
-	"internal/config":           {nil, []string{"go.yaml.in/yaml/v3"}},
+	"internal/config":           {[]string{"jsonpath"}, []string{"go.yaml.in/yaml/v3"}},
+	"internal/dlp":              {nil, nil},
+	"internal/jsonpath":         {nil, nil},
+	"internal/keyring":          {[]string{"store"}, []string{"github.com/hashicorp/golang-lru/v2"}},
+	"internal/store/storetest":  {[]string{"config", "store"}, nil},
+	"internal/protect":          {[]string{"config", "dlp", "jsonpath", "keyring", "pipeline"}, nil},
 	"internal/pipeline":         {nil, nil},
 	"internal/pathnorm":         {nil, nil},
 	"internal/problem":          {nil, nil},
@@ -90,12 +95,12 @@ var rules = map[string]struct {
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},
 	"internal/accesslog":  {[]string{"pipeline"}, nil},
 	"internal/metrics":    {[]string{"pipeline"}, []string{"github.com/prometheus/client_golang"}},
-	"internal/admin":      {[]string{"apikey", "firewall", "problem", "store", "trust"}, []string{"github.com/prometheus/client_golang"}},
+	"internal/admin":      {[]string{"apikey", "firewall", "keyring", "problem", "store", "trust"}, []string{"github.com/prometheus/client_golang"}},
 	"internal/tlsconf":    {[]string{"config", "trust"}, nil},
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "idtoken", "limits", "metrics", "pipeline",
-		"proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust"}, nil},
+	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "dlp", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
+		"protect", "proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart":   {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
 }

@@ -1,7 +1,8 @@
 // Package admin serves the management listener: Prometheus metrics,
 // health, and the management API (API keys under /v1/apikeys, network bans
-// under /v1/bans), behind the admin token; and the client the CLI uses to
-// call it. Later issues add
+// under /v1/bans, data keys under /v1/keys), behind the admin token; the
+// encryption API (/v1/transit) for the admin token and API keys with a
+// transit: scope; and the client the CLI uses to call it. Later issues add
 // more of the API and the web console here.
 //
 // The listener binds to loopback unless the config says allow_remote, and
@@ -33,6 +34,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/firewall"
+	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/problem"
 	"github.com/rampart-gw/rampart/internal/store"
 )
@@ -58,6 +60,11 @@ type Options struct {
 	JWKS func() []byte
 	// Bans enables the ban endpoints under /v1/bans.
 	Bans *firewall.Bans
+	// Keyring enables the data key endpoints under /v1/keys.
+	Keyring *keyring.Keyring
+	// EncryptionAPI also serves /v1/transit/{encrypt,decrypt,rewrap} to
+	// the admin token and to API keys with the matching transit: scope.
+	EncryptionAPI bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -115,6 +122,14 @@ func New(opt Options) (http.Handler, error) {
 		// DELETE cannot be sent cross-site without a CORS preflight, which
 		// this API never grants; the network is in the query.
 		mux.Handle("DELETE /v1/bans", authorized(want, http.HandlerFunc(b.remove)))
+	}
+	if opt.Keyring != nil {
+		now := opt.Now
+		if now == nil {
+			now = time.Now
+		}
+		a := &dataKeysAPI{ring: opt.Keyring, record: opt.Record, want: want, store: opt.Store, hasher: opt.Hasher, now: now}
+		a.routes(mux, opt.EncryptionAPI)
 	}
 	return secure(mux), nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/pipeline"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -529,4 +530,22 @@ func treeHash(leaves []tlog.Hash) tlog.Hash {
 		k *= 2
 	}
 	return tlog.NodeHash(treeHash(leaves[:k]), treeHash(leaves[k:]))
+}
+
+// TestEventDLP: DLP findings reach the event as counts by kind and the
+// action, never as values; events without findings keep the v1 shape.
+func TestEventDLP(t *testing.T) {
+	var x pipeline.Exchange
+	x.Reset()
+	x.In.Method, x.Path, x.Response.Status = "GET", "/customers", 200
+	plain, _ := json.Marshal(EventFrom(&x))
+	if strings.Contains(string(plain), "dlp") {
+		t.Errorf("an event without findings mentions dlp: %s", plain)
+	}
+	x.Response.Findings = []pipeline.Finding{{Kind: "card", Count: 2}, {Kind: "email", Count: 1}}
+	x.Response.FindingsAction = "mask"
+	b, _ := json.Marshal(EventFrom(&x))
+	if want := `"dlp":{"action":"mask","findings":[{"kind":"card","count":2},{"kind":"email","count":1}]}`; !strings.Contains(string(b), want) {
+		t.Errorf("event %s\nlacks %s", b, want)
+	}
 }

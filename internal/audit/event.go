@@ -43,6 +43,23 @@ type Event struct {
 	// parameters (tokens, keys, secrets, passwords, signatures, codes)
 	// replaced by "redacted", and other values cut at 64 bytes.
 	Query string `json:"query,omitempty"`
+	// DLP is what data-loss prevention found in the response: counts by
+	// kind (never the values) and what was done about them (report, mask,
+	// block). Absent when nothing was found.
+	DLP *DLP `json:"dlp,omitempty"`
+}
+
+// DLP sums up one response's data-loss prevention findings.
+type DLP struct {
+	Action string `json:"action"`
+	// Findings counts the values found, by kind, sorted by kind.
+	Findings []DLPCount `json:"findings"`
+}
+
+// DLPCount is how many values of one kind were found.
+type DLPCount struct {
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
 }
 
 // sensitiveParams are substrings of query parameter names whose values
@@ -114,6 +131,13 @@ func EventFrom(x *pipeline.Exchange) Event {
 		Decisions: make([]Decision, 0, len(x.Decisions))}
 	if x.ClientIP.IsValid() {
 		ev.ClientIP = x.ClientIP.String()
+	}
+	if len(x.Response.Findings) > 0 {
+		d := &DLP{Action: x.Response.FindingsAction, Findings: make([]DLPCount, len(x.Response.Findings))}
+		for i, f := range x.Response.Findings {
+			d.Findings[i] = DLPCount{Kind: f.Kind, Count: f.Count}
+		}
+		ev.DLP = d
 	}
 	if ev.Path == "" {
 		ev.Path = "(unrouted)" // refused before normalization: the raw path is not logged

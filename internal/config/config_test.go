@@ -166,7 +166,13 @@ routes: [{path: /a, methods: [GET], upstream: api, public: true}]
 		{"second document", base + "---\nversion: 1\n", "more than one YAML document"},
 		{"merge key", base + "server: {<<: {}}\n", "merge keys"},
 		{"reserved top", base + "waf: {rules: {}}\n", "waf: the WAF stage is not yet supported"},
-		{"reserved route", strings.Replace(base, "public: true", "public: true, protect: {x: 1}", 1), "routes[0].protect: data protection is not yet supported"},
+		{"reserved route", strings.Replace(base, "public: true", "public: true, waf: {x: 1}", 1), "routes[0].waf: the WAF stage is not yet supported"},
+		{"protect public", strings.Replace(base, "public: true", "public: true, protect: {fields: [{path: $.ssn}]}", 1), "routes[0].protect.fields: field encryption needs an identity"},
+		{"protect subject", strings.Replace(base, "public: true", "public: true, protect: {subject: param:id, dlp: {}}", 1), `routes[0].protect.subject: route path "/a" has no parameter {id}`},
+		{"dlp kind", strings.Replace(base, "public: true", "public: true, protect: {dlp: {kinds: [passport]}}", 1), `routes[0].protect.dlp.kinds[0]: unknown detector "passport"`},
+		{"dlp action", strings.Replace(base, "public: true", "public: true, protect: {dlp: {action: drop}}", 1), `routes[0].protect.dlp.action: must be report, mask or block`},
+		{"kek both", base + "protect: {keys: {kek_file: a, kek_env: B}}\n", "protect.keys.kek_env: set kek_file or kek_env, not both"},
+		{"kek messages", base + "protect: {keys: {max_messages_per_key: 5000000000}}\n", "protect.keys.max_messages_per_key: must be between 1024 and 2^32"},
 		{"limit typo", strings.Replace(base, "public: true", "public: true, limits: {rate: 10}", 1), `routes[0].limits.rate: unknown field; did you mean "rates"?`},
 		{"limit key", strings.Replace(base, "public: true", "public: true, limits: {rates: [{requests: 1, per: 1s, key: [user]}]}", 1), `routes[0].limits.rates[0].key[0]: "user" must be one of`},
 		{"bad cidr", strings.Replace(base, "public: true", "public: true, firewall: {deny: [10.0.0.0/33]}", 1), `routes[0].firewall.deny[0]: "10.0.0.0/33" is not a CIDR`},
@@ -353,4 +359,24 @@ func TestEveryFieldDecodable(t *testing.T) {
 		}
 	}
 	walk("Config", reflect.TypeFor[Config]())
+}
+
+// TestProtectFieldPaths: paths are parsed, and one field listed twice
+// (in any spelling) is an error.
+func TestProtectFieldPaths(t *testing.T) {
+	c, _, err := Parse("t.yaml", []byte(`version: 1
+listeners: [{address: "127.0.0.1:8443", tls: {}}]
+upstreams: {api: {url: "http://127.0.0.1:9000"}}
+authn: {apikey: [{name: k}]}
+routes: [{path: "/u/{id}", methods: [GET], upstream: api, auth: [k], authz: {authenticated: true},
+  protect: {subject: "param:id", fields: [{path: $.ssn}, {path: "$['ssn']"}, {path: "$.a["}]}}]
+`))
+	if err == nil {
+		t.Fatalf("no error for %+v", c.Routes[0].Protect)
+	}
+	for _, want := range []string{"routes[0].protect.fields[1].path: $.ssn is listed twice", "routes[0].protect.fields[2].path: jsonpath"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
 }

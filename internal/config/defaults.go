@@ -128,6 +128,7 @@ func SetDefaults(c *Config) {
 		setDuration(&in.NegativeCacheTTL, 10*time.Second)
 	}
 	setLimitDefaults(c)
+	setProtectDefaults(c)
 	for i := range c.Routes {
 		if c.Routes[i].Name == "" {
 			c.Routes[i].Name = fmt.Sprintf("route-%d", i)

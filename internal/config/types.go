@@ -66,9 +66,10 @@ type Config struct {
 	// back end, failure behaviour, headers, the pre-authentication limit by
 	// client IP, and plans (tiers of limits assigned by role).
 	Limits Limits `yaml:"limits"`
-	// Protect configures field encryption and data-loss prevention. Not yet
-	// supported.
-	Protect Reserved `yaml:"protect"`
+	// Protect configures envelope encryption (the key-encryption key and
+	// the per-subject data keys), the bounds of the bodies the protect
+	// stage reads, log redaction and the encryption API.
+	Protect Protect `yaml:"protect"`
 	// Audit is the tamper-evident audit log: one event per request,
 	// hash-chained, with signed Merkle checkpoints.
 	Audit Audit `yaml:"audit"`
@@ -326,8 +327,10 @@ type Route struct {
 	// Limits are this route's own rate limits, quotas and concurrency
 	// limits, counted per route on top of the identity's plan.
 	Limits *RouteLimits `yaml:"limits"`
-	// Protect holds this route's data protection. Not yet supported.
-	Protect Reserved `yaml:"protect"`
+	// Protect encrypts JSON fields of request bodies, decrypts or masks
+	// them in responses by who is asking, and runs data-loss prevention
+	// on responses.
+	Protect *RouteProtect `yaml:"protect"`
 }
 
 // Authn declares authenticators by kind.
@@ -1028,4 +1031,105 @@ type AuthFailures struct {
 	Window Duration `yaml:"window"`
 	// Ban is how long the address is banned. 0: alert only. Default 15m.
 	Ban Duration `yaml:"ban"`
+}
+
+// Protect is the data protection section shared by every route.
+type Protect struct {
+	// Keys configures envelope encryption.
+	Keys ProtectKeys `yaml:"keys"`
+	// MaxBodyBytes bounds a request body the protect stage reads to
+	// encrypt its fields. Default 1MiB; a larger body gets 413.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// MaxDecompressedBytes bounds a compressed (gzip, deflate) upstream
+	// response once decompressed for inspection: a decompression bomb gets
+	// 502 instead. Default 16MiB.
+	MaxDecompressedBytes ByteSize `yaml:"max_decompressed_bytes"`
+	// RedactLogs masks sensitive values (cards, SSNs, tokens, keys...) in
+	// every log record Rampart writes. Default true.
+	RedactLogs *bool `yaml:"redact_logs"`
+	// EncryptionAPI serves encrypt, decrypt and rewrap for services that
+	// store data themselves on the admin listener (/v1/transit/...), to the
+	// admin token and to API keys with the scopes transit:encrypt,
+	// transit:decrypt or transit:rewrap. Default false.
+	EncryptionAPI bool `yaml:"encryption_api"`
+}
+
+// ProtectKeys configures the key-encryption key and the data keys.
+type ProtectKeys struct {
+	// KEKFile holds the key-encryption key versions, one "VERSION:BASE64"
+	// line each (rampart keys kek-add appends one). Default
+	// data_dir/data-kek, made on first start. A cluster needs the same
+	// file on every gateway.
+	KEKFile string `yaml:"kek_file"`
+	// KEKEnv names an environment variable that holds the versions
+	// instead ("1:BASE64,2:BASE64"). Exclusive with kek_file.
+	KEKEnv string `yaml:"kek_env"`
+	// RotateEvery is the age at which a subject's data key is replaced for
+	// new encryptions; older versions still decrypt. Default 2160h (90
+	// days); 0s rotates only on demand.
+	RotateEvery *Duration `yaml:"rotate_every"`
+	// MaxMessagesPerKey bounds the encryptions of one data key; it is
+	// rotated before. Default 2^31 (AES-GCM with random nonces is safe to
+	// 2^32).
+	MaxMessagesPerKey int64 `yaml:"max_messages_per_key"`
+	// CacheSize bounds the unwrapped data keys held in memory. Default
+	// 10000.
+	CacheSize int `yaml:"cache_size"`
+	// CacheTTL is how long an unwrapped key is used before the store is
+	// read again. Default 5m.
+	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// RouteProtect is one route's data protection.
+type RouteProtect struct {
+	// Subject says whose data key encrypts request fields: "identity"
+	// (default: the caller's subject), "tenant" (the caller's tenant) or
+	// "param:NAME" (a route parameter, such as the user id of
+	// /users/{id}).
+	Subject string `yaml:"subject"`
+	// Fields are the JSON fields encrypted in request bodies and
+	// decrypted or masked in responses.
+	Fields []ProtectField `yaml:"fields"`
+	// DLP finds sensitive data in responses.
+	DLP *RouteDLP `yaml:"dlp"`
+}
+
+// ProtectField is one encrypted JSON field.
+type ProtectField struct {
+	// Path selects the field: "$.ssn", "$.card.number",
+	// "$.items[*].email", "$['odd name']". Required.
+	Path string `yaml:"path"`
+	// Encrypt encrypts the field in request bodies. Default true; false
+	// only decrypts or masks what the upstream returns.
+	Encrypt *bool `yaml:"encrypt"`
+	// Reveal says who sees the field in clear in responses.
+	Reveal Reveal `yaml:"reveal"`
+	// Others is what everyone else gets: "mask" (default), "remove" or
+	// "null".
+	Others string `yaml:"others"`
+	// Mask is the masking style: "auto" (default: by what the value is,
+	// e.g. ***-**-6789 for an SSN, else all but the last 4 characters
+	// hidden), "last4" or "full".
+	Mask string `yaml:"mask"`
+}
+
+// Reveal names who may read an encrypted field in clear.
+type Reveal struct {
+	// Owner lets the subject the value was encrypted for read it.
+	Owner bool `yaml:"owner"`
+	// Roles that read it in clear.
+	Roles []string `yaml:"roles"`
+}
+
+// RouteDLP is a route's data-loss prevention on responses.
+type RouteDLP struct {
+	// Action on a finding: "report" (default: counted in the audit event
+	// and metrics, the response passes), "mask" (values replaced, such as
+	// ************1111) or "block" (502 protect.dlp_blocked instead of
+	// the response).
+	Action string `yaml:"action"`
+	// Kinds limits the detectors: card, ssn, iban, email, phone, jwt,
+	// aws_key, gcp_key, slack_token, github_token, private_key, secret.
+	// Default all.
+	Kinds []string `yaml:"kinds"`
 }

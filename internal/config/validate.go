@@ -15,8 +15,7 @@ import (
 
 // notYet names the issue that will bring each reserved section.
 var notYet = map[string]string{
-	"waf":     "the WAF stage",
-	"protect": "data protection",
+	"waf": "the WAF stage",
 }
 
 // validator collects problems; each method checks one part of the config.
@@ -63,11 +62,12 @@ func Validate(c *Config) []Problem {
 	v.audit(&c.Audit)
 	v.firewall(c)
 	v.limits(c)
+	v.protect(c)
 	for _, r := range []struct {
 		path string
 		r    Reserved
 	}{
-		{"waf", c.WAF}, {"protect", c.Protect},
+		{"waf", c.WAF},
 	} {
 		v.reserved(r.path, r.r)
 	}
@@ -538,7 +538,7 @@ func (v *validator) routes(c *Config) {
 			key string
 			r   Reserved
 		}{
-			{"waf", r.WAF}, {"protect", r.Protect},
+			{"waf", r.WAF},
 		} {
 			v.reserved(p+"."+rr.key, rr.r)
 		}

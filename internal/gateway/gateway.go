@@ -28,9 +28,11 @@ import (
 	"github.com/rampart-gw/rampart/internal/engine"
 	"github.com/rampart-gw/rampart/internal/firewall"
 	"github.com/rampart-gw/rampart/internal/idtoken"
+	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/limits"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/protect"
 	"github.com/rampart-gw/rampart/internal/proxy"
 	"github.com/rampart-gw/rampart/internal/route"
 	"github.com/rampart-gw/rampart/internal/secheaders"
@@ -72,6 +74,8 @@ type Deps struct {
 	TokenServer *tokens.Server
 	TokenKeys   *signing.Manager
 	Revocations *tokens.Revocations
+	// Keyring holds the data keys; required when a route encrypts fields.
+	Keyring *keyring.Keyring
 }
 
 // Instance is one built pipeline with its upstream connections.
@@ -184,6 +188,16 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		}
 		idStage = idtoken.New(cfg.IdentityToken, routes, d.Signing, nil)
 	}
+	var cipher protect.Cipher
+	if d.Keyring != nil {
+		cipher = d.Keyring
+	} else if cfg.UsesKeyring() {
+		return nil, errors.New("protect: field encryption needs the keyring, which was not opened at start; restart to turn it on")
+	}
+	prot, err := protect.New(cfg, cipher)
+	if err != nil {
+		return nil, err
+	}
 	authnStage, err := authn.New(routes, authenticators, cfg.Authz.MaxScopes)
 	if err != nil {
 		return nil, err
@@ -225,7 +239,9 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// idtoken: signs the identity for the upstream last, once every
 		// check has passed.
 		idStage,
-		// protect (not yet): edits the body last, after every check on it.
+		// protect: encrypts the body's fields last, after every check on
+		// the request.
+		prot.RequestStage(),
 	}
 	response := []pipeline.ResponseStage{
 		// authz: removes the response fields the identity's roles may not
@@ -234,7 +250,8 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// limits: counts the records the response carries (and refuses or
 		// cuts them past the session's threshold).
 		lim.Response(),
-		// protect (not yet): decrypts, masks and filters the body next.
+		// protect: DLP, then decrypts or masks the encrypted fields.
+		prot.ResponseStage(),
 		// client: returns the request id to the client.
 		clientStage,
 		// headers last: applies to every response, problem documents too.

@@ -22,7 +22,9 @@ import (
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/dlp"
 	"github.com/rampart-gw/rampart/internal/firewall"
+	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/limits"
 	"github.com/rampart-gw/rampart/internal/metrics"
 	"github.com/rampart-gw/rampart/internal/redisconn"
@@ -70,6 +72,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	cfg, log := o.Config, o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if r := cfg.Protect.RedactLogs; r == nil || *r {
+		// Whatever a log line carries (an upstream's error text, a header
+		// value), cards, SSNs, tokens and keys are masked first.
+		log = slog.New(dlp.NewRedactingHandler(log.Handler(), dlp.MustNew()))
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
@@ -165,6 +172,14 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		defer m.Close()
 		deps.Signing = m
 	}
+	if cfg.UsesKeyring() {
+		ring, err := OpenKeyring(ctx, cfg, st, log)
+		if err != nil {
+			return err
+		}
+		defer ring.Close()
+		deps.Keyring = ring
+	}
 	gw, err := New(cfg, deps)
 	if err != nil {
 		return err
@@ -235,7 +250,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return err
 		}
 		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true },
-			Store: st, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing), MaxScopes: cfg.Authz.MaxScopes, Record: recordAdmin})
+			Store: st, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing), MaxScopes: cfg.Authz.MaxScopes, Record: recordAdmin,
+			Keyring: deps.Keyring, EncryptionAPI: cfg.Protect.EncryptionAPI})
 		if err != nil {
 			return err
 		}
@@ -481,4 +497,27 @@ func openAccessLog(output string, stdout io.Writer) (*accesslog.BatchWriter, fun
 	}
 	bw := accesslog.NewBatchWriter(w, 200*time.Millisecond, 0)
 	return bw, func() { _ = bw.Close(); closeFile() }, nil
+}
+
+// OpenKeyring opens the data keys of cfg's protect.keys on st: the KEK
+// from its file (made on first use) or environment variable.
+func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*keyring.Keyring, error) {
+	k := cfg.Protect.Keys
+	load := func() (keyring.KEK, error) { return keyring.KEKFromEnv(k.KEKEnv) }
+	if k.KEKEnv == "" {
+		if _, err := keyring.LoadKEKFile(k.KEKFile, true); err != nil {
+			return nil, fmt.Errorf("protect.keys.kek_file: %w", err)
+		}
+		load = func() (keyring.KEK, error) { return keyring.LoadKEKFile(k.KEKFile, false) }
+	}
+	var rotate time.Duration
+	if k.RotateEvery != nil {
+		rotate = k.RotateEvery.Std()
+	}
+	ring, err := keyring.New(ctx, st, keyring.Options{LoadKEK: load, RotateEvery: rotate, MaxMessages: k.MaxMessagesPerKey,
+		CacheSize: k.CacheSize, CacheTTL: k.CacheTTL.Std(), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("protect.keys: %w", err)
+	}
+	return ring, nil
 }

@@ -21,6 +21,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	reloads  *prometheus.CounterVec
 	backend  *prometheus.CounterVec
+	dlp      *prometheus.CounterVec
 }
 
 // New registers Rampart's collectors and the Go runtime's.
@@ -43,13 +44,17 @@ func New(version string) *Metrics {
 		Name: "rampart_limits_backend_errors_total",
 		Help: "Limit decisions the counter back end (Redis) failed to make in time, by what was done instead (admitted or refused, per on_backend_error).",
 	}, []string{"outcome"})
+	m.dlp = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rampart_dlp_findings_total",
+		Help: "Sensitive values data-loss prevention found in responses, by route, kind (card, ssn, jwt...) and action (report, mask, block).",
+	}, []string{"route", "kind", "action"})
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "rampart_build_info",
 		Help:        "Always 1; the version label says which Rampart runs.",
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	m.Registry.MustRegister(m.requests, m.duration, m.reloads, m.backend, build,
+	m.Registry.MustRegister(m.requests, m.duration, m.reloads, m.backend, m.dlp, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -143,4 +148,7 @@ func (o *Observer) Observe(x *pipeline.Exchange) {
 	}
 	o.m.requests.WithLabelValues(route, statusText(x.Response.Status), reason).Inc()
 	hist.Observe(x.Duration.Seconds())
+	for _, f := range x.Response.Findings {
+		o.m.dlp.WithLabelValues(route, f.Kind, x.Response.FindingsAction).Add(float64(f.Count))
+	}
 }

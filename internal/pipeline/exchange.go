@@ -148,6 +148,19 @@ type Response struct {
 	// to the client, when a stage counted them (routes with a records
 	// threshold); 0 otherwise.
 	Records int64
+	// Findings counts, by kind, the sensitive values data-loss prevention
+	// found in the response (never the values); nil when it found none or
+	// did not look. FindingsAction is what was done about them: report,
+	// mask or block.
+	Findings       []Finding
+	FindingsAction string
+}
+
+// Finding counts the sensitive values of one kind (card, ssn, jwt...) in
+// a response.
+type Finding struct {
+	Kind  string
+	Count int
 }
 
 // BodyStage is implemented by response stages that need the whole response

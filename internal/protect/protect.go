@@ -1,0 +1,571 @@
+// Package protect is the data protection stage. On requests it encrypts
+// the configured JSON fields of the body with the data key of the route's
+// subject before the upstream sees them; on responses it runs data-loss
+// prevention (report, mask or block what the detectors find) and then
+// decrypts the encrypted fields for those allowed to read them (the owner,
+// or a role) and masks, removes or nulls them for everyone else.
+//
+// Bodies are read whole and bounded; compressed responses are
+// decompressed with a bound on the result (a decompression bomb is
+// refused). A body that cannot be inspected on a route that needs it (not
+// JSON, malformed, encoded some other way) is refused, never passed
+// through.
+//
+// It does not own the keys (package keyring), the JSON walking (package
+// jsonpath) or the detectors (package dlp); it decides what to do with
+// them, per route.
+package protect
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/dlp"
+	"github.com/rampart-gw/rampart/internal/jsonpath"
+	"github.com/rampart-gw/rampart/internal/keyring"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+// Cipher encrypts and decrypts field values; *keyring.Keyring is one.
+type Cipher interface {
+	AppendEncrypt(ctx context.Context, dst []byte, subject, field string, plaintext []byte) ([]byte, error)
+	Decrypt(ctx context.Context, subject, field, ciphertext string) ([]byte, keyring.Opened, error)
+}
+
+// Protector holds every route's protection, compiled at load time.
+type Protector struct {
+	routes          []*route // by route index; nil: not protected
+	cipher          Cipher
+	maxBody         int
+	maxDecompressed int64
+}
+
+type subjectSource uint8
+
+const (
+	fromIdentity subjectSource = iota
+	fromTenant
+	fromParam
+)
+
+type others uint8
+
+const (
+	othersMask others = iota
+	othersRemove
+	othersNull
+)
+
+type dlpAction uint8
+
+const (
+	actReport dlpAction = iota
+	actMask
+	actBlock
+)
+
+var actionNames = [...]string{"report", "mask", "block"}
+
+type route struct {
+	subject subjectSource
+	param   string
+
+	fields   []field
+	paths    []jsonpath.Path // of every field: responses
+	encPaths []jsonpath.Path // of the fields encrypted in requests
+	encIdx   []int           // encPaths[i] is fields[encIdx[i]]
+
+	dlp    *dlp.Scanner // nil: no DLP
+	action dlpAction
+}
+
+type field struct {
+	name   string // the canonical path: bound into the ciphertext
+	owner  bool
+	roles  []string
+	others others
+	mask   string
+}
+
+// New compiles the protect sections of c's routes. cipher may be nil when
+// no route encrypts fields.
+func New(c *config.Config, cipher Cipher) (*Protector, error) {
+	p := &Protector{routes: make([]*route, len(c.Routes)), cipher: cipher,
+		maxBody: int(c.Protect.MaxBodyBytes), maxDecompressed: int64(c.Protect.MaxDecompressedBytes)}
+	for i, rc := range c.Routes {
+		if rc.Protect == nil {
+			continue
+		}
+		r, err := compile(rc.Protect)
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d].protect: %w", i, err)
+		}
+		if len(r.fields) > 0 && cipher == nil {
+			return nil, fmt.Errorf("routes[%d].protect: fields need the keyring", i)
+		}
+		p.routes[i] = r
+	}
+	return p, nil
+}
+
+func compile(pc *config.RouteProtect) (*route, error) {
+	r := &route{}
+	switch {
+	case pc.Subject == "tenant":
+		r.subject = fromTenant
+	case strings.HasPrefix(pc.Subject, "param:"):
+		r.subject, r.param = fromParam, strings.TrimPrefix(pc.Subject, "param:")
+	}
+	for j, fc := range pc.Fields {
+		path, err := jsonpath.Parse(fc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("fields[%d].path: %w", j, err)
+		}
+		f := field{name: path.String(), owner: fc.Reveal.Owner, roles: fc.Reveal.Roles, mask: fc.Mask}
+		switch fc.Others {
+		case "remove":
+			f.others = othersRemove
+		case "null":
+			f.others = othersNull
+		}
+		r.fields = append(r.fields, f)
+		r.paths = append(r.paths, path)
+		if fc.Encrypt == nil || *fc.Encrypt {
+			r.encPaths = append(r.encPaths, path)
+			r.encIdx = append(r.encIdx, j)
+		}
+	}
+	if d := pc.DLP; d != nil {
+		kinds := make([]dlp.Kind, 0, len(d.Kinds))
+		for _, k := range d.Kinds {
+			kinds = append(kinds, dlp.Kind(k))
+		}
+		sc, err := dlp.New(kinds...)
+		if err != nil {
+			return nil, fmt.Errorf("dlp.kinds: %w", err)
+		}
+		r.dlp = sc
+		switch d.Action {
+		case "mask":
+			r.action = actMask
+		case "block":
+			r.action = actBlock
+		}
+	}
+	return r, nil
+}
+
+func (p *Protector) route(x *pipeline.Exchange) *route {
+	if x.Route == nil || x.Route.Index >= len(p.routes) {
+		return nil
+	}
+	return p.routes[x.Route.Index]
+}
+
+// RequestStage returns the request half: field encryption.
+func (p *Protector) RequestStage() pipeline.RequestStage { return reqStage{p} }
+
+// ResponseStage returns the response half: DLP, then field decryption or
+// masking.
+func (p *Protector) ResponseStage() pipeline.ResponseStage { return respStage{p} }
+
+type reqStage struct{ p *Protector }
+
+// Name is the stage's name in decisions.
+func (reqStage) Name() string { return "protect" }
+
+func deny(status int, reason, msg string) *pipeline.Denial {
+	return pipeline.Deny(status, reason, msg)
+}
+
+// Request encrypts the route's fields in the request body.
+func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
+	r := s.p.route(x)
+	if r == nil {
+		return nil
+	}
+	// What comes back must be readable whole: not compressed, not a range.
+	x.SetUpstreamHeader("Accept-Encoding", "identity")
+	x.DelUpstreamHeader("Range")
+	x.DelUpstreamHeader("If-Range")
+	if len(r.encPaths) == 0 || (x.In.ContentLength == 0 && x.In.Header.Get("Transfer-Encoding") == "") {
+		return nil
+	}
+	if ce := x.In.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return deny(http.StatusUnsupportedMediaType, "protect.encoded_body", "Send this request body without Content-Encoding.")
+	}
+	body, err := x.RequestBody()
+	if errors.Is(err, pipeline.ErrBodyTooLarge) || len(body) > s.p.maxBody {
+		return deny(http.StatusRequestEntityTooLarge, "protect.body_too_large", "The request body is too large.")
+	}
+	if err != nil {
+		return fmt.Errorf("reading the request body: %w", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if !isJSON(x.In.Header.Get("Content-Type")) {
+		return deny(http.StatusUnsupportedMediaType, "protect.not_json", "This route takes a JSON request body (Content-Type: application/json).")
+	}
+	if !utf8.Valid(body) {
+		return deny(http.StatusBadRequest, "protect.malformed_body", "The request body is not valid JSON: it is not UTF-8.")
+	}
+	subject := s.p.subject(r, x)
+	if subject == "" {
+		return deny(http.StatusForbidden, "protect.no_subject", "This request has no subject to encrypt its data for.")
+	}
+	out, _, err := jsonpath.Rewrite(body, r.encPaths, func(m jsonpath.Match) (jsonpath.Edit, error) {
+		if m.Kind == jsonpath.Null {
+			return jsonpath.Edit{}, nil // clearing a field stays a clear
+		}
+		f := &r.fields[r.encIdx[m.Path]]
+		ct, err := s.p.cipher.AppendEncrypt(ctx, nil, subject, f.name, m.Value)
+		if err != nil {
+			return jsonpath.Edit{}, fmt.Errorf("encrypting %s: %w", f.name, err)
+		}
+		return jsonpath.Edit{Replace: jsonpath.AppendString(make([]byte, 0, len(ct)+2), string(ct))}, nil
+	})
+	if err != nil {
+		var se *jsonpath.SyntaxError
+		if errors.As(err, &se) {
+			return deny(http.StatusBadRequest, "protect.malformed_body", fmt.Sprintf("The request body is not valid JSON: %s at byte %d.", se.Msg, se.Offset))
+		}
+		if errors.Is(err, jsonpath.ErrTooDeep) {
+			return deny(http.StatusBadRequest, "protect.malformed_body", "The request body nests deeper than this route accepts.")
+		}
+		return err
+	}
+	if len(out) != len(body) || !bytes.Equal(out, body) {
+		x.ReplaceRequestBody(out)
+	}
+	return nil
+}
+
+func (p *Protector) subject(r *route, x *pipeline.Exchange) string {
+	switch r.subject {
+	case fromParam:
+		return x.Param(r.param)
+	case fromTenant:
+		if x.Identity != nil {
+			return x.Identity.Tenant
+		}
+	default:
+		if x.Identity != nil {
+			return x.Identity.Subject
+		}
+	}
+	return ""
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+type respStage struct{ p *Protector }
+
+// Name is the stage's name in decisions.
+func (respStage) Name() string { return "protect" }
+
+// WantsResponseBody asks for every response body of a route with fields
+// or a masking or blocking DLP; a report-only DLP takes bodies of known,
+// bounded length whole and taps the others as they stream.
+func (s respStage) WantsResponseBody(x *pipeline.Exchange) bool {
+	r := s.p.route(x)
+	if r == nil || x.In.Method == http.MethodHead || !hasBody(x.Response.Status) {
+		return false
+	}
+	if len(r.fields) > 0 || (r.dlp != nil && r.action != actReport) {
+		return true
+	}
+	if r.dlp == nil {
+		return false
+	}
+	n, ok := contentLength(x.Response.Header)
+	return ok && n <= int64(s.p.maxBody) && x.Response.Header.Get("Content-Encoding") == ""
+}
+
+func hasBody(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+func contentLength(h pipeline.Header) (int64, bool) {
+	v := h.Get("Content-Length")
+	var n int64
+	if v == "" {
+		return 0, false
+	}
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' || n > 1<<40 {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// TapResponseBody reports what a report-only DLP finds in a streamed
+// response.
+func (s respStage) TapResponseBody(x *pipeline.Exchange) io.Writer {
+	r := s.p.route(x)
+	if r == nil || r.dlp == nil || r.action != actReport || x.Response.Buffered {
+		return nil
+	}
+	if ce := x.Response.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return nil // asked for identity; a stream that is still encoded is not read
+	}
+	st := r.dlp.NewStream()
+	x.Defer(func() {
+		st.Close()
+		if c := st.Counts(); len(c) > 0 {
+			setFindings(x, c, actReport)
+		}
+	})
+	return st
+}
+
+// Response runs DLP on the body, then decrypts or masks the fields.
+func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
+	r := s.p.route(x)
+	if r == nil || !x.Response.Buffered || len(x.Response.Body) == 0 {
+		return nil
+	}
+	body, changed, err := s.p.decode(x)
+	if err != nil {
+		return err
+	}
+	jsonBody := isJSON(x.Response.Header.Get("Content-Type"))
+	if len(r.fields) > 0 && !jsonBody {
+		return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+	}
+	if jsonBody && !utf8.Valid(body) {
+		return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+	}
+	if r.dlp != nil {
+		out, counts, err := s.p.scan(r, body, jsonBody)
+		if err != nil {
+			return err
+		}
+		if len(counts) > 0 {
+			setFindings(x, counts, r.action)
+			if r.action == actBlock {
+				return deny(http.StatusBadGateway, "protect.dlp_blocked", "The upstream response was withheld: it holds sensitive data.")
+			}
+		}
+		if r.action == actMask && !sameSlice(out, body) {
+			body, changed = out, true
+		}
+	}
+	if len(r.fields) > 0 {
+		// Whose data this is, when the route says: a ciphertext of anyone
+		// else (moved there by whoever can write the upstream's store) is
+		// not shown, not even masked.
+		expect := ""
+		if r.subject != fromIdentity {
+			if expect = s.p.subject(r, x); expect == "" {
+				expect = "\x00none" // no subject to compare with: nothing decrypts
+			}
+		}
+		out, _, err := jsonpath.Rewrite(body, r.paths, func(m jsonpath.Match) (jsonpath.Edit, error) {
+			return s.p.reveal(ctx, x, &r.fields[m.Path], m, expect)
+		})
+		if err != nil {
+			if errors.Is(err, jsonpath.ErrTooDeep) || errors.As(err, new(*jsonpath.SyntaxError)) {
+				return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+			}
+			return err
+		}
+		if !sameSlice(out, body) {
+			body, changed = out, true
+		}
+	}
+	if changed {
+		x.Response.Body = body
+		h := x.Response.Header
+		// Validators and digests of the upstream's bytes no longer
+		// describe the body.
+		for _, name := range []string{"Etag", "Digest", "Content-Md5", "Repr-Digest", "Content-Digest", "Content-Encoding"} {
+			h.Del(name)
+		}
+	}
+	return nil
+}
+
+// decode returns the body without its content coding, bounded.
+func (p *Protector) decode(x *pipeline.Exchange) ([]byte, bool, error) {
+	body := x.Response.Body
+	ce := strings.ToLower(strings.TrimSpace(x.Response.Header.Get("Content-Encoding")))
+	var rd io.Reader
+	switch ce {
+	case "", "identity":
+		return body, false, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, false, deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+		}
+		rd = zr
+	case "deflate":
+		zr, err := zlib.NewReader(bytes.NewReader(body))
+		if err != nil {
+			rd = flate.NewReader(bytes.NewReader(body)) // raw deflate, as some servers send
+		} else {
+			rd = zr
+		}
+	default:
+		return nil, false, deny(http.StatusBadGateway, "protect.response_encoded", "The upstream response could not be checked.")
+	}
+	out, err := io.ReadAll(io.LimitReader(rd, p.maxDecompressed+1))
+	if err != nil {
+		return nil, false, deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+	}
+	if int64(len(out)) > p.maxDecompressed {
+		return nil, false, deny(http.StatusBadGateway, "protect.response_too_large", "The upstream response is too large to check once decompressed.")
+	}
+	return out, true, nil
+}
+
+// scan runs DLP over body: JSON values one by one (with their member
+// names as context, ciphertexts skipped), other bodies as text.
+func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Kind]int, error) {
+	var counts map[dlp.Kind]int
+	count := func(fs []dlp.Finding) {
+		if counts == nil {
+			counts = map[dlp.Kind]int{}
+		}
+		for _, f := range fs {
+			counts[f.Kind]++
+		}
+	}
+	if !isJSON {
+		if r.action == actMask {
+			out, fs := r.dlp.Mask(body)
+			count(fs)
+			return out, counts, nil
+		}
+		if fs := r.dlp.Find(body); len(fs) > 0 {
+			count(fs)
+		}
+		return body, counts, nil
+	}
+	out, err := jsonpath.Scalars(body, func(name string, value []byte, kind jsonpath.Kind) (jsonpath.Edit, error) {
+		var s string
+		if kind == jsonpath.String {
+			if !bytes.ContainsAny(value, `0123456789@-.:_`) {
+				return jsonpath.Edit{}, nil // nothing any detector finds lacks all of these
+			}
+			d, err := jsonpath.DecodeString(value)
+			if err != nil {
+				return jsonpath.Edit{}, err
+			}
+			if keyring.IsCiphertext(d) {
+				return jsonpath.Edit{}, nil
+			}
+			s = d
+		} else {
+			s = string(value)
+		}
+		fs := r.dlp.FindNamedString(name, s)
+		if len(fs) == 0 {
+			return jsonpath.Edit{}, nil
+		}
+		count(fs)
+		if r.action != actMask {
+			return jsonpath.Edit{}, nil
+		}
+		return jsonpath.Edit{Replace: jsonpath.AppendString(nil, maskFindings(s, fs))}, nil
+	})
+	if err != nil {
+		if errors.Is(err, jsonpath.ErrTooDeep) || errors.As(err, new(*jsonpath.SyntaxError)) {
+			return nil, nil, deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+		}
+		return nil, nil, err
+	}
+	return out, counts, nil
+}
+
+func maskFindings(s string, fs []dlp.Finding) string {
+	var b strings.Builder
+	last := 0
+	for _, f := range fs {
+		b.WriteString(s[last:f.Start])
+		b.Write(dlp.MaskValue(f.Kind, []byte(s[f.Start:f.End])))
+		last = f.End
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func setFindings(x *pipeline.Exchange, counts map[dlp.Kind]int, a dlpAction) {
+	out := make([]pipeline.Finding, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, pipeline.Finding{Kind: string(k), Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
+	x.Response.Findings, x.Response.FindingsAction = out, actionNames[a]
+}
+
+var (
+	jsonNull   = []byte("null")
+	unreadable = jsonNull
+)
+
+// reveal turns one encrypted field of a response into what this caller
+// may see: the plaintext for the owner and the reveal roles, else a mask,
+// nothing or null. A value that does not decrypt (shredded, altered,
+// another subject's) is null for everyone: never the ciphertext, never an
+// error page.
+func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, m jsonpath.Match, expect string) (jsonpath.Edit, error) {
+	if m.Kind == jsonpath.Null {
+		return jsonpath.Edit{}, nil
+	}
+	plain := m.Value // a value stored before encryption was on: plaintext
+	owner := ""
+	if m.Kind == jsonpath.String {
+		s, err := jsonpath.DecodeString(m.Value)
+		if err != nil {
+			return jsonpath.Edit{}, err
+		}
+		if keyring.IsCiphertext(s) {
+			pt, o, err := p.cipher.Decrypt(ctx, expect, f.name, s)
+			if err != nil {
+				return jsonpath.Edit{Replace: unreadable}, nil
+			}
+			if !json.Valid(pt) {
+				return jsonpath.Edit{Replace: unreadable}, nil
+			}
+			plain, owner = pt, o.Subject
+		}
+	}
+	id := x.Identity
+	if id != nil && ((f.owner && owner != "" && id.Subject == owner) || slices.ContainsFunc(id.Roles, func(r string) bool { return slices.Contains(f.roles, r) })) {
+		if owner == "" {
+			return jsonpath.Edit{}, nil // plaintext as it is
+		}
+		return jsonpath.Edit{Replace: plain}, nil
+	}
+	switch f.others {
+	case othersRemove:
+		return jsonpath.Edit{Remove: true}, nil
+	case othersNull:
+		return jsonpath.Edit{Replace: jsonNull}, nil
+	}
+	return jsonpath.Edit{Replace: jsonpath.AppendString(nil, mask(f.mask, plain))}, nil
+}
