@@ -102,7 +102,7 @@ var rules = map[string]struct {
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "dlp", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
 		"protect", "proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"cmd/rampart":   {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
+	"cmd/rampart":   {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "keyring", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
 }
 
 func TestImportRules(t *testing.T) {

@@ -25,6 +25,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -547,4 +548,23 @@ func trimNL(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// LastOrigin returns the origin named by the newest checkpoint in dir, or
+// "" when there is none: a tool that appends to a stopped gateway's log
+// (rampart keys shred --data DIR) keeps the gateway's name.
+func LastOrigin(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, CheckpointsFile)) // #nosec G304 -- the operator's audit dir
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndex(b, []byte(checkpointHeader+"\n"))
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len(checkpointHeader)+1:]
+	if j := bytes.IndexByte(rest, '\n'); j > 0 {
+		return string(rest[:j])
+	}
+	return ""
 }

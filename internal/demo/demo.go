@@ -94,6 +94,9 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 			Scraping:     config.Scraping{Enabled: true}}},
 		// The demo API receives each identity as a JWT Rampart signs, too.
 		IdentityToken: config.IdentityToken{Enabled: true, Issuer: "https://rampart-demo.local"},
+		// The encryption API (/v1/transit on the admin listener) for
+		// services that store sensitive data themselves.
+		Protect: config.Protect{EncryptionAPI: true},
 		// Who may do what is said once: routes ask for permissions.
 		Authz: config.Permissions{Roles: map[string][]string{"admin": {"stats:read"}},
 			// No token or key carries more scopes than its owner's roles allow.
@@ -126,14 +129,22 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 				Authz: &config.Authz{
 					Scopes: []string{"profile"},
 					Owner:  &config.OwnerRule{Param: "id", ReadRoles: []string{"admin"}},
-					// Admins read contact details, not SSNs or card numbers.
-					ResponseFields: map[string][]string{"reader": {"*"}, "admin": {"id", "name", "email", "role"}},
+					// Admins read contact details and the SSN (masked by
+					// protect below), never card numbers.
+					ResponseFields: map[string][]string{"reader": {"*"}, "admin": {"id", "name", "email", "role", "ssn"}},
 					Methods: map[string]config.Authz{"PUT": {
 						Scopes:         []string{"profile"},
 						Owner:          &config.OwnerRule{Param: "id"},
 						WritableFields: []string{"name", "email", "ssn", "card_number"},
 					}},
-				}},
+				},
+				// The SSN is encrypted with the user's own data key before
+				// the API stores it: the owner reads it, admins see
+				// ***-**-6789, and after rampart keys shred nobody can.
+				// Card numbers the API returns in clear are masked by DLP.
+				Protect: &config.RouteProtect{Subject: "param:id",
+					Fields: []config.ProtectField{{Path: "$.ssn", Reveal: config.Reveal{Owner: true}}},
+					DLP:    &config.RouteDLP{Action: "mask", Kinds: []string{"card"}}}},
 			// Admin functions only from the gateway's own machine.
 			{Name: "admin-stats", Path: "/api/admin/stats", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys"},
 				Authz:    &config.Authz{Permissions: []string{"stats:read"}},
@@ -212,7 +223,10 @@ func Run(ctx context.Context, o Options) error {
 				Protections: []string{
 					"HTTPS only: TLS 1.2+ with AEAD cipher suites, HTTP/2, HSTS",
 					"default deny: every route but /api/health needs a credential and an authorization rule",
-					"authorization: /api/users and /api/admin/stats for admins; /api/users/{id} for its owner (admins read contact fields only: no ssn or card_number), PUT limited to name, email, ssn, card_number (no mass assignment)",
+					"authorization: /api/users and /api/admin/stats for admins; /api/users/{id} for its owner (admins read contact fields and the masked ssn, never card_number), PUT limited to name, email, ssn, card_number (no mass assignment)",
+					"field encryption: PUT /api/users/{id} with an ssn stores AES-256-GCM ciphertext under the user's own data key (see it on the unprotected port); the owner reads it in clear, admins see ***-**-6789, and after rampart keys shred USER --addr ... nobody can read it",
+					"encryption API: POST /v1/transit/encrypt, decrypt and rewrap on the admin listener, for the admin token and API keys with transit: scopes",
+					"DLP: card numbers the API returns in clear are masked (************4444); findings are counted in the audit log and rampart_dlp_findings_total; every log line is redacted the same way",
 					"authentication: /api/products needs a JWT from the demo issuer (ES256, exp, aud checked) or an API key (stored as a keyed hash)",
 					"path normalization: encoded, dot-segment and double-slash tricks are refused or resolved before routing",
 					"request size limits (413/431), timeouts, spoofed forwarding headers stripped",
@@ -226,7 +240,7 @@ func Run(ctx context.Context, o Options) error {
 					"signed identity for the upstream: X-Rampart-Identity, an ES256 JWT (60s) verifiable with the admin listener's /.well-known/jwks.json; signing keys rotate daily, encrypted at rest",
 				},
 				NotYet: []string{
-					"field encryption and masking of ssn and card_number, DLP, audit sinks, queries and anomaly detection",
+					"the WAF stage, the web console, rampart lint and rampart scan",
 				},
 			}
 			if err := writeCredentials(filepath.Join(o.DataDir, "demo-credentials.json"), creds); err != nil {
@@ -284,6 +298,9 @@ func printBanner(w io.Writer, c Credentials, credsPath string) {
 	p("  curl --cacert %s -i '%s/api/%%2e%%2e/api/health'", c.CACert, c.Gateway)
 	p("  curl --cacert %s -i --interface 127.0.0.2 -H \"Authorization: Bearer $(jq -r .users.alice.jwt %s)\" %s/api/admin/stats   # 403 firewall.not_allowed", c.CACert, absPath(credsPath), c.Gateway)
 	p("  for i in $(seq 11); do curl --cacert %s -s -o /dev/null -w '%%{http_code} ' -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" \"%s/api/products?page=$i\"; done   # 10 x 200, then 429 limits.records_exceeded", c.CACert, absPath(credsPath), c.Gateway)
+	p("  curl --cacert %s -X PUT -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" -H 'Content-Type: application/json' -d '{\"ssn\":\"536-22-6789\"}' %s/api/users/bob", c.CACert, absPath(credsPath), c.Gateway)
+	p("  curl --cacert %s -H \"Authorization: Bearer $(jq -r .users.alice.jwt %s)\" %s/api/users/bob   # ssn ***-**-6789 (bob reads it in clear)", c.CACert, absPath(credsPath), c.Gateway)
+	p("  RAMPART_ADDR=%s RAMPART_TOKEN=%s RAMPART_CACERT=%s rampart keys shred bob   # then nobody can read it", c.Admin, c.AdminToken, c.CACert)
 	p("  curl --cacert %s -H 'Authorization: Bearer %s' %s/metrics", c.CACert, c.AdminToken, c.Admin)
 	p("")
 	p("Enforced now:")

@@ -31,7 +31,7 @@ func TestDemo(t *testing.T) {
 	started := make(chan Credentials, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", DataDir: dir, UnprotectedPort: 0,
+		done <- Run(ctx, Options{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", DataDir: dir, UnprotectedPort: freePort(t),
 			Out: io.Discard, Started: func(c Credentials) { started <- c }})
 	}()
 	var creds Credentials
@@ -156,7 +156,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tc.name, r.StatusCode, tc.status)
 		}
 	}
-	if resp, body := get(file.Gateway+"/api/users/bob", alice); resp.StatusCode != 200 || strings.Contains(body, "ssn") || strings.Contains(body, "card_number") || !strings.Contains(body, "email") {
+	if resp, body := get(file.Gateway+"/api/users/bob", alice); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":"*******9999"`) || strings.Contains(body, "card_number") || !strings.Contains(body, "email") {
 		t.Errorf("alice's view of bob's profile: %d %s", resp.StatusCode, body)
 	}
 	if resp, body := get(file.Gateway+"/api/users", alice); resp.StatusCode != 200 || strings.Contains(body, "ssn") || strings.Contains(body, "card_number") || !strings.Contains(body, "carol@example.com") {
@@ -176,6 +176,32 @@ func TestDemo(t *testing.T) {
 	}
 	if code, _ := put("/api/users/bob", alice, `{"name":"x"}`); code != 403 {
 		t.Errorf("alice may read, not write, bob's profile: %d", code)
+	}
+
+	// Sensitive data protection: bob's new SSN reaches the API encrypted
+	// under his own data key; he reads it, alice sees it masked, and
+	// after a shred nobody reads it. His card number is masked by DLP.
+	if code, body := put("/api/users/bob", bob, `{"ssn":"536-22-6789"}`); code != 200 || !strings.Contains(body, `"ssn":"536-22-6789"`) || !strings.Contains(body, `"card_number":"************4444"`) {
+		t.Errorf("bob sets his SSN: %d %s", code, body)
+	}
+	if resp, body := get(file.Unprotected+"/api/users/bob", ""); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":"rampart:v1:`) || strings.Contains(body, "6789") {
+		t.Errorf("the API stored bob's SSN as %s", body)
+	}
+	if _, body := get(file.Gateway+"/api/users/bob", alice); !strings.Contains(body, `"ssn":"***-**-6789"`) {
+		t.Errorf("alice reads bob's new SSN as %s", body)
+	}
+	areq, _ := http.NewRequestWithContext(ctx, "POST", file.Admin+"/v1/keys/shred", strings.NewReader(`{"subject":"bob"}`))
+	areq.Header.Set("Authorization", "Bearer "+file.AdminToken)
+	areq.Header.Set("Content-Type", "application/json")
+	if r, err := client.Do(areq); err != nil || r.StatusCode != 200 {
+		t.Fatalf("shredding bob: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+	for who, tok := range map[string]string{"bob": bob, "alice": alice} {
+		if resp, body := get(file.Gateway+"/api/users/bob", tok); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":null`) || strings.Contains(body, "6789") {
+			t.Errorf("%s reads bob's shredded SSN as %d %s", who, resp.StatusCode, body)
+		}
 	}
 
 	// Data access controls. A session (bob's token) may view 500 products:
@@ -314,6 +340,22 @@ func TestDemo(t *testing.T) {
 	if alerts != 1 {
 		t.Errorf("%d credential-stuffing alerts in the audit log, want 1", alerts)
 	}
+	var shreds, dlpEvents int
+	_ = audit.Each(filepath.Join(dir, "audit"), func(_ int64, ev audit.Event, raw []byte) error {
+		if ev.Kind == "admin" && ev.Action == "keys.shredded" && ev.Subject == "bob" {
+			shreds++
+		}
+		if ev.DLP != nil && ev.DLP.Action == "mask" && ev.DLP.Findings[0].Kind == "card" {
+			dlpEvents++
+		}
+		if strings.Contains(string(raw), "536-22-6789") || strings.Contains(string(raw), "5555555555554444") {
+			t.Errorf("a sensitive value in the audit log: %s", raw)
+		}
+		return nil
+	})
+	if shreds != 1 || dlpEvents == 0 {
+		t.Errorf("audit log: %d shred events (want 1), %d events with DLP findings", shreds, dlpEvents)
+	}
 	log, err := os.ReadFile(filepath.Join(dir, "access.log"))
 	if err != nil || strings.Count(string(log), "\n") < 6 {
 		t.Errorf("access log: %v\n%s", err, log)
@@ -342,3 +384,13 @@ type captureWriter struct {
 func (c *captureWriter) Header() http.Header         { return c.h }
 func (c *captureWriter) WriteHeader(code int)        { c.code = code }
 func (c *captureWriter) Write(b []byte) (int, error) { return c.body.Write(b) }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -536,8 +536,14 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 	if m.Kind == jsonpath.Null {
 		return jsonpath.Edit{}, nil
 	}
-	plain := m.Value // a value stored before encryption was on: plaintext
-	owner := ""
+	// A value stored before encryption was turned on is plaintext; its
+	// owner is whom the route says the record belongs to, if it says.
+	plain := m.Value
+	owner := expect
+	if strings.HasPrefix(owner, "\x00") {
+		owner = ""
+	}
+	legacy := true
 	if m.Kind == jsonpath.String {
 		s, err := jsonpath.DecodeString(m.Value)
 		if err != nil {
@@ -551,12 +557,12 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 			if !json.Valid(pt) {
 				return jsonpath.Edit{Replace: unreadable}, nil
 			}
-			plain, owner = pt, o.Subject
+			plain, owner, legacy = pt, o.Subject, false
 		}
 	}
 	id := x.Identity
 	if id != nil && ((f.owner && owner != "" && id.Subject == owner) || slices.ContainsFunc(id.Roles, func(r string) bool { return slices.Contains(f.roles, r) })) {
-		if owner == "" {
+		if legacy {
 			return jsonpath.Edit{}, nil // plaintext as it is
 		}
 		return jsonpath.Edit{Replace: plain}, nil

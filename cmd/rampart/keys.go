@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-gw/rampart/internal/admin"
+	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/keyring"
+	"github.com/rampart-gw/rampart/internal/store"
+)
+
+// dataKeyService is what the keys commands need; a running gateway's admin
+// API and a data directory both offer it.
+type dataKeyService interface {
+	ListDataKeys(ctx context.Context, subject, after string, limit int) (admin.KeysPage, error)
+	RotateDataKey(ctx context.Context, subject string) (admin.RotateResult, error)
+	RewrapDataKeys(ctx context.Context) (keyring.RewrapResult, error)
+	ShredSubject(ctx context.Context, subject string) (admin.ShredResult, error)
+}
+
+// localDataKeys works on a stopped gateway's store and KEK, and writes
+// what it changes to the gateway's audit log when it has one.
+type localDataKeys struct {
+	ring     *keyring.Keyring
+	record   func(action, subject, detail string)
+	progress io.Writer
+}
+
+func (l *localDataKeys) ListDataKeys(ctx context.Context, subject, after string, limit int) (admin.KeysPage, error) {
+	keys, err := l.ring.List(ctx, subject, after, limit)
+	if err != nil {
+		return admin.KeysPage{}, err
+	}
+	p := admin.KeysPage{Keys: keys}
+	if subject == "" && len(keys) == limit && limit > 0 {
+		p.Next = keys[len(keys)-1].Subject
+	}
+	return p, nil
+}
+
+func (l *localDataKeys) RotateDataKey(ctx context.Context, subject string) (admin.RotateResult, error) {
+	v, err := l.ring.Rotate(ctx, subject)
+	if err != nil {
+		return admin.RotateResult{}, err
+	}
+	l.record("keys.rotated", subject, fmt.Sprintf("version %d (offline)", v))
+	return admin.RotateResult{Subject: subject, Version: v}, nil
+}
+
+func (l *localDataKeys) RewrapDataKeys(ctx context.Context) (keyring.RewrapResult, error) {
+	res, err := l.ring.Rewrap(ctx, func(done int64) {
+		if l.progress != nil {
+			fmt.Fprintf(l.progress, "\rrewrapped %d data keys", done)
+		}
+	})
+	if l.progress != nil {
+		fmt.Fprintln(l.progress)
+	}
+	if res.Rewrapped > 0 || err == nil {
+		l.record("keys.rewrapped", "", fmt.Sprintf("%d data keys to KEK version %d (offline)", res.Rewrapped, res.KEKVersion))
+	}
+	return res, err
+}
+
+func (l *localDataKeys) ShredSubject(ctx context.Context, subject string) (admin.ShredResult, error) {
+	n, err := l.ring.Shred(ctx, subject)
+	if err != nil {
+		return admin.ShredResult{}, err
+	}
+	l.record("keys.shredded", subject, fmt.Sprintf("%d data key versions destroyed (offline)", n))
+	return admin.ShredResult{Subject: subject, Destroyed: n}, nil
+}
+
+// dataKeyTarget is keyTarget for data keys: the offline form also needs
+// the KEK and the audit log.
+type dataKeyTarget struct{ keyTarget }
+
+// offlineConfig returns the config the offline commands work on: the
+// given one, or what the demo and the defaults use for a data directory.
+func (k *dataKeyTarget) offlineConfig() (*config.Config, error) {
+	if k.configPath != "" {
+		c, _, err := config.Load(k.configPath)
+		return c, err
+	}
+	c := &config.Config{DataDir: k.dataDir}
+	config.SetDefaults(c)
+	c.Store = config.Store{Driver: "sqlite", Path: filepath.Join(k.dataDir, "rampart.db")}
+	c.Audit.Dir = filepath.Join(k.dataDir, "audit")
+	if _, err := os.Stat(c.Audit.Dir); err == nil {
+		c.Audit.Enabled = true
+	}
+	return c, nil
+}
+
+func (k *dataKeyTarget) open(ctx context.Context, stderr io.Writer) (dataKeyService, func(), error) {
+	if k.configPath != "" && k.dataDir != "" {
+		return nil, nil, usageError{errors.New("give -c FILE or --data DIR, not both")}
+	}
+	if k.configPath == "" && k.dataDir == "" {
+		svc, done, err := k.keyTarget.open(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return svc.(*admin.Client), done, nil
+	}
+	if k.addr != "" {
+		return nil, nil, usageError{errors.New("--addr is for a running gateway; drop it to work offline")}
+	}
+	cfg, err := k.offlineConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, nil, err
+	}
+	ring, err := gateway.OpenKeyring(ctx, cfg, st, nil)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	local := &localDataKeys{ring: ring, record: func(string, string, string) {}, progress: stderr}
+	closers := []func(){func() { _ = ring.Close() }, func() { _ = st.Close() }}
+	if cfg.Audit.Enabled {
+		origin := audit.LastOrigin(cfg.Audit.Dir)
+		if origin == "" {
+			origin = gateway.AuditOrigin(cfg)
+		}
+		alog, err := audit.Open(audit.Options{Dir: cfg.Audit.Dir, Origin: origin, Sync: true})
+		if err != nil {
+			_ = ring.Close()
+			_ = st.Close()
+			return nil, nil, fmt.Errorf("opening the audit log to record the change: %w", err)
+		}
+		obs := audit.NewObserver(alog, nil)
+		local.record = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
+		closers = append([]func(){func() { _ = alog.Close() }}, closers...)
+	}
+	return local, func() {
+		for _, c := range closers {
+			c()
+		}
+	}, nil
+}
+
+func keysCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "List, rotate, rewrap and shred per-subject data keys",
+		Long: "Manage the data keys that encrypt protected fields, on a running gateway (--addr, --token,\n" +
+			"--cacert or RAMPART_ADDR, RAMPART_TOKEN, RAMPART_CACERT) or offline on a stopped gateway's\n" +
+			"data directory (--data DIR) or config (-c FILE). Data keys are stored wrapped by the\n" +
+			"key-encryption key (KEK); no command ever prints a key.\n\n" +
+			"  rotate SUBJECT   new encryptions for SUBJECT use a new key version; old ones still decrypt\n" +
+			"  kek-add          add a KEK version (offline, to the KEK file), then run rewrap\n" +
+			"  rewrap           rewrap every data key under the newest KEK version (resumable)\n" +
+			"  shred SUBJECT    destroy every key of SUBJECT: their encrypted data is unreadable for good",
+	}
+	cmd.AddCommand(keysList(stdout, stderr), keysRotate(stdout, stderr), keysRewrap(stdout, stderr), keysShred(stdout, stderr), keysKEKAdd(stdout))
+	return cmd
+}
+
+func keysList(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		t      dataKeyTarget
+		after  string
+		limit  int
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "list [SUBJECT]",
+		Short: "List data key versions (of one subject, or a page of all)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if format != "text" && format != "json" {
+				return usageError{fmt.Errorf("--format must be text or json, got %q", format)}
+			}
+			if limit < 1 || limit > 10000 {
+				return usageError{errors.New("--limit must be from 1 to 10000")}
+			}
+			subject := ""
+			if len(a) == 1 {
+				subject = a[0]
+			}
+			svc, done, err := t.open(cmd.Context(), stderr)
+			if err != nil {
+				return err
+			}
+			defer done()
+			page, err := svc.ListDataKeys(cmd.Context(), subject, after, limit)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(page)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SUBJECT\tVERSION\tKEY ID\tKEK\tCREATED\tUSED")
+			for _, k := range page.Keys {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\n", k.Subject, k.Version, k.KeyID, k.KEKVersion, when(k.CreatedAt), k.Used)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if page.Next != "" {
+				fmt.Fprintf(stdout, "more: --after %s\n", page.Next)
+			}
+			return nil
+		},
+	}
+	t.flags(cmd)
+	cmd.Flags().StringVar(&after, "after", "", "list subjects after this one (paging)")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many keys")
+	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	return cmd
+}
+
+func keysRotate(stdout, stderr io.Writer) *cobra.Command {
+	var t dataKeyTarget
+	cmd := &cobra.Command{
+		Use:   "rotate SUBJECT",
+		Short: "Make a new data key version for SUBJECT",
+		Args:  args(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			svc, done, err := t.open(cmd.Context(), stderr)
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := svc.RotateDataKey(cmd.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: new encryptions use data key version %d; older versions still decrypt\n", res.Subject, res.Version)
+			return nil
+		},
+	}
+	t.flags(cmd)
+	return cmd
+}
+
+func keysRewrap(stdout, stderr io.Writer) *cobra.Command {
+	var t dataKeyTarget
+	cmd := &cobra.Command{
+		Use:   "rewrap",
+		Short: "Rewrap every data key under the newest KEK version",
+		Long: "Rewrap rereads the KEK and rewraps every data key wrapped by an older KEK version with the\n" +
+			"newest one, without touching any data. It can be interrupted and run again: it resumes with\n" +
+			"what is left. Keep the old KEK versions until it reports every key on the new one.",
+		Args: args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, done, err := t.open(cmd.Context(), stderr)
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := svc.RewrapDataKeys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "rewrapped %d data keys; all %d are wrapped by KEK version %d\n", res.Rewrapped, res.Total, res.KEKVersion)
+			return nil
+		},
+	}
+	t.flags(cmd)
+	return cmd
+}
+
+func keysShred(stdout, stderr io.Writer) *cobra.Command {
+	var t dataKeyTarget
+	cmd := &cobra.Command{
+		Use:   "shred SUBJECT",
+		Short: "Destroy every data key of SUBJECT (crypto-shredding)",
+		Long: "Shred deletes every data key version of SUBJECT, so that everything ever encrypted for them\n" +
+			"is unreadable everywhere at once (other gateways drop their cached keys within seconds).\n" +
+			"It cannot be undone. The shred is recorded in the audit log.",
+		Args: args(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			svc, done, err := t.open(cmd.Context(), stderr)
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := svc.ShredSubject(cmd.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: %d data key versions destroyed; their data can no longer be decrypted\n", res.Subject, res.Destroyed)
+			return nil
+		},
+	}
+	t.flags(cmd)
+	return cmd
+}
+
+func keysKEKAdd(stdout io.Writer) *cobra.Command {
+	var t dataKeyTarget
+	var file string
+	cmd := &cobra.Command{
+		Use:   "kek-add",
+		Short: "Add a key-encryption key version to the KEK file",
+		Long: "kek-add appends a new, random KEK version to the KEK file (--kek-file, or the one of -c FILE\n" +
+			"or --data DIR). New data keys are wrapped with it at once; run rewrap to move the existing\n" +
+			"ones, then the old versions may leave the file. Every gateway of a cluster needs the new file.",
+		Args: args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				if t.configPath == "" && t.dataDir == "" {
+					return usageError{errors.New("give --kek-file, -c FILE or --data DIR")}
+				}
+				cfg, err := t.offlineConfig()
+				if err != nil {
+					return err
+				}
+				if cfg.Protect.Keys.KEKFile == "" {
+					return usageError{errors.New("this config reads the KEK from an environment variable: add the version there")}
+				}
+				file = cfg.Protect.Keys.KEKFile
+			}
+			v, err := keyring.AddKEKVersion(file)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: added KEK version %d; run rampart keys rewrap to move every data key to it\n", file, v)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&file, "kek-file", "", "the KEK file")
+	cmd.Flags().StringVarP(&t.configPath, "config", "c", "", "the KEK file of this config")
+	cmd.Flags().StringVar(&t.dataDir, "data", "", "the KEK file of this data directory")
+	return cmd
+}

@@ -1,0 +1,165 @@
+package admin
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rampart-gw/rampart/internal/apikey"
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/keyring"
+	"github.com/rampart-gw/rampart/internal/store"
+)
+
+// TestDataKeysAndTransit drives /v1/keys through Client, the way `rampart
+// keys --addr` does, and /v1/transit per caller: the admin token, and API
+// keys holding one transit scope each.
+func TestDataKeysAndTransit(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := store.Open(ctx, config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	kekFile := filepath.Join(dir, "kek")
+	if _, err := keyring.LoadKEKFile(kekFile, true); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keyring.New(ctx, s, keyring.Options{LoadKEK: func() (keyring.KEK, error) { return keyring.LoadKEKFile(kekFile, false) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ring.Close()
+	h, _ := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
+	var mu sync.Mutex
+	var events []string
+	rec := func(action, subject, detail string) {
+		mu.Lock()
+		events = append(events, action+" "+subject)
+		mu.Unlock()
+	}
+	handler, err := New(Options{Token: testToken, Registry: prometheus.NewRegistry(), Store: s, Hasher: h, Keyring: ring, EncryptionAPI: true, Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(handler)
+	defer srv.Close()
+	caFile := filepath.Join(dir, "ca.pem")
+	_ = os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	c, err := NewClient(srv.URL, testToken, caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey := func(scopes ...string) string {
+		k, _, err := apikey.Create(ctx, s, h, apikey.Spec{Subject: "billing-svc", Scopes: scopes}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	encKey, decKey, readerKey := newKey("transit:encrypt"), newKey("transit:decrypt", "transit:rewrap"), newKey("profile")
+
+	call := func(op, token string, req TransitRequest) (int, TransitResult, string) {
+		b, _ := json.Marshal(req)
+		r, _ := http.NewRequest("POST", srv.URL+"/v1/transit/"+op, strings.NewReader(string(b)))
+		r.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out TransitResult
+		raw := new(strings.Builder)
+		dec := json.NewDecoder(resp.Body)
+		_ = dec.Decode(&out)
+		rb, _ := json.Marshal(out)
+		raw.Write(rb)
+		return resp.StatusCode, out, raw.String()
+	}
+	pt := base64.StdEncoding.EncodeToString([]byte("4111111111111111"))
+	code, enc, raw := call("encrypt", encKey, TransitRequest{Subject: "cust-42", Field: "cards.number", Plaintext: pt})
+	if code != 200 || !keyring.IsCiphertext(enc.Ciphertext) {
+		t.Fatalf("encrypt with transit:encrypt: %d %s", code, raw)
+	}
+	for _, tc := range []struct {
+		name, op, token string
+		want            int
+	}{
+		{"no token", "decrypt", "", 401},
+		{"a wrong token", "decrypt", "rpa_wrong-token-0123456789", 401},
+		{"encrypt-only key decrypts", "decrypt", encKey, 403},
+		{"profile key decrypts", "decrypt", readerKey, 403},
+		{"decrypt key encrypts", "encrypt", decKey, 403},
+	} {
+		if code, _, raw := call(tc.op, tc.token, TransitRequest{Subject: "cust-42", Field: "cards.number", Plaintext: pt, Ciphertext: enc.Ciphertext}); code != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, code, raw, tc.want)
+		}
+	}
+	code, dec, raw := call("decrypt", decKey, TransitRequest{Subject: "cust-42", Field: "cards.number", Ciphertext: enc.Ciphertext})
+	if got, _ := base64.StdEncoding.DecodeString(dec.Plaintext); code != 200 || string(got) != "4111111111111111" || dec.Subject != "cust-42" || dec.Version != 1 {
+		t.Fatalf("decrypt: %d %s", code, raw)
+	}
+	if code, _, _ := call("decrypt", decKey, TransitRequest{Subject: "cust-43", Field: "cards.number", Ciphertext: enc.Ciphertext}); code != 400 {
+		t.Errorf("decrypt for another subject: %d", code)
+	}
+	if code, _, _ := call("decrypt", decKey, TransitRequest{Subject: "cust-42", Field: "cards.cvv", Ciphertext: enc.Ciphertext}); code != 400 {
+		t.Errorf("decrypt as another field: %d", code)
+	}
+	if code, _, _ := call("encrypt", testToken, TransitRequest{Subject: "", Field: "x", Plaintext: pt}); code != 400 {
+		t.Errorf("encrypt without a subject: %d", code)
+	}
+	if code, _, _ := call("encrypt", testToken, TransitRequest{Subject: "a", Field: "x", Plaintext: "%%%"}); code != 400 {
+		t.Errorf("encrypt bad base64: %d", code)
+	}
+
+	// Rotation, then rewrap moves the value to the new version.
+	rot, err := c.RotateDataKey(ctx, "cust-42")
+	if err != nil || rot.Version != 2 {
+		t.Fatalf("rotate: %+v %v", rot, err)
+	}
+	code, re, raw := call("rewrap", decKey, TransitRequest{Subject: "cust-42", Field: "cards.number", Ciphertext: enc.Ciphertext})
+	if code != 200 || re.Ciphertext == enc.Ciphertext {
+		t.Fatalf("rewrap: %d %s", code, raw)
+	}
+	if _, dec, _ := call("decrypt", testToken, TransitRequest{Field: "cards.number", Ciphertext: re.Ciphertext}); dec.Version != 2 {
+		t.Errorf("rewrapped value is on version %d", dec.Version)
+	}
+	page, err := c.ListDataKeys(ctx, "cust-42", "", 0)
+	if err != nil || len(page.Keys) != 2 {
+		t.Fatalf("list: %+v %v", page, err)
+	}
+	if _, err := keyring.AddKEKVersion(kekFile); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := c.RewrapDataKeys(ctx)
+	if err != nil || rw.Rewrapped != 2 || rw.KEKVersion != 2 {
+		t.Fatalf("KEK rewrap: %+v %v", rw, err)
+	}
+	sh, err := c.ShredSubject(ctx, "cust-42")
+	if err != nil || sh.Destroyed != 2 {
+		t.Fatalf("shred: %+v %v", sh, err)
+	}
+	if code, _, _ := call("decrypt", decKey, TransitRequest{Field: "cards.number", Ciphertext: re.Ciphertext}); code != 410 {
+		t.Errorf("decrypt after shred: %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(events, ",") != "keys.rotated cust-42,keys.rewrapped ,keys.shredded cust-42" {
+		t.Errorf("audit events %q", events)
+	}
+}
