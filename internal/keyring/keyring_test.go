@@ -494,3 +494,21 @@ func TestKEKRotation10k(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseKEK: any text is a KEK or a clear error, never a panic, and an
+// error never quotes key material.
+func FuzzParseKEK(f *testing.F) {
+	line, _ := NewKEKLine(3)
+	f.Add(line)
+	f.Add("1:" + strings.Repeat("A", 43) + "=,2:x")
+	f.Add("# c\n\n 7 : abc")
+	f.Fuzz(func(t *testing.T, in string) {
+		k, err := ParseKEK([]byte(in), "fuzz")
+		if err == nil && (k.Current() < 1 || !k.Has(k.Current())) {
+			t.Fatalf("parsed %q to a KEK without a current version", in)
+		}
+		if err != nil && len(in) > 20 && strings.Contains(err.Error(), in) {
+			t.Fatalf("error quotes the input: %v", err)
+		}
+	})
+}

@@ -465,24 +465,39 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 		}
 		return body, counts, nil
 	}
+	// Most bodies hold nothing: one pass over the raw text (which sees
+	// through JSON escapes) settles them without walking the JSON.
+	raw := r.dlp.Find(body)
+	if len(raw) == 0 {
+		return body, nil, nil
+	}
+	next := 0 // raw findings before this one end before the current value
 	out, err := jsonpath.Scalars(body, func(name string, value []byte, kind jsonpath.Kind) (jsonpath.Edit, error) {
-		var s string
+		// value aliases body, in document order: only values that overlap
+		// a finding of the raw pass are looked at one by one (with their
+		// member name as context, escapes decoded).
+		start := cap(body) - cap(value)
+		for next < len(raw) && raw[next].End <= start {
+			next++
+		}
+		if next == len(raw) || raw[next].Start >= start+len(value) {
+			return jsonpath.Edit{}, nil
+		}
+		inner := value
 		if kind == jsonpath.String {
-			if !bytes.ContainsAny(value, `0123456789@-.:_`) {
-				return jsonpath.Edit{}, nil // nothing any detector finds lacks all of these
+			inner = value[1 : len(value)-1]
+			if bytes.IndexByte(inner, '\\') >= 0 {
+				d, err := jsonpath.DecodeString(value)
+				if err != nil {
+					return jsonpath.Edit{}, err
+				}
+				inner = []byte(d)
 			}
-			d, err := jsonpath.DecodeString(value)
-			if err != nil {
-				return jsonpath.Edit{}, err
-			}
-			if keyring.IsCiphertext(d) {
+			if bytes.HasPrefix(inner, ciphertextPrefix) {
 				return jsonpath.Edit{}, nil
 			}
-			s = d
-		} else {
-			s = string(value)
 		}
-		fs := r.dlp.FindNamedString(name, s)
+		fs := r.dlp.FindNamed(name, inner)
 		if len(fs) == 0 {
 			return jsonpath.Edit{}, nil
 		}
@@ -490,7 +505,7 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 		if r.action != actMask {
 			return jsonpath.Edit{}, nil
 		}
-		return jsonpath.Edit{Replace: jsonpath.AppendString(nil, maskFindings(s, fs))}, nil
+		return jsonpath.Edit{Replace: jsonpath.AppendString(nil, maskFindings(string(inner), fs))}, nil
 	})
 	if err != nil {
 		if errors.Is(err, jsonpath.ErrTooDeep) || errors.As(err, new(*jsonpath.SyntaxError)) {
@@ -523,8 +538,9 @@ func setFindings(x *pipeline.Exchange, counts map[dlp.Kind]int, a dlpAction) {
 }
 
 var (
-	jsonNull   = []byte("null")
-	unreadable = jsonNull
+	ciphertextPrefix = []byte(keyring.Prefix)
+	jsonNull         = []byte("null")
+	unreadable       = jsonNull
 )
 
 // reveal turns one encrypted field of a response into what this caller
