@@ -36,6 +36,15 @@ type Logger struct {
 	w    io.Writer
 	pool sync.Pool
 	now  func() time.Time
+	mask func(string) string
+}
+
+// Redact has every record's path passed through mask before it is
+// written (the gateway masks what its DLP detectors find). Call it before
+// the Logger is used.
+func (l *Logger) Redact(mask func(string) string) *Logger {
+	l.mask = mask
+	return l
 }
 
 // New returns a Logger writing one JSON line per record to w, each in one
@@ -54,6 +63,9 @@ func (l *Logger) Observe(x *pipeline.Exchange) {
 		if len(path) > maxPathLog {
 			path = path[:maxPathLog] + "..."
 		}
+	}
+	if l.mask != nil {
+		path = l.mask(path)
 	}
 	route := ""
 	if x.Route != nil {

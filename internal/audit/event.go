@@ -161,7 +161,13 @@ type Observer struct {
 	log    *Log
 	logger *slog.Logger
 	sinks  []*Sink
+	mask   func(string) string
 }
+
+// Redact has every event's path and query passed through mask before it
+// is written (the gateway masks what its DLP detectors find: an e-mail
+// address or a card number in a path is personal data).
+func (o *Observer) Redact(mask func(string) string) { o.mask = mask }
 
 // NewObserver returns an observer writing to l and copying every event to
 // sinks (which may drop under pressure; l never does).
@@ -182,7 +188,11 @@ func (o *Observer) write(b []byte) error {
 
 // Observe appends x's event.
 func (o *Observer) Observe(x *pipeline.Exchange) {
-	b, err := json.Marshal(EventFrom(x))
+	ev := EventFrom(x)
+	if o.mask != nil {
+		ev.Path, ev.Query = o.mask(ev.Path), o.mask(ev.Query)
+	}
+	b, err := json.Marshal(ev)
 	if err == nil {
 		err = o.write(b)
 	}

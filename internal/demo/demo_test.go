@@ -103,7 +103,7 @@ func TestDemo(t *testing.T) {
 	if resp, _ = get(file.Gateway+"/api/products", file.AdminToken); resp.StatusCode != 401 {
 		t.Errorf("products with the admin token as a bearer: %d", resp.StatusCode)
 	}
-	for _, path := range []string{"/nope", "/api/nope", "/API/users"} {
+	for _, path := range []string{"/nope", "/api/nope", "/API/users", "/api/cards/4111111111111111"} {
 		resp, body = get(file.Gateway+path, "")
 		if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" || strings.Contains(body, "ssn") {
 			t.Errorf("%s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
@@ -348,7 +348,7 @@ func TestDemo(t *testing.T) {
 		if ev.DLP != nil && ev.DLP.Action == "mask" && ev.DLP.Findings[0].Kind == "card" {
 			dlpEvents++
 		}
-		if strings.Contains(string(raw), "536-22-6789") || strings.Contains(string(raw), "5555555555554444") {
+		if strings.Contains(string(raw), "536-22-6789") || strings.Contains(string(raw), "5555555555554444") || strings.Contains(string(raw), "4111111111111111") {
 			t.Errorf("a sensitive value in the audit log: %s", raw)
 		}
 		return nil
@@ -362,6 +362,9 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(string(log), file.AdminToken) {
 		t.Error("admin token in the access log")
+	}
+	if strings.Contains(string(log), "4111111111111111") || !strings.Contains(string(log), "/api/cards/************1111") {
+		t.Errorf("the card number in a path was not masked in the access log:\n%s", log)
 	}
 }
 

@@ -73,10 +73,14 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var mask func(string) string
 	if r := cfg.Protect.RedactLogs; r == nil || *r {
 		// Whatever a log line carries (an upstream's error text, a header
-		// value), cards, SSNs, tokens and keys are masked first.
-		log = slog.New(dlp.NewRedactingHandler(log.Handler(), dlp.MustNew()))
+		// value, a path with an e-mail address in it), cards, SSNs,
+		// tokens and keys are masked first.
+		scanner := dlp.MustNew()
+		log = slog.New(dlp.NewRedactingHandler(log.Handler(), scanner))
+		mask = func(s string) string { m, _ := scanner.MaskString(s); return m }
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
@@ -98,7 +102,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 		defer closeLog()
 		deps.Metrics.WatchAccessLogDrops(w.Dropped)
-		deps.AccessLog = accesslog.New(w)
+		al := accesslog.New(w)
+		if mask != nil {
+			al.Redact(mask)
+		}
+		deps.AccessLog = al
 	}
 	var recordAdmin admin.Recorder
 	var auditObs *audit.Observer
@@ -125,6 +133,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			}
 		}()
 		obs := audit.NewObserver(alog, log, sinks...)
+		if mask != nil {
+			obs.Redact(mask)
+		}
 		deps.Audit = obs
 		auditObs = obs
 		recordAdmin = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
