@@ -272,3 +272,43 @@ func TestAuditSummary(t *testing.T) {
 		t.Fatalf("text summary: %d %s", code, out.String())
 	}
 }
+
+// TestKeysCommands runs rampart keys offline on a data directory: list,
+// rotate, kek-add, rewrap, shred, with the usage errors around them.
+func TestKeysCommands(t *testing.T) {
+	dir := t.TempDir()
+	runOK := func(want string, args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != exitOK || !strings.Contains(out.String(), want) {
+			t.Fatalf("%v: code %d, out %q, err %q", args, code, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	runOK("version 1", "keys", "rotate", "bob", "--data", dir)
+	runOK("version 2", "keys", "rotate", "bob", "--data", dir)
+	runOK("added KEK version 2", "keys", "kek-add", "--data", dir)
+	runOK("rewrapped 2 data keys; all 2 are wrapped by KEK version 2", "keys", "rewrap", "--data", dir)
+	if out := runOK("bob", "keys", "list", "--data", dir, "--format", "json"); !strings.Contains(out, `"kek_version": 2`) || strings.Contains(out, "wrapped") {
+		t.Errorf("list: %s", out)
+	}
+	runOK("2 data key versions destroyed", "keys", "shred", "bob", "--data", dir)
+	if out := runOK("SUBJECT", "keys", "list", "bob", "--data", dir); strings.Contains(out, "bob ") {
+		t.Errorf("bob's keys listed after the shred: %s", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"keys", "shred", "--data", dir}, "takes 1 argument"},
+		{[]string{"keys", "list", "--format", "xml", "--data", dir}, "--format must be text or json"},
+		{[]string{"keys", "list"}, "give --addr"},
+		{[]string{"keys", "rotate", "bob", "--data", dir, "-c", "x.yaml"}, "not both"},
+		{[]string{"keys", "kek-add"}, "give --kek-file"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := run(tc.args, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), tc.err) {
+			t.Errorf("%v: code %d, stderr %q", tc.args, code, errOut.String())
+		}
+	}
+}
