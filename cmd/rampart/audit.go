@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -131,10 +133,11 @@ checkpoints (and a stolen signing key) still fails against them.`,
 	}
 	var subject, route, decision, since string
 	var last int
+	var follow bool
 	query := &cobra.Command{
 		Use:     "query",
 		Aliases: []string{"tail"},
-		Short:   "Print the events that match, one JSON line each (tail: the last 10 unless --last says)",
+		Short:   "Print the events that match, one JSON line each (tail: the last 10 unless --last says; -f follows)",
 		Args:    args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.CalledAs() == "tail" && last == 0 {
@@ -157,17 +160,22 @@ checkpoints (and a stolen signing key) still fails against them.`,
 			default:
 				return usageError{errors.New("--decision is allow, deny or error")}
 			}
-			var out [][]byte
-			err := audit.Each(d, func(_ int64, ev audit.Event, raw []byte) error {
+			match := func(ev audit.Event) bool {
 				if (subject != "" && ev.Subject != subject) || (route != "" && ev.Route != route) {
-					return nil
+					return false
 				}
 				if !from.IsZero() {
 					if t, err := time.Parse(time.RFC3339Nano, ev.Time); err != nil || t.Before(from) {
-						return nil
+						return false
 					}
 				}
-				if decision != "" && outcome(ev) != decision {
+				return decision == "" || outcome(ev) == decision
+			}
+			var out [][]byte
+			next := int64(0)
+			err := audit.Each(d, func(i int64, ev audit.Event, raw []byte) error {
+				next = i + 1
+				if !match(ev) {
 					return nil
 				}
 				out = append(out, raw)
@@ -179,9 +187,21 @@ checkpoints (and a stolen signing key) still fails against them.`,
 			for _, r := range out {
 				fmt.Fprintln(stdout, string(r))
 			}
-			return err
+			if err != nil || !follow {
+				return err
+			}
+			// Then every new matching event as it is written, until ^C.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return audit.Follow(ctx, d, next, 500*time.Millisecond, func(_ int64, ev audit.Event, raw []byte) error {
+				if match(ev) {
+					fmt.Fprintln(stdout, string(raw))
+				}
+				return nil
+			})
 		},
 	}
+	query.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing matching events as they are written, until interrupted")
 	query.Flags().StringVar(&subject, "subject", "", "only this subject's events")
 	query.Flags().StringVar(&route, "route", "", "only this route's events")
 	query.Flags().StringVar(&decision, "decision", "", "only allowed (allow), refused (deny) or failed (error) requests")
