@@ -20,7 +20,7 @@ LOAD_CPU=${LOAD_CPU:-1}       # core for wrk and the upstream
 REQ_PATH=${REQ_PATH:-/api/items/42}
 # Rows to run, in this order within each round. Optional extras: goproxy-pool
 # (listed by default), rampart-jwt-nocache.
-ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis rampart-audit"}
+ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis rampart-audit rampart-protect"}
 KEEP_TMP=${KEEP_TMP:-0}       # 1 keeps the temp dir (configs, logs, wrk output)
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -100,8 +100,8 @@ log "building bench tools (bench/tools) and rampart into $TMP"
 	die "building bench/tools failed"
 (cd "$REPO" && go build -o "$TMP/rampart" ./cmd/rampart) || die "building ./cmd/rampart failed"
 
-mapfile -t PORTS < <("$TMP/freeport" -n 14)
-((${#PORTS[@]} == 14)) || die "could not get free ports"
+mapfile -t PORTS < <("$TMP/freeport" -n 15)
+((${#PORTS[@]} == 15)) || die "could not get free ports"
 UP_PORT=${PORTS[0]}
 PORT_OF[direct]=$UP_PORT
 PORT_OF[goproxy]=${PORTS[1]}
@@ -117,6 +117,7 @@ PORT_OF[rampart-jwt-nocache]=${PORTS[10]}
 PORT_OF[rampart-limits]=${PORTS[11]}
 PORT_OF[rampart-limits-redis]=${PORTS[12]}
 PORT_OF[rampart-audit]=${PORTS[13]}
+PORT_OF[rampart-protect]=${PORTS[14]}
 
 declare -A LABEL=(
 	[direct]="upstream direct (no proxy)"
@@ -133,8 +134,9 @@ declare -A LABEL=(
 	[rampart-limits]="Rampart, JWT + firewall + rate limit + quota (memory)"
 	[rampart-limits-redis]="Rampart, JWT + firewall + rate limit + quota (Redis)"
 	[rampart-audit]="Rampart, row 12 + tamper-evident audit log + anomaly detection"
+	[rampart-protect]="Rampart, row 10 + protect (DLP mask + field \$.ssn), 1 KiB body"
 )
-ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis rampart-audit)
+ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis rampart-audit rampart-protect)
 declare -a SEL=()
 for r in $ROWS; do
 	[[ -n ${LABEL[$r]+x} ]] || die "unknown row '$r' in ROWS (known: ${ALL_ROWS[*]})"
@@ -221,7 +223,7 @@ TOKEN=$("$TMP/mkjwt" -jwks "$JWKS") || die "mkjwt failed"
 declare -a AUTH=()
 auth_args() {
 	AUTH=()
-	[[ $1 != rampart-jwt* && $1 != rampart-limits* && $1 != rampart-audit ]] || AUTH=(-H "Authorization: Bearer $TOKEN")
+	[[ $1 != rampart-jwt* && $1 != rampart-limits* && $1 != rampart-audit && $1 != rampart-protect ]] || AUTH=(-H "Authorization: Bearer $TOKEN")
 }
 
 # jwt_yaml CACHE_SIZE: the authn section of the JWT rows ("" = default cache).
@@ -255,9 +257,11 @@ EOF
 	[[ $1 != redis ]] || echo "redis: {url: \"${BENCH_REDIS:-redis://127.0.0.1:6379/14}\"}"
 }
 
-rampart_config() { # FILE PORT ACCESS_LOG_YAML [AUTHN_YAML]
+rampart_config() { # FILE PORT ACCESS_LOG_YAML [AUTHN_YAML [ROUTE_YAML [UPSTREAM_PATH]]]
 	# The route is public, or requires the "bench" JWT authenticator (and
 	# allows any identity it establishes) when an authn section is given.
+	# ROUTE_YAML is more of the route (indented 4); UPSTREAM_PATH a path
+	# prefix on the upstream URL.
 	local route_auth="public: true"
 	[[ -z ${4:-} ]] || route_auth=$'auth: [bench]\n    authz: {authenticated: true}'
 	cat >"$1" <<EOF
@@ -273,13 +277,14 @@ access_log:
 ${4:-}
 upstreams:
   up:
-    url: http://127.0.0.1:$UP_PORT
+    url: http://127.0.0.1:$UP_PORT${6:-}
 routes:
   - name: bench
     path: /{rest...}
     methods: [GET]
     upstream: up
     $route_auth
+${5:-}
 EOF
 	log "rampart config validate -c $1:"
 	"$TMP/rampart" config validate -c "$1" >&2 || die "rampart config validate failed for $1"
@@ -296,6 +301,12 @@ audit:
   enabled: true
   dir: $TMP/audit
   anomalies: {auth_failures: {max: 100}, enumeration: {max_distinct: 50}, rate_spike: {factor: 1000}}"
+# The protect row: row 10 with the route's responses buffered, scanned by DLP
+# (cards etc. masked) and walked for $.ssn (masked: a plaintext value has no
+# owner), on the upstream's ~1 KiB /_bench/pii/ body. The keyring's KEK file
+# is made in data_dir on first start.
+rampart_config "$TMP/rampart-protect.yaml" "${PORT_OF[rampart-protect]}" "disabled: true" "$(jwt_yaml "")" \
+	"    protect: {dlp: {action: mask}, fields: [{path: \$.ssn, reveal: {owner: true}}]}" /_bench/pii
 rampart_config "$TMP/rampart-limits-redis.yaml" "${PORT_OF[rampart-limits-redis]}" "disabled: true" "$(jwt_yaml "")
 $(limits_yaml redis)"
 
@@ -342,7 +353,12 @@ check() {
 		show_failure "$name"
 		die "$name answered '$code' $(head -c 200 "$TMP/$name.check")"
 	fi
-	[[ $name == rampart-jwt* || $name == rampart-limits* || $name == rampart-audit ]] || return 0
+	if [[ $name == rampart-protect ]] && { ! grep -qF '"**** **** **** 1111"' "$TMP/$name.check" ||
+		grep -qF -e '4111 1111 1111 1111' -e '123-45-6789' "$TMP/$name.check"; }; then
+		show_failure "$name"
+		die "$name did not mask the card number and the SSN: $(head -c 1200 "$TMP/$name.check")"
+	fi
+	[[ $name == rampart-jwt* || $name == rampart-limits* || $name == rampart-audit || $name == rampart-protect ]] || return 0
 	# Broken signature: the first signature character swapped for another
 	# letter (the first, unlike the last, carries only signature bits).
 	local sig=${TOKEN##*.} bad
@@ -380,13 +396,14 @@ is_sel rampart-jwt && start rampart-jwt "$PROXY_CPU" "$TMP/rampart" serve -c "$T
 is_sel rampart-jwt-nocache && start rampart-jwt-nocache "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-jwt-nocache.yaml"
 is_sel rampart-limits && start rampart-limits "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-limits.yaml"
 is_sel rampart-audit && start rampart-audit "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-audit.yaml"
+is_sel rampart-protect && start rampart-protect "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-protect.yaml"
 is_sel rampart-limits-redis && start rampart-limits-redis "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-limits-redis.yaml"
 for r in "${SEL[@]}"; do
 	[[ $r == direct ]] && PID_OF[direct]=${PID_OF[upstream]}
 	wait_ready "$r" "${PORT_OF[$r]}"
 	check "$r" "${PORT_OF[$r]}"
 done
-log "all ${#SEL[@]} targets answer 200 application/json (JWT rows: with the token; 401 without it or with a broken signature)"
+log "all ${#SEL[@]} targets answer 200 application/json (JWT rows: with the token; 401 without it or with a broken signature; rampart-protect: card and SSN masked)"
 
 # ---------------------------------------------------------------- measure
 # cpu_busy CPU: "busy total" jiffies of one core from /proc/stat.
@@ -510,6 +527,10 @@ REPORT="$TMP/report.md"
 	echo "Ratio: for each round, the row's req/s divided by row 2's req/s in the same round; the median of those."
 	echo "p50/p99: median over rounds of wrk's latency percentiles. cpu %: median busy share of each core during the measurement."
 	echo "new upstream conns: median count of connections the upstream accepted during one measurement (wrk's own $CONNS for row 1); far above $CONNS means the proxy is not reusing upstream connections."
+	if is_sel rampart-protect; then
+		echo
+		echo "Row 15 (protect) gets the upstream's /_bench/pii/ body instead: $(curl -s "http://127.0.0.1:$UP_PORT/_bench/pii$REQ_PATH" | wc -c) B JSON from the upstream, $(wc -c <"$TMP/rampart-protect.check") B after masking."
+	fi
 	if is_sel rampart-log; then
 		echo
 		echo "Rampart access log written during the run (row 8, warm-ups included): $(wc -l <"$TMP/access.log" 2>/dev/null || echo 0) lines, $(du -h "$TMP/access.log" 2>/dev/null | cut -f1 || echo 0)B."
