@@ -52,6 +52,8 @@ func (u *usersAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = zw.Close()
 	case r.URL.Path == "/bomb":
 		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusOK) // headers first: compressing takes a while under -race
+		w.(http.Flusher).Flush()
 		zw := gzip.NewWriter(w)
 		_, _ = zw.Write([]byte(`["`))
 		_, _ = zw.Write(bytes.Repeat([]byte("0"), 4<<20)) // 4 MiB that compresses to ~4 KiB

@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -142,4 +143,21 @@ func checkNames(subject, field string) error {
 		return fmt.Errorf("%w: the field name is longer than %d bytes", ErrBadName, MaxField)
 	}
 	return nil
+}
+
+// LooksSealed reports whether b is a well-formed Rampart ciphertext: the
+// prefix, then unpadded base64url that decodes to at least the overhead.
+// (It may still fail to decrypt.) DLP skips such values: they are random
+// bytes, and the fields they belong to are handled by decryption.
+func LooksSealed(b []byte) bool {
+	rest, ok := bytes.CutPrefix(b, []byte(Prefix))
+	if !ok || base64.RawURLEncoding.DecodedLen(len(rest)) < Overhead {
+		return false
+	}
+	for _, c := range rest {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return len(rest)%4 != 1 // a length base64 cannot produce
 }

@@ -19,6 +19,23 @@ import (
 // in the given action.
 func benchProtector(b testing.TB, action string) (*Protector, *keyring.Keyring) {
 	b.Helper()
+	ring := benchRing(b)
+	c := &config.Config{Routes: []config.Route{
+		{Path: "/users/{id}", Protect: &config.RouteProtect{Subject: "param:id", Fields: []config.ProtectField{
+			{Path: "$.ssn", Reveal: config.Reveal{Owner: true}}, {Path: "$.card.number", Reveal: config.Reveal{Owner: true}}}}},
+		{Path: "/customers", Protect: &config.RouteProtect{DLP: &config.RouteDLP{Action: action}}},
+	}}
+	config.SetDefaults(c)
+	p, err := New(c, ring)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p, ring
+}
+
+// benchRing opens a keyring on a fresh SQLite store.
+func benchRing(b testing.TB) *keyring.Keyring {
+	b.Helper()
 	dir := b.TempDir()
 	st, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
 	if err != nil {
@@ -34,17 +51,7 @@ func benchProtector(b testing.TB, action string) (*Protector, *keyring.Keyring) 
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = ring.Close() })
-	c := &config.Config{Routes: []config.Route{
-		{Path: "/users/{id}", Protect: &config.RouteProtect{Subject: "param:id", Fields: []config.ProtectField{
-			{Path: "$.ssn", Reveal: config.Reveal{Owner: true}}, {Path: "$.card.number", Reveal: config.Reveal{Owner: true}}}}},
-		{Path: "/customers", Protect: &config.RouteProtect{DLP: &config.RouteDLP{Action: action}}},
-	}}
-	config.SetDefaults(c)
-	p, err := New(c, ring)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return p, ring
+	return ring
 }
 
 const userDoc = `{"id":"bob","name":"Bob Reader","email":"bob@example.com","role":"reader","ssn":"536-22-6789","card":{"number":"5555555555554444","exp":"12/29"},"address":{"street":"1 Main St","city":"Springfield","zip":"12345"},"prefs":{"newsletter":true,"lang":"en"}}`

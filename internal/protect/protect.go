@@ -208,6 +208,9 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	if ce := x.In.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return deny(http.StatusUnsupportedMediaType, "protect.encoded_body", "Send this request body without Content-Encoding.")
 	}
+	if x.In.ContentLength > int64(s.p.maxBody) {
+		return deny(http.StatusRequestEntityTooLarge, "protect.body_too_large", "The request body is too large.")
+	}
 	body, err := x.RequestBody()
 	if errors.Is(err, pipeline.ErrBodyTooLarge) || len(body) > s.p.maxBody {
 		return deny(http.StatusRequestEntityTooLarge, "protect.body_too_large", "The request body is too large.")
@@ -227,6 +230,9 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	subject := s.p.subject(r, x)
 	if subject == "" {
 		return deny(http.StatusForbidden, "protect.no_subject", "This request has no subject to encrypt its data for.")
+	}
+	if len(subject) > keyring.MaxSubject {
+		return deny(http.StatusBadRequest, "protect.bad_subject", "The subject of this request is too long.")
 	}
 	out, _, err := jsonpath.Rewrite(body, r.encPaths, func(m jsonpath.Match) (jsonpath.Edit, error) {
 		if m.Kind == jsonpath.Null {
@@ -298,8 +304,12 @@ func (s respStage) WantsResponseBody(x *pipeline.Exchange) bool {
 	if r.dlp == nil {
 		return false
 	}
+	// Report only: bodies of known, bounded length are taken whole (and
+	// decoded when compressed); others are tapped as they stream, and
+	// compressed streams are taken whole too, to be decoded.
 	n, ok := contentLength(x.Response.Header)
-	return ok && n <= int64(s.p.maxBody) && x.Response.Header.Get("Content-Encoding") == ""
+	encoded := x.Response.Header.Get("Content-Encoding") != ""
+	return (ok && n <= int64(s.p.maxBody)) || encoded
 }
 
 func hasBody(status int) bool {
@@ -384,13 +394,10 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 			}
 		}
 		out, _, err := jsonpath.Rewrite(body, r.paths, func(m jsonpath.Match) (jsonpath.Edit, error) {
-			return s.p.reveal(ctx, x, &r.fields[m.Path], m, expect)
+			return s.p.reveal(ctx, x, &r.fields[m.Path], m, expect, r.subject == fromTenant)
 		})
 		if err != nil {
-			if errors.Is(err, jsonpath.ErrTooDeep) || errors.As(err, new(*jsonpath.SyntaxError)) {
-				return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
-			}
-			return err
+			return unreadableJSON(err)
 		}
 		if !sameSlice(out, body) {
 			body, changed = out, true
@@ -411,6 +418,11 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 // decode returns the body without its content coding, bounded.
 func (p *Protector) decode(x *pipeline.Exchange) ([]byte, bool, error) {
 	body := x.Response.Body
+	ces := x.Response.Header.Values("Content-Encoding")
+	if len(ces) > 1 || strings.Contains(x.Response.Header.Get("Content-Encoding"), ",") {
+		// Layered codings: refused rather than half decoded.
+		return nil, false, deny(http.StatusBadGateway, "protect.response_encoded", "The upstream response could not be checked.")
+	}
 	ce := strings.ToLower(strings.TrimSpace(x.Response.Header.Get("Content-Encoding")))
 	var rd io.Reader
 	switch ce {
@@ -465,55 +477,110 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 		}
 		return body, counts, nil
 	}
-	// Most bodies hold nothing: one pass over the raw text (which sees
-	// through JSON escapes) settles them without walking the JSON.
+	// Most bodies hold nothing: one pass over the raw text settles them
+	// without walking the JSON, unless escapes could hide a value from it.
 	raw := r.dlp.Find(body)
-	if len(raw) == 0 {
+	escaped := bytes.IndexByte(body, '\\') >= 0
+	if len(raw) == 0 && !escaped {
 		return body, nil, nil
 	}
-	next := 0 // raw findings before this one end before the current value
-	out, err := jsonpath.Scalars(body, func(name string, value []byte, kind jsonpath.Kind) (jsonpath.Edit, error) {
-		// value aliases body, in document order: only values that overlap
-		// a finding of the raw pass are looked at one by one (with their
-		// member name as context, escapes decoded).
-		start := cap(body) - cap(value)
-		for next < len(raw) && raw[next].End <= start {
-			next++
-		}
-		if next == len(raw) || raw[next].Start >= start+len(value) {
-			return jsonpath.Edit{}, nil
-		}
-		inner := value
-		if kind == jsonpath.String {
-			inner = value[1 : len(value)-1]
-			if bytes.IndexByte(inner, '\\') >= 0 {
-				d, err := jsonpath.DecodeString(value)
-				if err != nil {
-					return jsonpath.Edit{}, err
-				}
-				inner = []byte(d)
-			}
-			if bytes.HasPrefix(inner, ciphertextPrefix) {
+	// The walk looks at each value that overlaps a raw finding (every
+	// value, when the body holds escapes), with its member name as
+	// context; raw findings outside every value are in member names.
+	var spans [][2]int
+	walk := func(doc []byte, edit bool) ([]byte, error) {
+		next := 0
+		return jsonpath.Scalars(doc, func(name string, value []byte, kind jsonpath.Kind) (jsonpath.Edit, error) {
+			start := cap(doc) - cap(value) // value aliases doc, in document order
+			if !edit {
+				spans = append(spans, [2]int{start, start + len(value)})
 				return jsonpath.Edit{}, nil
 			}
+			for next < len(raw) && raw[next].End <= start {
+				next++
+			}
+			// With escapes anywhere (a member name spelled pass\u0077ord
+			// included), every value is looked at.
+			overlaps := escaped || (next < len(raw) && raw[next].Start < start+len(value))
+			inner := value
+			if kind == jsonpath.String {
+				inner = value[1 : len(value)-1]
+				if bytes.IndexByte(inner, '\\') >= 0 {
+					d, err := jsonpath.DecodeString(value)
+					if err != nil {
+						return jsonpath.Edit{}, err
+					}
+					inner, overlaps = []byte(d), true
+				}
+				if keyring.LooksSealed(inner) {
+					return jsonpath.Edit{}, nil
+				}
+			}
+			if !overlaps {
+				return jsonpath.Edit{}, nil
+			}
+			fs := r.dlp.FindNamed(name, inner)
+			if len(fs) == 0 {
+				return jsonpath.Edit{}, nil
+			}
+			count(fs)
+			if r.action != actMask {
+				return jsonpath.Edit{}, nil
+			}
+			return jsonpath.Edit{Replace: jsonpath.AppendString(nil, maskFindings(string(inner), fs))}, nil
+		})
+	}
+	if len(raw) > 0 {
+		// Findings in member names ({"ann@example.com": {...}}).
+		if _, err := walk(body, false); err != nil {
+			return nil, nil, unreadableJSON(err)
 		}
-		fs := r.dlp.FindNamed(name, inner)
-		if len(fs) == 0 {
-			return jsonpath.Edit{}, nil
+		var inNames []dlp.Finding
+		j := 0
+		for _, f := range raw {
+			for j < len(spans) && spans[j][1] <= f.Start {
+				j++
+			}
+			if j == len(spans) || f.End <= spans[j][0] {
+				inNames = append(inNames, f)
+			}
 		}
-		count(fs)
-		if r.action != actMask {
-			return jsonpath.Edit{}, nil
+		if len(inNames) > 0 {
+			count(inNames)
+			if r.action == actMask {
+				// A mask holds no character that needs escaping, so the
+				// names stay valid JSON strings.
+				body = maskRanges(body, inNames)
+				raw = r.dlp.Find(body)
+			}
 		}
-		return jsonpath.Edit{Replace: jsonpath.AppendString(nil, maskFindings(string(inner), fs))}, nil
-	})
+	}
+	out, err := walk(body, true)
 	if err != nil {
-		if errors.Is(err, jsonpath.ErrTooDeep) || errors.As(err, new(*jsonpath.SyntaxError)) {
-			return nil, nil, deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
-		}
-		return nil, nil, err
+		return nil, nil, unreadableJSON(err)
 	}
 	return out, counts, nil
+}
+
+// unreadableJSON turns a walker's syntax error into the refusal of a body
+// that cannot be checked.
+func unreadableJSON(err error) error {
+	if errors.Is(err, jsonpath.ErrTooDeep) || errors.As(err, new(*jsonpath.SyntaxError)) {
+		return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+	}
+	return err
+}
+
+// maskRanges returns b with each finding replaced by its mask.
+func maskRanges(b []byte, fs []dlp.Finding) []byte {
+	out := make([]byte, 0, len(b)+16)
+	last := 0
+	for _, f := range fs {
+		out = append(out, b[last:f.Start]...)
+		out = append(out, dlp.MaskValue(f.Kind, b[f.Start:f.End])...)
+		last = f.End
+	}
+	return append(out, b[last:]...)
 }
 
 func maskFindings(s string, fs []dlp.Finding) string {
@@ -538,9 +605,8 @@ func setFindings(x *pipeline.Exchange, counts map[dlp.Kind]int, a dlpAction) {
 }
 
 var (
-	ciphertextPrefix = []byte(keyring.Prefix)
-	jsonNull         = []byte("null")
-	unreadable       = jsonNull
+	jsonNull   = []byte("null")
+	unreadable = jsonNull
 )
 
 // reveal turns one encrypted field of a response into what this caller
@@ -548,7 +614,7 @@ var (
 // nothing or null. A value that does not decrypt (shredded, altered,
 // another subject's) is null for everyone: never the ciphertext, never an
 // error page.
-func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, m jsonpath.Match, expect string) (jsonpath.Edit, error) {
+func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, m jsonpath.Match, expect string, tenantOwned bool) (jsonpath.Edit, error) {
 	if m.Kind == jsonpath.Null {
 		return jsonpath.Edit{}, nil
 	}
@@ -567,8 +633,15 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 		}
 		if keyring.IsCiphertext(s) {
 			pt, o, err := p.cipher.Decrypt(ctx, expect, f.name, s)
-			if err != nil {
+			switch {
+			case errors.Is(err, keyring.ErrKeyGone), errors.Is(err, keyring.ErrWrongSubject),
+				errors.Is(err, keyring.ErrAuthentication), errors.Is(err, keyring.ErrMalformed), errors.Is(err, keyring.ErrBadName):
 				return jsonpath.Edit{Replace: unreadable}, nil
+			case err != nil:
+				// The store or the KEK is failing: a null now would be
+				// written back by clients that read, edit and save.
+				return jsonpath.Edit{}, &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "protect.keys_unavailable",
+					Message: "Protected data cannot be read right now.", Cause: err, Header: http.Header{"Retry-After": {"5"}}}
 			}
 			if !json.Valid(pt) {
 				return jsonpath.Edit{Replace: unreadable}, nil
@@ -577,7 +650,14 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 		}
 	}
 	id := x.Identity
-	if id != nil && ((f.owner && owner != "" && id.Subject == owner) || slices.ContainsFunc(id.Roles, func(r string) bool { return slices.Contains(f.roles, r) })) {
+	viewer := ""
+	if id != nil {
+		viewer = id.Subject
+		if tenantOwned {
+			viewer = id.Tenant // on tenant routes the tenant owns the data
+		}
+	}
+	if id != nil && ((f.owner && owner != "" && viewer == owner) || slices.ContainsFunc(id.Roles, func(r string) bool { return slices.Contains(f.roles, r) })) {
 		if legacy {
 			return jsonpath.Edit{}, nil // plaintext as it is
 		}

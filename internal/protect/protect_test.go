@@ -1,0 +1,125 @@
+package protect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/keyring"
+	"github.com/rampart-gw/rampart/internal/pipeline"
+)
+
+func newProtector(t *testing.T, c Cipher, routes ...config.Route) *Protector {
+	t.Helper()
+	cfg := &config.Config{Routes: routes}
+	config.SetDefaults(cfg)
+	p, err := New(cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func respond(t *testing.T, p *Protector, x *pipeline.Exchange, body string) (string, error) {
+	t.Helper()
+	x.Response.Body, x.Response.Buffered = []byte(body), true
+	err := p.ResponseStage().Response(context.Background(), x)
+	return string(x.Response.Body), err
+}
+
+// TestDLPSeesThroughEscapesAndNames: values hidden behind JSON escapes,
+// values in member names and strings that only look like ciphertexts are
+// all found; masking keeps the document valid.
+func TestDLPSeesThroughEscapesAndNames(t *testing.T) {
+	block := newProtector(t, nil, config.Route{Protect: &config.RouteProtect{DLP: &config.RouteDLP{Action: "block"}}})
+	for _, body := range []string{
+		`{"card":"\u0034111111111111111"}`,
+		`{"card":"4111\u00201111\u00201111\u00201111"}`,
+		`{"email":"ann\u0040example.com"}`,
+		`{"by_email":{"ann@example.com":{}}}`,
+		`{"pass\u0077ord":"hJ8kL2mN9pQ4rS7tV1wX3yZ5aB"}`,
+		`{"note":"rampart:v1: 4111 1111 1111 1111"}`,
+		`{"note":"rampart:v1:4111-1111-1111-1111"}`,
+	} {
+		x := exchange(0, "GET", "")
+		if _, err := respond(t, block, x, body); err == nil || !strings.Contains(err.Error(), "sensitive") {
+			t.Errorf("%s: passed a blocking DLP (%v)", body, err)
+		}
+	}
+	mask := newProtector(t, nil, config.Route{Protect: &config.RouteProtect{DLP: &config.RouteDLP{Action: "mask"}}})
+	x := exchange(0, "GET", "")
+	out, err := respond(t, mask, x, `{"by_email":{"ann@example.com":{"card":"4111 1111 1111 1111","c2":"\u0034111111111111111"}}}`)
+	if err != nil || !json.Valid([]byte(out)) || strings.Contains(out, "ann@") || strings.Contains(out, "4111 1111 1111 1111") || strings.Contains(out, `\u0034111`) {
+		t.Errorf("masked: %s %v", out, err)
+	}
+	if len(x.Response.Findings) != 2 || x.Response.Findings[0] != (pipeline.Finding{Kind: "card", Count: 2}) {
+		t.Errorf("findings %v", x.Response.Findings)
+	}
+}
+
+type failingCipher struct{ err error }
+
+func (f failingCipher) AppendEncrypt(context.Context, []byte, string, string, []byte) ([]byte, error) {
+	return nil, f.err
+}
+func (f failingCipher) Decrypt(context.Context, string, string, string) ([]byte, keyring.Opened, error) {
+	return nil, keyring.Opened{}, f.err
+}
+
+// TestDecryptFailures: a value that cannot be decrypted for good is null;
+// a keyring that fails for now refuses the response instead, so a client
+// never reads (and writes back) a null for data that still exists.
+func TestDecryptFailures(t *testing.T) {
+	route := config.Route{Path: "/users/{id}", Protect: &config.RouteProtect{Subject: "param:id",
+		Fields: []config.ProtectField{{Path: "$.ssn", Reveal: config.Reveal{Owner: true}}}}}
+	sealed := `{"ssn":"` + keyring.Prefix + strings.Repeat("A", 60) + `"}`
+	for _, tc := range []struct {
+		err    error
+		status int
+		body   string
+	}{
+		{keyring.ErrKeyGone, 0, `{"ssn":null}`},
+		{keyring.ErrAuthentication, 0, `{"ssn":null}`},
+		{errors.New("database is down"), http.StatusServiceUnavailable, ""},
+	} {
+		p := newProtector(t, failingCipher{tc.err}, route)
+		out, err := respond(t, p, exchange(0, "GET", ""), sealed)
+		d, _ := pipeline.AsDenial(err)
+		switch {
+		case tc.status == 0 && (err != nil || out != tc.body):
+			t.Errorf("%v: %s %v", tc.err, out, err)
+		case tc.status != 0 && (d == nil || d.Status != tc.status || d.Reason != "protect.keys_unavailable"):
+			t.Errorf("%v: %v, want %d", tc.err, err, tc.status)
+		}
+	}
+}
+
+// TestTenantOwner: on a tenant route the tenant owns the data, so every
+// member of the tenant reads its fields with reveal.owner.
+func TestTenantOwner(t *testing.T) {
+	ring := benchRing(t)
+	tp := newProtector(t, ring, config.Route{Protect: &config.RouteProtect{Subject: "tenant",
+		Fields: []config.ProtectField{{Path: "$.iban", Reveal: config.Reveal{Owner: true}}}}})
+	x := exchange(0, "PUT", `{"iban":"DE89370400440532013000"}`)
+	x.Identity = &pipeline.Identity{Subject: "alice", Tenant: "acme"}
+	x.SetBodySource(fixedBody(`{"iban":"DE89370400440532013000"}`))
+	if err := tp.RequestStage().Request(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := x.BufferedRequestBody()
+	for who, id := range map[string]*pipeline.Identity{
+		"alice@acme": {Subject: "alice", Tenant: "acme"}, "bob@acme": {Subject: "bob", Tenant: "acme"}, "eve@evil": {Subject: "eve", Tenant: "evil"},
+	} {
+		y := exchange(0, "GET", "")
+		y.Identity = id
+		out, err := respond(t, tp, y, string(stored))
+		clear := strings.Contains(out, "DE89370400440532013000")
+		if err != nil || clear != strings.HasSuffix(who, "@acme") {
+			t.Errorf("%s reads %s (%v)", who, out, err)
+		}
+	}
+}
