@@ -38,15 +38,11 @@ type localDataKeys struct {
 }
 
 func (l *localDataKeys) ListDataKeys(ctx context.Context, subject, after string, limit int) (admin.KeysPage, error) {
-	keys, err := l.ring.List(ctx, subject, after, limit)
+	keys, next, err := l.ring.List(ctx, subject, after, limit)
 	if err != nil {
 		return admin.KeysPage{}, err
 	}
-	p := admin.KeysPage{Keys: keys}
-	if subject == "" && len(keys) == limit && limit > 0 {
-		p.Next = keys[len(keys)-1].Subject
-	}
-	return p, nil
+	return admin.KeysPage{Keys: keys, Next: next}, nil
 }
 
 func (l *localDataKeys) RotateDataKey(ctx context.Context, subject string) (admin.RotateResult, error) {
@@ -222,7 +218,7 @@ func keysList(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	t.flags(cmd)
-	cmd.Flags().StringVar(&after, "after", "", "list subjects after this one (paging)")
+	cmd.Flags().StringVar(&after, "after", "", "the cursor a previous page printed (paging)")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many keys")
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	return cmd
@@ -271,6 +267,9 @@ func keysRewrap(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if res.Remaining > 0 {
+				return fmt.Errorf("rewrapped %d data keys, but %d of %d are still wrapped by an older KEK version (a gateway has not reread the KEK yet): run rewrap again, and keep the old versions until it reports none", res.Rewrapped, res.Remaining, res.Total)
+			}
 			fmt.Fprintf(stdout, "rewrapped %d data keys; all %d are wrapped by KEK version %d\n", res.Rewrapped, res.Total, res.KEKVersion)
 			return nil
 		},
@@ -313,8 +312,9 @@ func keysKEKAdd(stdout io.Writer) *cobra.Command {
 		Use:   "kek-add",
 		Short: "Add a key-encryption key version to the KEK file",
 		Long: "kek-add appends a new, random KEK version to the KEK file (--kek-file, or the one of -c FILE\n" +
-			"or --data DIR). New data keys are wrapped with it at once; run rewrap to move the existing\n" +
-			"ones, then the old versions may leave the file. Every gateway of a cluster needs the new file.",
+			"or --data DIR). Running gateways reread the file within seconds and wrap new data keys with\n" +
+			"it; run rewrap to move the existing ones, and remove an old version only once rewrap reports\n" +
+			"none left on it. Every gateway of a cluster needs the new file.",
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {

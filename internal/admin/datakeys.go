@@ -49,7 +49,8 @@ func (a *dataKeysAPI) routes(mux *http.ServeMux, transit bool) {
 // KeysPage is one page of data keys.
 type KeysPage struct {
 	Keys []keyring.KeyInfo `json:"keys"`
-	// Next is the "after" of the next page; empty on the last.
+	// Next is the "after" cursor (VERSION:SUBJECT) of the next page;
+	// empty on the last.
 	Next string `json:"next,omitempty"`
 }
 
@@ -64,16 +65,12 @@ func (a *dataKeysAPI) list(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	keys, err := a.ring.List(r.Context(), q.Get("subject"), q.Get("after"), limit)
+	keys, next, err := a.ring.List(r.Context(), q.Get("subject"), q.Get("after"), limit)
 	if err != nil {
 		internal(w, err)
 		return
 	}
-	page := KeysPage{Keys: keys}
-	if q.Get("subject") == "" && len(keys) == limit {
-		page.Next = keys[len(keys)-1].Subject
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, KeysPage{Keys: keys, Next: next})
 }
 
 // SubjectRequest names a subject.
@@ -275,7 +272,7 @@ func transitError(w http.ResponseWriter, err error) {
 }
 
 // ListDataKeys lists data keys: one subject's, or a page of all of them
-// (after: the last subject of the previous page).
+// (after: the previous page's Next).
 func (c *Client) ListDataKeys(ctx context.Context, subject, after string, limit int) (KeysPage, error) {
 	u := c.base.JoinPath("/v1/keys")
 	q := url.Values{}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -297,5 +298,35 @@ func TestDLP(t *testing.T) {
 	}
 	if f, a := seen.last(); a != "report" || len(f) != 1 || f[0] != (pipeline.Finding{Kind: "card", Count: 50}) {
 		t.Errorf("stream findings %v %q", f, a)
+	}
+}
+
+// TestLostKEKFile: with data keys in the store, a missing KEK file stops
+// the keyring from opening instead of being replaced by a new one.
+func TestLostKEKFile(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "rampart.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := &config.Config{DataDir: dir}
+	config.SetDefaults(cfg)
+	ring, err := OpenKeyring(context.Background(), cfg, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Encrypt(context.Background(), "bob", "$.ssn", []byte(`"x"`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ring.Close()
+	if err := os.Remove(cfg.Protect.Keys.KEKFile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenKeyring(context.Background(), cfg, st, nil); err == nil || !strings.Contains(err.Error(), "restore the file") {
+		t.Fatalf("opened with the KEK file gone: %v", err)
+	}
+	if _, err := os.Stat(cfg.Protect.Keys.KEKFile); err == nil {
+		t.Fatal("a new KEK file was made")
 	}
 }

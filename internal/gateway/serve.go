@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -516,6 +517,18 @@ func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *
 	k := cfg.Protect.Keys
 	load := func() (keyring.KEK, error) { return keyring.KEKFromEnv(k.KEKEnv) }
 	if k.KEKEnv == "" {
+		// A KEK file is made only for a store without data keys: a lost
+		// secret mount must stop the gateway, not start a KEK under which
+		// none of the existing keys unwrap.
+		if _, err := os.Stat(k.KEKFile); errors.Is(err, fs.ErrNotExist) {
+			n, _, cerr := st.CountDataKeys(ctx, 0)
+			if cerr != nil {
+				return nil, fmt.Errorf("protect.keys: %w", cerr)
+			}
+			if n > 0 {
+				return nil, fmt.Errorf("protect.keys.kek_file %s does not exist, but the store holds %d data keys wrapped by a key-encryption key: restore the file", k.KEKFile, n)
+			}
+		}
 		if _, err := keyring.LoadKEKFile(k.KEKFile, true); err != nil {
 			return nil, fmt.Errorf("protect.keys.kek_file: %w", err)
 		}

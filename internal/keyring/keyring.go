@@ -26,6 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +59,8 @@ type Options struct {
 	// read again. Default 5m.
 	CacheTTL time.Duration
 	// ShredPoll is how often the store is asked for subjects shredded by
-	// other gateways, whose keys are then dropped from memory. Default 5s.
+	// other gateways, whose keys are then dropped from memory, and the KEK
+	// reread (LoadKEK). Default 5s.
 	ShredPoll time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -162,6 +165,11 @@ func (k *Keyring) reloadKEK() (KEK, error) {
 	kek, err := k.opt.LoadKEK()
 	if err != nil {
 		return nil, fmt.Errorf("loading the key-encryption key: %w", err)
+	}
+	if old := k.kek.Load(); old != nil && kek.Current() < old.k.Current() {
+		// A source that lost its newest version would leave keys wrapped
+		// by it unreadable: keep what we have and say so.
+		return nil, fmt.Errorf("the key-encryption key source now ends at version %d, before the loaded %d", kek.Current(), old.k.Current())
 	}
 	k.kek.Store(&kekHolder{kek})
 	return kek, nil
@@ -479,11 +487,15 @@ func (k *Keyring) Rotate(ctx context.Context, subject string) (int, error) {
 
 // RewrapResult reports a KEK rewrap.
 type RewrapResult struct {
-	// KEKVersion is the version every key is now wrapped by.
+	// KEKVersion is the current KEK version, which the keys are moved to.
 	KEKVersion int `json:"kek_version"`
 	// Rewrapped counts the keys this run changed; Total counts all keys.
 	Rewrapped int64 `json:"rewrapped"`
 	Total     int64 `json:"total"`
+	// Remaining counts the keys still wrapped by an older version when
+	// the run ended (a gateway that has not reread the KEK yet made them):
+	// run it again before an old version leaves the KEK source.
+	Remaining int64 `json:"remaining"`
 }
 
 // Rewrap reloads the KEK and rewraps every data key wrapped by an older
@@ -499,39 +511,65 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done int64)) (Rewrap
 	}
 	cur := kek.Current()
 	res := RewrapResult{KEKVersion: cur}
+	// Gateways reread the KEK every ShredPoll: keys one of them wraps with
+	// the old version meanwhile are caught by another pass.
+	for pass := 0; ; pass++ {
+		if err := k.rewrapPass(ctx, kek, &res, progress); err != nil {
+			return res, err
+		}
+		total, older, err := k.st.CountDataKeys(ctx, cur)
+		if err != nil {
+			return res, err
+		}
+		res.Total, res.Remaining = total, older
+		if older == 0 || pass == 2 {
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("rewrap interrupted after %d keys: %w", res.Rewrapped, ctx.Err())
+		case <-time.After(k.opt.ShredPoll):
+		}
+	}
+}
+
+// rewrapPass rewraps, once through, the keys wrapped before kek's current
+// version.
+func (k *Keyring) rewrapPass(ctx context.Context, kek KEK, res *RewrapResult, progress func(done int64)) error {
+	cur := kek.Current()
 	after := ""
 	for {
 		rows, err := k.st.DataKeysWrappedBefore(ctx, cur, after, 256)
 		if err != nil {
-			return res, err
+			return err
 		}
 		if len(rows) == 0 {
 			break
 		}
 		for _, row := range rows {
 			if err := ctx.Err(); err != nil {
-				return res, fmt.Errorf("rewrap interrupted after %d keys: %w", res.Rewrapped, err)
+				return fmt.Errorf("rewrap interrupted after %d keys: %w", res.Rewrapped, err)
 			}
 			id, err := parseKeyID(row.KeyID)
 			if err != nil {
-				return res, err
+				return err
 			}
 			if !kek.Has(row.KEKVersion) {
-				return res, fmt.Errorf("data key %s is wrapped by key-encryption key version %d, which is not loaded: keep every version in the KEK source until the rewrap is done", row.KeyID, row.KEKVersion)
+				return fmt.Errorf("data key %s is wrapped by key-encryption key version %d, which is not loaded: keep every version in the KEK source until the rewrap is done", row.KeyID, row.KEKVersion)
 			}
 			ad := wrapAD(row.Subject, row.Version, id)
 			raw, err := kek.Unwrap(ctx, row.KEKVersion, row.Wrapped, ad)
 			if err != nil {
-				return res, fmt.Errorf("unwrapping data key %s: %w", row.KeyID, err)
+				return fmt.Errorf("unwrapping data key %s: %w", row.KeyID, err)
 			}
 			wrapped, err := kek.Wrap(ctx, cur, raw, ad)
 			clear(raw)
 			if err != nil {
-				return res, fmt.Errorf("wrapping data key %s: %w", row.KeyID, err)
+				return fmt.Errorf("wrapping data key %s: %w", row.KeyID, err)
 			}
 			changed, err := k.st.RewrapDataKey(ctx, row.KeyID, row.KEKVersion, cur, wrapped)
 			if err != nil {
-				return res, err
+				return err
 			}
 			if changed {
 				res.Rewrapped++
@@ -542,12 +580,7 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done int64)) (Rewrap
 			progress(res.Rewrapped)
 		}
 	}
-	total, _, err := k.st.CountDataKeys(ctx, cur)
-	if err != nil {
-		return res, err
-	}
-	res.Total = total
-	return res, nil
+	return nil
 }
 
 // Shred destroys every data key of subject: everything ever encrypted for
@@ -591,24 +624,41 @@ type KeyInfo struct {
 	Used int64 `json:"used"`
 }
 
-// List describes the data keys of subject, or with an empty subject up to
-// limit keys of the subjects after `after`, in subject order.
-func (k *Keyring) List(ctx context.Context, subject, after string, limit int) ([]KeyInfo, error) {
+// List describes the data keys of subject, or with an empty subject a
+// page of up to limit keys of every subject, in subject and version
+// order, after the cursor `after` (empty: from the start). It returns the
+// cursor of the next page, empty after the last.
+func (k *Keyring) List(ctx context.Context, subject, after string, limit int) ([]KeyInfo, string, error) {
 	if limit <= 0 || limit > 10000 {
 		limit = 1000
 	}
-	rows, err := k.st.DataKeys(ctx, subject, after, limit)
+	afterSubject, afterVersion := "", 0
+	if after != "" {
+		v, s, ok := strings.Cut(after, ":")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 {
+			return nil, "", fmt.Errorf("%w: the cursor %q is not VERSION:SUBJECT", ErrBadName, after)
+		}
+		afterSubject, afterVersion = s, n
+	}
+	rows, err := k.st.DataKeys(ctx, subject, afterSubject, afterVersion, limit)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	out := make([]KeyInfo, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, KeyInfo{Subject: r.Subject, Version: r.Version, KeyID: r.KeyID, KEKVersion: r.KEKVersion, CreatedAt: r.CreatedAt, Used: r.Used})
 	}
-	return out, nil
+	next := ""
+	if subject == "" && len(rows) == limit {
+		last := rows[len(rows)-1]
+		next = strconv.Itoa(last.Version) + ":" + last.Subject
+	}
+	return out, next, nil
 }
 
-// watch drops keys of subjects that other gateways shred.
+// watch drops keys of subjects that other gateways shred, and rereads the
+// KEK.
 func (k *Keyring) watch(base context.Context) {
 	defer close(k.done)
 	t := time.NewTicker(k.opt.ShredPoll)
@@ -619,6 +669,12 @@ func (k *Keyring) watch(base context.Context) {
 			return
 		case <-t.C:
 			k.pollShreds(base)
+			// A KEK version added since (rampart keys kek-add on this file,
+			// or in the environment of a restarted peer) wraps new keys
+			// from now on, here too.
+			if _, err := k.reloadKEK(); err != nil {
+				k.opt.Logger.Warn("keyring: rereading the key-encryption key failed; the loaded one stays in use", "error", err)
+			}
 		}
 	}
 }

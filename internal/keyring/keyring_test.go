@@ -252,7 +252,7 @@ func TestRotation(t *testing.T) {
 	if _, o, err := k.Decrypt(ctx, "bob", "$.ssn", re); err != nil || o.Version != 3 || !o.Current {
 		t.Fatalf("reencrypted: %+v %v", o, err)
 	}
-	keys, err := k.List(ctx, "bob", "", 0)
+	keys, _, err := k.List(ctx, "bob", "", 0)
 	if err != nil || len(keys) != 3 {
 		t.Fatalf("list = %+v, %v", keys, err)
 	}
@@ -287,7 +287,7 @@ func TestMessageBound(t *testing.T) {
 			t.Errorf("version %d encrypted %d messages, bound 10", v, n)
 		}
 	}
-	keys, _ := a.List(ctx, "bob", "", 0)
+	keys, _, _ := a.List(ctx, "bob", "", 0)
 	for _, k := range keys {
 		if k.Used > 10+2*4 { // each gateway's last block may pass the bound and is then abandoned
 			t.Errorf("version %d reserved %d uses", k.Version, k.Used)
@@ -511,4 +511,55 @@ func FuzzParseKEK(f *testing.F) {
 			t.Fatalf("error quotes the input: %v", err)
 		}
 	})
+}
+
+// TestKEKRotationSeenByOtherGateways: after a KEK version is added and a
+// rewrap runs on one gateway, another gateway wraps its new keys with the
+// new version once it rereads the KEK, and the rewrap reports what is
+// still on an old version instead of claiming all is done.
+func TestKEKRotationSeenByOtherGateways(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Backends(t)["sqlite"](t)
+	kekPath := filepath.Join(t.TempDir(), "kek")
+	opt := Options{LoadKEK: fileKEK(t, kekPath), ShredPoll: 20 * time.Millisecond}
+	a, b := newRing(t, st, opt), newRing(t, st, opt)
+	if _, err := a.Encrypt(ctx, "alice", "$.f", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AddKEKVersion(kekPath); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Rewrap(ctx, nil)
+	if err != nil || res.Rewrapped != 1 || res.Remaining != 0 || res.KEKVersion != 2 {
+		t.Fatalf("rewrap = %+v, %v", res, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for b.KEK().Current() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the other gateway never reread the KEK")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := b.Encrypt(ctx, "carol", "$.f", []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if _, older, _ := st.CountDataKeys(ctx, 2); older != 0 {
+		t.Fatalf("%d keys made after the rotation are on the old KEK version", older)
+	}
+	// A KEK source that lost its newest version is not taken.
+	if err := os.WriteFile(kekPath, []byte(strings.SplitN(string(mustRead(t, kekPath)), "\n2:", 2)[0]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.reloadKEK(); err == nil || b.KEK().Current() != 2 {
+		t.Fatalf("reload after losing version 2: %v, current %d", err, b.KEK().Current())
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

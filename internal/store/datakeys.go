@@ -101,14 +101,14 @@ func (s *Store) CurrentDataKey(ctx context.Context, subject string) (DataKey, er
 }
 
 // DataKeys lists keys ordered by subject and version, starting after the
-// subject `after` (empty: from the start), at most limit of them; with a
-// subject, only that subject's keys.
-func (s *Store) DataKeys(ctx context.Context, subject, after string, limit int) ([]DataKey, error) {
+// key (afterSubject, afterVersion) (an empty subject: from the start), at
+// most limit of them; with a subject, only that subject's keys.
+func (s *Store) DataKeys(ctx context.Context, subject, afterSubject string, afterVersion, limit int) ([]DataKey, error) {
 	if subject != "" {
 		return s.dataKeys(ctx, "listing data keys", `SELECT `+dataKeyColumns+` FROM data_keys WHERE subject = $1 ORDER BY version`, subject)
 	}
 	return s.dataKeys(ctx, "listing data keys", `SELECT `+dataKeyColumns+` FROM data_keys
-		WHERE subject > $1 ORDER BY subject, version LIMIT $2`, after, limit)
+		WHERE subject > $1 OR (subject = $1 AND version > $2) ORDER BY subject, version LIMIT $3`, afterSubject, afterVersion, limit)
 }
 
 // DataKeysWrappedBefore returns up to limit keys wrapped by a KEK version

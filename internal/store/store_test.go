@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,9 +249,27 @@ func TestDataKeys(t *testing.T) {
 			if total, older, err := s.CountDataKeys(ctx, 2); err != nil || total != 3 || older != 1 {
 				t.Fatalf("count = %d, %d, %v", total, older, err)
 			}
-			page, err := s.DataKeys(ctx, "", "bob", 10)
+			page, err := s.DataKeys(ctx, "", "bob", 2, 10)
 			if err != nil || len(page) != 1 || page[0].Subject != "carol" {
-				t.Fatalf("page after bob = %+v, %v", page, err)
+				t.Fatalf("page after bob v2 = %+v, %v", page, err)
+			}
+			// A page that ends inside a subject's versions goes on with
+			// the next version, not the next subject.
+			var seen []string
+			afterS, afterV := "", 0
+			for range 5 {
+				p, err := s.DataKeys(ctx, "", afterS, afterV, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(p) == 0 {
+					break
+				}
+				seen = append(seen, p[0].KeyID)
+				afterS, afterV = p[0].Subject, p[0].Version
+			}
+			if strings.Join(seen, ",") != "01,02,03" {
+				t.Fatalf("paging one by one saw %v", seen)
 			}
 			n, err := s.ShredSubject(ctx, "bob", []byte("hash-of-bob-0123456789abcdef0123"), at)
 			if err != nil || n != 2 {
