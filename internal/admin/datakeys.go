@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,9 +39,9 @@ func (a *dataKeysAPI) routes(mux *http.ServeMux, transit bool) {
 	mux.Handle("POST /v1/keys/rewrap", authorized(a.want, jsonOnly(http.HandlerFunc(a.rewrap))))
 	mux.Handle("POST /v1/keys/shred", authorized(a.want, jsonOnly(http.HandlerFunc(a.shred))))
 	if transit {
-		mux.Handle("POST /v1/transit/encrypt", jsonOnly(a.caller("transit:encrypt", a.encrypt)))
-		mux.Handle("POST /v1/transit/decrypt", jsonOnly(a.caller("transit:decrypt", a.decrypt)))
-		mux.Handle("POST /v1/transit/rewrap", jsonOnly(a.caller("transit:rewrap", a.reencrypt)))
+		mux.Handle("POST /v1/transit/encrypt", jsonOnly(a.transit("encrypt", a.encrypt)))
+		mux.Handle("POST /v1/transit/decrypt", jsonOnly(a.transit("decrypt", a.decrypt)))
+		mux.Handle("POST /v1/transit/rewrap", jsonOnly(a.transit("rewrap", a.reencrypt)))
 	}
 }
 
@@ -137,10 +136,83 @@ func (a *dataKeysAPI) shred(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ShredResult{Subject: req.Subject, Destroyed: n})
 }
 
-// caller lets a request through with the admin token, or with a Rampart
-// API key that holds scope (checked like the gateway's API key
-// authenticator: revoked, expired and address-bound keys are refused).
-func (a *dataKeysAPI) caller(scope string, next func(w http.ResponseWriter, r *http.Request, who string)) http.Handler {
+// transitField is the field name the keyring binds into transit
+// ciphertexts: its own namespace, so that no transit caller can decrypt a
+// field the gateway encrypted ($.ssn) or forge one the gateway would
+// show as genuine.
+func transitField(f string) string { return "transit/" + f }
+
+// caller is who called the encryption API, and which subjects it may use.
+type caller struct {
+	who    string
+	scopes []string // nil: the admin token, every subject
+}
+
+// allows reports whether the caller may do op (encrypt, decrypt, rewrap)
+// for subject: the scope transit:OP allows every subject,
+// transit:OP:SUBJECT one, and transit:OP:PREFIX* those that start with
+// PREFIX.
+func (c caller) allows(op, subject string) bool {
+	if c.scopes == nil {
+		return true
+	}
+	base := "transit:" + op
+	for _, s := range c.scopes {
+		rest, ok := strings.CutPrefix(s, base)
+		switch {
+		case !ok:
+		case rest == "":
+			return true
+		case !strings.HasPrefix(rest, ":"):
+		case strings.HasSuffix(rest, "*") && strings.HasPrefix(subject, rest[1:len(rest)-1]):
+			return true
+		case rest[1:] == subject:
+			return true
+		}
+	}
+	return false
+}
+
+// transit authenticates a call of the encryption API (the admin token,
+// or a Rampart API key checked like the gateway's API key authenticator:
+// revoked, expired and address-bound keys are refused), decodes it,
+// checks that the caller may do op for its subject, runs it and records
+// it in the audit log (who, what, for whom; never the data).
+func (a *dataKeysAPI) transit(op string, run func(r *http.Request, req TransitRequest) (TransitResult, error)) http.Handler {
+	return a.authenticate(func(w http.ResponseWriter, r *http.Request, c caller) {
+		var req TransitRequest
+		if err := decode(r, &req); err != nil {
+			badRequest(w, err)
+			return
+		}
+		if req.Subject == "" || req.Field == "" {
+			badRequest(w, errors.New("subject and field are required"))
+			return
+		}
+		if !c.allows(op, req.Subject) {
+			problem.Write(w, http.StatusForbidden, "admin.forbidden", "This API key may not "+op+" for this subject (scope transit:"+op+"[:SUBJECT]).", "", nil)
+			return
+		}
+		res, err := run(r, req)
+		a.record.record("transit."+op, req.Subject, fmt.Sprintf("field %q by %s: %s", req.Field, c.who, outcomeOf(err)))
+		if err != nil {
+			transitError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+func outcomeOf(err error) string {
+	if err != nil {
+		return "refused"
+	}
+	return "ok"
+}
+
+// authenticate lets a request through with the admin token or a valid
+// API key.
+func (a *dataKeysAPI) authenticate(next func(w http.ResponseWriter, r *http.Request, c caller)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -149,7 +221,7 @@ func (a *dataKeysAPI) caller(scope string, next func(w http.ResponseWriter, r *h
 		}
 		got := sha256.Sum256([]byte(tok))
 		if subtle.ConstantTimeCompare(got[:], a.want[:]) == 1 {
-			next(w, r, "admin")
+			next(w, r, caller{who: "the admin token"})
 			return
 		}
 		id, secret, err := apikey.Parse(tok)
@@ -167,11 +239,7 @@ func (a *dataKeysAPI) caller(scope string, next func(w http.ResponseWriter, r *h
 			unauthorized(w)
 			return
 		}
-		if !slices.Contains(rec.Scopes, scope) {
-			problem.Write(w, http.StatusForbidden, "admin.forbidden", "This API key lacks the scope "+scope+".", "", nil)
-			return
-		}
-		next(w, r, "apikey:"+id)
+		next(w, r, caller{who: "apikey:" + id, scopes: append([]string{}, rec.Scopes...)})
 	})
 }
 
@@ -189,9 +257,11 @@ func unauthorized(w http.ResponseWriter) {
 		http.Header{"Www-Authenticate": {`Bearer realm="rampart-admin"`}})
 }
 
-// TransitRequest is an encrypt, decrypt or rewrap call. Plaintext is
-// base64 (standard), so any bytes fit; Field is the name bound into the
-// ciphertext, such as "$.ssn" or "users.ssn".
+// TransitRequest is an encrypt, decrypt or rewrap call, for one subject
+// (required, and within the caller's scopes). Plaintext is base64
+// (standard), so any bytes fit; Field (required) is the name bound into
+// the ciphertext, such as "users.ssn", in a namespace of its own: a
+// ciphertext the gateway made for a route's field does not decrypt here.
 type TransitRequest struct {
 	Subject    string `json:"subject"`
 	Field      string `json:"field"`
@@ -207,53 +277,28 @@ type TransitResult struct {
 	Version    int    `json:"version,omitempty"`
 }
 
-func (a *dataKeysAPI) encrypt(w http.ResponseWriter, r *http.Request, _ string) {
-	var req TransitRequest
-	if err := decode(r, &req); err != nil {
-		badRequest(w, err)
-		return
-	}
+func (a *dataKeysAPI) encrypt(r *http.Request, req TransitRequest) (TransitResult, error) {
 	pt, err := base64.StdEncoding.DecodeString(req.Plaintext)
 	if err != nil {
-		badRequest(w, errors.New("plaintext must be standard base64"))
-		return
+		return TransitResult{}, fmt.Errorf("%w: plaintext must be standard base64", keyring.ErrBadName)
 	}
-	ct, err := a.ring.Encrypt(r.Context(), req.Subject, req.Field, pt)
-	clear(pt)
-	if err != nil {
-		transitError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, TransitResult{Ciphertext: ct})
+	defer clear(pt)
+	ct, err := a.ring.Encrypt(r.Context(), req.Subject, transitField(req.Field), pt)
+	return TransitResult{Ciphertext: ct}, err
 }
 
-func (a *dataKeysAPI) decrypt(w http.ResponseWriter, r *http.Request, _ string) {
-	var req TransitRequest
-	if err := decode(r, &req); err != nil {
-		badRequest(w, err)
-		return
-	}
-	pt, o, err := a.ring.Decrypt(r.Context(), req.Subject, req.Field, req.Ciphertext)
+func (a *dataKeysAPI) decrypt(r *http.Request, req TransitRequest) (TransitResult, error) {
+	pt, o, err := a.ring.Decrypt(r.Context(), req.Subject, transitField(req.Field), req.Ciphertext)
 	if err != nil {
-		transitError(w, err)
-		return
+		return TransitResult{}, err
 	}
-	writeJSON(w, http.StatusOK, TransitResult{Plaintext: base64.StdEncoding.EncodeToString(pt), Subject: o.Subject, Version: o.Version})
-	clear(pt)
+	defer clear(pt)
+	return TransitResult{Plaintext: base64.StdEncoding.EncodeToString(pt), Subject: o.Subject, Version: o.Version}, nil
 }
 
-func (a *dataKeysAPI) reencrypt(w http.ResponseWriter, r *http.Request, _ string) {
-	var req TransitRequest
-	if err := decode(r, &req); err != nil {
-		badRequest(w, err)
-		return
-	}
-	ct, err := a.ring.Reencrypt(r.Context(), req.Subject, req.Field, req.Ciphertext)
-	if err != nil {
-		transitError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, TransitResult{Ciphertext: ct})
+func (a *dataKeysAPI) reencrypt(r *http.Request, req TransitRequest) (TransitResult, error) {
+	ct, err := a.ring.Reencrypt(r.Context(), req.Subject, transitField(req.Field), req.Ciphertext)
+	return TransitResult{Ciphertext: ct}, err
 }
 
 // transitError answers a failed encryption call: what the caller got wrong

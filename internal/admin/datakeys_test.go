@@ -70,6 +70,7 @@ func TestDataKeysAndTransit(t *testing.T) {
 		return k
 	}
 	encKey, decKey, readerKey := newKey("transit:encrypt"), newKey("transit:decrypt", "transit:rewrap"), newKey("profile")
+	scopedKey := newKey("transit:decrypt:cust-4*", "transit:encrypt:solo")
 
 	call := func(op, token string, req TransitRequest) (int, TransitResult, string) {
 		b, _ := json.Marshal(req)
@@ -117,6 +118,30 @@ func TestDataKeysAndTransit(t *testing.T) {
 	if code, _, _ := call("decrypt", decKey, TransitRequest{Subject: "cust-43", Field: "cards.number", Ciphertext: enc.Ciphertext}); code != 400 {
 		t.Errorf("decrypt for another subject: %d", code)
 	}
+	if code, _, _ := call("decrypt", decKey, TransitRequest{Field: "cards.number", Ciphertext: enc.Ciphertext}); code != 400 {
+		t.Errorf("decrypt without a subject: %d", code)
+	}
+	// Scopes may name subjects: transit:decrypt:cust-4* and transit:encrypt:solo.
+	for _, tc := range []struct {
+		op, subject string
+		want        int
+	}{
+		{"decrypt", "cust-42", 200}, {"decrypt", "other-1", 403}, {"encrypt", "solo", 200}, {"encrypt", "solo2", 403}, {"rewrap", "cust-42", 403},
+	} {
+		code, _, raw := call(tc.op, scopedKey, TransitRequest{Subject: tc.subject, Field: "cards.number", Plaintext: pt, Ciphertext: enc.Ciphertext})
+		if code != tc.want {
+			t.Errorf("scoped key %s for %s: %d %s", tc.op, tc.subject, code, raw)
+		}
+	}
+	// A ciphertext the gateway made for a route's field does not decrypt
+	// through the encryption API, even with the right field name.
+	gw, err := ring.Encrypt(ctx, "cust-42", "$.ssn", []byte(`"536-22-6789"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := call("decrypt", testToken, TransitRequest{Subject: "cust-42", Field: "$.ssn", Ciphertext: gw}); code != 400 {
+		t.Errorf("transit decrypted a gateway field: %d", code)
+	}
 	if code, _, _ := call("decrypt", decKey, TransitRequest{Subject: "cust-42", Field: "cards.cvv", Ciphertext: enc.Ciphertext}); code != 400 {
 		t.Errorf("decrypt as another field: %d", code)
 	}
@@ -136,7 +161,7 @@ func TestDataKeysAndTransit(t *testing.T) {
 	if code != 200 || re.Ciphertext == enc.Ciphertext {
 		t.Fatalf("rewrap: %d %s", code, raw)
 	}
-	if _, dec, _ := call("decrypt", testToken, TransitRequest{Field: "cards.number", Ciphertext: re.Ciphertext}); dec.Version != 2 {
+	if _, dec, _ := call("decrypt", testToken, TransitRequest{Subject: "cust-42", Field: "cards.number", Ciphertext: re.Ciphertext}); dec.Version != 2 {
 		t.Errorf("rewrapped value is on version %d", dec.Version)
 	}
 	page, err := c.ListDataKeys(ctx, "cust-42", "", 0)
@@ -147,19 +172,27 @@ func TestDataKeysAndTransit(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw, err := c.RewrapDataKeys(ctx)
-	if err != nil || rw.Rewrapped != 2 || rw.KEKVersion != 2 {
+	if err != nil || rw.Rewrapped != 3 || rw.KEKVersion != 2 || rw.Remaining != 0 { // cust-42 v1, v2 and solo v1
 		t.Fatalf("KEK rewrap: %+v %v", rw, err)
 	}
 	sh, err := c.ShredSubject(ctx, "cust-42")
 	if err != nil || sh.Destroyed != 2 {
 		t.Fatalf("shred: %+v %v", sh, err)
 	}
-	if code, _, _ := call("decrypt", decKey, TransitRequest{Field: "cards.number", Ciphertext: re.Ciphertext}); code != 410 {
+	if code, _, _ := call("decrypt", decKey, TransitRequest{Subject: "cust-42", Field: "cards.number", Ciphertext: re.Ciphertext}); code != 410 {
 		t.Errorf("decrypt after shred: %d", code)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if strings.Join(events, ",") != "keys.rotated cust-42,keys.rewrapped ,keys.shredded cust-42" {
+	var admin, transit []string
+	for _, e := range events {
+		if strings.HasPrefix(e, "transit.") {
+			transit = append(transit, e)
+		} else {
+			admin = append(admin, e)
+		}
+	}
+	if strings.Join(admin, ",") != "keys.rotated cust-42,keys.rewrapped ,keys.shredded cust-42" || len(transit) < 10 || transit[0] != "transit.encrypt cust-42" {
 		t.Errorf("audit events %q", events)
 	}
 }

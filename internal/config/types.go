@@ -1049,8 +1049,11 @@ type Protect struct {
 	RedactLogs *bool `yaml:"redact_logs"`
 	// EncryptionAPI serves encrypt, decrypt and rewrap for services that
 	// store data themselves on the admin listener (/v1/transit/...), to the
-	// admin token and to API keys with the scopes transit:encrypt,
-	// transit:decrypt or transit:rewrap. Default false.
+	// admin token and to API keys with the scopes transit:OP (every
+	// subject), transit:OP:SUBJECT or transit:OP:PREFIX* (OP: encrypt,
+	// decrypt, rewrap). Every call is an audit event. Its ciphertexts live
+	// in a namespace of their own: fields the gateway encrypts cannot be
+	// decrypted through it. Default false.
 	EncryptionAPI bool `yaml:"encryption_api"`
 }
 
