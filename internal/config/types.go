@@ -1088,7 +1088,9 @@ type RouteProtect struct {
 	// Subject says whose data key encrypts request fields: "identity"
 	// (default: the caller's subject), "tenant" (the caller's tenant) or
 	// "param:NAME" (a route parameter, such as the user id of
-	// /users/{id}).
+	// /users/{id}). Subjects are names without their issuer: a route that
+	// accepts several authenticators must not let two of them name
+	// different people alike.
 	Subject string `yaml:"subject"`
 	// Fields are the JSON fields encrypted in request bodies and
 	// decrypted or masked in responses.

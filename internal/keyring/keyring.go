@@ -585,7 +585,10 @@ func (k *Keyring) rewrapPass(ctx context.Context, kek KEK, res *RewrapResult, pr
 
 // Shred destroys every data key of subject: everything ever encrypted for
 // them becomes unreadable, here at once and on other gateways within
-// ShredPoll. It returns how many key versions were destroyed.
+// ShredPoll. Until a peer polls, it may still encrypt new data for the
+// subject with a key it holds in memory; that data is unreadable too, as
+// if written before the shred. It returns how many key versions were
+// destroyed.
 func (k *Keyring) Shred(ctx context.Context, subject string) (int, error) {
 	if err := checkNames(subject, ""); err != nil {
 		return 0, fmt.Errorf("shredding: %w", err)
