@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -243,15 +244,20 @@ func auditDirKey(dataDir, dir, pubKey string) (string, string, error) {
 
 // summary is the review of a period of the audit log.
 type summary struct {
-	Since       string         `json:"since"`
-	Requests    int            `json:"requests"`
-	Denied      int            `json:"denied"`
-	Failed      int            `json:"failed"`
-	TopSubjects []count        `json:"top_subjects"`
-	Denials     []count        `json:"denials_by_reason"`
-	Alerts      []audit.Event  `json:"alerts"`
-	Admin       []audit.Event  `json:"admin_actions"`
-	byReason    map[string]int `json:"-"`
+	Since       string        `json:"since"`
+	Requests    int           `json:"requests"`
+	Denied      int           `json:"denied"`
+	Failed      int           `json:"failed"`
+	TopSubjects []count       `json:"top_subjects"`
+	Denials     []count       `json:"denials_by_reason"`
+	Alerts      []audit.Event `json:"alerts"`
+	Admin       []audit.Event `json:"admin_actions"`
+	// Sensitive counts DLP findings in responses by kind and action
+	// ("card mask"); Transit counts encryption API calls by operation and
+	// outcome ("transit.decrypt ok"), which are too many to list.
+	Sensitive []count        `json:"sensitive_data"`
+	Transit   []count        `json:"encryption_api"`
+	byReason  map[string]int `json:"-"`
 }
 
 type count struct {
@@ -275,7 +281,7 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 	var dataDir, dir, since, format string
 	cmd := &cobra.Command{
 		Use:   "summary",
-		Short: "Review a period of the audit log: top subjects, denials by reason, alerts, administrative actions",
+		Short: "Review a period of the audit log: top subjects, denials by reason, sensitive data found, alerts, administrative actions",
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -290,7 +296,7 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 			}
 			from := time.Now().Add(-d)
 			s := summary{Since: from.UTC().Format(time.RFC3339), Alerts: []audit.Event{}, Admin: []audit.Event{}, byReason: map[string]int{}}
-			subjects := map[string]int{}
+			subjects, sensitive, transit := map[string]int{}, map[string]int{}, map[string]int{}
 			err = audit.Each(dir, func(_ int64, ev audit.Event, _ []byte) error {
 				if t, err := time.Parse(time.RFC3339Nano, ev.Time); err != nil || t.Before(from) {
 					return nil
@@ -300,10 +306,23 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 					s.Alerts = append(s.Alerts, ev)
 					return nil
 				case "admin":
+					if strings.HasPrefix(ev.Action, "transit.") {
+						result := "ok"
+						if strings.HasSuffix(ev.Detail, ": refused") {
+							result = "refused"
+						}
+						transit[ev.Action+" "+result]++
+						return nil
+					}
 					s.Admin = append(s.Admin, ev)
 					return nil
 				}
 				s.Requests++
+				if ev.DLP != nil {
+					for _, f := range ev.DLP.Findings {
+						sensitive[f.Kind+" "+ev.DLP.Action] += f.Count
+					}
+				}
 				if ev.Subject != "" {
 					subjects[ev.Subject]++
 				}
@@ -324,6 +343,7 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			s.TopSubjects, s.Denials = top(subjects, 10), top(s.byReason, 20)
+			s.Sensitive, s.Transit = top(sensitive, 50), top(transit, 10)
 			if format == "json" {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
@@ -337,6 +357,16 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 			fmt.Fprintln(stdout, "\ndenials by reason:")
 			for _, c := range s.Denials {
 				fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
+			}
+			fmt.Fprintln(stdout, "\nsensitive data in responses (kind, action):")
+			for _, c := range s.Sensitive {
+				fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
+			}
+			if len(s.Transit) > 0 {
+				fmt.Fprintln(stdout, "\nencryption API calls:")
+				for _, c := range s.Transit {
+					fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
+				}
 			}
 			fmt.Fprintf(stdout, "\nalerts: %d\n", len(s.Alerts))
 			for _, a := range s.Alerts {

@@ -234,6 +234,10 @@ func TestAuditSummary(t *testing.T) {
 		{V: 1, Time: old, Subject: "eve", Status: 200},
 		{V: 1, Time: now, Kind: "alert", Action: "anomaly.auth_failures", ClientIP: "203.0.113.9"},
 		{V: 1, Time: now, Kind: "admin", Action: "apikey.create", Subject: "bob"},
+		{V: 1, Time: now, Subject: "bob", Status: 200, DLP: &audit.DLP{Action: "mask", Findings: []audit.DLPCount{{Kind: "card", Count: 2}, {Kind: "email", Count: 1}}}},
+		{V: 1, Time: now, Subject: "carol", Status: 200, DLP: &audit.DLP{Action: "mask", Findings: []audit.DLPCount{{Kind: "card", Count: 3}}}},
+		{V: 1, Time: now, Kind: "admin", Action: "transit.decrypt", Subject: "u1", Detail: `field "x" by apikey:k1: ok`},
+		{V: 1, Time: now, Kind: "admin", Action: "transit.decrypt", Subject: "u2", Detail: `field "x" by apikey:k1: refused`},
 	} {
 		b, _ := json.Marshal(ev)
 		if err := l.Append(b); err != nil {
@@ -257,14 +261,23 @@ func TestAuditSummary(t *testing.T) {
 			Key string
 			N   int
 		} `json:"denials_by_reason"`
-		Alerts []audit.Event `json:"alerts"`
-		Admin  []audit.Event `json:"admin_actions"`
+		Alerts    []audit.Event `json:"alerts"`
+		Admin     []audit.Event `json:"admin_actions"`
+		Sensitive []struct {
+			Key string
+			N   int
+		} `json:"sensitive_data"`
+		Transit []struct {
+			Key string
+			N   int
+		} `json:"encryption_api"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
 		t.Fatal(err)
 	}
-	if s.Requests != 3 || s.Denied != 2 || s.TopSubjects[0].Key != "bob" || s.TopSubjects[0].N != 2 || len(s.Denials) != 2 ||
-		len(s.Alerts) != 1 || len(s.Admin) != 1 {
+	if s.Requests != 5 || s.Denied != 2 || s.TopSubjects[0].Key != "bob" || s.TopSubjects[0].N != 3 || len(s.Denials) != 2 ||
+		len(s.Alerts) != 1 || len(s.Admin) != 1 || len(s.Sensitive) != 2 || s.Sensitive[0].Key != "card mask" || s.Sensitive[0].N != 5 ||
+		len(s.Transit) != 2 {
 		t.Fatalf("summary %+v", s)
 	}
 	out.Reset()
