@@ -60,12 +60,12 @@ func (l *Logger) Observe(x *pipeline.Exchange) {
 	path := x.Path
 	if path == "" {
 		path = x.In.RawPath
-		if len(path) > maxPathLog {
-			path = path[:maxPathLog] + "..."
-		}
 	}
 	if l.mask != nil {
-		path = l.mask(path)
+		path = l.mask(path) // before cutting: a value cut in two would not be found
+	}
+	if x.Path == "" && len(path) > maxPathLog {
+		path = path[:maxPathLog] + "..."
 	}
 	route := ""
 	if x.Route != nil {

@@ -189,7 +189,13 @@ func (a *dataKeysAPI) transit(op string, run func(r *http.Request, req TransitRe
 			badRequest(w, errors.New("subject and field are required"))
 			return
 		}
+		if len(req.Field) > keyring.MaxField-len(transitField("")) {
+			badRequest(w, fmt.Errorf("field is longer than %d bytes", keyring.MaxField-len(transitField(""))))
+			return
+		}
 		if !c.allows(op, req.Subject) {
+			// Probing other subjects is worth an audit event.
+			a.record.record("transit."+op, req.Subject, fmt.Sprintf("field %q by %s: refused: not in its scopes", req.Field, c.who))
 			problem.Write(w, http.StatusForbidden, "admin.forbidden", "This API key may not "+op+" for this subject (scope transit:"+op+"[:SUBJECT]).", "", nil)
 			return
 		}
@@ -301,13 +307,16 @@ func (a *dataKeysAPI) reencrypt(r *http.Request, req TransitRequest) (TransitRes
 	return TransitResult{Ciphertext: ct}, err
 }
 
-// transitError answers a failed encryption call: what the caller got wrong
-// is 400 (or 410 for a shredded key), anything else 500 without details.
+// transitError answers a failed encryption call: what cannot be
+// decrypted or was sent wrong is 400, anything else 503 without details.
 func transitError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, keyring.ErrKeyGone):
-		problem.Write(w, http.StatusGone, "transit.key_gone", "The ciphertext cannot be decrypted: "+keyring.ErrKeyGone.Error()+".", "", nil)
-	case errors.Is(err, keyring.ErrMalformed), errors.Is(err, keyring.ErrWrongSubject), errors.Is(err, keyring.ErrAuthentication):
+	case errors.Is(err, keyring.ErrKeyGone), errors.Is(err, keyring.ErrWrongSubject):
+		// One answer for both, so that a caller scoped to one subject
+		// cannot learn from other subjects' ciphertexts whether they
+		// were shredded.
+		problem.Write(w, http.StatusBadRequest, "transit.not_decryptable", "The ciphertext cannot be decrypted for this subject: it is another subject's, or its key was shredded.", "", nil)
+	case errors.Is(err, keyring.ErrMalformed), errors.Is(err, keyring.ErrAuthentication):
 		problem.Write(w, http.StatusBadRequest, "transit.bad_ciphertext", "The ciphertext cannot be decrypted: "+err.Error()+".", "", nil)
 	case errors.Is(err, keyring.ErrBadName):
 		problem.Write(w, http.StatusBadRequest, "transit.bad_request", err.Error(), "", nil)

@@ -164,6 +164,9 @@ func TestDataKeysAndTransit(t *testing.T) {
 	if _, dec, _ := call("decrypt", testToken, TransitRequest{Subject: "cust-42", Field: "cards.number", Ciphertext: re.Ciphertext}); dec.Version != 2 {
 		t.Errorf("rewrapped value is on version %d", dec.Version)
 	}
+	if _, err := c.ListDataKeys(ctx, "", "not-a-cursor", 0); err == nil || !strings.Contains(err.Error(), "VERSION:SUBJECT") {
+		t.Errorf("a bad cursor: %v", err)
+	}
 	page, err := c.ListDataKeys(ctx, "cust-42", "", 0)
 	if err != nil || len(page.Keys) != 2 {
 		t.Fatalf("list: %+v %v", page, err)
@@ -179,7 +182,7 @@ func TestDataKeysAndTransit(t *testing.T) {
 	if err != nil || sh.Destroyed != 2 {
 		t.Fatalf("shred: %+v %v", sh, err)
 	}
-	if code, _, _ := call("decrypt", decKey, TransitRequest{Subject: "cust-42", Field: "cards.number", Ciphertext: re.Ciphertext}); code != 410 {
+	if code, _, raw := call("decrypt", decKey, TransitRequest{Subject: "cust-42", Field: "cards.number", Ciphertext: re.Ciphertext}); code != 400 || raw == "" {
 		t.Errorf("decrypt after shred: %d", code)
 	}
 	mu.Lock()

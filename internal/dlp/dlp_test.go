@@ -324,3 +324,15 @@ func TestEntropyThreshold(t *testing.T) {
 		}
 	}
 }
+
+func TestNameSensitive(t *testing.T) {
+	all := MustNew()
+	for name, want := range map[string]bool{"password": true, "client_secret": true, "X-Api-Key": true, "ssn": true, "social_security_number": true, "name": false, "id": false, "etag": false} {
+		if got := all.NameSensitive(name); got != want {
+			t.Errorf("NameSensitive(%q) = %v", name, got)
+		}
+	}
+	if MustNew(Card).NameSensitive("password") {
+		t.Error("a card-only scanner calls password sensitive")
+	}
+}

@@ -269,3 +269,11 @@ func contains(b []byte, w string) bool {
 	}
 	return false
 }
+
+// NameSensitive reports whether FindNamed may find more in a value with
+// this name than Find does: the name is key-like (see Secret) or speaks of
+// an SSN. A caller that scans structured data (JSON members, headers) with
+// Find first must still run FindNamed on the values of such names.
+func (s *Scanner) NameSensitive(name string) bool {
+	return (s.on[kSecret] && keyLike(name)) || (s.on[kSSN] && ssnName(name))
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/dlp"
 	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/store"
@@ -328,5 +329,21 @@ func TestLostKEKFile(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.Protect.Keys.KEKFile); err == nil {
 		t.Fatal("a new KEK file was made")
+	}
+}
+
+func TestMaskLogged(t *testing.T) {
+	sc := dlp.MustNew()
+	for in, want := range map[string]string{
+		"/api/items/42":                    "/api/items/42",
+		"email=ann%40example.com&page=2":   "email=a***@example.com&page=2",
+		"n=4111+1111+1111+1111":            "n=**** **** **** 1111",
+		"/cards/4111%201111%201111%201111": "/cards/**** **** **** 1111",
+		"/cards/4111111111111111?q=a%2Bb":  "/cards/************1111?q=a+b",
+		"q=100%25+off":                     "q=100%25+off",
+	} {
+		if got := maskLogged(sc, in); got != want {
+			t.Errorf("maskLogged(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/accesslog"
@@ -81,7 +83,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		// tokens and keys are masked first.
 		scanner := dlp.MustNew()
 		log = slog.New(dlp.NewRedactingHandler(log.Handler(), scanner))
-		mask = func(s string) string { m, _ := scanner.MaskString(s); return m }
+		mask = func(s string) string { return maskLogged(scanner, s) }
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
@@ -544,4 +546,23 @@ func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *
 		return nil, fmt.Errorf("protect.keys: %w", err)
 	}
 	return ring, nil
+}
+
+// maskLogged masks what the DLP detectors find in a path or query bound
+// for a log, reading it percent-decoded too (ann%40example.com,
+// 4111+1111+1111+1111): when the decoded text holds something, the
+// decoded text is logged, masked.
+func maskLogged(sc *dlp.Scanner, s string) string {
+	m, fs := sc.MaskString(s)
+	if !strings.ContainsAny(m, "%+") {
+		return m
+	}
+	d, err := url.QueryUnescape(m)
+	if err != nil {
+		return m
+	}
+	if dm, dfs := sc.MaskString(d); len(dfs) > 0 || len(fs) > 0 {
+		return dm
+	}
+	return m
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -81,8 +82,17 @@ func (k *kmsKEK) Unwrap(_ context.Context, v int, wrapped, ad []byte) ([]byte, e
 // localKEK holds the KEK versions in memory, as AES-256-GCM keys.
 type localKEK struct {
 	keys map[int]cipher.AEAD
+	fps  map[int][32]byte // SHA-256 of each version's key: a reread must not change one
 	cur  int
 }
+
+// fingerprinter is a KEK that can tell whether a version's key material
+// changed between two loads.
+type fingerprinter interface {
+	fingerprints() map[int][32]byte
+}
+
+func (k *localKEK) fingerprints() map[int][32]byte { return k.fps }
 
 func (k *localKEK) Current() int   { return k.cur }
 func (k *localKEK) Has(v int) bool { _, ok := k.keys[v]; return ok }
@@ -122,7 +132,7 @@ func (k *localKEK) Unwrap(_ context.Context, v int, wrapped, ad []byte) ([]byte,
 // skipped. The highest version is current. where names the source in
 // errors, which never quote key material.
 func ParseKEK(text []byte, where string) (KEK, error) {
-	k := &localKEK{keys: map[int]cipher.AEAD{}}
+	k := &localKEK{keys: map[int]cipher.AEAD{}, fps: map[int][32]byte{}}
 	entry := 0
 	for _, line := range strings.Split(string(text), "\n") {
 		line = strings.TrimSpace(line)
@@ -167,6 +177,7 @@ func (k *localKEK) add(e, where string, entry int) error {
 		return fmt.Errorf("%s: entry %d: %w", where, entry, err)
 	}
 	k.keys[v] = a
+	k.fps[v] = sha256.Sum256(raw)
 	k.cur = max(k.cur, v)
 	return nil
 }
@@ -184,8 +195,28 @@ func LoadKEKFile(path string, create bool) (KEK, error) {
 			return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 		}
 		b = []byte("# rampart key-encryption key versions: VERSION:BASE64, the highest wraps new data keys\n" + line + "\n")
-		if err := os.WriteFile(path, b, 0o600); err != nil {
+		// Written aside and linked into place: of two gateways starting
+		// at once, one makes the file and the other reads it.
+		tmp, err := os.CreateTemp(filepath.Dir(path), ".kek-*")
+		if err != nil {
 			return nil, fmt.Errorf("writing the KEK file: %w", err)
+		}
+		_, werr := tmp.Write(b)
+		if serr := tmp.Sync(); werr == nil {
+			werr = serr
+		}
+		if cerr := tmp.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr == nil {
+			werr = os.Link(tmp.Name(), path)
+		}
+		_ = os.Remove(tmp.Name())
+		if errors.Is(werr, fs.ErrExist) {
+			return LoadKEKFile(path, false)
+		}
+		if werr != nil {
+			return nil, fmt.Errorf("writing the KEK file: %w", werr)
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("reading the KEK file: %w", err)

@@ -166,13 +166,61 @@ func (k *Keyring) reloadKEK() (KEK, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the key-encryption key: %w", err)
 	}
-	if old := k.kek.Load(); old != nil && kek.Current() < old.k.Current() {
-		// A source that lost its newest version would leave keys wrapped
-		// by it unreadable: keep what we have and say so.
-		return nil, fmt.Errorf("the key-encryption key source now ends at version %d, before the loaded %d", kek.Current(), old.k.Current())
+	if old := k.kek.Load(); old != nil {
+		if err := k.compatible(old.k, kek); err != nil {
+			// Keys wrapped by what the source lost would become
+			// unreadable: keep what is loaded and say so.
+			return nil, err
+		}
 	}
 	k.kek.Store(&kekHolder{kek})
 	return kek, nil
+}
+
+// compatible checks that a reread KEK can replace the loaded one: it may
+// add versions, and drop old ones that no data key uses any more, but not
+// lose its newest version nor change a version's key.
+func (k *Keyring) compatible(old, cur KEK) error {
+	if cur.Current() < old.Current() {
+		return fmt.Errorf("the key-encryption key source now ends at version %d, before the loaded %d", cur.Current(), old.Current())
+	}
+	of, ok1 := old.(fingerprinter)
+	nf, ok2 := cur.(fingerprinter)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	newFP := nf.fingerprints()
+	for v, fp := range of.fingerprints() {
+		got, ok := newFP[v]
+		if ok && got != fp {
+			return fmt.Errorf("key-encryption key version %d changed in its source: a version's key must never change (add a new version instead)", v)
+		}
+		if !ok {
+			n, err := k.keysOn(v)
+			if err != nil {
+				return fmt.Errorf("key-encryption key version %d left its source, and the store cannot say whether keys use it: %w", v, err)
+			}
+			if n > 0 {
+				return fmt.Errorf("key-encryption key version %d left its source while %d data keys are wrapped by it: put it back and run rampart keys rewrap", v, n)
+			}
+		}
+	}
+	return nil
+}
+
+// keysOn counts the data keys wrapped by KEK version v.
+func (k *Keyring) keysOn(v int) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, upTo, err := k.st.CountDataKeys(ctx, v+1)
+	if err != nil {
+		return 0, err
+	}
+	_, below, err := k.st.CountDataKeys(ctx, v)
+	if err != nil {
+		return 0, err
+	}
+	return upTo - below, nil
 }
 
 // Encrypt encrypts plaintext for subject and field with the subject's

@@ -563,3 +563,61 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestKEKRereadGuards: a reread KEK source may not change a version's key
+// nor drop a version data keys still use; two gateways creating the KEK
+// file at once end up with one file.
+func TestKEKRereadGuards(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Backends(t)["sqlite"](t)
+	kekPath := filepath.Join(t.TempDir(), "kek")
+	k := newRing(t, st, Options{LoadKEK: fileKEK(t, kekPath), ShredPoll: time.Hour})
+	if _, err := k.Encrypt(ctx, "bob", "$.f", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	orig := mustRead(t, kekPath)
+	other, _ := NewKEKLine(1)
+	if err := os.WriteFile(kekPath, []byte(other+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.reloadKEK(); err == nil || !strings.Contains(err.Error(), "version 1 changed") {
+		t.Errorf("a changed version 1 was taken: %v", err)
+	}
+	two, _ := NewKEKLine(2)
+	if err := os.WriteFile(kekPath, []byte(two+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.reloadKEK(); err == nil || !strings.Contains(err.Error(), "1 data keys are wrapped by it") {
+		t.Errorf("version 1 dropped while bob's key uses it: %v", err)
+	}
+	if err := os.WriteFile(kekPath, append(orig, []byte(two+"\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Rewrap(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kekPath, []byte(two+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.reloadKEK(); err != nil {
+		t.Errorf("version 1 dropped after the rewrap: %v", err)
+	}
+
+	shared := filepath.Join(t.TempDir(), "kek")
+	var wg sync.WaitGroup
+	keks := make([]KEK, 8)
+	for i := range keks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keks[i], _ = LoadKEKFile(shared, true)
+		}()
+	}
+	wg.Wait()
+	want := keks[0].(fingerprinter).fingerprints()[1]
+	for i, kk := range keks {
+		if kk == nil || kk.(fingerprinter).fingerprints()[1] != want {
+			t.Fatalf("gateway %d loaded another KEK than gateway 0", i)
+		}
+	}
+}

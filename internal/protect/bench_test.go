@@ -142,11 +142,17 @@ func customers() string {
 	return sb.String()
 }
 
-// BenchmarkDLPResponse: DLP on a 16 KiB JSON response, by action.
+// BenchmarkDLPResponse: DLP on a 16 KiB JSON response, by action, with
+// 40 findings and clean.
 func BenchmarkDLPResponse(b *testing.B) {
-	body := []byte(customers())
-	for _, action := range []string{"report", "mask"} {
-		b.Run(action, func(b *testing.B) {
+	with := []byte(customers())
+	clean := []byte(strings.NewReplacer("4111 1111 1111 1111", "n/a", "@example.com", "", "+1 415 555 01", "").Replace(string(with)))
+	for _, action := range []string{"report", "mask", "clean"} {
+		body := with
+		if action == "clean" {
+			body, action = clean, "mask"
+		}
+		b.Run(action+map[bool]string{true: "-clean"}[&body[0] == &clean[0]], func(b *testing.B) {
 			p, _ := benchProtector(b, action)
 			stage := p.ResponseStage()
 			ctx := context.Background()

@@ -304,12 +304,19 @@ func (s respStage) WantsResponseBody(x *pipeline.Exchange) bool {
 	if r.dlp == nil {
 		return false
 	}
-	// Report only: bodies of known, bounded length are taken whole (and
-	// decoded when compressed); others are tapped as they stream, and
-	// compressed streams are taken whole too, to be decoded.
+	// Report only: bodies of known, bounded length in a coding that can be
+	// read are taken whole; others stream as they are, tapped when not
+	// compressed (a report never changes what the client gets).
 	n, ok := contentLength(x.Response.Header)
-	encoded := x.Response.Header.Get("Content-Encoding") != ""
-	return (ok && n <= int64(s.p.maxBody)) || encoded
+	ces := x.Response.Header.Values("Content-Encoding")
+	readable := len(ces) == 0
+	if len(ces) == 1 {
+		switch strings.ToLower(strings.TrimSpace(ces[0])) {
+		case "identity", "gzip", "x-gzip", "deflate":
+			readable = true
+		}
+	}
+	return ok && n <= int64(s.p.maxBody) && readable
 }
 
 func hasBody(status int) bool {
@@ -357,8 +364,17 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 	if r == nil || !x.Response.Buffered || len(x.Response.Body) == 0 {
 		return nil
 	}
+	// A report-only route never changes or refuses traffic: what it
+	// cannot read, it does not report on.
+	reportOnly := len(r.fields) == 0 && r.action == actReport
 	body, changed, err := s.p.decode(x)
+	if reportOnly {
+		changed = false
+	}
 	if err != nil {
+		if reportOnly {
+			return nil
+		}
 		return err
 	}
 	jsonBody := isJSON(x.Response.Header.Get("Content-Type"))
@@ -366,11 +382,17 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 		return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
 	}
 	if jsonBody && !utf8.Valid(body) {
+		if reportOnly {
+			return nil
+		}
 		return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
 	}
 	if r.dlp != nil {
 		out, counts, err := s.p.scan(r, body, jsonBody)
 		if err != nil {
+			if reportOnly {
+				return nil
+			}
 			return err
 		}
 		if len(counts) > 0 {
@@ -477,17 +499,25 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 		}
 		return body, counts, nil
 	}
-	// Most bodies hold nothing: one pass over the raw text settles them
-	// without walking the JSON, unless escapes could hide a value from it.
+	// A raw pass over the text finds most values, and those in member
+	// names; the walk then looks at each value that overlaps a raw
+	// finding, belongs to a name that tells more (password, ssn...), or
+	// sits in a body with JSON escapes, which the raw pass cannot see
+	// through.
 	raw := r.dlp.Find(body)
 	escaped := bytes.IndexByte(body, '\\') >= 0
-	if len(raw) == 0 && !escaped {
-		return body, nil, nil
+	if escaped {
+		out, fs, err := escapedNames(r, body)
+		if err != nil {
+			return nil, nil, err
+		}
+		count(fs)
+		if r.action == actMask && len(fs) > 0 {
+			body, raw = out, r.dlp.Find(out)
+		}
 	}
-	// The walk looks at each value that overlaps a raw finding (every
-	// value, when the body holds escapes), with its member name as
-	// context; raw findings outside every value are in member names.
 	var spans [][2]int
+	sensitive := map[string]bool{}
 	walk := func(doc []byte, edit bool) ([]byte, error) {
 		next := 0
 		return jsonpath.Scalars(doc, func(name string, value []byte, kind jsonpath.Kind) (jsonpath.Edit, error) {
@@ -499,9 +529,18 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 			for next < len(raw) && raw[next].End <= start {
 				next++
 			}
-			// With escapes anywhere (a member name spelled pass\u0077ord
-			// included), every value is looked at.
-			overlaps := escaped || (next < len(raw) && raw[next].Start < start+len(value))
+			look := escaped || (next < len(raw) && raw[next].Start < start+len(value))
+			if !look {
+				ns, ok := sensitive[name]
+				if !ok {
+					ns = r.dlp.NameSensitive(name)
+					sensitive[name] = ns
+				}
+				look = ns
+			}
+			if !look {
+				return jsonpath.Edit{}, nil
+			}
 			inner := value
 			if kind == jsonpath.String {
 				inner = value[1 : len(value)-1]
@@ -510,14 +549,11 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 					if err != nil {
 						return jsonpath.Edit{}, err
 					}
-					inner, overlaps = []byte(d), true
+					inner = []byte(d)
 				}
 				if keyring.LooksSealed(inner) {
 					return jsonpath.Edit{}, nil
 				}
-			}
-			if !overlaps {
-				return jsonpath.Edit{}, nil
 			}
 			fs := r.dlp.FindNamed(name, inner)
 			if len(fs) == 0 {
@@ -560,6 +596,74 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 		return nil, nil, unreadableJSON(err)
 	}
 	return out, counts, nil
+}
+
+// escapedNames finds sensitive values in the member names of body that
+// use JSON escapes (which the raw pass cannot read), and returns body
+// with those names masked.
+func escapedNames(r *route, body []byte) ([]byte, []dlp.Finding, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type frame struct{ object, wantKey bool }
+	var stack []frame
+	var found []dlp.Finding
+	var out []byte
+	last := 0
+	for {
+		before := int(dec.InputOffset())
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+		}
+		if len(stack) > jsonpath.MaxDepth {
+			return nil, nil, unreadableJSON(jsonpath.ErrTooDeep)
+		}
+		top := len(stack) - 1
+		isKey := top >= 0 && stack[top].object && stack[top].wantKey
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if top >= 0 && stack[top].object {
+					stack[top].wantKey = true
+				}
+				stack = append(stack, frame{object: t == '{', wantKey: t == '{'})
+			default:
+				stack = stack[:top]
+			}
+			continue
+		case string:
+			if isKey {
+				stack[top].wantKey = false
+				start := before + bytes.IndexByte(body[before:], '"')
+				end := int(dec.InputOffset())
+				if bytes.IndexByte(body[start:end], '\\') < 0 {
+					continue // the raw pass reads it
+				}
+				fs := r.dlp.FindString(t)
+				if len(fs) == 0 {
+					continue
+				}
+				found = append(found, fs...)
+				if r.action == actMask {
+					out = append(out, body[last:start]...)
+					out = jsonpath.AppendString(out, maskFindings(t, fs))
+					last = end
+				}
+				continue
+			}
+		}
+		if top >= 0 && stack[top].object {
+			stack[top].wantKey = true
+		}
+	}
+	if out == nil {
+		return body, found, nil
+	}
+	return append(out, body[last:]...), found, nil
 }
 
 // unreadableJSON turns a walker's syntax error into the refusal of a body

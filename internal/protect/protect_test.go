@@ -44,6 +44,12 @@ func TestDLPSeesThroughEscapesAndNames(t *testing.T) {
 		`{"pass\u0077ord":"hJ8kL2mN9pQ4rS7tV1wX3yZ5aB"}`,
 		`{"note":"rampart:v1: 4111 1111 1111 1111"}`,
 		`{"note":"rampart:v1:4111-1111-1111-1111"}`,
+		"{\"password\":\n  \"hJ8kL2mN9pQ4rS7tV1wX3yZ5aB\"}",
+		`{"tokens":["hJ8kL2mN9pQ4rS7tV1wX3yZ5aB"]}`,
+		`{"password":["hJ8kL2mN9pQ4rS7tV1wX3yZ5aB"]}`,
+		`{"the_primary_administrative_account_for_the_billing_subsystem_password":"hJ8kL2mN9pQ4rS7tV1wX3yZ5aB"}`,
+		`{"ann\u0040example.com":1}`,
+		`{"x":{"\u0034111 1111 1111 1111":{"y":[1]}}}`,
 	} {
 		x := exchange(0, "GET", "")
 		if _, err := respond(t, block, x, body); err == nil || !strings.Contains(err.Error(), "sensitive") {
@@ -58,6 +64,11 @@ func TestDLPSeesThroughEscapesAndNames(t *testing.T) {
 	}
 	if len(x.Response.Findings) != 2 || x.Response.Findings[0] != (pipeline.Finding{Kind: "card", Count: 2}) {
 		t.Errorf("findings %v", x.Response.Findings)
+	}
+	x = exchange(0, "GET", "")
+	out, err = respond(t, mask, x, `{"a":{"ann\u0040example.com":{"n":[1,2]},"bob@example.com":true},"password":["hJ8kL2mN9pQ4rS7tV1wX3yZ5aB"]}`)
+	if err != nil || !json.Valid([]byte(out)) || strings.Contains(out, "ann") || strings.Contains(out, "bob@") || strings.Contains(out, "hJ8k") || !strings.Contains(out, `"n":[1,2]`) {
+		t.Errorf("masked names: %s %v", out, err)
 	}
 }
 
@@ -120,6 +131,30 @@ func TestTenantOwner(t *testing.T) {
 		clear := strings.Contains(out, "DE89370400440532013000")
 		if err != nil || clear != strings.HasSuffix(who, "@acme") {
 			t.Errorf("%s reads %s (%v)", who, out, err)
+		}
+	}
+}
+
+// TestReportNeverChangesTraffic: a report-only route passes what it
+// cannot read (an unknown coding, broken JSON) as it is, and reads
+// compressed bodies without sending them decompressed.
+func TestReportNeverChangesTraffic(t *testing.T) {
+	p := newProtector(t, nil, config.Route{Protect: &config.RouteProtect{DLP: &config.RouteDLP{Action: "report"}}})
+	for _, tc := range []struct {
+		ce, body string
+		findings int
+	}{
+		{"br", `{"card":"4111 1111 1111 1111"}`, 0},
+		{"", `{"card":"4111 1111 1111 1111"`, 0},
+		{"", `{"card":"4111 1111 1111 1111"}`, 1},
+	} {
+		x := exchange(0, "GET", "")
+		if tc.ce != "" {
+			x.Response.Header.Set("Content-Encoding", tc.ce)
+		}
+		out, err := respond(t, p, x, tc.body)
+		if err != nil || out != tc.body || len(x.Response.Findings) != tc.findings || x.Response.Header.Get("Content-Encoding") != tc.ce {
+			t.Errorf("%q %s: %s %v %v", tc.ce, tc.body, out, err, x.Response.Findings)
 		}
 	}
 }
