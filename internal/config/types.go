@@ -1093,7 +1093,9 @@ type RouteProtect struct {
 	// different people alike.
 	Subject string `yaml:"subject"`
 	// Fields are the JSON fields encrypted in request bodies and
-	// decrypted or masked in responses.
+	// decrypted or masked in responses. The upstream stores each as a
+	// string (rampart:v1:...) whatever its JSON type; clients get the
+	// original value, type included, back.
 	Fields []ProtectField `yaml:"fields"`
 	// DLP finds sensitive data in responses.
 	DLP *RouteDLP `yaml:"dlp"`
