@@ -9,6 +9,9 @@ package keyring
 //     tagSize=128 groups of C2SP/wycheproof testvectors_v1/aes_gcm_test.json.
 //   - testdata/nist_gcm_256.rsp: AES-256 / 96-bit-IV test cases in NIST CAVP
 //     .rsp layout (see the file header for which source they come from).
+//   - testdata/nist_cavp_gcm_256.rsp: a selection of the NIST CAVP
+//     gcmEncryptExtIV256.rsp / gcmDecrypt256.rsp records with Keylen=256,
+//     IVlen=96, Taglen=128, including FAIL (must-reject) decrypt records.
 //
 // All helpers are prefixed "kat" to stay out of the way of the package code.
 
@@ -328,13 +331,36 @@ func katParseRSP(t *testing.T, path string) []katNISTCase {
 	return cases
 }
 
-func TestAESGCMNIST(t *testing.T) {
-	path := filepath.Join("testdata", "nist_gcm_256.rsp")
-	cases := katParseRSP(t, path)
+// katNISTFiles lists the .rsp files run by TestAESGCMNIST together with the
+// minimum number of records each must yield (guarding against a truncated or
+// mis-parsed file silently testing nothing).
+var katNISTFiles = []struct {
+	file     string
+	minCases int
+}{
+	{"nist_gcm_256.rsp", 1},
+	{"nist_cavp_gcm_256.rsp", 50},
+}
 
-	var valid, fail int
+func TestAESGCMNIST(t *testing.T) {
+	for _, f := range katNISTFiles {
+		path := filepath.Join("testdata", f.file)
+		cases := katParseRSP(t, path)
+		if len(cases) < f.minCases {
+			t.Errorf("%s: only %d test cases loaded, want at least %d", path, len(cases), f.minCases)
+		}
+		valid, fail := katRunNISTCases(t, path, strings.TrimSuffix(f.file, ".rsp"), cases)
+		t.Logf("%s: %d cases run (valid=%d, FAIL=%d)", path, len(cases), valid, fail)
+	}
+}
+
+// katRunNISTCases runs the records of one .rsp file as subtests named
+// prefix/L<line>/<section parameters>/Count=n and returns how many valid and
+// FAIL records were run.
+func katRunNISTCases(t *testing.T, path, prefix string, cases []katNISTCase) (valid, fail int) {
+	t.Helper()
 	for _, c := range cases {
-		t.Run(c.name(), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/L%d/%s", prefix, c.Line, c.name()), func(t *testing.T) {
 			id := fmt.Sprintf("%s (line %d) %s", path, c.Line, c.name())
 			if c.Keylen != 256 || c.IVlen != 96 || c.Taglen != 128 {
 				t.Fatalf("%s: file should hold only Keylen=256 IVlen=96 Taglen=128 sections", id)
@@ -358,10 +384,15 @@ func TestAESGCMNIST(t *testing.T) {
 			}
 
 			switch {
+			case c.Fail && c.HasPT:
+				t.Fatalf("%s: record has both PT and FAIL", id)
 			case c.Fail:
+				// Decrypt record that must be rejected: Open(CT||Tag) fails.
 				fail++
 				katCheckInvalid(t, id+" [FAIL]", c.Key, c.IV, c.AAD, c.CT, c.Tag)
 			case c.HasPT:
+				// Encrypt record, or decrypt record that must succeed:
+				// Seal(PT) == CT||Tag and Open(CT||Tag) == PT.
 				valid++
 				if len(c.PT)*8 != c.PTlen {
 					t.Fatalf("%s: PT is %d bits, section header says %d", id, len(c.PT)*8, c.PTlen)
@@ -372,9 +403,5 @@ func TestAESGCMNIST(t *testing.T) {
 			}
 		})
 	}
-
-	if len(cases) == 0 {
-		t.Fatalf("%s: no test cases loaded", path)
-	}
-	t.Logf("NIST-format AES-256-GCM: %d cases run (valid=%d, FAIL=%d)", len(cases), valid, fail)
+	return valid, fail
 }
