@@ -516,28 +516,33 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 			body, raw = out, r.dlp.Find(out)
 		}
 	}
-	var spans [][2]int
-	sensitive := map[string]bool{}
-	walk := func(doc []byte, edit bool) ([]byte, error) {
+	// Names that tell more, remembered per body (names repeat in lists).
+	var cache [16]struct {
+		name string
+		yes  bool
+	}
+	cached := 0
+	nameSensitive := func(name string) bool {
+		for i := range cached {
+			if cache[i].name == name {
+				return cache[i].yes
+			}
+		}
+		yes := r.dlp.NameSensitive(name)
+		if cached < len(cache) {
+			cache[cached].name, cache[cached].yes = name, yes
+			cached++
+		}
+		return yes
+	}
+	walk := func(doc []byte) ([]byte, error) {
 		next := 0
 		return jsonpath.Scalars(doc, func(name string, value []byte, kind jsonpath.Kind) (jsonpath.Edit, error) {
 			start := cap(doc) - cap(value) // value aliases doc, in document order
-			if !edit {
-				spans = append(spans, [2]int{start, start + len(value)})
-				return jsonpath.Edit{}, nil
-			}
 			for next < len(raw) && raw[next].End <= start {
 				next++
 			}
-			look := escaped || (next < len(raw) && raw[next].Start < start+len(value))
-			if !look {
-				ns, ok := sensitive[name]
-				if !ok {
-					ns = r.dlp.NameSensitive(name)
-					sensitive[name] = ns
-				}
-				look = ns
-			}
+			look := escaped || (next < len(raw) && raw[next].Start < start+len(value)) || nameSensitive(name)
 			if !look {
 				return jsonpath.Edit{}, nil
 			}
@@ -566,36 +571,53 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 			return jsonpath.Edit{Replace: jsonpath.AppendString(nil, maskFindings(string(inner), fs))}, nil
 		})
 	}
-	if len(raw) > 0 {
-		// Findings in member names ({"ann@example.com": {...}}).
-		if _, err := walk(body, false); err != nil {
-			return nil, nil, unreadableJSON(err)
-		}
-		var inNames []dlp.Finding
-		j := 0
-		for _, f := range raw {
-			for j < len(spans) && spans[j][1] <= f.Start {
-				j++
-			}
-			if j == len(spans) || f.End <= spans[j][0] {
-				inNames = append(inNames, f)
-			}
-		}
-		if len(inNames) > 0 {
-			count(inNames)
-			if r.action == actMask {
-				// A mask holds no character that needs escaping, so the
-				// names stay valid JSON strings.
-				body = maskRanges(body, inNames)
-				raw = r.dlp.Find(body)
-			}
+	// Findings in member names ({"ann@example.com": {...}}), which the
+	// walk does not visit.
+	var inNames []dlp.Finding
+	for _, f := range raw {
+		if inMemberName(body, f.End) {
+			inNames = append(inNames, f)
 		}
 	}
-	out, err := walk(body, true)
+	if len(inNames) > 0 {
+		count(inNames)
+		if r.action == actMask {
+			// A mask holds no character that needs escaping, so the
+			// names stay valid JSON strings.
+			body = maskRanges(body, inNames)
+			raw = r.dlp.Find(body)
+		}
+	}
+	out, err := walk(body)
 	if err != nil {
 		return nil, nil, unreadableJSON(err)
 	}
 	return out, counts, nil
+}
+
+// inMemberName reports whether the finding that ends at end lies in a
+// member name of the JSON document doc: the string it is in is followed by
+// a colon. (A finding in a string value is followed by , ] or }; one in a
+// number runs into the next string's opening quote, which is followed by
+// its text, never by a colon.) Findings never hold a quote.
+func inMemberName(doc []byte, end int) bool {
+	i := end
+	for i < len(doc) && doc[i] != '"' {
+		if doc[i] == '\\' {
+			i++
+		}
+		i++
+	}
+	for i++; i < len(doc); i++ {
+		switch doc[i] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case ':':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // escapedNames finds sensitive values in the member names of body that
