@@ -201,6 +201,35 @@ func (s *Store) migrate(ctx context.Context) error {
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
 		}()
 	}
+	if s.driver == "sqlite" {
+		// The write lock first, for the whole run: two processes opening
+		// one file at once (gateways, or a CLI beside one) migrate one
+		// after the other, the second finding nothing left to do.
+		// busy_timeout makes it wait.
+		if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+			return fmt.Errorf("locking for migration: %w", err)
+		}
+		done := false
+		defer func() {
+			if !done {
+				_, _ = conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+			}
+		}()
+		if err := s.migrateSteps(ctx, conn); err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+			return fmt.Errorf("committing migrations: %w", err)
+		}
+		done = true
+		return nil
+	}
+	return s.migrateSteps(ctx, conn)
+}
+
+// migrateSteps applies the pending migrations on conn: each in a
+// transaction of its own on PostgreSQL, inside the caller's on SQLite.
+func (s *Store) migrateSteps(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
@@ -216,25 +245,42 @@ func (s *Store) migrate(ctx context.Context) error {
 		if m.version <= current {
 			continue
 		}
-		tx, err := conn.BeginTx(ctx, nil)
-		if err != nil {
+		if err := s.apply(ctx, conn, m); err != nil {
 			return err
 		}
-		for _, stmt := range m.ddl[s.driver] {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				_ = tx.Rollback()
-				return fmt.Errorf("applying migration %d: %w", m.version, err)
-			}
+	}
+	s.version = latest
+	return nil
+}
+
+// apply runs one migration and records it.
+func (s *Store) apply(ctx context.Context, conn *sql.Conn, m migration) error {
+	type execer interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	}
+	var ex execer = conn
+	var tx *sql.Tx
+	if s.driver != "sqlite" { // SQLite runs inside the caller's transaction
+		var err error
+		if tx, err = conn.BeginTx(ctx, nil); err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`), m.version, time.Now().Unix()); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("recording migration %d: %w", m.version, err)
+		defer func() { _ = tx.Rollback() }()
+		ex = tx
+	}
+	for _, stmt := range m.ddl[s.driver] {
+		if _, err := ex.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("applying migration %d: %w", m.version, err)
 		}
+	}
+	if _, err := ex.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`), m.version, time.Now().Unix()); err != nil {
+		return fmt.Errorf("recording migration %d: %w", m.version, err)
+	}
+	if tx != nil {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("committing migration %d: %w", m.version, err)
 		}
 	}
-	s.version = latest
 	return nil
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,5 +288,35 @@ func TestDataKeys(t *testing.T) {
 				t.Fatalf("old tombstones kept: %q", hs)
 			}
 		})
+	}
+}
+
+// TestConcurrentOpen: processes (here, stores) opening one new SQLite file
+// at once migrate one after the other instead of failing on each other's
+// tables. A regression test: two gateways of the benchmark started
+// together and one died on "table api_keys already exists".
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rampart.db")
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: path})
+			if err == nil {
+				if s.Version() != 5 {
+					err = fmt.Errorf("version %d", s.Version())
+				}
+				_ = s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
 	}
 }
