@@ -68,7 +68,10 @@ const (
 	// JSON-escaped newlines.
 	PrivateKey Kind = "private_key"
 	// Secret is a high-entropy value that follows a key-like name
-	// (password, client_secret, api_key, X-Api-Key, ...).
+	// (client_secret, api_key, X-Api-Key, ...); any plausible password,
+	// weak ones included, after a password's name (password, passwd,
+	// pwd; placeholders such as ******** or your-password-here are not);
+	// and the password of a URL's userinfo (postgres://app:PW@db).
 	Secret Kind = "secret"
 )
 
@@ -200,8 +203,9 @@ func (s *Scanner) FindString(b string) []Finding {
 // FindNamed is Find for a value that belongs to a name, such as the JSON
 // member name or the header name of the value: when name is key-like (see
 // Secret) the whole value, trimmed of spaces and an authorization scheme,
-// is reported as a Secret if it passes the entropy test, and when name
-// speaks of an SSN nine bare digits count as an SSN.
+// is reported as a Secret if it passes the entropy test (or, for a
+// password's name, is a plausible password), and when name speaks of an
+// SSN nine bare digits count as an SSN.
 func (s *Scanner) FindNamed(name string, b []byte) []Finding { return findNamed(s, name, b) }
 
 // FindNamedString is FindNamed for a string, without copying it.
@@ -213,7 +217,7 @@ func findNamed[T input](s *Scanner, name string, b T) []Finding {
 		st.namedSSN = true
 	}
 	if s.on[kSecret] && keyLike(name) {
-		if f, ok := namedSecret(s, b); ok {
+		if f, ok := namedSecret(s, b, passwordNameT(name)); ok {
 			return append(st.out, f)
 		}
 	}

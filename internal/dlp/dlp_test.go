@@ -165,7 +165,10 @@ func TestKeysAndTokens(t *testing.T) {
 		{"AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe", []string{"gcp_key:AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe"}},
 		{"AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQ", nil},
 		{"xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", []string{"slack_token:xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"}},
-		{"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", []string{"slack_token:https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"}},
+		{"https://hooks.slack.com/services/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", []string{"slack_token:https://hooks.slack.com/services/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"}},
+		// Documentation placeholders are not credentials.
+		{"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", nil},
+		{"AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX GOOGLE_API_KEY=AIzaXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", nil},
 		{"xoxo-gossip-girl xoxb-1234 https://hooks.slack.com/services/", nil},
 		{"token " + gh, []string{"github_token:" + gh}},
 		{"token " + badGH, nil},
@@ -195,7 +198,14 @@ func TestSecret(t *testing.T) {
 		{`{"next_page_token": "` + v + `", "token_type": "Bearer"}`, nil},
 		{`{"password": "changeme", "secret": "REPLACE_ME_WITH_YOUR_SECRET"}`, nil},
 		{`{"password": "Password1234Password1234"}`, nil},
-		{`password=` + v + `!`, nil}, // not a whole token
+		{`password=` + v + `!`, []string{"secret:" + v + "!"}}, // a password's name: any plausible password
+		{`api_key=` + v + `!`, nil},                            // other names: not a whole token
+		{`{"password": "hunter2", "pwd": "Summer2024!"}`, []string{"secret:hunter2", "secret:Summer2024!"}},
+		{`{"password": "********", "password_hint": "pet name", "password": "aaaa1111"}`, nil},
+		{"DB_PASSWORD: 'x#9$kL!2'", []string{"secret:x#9$kL!2"}},
+		{`{"password_changed_at": "2024-11-01T09:00:00Z"}`, nil},
+		{"DATABASE_URL=postgres://app:Xk9pQ2vL7m@db.internal:5432/app", []string{"secret:Xk9pQ2vL7m"}},
+		{"redis://:s3cr3t-pw@cache:6379/0 and https://example.com:8443/path", []string{"secret:s3cr3t-pw"}},
 		{"password == " + v, nil},
 		{`{"author": "` + v + `"}`, nil},
 	})

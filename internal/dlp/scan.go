@@ -115,7 +115,7 @@ func tokenAtT[T input](s *Scanner, b T, i int) (int, int) {
 		return -1, 0
 	case 'x', 'h':
 		if s.on[kSlack] {
-			if e := slackAt(b, i); e > 0 {
+			if e := slackAt(b, i); e > 0 && !placeholderToken(b[i:e]) {
 				return kSlack, e
 			}
 		}
@@ -136,12 +136,12 @@ func tokenAtT[T input](s *Scanner, b T, i int) (int, int) {
 		return -1, 0
 	case 'A':
 		if s.on[kAWS] {
-			if e := awsAt(b, i); e > 0 {
+			if e := awsAt(b, i); e > 0 && !placeholderToken(b[i:e]) {
 				return kAWS, e
 			}
 		}
 		if s.on[kGCP] {
-			if e := gcpAt(b, i); e > 0 {
+			if e := gcpAt(b, i); e > 0 && !placeholderToken(b[i:e]) {
 				return kGCP, e
 			}
 		}
@@ -204,4 +204,19 @@ func byteAt[T input](b T, i int) byte {
 		return 0
 	}
 	return b[i]
+}
+
+// placeholderToken reports whether a credential-shaped value is a
+// documentation placeholder (AKIAXXXXXXXXXXXXXXXX, AIzaXXXX...,
+// T00000000/B00000000/XXXX...): at least half of it is X, x, 0 or *.
+// Real keys are random; that many of those characters does not happen.
+func placeholderToken[T input](t T) bool {
+	n := 0
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case 'X', 'x', '0', '*':
+			n++
+		}
+	}
+	return 2*n >= len(t)
 }

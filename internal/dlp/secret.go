@@ -55,24 +55,7 @@ func secretAt[T input](s *Scanner, b T, i int) (int, int) {
 		}
 	}
 	n := len(b)
-	v := i + 1
-	for v < n && v-i <= 8 && (b[v] == ' ' || b[v] == '\t') {
-		v++
-	}
-	if byteAt(b, v) == '\\' && byteAt(b, v+1) == '"' {
-		v += 2
-	} else if q := byteAt(b, v); q == '"' || q == '\'' {
-		v++
-	}
-	v = skipScheme(b, v)
-	ve := v
-	for ve < n && ve-v <= maxSecret && isSecretChar(b[ve]) {
-		ve++
-	}
-	if ve-v < minSecret || ve-v > maxSecret || (ve < n && !secretTerminator(b[ve])) {
-		return 0, 0
-	}
-	// The name.
+	// The name before the operator.
 	k := i
 	for k > 0 && i-k < 8 && (b[k-1] == ' ' || b[k-1] == '\t') {
 		k--
@@ -87,18 +70,44 @@ func secretAt[T input](s *Scanner, b T, i int) (int, int) {
 	for k > 0 && e-k < 64 && isIdent(b[k-1]) {
 		k--
 	}
-	if k == e || (k > 0 && isIdent(b[k-1])) || !keyLikeT(b[k:e]) {
+	if b[i] == ':' && k >= 3 && b[k-1] == '/' && b[k-2] == '/' && b[k-3] == ':' {
+		return userinfoPassword(b, i) // scheme://user:PASSWORD@host
+	}
+	if k == e || (k > 0 && isIdent(b[k-1])) {
 		return 0, 0
 	}
-	if !secretValue(b[v:ve]) {
-		return 0, 0
+	// The value after it.
+	v := i + 1
+	for v < n && v-i <= 8 && (b[v] == ' ' || b[v] == '\t') {
+		v++
 	}
-	// A value a specific detector recognises is reported as that kind
-	// when the scan reaches it.
-	if kk, _ := tokenAtT(s, b, v); kk >= 0 {
-		return 0, 0
+	if byteAt(b, v) == '\\' && byteAt(b, v+1) == '"' {
+		v += 2
+	} else if q := byteAt(b, v); q == '"' || q == '\'' {
+		v++
 	}
-	return v, ve
+	quoted := v > 0 && (b[v-1] == '"' || b[v-1] == '\'')
+	v = skipScheme(b, v)
+	ve := v
+	for ve < n && ve-v <= maxSecret && isSecretChar(b[ve]) {
+		ve++
+	}
+	if ve-v >= minSecret && ve-v <= maxSecret && (ve >= n || secretTerminator(b[ve])) &&
+		keyLikeT(b[k:e]) && secretValue(b[v:ve]) {
+		// A value a specific detector recognises is reported as that
+		// kind when the scan reaches it.
+		if kk, _ := tokenAtT(s, b, v); kk >= 0 {
+			return 0, 0
+		}
+		return v, ve
+	}
+	// Whatever follows a password's name is a password, weak or not.
+	if passwordNameT(b[k:e]) && keyLikeT(b[k:e]) {
+		if pe := passwordEnd(b, v, quoted); pe > 0 {
+			return v, pe
+		}
+	}
+	return 0, 0
 }
 
 func skipScheme[T input](b T, v int) int {
@@ -111,8 +120,9 @@ func skipScheme[T input](b T, v int) int {
 	return v
 }
 
-// namedSecret checks a whole value given with a key-like name (FindNamed).
-func namedSecret[T input](s *Scanner, b T) (Finding, bool) {
+// namedSecret checks a whole value given with a key-like name (FindNamed);
+// with a password's name, any plausible password counts.
+func namedSecret[T input](s *Scanner, b T, passwordName bool) (Finding, bool) {
 	v, ve := 0, len(b)
 	for v < ve && (b[v] == ' ' || b[v] == '\t') {
 		v++
@@ -121,15 +131,16 @@ func namedSecret[T input](s *Scanner, b T) (Finding, bool) {
 		ve--
 	}
 	v = skipScheme(b, v)
-	if ve-v < minSecret || ve-v > maxSecret {
-		return Finding{}, false
-	}
-	for p := v; p < ve; p++ {
+	high := ve-v >= minSecret && ve-v <= maxSecret
+	for p := v; high && p < ve; p++ {
 		if !isSecretChar(b[p]) {
-			return Finding{}, false
+			high = false
 		}
 	}
-	if !secretValue(b[v:ve]) {
+	if !high || !secretValue(b[v:ve]) {
+		if passwordName && plausiblePassword(b[v:ve]) {
+			return Finding{Kind: Secret, Start: v, End: ve}, true
+		}
 		return Finding{}, false
 	}
 	if kk, _ := tokenAtT(s, b, v); kk >= 0 {
@@ -199,7 +210,8 @@ var nonKeyWords = []string{"page", "next", "continuation", "cursor", "tokenizer"
 // nonKeySuffixes likewise, at the end of the name.
 var nonKeySuffixes = []string{"id", "ids", "type", "hash", "hashed", "url", "uri", "count", "length", "len",
 	"expiry", "expires", "expiresin", "expiresat", "hint", "name", "endpoint", "policy", "enabled",
-	"required", "version", "format", "algorithm", "alg", "header", "path", "file", "label", "prefix", "method"}
+	"required", "version", "format", "algorithm", "alg", "header", "path", "file", "label", "prefix", "method",
+	"changedat", "updatedat", "createdat", "setat", "date", "time", "timestamp", "strength", "reset", "rules"}
 
 // keyLike reports whether name (a JSON member, header, form field or
 // variable name) names a secret.
@@ -276,4 +288,165 @@ func contains(b []byte, w string) bool {
 // Find first must still run FindNamed on the values of such names.
 func (s *Scanner) NameSensitive(name string) bool {
 	return (s.on[kSecret] && keyLike(name)) || (s.on[kSSN] && ssnName(name))
+}
+
+// Passwords: after a name that says password (password, passwd,
+// passphrase, pwd, and not password_hint and the like: see keyLike), the
+// value is a secret whatever its entropy, "hunter2" and "Summer2024!"
+// included, unless it is a placeholder.
+const (
+	minPassword = 6
+	maxPassword = 128
+)
+
+var passwordWords = []string{"password", "passwd", "passphrase", "pwd"}
+
+// passwordNameT reports whether a key-like name names a password.
+func passwordNameT[T input](name T) bool {
+	if len(name) > 64 {
+		name = name[len(name)-64:]
+	}
+	p := false // every password word has a p: most names are settled here
+	for i := 0; i < len(name) && !p; i++ {
+		p = name[i] == 'p' || name[i] == 'P'
+	}
+	if !p {
+		return false
+	}
+	var buf [64]byte
+	n := 0
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; isAlnum(c) {
+			buf[n] = lower(c)
+			n++
+		}
+	}
+	for _, w := range passwordWords {
+		if contains(buf[:n], w) {
+			return true
+		}
+	}
+	return false
+}
+
+// passwordEnd returns the end of a plausible password starting at v in
+// raw text, or 0: up to the closing quote when quoted, else up to
+// whitespace or a separator (& ; , } ]).
+func passwordEnd[T input](b T, v int, quoted bool) int {
+	e := v
+	for e < len(b) && e-v <= maxPassword {
+		c := b[e]
+		if c == '"' || c == '\'' || c == '\\' || c <= ' ' || c >= 0x7f {
+			break
+		}
+		if !quoted && (c == '&' || c == ';' || c == ',' || c == '}' || c == ']' || c == ')' || c == '<') {
+			break
+		}
+		e++
+	}
+	if !plausiblePassword(b[v:e]) {
+		return 0
+	}
+	return e
+}
+
+// plausiblePassword rejects what is not a password: too short or long,
+// a placeholder (********, xxxxxx, <password>, ${DB_PASSWORD}, {{ .pw }},
+// %s), a word that says there is none, or anything without a letter or
+// digit.
+func plausiblePassword[T input](v T) bool {
+	if len(v) < minPassword || len(v) > maxPassword {
+		return false
+	}
+	alnum, same := false, true
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+		if isAlnum(c) {
+			alnum = true
+		}
+		if c != v[0] {
+			same = false
+		}
+	}
+	if !alnum || same {
+		return false
+	}
+	first, last := v[0], v[len(v)-1]
+	if (first == '<' && last == '>') || (first == '$' && byteAt(v, 1) == '{') || (first == '{' && byteAt(v, 1) == '{') || first == '%' {
+		return false
+	}
+	var buf [maxPassword]byte
+	var seen [256]bool
+	distinct := 0
+	for i := 0; i < len(v); i++ {
+		buf[i] = lower(v[i])
+		if !seen[v[i]] {
+			seen[v[i]] = true
+			distinct++
+		}
+	}
+	low := buf[:len(v)]
+	if distinct < 4 || repeats(low) {
+		return false // aaaa1111, abcabcabc: a dummy, not a password
+	}
+	switch string(low) {
+	case "redacted", "[redacted]", "hidden", "masked", "secret", "password", "changeme", "example", "placeholder", "notset", "not-set", "undefined":
+		return false
+	}
+	for _, w := range placeholderWords {
+		if contains(low, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// placeholderWords, anywhere in a value, mark one that stands for a
+// password in docs and templates ("your-password-here", "REPLACE_ME",
+// "dummy-pass"); a whole value of "password" or "changeme" is one too.
+var placeholderWords = []string{"replace", "your", "goeshere", "goes-here", "dummy", "xxxx", "****", "redacted", "placeholder"}
+
+// repeats reports whether b is a shorter unit repeated (abcabc).
+func repeats(b []byte) bool {
+	for p := 1; p <= len(b)/2; p++ {
+		if len(b)%p != 0 {
+			continue
+		}
+		same := true
+		for i := p; i < len(b) && same; i++ {
+			same = b[i] == b[i-p]
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+// userinfoPassword finds the password of a URL's userinfo
+// (postgres://app:PASSWORD@db, redis://:PASSWORD@cache) when the ':' at i
+// separates it from the user: the bounds of the password, or 0, 0.
+func userinfoPassword[T input](b T, i int) (int, int) {
+	k := i
+	for k > 0 && i-k <= 64 && (isIdent(b[k-1]) || b[k-1] == '%') {
+		k--
+	}
+	if k < 3 || b[k-1] != '/' || b[k-2] != '/' || b[k-3] != ':' {
+		return 0, 0
+	}
+	e := i + 1
+	for e < len(b) && e-i <= maxPassword && b[e] != '@' {
+		c := b[e]
+		if c <= ' ' || c >= 0x7f || c == '/' || c == '"' || c == '\'' || c == '\\' {
+			return 0, 0
+		}
+		e++
+	}
+	if e >= len(b) || b[e] != '@' || e-i-1 < 3 {
+		return 0, 0
+	}
+	return i + 1, e
 }
