@@ -20,7 +20,7 @@ LOAD_CPU=${LOAD_CPU:-1}       # core for wrk and the upstream
 REQ_PATH=${REQ_PATH:-/api/items/42}
 # Rows to run, in this order within each round. Optional extras: goproxy-pool
 # (listed by default), rampart-jwt-nocache.
-ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis rampart-audit rampart-protect"}
+ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis rampart-audit rampart-protect goproxy-pii"}
 KEEP_TMP=${KEEP_TMP:-0}       # 1 keeps the temp dir (configs, logs, wrk output)
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -100,8 +100,8 @@ log "building bench tools (bench/tools) and rampart into $TMP"
 	die "building bench/tools failed"
 (cd "$REPO" && go build -o "$TMP/rampart" ./cmd/rampart) || die "building ./cmd/rampart failed"
 
-mapfile -t PORTS < <("$TMP/freeport" -n 15)
-((${#PORTS[@]} == 15)) || die "could not get free ports"
+mapfile -t PORTS < <("$TMP/freeport" -n 16)
+((${#PORTS[@]} == 16)) || die "could not get free ports"
 UP_PORT=${PORTS[0]}
 PORT_OF[direct]=$UP_PORT
 PORT_OF[goproxy]=${PORTS[1]}
@@ -118,6 +118,7 @@ PORT_OF[rampart-limits]=${PORTS[11]}
 PORT_OF[rampart-limits-redis]=${PORTS[12]}
 PORT_OF[rampart-audit]=${PORTS[13]}
 PORT_OF[rampart-protect]=${PORTS[14]}
+PORT_OF[goproxy-pii]=${PORTS[15]}
 
 declare -A LABEL=(
 	[direct]="upstream direct (no proxy)"
@@ -135,8 +136,9 @@ declare -A LABEL=(
 	[rampart-limits-redis]="Rampart, JWT + firewall + rate limit + quota (Redis)"
 	[rampart-audit]="Rampart, row 12 + tamper-evident audit log + anomaly detection"
 	[rampart-protect]="Rampart, row 10 + protect (DLP mask + field \$.ssn), 1 KiB body"
+	[goproxy-pii]="bare Go httputil.ReverseProxy, the 1 KiB body of row 15"
 )
-ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis rampart-audit rampart-protect)
+ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis rampart-audit rampart-protect goproxy-pii)
 declare -a SEL=()
 for r in $ROWS; do
 	[[ -n ${LABEL[$r]+x} ]] || die "unknown row '$r' in ROWS (known: ${ALL_ROWS[*]})"
@@ -384,6 +386,7 @@ PID_OF[direct]=${PID_OF[upstream]}
 wait_ready upstream "$UP_PORT"
 check upstream "$UP_PORT"
 is_sel goproxy && start goproxy "$PROXY_CPU" "$TMP/goproxy" -addr "127.0.0.1:${PORT_OF[goproxy]}" -upstream "http://127.0.0.1:$UP_PORT"
+is_sel goproxy-pii && start goproxy-pii "$PROXY_CPU" "$TMP/goproxy" -addr "127.0.0.1:${PORT_OF[goproxy-pii]}" -upstream "http://127.0.0.1:$UP_PORT/_bench/pii"
 is_sel goproxy-pool && start goproxy-pool "$PROXY_CPU" "$TMP/goproxy" -bufpool -addr "127.0.0.1:${PORT_OF[goproxy-pool]}" -upstream "http://127.0.0.1:$UP_PORT"
 is_sel fastproxy && start fastproxy "$PROXY_CPU" "$TMP/fastproxy" -addr "127.0.0.1:${PORT_OF[fastproxy]}" -upstream "127.0.0.1:$UP_PORT"
 is_sel nginx && start nginx "$PROXY_CPU" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf"
@@ -530,6 +533,13 @@ REPORT="$TMP/report.md"
 	if is_sel rampart-protect; then
 		echo
 		echo "Row 15 (protect) gets the upstream's /_bench/pii/ body instead: $(curl -s "http://127.0.0.1:$UP_PORT/_bench/pii$REQ_PATH" | wc -c) B JSON from the upstream, $(wc -c <"$TMP/rampart-protect.check") B after masking."
+		if is_sel goproxy-pii; then
+			pr=()
+			for ((round = 1; round <= ROUNDS; round++)); do
+				pr+=("$(awk -v a="${RPS[rampart-protect,$round]}" -v b="${RPS[goproxy-pii,$round]}" 'BEGIN { printf "%.4f", a / b }')")
+			done
+			echo "Row 15 against row 16 (the bare Go proxy on the same 1 KiB body), median of the rounds: $(printf '%.2fx' "$(median "${pr[@]}")")."
+		fi
 	fi
 	if is_sel rampart-log; then
 		echo
