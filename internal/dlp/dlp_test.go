@@ -346,3 +346,10 @@ func TestNameSensitive(t *testing.T) {
 		t.Error("a card-only scanner calls password sensitive")
 	}
 }
+
+func TestMirCards(t *testing.T) {
+	runCases(t, []tcase{
+		{"card 2200 0000 0000 0004 on file", []string{"card:2200 0000 0000 0004"}},
+		{"2205000000000003", nil}, // outside Mir's 2200-2204
+	})
+}

@@ -166,6 +166,8 @@ func cardBrand(d []byte) bool {
 		return l >= 14
 	case p2 == 62: // UnionPay
 		return l >= 16
+	case p4 >= 2200 && p4 <= 2204: // Mir
+		return l >= 16
 	}
 	switch p4 { // Maestro
 	case 5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763:
