@@ -204,6 +204,11 @@ func TestSecret(t *testing.T) {
 		{`{"password": "********", "password_hint": "pet name", "password": "aaaa1111"}`, nil},
 		{"DB_PASSWORD: 'x#9$kL!2'", []string{"secret:x#9$kL!2"}},
 		{`{"password_changed_at": "2024-11-01T09:00:00Z"}`, nil},
+		{`{"passphrase":"correct horse battery staple","password":"Grüße2024!"}`, []string{"secret:correct horse battery staple", "secret:Grüße2024!"}},
+		{`{"password_last_changed":"yesterday","password_status":"active","password_scheme":"bcrypt","pwdLastSet":"133456789"}`, nil},
+		{"PWD=/home/runner/work/app OLDPWD=/home/runner", nil},
+		{`{"password":"%Tr0ub4dor&3","pwd":"Yourself2024!"}`, []string{"secret:%Tr0ub4dor&3", "secret:Yourself2024!"}},
+		{"see http://host:8080?next=a@b.com", []string{"email:a@b.com"}}, // the e-mail address, not a password
 		{"DATABASE_URL=postgres://app:Xk9pQ2vL7m@db.internal:5432/app", []string{"secret:Xk9pQ2vL7m"}},
 		{"redis://:s3cr3t-pw@cache:6379/0 and https://example.com:8443/path", []string{"secret:s3cr3t-pw"}},
 		{"password == " + v, nil},
@@ -352,4 +357,17 @@ func TestMirCards(t *testing.T) {
 		{"card 2200 0000 0000 0004 on file", []string{"card:2200 0000 0000 0004"}},
 		{"2205000000000003", nil}, // outside Mir's 2200-2204
 	})
+}
+
+func TestFindNamedPasswords(t *testing.T) {
+	s := MustNew()
+	for _, v := range []string{`abc"def123`, "correct horse battery staple", "Grüße2024!"} {
+		fs := s.FindNamedString("password", v)
+		if len(fs) != 1 || fs[0].Kind != Secret || v[fs[0].Start:fs[0].End] != v {
+			t.Errorf("FindNamed(password, %q) = %v", v, fs)
+		}
+	}
+	if fs := s.FindNamedString("password_hint", "my first cat"); len(fs) != 0 {
+		t.Errorf("a hint: %v", fs)
+	}
 }

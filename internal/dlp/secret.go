@@ -211,7 +211,8 @@ var nonKeyWords = []string{"page", "next", "continuation", "cursor", "tokenizer"
 var nonKeySuffixes = []string{"id", "ids", "type", "hash", "hashed", "url", "uri", "count", "length", "len",
 	"expiry", "expires", "expiresin", "expiresat", "hint", "name", "endpoint", "policy", "enabled",
 	"required", "version", "format", "algorithm", "alg", "header", "path", "file", "label", "prefix", "method",
-	"changedat", "updatedat", "createdat", "setat", "date", "time", "timestamp", "strength", "reset", "rules"}
+	"changedat", "updatedat", "createdat", "setat", "date", "time", "timestamp", "strength", "reset", "rules",
+	"changed", "updated", "lastset", "expiration", "status", "state", "mode", "scheme", "complexity"}
 
 // keyLike reports whether name (a JSON member, header, form field or
 // variable name) names a secret.
@@ -336,10 +337,10 @@ func passwordEnd[T input](b T, v int, quoted bool) int {
 	e := v
 	for e < len(b) && e-v <= maxPassword {
 		c := b[e]
-		if c == '"' || c == '\'' || c == '\\' || c <= ' ' || c >= 0x7f {
+		if c == '"' || c == '\'' || c == '\\' || c < ' ' || c == 0x7f {
 			break
 		}
-		if !quoted && (c == '&' || c == ';' || c == ',' || c == '}' || c == ']' || c == ')' || c == '<') {
+		if !quoted && (c == ' ' || c >= 0x80 || c == '&' || c == ';' || c == ',' || c == '}' || c == ']' || c == ')' || c == '<') {
 			break
 		}
 		e++
@@ -358,11 +359,14 @@ func plausiblePassword[T input](v T) bool {
 	if len(v) < minPassword || len(v) > maxPassword {
 		return false
 	}
+	if v[0] == '/' || (v[0] == '~' && byteAt(v, 1) == '/') {
+		return false // a path: PWD=/home/runner, not a password
+	}
 	alnum, same := false, true
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
-			return false
+		if c < ' ' || c == 0x7f {
+			return false // a control character: not typed as a password
 		}
 		if isAlnum(c) {
 			alnum = true
@@ -375,7 +379,7 @@ func plausiblePassword[T input](v T) bool {
 		return false
 	}
 	first, last := v[0], v[len(v)-1]
-	if (first == '<' && last == '>') || (first == '$' && byteAt(v, 1) == '{') || (first == '{' && byteAt(v, 1) == '{') || first == '%' {
+	if (first == '<' && last == '>') || (first == '$' && byteAt(v, 1) == '{') || (first == '{' && byteAt(v, 1) == '{') || (first == '%' && len(v) <= 3) {
 		return false
 	}
 	var buf [maxPassword]byte
@@ -407,7 +411,8 @@ func plausiblePassword[T input](v T) bool {
 // placeholderWords, anywhere in a value, mark one that stands for a
 // password in docs and templates ("your-password-here", "REPLACE_ME",
 // "dummy-pass"); a whole value of "password" or "changeme" is one too.
-var placeholderWords = []string{"replace", "your", "goeshere", "goes-here", "dummy", "xxxx", "****", "redacted", "placeholder"}
+var placeholderWords = []string{"replace", "your-", "your_", "your ", "yourpass", "yoursecret", "yourkey", "yourtoken",
+	"goeshere", "goes-here", "dummy", "xxxx", "****", "redacted", "placeholder"}
 
 // repeats reports whether b is a shorter unit repeated (abcabc).
 func repeats(b []byte) bool {
@@ -440,7 +445,7 @@ func userinfoPassword[T input](b T, i int) (int, int) {
 	e := i + 1
 	for e < len(b) && e-i <= maxPassword && b[e] != '@' {
 		c := b[e]
-		if c <= ' ' || c >= 0x7f || c == '/' || c == '"' || c == '\'' || c == '\\' {
+		if c <= ' ' || c >= 0x7f || c == '/' || c == '?' || c == '#' || c == '"' || c == '\'' || c == '\\' {
 			return 0, 0
 		}
 		e++

@@ -573,12 +573,7 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 	}
 	// Findings in member names ({"ann@example.com": {...}}), which the
 	// walk does not visit.
-	var inNames []dlp.Finding
-	for _, f := range raw {
-		if inMemberName(body, f.End) {
-			inNames = append(inNames, f)
-		}
-	}
+	inNames := inMemberNames(body, raw)
 	if len(inNames) > 0 {
 		count(inNames)
 		if r.action == actMask {
@@ -595,29 +590,36 @@ func (p *Protector) scan(r *route, body []byte, isJSON bool) ([]byte, map[dlp.Ki
 	return out, counts, nil
 }
 
-// inMemberName reports whether the finding that ends at end lies in a
-// member name of the JSON document doc: the string it is in is followed by
-// a colon. (A finding in a string value is followed by , ] or }; one in a
-// number runs into the next string's opening quote, which is followed by
-// its text, never by a colon.) Findings never hold a quote.
-func inMemberName(doc []byte, end int) bool {
-	i := end
-	for i < len(doc) && doc[i] != '"' {
-		if doc[i] == '\\' {
-			i++
-		}
-		i++
-	}
-	for i++; i < len(doc); i++ {
-		switch doc[i] {
-		case ' ', '\t', '\n', '\r':
+// inMemberNames returns the findings (sorted, as Find gives them) that lie
+// in member names of the JSON document doc: in a string whose closing quote
+// is followed by a colon. One pass over doc, whatever the findings.
+func inMemberNames(doc []byte, fs []dlp.Finding) []dlp.Finding {
+	var out []dlp.Finding
+	j := 0
+	for i := 0; i < len(doc) && j < len(fs); i++ {
+		if doc[i] != '"' {
 			continue
-		case ':':
-			return true
 		}
-		return false
+		start := i // a string: find its closing quote
+		for i++; i < len(doc) && doc[i] != '"'; i++ {
+			if doc[i] == '\\' {
+				i++
+			}
+		}
+		end := i // the closing quote
+		k := end + 1
+		for k < len(doc) && (doc[k] == ' ' || doc[k] == '\t' || doc[k] == '\n' || doc[k] == '\r') {
+			k++
+		}
+		name := k < len(doc) && doc[k] == ':'
+		for j < len(fs) && fs[j].Start < end {
+			if name && fs[j].Start > start && fs[j].End <= end {
+				out = append(out, fs[j])
+			}
+			j++
+		}
 	}
-	return false
+	return out
 }
 
 // escapedNames finds sensitive values in the member names of body that

@@ -158,3 +158,23 @@ func TestReportNeverChangesTraffic(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesTellNumbersApart: a finding in a number followed by a string
+// that starts with a colon is a value, not a member name; and a body of
+// many findings is scanned in one pass (a regression: each finding once
+// walked to the next quote, quadratic on a long number array).
+func TestNamesTellNumbersApart(t *testing.T) {
+	mask := newProtector(t, nil, config.Route{Protect: &config.RouteProtect{DLP: &config.RouteDLP{Action: "mask"}}})
+	for _, body := range []string{`[4111111111111111, ":)"]`, `{"id": 4111111111111111, ":path": "/"}`, `{"a":"card 4111 1111 1111 1111: expired"}`} {
+		x := exchange(0, "GET", "")
+		out, err := respond(t, mask, x, body)
+		if err != nil || !json.Valid([]byte(out)) || strings.Contains(out, "4111") || len(x.Response.Findings) != 1 || x.Response.Findings[0].Count != 1 {
+			t.Errorf("%s: %s %v %v", body, out, err, x.Response.Findings)
+		}
+	}
+	big := "[" + strings.Repeat("4111111111111111,", 60000) + "1]" // 1 MiB
+	x := exchange(0, "GET", "")
+	if _, err := respond(t, mask, x, big); err != nil || x.Response.Findings[0].Count != 60000 {
+		t.Fatalf("1 MiB of cards: %v %v", err, x.Response.Findings)
+	}
+}

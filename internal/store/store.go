@@ -13,6 +13,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,18 +80,40 @@ func Open(ctx context.Context, c config.Store) (*Store, error) {
 	s := &Store{db: db, driver: c.Driver}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(pctx); err != nil {
+	// A new SQLite file that several processes open at once answers
+	// SQLITE_BUSY to all but one while it switches to WAL: they wait and
+	// try again, within the open's 10 s.
+	err = busyRetry(pctx, c.Driver, func() error { return db.PingContext(pctx) })
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("connecting to the %s store: %w", c.Driver, err)
 	}
 	if c.Driver == "sqlite" {
 		_ = os.Chmod(c.Path, 0o600) // keyed hashes, but still nobody else's business
 	}
-	if err := s.migrate(pctx); err != nil {
+	if err := busyRetry(pctx, c.Driver, func() error { return s.migrate(pctx) }); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// busyRetry runs f until it succeeds, fails with something other than
+// SQLite's "database is locked", or ctx ends.
+func busyRetry(ctx context.Context, driver string, f func() error) error {
+	wait := 20 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || driver != "sqlite" || !(strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked")) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 func readDSN(c config.Store) (string, error) {
@@ -211,8 +234,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		done := false
 		defer func() {
-			if !done {
-				_, _ = conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+			if done {
+				return
+			}
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); err != nil {
+				// database/sql does not know of this transaction: a
+				// connection that could not leave it must not go back
+				// to the pool holding the write lock.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 			}
 		}()
 		if err := s.migrateSteps(ctx, conn); err != nil {
