@@ -597,14 +597,23 @@ func inMemberNames(doc []byte, fs []dlp.Finding) []dlp.Finding {
 	var out []dlp.Finding
 	j := 0
 	for i := 0; i < len(doc) && j < len(fs); i++ {
-		if doc[i] != '"' {
-			continue
+		q := bytes.IndexByte(doc[i:], '"')
+		if q < 0 {
+			break
 		}
+		i += q
 		start := i // a string: find its closing quote
-		for i++; i < len(doc) && doc[i] != '"'; i++ {
-			if doc[i] == '\\' {
-				i++
+		for i++; i < len(doc); i++ {
+			n := bytes.IndexAny(doc[i:], "\"\\")
+			if n < 0 {
+				i = len(doc)
+				break
 			}
+			i += n
+			if doc[i] == '"' {
+				break
+			}
+			i++ // skip the escaped byte
 		}
 		end := i // the closing quote
 		k := end + 1
