@@ -150,6 +150,19 @@ func (k *dataKeyTarget) open(ctx context.Context, stderr io.Writer) (dataKeyServ
 	}, nil
 }
 
+// run opens the target, runs f on it and releases it: the body of every
+// keys command.
+func (k *dataKeyTarget) run(stderr io.Writer, f func(ctx context.Context, svc dataKeyService, a []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, a []string) error {
+		svc, done, err := k.open(cmd.Context(), stderr)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return f(cmd.Context(), svc, a)
+	}
+}
+
 func keysCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
@@ -230,19 +243,14 @@ func keysRotate(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "rotate SUBJECT",
 		Short: "Make a new data key version for SUBJECT",
 		Args:  args(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			svc, done, err := t.open(cmd.Context(), stderr)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := svc.RotateDataKey(cmd.Context(), a[0])
+		RunE: t.run(stderr, func(ctx context.Context, svc dataKeyService, a []string) error {
+			res, err := svc.RotateDataKey(ctx, a[0])
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "%s: new encryptions use data key version %d; older versions still decrypt\n", res.Subject, res.Version)
 			return nil
-		},
+		}),
 	}
 	t.flags(cmd)
 	return cmd
@@ -257,13 +265,8 @@ func keysRewrap(stdout, stderr io.Writer) *cobra.Command {
 			"newest one, without touching any data. It can be interrupted and run again: it resumes with\n" +
 			"what is left. Keep the old KEK versions until it reports every key on the new one.",
 		Args: args(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, done, err := t.open(cmd.Context(), stderr)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := svc.RewrapDataKeys(cmd.Context())
+		RunE: t.run(stderr, func(ctx context.Context, svc dataKeyService, _ []string) error {
+			res, err := svc.RewrapDataKeys(ctx)
 			if err != nil {
 				return err
 			}
@@ -272,7 +275,7 @@ func keysRewrap(stdout, stderr io.Writer) *cobra.Command {
 			}
 			fmt.Fprintf(stdout, "rewrapped %d data keys; all %d are wrapped by KEK version %d\n", res.Rewrapped, res.Total, res.KEKVersion)
 			return nil
-		},
+		}),
 	}
 	t.flags(cmd)
 	return cmd
@@ -287,19 +290,14 @@ func keysShred(stdout, stderr io.Writer) *cobra.Command {
 			"is unreadable everywhere at once (other gateways drop their cached keys within seconds).\n" +
 			"It cannot be undone. The shred is recorded in the audit log.",
 		Args: args(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			svc, done, err := t.open(cmd.Context(), stderr)
-			if err != nil {
-				return err
-			}
-			defer done()
-			res, err := svc.ShredSubject(cmd.Context(), a[0])
+		RunE: t.run(stderr, func(ctx context.Context, svc dataKeyService, a []string) error {
+			res, err := svc.ShredSubject(ctx, a[0])
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "%s: %d data key versions destroyed; their data can no longer be decrypted\n", res.Subject, res.Destroyed)
 			return nil
-		},
+		}),
 	}
 	t.flags(cmd)
 	return cmd
