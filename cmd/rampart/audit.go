@@ -307,9 +307,10 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 					return nil
 				case "admin":
 					if strings.HasPrefix(ev.Action, "transit.") {
-						result := "ok"
-						if strings.HasSuffix(ev.Detail, ": refused") {
-							result = "refused"
+						// The detail ends ": ok", ": refused..." or ": failed".
+						result := "unknown"
+						if i := strings.LastIndex(ev.Detail, ": "); i >= 0 {
+							result, _, _ = strings.Cut(ev.Detail[i+2:], ":")
 						}
 						transit[ev.Action+" "+result]++
 						return nil

@@ -209,11 +209,17 @@ func (a *dataKeysAPI) transit(op string, run func(r *http.Request, req TransitRe
 	})
 }
 
+// outcomeOf says how a call ended: ok, refused (the request or the
+// ciphertext was wrong) or failed (the keyring could not answer).
 func outcomeOf(err error) string {
-	if err != nil {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, keyring.ErrBadName), errors.Is(err, keyring.ErrMalformed), errors.Is(err, keyring.ErrAuthentication),
+		errors.Is(err, keyring.ErrWrongSubject), errors.Is(err, keyring.ErrKeyGone):
 		return "refused"
 	}
-	return "ok"
+	return "failed"
 }
 
 // authenticate lets a request through with the admin token or a valid

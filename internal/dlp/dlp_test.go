@@ -209,6 +209,7 @@ func TestSecret(t *testing.T) {
 		{"PWD=/home/runner/work/app OLDPWD=/home/runner", nil},
 		{`{"password":"%Tr0ub4dor&3","pwd":"Yourself2024!"}`, []string{"secret:%Tr0ub4dor&3", "secret:Yourself2024!"}},
 		{"see http://host:8080?next=a@b.com", []string{"email:a@b.com"}}, // the e-mail address, not a password
+		{`{"dsn":"postgres:\/\/app:Xk9pQ2vL7m@db:5432\/app"}`, []string{"secret:Xk9pQ2vL7m"}},
 		{"DATABASE_URL=postgres://app:Xk9pQ2vL7m@db.internal:5432/app", []string{"secret:Xk9pQ2vL7m"}},
 		{"redis://:s3cr3t-pw@cache:6379/0 and https://example.com:8443/path", []string{"secret:s3cr3t-pw"}},
 		{"password == " + v, nil},

@@ -70,8 +70,9 @@ func secretAt[T input](s *Scanner, b T, i int) (int, int) {
 	for k > 0 && e-k < 64 && isIdent(b[k-1]) {
 		k--
 	}
-	if b[i] == ':' && k >= 3 && b[k-1] == '/' && b[k-2] == '/' && b[k-3] == ':' {
-		return userinfoPassword(b, i) // scheme://user:PASSWORD@host
+	if b[i] == ':' && ((k >= 3 && b[k-1] == '/' && b[k-2] == '/' && b[k-3] == ':') ||
+		(k >= 5 && b[k-1] == '/' && b[k-2] == '\\' && b[k-3] == '/' && b[k-4] == '\\' && b[k-5] == ':')) {
+		return userinfoPassword(b, i) // scheme://user:PASSWORD@host, also as JSON writes it (:\/\/)
 	}
 	if k == e || (k > 0 && isIdent(b[k-1])) {
 		return 0, 0
@@ -439,7 +440,9 @@ func userinfoPassword[T input](b T, i int) (int, int) {
 	for k > 0 && i-k <= 64 && (isIdent(b[k-1]) || b[k-1] == '%') {
 		k--
 	}
-	if k < 3 || b[k-1] != '/' || b[k-2] != '/' || b[k-3] != ':' {
+	plain := k >= 3 && b[k-1] == '/' && b[k-2] == '/' && b[k-3] == ':'
+	escaped := k >= 5 && b[k-1] == '/' && b[k-2] == '\\' && b[k-3] == '/' && b[k-4] == '\\' && b[k-5] == ':'
+	if !plain && !escaped {
 		return 0, 0
 	}
 	e := i + 1
