@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -243,7 +244,8 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 		if err != nil {
 			return jsonpath.Edit{}, fmt.Errorf("encrypting %s: %w", f.name, err)
 		}
-		return jsonpath.Edit{Replace: jsonpath.AppendString(make([]byte, 0, len(ct)+2), string(ct))}, nil
+		// base64url and the prefix need no escaping in a JSON string.
+		return jsonpath.Edit{Replace: append(append(append(make([]byte, 0, len(ct)+2), '"'), ct...), '"')}, nil
 	})
 	if err != nil {
 		var se *jsonpath.SyntaxError
@@ -255,7 +257,7 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 		}
 		return err
 	}
-	if len(out) != len(body) || !bytes.Equal(out, body) {
+	if !sameSlice(out, body) {
 		x.ReplaceRequestBody(out)
 	}
 	return nil
@@ -324,18 +326,8 @@ func hasBody(status int) bool {
 }
 
 func contentLength(h pipeline.Header) (int64, bool) {
-	v := h.Get("Content-Length")
-	var n int64
-	if v == "" {
-		return 0, false
-	}
-	for _, c := range []byte(v) {
-		if c < '0' || c > '9' || n > 1<<40 {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
+	n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // TapResponseBody reports what a report-only DLP finds in a streamed
@@ -379,13 +371,13 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 	}
 	jsonBody := isJSON(x.Response.Header.Get("Content-Type"))
 	if len(r.fields) > 0 && !jsonBody {
-		return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+		return errUnreadable
 	}
 	if jsonBody && !utf8.Valid(body) {
 		if reportOnly {
 			return nil
 		}
-		return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+		return errUnreadable
 	}
 	if r.dlp != nil {
 		out, counts, err := s.p.scan(r, body, jsonBody)
@@ -409,14 +401,12 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 		// Whose data this is, when the route says: a ciphertext of anyone
 		// else (moved there by whoever can write the upstream's store) is
 		// not shown, not even masked.
-		expect := ""
+		sc := owners{tenant: r.subject == fromTenant}
 		if r.subject != fromIdentity {
-			if expect = s.p.subject(r, x); expect == "" {
-				expect = "\x00none" // no subject to compare with: nothing decrypts
-			}
+			sc.named, sc.subject = true, s.p.subject(r, x)
 		}
 		out, _, err := jsonpath.Rewrite(body, r.paths, func(m jsonpath.Match) (jsonpath.Edit, error) {
-			return s.p.reveal(ctx, x, &r.fields[m.Path], m, expect, r.subject == fromTenant)
+			return s.p.reveal(ctx, x, &r.fields[m.Path], m, sc)
 		})
 		if err != nil {
 			return unreadableJSON(err)
@@ -453,7 +443,7 @@ func (p *Protector) decode(x *pipeline.Exchange) ([]byte, bool, error) {
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
-			return nil, false, deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+			return nil, false, errUnreadable
 		}
 		rd = zr
 	case "deflate":
@@ -468,7 +458,7 @@ func (p *Protector) decode(x *pipeline.Exchange) ([]byte, bool, error) {
 	}
 	out, err := io.ReadAll(io.LimitReader(rd, p.maxDecompressed+1))
 	if err != nil {
-		return nil, false, deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+		return nil, false, errUnreadable
 	}
 	if int64(len(out)) > p.maxDecompressed {
 		return nil, false, deny(http.StatusBadGateway, "protect.response_too_large", "The upstream response is too large to check once decompressed.")
@@ -649,7 +639,7 @@ func escapedNames(r *route, body []byte) ([]byte, []dlp.Finding, error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+			return nil, nil, errUnreadable
 		}
 		if len(stack) > jsonpath.MaxDepth {
 			return nil, nil, unreadableJSON(jsonpath.ErrTooDeep)
@@ -703,7 +693,7 @@ func escapedNames(r *route, body []byte) ([]byte, []dlp.Finding, error) {
 // that cannot be checked.
 func unreadableJSON(err error) error {
 	if errors.Is(err, jsonpath.ErrTooDeep) || errors.As(err, new(*jsonpath.SyntaxError)) {
-		return deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+		return errUnreadable
 	}
 	return err
 }
@@ -741,39 +731,48 @@ func setFindings(x *pipeline.Exchange, counts map[dlp.Kind]int, a dlpAction) {
 	x.Response.Findings, x.Response.FindingsAction = out, actionNames[a]
 }
 
-var (
-	jsonNull   = []byte("null")
-	unreadable = jsonNull
-)
+// owners says whose data a response's encrypted fields are: on routes
+// that name their subject (named), subject is it, and a ciphertext of
+// anyone else is not shown, not even masked; on tenant routes the tenant
+// is the owner.
+type owners struct {
+	subject       string
+	named, tenant bool
+}
+
+// jsonNull replaces a field that cannot or may not be shown.
+var jsonNull = []byte("null")
+
+// errUnreadable refuses a response that cannot be checked; denials are
+// never modified, so one serves every request.
+var errUnreadable = pipeline.Deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
 
 // reveal turns one encrypted field of a response into what this caller
 // may see: the plaintext for the owner and the reveal roles, else a mask,
 // nothing or null. A value that does not decrypt (shredded, altered,
 // another subject's) is null for everyone: never the ciphertext, never an
 // error page.
-func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, m jsonpath.Match, expect string, tenantOwned bool) (jsonpath.Edit, error) {
+func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, m jsonpath.Match, sc owners) (jsonpath.Edit, error) {
 	if m.Kind == jsonpath.Null {
 		return jsonpath.Edit{}, nil
 	}
 	// A value stored before encryption was turned on is plaintext; its
 	// owner is whom the route says the record belongs to, if it says.
-	plain := m.Value
-	owner := expect
-	if strings.HasPrefix(owner, "\x00") {
-		owner = ""
-	}
-	legacy := true
+	plain, owner, legacy := m.Value, sc.subject, true
 	if m.Kind == jsonpath.String {
 		s, err := jsonpath.DecodeString(m.Value)
 		if err != nil {
 			return jsonpath.Edit{}, err
 		}
 		if keyring.IsCiphertext(s) {
-			pt, o, err := p.cipher.Decrypt(ctx, expect, f.name, s)
+			if sc.named && sc.subject == "" {
+				return jsonpath.Edit{Replace: jsonNull}, nil // whose data this is cannot be checked
+			}
+			pt, o, err := p.cipher.Decrypt(ctx, sc.subject, f.name, s)
 			switch {
 			case errors.Is(err, keyring.ErrKeyGone), errors.Is(err, keyring.ErrWrongSubject),
 				errors.Is(err, keyring.ErrAuthentication), errors.Is(err, keyring.ErrMalformed), errors.Is(err, keyring.ErrBadName):
-				return jsonpath.Edit{Replace: unreadable}, nil
+				return jsonpath.Edit{Replace: jsonNull}, nil
 			case err != nil:
 				// The store or the KEK is failing: a null now would be
 				// written back by clients that read, edit and save.
@@ -781,7 +780,7 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 					Message: "Protected data cannot be read right now.", Cause: err, Header: http.Header{"Retry-After": {"5"}}}
 			}
 			if !json.Valid(pt) {
-				return jsonpath.Edit{Replace: unreadable}, nil
+				return jsonpath.Edit{Replace: jsonNull}, nil
 			}
 			plain, owner, legacy = pt, o.Subject, false
 		}
@@ -790,7 +789,7 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 	viewer := ""
 	if id != nil {
 		viewer = id.Subject
-		if tenantOwned {
+		if sc.tenant {
 			viewer = id.Tenant // on tenant routes the tenant owns the data
 		}
 	}
