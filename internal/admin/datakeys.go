@@ -145,7 +145,8 @@ func transitField(f string) string { return "transit/" + f }
 // caller is who called the encryption API, and which subjects it may use.
 type caller struct {
 	who    string
-	scopes []string // nil: the admin token, every subject
+	admin  bool     // the admin token: every operation, every subject
+	scopes []string // an API key's scopes
 }
 
 // allows reports whether the caller may do op (encrypt, decrypt, rewrap)
@@ -153,7 +154,7 @@ type caller struct {
 // transit:OP:SUBJECT one, and transit:OP:PREFIX* those that start with
 // PREFIX.
 func (c caller) allows(op, subject string) bool {
-	if c.scopes == nil {
+	if c.admin {
 		return true
 	}
 	base := "transit:" + op
@@ -233,7 +234,7 @@ func (a *dataKeysAPI) authenticate(next func(w http.ResponseWriter, r *http.Requ
 		}
 		got := sha256.Sum256([]byte(tok))
 		if subtle.ConstantTimeCompare(got[:], a.want[:]) == 1 {
-			next(w, r, caller{who: "the admin token"})
+			next(w, r, caller{who: "the admin token", admin: true})
 			return
 		}
 		id, secret, err := apikey.Parse(tok)
@@ -251,7 +252,7 @@ func (a *dataKeysAPI) authenticate(next func(w http.ResponseWriter, r *http.Requ
 			unauthorized(w)
 			return
 		}
-		next(w, r, caller{who: "apikey:" + id, scopes: append([]string{}, rec.Scopes...)})
+		next(w, r, caller{who: "apikey:" + id, scopes: rec.Scopes})
 	})
 }
 

@@ -71,6 +71,7 @@ func TestDataKeysAndTransit(t *testing.T) {
 	}
 	encKey, decKey, readerKey := newKey("transit:encrypt"), newKey("transit:decrypt", "transit:rewrap"), newKey("profile")
 	scopedKey := newKey("transit:decrypt:cust-4*", "transit:encrypt:solo")
+	noScopes := newKey()
 
 	call := func(op, token string, req TransitRequest) (int, TransitResult, string) {
 		b, _ := json.Marshal(req)
@@ -105,6 +106,7 @@ func TestDataKeysAndTransit(t *testing.T) {
 		{"a wrong token", "decrypt", "rpa_wrong-token-0123456789", 401},
 		{"encrypt-only key decrypts", "decrypt", encKey, 403},
 		{"profile key decrypts", "decrypt", readerKey, 403},
+		{"a key without scopes decrypts", "decrypt", noScopes, 403},
 		{"decrypt key encrypts", "encrypt", decKey, 403},
 	} {
 		if code, _, raw := call(tc.op, tc.token, TransitRequest{Subject: "cust-42", Field: "cards.number", Plaintext: pt, Ciphertext: enc.Ciphertext}); code != tc.want {

@@ -260,9 +260,6 @@ type Opened struct {
 	Subject string
 	// Version is the data key version that encrypted it.
 	Version int
-	// Current reports whether that version is the subject's newest known
-	// here (false: Reencrypt would move it to the newest).
-	Current bool
 }
 
 // Decrypt decrypts a ciphertext of field. With a non-empty subject, a
@@ -287,13 +284,7 @@ func (k *Keyring) Decrypt(ctx context.Context, subject, field, ciphertext string
 	if err != nil {
 		return nil, Opened{}, ErrAuthentication
 	}
-	o := Opened{Subject: dk.subject, Version: dk.version, Current: true}
-	if w, ok := k.writers.Peek(dk.subject); ok {
-		w.mu.Lock()
-		o.Current = w.key == nil || w.key.version <= dk.version
-		w.mu.Unlock()
-	}
-	return pt, o, nil
+	return pt, Opened{Subject: dk.subject, Version: dk.version}, nil
 }
 
 // Reencrypt decrypts a ciphertext and encrypts it again with the subject's

@@ -249,8 +249,12 @@ func TestRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, o, err := k.Decrypt(ctx, "bob", "$.ssn", re); err != nil || o.Version != 3 || !o.Current {
+	if _, o, err := k.Decrypt(ctx, "bob", "$.ssn", re); err != nil || o.Version != 3 {
 		t.Fatalf("reencrypted: %+v %v", o, err)
+	}
+	// ...which is the newest version the store holds for bob.
+	if cur, err := k.st.CurrentDataKey(ctx, "bob"); err != nil || cur.Version != 3 {
+		t.Fatalf("bob's newest key: %+v %v", cur, err)
 	}
 	keys, _, err := k.List(ctx, "bob", "", 0)
 	if err != nil || len(keys) != 3 {
