@@ -82,6 +82,9 @@ type Options struct {
 	// Retention deletes segments older than this (never the current one);
 	// 0 keeps everything. The log still verifies from its oldest segment.
 	Retention time.Duration
+	// Fsync makes a file's writes durable; default (*os.File).Sync. Fault
+	// tests put a slow or failing disk here.
+	Fsync func(*os.File) error
 	// Remote, when set, keeps a copy of every checkpoint away from this
 	// gateway's disk (the cluster's shared store), so that whoever
 	// controls this disk cannot rewrite the log and its checkpoints
@@ -134,6 +137,9 @@ func Open(opt Options) (*Log, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Fsync == nil {
+		opt.Fsync = (*os.File).Sync
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -215,7 +221,7 @@ func (l *Log) rotate() {
 	if l.err != nil {
 		return
 	}
-	l.fail(l.f.Sync())
+	l.fail(l.opt.Fsync(l.f))
 	next := l.seg + 1
 	if l.err == nil {
 		l.fail(writeStart(l.opt.Dir, next, &l.treeState))
@@ -382,7 +388,7 @@ func (l *Log) write(w *bufio.Writer, batch []*appendReq) error {
 	if l.opt.Sync || w.Buffered() >= 32<<10 {
 		l.flushLocked()
 		if l.err == nil && l.opt.Sync {
-			l.fail(l.f.Sync())
+			l.fail(l.opt.Fsync(l.f))
 		}
 	}
 	if l.err == nil && (l.segBytes >= l.opt.MaxSegmentBytes || l.opt.Now().Sub(l.segOpen) >= l.opt.MaxSegmentAge) {
@@ -419,7 +425,7 @@ func (l *Log) Checkpoint() error {
 	if l.err != nil {
 		return l.err
 	}
-	if err := l.f.Sync(); err != nil { // a checkpoint never covers records not on disk
+	if err := l.opt.Fsync(l.f); err != nil { // a checkpoint never covers records not on disk
 		return err
 	}
 	root := l.root()
@@ -434,7 +440,7 @@ func (l *Log) Checkpoint() error {
 	if _, err := l.cp.Write(append(hdr[:], msg...)); err != nil {
 		return err
 	}
-	if err := l.cp.Sync(); err != nil {
+	if err := l.opt.Fsync(l.cp); err != nil {
 		return err
 	}
 	l.lastCP = l.size
