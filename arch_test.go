@@ -85,7 +85,8 @@ var rules = map[string]struct {
 	"internal/trust":      {nil, nil},
 	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/redistest":  {nil, nil},
-	"internal/audit":      {[]string{"pipeline"}, []string{"golang.org/x/mod/sumdb"}},
+	"internal/audit":      {[]string{"pipeline"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
+	"internal/witness":    {[]string{"audit", "config", "trust"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/anomaly":    {[]string{"config", "pipeline"}, nil},
 	"internal/signing":    {[]string{"store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/idtoken":    {[]string{"config", "pipeline", "signing"}, []string{"github.com/go-jose/go-jose/v4"}},
@@ -100,9 +101,10 @@ var rules = map[string]struct {
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "dlp", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
-		"protect", "proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust"}, nil},
+		"protect", "proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust", "witness"}, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"cmd/rampart":   {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "keyring", "pipeline", "store"}, []string{"github.com/spf13/cobra"}},
+	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "keyring", "pipeline", "store", "witness"},
+		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }
 
 func TestImportRules(t *testing.T) {

@@ -16,77 +16,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gw/rampart/internal/audit"
-	"github.com/rampart-gw/rampart/internal/config"
-	"github.com/rampart-gw/rampart/internal/gateway"
-	"github.com/rampart-gw/rampart/internal/store"
 )
 
 func auditCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "The tamper-evident audit log"}
-	var dataDir, dir, pubKey, configPath string
-	verify := &cobra.Command{
-		Use:   "verify",
-		Short: "Recompute the audit log's hash chain and signed checkpoints; name the first bad record or checkpoint",
-		Long: `Verify reads the audit log of a data directory (--data, the log in DIR/audit)
-or of an audit directory (--dir) and checks every record's hash-chain link
-and every checkpoint's signature and Merkle root. It exits 0 when the log
-is intact and 1 naming the first bad record or checkpoint otherwise.
-
-Pass --pubkey with a copy of audit-key.pub kept apart from the gateway:
-the key beside the log is only as trustworthy as the disk it is on. With
--c FILE the log is the config's, and the checkpoints the gateway copied to
-its state store are checked too: a log rewritten together with its local
-checkpoints (and a stolen signing key) still fails against them.`,
-		Args: args(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var remote [][]byte
-			if configPath != "" {
-				cfg, _, err := config.Load(configPath)
-				if err != nil {
-					return err
-				}
-				if !cfg.Audit.Enabled {
-					return usageError{errors.New("the config has no audit log (audit.enabled)")}
-				}
-				dir = cfg.Audit.Dir
-				st, err := store.Open(cmd.Context(), cfg.Store)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				if remote, err = st.AuditCheckpoints(cmd.Context(), gateway.AuditOrigin(cfg)); err != nil {
-					return err
-				}
-			}
-			if dir == "" {
-				dir = filepath.Join(dataDir, "audit")
-			}
-			if pubKey == "" {
-				pubKey = filepath.Join(dir, audit.PublicKeyFile)
-			}
-			key, err := audit.ReadPublicKey(pubKey)
-			if err != nil {
-				return err
-			}
-			rep, err := audit.VerifyWith(dir, key, remote)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "log:         %s\nrecords:     %d\ncheckpoints: %d\n", dir, rep.Records, rep.Checkpoints)
-			if rep.OK() {
-				fmt.Fprintln(stdout, "OK: every record is chained and every checkpoint is signed and matches")
-				return nil
-			}
-			for _, p := range rep.Problems {
-				fmt.Fprintln(stdout, "BAD:", p)
-			}
-			return errors.New("the audit log does not verify")
-		},
-	}
-	verify.Flags().StringVar(&dataDir, "data", "rampart-data", "data directory of the gateway (the log is in DIR/audit)")
-	verify.Flags().StringVar(&dir, "dir", "", "audit directory (instead of --data)")
-	verify.Flags().StringVar(&pubKey, "pubkey", "", "trusted verifier key (default: audit-key.pub in the audit directory)")
-	verify.Flags().StringVarP(&configPath, "config", "c", "", "the gateway's config: its log, and the checkpoint copies in its store")
+	var dataDir, dir, pubKey string
 	prove := &cobra.Command{
 		Use:   "prove REQUEST_ID",
 		Short: "Print an inclusion proof of a request's event that anyone with the public key can check",
@@ -214,7 +148,7 @@ checkpoints (and a stolen signing key) still fails against them.`,
 	}
 	prove.Flags().StringVar(&pubKey, "pubkey", "", "trusted verifier key (default: audit-key.pub in the audit directory)")
 	check.Flags().StringVar(&pubKey, "pubkey", "", "the log's trusted verifier key (audit-key.pub)")
-	cmd.AddCommand(verify, prove, check, query, summaryCmd(stdout))
+	cmd.AddCommand(verifyCmd(stdout), witnessCmd(stdout), prove, check, query, summaryCmd(stdout))
 	return cmd
 }
 

@@ -129,11 +129,7 @@ func (k *dataKeyTarget) open(ctx context.Context, stderr io.Writer) (dataKeyServ
 	local := &localDataKeys{ring: ring, record: func(string, string, string) {}, progress: stderr}
 	closers := []func(){func() { _ = ring.Close() }, func() { _ = st.Close() }}
 	if cfg.Audit.Enabled {
-		origin := audit.LastOrigin(cfg.Audit.Dir)
-		if origin == "" {
-			origin = gateway.AuditOrigin(cfg)
-		}
-		alog, err := audit.Open(audit.Options{Dir: cfg.Audit.Dir, Origin: origin, Sync: true})
+		alog, err := audit.Open(audit.Options{Dir: cfg.Audit.Dir, Origin: gateway.AuditOrigin(cfg), Sync: true})
 		if err != nil {
 			_ = ring.Close()
 			_ = st.Close()

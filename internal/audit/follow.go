@@ -36,7 +36,7 @@ func Follow(ctx context.Context, dir string, from int64, every time.Duration, fn
 			_, statErr := os.Stat(filepath.Join(dir, segName(k+1)))
 			moved := statErr == nil
 			n, m, err := readFrom(dir, k, off, next, func(i int64, payload []byte) error {
-				if i < from {
+				if i < from || isLogRecord(payload) {
 					return nil
 				}
 				var ev Event

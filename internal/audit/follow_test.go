@@ -27,17 +27,28 @@ func TestFollow(t *testing.T) {
 	for i := range 5 {
 		add(i)
 	}
+	// The log's own records (checkpoint records) sit between events:
+	// follow from the index of r3.
+	from := int64(-1)
+	_ = Each(dir, func(i int64, ev Event, _ []byte) error {
+		if ev.RequestID == "r3" {
+			from = i
+		}
+		return nil
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	var got []string
 	done := make(chan error, 1)
 	go func() {
-		done <- Follow(ctx, dir, 3, 5*time.Millisecond, func(i int64, ev Event, _ []byte) error {
+		last := int64(-1)
+		done <- Follow(ctx, dir, from, 5*time.Millisecond, func(i int64, ev Event, _ []byte) error {
 			mu.Lock()
 			defer mu.Unlock()
-			if want := fmt.Sprintf("r%d", i); ev.RequestID != want {
-				return fmt.Errorf("index %d holds %s", i, ev.RequestID)
+			if want := fmt.Sprintf("r%d", len(got)+3); ev.RequestID != want || i <= last {
+				return fmt.Errorf("index %d holds %s, want %s after index %d", i, ev.RequestID, want, last)
 			}
+			last = i
 			got = append(got, ev.RequestID)
 			return nil
 		})

@@ -1,16 +1,20 @@
 // Package audit owns the tamper-evident audit log: one canonical event per
-// request, appended to a local file where every record carries a hash
-// chain link, hashed into an RFC 6962 Merkle tree whose roots are signed
-// (Ed25519, as signed notes) into checkpoints at an interval and on close;
-// and the verifier that recomputes all of it and names the first bad
-// record or checkpoint.
+// request, appended to local segment files where every record carries a
+// hash chain link, hashed into an RFC 6962 Merkle tree whose heads are
+// signed (Ed25519) into C2SP checkpoints at an interval and on close, and
+// published to the shared store and to witnesses; and the verifier that
+// recomputes all of it, names the first bad record or checkpoint, counts
+// the records no signature covers yet, and checks the log against the
+// copies kept elsewhere. docs/audit.md has the format and the threat
+// model.
 //
 // The log is a series of segment files (events.log, events-000001.log,
 // ...; see segments.go) of records [4-byte big-endian length][32-byte
 // chain hash][event]; chain_i = SHA-256("rampart-audit-chain-v1" || chain_i-1 ||
 // leaf_i), leaf_i the RFC 6962 leaf hash of event i, chain_-1 zero. The
-// checkpoints file holds length-prefixed signed notes whose text is
-// "rampart-audit-v1\n<origin>\n<size>\n<root, base64>\n<time, RFC 3339>\n".
+// checkpoints file holds the signed checkpoints (checkpoint.go); every
+// checkpoint's tree ends with a record naming the checkpoint before it,
+// and retention deletes segments only after a signed record allows it.
 //
 // Appends are group-committed by one writer goroutine: with Sync, Append
 // returns once its batch is on disk (fsync), so an acknowledged event
@@ -19,17 +23,18 @@
 // synced at each checkpoint. A torn last record found when the log is opened is
 // moved aside to a .torn file and reported, never silently dropped.
 //
-// It does not own sinks, queries or anomaly detection (later work), nor
-// what an event says (EventFrom builds it from the exchange).
+// It does not own sinks' transports beyond the small ones in sinks.go,
+// queries or anomaly detection, nor what an event says (EventFrom builds
+// it from the exchange), nor the witness protocol (internal/witness
+// publishes through the Publisher interface).
 package audit
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,10 +42,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	tnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -54,17 +59,19 @@ const (
 )
 
 const (
-	keyName          = "rampart-audit" // the signed notes' key name
-	checkpointHeader = "rampart-audit-v1"
-	chainDomain      = "rampart-audit-chain-v1"
-	maxRecord        = 1 << 20 // an event larger than this is a corrupt length
+	keyName     = "rampart-audit" // the signing key's name when the origin cannot be one
+	chainDomain = "rampart-audit-chain-v1"
+	startDomain = "rampart-audit-start-v1"
+	maxRecord   = 1 << 20 // an event larger than this is a corrupt length
 )
 
 // Options configures a Log.
 type Options struct {
 	// Dir holds the log, its checkpoints and its signing key.
 	Dir string
-	// Origin names the log in its checkpoints (the gateway's name).
+	// Origin names the log: the first line of its checkpoints, which
+	// witnesses know it by, and the name of a new signing key. It must
+	// pass CheckOrigin. Default "rampart".
 	Origin string
 	// Sync makes Append wait until its event is on disk.
 	Sync bool
@@ -88,8 +95,14 @@ type Options struct {
 	// Remote, when set, keeps a copy of every checkpoint away from this
 	// gateway's disk (the cluster's shared store), so that whoever
 	// controls this disk cannot rewrite the log and its checkpoints
-	// together unnoticed.
+	// together unnoticed. It is published like Publishers, after them.
 	Remote CheckpointStore
+	// Publishers get every new checkpoint (witnesses), on a goroutine of
+	// their own.
+	Publishers []Publisher
+	// PublishTimeout bounds one publisher's delivery of one checkpoint.
+	// Default 10s.
+	PublishTimeout time.Duration
 }
 
 // CheckpointStore keeps copies of checkpoints.
@@ -99,11 +112,13 @@ type CheckpointStore interface {
 
 // Log is an open audit log. Append is safe for concurrent use.
 type Log struct {
-	opt    Options
-	f      *os.File
-	w      *bufio.Writer // buffers f; guarded by mu
-	cp     *os.File
-	signer note.Signer
+	opt      Options
+	f        *os.File
+	w        *bufio.Writer // buffers f; guarded by mu
+	cp       *os.File
+	signer   note.Signer
+	verifier note.Verifier
+	pub      *publishing // nil without publishers
 
 	reqs chan *appendReq
 	stop chan struct{}
@@ -112,11 +127,20 @@ type Log struct {
 
 	mu sync.Mutex // guards the tree state and files below (writer and checkpoints)
 	treeState
-	seg      int       // the current segment's number
-	segBytes int64     // its size
-	segOpen  time.Time // when it was started
-	lastCP   int64
+	hashes   *hashFile   // the stored hashes; nil when proofs are unavailable
+	stored   []tlog.Hash // scratch for one record's stored hashes
+	seg      int         // the current segment's number
+	segBytes int64       // its size
+	segOpen  time.Time   // when it was started
+	last     lastCheckpoint
 	err      error // a write failure: the log stops accepting events
+}
+
+// lastCheckpoint is the newest checkpoint in the checkpoints file.
+type lastCheckpoint struct {
+	valid bool
+	size  int64
+	root  tlog.Hash
 }
 
 type appendReq struct {
@@ -124,7 +148,10 @@ type appendReq struct {
 	done    chan error
 }
 
-// Open opens (or creates) the log in opt.Dir.
+// Open opens (or creates) the log in opt.Dir. A log whose records do not
+// match its newest checkpoint (records lost or altered while the gateway
+// was stopped) is refused: run `rampart audit verify`, keep the evidence,
+// and move the directory aside.
 func Open(opt Options) (*Log, error) {
 	if opt.CheckpointEvery <= 0 {
 		opt.CheckpointEvery = time.Minute
@@ -141,44 +168,137 @@ func Open(opt Options) (*Log, error) {
 	if opt.Fsync == nil {
 		opt.Fsync = (*os.File).Sync
 	}
+	if opt.PublishTimeout <= 0 {
+		opt.PublishTimeout = 10 * time.Second
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opt.Origin == "" || strings.ContainsAny(opt.Origin, "\n\r") {
+	if opt.Origin == "" {
 		opt.Origin = "rampart"
+	}
+	if err := CheckOrigin(opt.Origin); err != nil {
+		return nil, fmt.Errorf("audit: the origin %q: %w", opt.Origin, err)
 	}
 	if err := os.MkdirAll(opt.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	signer, err := loadOrCreateKey(opt.Dir, keyName)
+	signer, verifier, err := loadOrCreateKey(opt.Dir, opt.Origin)
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{opt: opt, signer: signer, reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Log{opt: opt, signer: signer, verifier: verifier, reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := l.recoverCheckpoints(); err != nil {
+		return nil, err
+	}
 	if err := l.recover(); err != nil {
 		return nil, err
 	}
 	cp, err := os.OpenFile(filepath.Join(opt.Dir, CheckpointsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304 -- the operator's audit dir
 	if err != nil {
-		_ = l.f.Close()
+		l.closeFiles()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	l.cp = cp
 	l.w = bufio.NewWriterSize(l.f, 64<<10)
+	pubs := append([]Publisher(nil), opt.Publishers...)
+	if opt.Remote != nil {
+		pubs = append(pubs, StorePublisher(opt.Remote))
+	}
+	if len(pubs) > 0 {
+		l.pub = startPublishing(pubs, opt.PublishTimeout, opt.Logger)
+	}
+	if l.size > l.last.size {
+		// Records after the newest checkpoint (a crash, or an offline
+		// tool's appends): sign them now rather than a minute from now.
+		l.mu.Lock()
+		err := l.checkpointLocked()
+		l.mu.Unlock()
+		if err != nil {
+			opt.Logger.Error("audit: the records found after the last checkpoint could not be checkpointed", "error", err)
+		}
+	}
 	go l.writer()
 	return l, nil
 }
 
-// recover reads the existing segments to rebuild the chain and the tree,
-// moves a torn tail of the last segment aside, and opens that segment for
-// appending.
+// recoverCheckpoints moves a torn last checkpoint (a crash while one was
+// written) aside and reads the newest one, whose size and root the next
+// checkpoint record names.
+func (l *Log) recoverCheckpoints() error {
+	entries, good, torn, err := readCheckpointsFile(l.opt.Dir)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	path := filepath.Join(l.opt.Dir, CheckpointsFile)
+	if torn {
+		b, err := os.ReadFile(path) // #nosec G304 -- the operator's audit dir
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		aside := path + ".torn-" + strconv.FormatInt(l.opt.Now().Unix(), 10)
+		if err := os.WriteFile(aside, b[good:], 0o600); err != nil { // #nosec G703 -- beside the file, in the operator's audit dir
+			return fmt.Errorf("audit: %w", err)
+		}
+		if err := os.Truncate(path, good); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		l.opt.Logger.Error("audit: the last checkpoint was torn (a crash mid-write); moved aside", "bytes", int64(len(b))-good, "file", aside)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	n, err := note.Open(entries[len(entries)-1].msg, note.VerifierList(l.verifier))
+	if err != nil {
+		return fmt.Errorf("audit: %s: the newest checkpoint is not signed by this log's key (%v): run rampart audit verify", path, err)
+	}
+	c, err := parseCheckpoint(n.Text)
+	if err != nil {
+		return fmt.Errorf("audit: %s: the newest checkpoint: %w", path, err)
+	}
+	l.last = lastCheckpoint{valid: true, size: c.size, root: c.root}
+	return nil
+}
+
+// recover reads the existing segments to rebuild the chain, the tree and
+// the hash file, moves a torn tail of the last segment aside, and opens
+// that segment for appending.
 func (l *Log) recover() error {
 	var st treeState
-	_, last, good, err := eachRecord(l.opt.Dir, func(first treeState) { st = first }, func(_ int64, chain [32]byte, payload []byte) error {
-		st.add(chain, tlog.RecordHash(payload))
+	var herr error
+	opened := false
+	mismatch := false // the records do not lead to the newest checkpoint's root
+	_, last, good, err := eachRecord(l.opt.Dir, func(first treeState) {
+		st, opened = first, true
+		if l.hashes, herr = openHashes(l.opt.Dir, first.size); herr == nil && l.hashes == nil {
+			l.opt.Logger.Warn("audit: the hash file lacks the hashes of records that retention deleted; inclusion and consistency proofs are unavailable for this log", "file", HashesFile)
+		}
+		if l.last.valid && l.last.size == first.size && first.size > 0 {
+			mismatch = l.last.root != first.root()
+		}
+	}, nil, func(_ int64, chain [32]byte, payload []byte) error {
+		l.stored = l.stored[:0]
+		st.add(chain, tlog.RecordHash(payload), &l.stored)
+		if l.hashes != nil && herr == nil {
+			herr = l.hashes.sync(l.stored)
+		}
+		if l.last.valid && st.size == l.last.size {
+			mismatch = l.last.root != st.root()
+		}
 		return nil
 	})
 	l.treeState = st
+	if !opened && herr == nil { // a new log
+		l.hashes, herr = openHashes(l.opt.Dir, 0)
+	}
+	if herr == nil && l.hashes != nil {
+		if herr = l.hashes.startWriting(); herr == nil {
+			herr = l.hashes.flush()
+		}
+	}
+	if herr != nil {
+		return fmt.Errorf("audit: %s: %w", HashesFile, herr)
+	}
 	path := filepath.Join(l.opt.Dir, segName(last))
 	var torn *TornError
 	switch {
@@ -191,15 +311,26 @@ func (l *Log) recover() error {
 			l.opt.Logger.Error("audit: the last record was torn (a crash mid-write); moved aside", "record", torn.Index, "bytes", int64(len(b))-good, "file", aside)
 		}
 	case err != nil:
+		l.closeFiles()
 		return fmt.Errorf("audit: %s: %w", l.opt.Dir, err)
+	}
+	switch {
+	case l.last.valid && l.last.size > st.size:
+		l.closeFiles()
+		return fmt.Errorf("audit: %s has %d records but its newest checkpoint covers %d: records were lost or removed; run rampart audit verify, keep the directory as evidence and move it aside", l.opt.Dir, st.size, l.last.size)
+	case mismatch:
+		l.closeFiles()
+		return fmt.Errorf("audit: the records of %s do not match its newest checkpoint (size %d): records were altered; run rampart audit verify, keep the directory as evidence and move it aside", l.opt.Dir, l.last.size)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the operator's audit dir
 	if err != nil {
+		l.closeFiles()
 		return fmt.Errorf("audit: %w", err)
 	}
 	if torn != nil {
 		if err := f.Truncate(good); err != nil {
 			_ = f.Close()
+			l.closeFiles()
 			return fmt.Errorf("audit: %w", err)
 		}
 	} else if fi, err := f.Stat(); err == nil {
@@ -207,6 +338,7 @@ func (l *Log) recover() error {
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		_ = f.Close()
+		l.closeFiles()
 		return fmt.Errorf("audit: %w", err)
 	}
 	l.f, l.seg, l.segBytes, l.segOpen = f, last, good, l.opt.Now()
@@ -241,7 +373,10 @@ func (l *Log) rotate() {
 }
 
 // prune deletes the oldest segments older than the retention, never the
-// current one, oldest first so that what remains is contiguous.
+// current one, oldest first so that what remains is contiguous. Before it
+// deletes anything it appends a retention record naming the start it
+// leaves and signs a checkpoint over it: the verifier accepts a log with
+// deleted segments only under such a record (l.mu held).
 func (l *Log) prune() {
 	if l.opt.Retention <= 0 {
 		return
@@ -251,15 +386,33 @@ func (l *Log) prune() {
 		return
 	}
 	cutoff := l.opt.Now().Add(-l.opt.Retention)
+	del := 0
 	for _, k := range ks {
 		if k == l.seg {
-			return
+			break
 		}
 		fi, err := os.Stat(filepath.Join(l.opt.Dir, segName(k)))
 		if err != nil || fi.ModTime().After(cutoff) {
-			return
+			break
 		}
-		// The next segment's start file now anchors the log.
+		del++
+	}
+	if del == 0 {
+		return
+	}
+	keep := ks[del]
+	st, err := readStart(l.opt.Dir, keep)
+	if err != nil {
+		l.opt.Logger.Error("audit: retention cannot read the start of the oldest segment it would keep; nothing deleted", "segment", segName(keep), "error", err)
+		return
+	}
+	h := st.hash()
+	l.appendLogRecord(logRecord{Kind: kindRetention, PrunedBefore: st.size, Start: b64(h)})
+	if err := l.checkpointLocked(); err != nil {
+		l.opt.Logger.Error("audit: retention could not sign its record; nothing deleted", "error", err)
+		return
+	}
+	for _, k := range ks[:del] {
 		if err := os.Remove(filepath.Join(l.opt.Dir, segName(k))); err != nil {
 			l.opt.Logger.Error("audit: retention could not delete a segment", "segment", segName(k), "error", err)
 			return
@@ -374,16 +527,8 @@ func (l *Log) write(w *bufio.Writer, batch []*appendReq) error {
 	if l.err != nil {
 		return l.err
 	}
-	var hdr [4]byte
 	for _, r := range batch {
-		leaf := tlog.RecordHash(r.payload)
-		chain := chainNext(l.chain, leaf)
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(r.payload))) // #nosec G115 -- bounded by maxRecord
-		_, _ = w.Write(hdr[:])
-		_, _ = w.Write(chain[:])
-		_, _ = w.Write(r.payload)
-		l.treeState.add(chain, leaf)
-		l.segBytes += int64(36 + len(r.payload))
+		l.appendLocked(w, r.payload)
 	}
 	if l.opt.Sync || w.Buffered() >= 32<<10 {
 		l.flushLocked()
@@ -391,10 +536,56 @@ func (l *Log) write(w *bufio.Writer, batch []*appendReq) error {
 			l.fail(l.opt.Fsync(l.f))
 		}
 	}
+	if l.err == nil && !l.last.valid {
+		// A new log signs its first records at once: a log with records
+		// and no checkpoint is then only ever a crash in its first
+		// milliseconds, and the verifier may treat it as a forgery.
+		if err := l.checkpointLocked(); err != nil {
+			l.opt.Logger.Error("audit: checkpoint failed", "error", err)
+		}
+	}
 	if l.err == nil && (l.segBytes >= l.opt.MaxSegmentBytes || l.opt.Now().Sub(l.segOpen) >= l.opt.MaxSegmentAge) {
 		l.rotate()
 	}
 	return l.err
+}
+
+// appendLocked buffers one record and adds it to the tree and the hash
+// file; l.mu is held.
+func (l *Log) appendLocked(w *bufio.Writer, payload []byte) {
+	leaf := tlog.RecordHash(payload)
+	chain := chainNext(l.chain, leaf)
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(payload))) // #nosec G115 -- bounded by maxRecord
+	_, _ = w.Write(hdr[:])
+	_, _ = w.Write(chain[:])
+	_, _ = w.Write(payload)
+	l.stored = l.stored[:0]
+	l.treeState.add(chain, leaf, &l.stored)
+	l.segBytes += int64(36 + len(payload))
+	if l.hashes != nil {
+		if err := l.hashes.append(l.stored); err != nil {
+			l.dropHashes(err)
+		}
+	}
+}
+
+// appendLogRecord appends one of the log's own records; l.mu is held.
+func (l *Log) appendLogRecord(r logRecord) {
+	r.V, r.Time = 1, l.opt.Now().UTC().Format(time.RFC3339Nano)
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err) // a fixed struct of strings and numbers always encodes
+	}
+	l.appendLocked(l.w, b)
+}
+
+// dropHashes gives up the hash file after a write failure: proofs become
+// unavailable, the log itself goes on; l.mu is held.
+func (l *Log) dropHashes(err error) {
+	l.opt.Logger.Error("audit: the hash file cannot be written; inclusion and consistency proofs are unavailable until restart", "error", err)
+	_ = l.hashes.close()
+	l.hashes = nil
 }
 
 // flushLocked writes the buffered records to the file; l.mu is held.
@@ -413,46 +604,82 @@ func (l *Log) fail(err error) {
 	}
 }
 
-// Checkpoint signs the current tree head into the checkpoints file (once
-// per new size).
+// Checkpoint signs the current tree head into the checkpoints file, if
+// records were added since the last one, and hands it to the publishers.
 func (l *Log) Checkpoint() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.size == l.lastCP || l.err != nil {
+	return l.checkpointLocked()
+}
+
+// checkpointLocked is Checkpoint with l.mu held. The tree it signs ends
+// with a checkpoint record naming the checkpoint before it.
+func (l *Log) checkpointLocked() error {
+	if l.err != nil {
 		return l.err
 	}
+	if l.size == l.last.size && (l.last.valid || l.size == 0) {
+		return nil
+	}
+	rec := logRecord{Kind: kindCheckpoint, PrevSize: l.last.size}
+	if l.last.valid {
+		rec.PrevRoot = b64(l.last.root)
+	}
+	l.appendLogRecord(rec)
 	l.flushLocked()
 	if l.err != nil {
 		return l.err
 	}
 	if err := l.opt.Fsync(l.f); err != nil { // a checkpoint never covers records not on disk
-		return err
+		l.fail(err)
+		return l.err
 	}
-	root := l.root()
-	text := fmt.Sprintf("%s\n%s\n%d\n%s\n%s\n", checkpointHeader, l.opt.Origin, l.size,
-		base64.StdEncoding.EncodeToString(root[:]), l.opt.Now().UTC().Format(time.RFC3339Nano))
-	msg, err := note.Sign(&note.Note{Text: text}, l.signer)
+	size, root := l.size, l.root()
+	msg, err := note.Sign(&note.Note{Text: formatCheckpoint(l.opt.Origin, size, root)}, l.signer)
 	if err != nil {
-		return err
+		return fmt.Errorf("audit: signing a checkpoint: %w", err)
 	}
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg))) // #nosec G115 -- a note is small
-	if _, err := l.cp.Write(append(hdr[:], msg...)); err != nil {
-		return err
+	if _, err := l.cp.Write(frame(msg)); err != nil {
+		return fmt.Errorf("audit: writing %s: %w", CheckpointsFile, err)
 	}
 	if err := l.opt.Fsync(l.cp); err != nil {
-		return err
+		return fmt.Errorf("audit: writing %s: %w", CheckpointsFile, err)
 	}
-	l.lastCP = l.size
-	if l.opt.Remote != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := l.opt.Remote.SaveAuditCheckpoint(ctx, l.opt.Origin, l.size, msg, l.opt.Now()); err != nil {
-			// The local checkpoint stands; the next one will be copied.
-			l.opt.Logger.Error("audit: the checkpoint could not be copied to the shared store", "size", l.size, "error", err)
+	l.last = lastCheckpoint{valid: true, size: size, root: root}
+	if l.hashes != nil {
+		if err := l.hashes.flush(); err != nil {
+			l.dropHashes(err)
 		}
-		cancel()
+	}
+	if l.pub != nil {
+		l.pub.offer(Published{Origin: l.opt.Origin, Size: size, Root: root, Note: msg, Time: l.opt.Now(),
+			Prove: func(old int64) (tlog.TreeProof, error) { return l.ProveConsistency(old, size) }})
 	}
 	return nil
+}
+
+// ProveConsistency returns the RFC 6962 consistency proof from the tree
+// of size old to the tree of size n (n at most the newest checkpoint's),
+// from the hash file. It is safe for concurrent use.
+func (l *Log) ProveConsistency(old, n int64) (tlog.TreeProof, error) {
+	l.mu.Lock()
+	h, limit := l.hashes, l.last.size
+	var r fileHashReader
+	if h != nil {
+		r = fileHashReader{f: h.r, n: h.flushed()}
+	}
+	l.mu.Unlock()
+	switch {
+	case h == nil:
+		return nil, errors.New("audit: consistency proofs are unavailable: the hash file cannot serve this log")
+	case old < 0 || old > n || n > limit:
+		return nil, fmt.Errorf("audit: no consistency proof from %d to %d (the newest checkpoint is %d)", old, n, limit)
+	}
+	p, err := tlog.ProveTree(n, old, r)
+	if err != nil {
+		return nil, fmt.Errorf("audit: proving consistency from %d to %d: %w", old, n, err)
+	}
+	return p, nil
 }
 
 // Size returns the number of records written so far (queued events not
@@ -463,21 +690,48 @@ func (l *Log) Size() int64 {
 	return l.size
 }
 
-// Close writes what is queued, a last checkpoint, and closes the files.
+// Close writes what is queued and a last checkpoint, delivers it to the
+// publishers (each bounded by its timeout), and closes the files.
 func (l *Log) Close() error {
 	var err error
 	l.once.Do(func() {
 		close(l.stop)
 		<-l.done
 		err = l.Checkpoint()
-		if e := l.f.Close(); err == nil {
-			err = e
+		if l.pub != nil {
+			l.pub.close()
 		}
-		if e := l.cp.Close(); err == nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if e := l.closeFiles(); err == nil {
 			err = e
 		}
 	})
 	return err
+}
+
+// closeFiles closes what is open; l.mu is held or the log never ran.
+func (l *Log) closeFiles() error {
+	var err error
+	for _, c := range []interface{ Close() error }{l.f, l.cp} {
+		if c != nil && !isNilFile(c) {
+			if e := c.Close(); err == nil {
+				err = e
+			}
+		}
+	}
+	if l.hashes != nil {
+		if e := l.hashes.close(); err == nil {
+			err = e
+		}
+		l.hashes = nil
+	}
+	return err
+}
+
+func isNilFile(c interface{ Close() error }) bool {
+	f, ok := c.(*os.File)
+	return ok && f == nil
 }
 
 // TornError is an incomplete last record.
@@ -522,31 +776,36 @@ func scan(r io.Reader, fn func(i int64, chain [32]byte, payload []byte) error) (
 	}
 }
 
-// loadOrCreateKey reads the log's note signing key, or makes one (and
-// writes its verifier key beside it for `rampart audit verify`).
-func loadOrCreateKey(dir, origin string) (note.Signer, error) {
+// loadOrCreateKey reads the log's note signing key, or makes one named
+// after the origin (and writes its verifier key beside it for `rampart
+// audit verify`).
+func loadOrCreateKey(dir, origin string) (note.Signer, note.Verifier, error) {
 	path := filepath.Join(dir, KeyFile)
 	b, err := os.ReadFile(path) // #nosec G304 -- the operator's audit dir
 	if errors.Is(err, os.ErrNotExist) {
-		skey, vkey, err := note.GenerateKey(nil, origin)
+		name := origin
+		if CheckOrigin(name) != nil {
+			name = keyName
+		}
+		skey, vkey, err := note.GenerateKey(nil, name)
 		if err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
+			return nil, nil, fmt.Errorf("audit: %w", err)
 		}
 		if err := os.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
+			return nil, nil, fmt.Errorf("audit: %w", err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, PublicKeyFile), []byte(vkey+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
+			return nil, nil, fmt.Errorf("audit: %w", err)
 		}
 		b = []byte(skey)
 	} else if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return nil, nil, fmt.Errorf("audit: %w", err)
 	}
-	s, err := note.NewSigner(string(trimNL(b)))
+	s, v, err := tnote.NewEd25519SignerVerifier(string(trimNL(b)))
 	if err != nil {
-		return nil, fmt.Errorf("audit: %s: %w", path, err)
+		return nil, nil, fmt.Errorf("audit: %s: %w", path, err)
 	}
-	return s, nil
+	return s, v, nil
 }
 
 func trimNL(b []byte) []byte {
@@ -554,23 +813,4 @@ func trimNL(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-// LastOrigin returns the origin named by the newest checkpoint in dir, or
-// "" when there is none: a tool that appends to a stopped gateway's log
-// (rampart keys shred --data DIR) keeps the gateway's name.
-func LastOrigin(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, CheckpointsFile)) // #nosec G304 -- the operator's audit dir
-	if err != nil {
-		return ""
-	}
-	i := bytes.LastIndex(b, []byte(checkpointHeader+"\n"))
-	if i < 0 {
-		return ""
-	}
-	rest := b[i+len(checkpointHeader)+1:]
-	if j := bytes.IndexByte(rest, '\n'); j > 0 {
-		return string(rest[:j])
-	}
-	return ""
 }

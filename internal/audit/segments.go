@@ -1,12 +1,15 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +24,11 @@ import (
 // them a log whose oldest segments were deleted (retention) still
 // verifies from its oldest kept segment: the frontier and the later
 // records reproduce every later checkpoint's root, which no forged start
-// could without a hash collision.
+// could without a hash collision. Retention deletes segments only after a
+// signed retention record names the start it leaves (see retention in
+// log.go), so a start file cannot be invented and segments cannot be
+// deleted by hand unnoticed; the verifier also checks every start file
+// that still has its predecessor against the records before it.
 
 // segStart is the content of a start file.
 type segStart struct {
@@ -69,14 +76,47 @@ type treeState struct {
 	frontier []tlog.Hash
 }
 
-func (s *treeState) add(chain [32]byte, leaf tlog.Hash) {
+// add appends a record's leaf. If stored is not nil, the hashes that the
+// record adds to the tree's stored hashes (golang.org/x/mod/sumdb/tlog's
+// numbering: the leaf, then each subtree it completes, lowest first) are
+// appended to it.
+func (s *treeState) add(chain [32]byte, leaf tlog.Hash, stored *[]tlog.Hash) {
 	s.chain = chain
 	s.size++
 	s.frontier = append(s.frontier, leaf)
+	if stored != nil {
+		*stored = append(*stored, leaf)
+	}
 	for n := s.size; n&1 == 0; n >>= 1 {
 		k := len(s.frontier)
-		s.frontier = append(s.frontier[:k-2], tlog.NodeHash(s.frontier[k-2], s.frontier[k-1]))
+		h := tlog.NodeHash(s.frontier[k-2], s.frontier[k-1])
+		s.frontier = append(s.frontier[:k-2], h)
+		if stored != nil {
+			*stored = append(*stored, h)
+		}
 	}
+}
+
+// hash binds the whole state (index, chain, frontier) in one value, as a
+// retention record names the start it leaves.
+func (s *treeState) hash() [32]byte {
+	h := sha256.New()
+	h.Write([]byte(startDomain))
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(s.size)) // #nosec G115 -- a size is never negative
+	h.Write(n[:])
+	h.Write(s.chain[:])
+	for _, f := range s.frontier {
+		h.Write(f[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// equal reports whether two states are the same.
+func (s *treeState) equal(o *treeState) bool {
+	return s.size == o.size && s.chain == o.chain && slices.Equal(s.frontier, o.frontier)
 }
 
 func (s *treeState) root() tlog.Hash {
@@ -158,8 +198,11 @@ func writeStart(dir string, k int, s *treeState) error {
 // empty for segment 0). fn gets the global index. A torn tail is
 // reported only for the last segment; elsewhere it is corruption.
 //
-// onStart, if set, gets that starting state before the first record.
-func eachRecord(dir string, onStart func(treeState), fn func(i int64, chain [32]byte, payload []byte) error) (first treeState, lastSeg int, lastGood int64, err error) {
+// onStart, if set, gets that starting state before the first record;
+// onSegment, if set, is called before the records of every segment after
+// the first present one, with its number (the verifier checks its start
+// file there).
+func eachRecord(dir string, onStart func(treeState), onSegment func(k int), fn func(i int64, chain [32]byte, payload []byte) error) (first treeState, lastSeg int, lastGood int64, err error) {
 	ks, err := segments(dir)
 	if err != nil {
 		return treeState{}, 0, 0, err
@@ -179,6 +222,9 @@ func eachRecord(dir string, onStart func(treeState), fn func(i int64, chain [32]
 	for j, k := range ks {
 		if j > 0 && k != ks[j-1]+1 {
 			return first, k, 0, fmt.Errorf("segment %d is missing (between %s and %s)", ks[j-1]+1, segName(ks[j-1]), segName(k))
+		}
+		if j > 0 && onSegment != nil {
+			onSegment(k)
 		}
 		f, err := os.Open(filepath.Join(dir, segName(k))) // #nosec G304 -- the operator's audit dir
 		if err != nil {

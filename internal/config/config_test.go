@@ -120,6 +120,12 @@ routes: [{path: /a, methods: [GET], upstream: api, public: true}]
 		name, yaml, want string
 	}{
 		{"empty file", ``, "the file is empty"},
+		{"audit origin with a space", base + "audit: {enabled: true, origin: \"rampart gw1\"}\n", "audit.origin: must not contain"},
+		{"audit origin with a plus", base + "audit: {enabled: true, origin: a+b}\n", "audit.origin: must not contain"},
+		{"witness over http", base + "audit: {enabled: true, witnesses: [{url: \"http://witness.example\", public_key: \"w+12345678+AAAA\"}]}\n", "audit.witnesses[0].url: http is allowed only to a loopback address"},
+		{"witness key", base + "audit: {enabled: true, witnesses: [{url: \"https://witness.example\", public_key: nope}]}\n", "audit.witnesses[0].public_key: must be a note verifier key"},
+		{"witness twice", base + "audit: {enabled: true, witnesses: [{url: \"https://w.example\", public_key: \"w+12345678+AAAA\"}, {url: \"https://w.example/b\", public_key: \"w+12345678+AAAA\"}]}\n", "audit.witnesses[1].name: \"w.example\" names two witnesses"},
+		{"witness without the log", base + "audit: {witnesses: [{url: \"https://w.example\", public_key: \"w+12345678+AAAA\"}]}\n", "audit.witnesses: witness the audit log's checkpoints: set audit.enabled"},
 		{"rate spike factor", base + "audit: {anomalies: {rate_spike: {factor: 1}}}\n", "audit.anomalies.rate_spike: factor must be at least 2"},
 		{"identity header outside X-Rampart-", base + "identity_token: {enabled: true, header: X-Identity}\n", "identity_token.header: must start with X-Rampart-"},
 		{"identity header taken", base + "identity_token: {enabled: true, header: X-Rampart-Subject}\n", "already carries part of the identity"},

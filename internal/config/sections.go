@@ -1,12 +1,16 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Defaults of the firewall, limits and redis sections.
@@ -314,6 +318,38 @@ func (v *validator) audit(a *Audit) {
 	if len(a.Sinks) > 0 && !a.Enabled {
 		v.errorf("audit.sinks", "copy the audit log's events: set audit.enabled")
 	}
+	if a.Origin != "" {
+		if err := validOrigin(a.Origin); err != nil {
+			v.errorf("audit.origin", "%v", err)
+		}
+	}
+	if len(a.Witnesses) > 0 && !a.Enabled {
+		v.errorf("audit.witnesses", "witness the audit log's checkpoints: set audit.enabled")
+	}
+	names := map[string]bool{}
+	for i, w := range a.Witnesses {
+		p := fmt.Sprintf("audit.witnesses[%d]", i)
+		u, err := url.Parse(w.URL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			v.errorf(p+".url", "must be an https URL (http only to a loopback address)")
+		case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+			v.errorf(p+".url", "http is allowed only to a loopback address; use https")
+		case u.RawQuery != "" || u.Fragment != "":
+			v.errorf(p+".url", "must be a prefix, without a query or fragment")
+		}
+		if parts := strings.Split(w.PublicKey, "+"); len(parts) != 3 || parts[0] == "" || len(parts[1]) != 8 || parts[2] == "" {
+			v.errorf(p+".public_key", "must be a note verifier key, name+hash+key")
+		}
+		name := w.Name
+		if name == "" && err == nil {
+			name = u.Host
+		}
+		if names[name] {
+			v.errorf(p+".name", "%q names two witnesses", name)
+		}
+		names[name] = true
+	}
 	for i, s := range a.Sinks {
 		p := fmt.Sprintf("audit.sinks[%d]", i)
 		switch s.Type {
@@ -593,4 +629,29 @@ func RecordsPath(s string) ([]string, error) {
 		}
 	}
 	return keys, nil
+}
+
+// validOrigin is the rule for a log's origin (it is also the name of its
+// signing key, https://c2sp.org/signed-note): non-empty, at most 255
+// bytes, printable, no spaces and no '+'. audit.CheckOrigin applies the
+// same rule when the log is opened; config cannot import audit.
+func validOrigin(s string) error {
+	if len(s) > 255 || !utf8.ValidString(s) {
+		return errors.New("must be at most 255 bytes of UTF-8")
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || r == '+' || !unicode.IsPrint(r) {
+			return fmt.Errorf("must not contain %q (no spaces, '+' or control characters), such as rampart.example.com/gw1", r)
+		}
+	}
+	return nil
+}
+
+// loopbackHost reports whether host is localhost or a loopback address.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -927,6 +927,19 @@ type Audit struct {
 	// current one; the log still verifies from its oldest kept segment
 	// (inclusion proofs then need the whole log). Default 0: keep all.
 	Retention Duration `yaml:"retention"`
+	// Origin names the log in its checkpoints (C2SP tlog-checkpoint's
+	// origin line) and names a new log's signing key: witnesses know the
+	// log by it. A schema-less URL without spaces or '+', such as
+	// "rampart.example.com/gw1". Default "rampart/" and the first
+	// listener's address.
+	Origin string `yaml:"origin"`
+	// Witnesses cosign the log's checkpoints (C2SP tlog-witness, such as
+	// litewitness or `rampart audit witness serve`): each new checkpoint
+	// goes to each witness with an RFC 6962 consistency proof, off the
+	// request path. A witness holds the newest checkpoint away from this
+	// disk, so that `rampart audit verify` can tell a rollback of the log
+	// (its newest checkpoints and records deleted) from an honest log.
+	Witnesses []AuditWitness `yaml:"witnesses"`
 	// Sinks receive a copy of every event besides the local log: stdout, a
 	// file of JSON lines, syslog or a webhook. Each has a bounded queue: a
 	// slow sink drops events (counted in rampart_audit_sink_dropped_total),
@@ -936,6 +949,21 @@ type Audit struct {
 	// the log is enabled) and raise alerts, written to this log and to the
 	// operational log.
 	Anomalies Anomalies `yaml:"anomalies"`
+}
+
+// AuditWitness is one witness of the audit log.
+type AuditWitness struct {
+	// Name names it in logs and verify's report. Default its URL's host.
+	Name string `yaml:"name"`
+	// URL is its submission prefix (add-checkpoint is posted under it):
+	// https, or http to a loopback address. Required.
+	URL string `yaml:"url"`
+	// PublicKey is its cosignature verifier key (a note vkey, Ed25519
+	// cosignature/v1 or a plain Ed25519 key; ML-DSA-44 too), such as
+	// "witness.example/w1+1234abcd+BASE64". Required.
+	PublicKey string `yaml:"public_key"`
+	// CAFile verifies its https certificate. Default: the system roots.
+	CAFile string `yaml:"ca_file"`
 }
 
 // AuditSink is one destination for copies of the audit events.

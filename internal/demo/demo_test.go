@@ -321,13 +321,13 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copies, err := st.AuditCheckpoints(context.Background(), "rampart 127.0.0.1:0")
+	copies, err := st.AuditCheckpoints(context.Background(), "rampart/127.0.0.1:0")
 	_ = st.Close()
 	if err != nil || len(copies) == 0 {
 		t.Fatalf("checkpoint copies in the store: %d %v", len(copies), err)
 	}
-	rep, err := audit.VerifyWith(filepath.Join(dir, "audit"), key, copies)
-	if err != nil || !rep.OK() || rep.Records < 40 || rep.Checkpoints < 1 {
+	rep, err := audit.Verify(filepath.Join(dir, "audit"), audit.VerifyOptions{PublicKey: key, Origin: "rampart/127.0.0.1:0", Strict: true, Store: copies})
+	if err != nil || !rep.OK() || rep.Records < 40 || rep.Checkpoints < 1 || rep.Unsigned != 0 || rep.Anchored != rep.Records {
 		t.Errorf("audit log: %+v %v", rep, err)
 	}
 	var alerts int

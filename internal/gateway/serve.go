@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/rampart-gw/rampart/internal/accesslog"
 	"github.com/rampart-gw/rampart/internal/acme"
@@ -37,6 +38,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/tlsconf"
 	"github.com/rampart-gw/rampart/internal/tokens"
 	"github.com/rampart-gw/rampart/internal/trust"
+	"github.com/rampart-gw/rampart/internal/witness"
 )
 
 // ServeOptions configures Serve.
@@ -122,9 +124,17 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return err
 		}
 		defer closeSinks()
+		witnesses, err := witness.FromConfig(a.Witnesses)
+		if err != nil {
+			return err
+		}
+		var pubs []audit.Publisher
+		for _, w := range witnesses {
+			pubs = append(pubs, w)
+		}
 		alog, err := audit.Open(audit.Options{Dir: a.Dir, Origin: origin, Sync: a.Sync,
 			CheckpointEvery: a.CheckpointInterval.Std(), Logger: log, MaxSegmentBytes: int64(a.MaxSegmentBytes),
-			MaxSegmentAge: a.MaxSegmentAge.Std(), Retention: a.Retention.Std(), Remote: st})
+			MaxSegmentAge: a.MaxSegmentAge.Std(), Retention: a.Retention.Std(), Remote: st, Publishers: pubs})
 		if err != nil {
 			return err
 		}
@@ -436,11 +446,20 @@ func jwks(m *signing.Manager) func() []byte {
 	return m.JWKS
 }
 
-// AuditOrigin names a gateway's audit log in its checkpoints and in the
-// shared store: "rampart" and its first listener's address.
+// AuditOrigin names a gateway's audit log in its checkpoints, to its
+// witnesses and in the shared store: audit.origin, or "rampart/" and its
+// first listener's address.
 func AuditOrigin(cfg *config.Config) string {
+	if cfg.Audit.Origin != "" {
+		return cfg.Audit.Origin
+	}
 	if len(cfg.Listeners) > 0 {
-		return "rampart " + cfg.Listeners[0].Address
+		return "rampart/" + strings.Map(func(r rune) rune {
+			if unicode.IsSpace(r) || r == '+' || !unicode.IsPrint(r) {
+				return '-'
+			}
+			return r
+		}, cfg.Listeners[0].Address)
 	}
 	return "rampart"
 }
