@@ -196,7 +196,7 @@ func Open(opt Options) (*Log, error) {
 	}
 	cp, err := os.OpenFile(filepath.Join(opt.Dir, CheckpointsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304 -- the operator's audit dir
 	if err != nil {
-		l.closeFiles()
+		_ = l.closeFiles() // the error being returned is the one that matters
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	l.cp = cp
@@ -311,26 +311,26 @@ func (l *Log) recover() error {
 			l.opt.Logger.Error("audit: the last record was torn (a crash mid-write); moved aside", "record", torn.Index, "bytes", int64(len(b))-good, "file", aside)
 		}
 	case err != nil:
-		l.closeFiles()
+		_ = l.closeFiles() // the error being returned is the one that matters
 		return fmt.Errorf("audit: %s: %w", l.opt.Dir, err)
 	}
 	switch {
 	case l.last.valid && l.last.size > st.size:
-		l.closeFiles()
+		_ = l.closeFiles() // the error being returned is the one that matters
 		return fmt.Errorf("audit: %s has %d records but its newest checkpoint covers %d: records were lost or removed; run rampart audit verify, keep the directory as evidence and move it aside", l.opt.Dir, st.size, l.last.size)
 	case mismatch:
-		l.closeFiles()
+		_ = l.closeFiles() // the error being returned is the one that matters
 		return fmt.Errorf("audit: the records of %s do not match its newest checkpoint (size %d): records were altered; run rampart audit verify, keep the directory as evidence and move it aside", l.opt.Dir, l.last.size)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the operator's audit dir
 	if err != nil {
-		l.closeFiles()
+		_ = l.closeFiles() // the error being returned is the one that matters
 		return fmt.Errorf("audit: %w", err)
 	}
 	if torn != nil {
 		if err := f.Truncate(good); err != nil {
 			_ = f.Close()
-			l.closeFiles()
+			_ = l.closeFiles() // the error being returned is the one that matters
 			return fmt.Errorf("audit: %w", err)
 		}
 	} else if fi, err := f.Stat(); err == nil {
@@ -338,7 +338,7 @@ func (l *Log) recover() error {
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		_ = f.Close()
-		l.closeFiles()
+		_ = l.closeFiles() // the error being returned is the one that matters
 		return fmt.Errorf("audit: %w", err)
 	}
 	l.f, l.seg, l.segBytes, l.segOpen = f, last, good, l.opt.Now()

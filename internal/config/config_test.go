@@ -215,6 +215,20 @@ routes: [{path: /a, methods: [GET], upstream: api, public: true}]
 	}
 }
 
+// TestWitnessKeyWithPlus is a regression test: a verifier key's base64
+// part may hold '+', which the key check once split on.
+func TestWitnessKeyWithPlus(t *testing.T) {
+	yaml := `version: 1
+listeners: [{address: "127.0.0.1:8443", tls: {}}]
+upstreams: {api: {url: "http://127.0.0.1:9000"}}
+routes: [{path: /a, methods: [GET], upstream: api, public: true}]
+audit: {enabled: true, witnesses: [{url: "https://w.example", public_key: "w.example+8a1c3b2e+BM0x+abc/defGHI="}]}
+`
+	if _, _, err := Parse("t.yaml", []byte(yaml)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestAliasBomb(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")

@@ -338,7 +338,7 @@ func (v *validator) audit(a *Audit) {
 		case u.RawQuery != "" || u.Fragment != "":
 			v.errorf(p+".url", "must be a prefix, without a query or fragment")
 		}
-		if parts := strings.Split(w.PublicKey, "+"); len(parts) != 3 || parts[0] == "" || len(parts[1]) != 8 || parts[2] == "" {
+		if parts := strings.SplitN(w.PublicKey, "+", 3); len(parts) != 3 || parts[0] == "" || len(parts[1]) != 8 || parts[2] == "" {
 			v.errorf(p+".public_key", "must be a note verifier key, name+hash+key")
 		}
 		name := w.Name
