@@ -121,10 +121,18 @@ func BenchmarkProxy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// With audit.sync every response's last byte waits for its event's
+	// fsync (shared by a batch): what the durability costs end to end.
+	syncCfg := *cfg
+	syncCfg.Audit.Enabled, syncCfg.Audit.Sync = true, true
+	gs, err := New(&syncCfg, Deps{Metrics: metrics.New("bench"), AccessLog: accesslog.New(io.Discard), Audit: auditObserver(b, true)})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", bare}, {"bare+bufferpool", pooled}, {"rampart", g}} {
+	}{{"bare", bare}, {"bare+bufferpool", pooled}, {"rampart", g}, {"rampart+audit(sync)", gs}} {
 		b.Run(tc.name, func(b *testing.B) {
 			srv := httptest.NewServer(tc.h)
 			defer srv.Close()
