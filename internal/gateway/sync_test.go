@@ -37,6 +37,7 @@ type slowDisk struct {
 	seq     *atomic.Int64 // orders durability against what clients saw
 	entered chan struct{}
 	release chan struct{}
+	stop    chan struct{} // closed when the test ends: nothing waits any more
 
 	mu      sync.Mutex
 	armed   bool
@@ -45,7 +46,7 @@ type slowDisk struct {
 }
 
 func newSlowDisk(seq *atomic.Int64) *slowDisk {
-	return &slowDisk{seq: seq, entered: make(chan struct{}), release: make(chan struct{})}
+	return &slowDisk{seq: seq, entered: make(chan struct{}), release: make(chan struct{}), stop: make(chan struct{})}
 }
 
 func (d *slowDisk) arm() {
@@ -68,8 +69,14 @@ func (d *slowDisk) fsync(f *os.File) error {
 	if fail != nil {
 		return fail
 	}
-	d.entered <- struct{}{}
-	<-d.release
+	select {
+	case d.entered <- struct{}{}:
+		select {
+		case <-d.release:
+		case <-d.stop:
+		}
+	case <-d.stop:
+	}
 	err := f.Sync()
 	d.mu.Lock()
 	d.durable = d.seq.Add(1)
@@ -345,6 +352,7 @@ func syncGateway(t *testing.T, disk *slowDisk) (*Gateway, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
+	t.Cleanup(func() { close(disk.stop) }) // first: a test that failed midway leaves no fsync waiting
 	obs := audit.NewObserver(l, nil)
 	obs.Record("admin", "test.start", "", "", "") // a new log's first batch also signs its first checkpoint
 	cfg := testConfig(up.URL)
@@ -480,6 +488,12 @@ func runSyncCase(t *testing.T, p syncProto, srv *httptest.Server, tl *tapListene
 	}()
 
 	wait(t, disk.entered, "fsync of the event") // the gateway is now waiting for the disk
+	released := false
+	defer func() {
+		if !released { // failed midway: let the log go on for the next case
+			disk.release <- struct{}{}
+		}
+	}()
 	conn := tl.conn(first)
 	if conn == nil {
 		t.Fatal("the request's connection was not accepted")
@@ -509,6 +523,7 @@ func runSyncCase(t *testing.T, p syncProto, srv *httptest.Server, tl *tapListene
 		t.Errorf("the client had the whole response (%d body bytes) before its audit event was on disk", len(early.body))
 	}
 	disk.release <- struct{}{}
+	released = true
 	r := early
 	if r == nil {
 		got := wait(t, done, "response")
