@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -156,7 +157,9 @@ func EventFrom(x *pipeline.Exchange) Event {
 
 // Observer appends every exchange's event to a Log. It blocks the
 // finishing request while the log is busy rather than drop an event; with
-// Options.Sync it returns once the event is on disk.
+// Options.Sync it returns once the event is on disk. It is a
+// pipeline.Committer: an engine that holds the end of each response for
+// its record (audit.sync) aborts the response when Commit fails.
 type Observer struct {
 	log    *Log
 	logger *slog.Logger
@@ -186,8 +189,12 @@ func (o *Observer) write(b []byte) error {
 	return err
 }
 
-// Observe appends x's event.
-func (o *Observer) Observe(x *pipeline.Exchange) {
+// Observe appends x's event; a failure is logged.
+func (o *Observer) Observe(x *pipeline.Exchange) { _ = o.Commit(x) }
+
+// Commit appends x's event and returns the failure to write it, also
+// logged; with Options.Sync it returns once the event is on disk.
+func (o *Observer) Commit(x *pipeline.Exchange) error {
 	ev := EventFrom(x)
 	if o.mask != nil {
 		ev.Path, ev.Query = o.mask(ev.Path), o.mask(ev.Query)
@@ -198,5 +205,7 @@ func (o *Observer) Observe(x *pipeline.Exchange) {
 	}
 	if err != nil {
 		o.logger.Error("audit: an event could not be written", "request_id", x.RequestID, "error", err)
+		return fmt.Errorf("recording the audit event: %w", err)
 	}
+	return nil
 }

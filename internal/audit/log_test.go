@@ -334,7 +334,9 @@ func TestOpenRefusesAlteredLog(t *testing.T) {
 		}, "records were lost or removed"},
 		{"a record edited", func(t *testing.T, d string) {
 			first, recs := loadRecs(t, d)
-			editEvent(&recs[3])
+			// Record 3 is the first batch's checkpoint record when the
+			// writer took three events at once: edit an event.
+			editEvent(&recs[firstEventAfter(recs, 3)])
 			saveRecs(t, d, first, recs)
 		}, "records were altered"},
 		{"the newest checkpoint signed by another key", func(t *testing.T, d string) {

@@ -909,10 +909,17 @@ type Audit struct {
 	// Dir holds the log, its checkpoints and its signing key (audit-key,
 	// with audit-key.pub beside it). Default data_dir/audit.
 	Dir string `yaml:"dir"`
-	// Sync makes every request wait until its event is on disk (fsync,
-	// shared by the requests of a batch), so an event of a request that
-	// was answered survives a crash. Default false: events are written at
-	// once and synced at each checkpoint.
+	// Sync makes every response wait for its event: the last byte of the
+	// response (the last body byte, the final chunk, HTTP/2's END_STREAM;
+	// for HEAD, 204 and 304 the headers) reaches the client only once the
+	// event is on disk (fsync, shared by the requests of a batch), so
+	// every response a client received in full has its event in the log,
+	// through kill -9 or a power cut. The rest of the body streams as
+	// usual. An event that cannot be written aborts its response (the
+	// connection closed, the HTTP/2 stream reset); after a disk failure
+	// the log takes no more events, so no response completes until a
+	// restart. Default false: events are written at once and synced at
+	// each checkpoint. See docs/audit.md, "Sync mode".
 	Sync bool `yaml:"sync"`
 	// CheckpointInterval is how often a signed checkpoint is written.
 	// Default 1m.

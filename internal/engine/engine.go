@@ -5,6 +5,13 @@
 // stages when the response's headers are written, renders every refusal as
 // a problem document and hands the finished exchange to the observers.
 //
+// With Options.AwaitRecord (the gateway's audit.sync) the observers run
+// before the response ends: the engine holds back the last byte of a
+// Content-Length body and every flush of a response without a body, and
+// net/http writes the final chunk of a streamed body (or HTTP/2's
+// END_STREAM) only once the handler has returned. A record that was not
+// kept aborts the response instead.
+//
 // It is the only package that knows net/http's request and response types on
 // the request path besides the terminal; stages see the transport-neutral
 // Exchange, so a faster engine can replace this one without touching them.
@@ -42,6 +49,17 @@ type Options struct {
 	NewRequestID func() string
 	// Logger receives the causes of failures; never request contents.
 	Logger *slog.Logger
+	// AwaitRecord holds back the end of every response until the
+	// observers have seen the exchange and every pipeline.Committer among
+	// them (the audit log in sync mode, which returns once the event is on
+	// disk) has kept its record. The end is the last byte of a
+	// Content-Length body, the final chunk of a streamed one (END_STREAM
+	// on HTTP/2), or, for a response without a body (HEAD, 204, 304,
+	// Content-Length: 0), its headers. When a record fails, the response
+	// is aborted instead (the HTTP/1 connection closed, the HTTP/2 stream
+	// reset), so that no client takes it for an acknowledgement.
+	// Everything before the end streams as usual.
+	AwaitRecord bool
 }
 
 // DefaultMaxResponseBodyBytes applies when Options leaves the bound unset.
@@ -113,7 +131,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	rw := &s.rw
 	clear(rw.taps) // the last request's writers are not kept alive
-	*rw = responseWriter{w: w, h: h, x: x, ctx: ctx, buf: &s.buf, taps: rw.taps[:0]}
+	*rw = responseWriter{w: w, h: h, x: x, ctx: ctx, buf: &s.buf, taps: rw.taps[:0], await: h.opt.AwaitRecord}
 	s.req, s.max = r, h.opt.MaxBodyBytes
 	if s.max <= 0 {
 		s.max = 1<<63 - 2
@@ -132,7 +150,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				rw.buffering = false
 				h.refuse(rw, x.Denial)
-				h.release(s)
+				if h.release(s) {
+					panic(http.ErrAbortHandler)
+				}
 				return
 			}
 			// http.ErrAbortHandler is how a proxy aborts a response whose
@@ -144,10 +164,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if x.Err == nil {
 				x.Err = http.ErrAbortHandler
 			}
-			h.finish(x)
+			_ = h.finish(x) // the response is aborted either way
 			panic(v)
 		}
-		h.release(s)
+		if h.release(s) {
+			// The record failed while the response's end was held: abort
+			// it (net/http closes the connection or resets the stream).
+			panic(http.ErrAbortHandler)
+		}
 	}()
 
 	if d := h.limits(x, r, w); d != nil {
@@ -181,23 +205,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// release finishes the exchange and returns its state to the pool.
-func (h *Handler) release(s *state) {
-	h.finish(&s.x)
+// release finishes the exchange and returns its state to the pool. When
+// the end of the response waits for the record (AwaitRecord), it sends
+// the held byte once the observers have run, or reports with abort that a
+// record failed and the response must be aborted.
+func (h *Handler) release(s *state) (abort bool) {
+	err := h.finish(&s.x)
+	if rw := &s.rw; rw.await {
+		switch {
+		case err != nil:
+			abort = true
+			h.opt.Logger.Warn("response aborted: its record was not kept", "request_id", s.x.RequestID, "error", err)
+		case rw.held:
+			_, _ = rw.w.Write(rw.last[:]) // an error means the client left; nothing to tell it
+		}
+	}
 	s.req = nil
 	if s.buf.Cap() > maxRetainedBuffer {
 		s.buf = bytes.Buffer{}
 	}
 	s.buf.Reset()
 	h.pool.Put(s)
+	return abort
 }
 
-func (h *Handler) finish(x *pipeline.Exchange) {
+// finish hands the exchange to the observers; it returns a record's
+// failure.
+func (h *Handler) finish(x *pipeline.Exchange) error {
 	if x.RequestID == "" && h.opt.NewRequestID != nil {
 		x.RequestID = h.opt.NewRequestID()
 	}
 	x.Duration = time.Since(x.Start)
-	h.p.Finish(x)
+	return h.p.Finish(x)
 }
 
 // fill copies what stages may see of r into x.In.
@@ -295,6 +334,16 @@ type responseWriter struct {
 	rendering   bool // writing Rampart's own problem document
 	discard     bool // the response was replaced; drop the rest
 	taps        []io.Writer
+
+	// With AwaitRecord, how the committed response ends (see commit).
+	await    bool    // Options.AwaitRecord
+	bodyless bool    // no body: the headers are the end, never flushed early
+	headBody bool    // a HEAD response: body writes are dropped here
+	hold     bool    // a Content-Length body: its last byte is held back
+	clen     int64   // its declared length
+	sent     int64   // body bytes taken so far, the held one included
+	held     bool    // last holds the body's last byte, for release
+	last     [1]byte // the held byte
 }
 
 func (rw *responseWriter) Header() http.Header { return rw.w.Header() }
@@ -323,11 +372,71 @@ func (rw *responseWriter) WriteHeader(code int) {
 		rw.h.refuse(rw, err)
 		return
 	}
-	rw.committed = true
 	if !rw.rendering {
 		rw.taps = rw.h.p.Taps(rw.x, rw.taps[:0])
 	}
+	rw.commit(code)
+}
+
+// commit sends the status and headers on to net/http, which writes them
+// with the first body bytes, at a flush or when the handler returns. With
+// AwaitRecord it first notes how the response will end, so that the end
+// waits for the record: a Content-Length body's last byte is held, a
+// response without a body is never flushed, and the rest ends only when
+// the handler returns (the final chunk, END_STREAM, a close).
+func (rw *responseWriter) commit(code int) {
+	rw.committed = true
+	if rw.await {
+		rw.clen, rw.sent, rw.held = -1, 0, false
+		if cl := rw.w.Header().Get("Content-Length"); cl != "" {
+			// Parsed as net/http parses it: a length it would reject
+			// makes a streamed response, which ends after the handler.
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+				rw.clen = n
+			}
+		}
+		rw.headBody = rw.x.In.Method == http.MethodHead
+		rw.bodyless = rw.headBody || !bodyAllowed(code) || rw.clen == 0
+		rw.hold = !rw.bodyless && rw.clen > 0
+	}
 	rw.w.WriteHeader(code)
+}
+
+// send writes body bytes to net/http. With AwaitRecord the last byte of a
+// Content-Length body is kept back for release, and a HEAD response's body
+// (which net/http drops) is dropped here, before HTTP/2 could send the
+// headers, and with them the response's end, when its buffer fills.
+func (rw *responseWriter) send(b []byte) (int, error) {
+	if !rw.hold {
+		if rw.headBody {
+			return len(b), nil
+		}
+		return rw.w.Write(b)
+	}
+	rest := rw.clen - rw.sent
+	switch {
+	case len(b) == 0:
+		return 0, nil
+	case int64(len(b)) > rest:
+		// More than declared: refused whole, as net/http refuses it, and
+		// so is everything after.
+		rw.sent = rw.clen + 1
+		return 0, http.ErrContentLength
+	case int64(len(b)) < rest:
+		n, err := rw.w.Write(b)
+		rw.sent += int64(n)
+		return n, err
+	}
+	if len(b) > 1 {
+		n, err := rw.w.Write(b[:len(b)-1])
+		rw.sent += int64(n)
+		if err != nil {
+			return n, err
+		}
+	}
+	rw.last[0], rw.held = b[len(b)-1], true
+	rw.sent++
+	return len(b), nil
 }
 
 func (rw *responseWriter) Write(b []byte) (int, error) {
@@ -346,7 +455,7 @@ func (rw *responseWriter) Write(b []byte) (int, error) {
 		}
 		return rw.buf.Write(b)
 	}
-	n, err := rw.w.Write(b)
+	n, err := rw.send(b)
 	rw.x.Response.Bytes += int64(n)
 	for _, t := range rw.taps {
 		_, _ = t.Write(b[:n])
@@ -376,9 +485,8 @@ func (rw *responseWriter) flushBuffered() {
 	if x.In.Method != http.MethodHead && bodyAllowed(x.Response.Status) {
 		h.Set("Content-Length", strconv.Itoa(len(x.Response.Body)))
 	}
-	rw.committed = true
-	rw.w.WriteHeader(x.Response.Status)
-	n, _ := rw.w.Write(x.Response.Body)
+	rw.commit(x.Response.Status)
+	n, _ := rw.send(x.Response.Body)
 	x.Response.Bytes += int64(n)
 }
 
@@ -387,12 +495,13 @@ func bodyAllowed(status int) bool {
 }
 
 // Flush sends buffered data to the client, for streaming responses; it is
-// a no-op while a body is being collected for a stage.
+// a no-op while a body is being collected for a stage, and, with
+// AwaitRecord, for a response without a body, whose headers are its end.
 func (rw *responseWriter) Flush() {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
-	if rw.buffering || rw.discard {
+	if rw.buffering || rw.discard || rw.bodyless {
 		return
 	}
 	_ = http.NewResponseController(rw.w).Flush()

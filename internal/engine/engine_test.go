@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -358,5 +359,167 @@ func TestResponseTooLargeToBuffer(t *testing.T) {
 		if w.Code != 502 || !strings.Contains(w.Body.String(), "upstream.response_too_large") || strings.Contains(w.Body.String(), "999") {
 			t.Errorf("abort=%v: %d %s", abort, w.Code, w.Body)
 		}
+	}
+}
+
+// traceWriter is a ResponseWriter that records, in order, what the engine
+// gave it: "header 200", "write N", "flush"; committer writes "commit"
+// into the same trace.
+type traceWriter struct {
+	h     http.Header
+	trace *[]string
+	body  strings.Builder
+}
+
+func (w *traceWriter) Header() http.Header { return w.h }
+func (w *traceWriter) WriteHeader(code int) {
+	*w.trace = append(*w.trace, "header "+strconv.Itoa(code))
+}
+func (w *traceWriter) Write(b []byte) (int, error) {
+	*w.trace = append(*w.trace, "write "+strconv.Itoa(len(b)))
+	return w.body.Write(b)
+}
+func (w *traceWriter) Flush() { *w.trace = append(*w.trace, "flush") }
+
+// committer is a pipeline.Committer that records when it commits and
+// fails with err.
+type committer struct {
+	trace *[]string
+	err   error
+}
+
+func (c committer) Observe(x *pipeline.Exchange) { _ = c.Commit(x) }
+func (c committer) Commit(*pipeline.Exchange) error {
+	*c.trace = append(*c.trace, "commit")
+	return c.err
+}
+
+// TestAwaitRecord checks what reaches net/http before and after the record
+// is committed: the last byte of a Content-Length body only after it, no
+// flush of a response without a body, the rest as it comes; and with a
+// failed record, an abort instead of the end.
+func TestAwaitRecord(t *testing.T) {
+	body10 := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		_, _ = io.WriteString(w, "0123456789")
+	}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		await  bool
+		fail   bool
+		app    http.HandlerFunc
+		trace  string
+		body   string
+		abort  bool
+	}{
+		{name: "content-length", app: body10, await: true,
+			trace: "header 200,write 9,commit,write 1", body: "0123456789"},
+		{name: "content-length in pieces, flushed", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "10")
+			_, _ = io.WriteString(w, "01234")
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, "56789")
+			w.(http.Flusher).Flush()
+		}, trace: "header 200,write 5,flush,write 4,flush,commit,write 1", body: "0123456789"},
+		{name: "one byte", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "1")
+			_, _ = io.WriteString(w, "x")
+		}, trace: "header 200,commit,write 1", body: "x"},
+		{name: "more than declared is refused", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "3")
+			if _, err := io.WriteString(w, "0123"); !errors.Is(err, http.ErrContentLength) {
+				t.Errorf("write past Content-Length: %v", err)
+			}
+			if _, err := io.WriteString(w, "012"); !errors.Is(err, http.ErrContentLength) {
+				t.Errorf("write after that: %v", err)
+			}
+		}, trace: "header 200,commit"},
+		{name: "short body ends after the handler", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "10")
+			_, _ = io.WriteString(w, "01234")
+		}, trace: "header 200,write 5,commit", body: "01234"},
+		{name: "invalid content-length streams", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "ten")
+			_, _ = io.WriteString(w, "0123456789")
+		}, trace: "header 200,write 10,commit", body: "0123456789"},
+		{name: "streamed", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "01234")
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, "56789")
+		}, trace: "header 200,write 5,flush,write 5,commit", body: "0123456789"},
+		{name: "content-length 0 is never flushed", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "0")
+			w.(http.Flusher).Flush()
+		}, trace: "header 200,commit"},
+		{name: "204 is never flushed", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+			w.(http.Flusher).Flush()
+		}, trace: "header 204,commit"},
+		{name: "HEAD: body dropped, never flushed", method: "HEAD", await: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "10")
+			_, _ = io.WriteString(w, "0123456789")
+			w.(http.Flusher).Flush()
+		}, trace: "header 200,commit"},
+		{name: "buffered for a stage", path: "/mask", await: true, app: body10,
+			trace: "header 200,write 9,commit,write 1", body: "**********"},
+		{name: "problem document", path: "/deny", await: true, app: body10,
+			trace: "header 403,write %d,commit,write 1"}, // %d: all of the document but its last byte
+		{name: "failed record aborts before the last byte", await: true, fail: true, app: body10,
+			trace: "header 200,write 9,commit", body: "012345678", abort: true},
+		{name: "failed record aborts a streamed body", await: true, fail: true, app: func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "01234")
+		}, trace: "header 200,write 5,commit", body: "01234", abort: true},
+		{name: "without AwaitRecord: as before", app: body10,
+			trace: "header 200,write 10,commit", body: "0123456789"},
+		{name: "without AwaitRecord: a failed record changes nothing", fail: true, app: body10,
+			trace: "header 200,write 10,commit", body: "0123456789"},
+		{name: "without AwaitRecord: HEAD flushed", method: "HEAD", app: func(w http.ResponseWriter, _ *http.Request) {
+			w.(http.Flusher).Flush()
+		}, trace: "header 200,flush,commit"},
+	}
+	deny := stage{name: "deny", request: func(x *pipeline.Exchange) error {
+		if x.In.RawPath == "/deny" {
+			return pipeline.Deny(403, "test.denied", "No.")
+		}
+		return nil
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var trace []string
+			c := committer{trace: &trace}
+			if tc.fail {
+				c.err = errors.New("disk gone")
+			}
+			p := pipeline.New([]pipeline.RequestStage{deny}, []pipeline.ResponseStage{bodyStage{}}, []pipeline.Observer{c})
+			h := New(p, tc.app, Options{AwaitRecord: tc.await, NewRequestID: ids()})
+			method, path := tc.method, tc.path
+			if method == "" {
+				method = "GET"
+			}
+			if path == "" {
+				path = "/"
+			}
+			w := &traceWriter{h: http.Header{}, trace: &trace}
+			var recovered any
+			func() {
+				defer func() { recovered = recover() }()
+				h.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+			}()
+			want := tc.trace
+			if strings.Contains(want, "%d") {
+				want = fmt.Sprintf(want, w.body.Len()-1)
+			}
+			if got := strings.Join(trace, ","); got != want {
+				t.Errorf("trace %s\n want %s", got, want)
+			}
+			if tc.body != "" && w.body.String() != tc.body {
+				t.Errorf("body %q, want %q", w.body.String(), tc.body)
+			}
+			if tc.abort && recovered != http.ErrAbortHandler || !tc.abort && recovered != nil {
+				t.Errorf("recovered %v, want abort %v", recovered, tc.abort)
+			}
+		})
 	}
 }

@@ -61,16 +61,17 @@ func BenchmarkPipeline(b *testing.B) {
 	for _, tc := range []struct {
 		name      string
 		observers []pipeline.Observer
+		sync      bool // audit.sync: the response's end waits for the event (engine.Options.AwaitRecord)
 	}{
-		{"stages", nil},
-		{"stages+metrics", []pipeline.Observer{metrics.New("bench").NewObserver(names)}},
-		{"stages+metrics+accesslog", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard)}},
-		{"stages+metrics+accesslog+audit", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard), auditObserver(b, false)}},
-		{"stages+metrics+accesslog+audit(sync)", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard), auditObserver(b, true)}},
+		{"stages", nil, false},
+		{"stages+metrics", []pipeline.Observer{metrics.New("bench").NewObserver(names)}, false},
+		{"stages+metrics+accesslog", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard)}, false},
+		{"stages+metrics+accesslog+audit", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard), auditObserver(b, false)}, false},
+		{"stages+metrics+accesslog+audit(sync)", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard), auditObserver(b, true)}, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := pipeline.New([]pipeline.RequestStage{cs, rs}, []pipeline.ResponseStage{cs, secheaders.New(cfg.Headers, cfg.Routes)}, tc.observers)
-			h := engine.New(p, terminal, engine.Options{MaxHeaderBytes: 32 << 10, MaxBodyBytes: 1 << 20, NewRequestID: ids.Next})
+			h := engine.New(p, terminal, engine.Options{MaxHeaderBytes: 32 << 10, MaxBodyBytes: 1 << 20, NewRequestID: ids.Next, AwaitRecord: tc.sync})
 			req := httptest.NewRequest("GET", "/api/items/42/detail?x=1", nil)
 			req.RemoteAddr = "127.0.0.1:5555"
 			req.Header.Set("User-Agent", "bench")
@@ -120,10 +121,18 @@ func BenchmarkProxy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// With audit.sync every response's last byte waits for its event's
+	// fsync (shared by a batch): what the durability costs end to end.
+	syncCfg := *cfg
+	syncCfg.Audit.Enabled, syncCfg.Audit.Sync = true, true
+	gs, err := New(&syncCfg, Deps{Metrics: metrics.New("bench"), AccessLog: accesslog.New(io.Discard), Audit: auditObserver(b, true)})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", bare}, {"bare+bufferpool", pooled}, {"rampart", g}} {
+	}{{"bare", bare}, {"bare+bufferpool", pooled}, {"rampart", g}, {"rampart+audit(sync)", gs}} {
 		b.Run(tc.name, func(b *testing.B) {
 			srv := httptest.NewServer(tc.h)
 			defer srv.Close()

@@ -49,6 +49,9 @@ type Deps struct {
 	// AccessLog observes every exchange; nil turns the access log off.
 	AccessLog pipeline.Observer
 	// Audit writes every exchange to the audit log; nil turns it off.
+	// With audit.sync the end of every response waits until Audit has
+	// kept the exchange's record (a pipeline.Committer's Commit returned
+	// nil), and the response is aborted when it could not.
 	Audit pipeline.Observer
 	// Anomaly watches every exchange for attack patterns; nil turns it
 	// off.
@@ -286,6 +289,8 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		MaxResponseBodyBytes: int(cfg.Server.MaxResponseBodyBytes),
 		NewRequestID:         d.IDs.Next,
 		Logger:               d.Logger,
+		// audit.sync: no response ends before its event is on disk.
+		AwaitRecord: d.Audit != nil && cfg.Audit.Sync,
 	})
 	return &Instance{Config: cfg, Handler: h, Stages: [2][]string{req, resp}, proxy: px, closers: closers}, nil
 }

@@ -51,10 +51,23 @@ type ResponseStage interface {
 }
 
 // Observer sees every finished exchange exactly once, allowed, denied or
-// failed: access log, metrics and, later, the audit log. Observe must not
-// block on I/O; it may not keep x, which is reused.
+// failed: access log, metrics, anomaly detection and the audit log. Observe
+// must not block on I/O, except a Committer's when the response waits for
+// its record; it may not keep x, which is reused.
 type Observer interface {
 	Observe(x *Exchange)
+}
+
+// Committer is an Observer whose record of an exchange can fail to be kept,
+// such as the audit log when its disk fails. Finish calls Commit in place
+// of Observe and reports the failure, so that an engine that holds the end
+// of each response until its record is kept (engine.Options.AwaitRecord)
+// aborts the response rather than complete one whose record is lost.
+type Committer interface {
+	Observer
+	// Commit records x as Observe does, and returns an error when the
+	// record was not kept.
+	Commit(x *Exchange) error
 }
 
 // Denial is a stage's refusal of a request. Its Message is shown to the
@@ -101,7 +114,13 @@ func AsDenial(err error) (*Denial, bool) {
 type Pipeline struct {
 	request   []RequestStage
 	response  []ResponseStage
-	observers []Observer
+	observers []observer
+}
+
+// observer is an Observer and, when it is one, the same as a Committer.
+type observer struct {
+	o Observer
+	c Committer
 }
 
 // New returns a Pipeline over the given stages and observers; nil entries
@@ -120,7 +139,8 @@ func New(request []RequestStage, response []ResponseStage, observers []Observer)
 	}
 	for _, o := range observers {
 		if o != nil {
-			p.observers = append(p.observers, o)
+			c, _ := o.(Committer)
+			p.observers = append(p.observers, observer{o: o, c: c})
 		}
 	}
 	return p
@@ -196,16 +216,26 @@ func (p *Pipeline) Taps(x *Exchange, buf []io.Writer) []io.Writer {
 }
 
 // Finish runs what stages deferred (Exchange.Defer), then hands the
-// finished exchange to every observer.
-func (p *Pipeline) Finish(x *Exchange) {
+// finished exchange to every observer, in order. It returns the first
+// failure of a Committer to keep its record; every observer runs either
+// way.
+func (p *Pipeline) Finish(x *Exchange) error {
 	for i := len(x.deferred) - 1; i >= 0; i-- {
 		x.deferred[i]()
 	}
 	clear(x.deferred)
 	x.deferred = x.deferred[:0]
+	var first error
 	for _, o := range p.observers {
-		o.Observe(x)
+		if o.c == nil {
+			o.o.Observe(x)
+			continue
+		}
+		if err := o.c.Commit(x); err != nil && first == nil {
+			first = err
+		}
 	}
+	return first
 }
 
 // applyResponseHeaders sets the headers request stages queued for the

@@ -79,3 +79,50 @@ func TestDenialWrapsCause(t *testing.T) {
 		t.Error("cause lost")
 	}
 }
+
+type countObserver struct{ n *int }
+
+func (o countObserver) Observe(*Exchange) { *o.n++ }
+
+type failingCommitter struct {
+	countObserver
+	err error
+}
+
+func (c failingCommitter) Commit(x *Exchange) error { c.Observe(x); return c.err }
+
+// TestFinishReportsCommitFailure: every observer sees the exchange, in
+// order, and Finish returns the first Committer's failure.
+func TestFinishReportsCommitFailure(t *testing.T) {
+	first, second := errors.New("first"), errors.New("second")
+	for _, tc := range []struct {
+		name      string
+		errs      []error // nil entry: a plain observer
+		committer []bool
+		want      error
+	}{
+		{"plain observers", []error{nil, nil}, []bool{false, false}, nil},
+		{"committers that succeed", []error{nil, nil}, []bool{true, true}, nil},
+		{"first failure wins, all run", []error{nil, first, second}, []bool{false, true, true}, first},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			var obs []Observer
+			for i, err := range tc.errs {
+				if tc.committer[i] {
+					obs = append(obs, failingCommitter{countObserver{&n}, err})
+				} else {
+					obs = append(obs, countObserver{&n})
+				}
+			}
+			x := &Exchange{}
+			x.Reset()
+			if err := New(nil, nil, obs).Finish(x); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Errorf("Finish = %v, want %v", err, tc.want)
+			}
+			if n != len(obs) {
+				t.Errorf("%d of %d observers ran", n, len(obs))
+			}
+		})
+	}
+}
