@@ -224,9 +224,10 @@ func (s *Store) call(ctx context.Context) (context.Context, func(error) error) {
 		case err == nil || answered(err):
 			s.healthy()
 			return err
-		case ctx.Err() != nil:
+		case errors.Is(ctx.Err(), context.Canceled):
 			// The caller gave up (a client hung up): that says nothing
-			// about the store.
+			// about the store. A caller's deadline that passes first,
+			// though, is the store not answering in the time it had.
 			return err
 		}
 		s.failed(err)
