@@ -85,6 +85,7 @@ var rules = map[string]struct {
 	"internal/trust":      {nil, nil},
 	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/redistest":  {nil, nil},
+	"internal/faultnet":   {nil, nil},
 	"internal/audit":      {[]string{"pipeline"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/witness":    {[]string{"audit", "config", "trust"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/anomaly":    {[]string{"config", "pipeline"}, nil},

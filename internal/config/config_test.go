@@ -182,6 +182,8 @@ routes: [{path: /a, methods: [GET], upstream: api, public: true}]
 		{"limit typo", strings.Replace(base, "public: true", "public: true, limits: {rate: 10}", 1), `routes[0].limits.rate: unknown field; did you mean "rates"?`},
 		{"limit key", strings.Replace(base, "public: true", "public: true, limits: {rates: [{requests: 1, per: 1s, key: [user]}]}", 1), `routes[0].limits.rates[0].key[0]: "user" must be one of`},
 		{"bad cidr", strings.Replace(base, "public: true", "public: true, firewall: {deny: [10.0.0.0/33]}", 1), `routes[0].firewall.deny[0]: "10.0.0.0/33" is not a CIDR`},
+		{"store timeout too short", base + "store: {timeout: 10ms}\n", "store.timeout: must be from 100ms to 1m, got 10ms"},
+		{"store timeout too long", base + "store: {timeout: 5m}\n", "store.timeout: must be from 100ms to 1m, got 5m0s"},
 		{"bans redis", base + "firewall: {bans: {backend: redis}}\n", "firewall.bans.backend: backend redis needs the redis section"},
 		{"acme terms", strings.Replace(base, "tls: {}", "tls: {acme: {email: a@b.c, domains: [a.example]}}", 1), "listeners[0].tls.acme.accept_terms: must be true"},
 		{"acme domains", strings.Replace(base, "tls: {}", "tls: {acme: {email: a@b.c, accept_terms: true}}", 1), "listeners[0].tls.acme.domains: required"},

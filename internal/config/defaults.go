@@ -28,6 +28,7 @@ const (
 	DefaultMaxIdleConns          = 256
 	DefaultTLSMinVersion         = "1.2"
 	DefaultCertReloadInterval    = 10 * time.Second
+	DefaultStoreTimeout          = 2 * time.Second
 )
 
 // defaultDevHosts are the names of a development certificate.
@@ -103,6 +104,7 @@ func SetDefaults(c *Config) {
 	if c.Store.Driver == "sqlite" && c.Store.Path == "" {
 		c.Store.Path = filepath.Join(c.DataDir, "rampart.db")
 	}
+	setDuration(&c.Store.Timeout, DefaultStoreTimeout)
 	for i := range c.Authn.APIKey {
 		a := &c.Authn.APIKey[i]
 		if a.Header == "" {

@@ -522,6 +522,18 @@ type Store struct {
 	// DSN is the PostgreSQL connection string inline; prefer dsn_file when
 	// it holds a password.
 	DSN string `yaml:"dsn"`
+	// Timeout bounds every store call (a query, a transaction, and the
+	// connection it may need to open: it is also PostgreSQL's connect
+	// timeout), on the request path and in background work alike. Past
+	// it the call fails as if the store were down: API-key
+	// authentication answers 503 (authn.store_unavailable), protected
+	// fields 503 (protect.keys_unavailable), the token server 503, and
+	// background work (last-used times, revocation and signing-key
+	// rereads, shred polls) keeps what it has and tries again. A store
+	// that is silent rather than refusing (a network partition) thus
+	// costs each call at most this long. Routes that need no store call
+	// never wait for it. Default 2s; from 100ms to 1m.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Authz is a route's authorization rule: every condition set must hold.

@@ -714,6 +714,9 @@ func (v *validator) store(s *Store) {
 	default:
 		v.errorf("store.driver", "must be sqlite or postgres, got %q", s.Driver)
 	}
+	if s.Timeout.Std() < 100*time.Millisecond || s.Timeout.Std() > time.Minute {
+		v.errorf("store.timeout", "must be from 100ms to 1m, got %s", s.Timeout.Std())
+	}
 }
 
 // authz checks a route's (or, below top, a method's) authorization rule.

@@ -94,7 +94,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	defer cancel()
 
 	deps := Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs()}
-	st, err := store.Open(ctx, cfg.Store)
+	st, err := store.Open(ctx, cfg.Store, store.WithLogger(log))
 	if err != nil {
 		return err
 	}

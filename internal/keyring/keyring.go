@@ -98,6 +98,10 @@ type dataKey struct {
 	aead    cipher.AEAD
 }
 
+// ErrUnavailable is the store's: an operation failed because the store
+// did not answer within store.timeout.
+var ErrUnavailable = store.ErrUnavailable
+
 // writer is the key a subject's new encryptions use, with the block of
 // uses reserved for this process.
 type writer struct {
@@ -374,6 +378,12 @@ func (k *Keyring) take(ctx context.Context, subject string) (*dataKey, error) {
 			w = nw
 		}
 	}
+	// One deadline for the wait on w and the store calls under it: the
+	// requests queued behind one that waits on a silent store fail with
+	// it, rather than each waiting its own store.timeout after the one
+	// before.
+	ctx, cancel := context.WithTimeout(ctx, k.st.Timeout())
+	defer cancel()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := k.opt.Now()
@@ -729,6 +739,11 @@ func (k *Keyring) pollShreds(base context.Context) {
 	// twice only costs a reread.
 	since := now.Add(-2*k.opt.ShredPoll - time.Minute)
 	hashes, err := k.st.ShredsSince(ctx, since, now.Add(-24*time.Hour))
+	if errors.Is(err, ErrUnavailable) {
+		// The store logs its outages once; the next poll tries again.
+		k.opt.Logger.Debug("keyring: reading shreds failed", "error", err)
+		return
+	}
 	if err != nil {
 		k.opt.Logger.Warn("keyring: reading shreds failed", "error", err)
 		return

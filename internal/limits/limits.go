@@ -93,7 +93,8 @@ type Limiter struct {
 	headers  string
 	policies map[[2]int]string // (plan+1, route) -> RateLimit-Policy
 	opt      Options
-	lastLog  atomic.Int64
+	lastLog  atomic.Int64 // unix ns of the last outage line
+	down     atomic.Bool  // an outage line was logged, its recovery not yet
 	scratch  sync.Pool
 	periods  [2]atomic.Pointer[calPeriod] // the current day and month
 }
@@ -336,6 +337,7 @@ func (l *Limiter) decide(ctx context.Context, x *pipeline.Exchange, a, b []*limi
 	if err != nil {
 		return l.failed(x, err, failOpen)
 	}
+	l.answered()
 	for i := range res { // quotas end with their calendar period
 		if checks[i].Kind == Quota {
 			res[i].Reset = checks[i].Expires.Sub(now)
@@ -552,8 +554,11 @@ func (l *Limiter) failed(x *pipeline.Exchange, err error, open bool) error {
 	if l.opt.OnBackendError != nil {
 		l.opt.OnBackendError(open)
 	}
+	// One line when an outage starts (and one when it ends, in
+	// answered), at most one per 10s for a back end that flaps.
 	now := time.Now().UnixNano()
-	if last := l.lastLog.Load(); now-last > int64(10*time.Second) && l.lastLog.CompareAndSwap(last, now) {
+	if last := l.lastLog.Load(); !l.down.Load() && now-last > int64(10*time.Second) && l.lastLog.CompareAndSwap(last, now) {
+		l.down.Store(true)
 		l.opt.Logger.Error("limits back end failed; requests are admitted or refused by on_backend_error until it recovers",
 			"request_id", x.RequestID, "admitted", open, "error", err)
 	}
@@ -562,10 +567,18 @@ func (l *Limiter) failed(x *pipeline.Exchange, err error, open bool) error {
 	}
 	d := pipeline.Deny(http.StatusServiceUnavailable, "limits.unavailable",
 		"The gateway cannot check its limits right now; retry shortly.")
-	// No Cause: the line above already logs the failure, once per 10s
-	// rather than once per request.
+	// No Cause: the line above already logs the outage, once rather
+	// than once per request.
 	d.Header = http.Header{"Retry-After": {"1"}}
 	return d
+}
+
+// answered notes a decision the back end made, logging the end of a
+// logged outage: one atomic load when all is well.
+func (l *Limiter) answered() {
+	if l.down.Load() && l.down.CompareAndSwap(true, false) {
+		l.opt.Logger.Info("limits back end answering again")
+	}
 }
 
 // Response returns the response stage that counts records, or nil when no
@@ -702,6 +715,7 @@ func (l *Limiter) charge(ctx context.Context, x *pipeline.Exchange, rule *record
 	if _, err := l.backend.Take(ctx, sc.checks[:1], sc.res[:1]); err != nil {
 		return Result{}, false, l.failed(x, err, failOpen)
 	}
+	l.answered()
 	return sc.res[0], true, nil
 }
 

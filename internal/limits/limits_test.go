@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,6 +322,71 @@ routes:
 	if admitted != 1 || refused != 1 {
 		t.Fatalf("metric calls: admitted %d refused %d", admitted, refused)
 	}
+}
+
+// flaky is a back end that fails while down is set.
+type flaky struct {
+	Backend
+	down atomic.Bool
+}
+
+func (f *flaky) Take(ctx context.Context, c []Check, r []Result) (bool, error) {
+	if f.down.Load() {
+		return false, errors.New("down")
+	}
+	return f.Backend.Take(ctx, c, r)
+}
+
+// TestOutageLoggedOnce: a back-end outage is one line when it starts and
+// one when it ends, however many requests it refuses or admits.
+func TestOutageLoggedOnce(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	cfg, _, err := config.Parse("t.yaml", []byte(base+`
+routes:
+  - {path: /a, methods: [GET], upstream: api, auth: [keys], authz: {authenticated: true},
+     limits: {rates: [{requests: 1000, per: 1s}]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &flaky{Backend: NewMemory(1000, nil)}
+	l, err := New(cfg.Limits, cfg.Routes, b, Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.down.Store(true)
+	for range 50 {
+		if r := run(l, 0, alice(), "192.0.2.1"); r.status != http.StatusServiceUnavailable {
+			t.Fatalf("down: %+v", r)
+		}
+	}
+	b.down.Store(false)
+	for range 5 {
+		if r := run(l, 0, alice(), "192.0.2.1"); r.status != 200 {
+			t.Fatalf("back: %+v", r)
+		}
+	}
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if n := strings.Count(out, "limits back end failed"); n != 1 {
+		t.Errorf("%d outage lines, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "limits back end answering again"); n != 1 {
+		t.Errorf("%d recovery lines, want 1:\n%s", n, out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // TestMemoryBounded floods the memory back end with a million distinct

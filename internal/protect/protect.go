@@ -189,6 +189,13 @@ type reqStage struct{ p *Protector }
 // Name is the stage's name in decisions.
 func (reqStage) Name() string { return "protect" }
 
+// keysUnavailable refuses a request whose data keys cannot be had now;
+// cause, when not nil, is logged with the refusal.
+func keysUnavailable(cause error) *pipeline.Denial {
+	return &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "protect.keys_unavailable",
+		Message: "Protected data cannot be read right now.", Cause: cause, Header: http.Header{"Retry-After": {"5"}}}
+}
+
 func deny(status int, reason, msg string) *pipeline.Denial {
 	return pipeline.Deny(status, reason, msg)
 }
@@ -241,6 +248,11 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 		}
 		f := &r.fields[r.encIdx[m.Path]]
 		ct, err := s.p.cipher.AppendEncrypt(ctx, nil, subject, f.name, m.Value)
+		if errors.Is(err, keyring.ErrUnavailable) {
+			// The store did not answer within store.timeout (it logs the
+			// outage once): refuse for now, without a line per request.
+			return jsonpath.Edit{}, keysUnavailable(nil)
+		}
 		if err != nil {
 			return jsonpath.Edit{}, fmt.Errorf("encrypting %s: %w", f.name, err)
 		}
@@ -775,9 +787,12 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 				return jsonpath.Edit{Replace: jsonNull}, nil
 			case err != nil:
 				// The store or the KEK is failing: a null now would be
-				// written back by clients that read, edit and save.
-				return jsonpath.Edit{}, &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "protect.keys_unavailable",
-					Message: "Protected data cannot be read right now.", Cause: err, Header: http.Header{"Retry-After": {"5"}}}
+				// written back by clients that read, edit and save. A
+				// store outage is logged by the store, once.
+				if errors.Is(err, keyring.ErrUnavailable) {
+					err = nil
+				}
+				return jsonpath.Edit{}, keysUnavailable(err)
 			}
 			if !json.Valid(pt) {
 				return jsonpath.Edit{Replace: jsonNull}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -96,6 +97,7 @@ func TestDecryptFailures(t *testing.T) {
 		{keyring.ErrKeyGone, 0, `{"ssn":null}`},
 		{keyring.ErrAuthentication, 0, `{"ssn":null}`},
 		{errors.New("database is down"), http.StatusServiceUnavailable, ""},
+		{fmt.Errorf("reading a data key: %w", keyring.ErrUnavailable), http.StatusServiceUnavailable, ""},
 	} {
 		p := newProtector(t, failingCipher{tc.err}, route)
 		out, err := respond(t, p, exchange(0, "GET", ""), sealed)
@@ -105,7 +107,25 @@ func TestDecryptFailures(t *testing.T) {
 			t.Errorf("%v: %s %v", tc.err, out, err)
 		case tc.status != 0 && (d == nil || d.Status != tc.status || d.Reason != "protect.keys_unavailable"):
 			t.Errorf("%v: %v, want %d", tc.err, err, tc.status)
+		case d != nil && errors.Is(tc.err, keyring.ErrUnavailable) && d.Cause != nil:
+			t.Errorf("%v: the denial carries its cause, logged once per request; the store logs outages once", tc.err)
 		}
+	}
+}
+
+// TestEncryptStoreOutage: a request whose fields cannot be encrypted
+// because the store does not answer is refused with 503, not 500, and
+// without a cause to log per request.
+func TestEncryptStoreOutage(t *testing.T) {
+	route := config.Route{Path: "/users/{id}", Protect: &config.RouteProtect{Subject: "param:id",
+		Fields: []config.ProtectField{{Path: "$.ssn"}}}}
+	p := newProtector(t, failingCipher{fmt.Errorf("reserving data key uses: %w", keyring.ErrUnavailable)}, route)
+	x := exchange(0, "PUT", `{"ssn":"078-05-1120"}`)
+	x.SetBodySource(fixedBody(`{"ssn":"078-05-1120"}`))
+	err := p.RequestStage().Request(context.Background(), x)
+	d, ok := pipeline.AsDenial(err)
+	if !ok || d.Status != http.StatusServiceUnavailable || d.Reason != "protect.keys_unavailable" || d.Cause != nil {
+		t.Fatalf("encrypting during a store outage: %v", err)
 	}
 }
 

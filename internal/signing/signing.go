@@ -134,16 +134,33 @@ func (m *Manager) Current() Key { return m.cur.Load().signing }
 func (m *Manager) JWKS() []byte { return m.cur.Load().jwks }
 
 // RefreshIfStale rereads the keys now, unless it did in the last two
-// seconds: a verifier that meets an unknown kid (a key another gateway
-// just made) calls it instead of waiting for the next tick.
+// seconds or a reread is already running: a verifier that meets an
+// unknown kid (a key another gateway just made) calls it instead of
+// waiting for the next tick. It runs on a request's path, so it never
+// queues behind another reread, and the store bounds its own call by
+// store.timeout.
 func (m *Manager) RefreshIfStale(ctx context.Context) {
 	now := m.opt.Now().UnixNano()
 	last := m.lastRefresh.Load()
 	if now-last < int64(2*time.Second) || !m.lastRefresh.CompareAndSwap(last, now) {
 		return
 	}
-	if err := m.refresh(ctx); err != nil {
-		m.opt.Logger.Warn("signing keys: refresh failed", "purpose", m.opt.Purpose, "error", err)
+	if !m.refreshMu.TryLock() {
+		return // a reread is running; its result is what this one would find
+	}
+	defer m.refreshMu.Unlock()
+	m.logFailure(m.refreshLocked(ctx))
+}
+
+// logFailure logs a failed reread: at Debug for a store outage, which the
+// store logs once itself.
+func (m *Manager) logFailure(err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrUnavailable):
+		m.opt.Logger.Debug("signing keys: refresh failed; the keys in memory keep signing", "purpose", m.opt.Purpose, "error", err)
+	default:
+		m.opt.Logger.Warn("signing keys: refresh failed; the keys in memory keep signing", "purpose", m.opt.Purpose, "error", err)
 	}
 }
 
@@ -163,11 +180,11 @@ func (m *Manager) loop(base context.Context) {
 		case <-m.stop:
 			return
 		case <-t.C:
+			// Each store call is bounded by store.timeout; this bounds
+			// the whole reread. The keys in memory keep signing, and the
+			// next tick tries again.
 			ctx, cancel := context.WithTimeout(base, 30*time.Second)
-			if err := m.refresh(ctx); err != nil {
-				// The keys in memory keep signing; the next tick tries again.
-				m.opt.Logger.Warn("signing keys: refresh failed", "purpose", m.opt.Purpose, "error", err)
-			}
+			m.logFailure(m.refresh(ctx))
 			cancel()
 		}
 	}
@@ -178,6 +195,10 @@ func (m *Manager) loop(base context.Context) {
 func (m *Manager) refresh(ctx context.Context) error {
 	m.refreshMu.Lock()
 	defer m.refreshMu.Unlock()
+	return m.refreshLocked(ctx)
+}
+
+func (m *Manager) refreshLocked(ctx context.Context) error {
 	now := m.opt.Now()
 	keys, err := m.st.SigningKeys(ctx, m.opt.Purpose, now)
 	if err != nil {

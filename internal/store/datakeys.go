@@ -39,7 +39,9 @@ func scanDataKey(r scanner) (DataKey, error) {
 	return k, nil
 }
 
-func (s *Store) dataKeys(ctx context.Context, what, query string, args ...any) ([]DataKey, error) {
+func (s *Store) dataKeys(ctx context.Context, what, query string, args ...any) (_ []DataKey, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -62,8 +64,10 @@ func (s *Store) dataKeys(ctx context.Context, what, query string, args ...any) (
 // CreateDataKey stores a new data key version. ErrExists when the subject
 // already has that version (another gateway made it first) or the id is
 // taken.
-func (s *Store) CreateDataKey(ctx context.Context, k DataKey) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO data_keys (`+dataKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
+func (s *Store) CreateDataKey(ctx context.Context, k DataKey) (err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO data_keys (`+dataKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`),
 		k.KeyID, k.Subject, k.Version, k.KEKVersion, k.Wrapped, k.CreatedAt.Unix(), k.Used)
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -76,7 +80,9 @@ func (s *Store) CreateDataKey(ctx context.Context, k DataKey) error {
 
 // DataKey returns the key with the given id, or ErrNotFound (never made,
 // or shredded).
-func (s *Store) DataKey(ctx context.Context, keyID string) (DataKey, error) {
+func (s *Store) DataKey(ctx context.Context, keyID string) (_ DataKey, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	k, err := scanDataKey(s.db.QueryRowContext(ctx, s.q(`SELECT `+dataKeyColumns+` FROM data_keys WHERE key_id = $1`), keyID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return DataKey{}, ErrNotFound
@@ -88,7 +94,9 @@ func (s *Store) DataKey(ctx context.Context, keyID string) (DataKey, error) {
 }
 
 // CurrentDataKey returns the subject's newest key version, or ErrNotFound.
-func (s *Store) CurrentDataKey(ctx context.Context, subject string) (DataKey, error) {
+func (s *Store) CurrentDataKey(ctx context.Context, subject string) (_ DataKey, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	k, err := scanDataKey(s.db.QueryRowContext(ctx, s.q(`SELECT `+dataKeyColumns+` FROM data_keys
 		WHERE subject = $1 ORDER BY version DESC LIMIT 1`), subject))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -122,6 +130,8 @@ func (s *Store) DataKeysWrappedBefore(ctx context.Context, kekVersion int, after
 // CountDataKeys returns how many keys there are, and how many of them are
 // wrapped by a KEK version older than kekVersion.
 func (s *Store) CountDataKeys(ctx context.Context, kekVersion int) (total, older int64, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	err = s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN kek_version < $1 THEN 1 ELSE 0 END), 0) FROM data_keys`), kekVersion).Scan(&total, &older)
 	if err != nil {
 		return 0, 0, fmt.Errorf("counting data keys: %w", err)
@@ -132,7 +142,9 @@ func (s *Store) CountDataKeys(ctx context.Context, kekVersion int) (total, older
 // RewrapDataKey replaces a key's wrapping, only if it is still wrapped by
 // oldKEK: a rewrap that raced another one changes nothing. It reports
 // whether the row was changed.
-func (s *Store) RewrapDataKey(ctx context.Context, keyID string, oldKEK, newKEK int, wrapped []byte) (bool, error) {
+func (s *Store) RewrapDataKey(ctx context.Context, keyID string, oldKEK, newKEK int, wrapped []byte) (_ bool, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE data_keys SET kek_version = $3, wrapped = $4 WHERE key_id = $1 AND kek_version = $2`),
 		keyID, oldKEK, newKEK, wrapped)
 	if err != nil {
@@ -148,9 +160,11 @@ func (s *Store) RewrapDataKey(ctx context.Context, keyID string, oldKEK, newKEK 
 // ReserveDataKeyUses adds n to the key's use count and returns the new
 // count: a gateway reserves encryptions in blocks, so the count bounds the
 // messages of every gateway together, even across crashes.
-func (s *Store) ReserveDataKeyUses(ctx context.Context, keyID string, n int64) (int64, error) {
+func (s *Store) ReserveDataKeyUses(ctx context.Context, keyID string, n int64) (_ int64, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	var used int64
-	err := s.db.QueryRowContext(ctx, s.q(`UPDATE data_keys SET used = used + $2 WHERE key_id = $1 RETURNING used`), keyID, n).Scan(&used)
+	err = s.db.QueryRowContext(ctx, s.q(`UPDATE data_keys SET used = used + $2 WHERE key_id = $1 RETURNING used`), keyID, n).Scan(&used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}
@@ -163,7 +177,9 @@ func (s *Store) ReserveDataKeyUses(ctx context.Context, keyID string, n int64) (
 // ShredSubject deletes every data key of subject and records a tombstone
 // (a hash of the subject, never the subject) so that other gateways drop
 // the keys they hold in memory. It returns how many keys were deleted.
-func (s *Store) ShredSubject(ctx context.Context, subject string, subjectHash []byte, at time.Time) (int, error) {
+func (s *Store) ShredSubject(ctx context.Context, subject string, subjectHash []byte, at time.Time) (_ int, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("shredding: %w", err)
@@ -188,7 +204,9 @@ func (s *Store) ShredSubject(ctx context.Context, subject string, subjectHash []
 
 // ShredsSince returns the subject hashes shredded at or after since (Unix
 // seconds), and forgets tombstones older than forgetBefore.
-func (s *Store) ShredsSince(ctx context.Context, since, forgetBefore time.Time) ([][]byte, error) {
+func (s *Store) ShredsSince(ctx context.Context, since, forgetBefore time.Time) (_ [][]byte, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM key_shreds WHERE shredded_at < $1`), forgetBefore.Unix()); err != nil {
 		return nil, fmt.Errorf("forgetting old shreds: %w", err)
 	}

@@ -17,14 +17,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
+	"modernc.org/sqlite"             // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/rampart-gw/rampart/internal/config"
 )
@@ -36,15 +42,63 @@ var ErrNotFound = errors.New("not found")
 var ErrExists = errors.New("already exists")
 
 // Store is the state store. It is safe for concurrent use.
+//
+// Every call is bounded by the store's timeout (config store.timeout), on
+// top of whatever deadline the caller's context carries: a database that
+// accepts connections but never answers costs each call at most that
+// long. A call that fails because the store could not be reached or did
+// not answer in time returns an error wrapping ErrUnavailable; the store
+// logs the start of each such outage once, and its end once, so callers
+// need not log each failed call.
 type Store struct {
 	db      *sql.DB
 	driver  string
 	version int
+	timeout time.Duration
+	log     *slog.Logger
+
+	// down is set while an outage is reported (logged and not yet
+	// recovered): the one load on every successful call.
+	down atomic.Bool
+	// healthMu orders the outage and recovery lines.
+	healthMu sync.Mutex
+	// downSince is when the reported outage was logged.
+	downSince time.Time
+}
+
+// ErrUnavailable marks a failed call that the store did not answer: the
+// database could not be reached, refused or dropped the connection, or
+// stayed silent past the store's timeout. Errors of calls it did answer
+// (ErrNotFound, ErrExists, a rejected query) do not wrap it.
+var ErrUnavailable = errors.New("store unavailable")
+
+// unavailable wraps the error of a call the store did not answer.
+type unavailable struct{ err error }
+
+func (e *unavailable) Error() string   { return "store unavailable: " + e.err.Error() }
+func (e *unavailable) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+
+// Option tunes Open.
+type Option func(*Store)
+
+// WithLogger sends the store's outage and recovery lines to l. Default:
+// discarded.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
 }
 
 // Open opens (creating if needed) the store configured by c and applies
-// pending migrations.
-func Open(ctx context.Context, c config.Store) (*Store, error) {
+// pending migrations. c.Timeout bounds every later call (zero:
+// config.DefaultStoreTimeout); opening has its own 10 s.
+func Open(ctx context.Context, c config.Store, opts ...Option) (*Store, error) {
+	timeout := c.Timeout.Std()
+	if timeout <= 0 {
+		timeout = config.DefaultStoreTimeout
+	}
 	var (
 		db  *sql.DB
 		err error
@@ -66,18 +120,37 @@ func Open(ctx context.Context, c config.Store) (*Store, error) {
 		if rerr != nil {
 			return nil, rerr
 		}
-		db, err = sql.Open("pgx", dsn)
-		if err == nil {
-			db.SetMaxOpenConns(16)
-			db.SetConnMaxIdleTime(5 * time.Minute)
+		pc, perr := pgx.ParseConfig(dsn)
+		if perr != nil {
+			return nil, fmt.Errorf("parsing the store's PostgreSQL DSN: %w", perr) // pgx redacts the password
 		}
+		// The connect timeout bounds the whole connection set-up (dial,
+		// TLS, startup, authentication). database/sql also opens
+		// connections on a goroutine of its own, under no caller's
+		// deadline: without this bound, an open to a server that accepts
+		// and then stays silent would hold a pool slot forever, and the
+		// pool would stay wedged after the server came back.
+		if pc.ConnectTimeout == 0 || pc.ConnectTimeout > timeout {
+			pc.ConnectTimeout = timeout
+		}
+		db = stdlib.OpenDB(*pc)
+		// As many idle connections as open ones: database/sql keeps two
+		// by default, so every burst of concurrent lookups would open
+		// (and close again) connections costing a PostgreSQL backend
+		// start each, tens of milliseconds.
+		db.SetMaxOpenConns(16)
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 	default:
 		return nil, fmt.Errorf("store.driver %q: must be sqlite or postgres", c.Driver)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s store: %w", c.Driver, err)
 	}
-	s := &Store{db: db, driver: c.Driver}
+	s := &Store{db: db, driver: c.Driver, timeout: timeout, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A new SQLite file that several processes open at once answers
@@ -135,6 +208,100 @@ func (s *Store) Driver() string { return s.driver }
 
 // Version is the schema version after migrations.
 func (s *Store) Version() int { return s.version }
+
+// Timeout is the bound of one call (config store.timeout).
+func (s *Store) Timeout() time.Duration { return s.timeout }
+
+// call starts one store call: it returns ctx bounded by the store's
+// timeout and the function that ends the call, which releases the
+// timeout, records whether the store answered, and marks an unanswered
+// call's error with ErrUnavailable.
+func (s *Store) call(ctx context.Context) (context.Context, func(error) error) {
+	bounded, cancel := context.WithTimeout(ctx, s.timeout)
+	return bounded, func(err error) error {
+		cancel()
+		switch {
+		case err == nil || answered(err):
+			s.healthy()
+			return err
+		case errors.Is(ctx.Err(), context.Canceled):
+			// The caller gave up (a client hung up): that says nothing
+			// about the store. A caller's deadline that passes first,
+			// though, is the store not answering in the time it had.
+			return err
+		}
+		s.failed(err)
+		return &unavailable{err}
+	}
+}
+
+// answered reports whether err is the store's own answer (no such row, a
+// duplicate, a refused statement, a stored value that does not decode)
+// rather than a failure to reach it or to hear from it in time.
+func answered(err error) bool {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrExists) || errors.Is(err, sql.ErrNoRows) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Connection exceptions (08), insufficient resources (53),
+		// operator intervention such as a shutdown (57) and system
+		// errors (58) are outages; the rest is an answer.
+		switch pe.SQLState()[:2] {
+		case "08", "53", "57", "58":
+			return false
+		}
+		return true
+	}
+	var le *sqlite.Error
+	if errors.As(err, &le) {
+		switch le.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_IOERR,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_INTERRUPT:
+			return false
+		}
+		return true
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &se) || errors.As(err, &te)
+}
+
+// outageLogEvery is the least time between two outage lines: a store that
+// flaps is reported at most this often, not once per flap.
+const outageLogEvery = 10 * time.Second
+
+// failed records an unanswered call: the first one of an outage is
+// logged.
+func (s *Store) failed(err error) {
+	if s.down.Load() {
+		return
+	}
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	now := time.Now()
+	if s.down.Load() || (!s.downSince.IsZero() && now.Sub(s.downSince) < outageLogEvery) {
+		return
+	}
+	s.downSince = now
+	s.down.Store(true)
+	s.log.Error("store unavailable; calls fail until it answers (API keys and protected fields: 503; background work retries)",
+		"driver", s.driver, "timeout", s.timeout, "error", err)
+}
+
+// healthy records an answered call, logging the end of a reported outage.
+func (s *Store) healthy() {
+	if !s.down.Load() {
+		return
+	}
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	if !s.down.Load() {
+		return
+	}
+	s.down.Store(false)
+	s.log.Info("store available again", "driver", s.driver, "unavailable_for", time.Since(s.downSince).Round(time.Millisecond))
+}
 
 var placeholder = regexp.MustCompile(`\$(\d+)`)
 
@@ -359,8 +526,10 @@ func list(v []string) string {
 }
 
 // CreateAPIKey stores a new key; ErrExists if its id is taken.
-func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO api_keys
+func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) (err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO api_keys
 		(id, name, subject, roles, scopes, cidrs, hash, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
 		k.ID, k.Name, k.Subject, list(k.Roles), list(k.Scopes), list(k.CIDRs), k.Hash, k.CreatedAt.Unix(), unix(k.ExpiresAt))
@@ -407,7 +576,9 @@ func scanAPIKey(r scanner) (APIKey, error) {
 }
 
 // APIKey returns the key with the given id, or ErrNotFound.
-func (s *Store) APIKey(ctx context.Context, id string) (APIKey, error) {
+func (s *Store) APIKey(ctx context.Context, id string) (_ APIKey, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	k, err := scanAPIKey(s.db.QueryRowContext(ctx, s.q(`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, ErrNotFound
@@ -419,7 +590,9 @@ func (s *Store) APIKey(ctx context.Context, id string) (APIKey, error) {
 }
 
 // ListAPIKeys returns every key, oldest first.
-func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
+func (s *Store) ListAPIKeys(ctx context.Context) (_ []APIKey, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing api keys: %w", err)
@@ -438,14 +611,18 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 
 // RevokeAPIKey marks a key revoked at the given time; revoking twice keeps
 // the first time. ErrNotFound if there is no such key.
-func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`), id, at.Unix())
 	return affected(res, err, "revoking api key")
 }
 
 // RotateAPIKey replaces a key's secret hash; the old secret keeps working
 // until prevValidUntil (zero: at once). Revoked keys cannot be rotated.
-func (s *Store) RotateAPIKey(ctx context.Context, id string, newHash []byte, prevValidUntil time.Time) error {
+func (s *Store) RotateAPIKey(ctx context.Context, id string, newHash []byte, prevValidUntil time.Time) (err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE api_keys SET prev_hash = hash, prev_valid_until = $3, hash = $2
 		WHERE id = $1 AND revoked_at IS NULL`), id, newHash, unix(prevValidUntil))
 	return affected(res, err, "rotating api key")
@@ -453,7 +630,9 @@ func (s *Store) RotateAPIKey(ctx context.Context, id string, newHash []byte, pre
 
 // TouchAPIKeys records last-used times in one batch (the authenticator
 // collects them off the request path).
-func (s *Store) TouchAPIKeys(ctx context.Context, used map[string]time.Time) error {
+func (s *Store) TouchAPIKeys(ctx context.Context, used map[string]time.Time) (err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	if len(used) == 0 {
 		return nil
 	}
@@ -500,8 +679,10 @@ type SigningKey struct {
 }
 
 // CreateSigningKey stores a new signing key; ErrExists if its kid is taken.
-func (s *Store) CreateSigningKey(ctx context.Context, k SigningKey) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO signing_keys
+func (s *Store) CreateSigningKey(ctx context.Context, k SigningKey) (err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO signing_keys
 		(kid, purpose, alg, created_at, retire_at, expires_at, private_key, public_jwk)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`),
 		k.KID, k.Purpose, k.Alg, k.CreatedAt.Unix(), k.RetireAt.Unix(), k.ExpiresAt.Unix(), k.PrivateKey, k.PublicJWK)
@@ -516,7 +697,9 @@ func (s *Store) CreateSigningKey(ctx context.Context, k SigningKey) error {
 
 // SigningKeys returns the keys of a purpose that have not expired at now,
 // newest first, and deletes the expired ones.
-func (s *Store) SigningKeys(ctx context.Context, purpose string, now time.Time) ([]SigningKey, error) {
+func (s *Store) SigningKeys(ctx context.Context, purpose string, now time.Time) (_ []SigningKey, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM signing_keys WHERE purpose = $1 AND expires_at <= $2`), purpose, now.Unix()); err != nil {
 		return nil, fmt.Errorf("deleting expired signing keys: %w", err)
 	}
@@ -544,7 +727,9 @@ func (s *Store) SigningKeys(ctx context.Context, purpose string, now time.Time) 
 
 // RevokeToken records that the token jti is revoked until it expires at
 // exp (after which it would be refused anyway). Revoking twice is fine.
-func (s *Store) RevokeToken(ctx context.Context, jti string, exp time.Time) error {
+func (s *Store) RevokeToken(ctx context.Context, jti string, exp time.Time) (err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	q := `INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`
 	if _, err := s.db.ExecContext(ctx, s.q(q), jti, exp.Unix()); err != nil {
 		return fmt.Errorf("revoking a token: %w", err)
@@ -554,7 +739,9 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, exp time.Time) erro
 
 // RevokedTokens returns the ids of revoked tokens that have not expired at
 // now, and forgets the expired ones.
-func (s *Store) RevokedTokens(ctx context.Context, now time.Time) ([]string, error) {
+func (s *Store) RevokedTokens(ctx context.Context, now time.Time) (_ []string, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM revoked_tokens WHERE expires_at <= $1`), now.Unix()); err != nil {
 		return nil, fmt.Errorf("forgetting expired revocations: %w", err)
 	}
@@ -577,7 +764,9 @@ func (s *Store) RevokedTokens(ctx context.Context, now time.Time) ([]string, err
 // SaveAuditCheckpoint keeps a copy of an audit log checkpoint (a signed
 // note) away from the gateway's disk. Saving one size twice keeps the
 // first.
-func (s *Store) SaveAuditCheckpoint(ctx context.Context, origin string, size int64, note []byte, at time.Time) error {
+func (s *Store) SaveAuditCheckpoint(ctx context.Context, origin string, size int64, note []byte, at time.Time) (err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	q := `INSERT INTO audit_checkpoints (origin, size, note, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (origin, size) DO NOTHING`
 	if _, err := s.db.ExecContext(ctx, s.q(q), origin, size, note, at.Unix()); err != nil {
 		return fmt.Errorf("saving an audit checkpoint: %w", err)
@@ -586,7 +775,9 @@ func (s *Store) SaveAuditCheckpoint(ctx context.Context, origin string, size int
 }
 
 // AuditCheckpoints returns the checkpoints kept for origin, by size.
-func (s *Store) AuditCheckpoints(ctx context.Context, origin string) ([][]byte, error) {
+func (s *Store) AuditCheckpoints(ctx context.Context, origin string) (_ [][]byte, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT note FROM audit_checkpoints WHERE origin = $1 ORDER BY size`), origin)
 	if err != nil {
 		return nil, fmt.Errorf("reading audit checkpoints: %w", err)

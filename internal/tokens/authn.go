@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -71,6 +72,10 @@ var (
 	errBadSignature  = authn.Unauthorized("authn.bad_signature", "The token's signature does not verify.", nil)
 	errClientRevoked = authn.Unauthorized("authn.client_revoked", "The token's client is no longer valid.", nil)
 	errNotOurs       = &authn.NotMine{Reason: "authn.unknown_key", Message: "The token is not signed by a known key."}
+	// errClientUnknown: the store cannot say whether a client never seen
+	// is valid. No cause: the store logs its outages once.
+	errClientUnknown = &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "authn.store_unavailable",
+		Message: "The token's client cannot be checked right now.", Header: http.Header{"Retry-After": {"5"}}}
 )
 
 // Authenticate verifies a bearer token issued by this server.
@@ -88,7 +93,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	c := a.verified[sum]
 	a.mu.Unlock()
 	if c == nil {
-		if c, err = a.srv.verify(tok); err != nil {
+		if c, err = a.srv.verify(ctx, tok); err != nil {
 			return nil, err
 		}
 		a.mu.Lock()
@@ -104,8 +109,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	if a.srv.revoked.Has(c.ID) {
 		return nil, errRevoked
 	}
-	if !a.clientValid(ctx, c.ClientID, x, now) {
-		return nil, errClientRevoked
+	if err := a.clientValid(ctx, c.ClientID, x, now); err != nil {
+		return nil, err
 	}
 	id := &pipeline.Identity{Subject: c.Subject, Issuer: c.Issuer, Roles: c.Roles, Scopes: strings.Fields(c.Scope),
 		Method: "oauth", Authenticator: a.name, ExpiresAt: c.Expiry.Time(),
@@ -115,21 +120,32 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	return id, nil
 }
 
-// clientValid reports whether the token's API key is still valid (not
+// clientValid checks that the token's API key is still valid (not
 // revoked, not expired, and, if it is bound to networks, used from one),
-// asking the store at most every clientRecheck per client.
-func (a *Authenticator) clientValid(ctx context.Context, clientID string, x *pipeline.Exchange, now time.Time) bool {
+// asking the store at most every clientRecheck per client. It returns nil,
+// errClientRevoked, or a 503 when the store cannot say for a client never
+// seen. While the store is down, a client's last answer stands: one
+// request per client and clientRecheck asks again (and waits for it, at
+// most store.timeout), the others go on with the last answer meanwhile.
+func (a *Authenticator) clientValid(ctx context.Context, clientID string, x *pipeline.Exchange, now time.Time) error {
 	a.mu.Lock()
 	st, ok := a.clients[clientID]
+	stale := !ok || now.Sub(st.checked) > clientRecheck
+	if ok && stale {
+		claimed := st
+		claimed.checked = now // this request rechecks; until then the last answer stands
+		a.clients[clientID] = claimed
+	}
 	a.mu.Unlock()
-	if !ok || now.Sub(st.checked) > clientRecheck {
+	if stale {
 		rec, err := a.srv.st.APIKey(ctx, clientID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			st = clientState{checked: now}
 		case err != nil:
 			if !ok {
-				return false // never seen and the store is down: fail closed
+				// Never seen and the store cannot say: fail closed.
+				return errClientUnknown
 			}
 			// The store is down: the last answer stands a while longer.
 		default:
@@ -143,31 +159,33 @@ func (a *Authenticator) clientValid(ctx context.Context, clientID string, x *pip
 				st.ok = false // bound to networks none of which parse: nowhere
 			}
 		}
-		a.mu.Lock()
-		if len(a.clients) >= maxVerified {
-			clear(a.clients)
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			a.mu.Lock()
+			if len(a.clients) >= maxVerified {
+				clear(a.clients)
+			}
+			a.clients[clientID] = st
+			a.mu.Unlock()
 		}
-		a.clients[clientID] = st
-		a.mu.Unlock()
 	}
 	if !st.ok || (!st.expires.IsZero() && !now.Before(st.expires)) {
-		return false
+		return errClientRevoked
 	}
 	if len(st.cidrs) == 0 {
-		return true
+		return nil
 	}
 	ip := x.ClientIP.Unmap()
 	for _, p := range st.cidrs {
 		if p.Contains(ip) {
-			return true
+			return nil
 		}
 	}
-	return false
+	return errClientRevoked
 }
 
 // verify checks the signature (ES256, a kid of the current key set), the
 // issuer and the audience, and the claims a token of ours always has.
-func (s *Server) verify(tok string) (*accessClaims, error) {
+func (s *Server) verify(ctx context.Context, tok string) (*accessClaims, error) {
 	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(parsed.Headers) != 1 {
 		return nil, errNotOurs
@@ -180,7 +198,7 @@ func (s *Server) verify(tok string) (*accessClaims, error) {
 	keys := set.Key(h.KeyID)
 	if len(keys) == 0 {
 		// Perhaps a key another gateway just made: reread (rate-limited).
-		s.keys.RefreshIfStale(context.Background())
+		s.keys.RefreshIfStale(ctx)
 		set = s.keySet()
 		keys = set.Key(h.KeyID)
 	}

@@ -293,7 +293,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, x *pipeline.Exch
 		oauthError(w, http.StatusBadRequest, "invalid_request", "token is required.")
 		return
 	}
-	c, err := s.verify(tok)
+	c, err := s.verify(r.Context(), tok)
 	if err != nil || c.ClientID != rec.ID {
 		w.WriteHeader(http.StatusOK) // not ours, or another client's: nothing to do (RFC 7009 section 2.2)
 		return
@@ -344,11 +344,15 @@ func NewRevocations(ctx context.Context, st *store.Store, interval time.Duration
 			case <-r.stop:
 				return
 			case <-t.C:
-				c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-				if err := r.reload(c); err != nil && log != nil {
-					log.Warn("token revocations: reload failed; the last list stays in force", "error", err)
+				// The store bounds the reread by store.timeout.
+				if err := r.reload(context.WithoutCancel(ctx)); err != nil && log != nil {
+					if errors.Is(err, store.ErrUnavailable) {
+						// The store logs the outage once.
+						log.Debug("token revocations: reread failed; the last list stays in force", "error", err)
+					} else {
+						log.Warn("token revocations: reread failed; the last list stays in force", "error", err)
+					}
 				}
-				cancel()
 			}
 		}
 	}()

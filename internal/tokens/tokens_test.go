@@ -258,3 +258,61 @@ func FuzzAuthenticate(f *testing.F) {
 		}
 	})
 }
+
+// TestStoreDownClients: while the store cannot answer, a client checked
+// before keeps its last answer, and a client never seen is refused with
+// 503 (not as revoked, and never admitted).
+func TestStoreDownClients(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Now().Truncate(time.Second)}
+	h, _ := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
+	_, known, err := apikey.Create(ctx, st, h, apikey.Spec{Name: "known", Subject: "svc"}, c.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, unseen, err := apikey.Create(ctx, st, h, apikey.Spec{Name: "unseen", Subject: "svc2"}, c.t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	rev, err := NewRevocations(ctx, st, time.Hour, c.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rev.Close()
+	cfg := config.TokenServer{Enabled: true, Issuer: "https://gw.test", Audience: "https://gw.test", TTL: config.Duration(time.Minute), Authenticator: "rampart"}
+	srv := New(cfg, st, h, keys, rev, Options{Now: c.Now})
+	a := srv.Authenticator()
+	call := func(tok string) error {
+		x := &pipeline.Exchange{}
+		x.Reset()
+		x.In.Header = http.Header{"Authorization": {"Bearer " + tok}}
+		_, err := a.Authenticate(ctx, x)
+		return err
+	}
+	t1, _, _ := srv.issue(known, nil)
+	t2, _, _ := srv.issue(unseen, nil)
+	if err := call(t1); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close()
+	c.t = c.t.Add(clientRecheck + time.Second) // due for a recheck the store cannot answer
+	for i := range 2 {
+		if err := call(t1); err != nil {
+			t.Errorf("known client, call %d during the outage: %v", i, err)
+		}
+	}
+	d, ok := pipeline.AsDenial(call(t2))
+	if !ok || d.Status != http.StatusServiceUnavailable || d.Reason != "authn.store_unavailable" {
+		t.Errorf("client never seen during the outage: %+v", d)
+	}
+}

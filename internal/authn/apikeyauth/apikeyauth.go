@@ -3,8 +3,11 @@
 // store, and maps the key's owner and grants to an identity.
 //
 // Every request reads the key's record, so a revoked or expired key is
-// refused on its very next use, on every gateway sharing the store. The
-// last-used time is recorded in batches off the request path. A malformed
+// refused on its very next use, on every gateway sharing the store; while
+// the store cannot answer (within store.timeout) requests are refused with
+// 503 authn.store_unavailable, never admitted. The last-used time is
+// recorded in batches off the request path, and kept for the next batch
+// when the store is down. A malformed
 // key (wrong shape or checksum) is refused before the store is touched; an
 // unknown id and a wrong secret cost the same and get the same answer.
 package apikeyauth
@@ -109,8 +112,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	rec, err := a.store.APIKey(ctx, id)
 	found := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "authn.store_unavailable",
-			Message: "The API key cannot be checked right now.", Cause: err, Header: http.Header{"Retry-After": {"5"}}}
+		d := &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "authn.store_unavailable",
+			Message: "The API key cannot be checked right now.", Header: http.Header{"Retry-After": {"5"}}}
+		if !errors.Is(err, store.ErrUnavailable) {
+			// An outage is logged by the store, once; anything else is
+			// logged with the refusal.
+			d.Cause = err
+		}
+		return nil, d
 	}
 	now := a.now()
 	switch a.hasher.Check(rec, found, secret, x.ClientIP, now) {
@@ -150,11 +159,29 @@ func (a *Authenticator) flush() {
 	used := a.used
 	a.used = map[string]time.Time{}
 	a.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.store.TouchAPIKeys(ctx, used); err != nil {
-		a.log.Warn("recording api key use failed", "error", err)
+	if len(used) == 0 {
+		return
 	}
+	// The store bounds the call by store.timeout; this goroutine is the
+	// only one that waits for it.
+	err := a.store.TouchAPIKeys(context.Background(), used)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		a.log.Debug("recording api key use failed; retrying at the next flush", "error", err)
+	} else {
+		a.log.Warn("recording api key use failed; retrying at the next flush", "error", err)
+	}
+	// Kept for the next flush: only keys that passed the check are in
+	// it, so it is bounded by the keys in the store.
+	a.mu.Lock()
+	for id, at := range used {
+		if at.After(a.used[id]) {
+			a.used[id] = at
+		}
+	}
+	a.mu.Unlock()
 }
 
 // Close writes pending last-used times and stops the writer.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -13,8 +14,10 @@ import (
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/faultnet"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/store"
+	"github.com/rampart-gw/rampart/internal/store/storetest"
 )
 
 func setup(t *testing.T) (*Authenticator, *store.Store, *apikey.Hasher, *atomic.Int64) {
@@ -165,5 +168,90 @@ func BenchmarkAuthenticate(b *testing.B) {
 		if _, err := a.Authenticate(context.Background(), x); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStoreDown: a store that cannot answer refuses the request with 503
+// authn.store_unavailable, never admits it, and leaves the logging to the
+// store (no cause on the denial, so no line per request).
+func TestStoreDown(t *testing.T) {
+	a, s, h, now := setup(t)
+	key, _, err := apikey.Create(context.Background(), s, h, apikey.Spec{Subject: "bob"}, time.Unix(0, now.Load()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	_, err = a.Authenticate(context.Background(), request(http.Header{"X-Api-Key": {key}}, "10.0.0.1"))
+	d, ok := pipeline.AsDenial(err)
+	if !ok || d.Status != http.StatusServiceUnavailable || d.Reason != "authn.store_unavailable" || d.Header.Get("Retry-After") == "" {
+		t.Fatalf("store closed: %v", err)
+	}
+	if d.Cause != nil {
+		t.Errorf("the denial carries the cause (%v): the engine would log it once per request", d.Cause)
+	}
+}
+
+// TestStoreBlackholed runs the authenticator on a real PostgreSQL behind a
+// fault proxy: while the server is silent, a request is refused with 503
+// within store.timeout, and the last-used times collected meanwhile are
+// written once it answers again.
+func TestStoreBlackholed(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := faultnet.New(t, u.Host)
+	u.Host = p.Addr()
+	const timeout = 300 * time.Millisecond
+	s, err := store.Open(context.Background(), config.Store{Driver: "postgres", DSN: u.String(), Timeout: config.Duration(timeout)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	dir := t.TempDir()
+	cfg := config.APIKeyAuth{Name: "keys", Header: "X-API-Key", PepperFile: filepath.Join(dir, "pepper")}
+	a, err := New(cfg, s, Options{FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	h, err := apikey.LoadOrCreatePepper(cfg.PepperFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	key, rec, err := apikey.Create(ctx, s, h, apikey.Spec{Subject: "bob"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := func() *pipeline.Exchange { return request(http.Header{"X-Api-Key": {key}}, "10.0.0.1") }
+	if _, err := a.Authenticate(ctx, x()); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := p.Set(faultnet.Blackhole); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = a.Authenticate(ctx, x())
+	took := time.Since(start)
+	if d, ok := pipeline.AsDenial(err); !ok || d.Status != http.StatusServiceUnavailable || d.Reason != "authn.store_unavailable" || d.Cause != nil {
+		t.Fatalf("blackholed: %v", err)
+	}
+	if took > timeout+time.Second {
+		t.Errorf("refused after %v, want within the timeout %v (+1s)", took, timeout)
+	}
+	a.flush() // fails: the use made before the outage is kept
+	if err := p.Set(faultnet.Pass); err != nil {
+		t.Fatal(err)
+	}
+	a.flush()
+	got, err := s.APIKey(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LastUsedAt.IsZero() {
+		t.Error("the last use recorded during the outage was lost")
 	}
 }
