@@ -83,6 +83,7 @@ var rules = map[string]struct {
 	"internal/secheaders": {[]string{"config", "pipeline"}, nil},
 	"internal/proxy":      {[]string{"config", "pipeline", "trust"}, nil},
 	"internal/trust":      {nil, nil},
+	"internal/secretfile": {nil, nil},
 	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/redistest":  {nil, nil},
 	"internal/audit":      {[]string{"pipeline"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
