@@ -76,7 +76,7 @@ var rules = map[string]struct {
 	"internal/authn/introspect": {[]string{"authn", "config", "pipeline", "trust"}, []string{"golang.org/x/sync/singleflight"}},
 	"internal/authn/mtlsauth":   {[]string{"authn", "config", "pipeline"}, nil},
 	"internal/authn/apikeyauth": {[]string{"apikey", "authn", "config", "pipeline", "store"}, nil},
-	"internal/apikey":           {[]string{"store"}, nil},
+	"internal/apikey":           {[]string{"secretfile", "store"}, nil},
 	"internal/store":            {[]string{"config"}, []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite"}},
 	"internal/authn/jwtauth": {[]string{"authn", "config", "pipeline", "trust"},
 		[]string{"github.com/go-jose/go-jose/v4", "golang.org/x/sync/singleflight"}},
