@@ -97,7 +97,7 @@ var rules = map[string]struct {
 	"internal/engine":     {[]string{"pipeline", "problem"}, nil},
 	"internal/accesslog":  {[]string{"pipeline"}, nil},
 	"internal/metrics":    {[]string{"pipeline"}, []string{"github.com/prometheus/client_golang"}},
-	"internal/admin":      {[]string{"apikey", "firewall", "keyring", "problem", "store", "trust"}, []string{"github.com/prometheus/client_golang"}},
+	"internal/admin":      {[]string{"apikey", "firewall", "keyring", "problem", "secretfile", "store", "trust"}, []string{"github.com/prometheus/client_golang"}},
 	"internal/tlsconf":    {[]string{"config", "trust"}, nil},
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
