@@ -202,8 +202,8 @@ func readChecked(path string, secret bool) ([]byte, error) {
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("%s %w (it is %s)", path, ErrNotRegular, kind(fi.Mode()))
 	case secret && checkPerm && fi.Mode().Perm()&0o077 != 0:
-		return nil, fmt.Errorf("%s: mode %04o %w; make it readable by its owner only (chmod 600 %s)",
-			path, fi.Mode().Perm(), ErrPermissions, path)
+		return nil, fmt.Errorf("%s: mode %04o %w; make it readable by its owner only (chmod 600)",
+			path, fi.Mode().Perm(), ErrPermissions)
 	case fi.Size() > MaxSize:
 		return nil, fmt.Errorf("%s %w (%d bytes, at most %d)", path, ErrTooLarge, fi.Size(), MaxSize)
 	}
