@@ -63,7 +63,7 @@ var rules = map[string]struct {
 	"internal/config":           {[]string{"jsonpath"}, []string{"go.yaml.in/yaml/v3"}},
 	"internal/dlp":              {nil, nil},
 	"internal/jsonpath":         {nil, nil},
-	"internal/keyring":          {[]string{"store"}, []string{"github.com/hashicorp/golang-lru/v2"}},
+	"internal/keyring":          {[]string{"secretfile", "store"}, []string{"github.com/hashicorp/golang-lru/v2"}},
 	"internal/store/storetest":  {[]string{"config", "store"}, nil},
 	"internal/protect":          {[]string{"config", "dlp", "jsonpath", "keyring", "pipeline"}, nil},
 	"internal/pipeline":         {nil, nil},
