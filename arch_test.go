@@ -98,7 +98,7 @@ var rules = map[string]struct {
 	"internal/accesslog":  {[]string{"pipeline"}, nil},
 	"internal/metrics":    {[]string{"pipeline"}, []string{"github.com/prometheus/client_golang"}},
 	"internal/admin":      {[]string{"apikey", "firewall", "keyring", "problem", "secretfile", "store", "trust"}, []string{"github.com/prometheus/client_golang"}},
-	"internal/tlsconf":    {[]string{"config", "trust"}, nil},
+	"internal/tlsconf":    {[]string{"config", "secretfile", "trust"}, nil},
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "dlp", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
