@@ -86,7 +86,7 @@ var rules = map[string]struct {
 	"internal/secretfile": {nil, nil},
 	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/redistest":  {nil, nil},
-	"internal/audit":      {[]string{"pipeline"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
+	"internal/audit":      {[]string{"pipeline", "secretfile"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/witness":    {[]string{"audit", "config", "trust"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/anomaly":    {[]string{"config", "pipeline"}, nil},
 	"internal/signing":    {[]string{"secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
