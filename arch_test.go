@@ -103,7 +103,7 @@ var rules = map[string]struct {
 	"internal/server":     {[]string{"config"}, nil},
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "dlp", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
 		"protect", "proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust", "witness"}, nil},
-	"internal/demo": {[]string{"apikey", "config", "gateway", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"internal/demo": {[]string{"apikey", "config", "gateway", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "keyring", "pipeline", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }
