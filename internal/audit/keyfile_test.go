@@ -202,5 +202,7 @@ func TestKeyProcesses(t *testing.T) {
 			t.Fatalf("round %d: audit-key.pub is not the key the processes sign with: %v", round, err)
 		}
 	}
-	t.Logf("%d rounds of %d processes: one signing key each", rounds, procs)
+	if !t.Failed() {
+		t.Logf("%d rounds of %d processes: one signing key each", rounds, procs)
+	}
 }
