@@ -22,10 +22,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,6 +33,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/firewall"
 	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/problem"
+	"github.com/rampart-gw/rampart/internal/secretfile"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -161,29 +159,35 @@ func secure(next http.Handler) http.Handler {
 }
 
 // LoadOrCreateToken reads the admin token from path, or creates one (256
-// random bits, base64url) with mode 0600 when the file does not exist.
+// random bits, base64url) with mode 0600 when the file does not exist. Of
+// gateways starting at once on one file, one creates it and all use its
+// token; a file that is a symlink, not regular, or open to group or others
+// is refused (see secretfile).
 func LoadOrCreateToken(path string) (string, error) {
-	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the token file
-	if err == nil {
-		tok := strings.TrimSpace(string(b))
-		if len(tok) < 16 {
-			return "", fmt.Errorf("admin token in %s is shorter than 16 characters", path)
-		}
-		return tok, nil
+	b, _, err := secretfile.LoadOrCreate(path, newToken, func(b []byte) error {
+		_, err := parseToken(b)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("reading admin token: %w", err)
-	}
+	return parseToken(b)
+}
+
+func newToken() ([]byte, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("generating admin token: %w", err)
+		return nil, err
 	}
-	tok := "rpa_" + base64.RawURLEncoding.EncodeToString(raw[:])
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", fmt.Errorf("creating token dir: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("writing admin token: %w", err)
+	return []byte("rpa_" + base64.RawURLEncoding.EncodeToString(raw[:]) + "\n"), nil
+}
+
+// parseToken returns the token a token file holds: its content without
+// surrounding white space, at least 16 characters.
+func parseToken(b []byte) (string, error) {
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return "", errors.New("the token is shorter than 16 characters")
 	}
 	return tok, nil
 }

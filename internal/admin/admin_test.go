@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rampart-gw/rampart/internal/secretfile"
 )
 
 func TestAuth(t *testing.T) {
@@ -82,9 +85,42 @@ func TestLoadOrCreateToken(t *testing.T) {
 	if err := os.WriteFile(path, []byte("tiny\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateToken(path); err == nil {
-		t.Error("short token file accepted")
+	if _, err := LoadOrCreateToken(path); err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "tiny") {
+		t.Errorf("short token file: err = %v, want an error naming the file and not the token", err)
 	}
+	if b, _ := os.ReadFile(path); string(b) != "tiny\n" {
+		t.Error("the short token file was replaced")
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateToken(path); !errors.Is(err, secretfile.ErrPermissions) || strings.Contains(err.Error(), tok) {
+		t.Errorf("world-readable token file: err = %v, want ErrPermissions without the token", err)
+	}
+}
+
+// FuzzParseToken: any file content is a token or an error; a token is
+// trimmed, at least 16 characters, and the error never quotes the content.
+func FuzzParseToken(f *testing.F) {
+	f.Add([]byte("rpa_" + strings.Repeat("A", 43) + "\n"))
+	f.Add([]byte("tiny\n"))
+	f.Add([]byte(" \t\r\n"))
+	f.Add([]byte("  sixteen-chars-ok  \r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tok, err := parseToken(b)
+		if err != nil {
+			if len(b) >= 8 && strings.Contains(err.Error(), string(b)) {
+				t.Fatalf("error quotes the content: %v", err)
+			}
+			return
+		}
+		if len(tok) < 16 || tok != strings.TrimSpace(tok) || !strings.Contains(string(b), tok) {
+			t.Fatalf("parseToken(%q) = %q", b, tok)
+		}
+	})
 }
 
 func TestJWKSWithoutToken(t *testing.T) {

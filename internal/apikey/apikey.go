@@ -21,14 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io/fs"
 	"math/big"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/secretfile"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -111,29 +109,32 @@ type Hasher struct {
 }
 
 // LoadOrCreatePepper reads the pepper from path, or creates a random one
-// (mode 0600) when the file does not exist.
+// (32 bytes, mode 0600) when the file does not exist. Of gateways starting
+// at once on one file, one creates it and all use its pepper; a file that
+// is a symlink, not regular, or open to group or others is refused (see
+// secretfile).
 func LoadOrCreatePepper(path string) (*Hasher, error) {
-	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the pepper file
-	switch {
-	case err == nil:
-		if len(b) < 32 {
-			return nil, fmt.Errorf("api key pepper %s is shorter than 32 bytes", path)
-		}
-		return &Hasher{pepper: b}, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("reading api key pepper: %w", err)
+	p, _, err := secretfile.LoadOrCreate(path, newPepper, validPepper)
+	if err != nil {
+		return nil, fmt.Errorf("api key pepper: %w", err)
 	}
+	return &Hasher{pepper: p}, nil
+}
+
+func newPepper() ([]byte, error) {
 	p := make([]byte, 32)
 	if _, err := rand.Read(p); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating pepper dir: %w", err)
+	return p, nil
+}
+
+// validPepper accepts any pepper of at least 256 bits.
+func validPepper(b []byte) error {
+	if len(b) < 32 {
+		return errors.New("shorter than 32 bytes")
 	}
-	if err := os.WriteFile(path, p, 0o600); err != nil {
-		return nil, fmt.Errorf("writing api key pepper: %w", err)
-	}
-	return &Hasher{pepper: p}, nil
+	return nil
 }
 
 // Hash returns HMAC-SHA256(pepper, secret).

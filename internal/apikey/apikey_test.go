@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/secretfile"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -115,6 +116,52 @@ func TestPepper(t *testing.T) {
 	other, _ := LoadOrCreatePepper(filepath.Join(t.TempDir(), "pepper"))
 	if string(other.Hash("x")) == string(a.Hash("x")) {
 		t.Error("two peppers hash alike")
+	}
+}
+
+// TestPepperFileRefused: an existing pepper file that is unusable is an
+// error naming the file, never silently replaced by a new pepper (which
+// would orphan every stored key hash).
+func TestPepperFileRefused(t *testing.T) {
+	good := strings.Repeat("p", 32)
+	tests := []struct {
+		name    string
+		content string
+		mode    os.FileMode
+		link    bool
+		want    error
+	}{
+		{name: "short", content: "qqqqqqqq", mode: 0o600},
+		{name: "group readable", content: good, mode: 0o640, want: secretfile.ErrPermissions},
+		{name: "symlink", content: good, mode: 0o600, link: true, want: secretfile.ErrSymlink},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, file := filepath.Join(dir, "pepper"), filepath.Join(dir, "pepper")
+			if tt.link {
+				file = filepath.Join(dir, "real")
+				if err := os.Symlink(file, path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(file, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(file, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadOrCreatePepper(path)
+			if err == nil || !strings.Contains(err.Error(), path) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("err = %v, want %v naming %s", err, tt.want, path)
+			}
+			if strings.Contains(err.Error(), tt.content) {
+				t.Errorf("error quotes the pepper: %v", err)
+			}
+			if b, _ := os.ReadFile(file); string(b) != tt.content {
+				t.Error("the pepper file was changed")
+			}
+		})
 	}
 }
 

@@ -32,7 +32,9 @@ package audit
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -42,12 +44,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	tnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/rampart-gw/rampart/internal/secretfile"
 )
 
 // File names inside the audit directory.
@@ -777,33 +782,55 @@ func scan(r io.Reader, fn func(i int64, chain [32]byte, payload []byte) error) (
 }
 
 // loadOrCreateKey reads the log's note signing key, or makes one named
-// after the origin (and writes its verifier key beside it for `rampart
-// audit verify`).
+// after the origin, and writes its verifier key beside it for `rampart
+// audit verify`. The signing key is created exclusively (secretfile): of
+// processes opening one dir at once, one makes it and all sign with it.
+// The verifier key is derived from the signing key, so whichever process
+// writes a missing audit-key.pub writes the same one; one that is not the
+// signing key's is an error, never silently rewritten.
 func loadOrCreateKey(dir, origin string) (note.Signer, note.Verifier, error) {
 	path := filepath.Join(dir, KeyFile)
-	b, err := os.ReadFile(path) // #nosec G304 -- the operator's audit dir
-	if errors.Is(err, os.ErrNotExist) {
+	generate := func() ([]byte, error) {
 		name := origin
 		if CheckOrigin(name) != nil {
 			name = keyName
 		}
-		skey, vkey, err := note.GenerateKey(nil, name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("audit: %w", err)
-		}
-		if err := os.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
-			return nil, nil, fmt.Errorf("audit: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, PublicKeyFile), []byte(vkey+"\n"), 0o600); err != nil {
-			return nil, nil, fmt.Errorf("audit: %w", err)
-		}
-		b = []byte(skey)
-	} else if err != nil {
-		return nil, nil, fmt.Errorf("audit: %w", err)
+		skey, _, err := note.GenerateKey(nil, name)
+		return []byte(skey + "\n"), err
 	}
-	s, v, err := tnote.NewEd25519SignerVerifier(string(trimNL(b)))
+	b, _, err := secretfile.LoadOrCreate(path, generate, func(b []byte) error {
+		_, _, err := tnote.NewEd25519SignerVerifier(string(trimNL(b)))
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit: signing key: %w", err)
+	}
+	skey := string(trimNL(b))
+	s, v, err := tnote.NewEd25519SignerVerifier(skey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: %s: %w", path, err)
+	}
+	// PRIVATE+KEY+name+hash+base64(algorithm byte | Ed25519 seed), as
+	// NewEd25519SignerVerifier has just checked.
+	parts := strings.SplitN(skey, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize {
+		return nil, nil, fmt.Errorf("audit: %s: not an Ed25519 signing key", path)
+	}
+	vkey, err := note.NewEd25519VerifierKey(s.Name(), ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey))
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit: %s: %w", path, err)
+	}
+	pubPath := filepath.Join(dir, PublicKeyFile)
+	_, _, err = secretfile.LoadOrCreatePublic(pubPath, 0o600, func() ([]byte, error) { return []byte(vkey + "\n"), nil },
+		func(b []byte) error {
+			if string(trimNL(b)) != vkey {
+				return fmt.Errorf("not the verifier key of %s; delete it to have it written again", path)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit: verifier key: %w", err)
 	}
 	return s, v, nil
 }

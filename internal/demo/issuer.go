@@ -10,12 +10,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/rampart-gw/rampart/internal/secretfile"
 )
 
 // The demo's own token issuer: an ES256 key in the data directory, its
@@ -34,38 +35,20 @@ type issuer struct {
 }
 
 // loadOrCreateIssuer loads the demo signing key from dir, or creates it
-// (mode 0600), and writes the public JWKS beside it.
+// (mode 0600; exclusively, so demos starting at once on one dir share
+// it), and writes the public JWKS beside it.
 func loadOrCreateIssuer(dir string) (*issuer, error) {
 	keyPath := filepath.Join(dir, "demo-issuer-key.pem")
-	var key *ecdsa.PrivateKey
-	b, err := os.ReadFile(keyPath) // #nosec G304 -- inside the demo's data dir
-	switch {
-	case err == nil:
-		block, _ := pem.Decode(b)
-		if block == nil {
-			return nil, fmt.Errorf("%s holds no PEM key", keyPath)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parsing %s: %w", keyPath, err)
-		}
-		var ok bool
-		if key, ok = k.(*ecdsa.PrivateKey); !ok {
-			return nil, fmt.Errorf("%s is not an ECDSA key", keyPath)
-		}
-	case errors.Is(err, fs.ErrNotExist):
-		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, fmt.Errorf("writing demo issuer key: %w", err)
-		}
-	default:
-		return nil, fmt.Errorf("reading demo issuer key: %w", err)
+	b, _, err := secretfile.LoadOrCreate(keyPath, newIssuerKey, func(b []byte) error {
+		_, err := parseIssuerKey(b)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo issuer key: %w", err)
+	}
+	key, err := parseIssuerKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("demo issuer key: %s: %w", keyPath, err)
 	}
 	set, err := json.MarshalIndent(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		{Key: &key.PublicKey, KeyID: demoKeyID, Algorithm: string(jose.ES256), Use: "sig"},
@@ -78,6 +61,35 @@ func loadOrCreateIssuer(dir string) (*issuer, error) {
 		return nil, fmt.Errorf("writing demo JWKS: %w", err)
 	}
 	return &issuer{key: key, keysFile: keysFile}, nil
+}
+
+func newIssuerKey() ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// parseIssuerKey reads the PKCS #8 ECDSA key of a PEM file.
+func parseIssuerKey(b []byte) (*ecdsa.PrivateKey, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("holds no PEM key")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the key: %w", err)
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("not an ECDSA key")
+	}
+	return key, nil
 }
 
 // token issues a demo user's JWT, valid for tokenTTL.

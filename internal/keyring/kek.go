@@ -9,11 +9,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-gw/rampart/internal/secretfile"
 )
 
 // KEK is a key-encryption key with versions: the newest wraps new data
@@ -132,6 +132,15 @@ func (k *localKEK) Unwrap(_ context.Context, v int, wrapped, ad []byte) ([]byte,
 // skipped. The highest version is current. where names the source in
 // errors, which never quote key material.
 func ParseKEK(text []byte, where string) (KEK, error) {
+	k, err := parseKEK(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return k, nil
+}
+
+// parseKEK is ParseKEK with errors that do not name the source.
+func parseKEK(text []byte) (*localKEK, error) {
 	k := &localKEK{keys: map[int]cipher.AEAD{}, fps: map[int][32]byte{}}
 	entry := 0
 	for _, line := range strings.Split(string(text), "\n") {
@@ -141,40 +150,40 @@ func ParseKEK(text []byte, where string) (KEK, error) {
 		}
 		for _, e := range strings.Split(line, ",") {
 			entry++
-			if err := k.add(strings.TrimSpace(e), where, entry); err != nil {
+			if err := k.add(strings.TrimSpace(e), entry); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if len(k.keys) == 0 {
-		return nil, fmt.Errorf("%s: no key-encryption key in it", where)
+		return nil, errors.New("no key-encryption key in it")
 	}
 	return k, nil
 }
 
-func (k *localKEK) add(e, where string, entry int) error {
+func (k *localKEK) add(e string, entry int) error {
 	vs, b64, ok := strings.Cut(e, ":")
 	if !ok {
-		return fmt.Errorf("%s: entry %d: want VERSION:BASE64", where, entry)
+		return fmt.Errorf("entry %d: want VERSION:BASE64", entry)
 	}
 	v, err := strconv.Atoi(vs)
 	if err != nil || v < 1 || v > 1<<20 {
-		return fmt.Errorf("%s: entry %d: version must be a number from 1", where, entry)
+		return fmt.Errorf("entry %d: version must be a number from 1", entry)
 	}
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(raw) != 32 {
-		return fmt.Errorf("%s: entry %d (version %d): key must be 32 bytes in standard base64", where, entry, v)
+		return fmt.Errorf("entry %d (version %d): key must be 32 bytes in standard base64", entry, v)
 	}
 	if _, dup := k.keys[v]; dup {
-		return fmt.Errorf("%s: entry %d: version %d appears twice", where, entry, v)
+		return fmt.Errorf("entry %d: version %d appears twice", entry, v)
 	}
 	block, err := aes.NewCipher(raw)
 	if err != nil {
-		return fmt.Errorf("%s: entry %d: %w", where, entry, err)
+		return fmt.Errorf("entry %d: %w", entry, err)
 	}
 	a, err := cipher.NewGCM(block)
 	if err != nil {
-		return fmt.Errorf("%s: entry %d: %w", where, entry, err)
+		return fmt.Errorf("entry %d: %w", entry, err)
 	}
 	k.keys[v] = a
 	k.fps[v] = sha256.Sum256(raw)
@@ -183,45 +192,35 @@ func (k *localKEK) add(e, where string, entry int) error {
 }
 
 // LoadKEKFile reads a KEK file (see ParseKEK). With create, a missing file
-// is made with one fresh version, mode 0600.
+// is made with one fresh version, mode 0600; of gateways starting at once,
+// one makes it and every one reads that file. A file that is a symlink,
+// not regular, or open to group or others is refused (see secretfile).
 func LoadKEKFile(path string, create bool) (KEK, error) {
-	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the KEK file
-	if errors.Is(err, fs.ErrNotExist) && create {
-		line, gerr := NewKEKLine(1)
-		if gerr != nil {
-			return nil, gerr
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
-		}
-		b = []byte("# rampart key-encryption key versions: VERSION:BASE64, the highest wraps new data keys\n" + line + "\n")
-		// Written aside and linked into place: of two gateways starting
-		// at once, one makes the file and the other reads it.
-		tmp, err := os.CreateTemp(filepath.Dir(path), ".kek-*")
-		if err != nil {
-			return nil, fmt.Errorf("writing the KEK file: %w", err)
-		}
-		_, werr := tmp.Write(b)
-		if serr := tmp.Sync(); werr == nil {
-			werr = serr
-		}
-		if cerr := tmp.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr == nil {
-			werr = os.Link(tmp.Name(), path)
-		}
-		_ = os.Remove(tmp.Name())
-		if errors.Is(werr, fs.ErrExist) {
-			return LoadKEKFile(path, false)
-		}
-		if werr != nil {
-			return nil, fmt.Errorf("writing the KEK file: %w", werr)
-		}
-	} else if err != nil {
+	var k *localKEK
+	valid := func(b []byte) error {
+		var err error
+		k, err = parseKEK(b)
+		return err
+	}
+	var err error
+	if create {
+		_, _, err = secretfile.LoadOrCreate(path, newKEKFile, valid)
+	} else {
+		_, err = secretfile.Read(path, valid)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading the KEK file: %w", err)
 	}
-	return ParseKEK(b, path)
+	return k, nil
+}
+
+// newKEKFile is the content of a new KEK file: a comment and version 1.
+func newKEKFile() ([]byte, error) {
+	line, err := NewKEKLine(1)
+	if err != nil {
+		return nil, err
+	}
+	return []byte("# rampart key-encryption key versions: VERSION:BASE64, the highest wraps new data keys\n" + line + "\n"), nil
 }
 
 // KEKFromEnv reads KEK versions from an environment variable (see
@@ -247,13 +246,14 @@ func NewKEKLine(version int) (string, error) {
 // highest, and returns it. The old versions stay: they unwrap the data
 // keys until a rewrap moves them to the new one.
 func AddKEKVersion(path string) (int, error) {
-	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the KEK file
+	var k *localKEK
+	b, err := secretfile.Read(path, func(b []byte) error {
+		var err error
+		k, err = parseKEK(b)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("reading the KEK file: %w", err)
-	}
-	k, err := ParseKEK(b, path)
-	if err != nil {
-		return 0, err
 	}
 	v := k.Current() + 1
 	line, err := NewKEKLine(v)

@@ -26,16 +26,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/rampart-gw/rampart/internal/secretfile"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -380,47 +378,34 @@ func (m *Manager) ring(keys []store.SigningKey, now time.Time) (*keyring, error)
 }
 
 // LoadOrCreateKEK reads a 32-byte key-encryption key (base64) from path,
-// or writes a new one there (mode 0600).
+// or writes a new one there (mode 0600). Of gateways starting at once on
+// one file, one creates it and all use its key; a file that is a symlink,
+// not regular, or open to group or others is refused (see secretfile).
 func LoadOrCreateKEK(path string) ([]byte, error) {
-	b, err := os.ReadFile(path) // #nosec G304 -- the path is the operator's config
-	if err == nil {
-		k, err := base64.StdEncoding.DecodeString(string(trimSpace(b)))
-		if err != nil || len(k) != 32 {
-			return nil, fmt.Errorf("%s: not a base64 32-byte key", path)
-		}
-		return k, nil
+	b, _, err := secretfile.LoadOrCreate(path, newKEK, func(b []byte) error {
+		_, err := parseKEK(b)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signing KEK: %w", err)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
+	return parseKEK(b)
+}
+
+func newKEK() ([]byte, error) {
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
-	}
-	// Written whole to a temporary file and linked into place, so another
-	// process never reads a half-written key; if one linked first, its key
-	// is the one.
-	f, err := os.CreateTemp(filepath.Dir(path), ".kek-*")
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n"); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return LoadOrCreateKEK(path)
-		}
-		return nil, fmt.Errorf("creating %s: %w", path, err)
+	return []byte(base64.StdEncoding.EncodeToString(k) + "\n"), nil
+}
+
+// parseKEK decodes a KEK file: standard base64 of 32 bytes, trailing line
+// ends and spaces allowed.
+func parseKEK(b []byte) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(string(trimSpace(b)))
+	if err != nil || len(k) != 32 {
+		return nil, errors.New("not a base64 32-byte key")
 	}
 	return k, nil
 }

@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/secretfile"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -157,6 +160,59 @@ func TestLoadOrCreateKEK(t *testing.T) {
 	if err != nil || string(a) != string(b) {
 		t.Fatal("the second read differs", err)
 	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("KEK file mode %v, %v", fi.Mode(), err)
+	}
+	if raw, _ := os.ReadFile(p); string(raw) != base64.StdEncoding.EncodeToString(a)+"\n" {
+		t.Errorf("KEK file format changed: %q", raw)
+	}
+
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		make func(path string) error
+		want error
+	}{
+		{"not base64", func(path string) error { return os.WriteFile(path, []byte("not-base64-at-all!\n"), 0o600) }, nil},
+		{"16 bytes", func(path string) error {
+			return os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(make([]byte, 16))), 0o600)
+		}, nil},
+		// The old code followed EEXIST from link(2) back into itself, and a
+		// dangling link made that endless.
+		{"dangling symlink", func(path string) error { return os.Symlink(filepath.Join(dir, "nowhere"), path) }, secretfile.ErrSymlink},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+			if err := tt.make(path); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadOrCreateKEK(path)
+			if err == nil || !strings.Contains(err.Error(), path) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("err = %v, want %v naming %s", err, tt.want, path)
+			}
+		})
+	}
+}
+
+// FuzzParseKEK: any file content is a 32-byte key or an error that does
+// not quote the content.
+func FuzzParseKEK(f *testing.F) {
+	f.Add([]byte(base64.StdEncoding.EncodeToString(make([]byte, 32)) + "\n"))
+	f.Add([]byte(base64.StdEncoding.EncodeToString(make([]byte, 31))))
+	f.Add([]byte(" " + base64.StdEncoding.EncodeToString(make([]byte, 32)) + "\r\n "))
+	f.Add([]byte("!!"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := parseKEK(b)
+		if err != nil {
+			if len(b) >= 8 && strings.Contains(err.Error(), string(b)) {
+				t.Fatalf("error quotes the content: %v", err)
+			}
+			return
+		}
+		if len(k) != 32 {
+			t.Fatalf("parseKEK(%q) gave %d bytes", b, len(k))
+		}
+	})
 }
 
 // TestInjectedKeyNotPublished: a row written straight into the store by

@@ -10,12 +10,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/secretfile"
 )
 
 // File names of the development CA inside the data directory.
@@ -36,22 +38,94 @@ type CA struct {
 
 // LoadOrCreateCA loads the development CA from dir, creating it (and dir)
 // on first use.
+//
+// The key is the part created exclusively (see secretfile): of gateways
+// starting at once on one dir, one makes ca-key.pem and all use it. The
+// certificate is then made from that key, exclusively too, so they also
+// agree on ca.pem: a process that finds the key but no certificate (the
+// creator has not written it yet, or crashed first) makes one, and a
+// process that loses that race reads the winner's. A certificate that
+// does not belong to the key is an error, except beside a key made by
+// this very call: then it is left from a deleted key and is replaced, as
+// it always was.
 func LoadOrCreateCA(dir string) (*CA, error) {
 	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
-	ca, err := loadCA(certPath, keyPath)
-	if err == nil {
-		return ca, nil
+	keyPEM, keyCreated, err := secretfile.LoadOrCreate(keyPath, newCAKey, func(b []byte) error {
+		_, err := parseCAKey(b)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("development CA key: %w", err)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("loading development CA from %s: %w", dir, err)
+	key, err := parseCAKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("development CA key: %s: %w", keyPath, err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
+	newCert := func() ([]byte, error) { return newCACert(key) }
+	validCert := func(b []byte) error {
+		if _, err := tls.X509KeyPair(b, keyPEM); err != nil {
+			return fmt.Errorf("%w: %w", errNotKeysCert, err)
+		}
+		return nil
 	}
+	certPEM, _, err := secretfile.LoadOrCreatePublic(certPath, 0o644, newCert, validCert)
+	if err != nil && keyCreated && errors.Is(err, errNotKeysCert) {
+		if rerr := os.Remove(certPath); rerr != nil {
+			return nil, fmt.Errorf("replacing the development CA certificate of a deleted key: %w", rerr)
+		}
+		certPEM, _, err = secretfile.LoadOrCreatePublic(certPath, 0o644, newCert, validCert)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("development CA certificate: %w", err)
+	}
+	return loadCA(certPEM, keyPEM, certPath, keyPath)
+}
+
+// errNotKeysCert: ca.pem is not a certificate of ca-key.pem.
+var errNotKeysCert = errors.New("not a certificate of the CA key")
+
+// newCAKey makes a P-256 key as PKCS #8 PEM.
+func newCAKey() ([]byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("generating CA key: %w", err)
+		return nil, err
 	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// parseCAKey reads an ECDSA key from the first PEM block of a key file,
+// PKCS #8 or SEC 1 as crypto/tls reads it.
+func parseCAKey(b []byte) (*ecdsa.PrivateKey, error) {
+	var block *pem.Block
+	for {
+		block, b = pem.Decode(b)
+		if block == nil {
+			return nil, errors.New("no PEM private key in it")
+		}
+		if block.Type == "PRIVATE KEY" || strings.HasSuffix(block.Type, " PRIVATE KEY") {
+			break
+		}
+	}
+	var k any
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		if k, err = x509.ParseECPrivateKey(block.Bytes); err != nil {
+			return nil, errors.New("not a PKCS #8 or SEC 1 private key")
+		}
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("not an ECDSA key")
+	}
+	return key, nil
+}
+
+// newCACert makes the self-signed CA certificate of key, as PEM.
+func newCACert(key *ecdsa.PrivateKey) ([]byte, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
@@ -67,27 +141,17 @@ func LoadOrCreateCA(dir string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating CA certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("encoding CA key: %w", err)
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return nil, fmt.Errorf("writing CA key: %w", err)
-	}
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil { // #nosec G306 -- a public certificate
-		return nil, fmt.Errorf("writing CA certificate: %w", err)
-	}
-	return loadCA(certPath, keyPath)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
-func loadCA(certPath, keyPath string) (*CA, error) {
-	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+func loadCA(certPEM, keyPEM []byte, certPath, keyPath string) (*CA, error) {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading development CA: %w", err)
 	}
 	cert, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading development CA: %w", err)
 	}
 	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
 	if !ok || !cert.IsCA {
