@@ -65,8 +65,15 @@ func FuzzParseIssuerKey(f *testing.F) {
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
 	f.Add([]byte("junk"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if k, err := parseIssuerKey(b); err == nil && (k == nil || k.D == nil) {
+		k, err := parseIssuerKey(b)
+		if err != nil {
+			return
+		}
+		if k == nil {
 			t.Fatal("nil key without an error")
+		}
+		if _, err := k.Bytes(); err != nil {
+			t.Fatalf("an unusable key without an error: %v", err)
 		}
 	})
 }

@@ -160,8 +160,11 @@ func FuzzParseCAKey(f *testing.F) {
 			}
 			return
 		}
-		if k == nil || k.D == nil {
+		if k == nil {
 			t.Fatal("nil key without an error")
+		}
+		if _, err := k.Bytes(); err != nil {
+			t.Fatalf("an unusable key without an error: %v", err)
 		}
 	})
 }
