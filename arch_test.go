@@ -104,6 +104,9 @@ var rules = map[string]struct {
 	"internal/server":     {[]string{"config"}, nil},
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "dlp", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
 		"protect", "proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust", "witness"}, nil},
+	// The toolkit: nothing on the request path imports it.
+	"internal/openapi":  {nil, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
+	"internal/findings": {nil, nil},
 	"internal/demo": {[]string{"apikey", "config", "gateway", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "keyring", "pipeline", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
@@ -151,6 +154,28 @@ func TestStagesIndependent(t *testing.T) {
 		for _, other := range stages {
 			if s != other && slices.Contains(rules["internal/"+s].internal, other) {
 				t.Errorf("stage %s may not import stage %s", s, other)
+			}
+		}
+	}
+}
+
+// toolkit are the packages of rampart scan and rampart lint.
+var toolkit = []string{"openapi", "findings", "scan"}
+
+// TestToolkitApart keeps the two wings of the house apart: no package of
+// the request path (anything the gateway imports) imports the toolkit.
+func TestToolkitApart(t *testing.T) {
+	for rel, rule := range rules {
+		if rel == "cmd/rampart" || slices.ContainsFunc(toolkit, func(p string) bool {
+			return rel == "internal/"+p || strings.HasPrefix(rel, "internal/"+p+"/")
+		}) {
+			continue
+		}
+		for _, imp := range rule.internal {
+			for _, tk := range toolkit {
+				if imp == tk || strings.HasPrefix(imp, tk+"/") {
+					t.Errorf("%s is on the request path or beside it and may not import the toolkit package %s", rel, imp)
+				}
 			}
 		}
 	}

@@ -1,0 +1,167 @@
+package findings
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+)
+
+// SARIF 2.1.0 (OASIS), the format code-scanning dashboards read. Only the
+// parts Rampart fills are modelled.
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations"`
+	Results     []sarifResult     `json:"results"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string      `json:"name"`
+	Version        string      `json:"version,omitempty"`
+	InformationURI string      `json:"informationUri"`
+	Rules          []sarifRule `json:"rules"`
+}
+
+type sarifText struct {
+	Text string `json:"text"`
+}
+
+type sarifRule struct {
+	ID               string         `json:"id"`
+	Name             string         `json:"name,omitempty"`
+	ShortDescription sarifText      `json:"shortDescription"`
+	FullDescription  sarifText      `json:"fullDescription"`
+	Help             sarifText      `json:"help"`
+	Default          sarifConfig    `json:"defaultConfiguration"`
+	Properties       map[string]any `json:"properties,omitempty"`
+}
+
+type sarifConfig struct {
+	Level string `json:"level"`
+}
+
+type sarifInvocation struct {
+	ExecutionSuccessful bool   `json:"executionSuccessful"`
+	StartTimeUTC        string `json:"startTimeUtc"`
+	EndTimeUTC          string `json:"endTimeUtc"`
+}
+
+type sarifResult struct {
+	RuleID              string            `json:"ruleId"`
+	RuleIndex           int               `json:"ruleIndex"`
+	Level               string            `json:"level"`
+	Message             sarifText         `json:"message"`
+	Locations           []sarifLocation   `json:"locations,omitempty"`
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Properties          map[string]any    `json:"properties"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
+	LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           *sarifRegion  `json:"region,omitempty"`
+}
+
+type sarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+type sarifRegion struct {
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn,omitempty"`
+}
+
+type sarifLogical struct {
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	Kind               string `json:"kind"`
+}
+
+// level maps a severity to SARIF's three levels; security-severity
+// carries the finer grade (GitHub code scanning reads it).
+func level(s Severity) string {
+	switch {
+	case s >= High:
+		return "error"
+	case s >= Medium:
+		return "warning"
+	}
+	return "note"
+}
+
+func securitySeverity(s Severity) string {
+	return [...]string{"0.0", "3.0", "5.5", "8.0", "9.5"}[s]
+}
+
+// WriteSARIF renders r as a SARIF 2.1.0 log with one run. Each result
+// carries properties.owasp, properties.method and properties.pathTemplate.
+func WriteSARIF(w io.Writer, r *Report) error {
+	run := sarifRun{
+		Tool: sarifTool{Driver: sarifDriver{Name: "rampart " + r.Tool, Version: r.Version,
+			InformationURI: "https://github.com/rampart-gw/rampart/blob/main/docs/" + r.Tool + ".md"}},
+		Invocations: []sarifInvocation{{ExecutionSuccessful: r.Complete,
+			StartTimeUTC: r.Started.UTC().Format("2006-01-02T15:04:05.000Z"), EndTimeUTC: r.Finished.UTC().Format("2006-01-02T15:04:05.000Z")}},
+		Results: []sarifResult{},
+	}
+	index := map[string]int{}
+	for i, ru := range r.Rules {
+		index[ru.ID] = i
+		props := map[string]any{"security-severity": securitySeverity(ru.Severity), "tags": []string{"security"}}
+		if ru.OWASP != "" {
+			props["owasp"] = ru.OWASP
+			props["tags"] = []string{"security", "owasp-" + strings.ToLower(strings.ReplaceAll(ru.OWASP, ":", "-"))}
+		}
+		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
+			ID: ru.ID, Name: ru.Name, ShortDescription: sarifText{ru.Name}, FullDescription: sarifText{ru.Description},
+			Help: sarifText{ru.Help}, Default: sarifConfig{level(ru.Severity)}, Properties: props,
+		})
+	}
+	for _, f := range r.Findings {
+		res := sarifResult{
+			RuleID: f.RuleID, RuleIndex: index[f.RuleID], Level: level(f.Severity),
+			Message:             sarifText{f.Title + ": " + f.Message},
+			PartialFingerprints: map[string]string{"rampartFingerprint/v1": f.Fingerprint},
+			Properties: map[string]any{
+				"owasp": f.OWASP, "method": f.Method, "pathTemplate": f.PathTemplate,
+				"severity": f.Severity.String(), "confidence": string(f.Confidence),
+				"security-severity": securitySeverity(f.Severity),
+			},
+		}
+		if f.OperationID != "" {
+			res.Properties["operationId"] = f.OperationID
+		}
+		if f.Curl != "" {
+			res.Properties["curl"] = f.Curl
+		}
+		if len(f.Evidence) > 0 {
+			res.Properties["evidence"] = f.Evidence
+		}
+		if f.Location != nil {
+			loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifact{URI: f.Location.File}}}
+			if f.Location.Line > 0 {
+				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Location.Line, StartColumn: f.Location.Column}
+			}
+			res.Locations = append(res.Locations, loc)
+		} else if f.Method != "" {
+			name := f.Method + " " + f.PathTemplate
+			res.Locations = append(res.Locations, sarifLocation{LogicalLocations: []sarifLogical{{Name: name, FullyQualifiedName: r.Target + " " + name, Kind: "function"}}})
+		}
+		run.Results = append(run.Results, res)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+}

@@ -1,0 +1,154 @@
+package openapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestLoadValid(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		ops     []string
+		version string
+	}{
+		{"3.0 yaml with an external $ref", "testdata/petstore-3.0.yaml",
+			[]string{"GET /health", "GET /pets", "POST /pets", "GET /pets/{petId}", "DELETE /pets/{petId}"}, "3.0.3"},
+		{"3.1 json", "testdata/pets-3.1.json", []string{"GET /pets/{id}"}, "3.1.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Load(context.Background(), tt.file, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, o := range s.Operations {
+				got = append(got, o.Method+" "+o.Path)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.ops, ",") {
+				t.Errorf("operations = %v, want %v", got, tt.ops)
+			}
+			if s.Doc.OpenAPI != tt.version {
+				t.Errorf("version = %q", s.Doc.OpenAPI)
+			}
+		})
+	}
+}
+
+func TestResolvedAndSecurity(t *testing.T) {
+	s, err := Load(context.Background(), "testdata/petstore-3.0.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*Operation{}
+	for _, o := range s.Operations {
+		byID[o.ID()] = o
+	}
+	pet := byID["createPet"].Op.RequestBody.Value.Content.Get("application/json").Schema.Value
+	if pet == nil || pet.Properties["name"] == nil || !pet.Properties["id"].Value.ReadOnly {
+		t.Fatalf("external $ref not resolved: %+v", pet)
+	}
+	if !s.RequiresAuth(byID["getPet"]) {
+		t.Error("getPet inherits the document's security")
+	}
+	if s.RequiresAuth(byID["GET /health"]) {
+		t.Error("security: [] makes /health public")
+	}
+	if ps := byID["getPet"].Parameters(); len(ps) != 1 || ps[0].Name != "petId" {
+		t.Errorf("path-item parameters not inherited: %v", ps)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		pointer string
+		line    int
+		msg     string
+	}{
+		{"unresolvable local $ref", "testdata/bad-ref.yaml", "/paths/~1a/get/responses/200/content/application~1json/schema/$ref", 12, "Missing"},
+		{"unresolvable external $ref", "testdata/bad-external.yaml", "/paths/~1a/get/responses/200/content/application~1json/schema/$ref", 12, "nope.yaml"},
+		{"empty responses", "testdata/bad-responses.yaml", "/paths/~1users~1{id}/get", 5, "responses"},
+		{"syntax", "testdata/bad-syntax.yaml", "", 4, "not valid JSON or YAML"},
+		{"swagger 2", "testdata/swagger2.json", "/swagger", 1, "Swagger 2.0 is not supported"},
+		{"missing file", "testdata/none.yaml", "", 0, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(context.Background(), tt.file, Options{})
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is not an *Error", err)
+			}
+			if e.Pointer != tt.pointer || e.Line != tt.line || !strings.Contains(e.Error(), tt.msg) {
+				t.Errorf("got pointer %q line %d: %v\nwant pointer %q line %d containing %q", e.Pointer, e.Line, e, tt.pointer, tt.line, tt.msg)
+			}
+			if !strings.HasPrefix(e.Error(), tt.file) {
+				t.Errorf("error %q does not start with the file", e)
+			}
+		})
+	}
+}
+
+func TestLoadURL(t *testing.T) {
+	pets, _ := os.ReadFile("testdata/petstore-3.0.yaml")
+	pet, _ := os.ReadFile("testdata/schemas/pet.yaml")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/spec/openapi.yaml":
+			_, _ = w.Write(pets)
+		case "/spec/schemas/pet.yaml":
+			_, _ = w.Write(pet)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	s, err := Load(context.Background(), srv.URL+"/spec/openapi.yaml", Options{Client: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Operations) != 5 {
+		t.Errorf("got %d operations", len(s.Operations))
+	}
+	if _, err := Load(context.Background(), srv.URL+"/nothing.yaml", Options{Client: srv.Client()}); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Errorf("404 spec: %v", err)
+	}
+}
+
+// A spec served from a URL must not make the loader read local files or
+// other hosts.
+func TestRemoteSpecCannotReadLocalFiles(t *testing.T) {
+	doc := `openapi: 3.0.3
+info: {title: x, version: "1"}
+paths:
+  /a:
+    get:
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: "file:///etc/passwd#/x"}
+`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(doc)) }))
+	defer srv.Close()
+	_, err := Load(context.Background(), srv.URL+"/openapi.yaml", Options{Client: srv.Client()})
+	if err == nil || !strings.Contains(err.Error(), "same host") {
+		t.Fatalf("want a same-host refusal, got %v", err)
+	}
+}
+
+func TestLoadDataRefusesExternalRefsWithoutBase(t *testing.T) {
+	b, _ := os.ReadFile("testdata/petstore-3.0.yaml")
+	if _, err := LoadData(context.Background(), b, "", Options{}); err == nil {
+		t.Fatal("external $ref resolved without a base")
+	}
+}
