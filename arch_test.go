@@ -107,7 +107,7 @@ var rules = map[string]struct {
 	// The toolkit: nothing on the request path imports it.
 	"internal/openapi":  {nil, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
 	"internal/findings": {nil, nil},
-	"internal/demo": {[]string{"apikey", "config", "gateway", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"internal/demo":     {[]string{"apikey", "config", "gateway", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "keyring", "pipeline", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }

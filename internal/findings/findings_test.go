@@ -27,7 +27,7 @@ func sample() *Report {
 			{RuleID: "rampart.scan.api1.bola", Title: "bob reads alice's user", Severity: High, Confidence: Certain, OWASP: "API1:2023",
 				Method: "GET", PathTemplate: "/users/{id}", Key: "bob->alice", Message: "bob got alice's object",
 				Evidence: []Exchange{{Label: "control", Request: "GET /users/alice", Response: "200 <script>alert(1)</script>"}},
-				Curl: `curl -H "Authorization: $BOB" http://127.0.0.1:8080/users/alice`},
+				Curl:     `curl -H "Authorization: $BOB" http://127.0.0.1:8080/users/alice`},
 			{RuleID: "rampart.lint.spec.http-server", Title: "http server", Severity: Medium, Confidence: Certain, Message: "m",
 				Location: &Location{File: "openapi.yaml", Pointer: "/servers/0/url", Line: 3, Column: 9}},
 		},
