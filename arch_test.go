@@ -105,10 +105,17 @@ var rules = map[string]struct {
 	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "dlp", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
 		"protect", "proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust", "witness"}, nil},
 	// The toolkit: nothing on the request path imports it.
-	"internal/openapi":  {nil, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
-	"internal/findings": {nil, nil},
-	"internal/demo":     {[]string{"apikey", "config", "gateway", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "gateway", "keyring", "pipeline", "store", "witness"},
+	"internal/openapi":       {nil, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
+	"internal/findings":      {nil, nil},
+	"internal/demo":          {[]string{"apikey", "config", "gateway", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"internal/scan":          {[]string{"dlp", "findings", "openapi"}, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3", "golang.org/x/oauth2"}},
+	"internal/scan/authz":    {[]string{"findings", "scan"}, nil},
+	"internal/scan/authn":    {[]string{"findings", "scan"}, nil},
+	"internal/scan/exposure": {[]string{"dlp", "findings", "scan"}, []string{"github.com/getkin/kin-openapi"}},
+	"internal/scan/limits":   {[]string{"findings", "scan"}, nil},
+	"internal/scan/scantest": {nil, nil},
+	"internal/scan/suite":    {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/limits"}, nil},
+	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "findings", "gateway", "keyring", "openapi", "pipeline", "scan", "scan/suite", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }
 

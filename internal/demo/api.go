@@ -1,12 +1,19 @@
 package demo
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 )
+
+// Spec is the demo API's OpenAPI document, served at /api/openapi.yaml
+// and written to the data directory by rampart demo.
+//
+//go:embed openapi.yaml
+var Spec []byte
 
 // User is a demo API user record; it deliberately holds the kinds of data
 // an API must protect.
@@ -42,6 +49,10 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(Spec)
 	})
 	mux.HandleFunc("GET /api/users", func(w http.ResponseWriter, _ *http.Request) {
 		a.mu.Lock()

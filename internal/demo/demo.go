@@ -53,12 +53,14 @@ type UserCredentials struct {
 
 // Credentials is the content of demo-credentials.json.
 type Credentials struct {
-	Gateway     string                     `json:"gateway"`
-	Admin       string                     `json:"admin"`
-	CACert      string                     `json:"ca_cert"`
-	AdminToken  string                     `json:"admin_token"`
-	Unprotected string                     `json:"unprotected,omitempty"`
-	Users       map[string]UserCredentials `json:"users"`
+	Gateway     string `json:"gateway"`
+	Admin       string `json:"admin"`
+	CACert      string `json:"ca_cert"`
+	AdminToken  string `json:"admin_token"`
+	Unprotected string `json:"unprotected,omitempty"`
+	// Spec is the path of the demo API's OpenAPI document.
+	Spec  string                     `json:"spec"`
+	Users map[string]UserCredentials `json:"users"`
 	// Protections lists what this build enforces in the demo, and
 	// NotYet what it does not, so nobody mistakes one for the other.
 	Protections []string `json:"protections"`
@@ -115,6 +117,8 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 		},
 		Routes: []config.Route{
 			{Name: "health", Path: "/api/health", Methods: []string{"GET"}, Upstream: "demo", Public: true},
+			// The API's own OpenAPI document, for rampart scan.
+			{Name: "spec", Path: "/api/openapi.yaml", Methods: []string{"GET"}, Upstream: "demo", Public: true},
 			// A session (one token) may view 500 products: 10 pages of 50.
 			{Name: "products", Path: "/api/products", Methods: []string{"GET"}, Upstream: "demo", Auth: []string{"demo", "demo-keys", "rampart"},
 				Authz:  &config.Authz{Scopes: []string{"products:read"}},
@@ -185,6 +189,10 @@ func Run(ctx context.Context, o Options) error {
 		unprotected = "http://" + ln.Addr().String()
 	}
 
+	specPath := filepath.Join(o.DataDir, "openapi.yaml")
+	if err := os.WriteFile(specPath, Spec, 0o644); err != nil { // #nosec G306 -- a public document
+		return fmt.Errorf("writing the demo API's spec: %w", err)
+	}
 	iss, err := loadOrCreateIssuer(o.DataDir)
 	if err != nil {
 		return err
@@ -219,6 +227,7 @@ func Run(ctx context.Context, o Options) error {
 				CACert:      absPath(r.CACert),
 				AdminToken:  r.AdminToken,
 				Unprotected: unprotected,
+				Spec:        absPath(specPath),
 				Users:       users,
 				Protections: []string{
 					"HTTPS only: TLS 1.2+ with AEAD cipher suites, HTTP/2, HSTS",

@@ -75,7 +75,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"unresolvable local $ref", "testdata/bad-ref.yaml", "/paths/~1a/get/responses/200/content/application~1json/schema/$ref", 12, "Missing"},
 		{"unresolvable external $ref", "testdata/bad-external.yaml", "/paths/~1a/get/responses/200/content/application~1json/schema/$ref", 12, "nope.yaml"},
-		{"empty responses", "testdata/bad-responses.yaml", "/paths/~1users~1{id}/get", 5, "responses"},
+		{"empty responses", "testdata/bad-responses.yaml", "/paths/~1users~1{id}/get/responses", 8, "responses"},
 		{"syntax", "testdata/bad-syntax.yaml", "", 4, "not valid JSON or YAML"},
 		{"swagger 2", "testdata/swagger2.json", "/swagger", 1, "Swagger 2.0 is not supported"},
 		{"missing file", "testdata/none.yaml", "", 0, "no such file"},

@@ -193,6 +193,14 @@ func (p positions) validationError(source string, err error) *Error {
 	if len(ptr) > 0 {
 		pointer = "/" + strings.Join(ptr, "/")
 	}
+	// A required-field problem names the field: point at it when it is
+	// there (responses: {}), at its parent when it is missing.
+	if rfe, ok := errorsAs[*openapi3.RequiredFieldError](err); ok {
+		field := rfe.Field[strings.LastIndexByte(rfe.Field, '.')+1:]
+		if _, there := p[pointer+"/"+escape(field)]; there {
+			pointer += "/" + escape(field)
+		}
+	}
 	if me, ok := errorsAs[openapi3.MultiError](err); ok && len(me) > 1 {
 		msg = fmt.Sprintf("%s (and %d more problems)", msg, len(me)-1)
 	}

@@ -1,0 +1,171 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/rampart-gw/rampart/internal/findings"
+	"github.com/rampart-gw/rampart/internal/scan"
+)
+
+// MassAssignmentCheck is the mass-assignment half of API3:2023.
+type MassAssignmentCheck struct{}
+
+// Name implements scan.Check.
+func (MassAssignmentCheck) Name() string { return "mass-assignment" }
+
+// Rules implements scan.Check.
+func (MassAssignmentCheck) Rules() []findings.Rule { return []findings.Rule{MassAssignment} }
+
+// privilegedProps are property names that a caller should never set on
+// its own object.
+var privilegedProps = []string{"role", "roles", "is_admin", "isAdmin", "admin", "permissions", "scopes", "groups",
+	"owner", "owner_id", "ownerId", "account_type", "accountType", "plan", "tier", "verified", "email_verified",
+	"emailVerified", "is_verified", "approved", "balance", "credits", "credit"}
+
+// Run implements scan.Check: on each object the scan may change (created
+// by it, or any with --allow-writes), the owner sends only a privileged
+// property with a new value, then reads the object back. A changed value
+// is the proof; the old value is written back at once.
+func (MassAssignmentCheck) Run(ctx context.Context, s *scan.Session) error {
+	if !s.Enabled(MassAssignment.ID) {
+		return nil
+	}
+	skipped := 0
+	for _, op := range s.Ops {
+		if (op.Method != "PUT" && op.Method != "PATCH") || len(op.Params) == 0 {
+			continue
+		}
+		get := s.FindOp("GET", op.Path)
+		if get == nil {
+			continue
+		}
+		for _, o := range s.Objects(op.Path) {
+			if o.Owner == nil {
+				continue
+			}
+			if !s.Writable(o) {
+				skipped++
+				continue
+			}
+			if err := assign(ctx, s, op, get, o); err != nil {
+				return err
+			}
+		}
+	}
+	if skipped > 0 {
+		s.Note("mass assignment: %d objects not created by the scan were left alone; --allow-writes tests them", skipped)
+	}
+	return nil
+}
+
+func assign(ctx context.Context, s *scan.Session, op, get *scan.Op, o *scan.Object) error {
+	before, err := s.Send(ctx, s.Build(get, o.Values()), o.Owner)
+	if err != nil || !scan.Success(before) {
+		return err
+	}
+	var doc map[string]any
+	if json.Unmarshal(before.Resp.Body, &doc) != nil {
+		return nil
+	}
+	for _, prop := range candidates(op, doc) {
+		old, had := doc[prop]
+		attack := attackValue(prop, old, s, o.Owner)
+		if had && reflect.DeepEqual(old, attack) {
+			continue
+		}
+		w := s.Build(op, o.Values())
+		w.Body, _ = json.Marshal(map[string]any{prop: attack})
+		w.ContentType = "application/json"
+		ex, err := s.Send(ctx, w, o.Owner)
+		if err != nil {
+			return err
+		}
+		if !scan.Success(ex) {
+			continue
+		}
+		after, err := s.Send(ctx, s.Build(get, o.Values()), o.Owner)
+		if err != nil {
+			return err
+		}
+		var now map[string]any
+		if json.Unmarshal(after.Resp.Body, &now) != nil || !reflect.DeepEqual(now[prop], attack) {
+			continue
+		}
+		if had {
+			restore := s.Build(op, o.Values())
+			restore.Body, _ = json.Marshal(map[string]any{prop: old})
+			restore.ContentType = "application/json"
+			if _, err := s.Send(ctx, restore, o.Owner); err != nil {
+				return err
+			}
+		}
+		a, _ := json.Marshal(attack)
+		f := scan.Finding(MassAssignment, op, findings.Certain,
+			fmt.Sprintf("%s sets its own %q", o.Owner.Name, prop),
+			fmt.Sprintf("%s %s as %s with {%q: %s} answered %d, and reading the object back shows the new value (it was restored).",
+				op.Method, op.Path, o.Owner.Name, prop, a, ex.Resp.Status))
+		f.Key = prop
+		f.Evidence = []findings.Exchange{scan.Evidence("the object before (control)", before), scan.Evidence("the write", ex), scan.Evidence("the object read back", after)}
+		f.Curl = scan.Curl(ex)
+		s.Report(f)
+	}
+	return nil
+}
+
+// candidates are the privileged properties the object or the operation's
+// request schema has.
+func candidates(op *scan.Op, doc map[string]any) []string {
+	var out []string
+	props := map[string]bool{}
+	for k := range doc {
+		props[k] = true
+	}
+	if rb := op.Op.RequestBody; rb != nil && rb.Value != nil {
+		if mt := rb.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil && mt.Schema.Value != nil {
+			for k := range mt.Schema.Value.Properties {
+				props[k] = true
+			}
+		}
+	}
+	for _, p := range privilegedProps {
+		if props[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// attackValue is what a caller escalating its privileges would send.
+func attackValue(prop string, old any, s *scan.Session, self *scan.Identity) any {
+	switch v := old.(type) {
+	case bool:
+		return !v
+	case float64:
+		return v + 1000
+	case []any:
+		return append(slices.Clone(v), "admin")
+	}
+	switch strings.ToLower(prop) {
+	case "owner", "owner_id", "ownerid":
+		for _, id := range s.Identities {
+			if id != self && id.Subject != "" {
+				return id.Subject
+			}
+		}
+		return "rampart-scan-owner"
+	case "is_admin", "isadmin", "admin", "verified", "email_verified", "emailverified", "is_verified", "approved":
+		return true
+	case "roles", "permissions", "scopes", "groups":
+		return []any{"admin"}
+	case "balance", "credits", "credit":
+		return 1000000.0
+	case "plan", "tier", "account_type", "accounttype":
+		return "enterprise"
+	}
+	return "admin"
+}

@@ -1,0 +1,286 @@
+package scan
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/rampart-gw/rampart/internal/openapi"
+)
+
+// Op is one operation of the spec with what the scan has learned about it.
+type Op struct {
+	*openapi.Operation
+	// Params are the path parameter names in the order of the template.
+	Params []string
+	// RequiresAuth is what the spec says.
+	RequiresAuth bool
+	// Privileged is true for operations the spec marks as administrative
+	// (tags, path segments, x-rampart-privileged).
+	Privileged bool
+}
+
+// Key names the operation: METHOD path.
+func (o *Op) Key() string { return o.Method + " " + o.Path }
+
+// Safe reports whether the method does not change state.
+func (o *Op) Safe() bool {
+	return o.Method == "GET" || o.Method == "HEAD" || o.Method == "OPTIONS"
+}
+
+func pathParams(tmpl string) []string {
+	var out []string
+	for _, seg := range strings.Split(tmpl, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			out = append(out, seg[1:len(seg)-1])
+		}
+	}
+	return out
+}
+
+var privilegedWords = []string{"admin", "administrator", "internal", "management", "manage", "superuser", "staff", "ops", "root", "sudo"}
+
+func isPrivileged(op *openapi.Operation) bool {
+	if v, ok := op.Op.Extensions["x-rampart-privileged"].(bool); ok {
+		return v
+	}
+	for _, t := range op.Op.Tags {
+		for _, w := range privilegedWords {
+			if strings.EqualFold(t, w) {
+				return true
+			}
+		}
+	}
+	for _, seg := range strings.Split(strings.ToLower(op.Path), "/") {
+		for _, w := range privilegedWords {
+			if seg == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Build returns a request for op with the given path parameter values
+// (missing ones come from the spec's examples and schemas) and generated
+// required query parameters, headers and body.
+func (s *Session) Build(op *Op, values map[string]string) *Request {
+	r := &Request{Method: op.Method, Query: url.Values{}}
+	path := op.Path
+	for _, p := range op.Parameters() {
+		switch p.In {
+		case "path":
+			v, ok := values[p.Name]
+			if !ok {
+				v = scalarString(sampleParam(p))
+			}
+			path = strings.ReplaceAll(path, "{"+p.Name+"}", url.PathEscape(v))
+		case "query":
+			if v, ok := values["?"+p.Name]; ok {
+				r.Query.Set(p.Name, v)
+			} else if p.Required {
+				r.Query.Set(p.Name, scalarString(sampleParam(p)))
+			}
+		case "header":
+			if p.Required && !strings.EqualFold(p.Name, "authorization") {
+				if r.Header == nil {
+					r.Header = map[string][]string{}
+				}
+				r.Header.Set(p.Name, scalarString(sampleParam(p)))
+			}
+		}
+	}
+	// A template parameter the spec forgot to declare still needs a value.
+	for _, name := range op.Params {
+		if v, ok := values[name]; ok {
+			path = strings.ReplaceAll(path, "{"+name+"}", url.PathEscape(v))
+		} else {
+			path = strings.ReplaceAll(path, "{"+name+"}", "1")
+		}
+	}
+	r.Path = path
+	if rb := op.Op.RequestBody; rb != nil && rb.Value != nil && !op.Safe() {
+		if mt := rb.Value.Content.Get("application/json"); mt != nil {
+			var v any
+			switch {
+			case mt.Example != nil:
+				v = mt.Example
+			case len(mt.Examples) > 0:
+				for _, ex := range mt.Examples {
+					if ex != nil && ex.Value != nil {
+						v = ex.Value.Value
+						break
+					}
+				}
+			case mt.Schema != nil:
+				v = Sample(mt.Schema.Value, 0, true)
+			}
+			if b, err := json.Marshal(v); err == nil {
+				r.Body, r.ContentType = b, "application/json"
+			}
+		}
+	}
+	return r
+}
+
+func sampleParam(p *openapi3.Parameter) any {
+	if p.Example != nil {
+		return p.Example
+	}
+	for _, ex := range p.Examples {
+		if ex != nil && ex.Value != nil && ex.Value.Value != nil {
+			return ex.Value.Value
+		}
+	}
+	if p.Schema != nil && p.Schema.Value != nil {
+		return Sample(p.Schema.Value, 0, false)
+	}
+	return "rampart"
+}
+
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// Sample builds a valid value for a schema: its example, default, first
+// enum value, or one made from its type and format. forWrite leaves out
+// readOnly properties.
+func Sample(sc *openapi3.Schema, depth int, forWrite bool) any {
+	if sc == nil || depth > 8 {
+		return nil
+	}
+	if sc.Example != nil {
+		return sc.Example
+	}
+	if len(sc.Examples) > 0 {
+		return sc.Examples[0]
+	}
+	if sc.Default != nil {
+		return sc.Default
+	}
+	if len(sc.Enum) > 0 {
+		return sc.Enum[0]
+	}
+	if sc.Const != nil {
+		return sc.Const
+	}
+	for _, group := range []openapi3.SchemaRefs{sc.AllOf, sc.OneOf, sc.AnyOf} {
+		if len(group) > 0 && group[0].Value != nil && sc.Type == nil {
+			if len(sc.AllOf) > 0 {
+				merged := map[string]any{}
+				for _, part := range sc.AllOf {
+					if m, ok := Sample(part.Value, depth+1, forWrite).(map[string]any); ok {
+						for k, v := range m {
+							merged[k] = v
+						}
+					}
+				}
+				return merged
+			}
+			return Sample(group[0].Value, depth+1, forWrite)
+		}
+	}
+	switch {
+	case sc.Type.Is("object") || (sc.Type == nil && len(sc.Properties) > 0):
+		m := map[string]any{}
+		for name, p := range sc.Properties {
+			if p.Value == nil || (forWrite && p.Value.ReadOnly) || (!forWrite && p.Value.WriteOnly) {
+				continue
+			}
+			m[name] = Sample(p.Value, depth+1, forWrite)
+		}
+		return m
+	case sc.Type.Is("array"):
+		if sc.Items != nil {
+			return []any{Sample(sc.Items.Value, depth+1, forWrite)}
+		}
+		return []any{}
+	case sc.Type.Is("integer"):
+		n := 1.0
+		if sc.Min != nil && *sc.Min > n {
+			n = *sc.Min
+		}
+		if sc.Max != nil && *sc.Max < n {
+			n = *sc.Max
+		}
+		return n
+	case sc.Type.Is("number"):
+		n := 1.5
+		if sc.Min != nil && *sc.Min > n {
+			n = *sc.Min
+		}
+		return n
+	case sc.Type.Is("boolean"):
+		return true
+	case sc.Type.Is("string"), sc.Type == nil:
+		return sampleString(sc)
+	}
+	return nil
+}
+
+func sampleString(sc *openapi3.Schema) string {
+	var s string
+	switch sc.Format {
+	case "uuid":
+		s = "8c4a8b8e-3f5e-4e8e-9a4b-2d5a8f0c1b7d"
+	case "email":
+		s = "rampart-scan@example.com"
+	case "date-time":
+		s = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Format(time.RFC3339)
+	case "date":
+		s = "2026-01-02"
+	case "uri", "url":
+		s = "https://example.com/"
+	case "ipv4":
+		s = "192.0.2.1"
+	case "ipv6":
+		s = "2001:db8::1"
+	case "hostname":
+		s = "example.com"
+	case "byte":
+		s = "cmFtcGFydA=="
+	default:
+		s = "rampart"
+	}
+	if sc.MinLength > uint64(len(s)) {
+		s += strings.Repeat("x", int(sc.MinLength)-len(s))
+	}
+	if sc.MaxLength != nil && uint64(len(s)) > *sc.MaxLength {
+		s = s[:*sc.MaxLength]
+	}
+	return s
+}
+
+// describe is a one-line rendering of a request, for dry runs.
+func describe(r *Request) string {
+	q := ""
+	if len(r.Query) > 0 {
+		q = "?" + r.Query.Encode()
+	}
+	b := ""
+	if len(r.Body) > 0 {
+		b = " " + string(r.Body)
+		if len(b) > 120 {
+			b = b[:120] + "…"
+		}
+	}
+	return fmt.Sprintf("%s %s%s%s", r.Method, r.Path, q, b)
+}

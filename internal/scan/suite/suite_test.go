@@ -1,0 +1,110 @@
+package suite
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/findings"
+	"github.com/rampart-gw/rampart/internal/openapi"
+	"github.com/rampart-gw/rampart/internal/scan"
+	"github.com/rampart-gw/rampart/internal/scan/scantest"
+)
+
+// scanTwin runs the whole suite against one twin of the test API.
+func scanTwin(t *testing.T, fixed bool, specServer string) (*findings.Report, *scan.Session) {
+	t.Helper()
+	api := scantest.New(fixed)
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	doc := scantest.Spec
+	if specServer != "" {
+		doc = []byte(strings.Replace(string(doc), "http://127.0.0.1:1", specServer, 1))
+	}
+	spec, err := openapi.LoadData(context.Background(), doc, "", openapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []*scan.Identity
+	for _, n := range []string{"alice", "bob", "carol"} {
+		id, err := scan.StaticIdentity(n, "Authorization: Bearer "+api.Token(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id.Privileged = n == "alice"
+		ids = append(ids, id)
+	}
+	target, _ := url.Parse(srv.URL)
+	s, err := scan.New(scan.Options{Spec: spec, Target: target, Identities: ids, Rate: 200, AllowWrites: true, Checks: Checks()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := s.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Complete {
+		t.Fatalf("scan incomplete: %s", r.StopReason)
+	}
+	return r, s
+}
+
+// Every rule fires on the vulnerable twin, and the fixed twin has no
+// finding of medium severity or above.
+func TestTwins(t *testing.T) {
+	vuln, _ := scanTwin(t, false, "")
+	fired := map[string]int{}
+	for _, f := range vuln.Findings {
+		fired[f.RuleID]++
+		if f.Curl == "" || len(f.Evidence) == 0 || f.OWASP == "" || f.Fingerprint == "" {
+			t.Errorf("finding %s %s %s lacks curl, evidence, category or fingerprint", f.RuleID, f.Method, f.PathTemplate)
+		}
+	}
+	for _, r := range Rules() {
+		if fired[r.ID] == 0 {
+			t.Errorf("rule %s did not fire on the vulnerable twin", r.ID)
+		}
+	}
+	fixed, _ := scanTwin(t, true, "")
+	for _, f := range fixed.Findings {
+		if f.Severity >= findings.Medium {
+			t.Errorf("fixed twin: %s %s %s %s: %s", f.Severity, f.RuleID, f.Method, f.PathTemplate, f.Message)
+		}
+	}
+	if t.Failed() {
+		var b strings.Builder
+		_ = findings.WriteText(&b, vuln)
+		t.Logf("vulnerable twin report:\n%s", b.String())
+	}
+}
+
+// The scan contacts the target and its own canary only: a listener named
+// as the spec's server, which a careless scanner would use, fails the test
+// when reached.
+func TestOnlyTheTarget(t *testing.T) {
+	var hits atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) }), ReadHeaderTimeout: time.Second}
+	go func() { _ = other.Serve(ln) }()
+	t.Cleanup(func() { _ = other.Close() })
+	// Count raw connections too, not only HTTP requests.
+	r, _ := scanTwin(t, false, "http://"+ln.Addr().String())
+	if n := hits.Load(); n > 0 {
+		t.Fatalf("the scan sent %d requests to an address that is not the target", n)
+	}
+	if r.Stats["requests"] == 0 {
+		t.Fatal("the scan sent nothing")
+	}
+}
