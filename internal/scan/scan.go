@@ -14,9 +14,11 @@ package scan
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -220,6 +222,33 @@ func (s *Session) Send(ctx context.Context, r *Request, id *Identity) (*Exchange
 // still counts against the budget.
 func (s *Session) SendUnpaced(ctx context.Context, r *Request, id *Identity) (*Exchange, error) {
 	return s.client.do(ctx, r, id, false)
+}
+
+// DialTLS opens a TLS connection to the target with cfg, for the TLS
+// probes; it counts against the budget like a request. The caller closes
+// the connection.
+func (s *Session) DialTLS(ctx context.Context, cfg *tls.Config) (*tls.Conn, error) {
+	if err := s.client.take(); err != nil {
+		return nil, err
+	}
+	if err := s.client.wait(ctx); err != nil {
+		return nil, err
+	}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: cfg}
+	c, err := d.DialContext(ctx, "tcp", hostPort(s.Target))
+	if err != nil {
+		return nil, err
+	}
+	return c.(*tls.Conn), nil
+}
+
+// TLSConfig returns the TLS settings requests use (the --cacert roots),
+// for probes that start from them.
+func (s *Session) TLSConfig() *tls.Config {
+	if s.opts.Transport != nil && s.opts.Transport.TLSClientConfig != nil {
+		return s.opts.Transport.TLSClientConfig.Clone()
+	}
+	return &tls.Config{}
 }
 
 // Requests returns how many requests were sent.

@@ -150,9 +150,17 @@ func (c Check) burst(ctx context.Context, s *scan.Session) error {
 		return errOnce
 	}
 	elapsed := time.Since(start)
-	total := 0
-	for _, k := range statuses {
+	total, ok := 0, 0
+	for code, k := range statuses {
 		total += k
+		if code >= 200 && code <= 299 {
+			ok += k
+		}
+	}
+	if ok < total {
+		// Refusals that are not 429 (a ban, errors) are no proof either way.
+		s.Note("rate limit: the burst to %s %s got %s; not judged", op.Method, op.Path, statusList(statuses))
+		return nil
 	}
 	f := scan.Finding(RateLimit, op, findings.Firm, "No rate limit",
 		fmt.Sprintf("%d requests as %s in %s (%.0f/s) were all answered without a 429 (statuses: %s).",

@@ -8,10 +8,8 @@
 package scantest
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/tls"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,8 +31,8 @@ const Secret = "secret"
 
 // API is one twin. It is safe for concurrent use.
 type API struct {
-	fixed  bool
-	secret []byte
+	fixed bool
+	jwt   *keys
 
 	mu    sync.Mutex // guards users, notes, nextID, hits
 	users map[string]*user
@@ -61,10 +59,8 @@ type note struct {
 
 // New returns the vulnerable twin, or the fixed one.
 func New(fixed bool) *API {
-	a := &API{fixed: fixed, secret: []byte(Secret), notes: map[string]*note{}, hits: map[string][]time.Time{}}
-	if fixed {
-		a.secret = []byte("a-long-random-server-secret-3c9f6e1a8d2b4f70b1e5c7a9d3f2e8b6")
-	}
+	a := &API{fixed: fixed, notes: map[string]*note{}, hits: map[string][]time.Time{}}
+	a.jwt = newKeys(fixed)
 	a.users = map[string]*user{
 		"alice": {ID: "alice", Name: "Alice", Email: "alice@example.com", Role: "admin", Card: "4111111111111111", PasswordHash: "$2a$10$abcdefghijklmnopqrstuv"},
 		"bob":   {ID: "bob", Name: "Bob", Email: "bob@example.com", Role: "user", Card: "5555555555554444", PasswordHash: "$2a$10$bcdefghijklmnopqrstuvw"},
@@ -73,19 +69,14 @@ func New(fixed bool) *API {
 	return a
 }
 
-// Token returns a valid token for a user of this twin.
+// Token returns a valid token for a user of this twin: RS256 for alice,
+// HS256 for the others.
 func (a *API) Token(sub string) string {
-	h := b64(`{"alg":"HS256","typ":"JWT"}`)
-	p := b64(fmt.Sprintf(`{"sub":%q,"exp":%d}`, sub, time.Now().Add(time.Hour).Unix()))
-	return h + "." + p + "." + a.sign(h+"."+p)
-}
-
-func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-func (a *API) sign(in string) string {
-	m := hmac.New(sha256.New, a.secret)
-	m.Write([]byte(in))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	claims := map[string]any{"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}
+	if sub == "alice" {
+		return a.jwt.signRS256(claims)
+	}
+	return a.jwt.signHS256(claims)
 }
 
 // caller returns the authenticated user, or nil.
@@ -94,39 +85,18 @@ func (a *API) caller(r *http.Request) *user {
 	if !ok {
 		return nil
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil
-	}
-	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
-	pb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
-	if err1 != nil || err2 != nil {
-		return nil
-	}
-	var hdr struct {
-		Alg string `json:"alg"`
-	}
-	var claims struct {
-		Sub string  `json:"sub"`
-		Exp float64 `json:"exp"`
-	}
-	if json.Unmarshal(hb, &hdr) != nil || json.Unmarshal(pb, &claims) != nil {
-		return nil
-	}
+	var sub string
 	if a.fixed {
-		if hdr.Alg != "HS256" || !hmac.Equal([]byte(parts[2]), []byte(a.sign(parts[0]+"."+parts[1]))) ||
-			time.Now().Unix() > int64(claims.Exp) {
-			return nil
-		}
+		sub, ok = a.jwt.verifyStrict(tok, time.Now())
 	} else {
-		// Vulnerable: "none" skips the signature; nothing checks exp.
-		if !strings.EqualFold(hdr.Alg, "none") && parts[2] != a.sign(parts[0]+"."+parts[1]) {
-			return nil
-		}
+		sub, ok = a.jwt.verifyNaive(r.Context(), tok)
+	}
+	if !ok {
+		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.users[claims.Sub]
+	return a.users[sub]
 }
 
 // limited is the fixed twin's rate limit: 10 requests a second per caller.
@@ -166,6 +136,10 @@ func (a *API) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(Spec)
 	})
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(a.jwt.jwks())
+	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	authed := func(h func(http.ResponseWriter, *http.Request, *user)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +174,47 @@ func (a *API) Handler() http.Handler {
 		// Vulnerable: the report needs no token at all.
 		mux.HandleFunc("GET /reports", report)
 	}
-	return mux
+	if a.fixed {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Cache-Control", "no-store")
+			if o := r.Header.Get("Origin"); o == "https://app.example.com" {
+				h.Set("Access-Control-Allow-Origin", o)
+			}
+			mux.ServeHTTP(w, r)
+		})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		// Vulnerable: the software and its version, and CORS that trusts
+		// every origin with credentials.
+		h.Set("Server", "Apache/2.4.49 (Unix)")
+		h.Set("X-Powered-By", "PHP/7.4.3")
+		if o := r.Header.Get("Origin"); o != "" {
+			h.Set("Access-Control-Allow-Origin", o)
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+		// Vulnerable: TRACE echoes the request.
+		if r.Method == "TRACE" {
+			h.Set("Content-Type", "message/http")
+			_ = r.Write(w)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// TLSConfig returns the twin's server TLS settings: TLS 1.0 and CBC
+// suites on the vulnerable one, TLS 1.2+ with AEAD suites on the fixed one.
+func (a *API) TLSConfig() *tls.Config {
+	if a.fixed {
+		return &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: []uint16{
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}}
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS10, CipherSuites: []uint16{ // #nosec G402 -- deliberately weak test target
+		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}
 }
 
 // view is what a caller may see of a user: the fixed twin masks the card
@@ -292,6 +306,12 @@ func (a *API) listNotes(w http.ResponseWriter, r *http.Request, me *user) {
 	limit := 20
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
+		if err != nil && !a.fixed {
+			// Vulnerable: the error goes out with a stack trace.
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, "panic: strconv.Atoi: parsing %q: invalid syntax\n\ngoroutine 42 [running]:\nmain.listNotes(...)\n\t/home/app/notes/handlers.go:118 +0x1d4\n", v)
+			return
+		}
 		if err != nil || n < 1 {
 			problem(w, http.StatusBadRequest)
 			return

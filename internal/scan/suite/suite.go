@@ -10,6 +10,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/scan/authz"
 	"github.com/rampart-gw/rampart/internal/scan/exposure"
 	"github.com/rampart-gw/rampart/internal/scan/limits"
+	"github.com/rampart-gw/rampart/internal/scan/misconfig"
 )
 
 // Checks returns every check, in the order they run:
@@ -20,6 +21,9 @@ func Checks() []scan.Check {
 		authz.BFLACheck{},
 		authz.BOLACheck{},
 		authn.UnauthenticatedCheck{},
+		// Forged tokens after the checks that need the real ones.
+		authn.JWTCheck{},
+		misconfig.Check{},
 		// Writes next, on objects the scan may change.
 		authz.MassAssignmentCheck{},
 		// The burst last but one: a rate limit it trips must not starve

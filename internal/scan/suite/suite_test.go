@@ -21,8 +21,11 @@ import (
 func scanTwin(t *testing.T, fixed bool, specServer string) (*findings.Report, *scan.Session) {
 	t.Helper()
 	api := scantest.New(fixed)
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewUnstartedServer(api.Handler())
+	srv.TLS = api.TLSConfig()
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
+	tr := srv.Client().Transport.(*http.Transport)
 	doc := scantest.Spec
 	if specServer != "" {
 		doc = []byte(strings.Replace(string(doc), "http://127.0.0.1:1", specServer, 1))
@@ -41,7 +44,7 @@ func scanTwin(t *testing.T, fixed bool, specServer string) (*findings.Report, *s
 		ids = append(ids, id)
 	}
 	target, _ := url.Parse(srv.URL)
-	s, err := scan.New(scan.Options{Spec: spec, Target: target, Identities: ids, Rate: 200, AllowWrites: true, Checks: Checks()})
+	s, err := scan.New(scan.Options{Spec: spec, Target: target, Identities: ids, Rate: 200, AllowWrites: true, Checks: Checks(), Transport: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
