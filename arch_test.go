@@ -113,9 +113,11 @@ var rules = map[string]struct {
 	"internal/scan/authn":     {[]string{"findings", "scan"}, nil},
 	"internal/scan/exposure":  {[]string{"dlp", "findings", "scan"}, []string{"github.com/getkin/kin-openapi"}},
 	"internal/scan/limits":    {[]string{"findings", "scan"}, nil},
-	"internal/scan/scantest":  {nil, nil},
+	"internal/scan/scantest":  {nil, []string{"modernc.org/sqlite"}},
 	"internal/scan/misconfig": {[]string{"findings", "scan"}, nil},
-	"internal/scan/suite":     {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/limits", "scan/misconfig"}, nil},
+	"internal/scan/ssrf":      {[]string{"findings", "scan"}, []string{"github.com/getkin/kin-openapi"}},
+	"internal/scan/injection": {[]string{"findings", "scan"}, nil},
+	"internal/scan/suite":     {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/injection", "scan/limits", "scan/misconfig", "scan/ssrf"}, nil},
 	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "findings", "gateway", "keyring", "openapi", "pipeline", "scan", "scan/suite", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }

@@ -156,6 +156,7 @@ func (a *API) Handler() http.Handler {
 			h(w, r, u)
 		}
 	}
+	newInjections(a.fixed).register(mux, authed)
 	mux.HandleFunc("GET /users", authed(a.listUsers))
 	mux.HandleFunc("GET /users/{id}", authed(a.getUser))
 	mux.HandleFunc("PUT /users/{id}", authed(a.putUser))

@@ -9,8 +9,10 @@ import (
 	"github.com/rampart-gw/rampart/internal/scan/authn"
 	"github.com/rampart-gw/rampart/internal/scan/authz"
 	"github.com/rampart-gw/rampart/internal/scan/exposure"
+	"github.com/rampart-gw/rampart/internal/scan/injection"
 	"github.com/rampart-gw/rampart/internal/scan/limits"
 	"github.com/rampart-gw/rampart/internal/scan/misconfig"
+	"github.com/rampart-gw/rampart/internal/scan/ssrf"
 )
 
 // Checks returns every check, in the order they run:
@@ -24,6 +26,8 @@ func Checks() []scan.Check {
 		// Forged tokens after the checks that need the real ones.
 		authn.JWTCheck{},
 		misconfig.Check{},
+		ssrf.Check{},
+		injection.Check{},
 		// Writes next, on objects the scan may change.
 		authz.MassAssignmentCheck{},
 		// The burst last but one: a rate limit it trips must not starve

@@ -64,6 +64,7 @@ func scanTwin(t *testing.T, fixed bool, specServer string) (*findings.Report, *s
 // Every rule fires on the vulnerable twin, and the fixed twin has no
 // finding of medium severity or above.
 func TestTwins(t *testing.T) {
+	t.Parallel()
 	vuln, _ := scanTwin(t, false, "")
 	fired := map[string]int{}
 	for _, f := range vuln.Findings {
@@ -94,6 +95,7 @@ func TestTwins(t *testing.T) {
 // as the spec's server, which a careless scanner would use, fails the test
 // when reached.
 func TestOnlyTheTarget(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int64
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

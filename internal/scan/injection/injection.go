@@ -1,0 +1,389 @@
+// Package injection holds rampart scan's injection checks (API8:2023):
+// SQL (error-based and boolean-based), NoSQL operator injection, OS
+// command injection (time-based) and path traversal. Each is confirmed
+// twice, against a control request, before it is reported: an error
+// pattern must be new and come back again; a boolean difference must
+// repeat while the false condition matches the control; a delay must
+// scale with the delay asked for and vanish with a zero delay.
+//
+// Only query and path parameters of safe operations are injected: the
+// checks never write.
+package injection
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rampart-gw/rampart/internal/findings"
+	"github.com/rampart-gw/rampart/internal/scan"
+)
+
+// Rules.
+var (
+	SQL = findings.Rule{ID: "rampart.scan.api8.sql-injection", Name: "SQL injection",
+		Description: "A parameter reaches an SQL query unescaped: a quote makes the database fail, or a true and a false condition change the answer.",
+		Help:        "Use parameterized queries (placeholders) everywhere; never build SQL from strings.",
+		OWASP:       "API8:2023", Severity: findings.Critical}
+	NoSQL = findings.Rule{ID: "rampart.scan.api8.nosql-injection", Name: "NoSQL operator injection",
+		Description: "A parameter written as param[$ne]=x is read as a query operator and widens the query.",
+		Help:        "Accept only scalar values for query parameters; reject keys starting with $.",
+		OWASP:       "API8:2023", Severity: findings.High}
+	Command = findings.Rule{ID: "rampart.scan.api8.command-injection", Name: "OS command injection",
+		Description: "A parameter reaches a shell: a sleep in it delays the answer by the time asked for.",
+		Help:        "Never pass input to a shell; call programs with an argument vector and validate the values.",
+		OWASP:       "API8:2023", Severity: findings.Critical}
+	Traversal = findings.Rule{ID: "rampart.scan.api8.path-traversal", Name: "Path traversal",
+		Description: "A parameter with ../ segments reads files outside the directory it is meant for (/etc/passwd here).",
+		Help:        "Resolve names inside one root (os.Root, filepath.IsLocal) and refuse anything else.",
+		OWASP:       "API8:2023", Severity: findings.Critical}
+)
+
+// Check runs the injection rules.
+type Check struct {
+	// Delay is the sleep asked for in command injection (0: 2 s).
+	Delay time.Duration
+}
+
+// Name implements scan.Check.
+func (Check) Name() string { return "injection" }
+
+// Rules implements scan.Check.
+func (Check) Rules() []findings.Rule { return []findings.Rule{SQL, NoSQL, Command, Traversal} }
+
+// slot is one parameter of one operation, with the request it came from.
+type slot struct {
+	op   *scan.Op
+	base *scan.Exchange
+	name string
+	in   string // query or path
+}
+
+func (sl slot) with(s *scan.Session, value string) *scan.Request {
+	if sl.in == "query" {
+		r := sl.base.Req.Clone()
+		r.Query.Set(sl.name, value)
+		return r
+	}
+	values := map[string]string{}
+	for k, v := range pathValues(sl.op, sl.base) {
+		values[k] = v
+	}
+	values[sl.name] = value
+	return s.Build(sl.op, values)
+}
+
+func (sl slot) current() string {
+	if sl.in == "query" {
+		return sl.base.Req.Query.Get(sl.name)
+	}
+	return pathValues(sl.op, sl.base)[sl.name]
+}
+
+func pathValues(op *scan.Op, ex *scan.Exchange) map[string]string {
+	out := map[string]string{}
+	t, g := strings.Split(op.Path, "/"), strings.Split(ex.Req.Path, "/")
+	if len(t) != len(g) {
+		return out
+	}
+	for i, seg := range t {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			if v, err := url.PathUnescape(g[i]); err == nil {
+				out[seg[1:len(seg)-1]] = v
+			}
+		}
+	}
+	return out
+}
+
+// slots lists the string parameters of safe operations that answered.
+func slots(s *scan.Session) []slot {
+	var out []slot
+	for _, op := range s.Ops {
+		if op.Method != "GET" {
+			continue
+		}
+		var base *scan.Exchange
+		for _, id := range s.Identities {
+			if v := s.View(op, id.Name); scan.Success(v) {
+				base = v
+				break
+			}
+		}
+		if base == nil {
+			if v := s.View(op, ""); scan.Success(v) {
+				base = v
+			} else if !op.RequiresAuth {
+				base = &scan.Exchange{Req: s.Build(op, nil)}
+			}
+		}
+		if base == nil {
+			continue
+		}
+		for _, p := range op.Parameters() {
+			if p.In != "query" && p.In != "path" {
+				continue
+			}
+			if p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type != nil && !p.Schema.Value.Type.Is("string") {
+				continue
+			}
+			out = append(out, slot{op: op, base: base, name: p.Name, in: p.In})
+		}
+	}
+	return out
+}
+
+// Run implements scan.Check.
+func (c Check) Run(ctx context.Context, s *scan.Session) error {
+	for _, sl := range slots(s) {
+		for _, step := range []struct {
+			rule string
+			run  func(context.Context, *scan.Session, slot) error
+		}{{SQL.ID, sqli}, {NoSQL.ID, nosqli}, {Traversal.ID, traversal}, {Command.ID, c.command}} {
+			if !s.Enabled(step.rule) {
+				continue
+			}
+			if err := step.run(ctx, s, sl); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func send(ctx context.Context, s *scan.Session, sl slot, value string) (*scan.Exchange, error) {
+	return s.Send(ctx, sl.with(s, value), sl.base.As)
+}
+
+var sqlErrors = regexp.MustCompile(`(?i)(SQL syntax|SQLSTATE|syntax error at or near|unterminated quoted string|unrecognized token|near ".*": syntax error|sqlite3?[._ ]|ORA-\d{5}|quoted string not properly terminated|PG::SyntaxError|psycopg2|com\.mysql\.jdbc|System\.Data\.SqlClient|Unclosed quotation mark|SQLITE_ERROR)`)
+
+func sqli(ctx context.Context, s *scan.Session, sl slot) error {
+	cur := sl.current()
+	control, err := send(ctx, s, sl, cur)
+	if err != nil {
+		return err
+	}
+	if sqlErrors.Match(control.Resp.Body) {
+		return nil
+	}
+	// Error-based: a lone quote breaks the query twice; two quotes (an
+	// escaped quote) do not.
+	quote, err := send(ctx, s, sl, cur+"'")
+	if err != nil {
+		return err
+	}
+	if m := sqlErrors.Find(quote.Resp.Body); m != nil {
+		again, err := send(ctx, s, sl, cur+"'")
+		if err != nil {
+			return err
+		}
+		escaped, err := send(ctx, s, sl, cur+"''")
+		if err != nil {
+			return err
+		}
+		if sqlErrors.Match(again.Resp.Body) && !sqlErrors.Match(escaped.Resp.Body) {
+			f := scan.Finding(SQL, sl.op, findings.Certain, "SQL injection (error-based)",
+				fmt.Sprintf("%s=%q' made the database fail twice (%q); with the quote escaped ('') it did not.", sl.name, cur, string(m)))
+			f.Key = sl.name
+			f.Evidence = []findings.Exchange{scan.Evidence("the ordinary value (control)", control), scan.Evidence("a lone quote", quote), scan.Evidence("an escaped quote (control)", escaped)}
+			f.Curl = scan.Curl(quote)
+			s.Report(f)
+			return nil
+		}
+	}
+	// Boolean-based: the false condition answers like a value that matches
+	// nothing; the true one differs; twice.
+	const none = "rampartzq"
+	for _, p := range []struct{ t, f string }{{"' OR '1'='1", "' AND '1'='2"}, {" OR 1=1", " AND 1=2"}} {
+		base, err := send(ctx, s, sl, none)
+		if err != nil {
+			return err
+		}
+		var tr, fa *scan.Exchange
+		confirmed := true
+		for round := 0; round < 2 && confirmed; round++ {
+			if tr, err = send(ctx, s, sl, none+p.t); err != nil {
+				return err
+			}
+			if fa, err = send(ctx, s, sl, none+p.f); err != nil {
+				return err
+			}
+			confirmed = scan.Success(tr) && scan.Success(fa) && scan.Success(base) &&
+				scan.Compare(base.Resp.Body, fa.Resp.Body).Values >= 0.95 && scan.Compare(base.Resp.Body, tr.Resp.Body).Values < 0.8
+		}
+		if confirmed {
+			f := scan.Finding(SQL, sl.op, findings.Certain, "SQL injection (boolean-based)",
+				fmt.Sprintf("%s=%q answers like a value that matches nothing, %s=%q answers something else (%d bytes), twice: the condition runs in the query.", sl.name, none+p.f, sl.name, none+p.t, len(tr.Resp.Body)))
+			f.Key = sl.name
+			f.Evidence = []findings.Exchange{scan.Evidence("a value that matches nothing (control)", base), scan.Evidence("the false condition", fa), scan.Evidence("the true condition", tr)}
+			f.Curl = scan.Curl(tr)
+			s.Report(f)
+			return nil
+		}
+	}
+	return nil
+}
+
+func nosqli(ctx context.Context, s *scan.Session, sl slot) error {
+	if sl.in != "query" {
+		return nil
+	}
+	const none = "rampart-scan-no-match"
+	var plain, absent, op *scan.Exchange
+	for round := 0; round < 2; round++ {
+		var err error
+		if plain, err = send(ctx, s, sl, none); err != nil {
+			return err
+		}
+		r := sl.base.Req.Clone()
+		r.Query.Del(sl.name)
+		// The parameter left out is the second control: an API that
+		// ignores the unknown key answers like this.
+		if absent, err = s.Send(ctx, r.Clone(), sl.base.As); err != nil {
+			return err
+		}
+		r.Query.Set(sl.name+"[$ne]", none)
+		if op, err = s.Send(ctx, r, sl.base.As); err != nil {
+			return err
+		}
+		if !scan.Success(op) || !scan.Success(plain) || scan.Compare(plain.Resp.Body, op.Resp.Body).Values >= 0.8 ||
+			len(op.Resp.Body) <= len(plain.Resp.Body) || scan.Compare(absent.Resp.Body, op.Resp.Body).Values >= 0.8 {
+			return nil
+		}
+	}
+	f := scan.Finding(NoSQL, sl.op, findings.Firm, "NoSQL operator injection",
+		fmt.Sprintf("%s=%s matches nothing, %s[$ne]=%s answers %d bytes more, twice: the parameter is read as a query operator.", sl.name, none, sl.name, none, len(op.Resp.Body)-len(plain.Resp.Body)))
+	f.Key = sl.name
+	f.Evidence = []findings.Exchange{scan.Evidence("a value that matches nothing (control)", plain), scan.Evidence("the parameter left out (control)", absent), scan.Evidence("the same with [$ne]", op)}
+	f.Curl = scan.Curl(op)
+	s.Report(f)
+	return nil
+}
+
+// nameHas reports whether a parameter name has one of the words, split at
+// punctuation and camelCase (targetHost, target_host: target, host).
+func nameHas(name string, words ...string) bool {
+	var parts []string
+	cur := []rune{}
+	flush := func() {
+		if len(cur) > 0 {
+			parts = append(parts, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	for i, r := range name {
+		switch {
+		case !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'):
+			flush()
+		case r >= 'A' && r <= 'Z' && i > 0:
+			flush()
+			cur = append(cur, r)
+		default:
+			cur = append(cur, r)
+		}
+	}
+	flush()
+	for _, p := range parts {
+		for _, w := range words {
+			if p == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var fileWords = []string{"file", "filename", "path", "name", "doc", "document", "template", "page", "include", "download", "attachment", "dir", "folder", "image", "report"}
+
+var commandWords = []string{"host", "hostname", "ip", "addr", "address", "domain", "cmd", "command", "exec", "run", "ping", "target", "server", "file", "filename", "path", "dir"}
+
+func traversal(ctx context.Context, s *scan.Session, sl slot) error {
+	if !nameHas(sl.name, fileWords...) {
+		return nil
+	}
+	for _, payload := range []string{"../../../../../../../../etc/passwd", "..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd", "/etc/passwd"} {
+		v := payload
+		if strings.Contains(v, "%2f") {
+			v, _ = url.PathUnescape(v)
+		}
+		ex, err := send(ctx, s, sl, v)
+		if err != nil {
+			return err
+		}
+		if !passwd.Match(ex.Resp.Body) {
+			continue
+		}
+		again, err := send(ctx, s, sl, v)
+		if err != nil {
+			return err
+		}
+		if !passwd.Match(again.Resp.Body) || (sl.base.Resp != nil && passwd.Match(sl.base.Resp.Body)) {
+			continue
+		}
+		f := scan.Finding(Traversal, sl.op, findings.Certain, "Path traversal",
+			fmt.Sprintf("%s=%q returned /etc/passwd (root:x:0:0:...), twice.", sl.name, v))
+		f.Key = sl.name
+		f.Evidence = []findings.Exchange{scan.Evidence("the traversal", ex)}
+		f.Curl = scan.Curl(ex)
+		s.Report(f)
+		return nil
+	}
+	return nil
+}
+
+var passwd = regexp.MustCompile(`root:[x*!]?:0:0:`)
+
+// command injects shell sleeps into command-shaped parameters: the answer
+// must be late by about the delay asked for, twice the delay for twice
+// the sleep, and on time for a zero sleep.
+func (c Check) command(ctx context.Context, s *scan.Session, sl slot) error {
+	if !nameHas(sl.name, commandWords...) {
+		return nil
+	}
+	d := c.Delay
+	if d == 0 {
+		d = 2 * time.Second
+	}
+	secs := int(d.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	cur := sl.current()
+	base, err := send(ctx, s, sl, cur)
+	if err != nil {
+		return err
+	}
+	t0 := base.Resp.Duration
+	for _, form := range []string{";sleep %d;", "$(sleep %d)", "`sleep %d`", "|sleep %d|", "&&sleep %d&&"} {
+		one, err := send(ctx, s, sl, cur+fmt.Sprintf(form, secs))
+		if err != nil {
+			return err
+		}
+		if one.Resp.Duration < t0+d*9/10 {
+			continue
+		}
+		zero, err := send(ctx, s, sl, cur+fmt.Sprintf(form, 0))
+		if err != nil {
+			return err
+		}
+		two, err := send(ctx, s, sl, cur+fmt.Sprintf(form, 2*secs))
+		if err != nil {
+			return err
+		}
+		if zero.Resp.Duration >= t0+d/2 || two.Resp.Duration < t0+2*d*9/10 {
+			continue
+		}
+		f := scan.Finding(Command, sl.op, findings.Certain, "OS command injection (time-based)",
+			fmt.Sprintf("%s with %q answered after %s, with sleep %d after %s, with sleep 0 after %s (ordinary: %s): the value runs in a shell.",
+				sl.name, fmt.Sprintf(form, secs), one.Resp.Duration.Round(time.Millisecond), 2*secs, two.Resp.Duration.Round(time.Millisecond), zero.Resp.Duration.Round(time.Millisecond), t0.Round(time.Millisecond)))
+		f.Key = sl.name
+		f.Evidence = []findings.Exchange{scan.Evidence("the ordinary value (control)", base), scan.Evidence("sleep 0 (control)", zero), scan.Evidence(fmt.Sprintf("sleep %d", secs), one), scan.Evidence(fmt.Sprintf("sleep %d", 2*secs), two)}
+		f.Curl = scan.Curl(one)
+		s.Report(f)
+		return nil
+	}
+	return nil
+}
