@@ -117,7 +117,9 @@ var rules = map[string]struct {
 	"internal/scan/misconfig": {[]string{"findings", "scan"}, nil},
 	"internal/scan/ssrf":      {[]string{"findings", "scan"}, []string{"github.com/getkin/kin-openapi"}},
 	"internal/scan/injection": {[]string{"findings", "scan"}, nil},
-	"internal/scan/suite":     {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/injection", "scan/limits", "scan/misconfig", "scan/ssrf"}, nil},
+	"internal/scan/inventory": {[]string{"findings", "scan"}, nil},
+	"internal/scan/flows":     {[]string{"findings", "scan", "scan/limits"}, nil},
+	"internal/scan/suite":     {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/flows", "scan/injection", "scan/inventory", "scan/limits", "scan/misconfig", "scan/ssrf"}, nil},
 	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "findings", "gateway", "keyring", "openapi", "pipeline", "scan", "scan/suite", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }

@@ -113,6 +113,7 @@ type Session struct {
 	listSeen map[*Object]map[*Identity]bool
 	// subjectTried: op key + identity name whose subject was tried as id.
 	subjectTried map[string]bool
+	facts        map[string]bool
 	findingN     atomic.Int64
 	only         func(rule string) bool
 }
@@ -250,6 +251,27 @@ func (s *Session) TLSConfig() *tls.Config {
 	}
 	return &tls.Config{}
 }
+
+// SetFact records something one check learned for a later one (for
+// example "rate-limited": a burst met a 429).
+func (s *Session) SetFact(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.facts == nil {
+		s.facts = map[string]bool{}
+	}
+	s.facts[name] = true
+}
+
+// Fact reports whether a fact was recorded.
+func (s *Session) Fact(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.facts[name]
+}
+
+// URL returns the absolute URL a request goes to.
+func (s *Session) URL(r *Request) string { return s.client.url(r) }
 
 // Requests returns how many requests were sent.
 func (s *Session) Requests() int { return int(s.client.sent.Load()) }

@@ -37,6 +37,15 @@ var (
 		OWASP:       "API4:2023", Severity: findings.Medium}
 )
 
+// ReDoS is the slow-pattern rule.
+var ReDoS = findings.Rule{ID: "rampart.scan.api4.redos", Name: "Input that takes seconds to process (ReDoS)",
+	Description: "A short input shaped to make a backtracking regular expression explode keeps the target busy for seconds, while the same input a few characters long is answered at once.",
+	Help:        "Validate input with a linear-time engine (Go's regexp, RE2) or bound the input's length before matching; cap request time.",
+	OWASP:       "API4:2023", Severity: findings.Medium}
+
+// FactRateLimited is set on the session when the burst met a limit.
+const FactRateLimited = "rate-limited"
+
 // Check runs the resource-consumption rules.
 type Check struct {
 	// Burst is the number of requests in the rate-limit burst (0: 60).
@@ -47,7 +56,7 @@ type Check struct {
 func (Check) Name() string { return "resource-limits" }
 
 // Rules implements scan.Check.
-func (Check) Rules() []findings.Rule { return []findings.Rule{RateLimit, PageSize, BodySize} }
+func (Check) Rules() []findings.Rule { return []findings.Rule{RateLimit, PageSize, BodySize, ReDoS} }
 
 // Run implements scan.Check.
 func (c Check) Run(ctx context.Context, s *scan.Session) error {
@@ -66,7 +75,93 @@ func (c Check) Run(ctx context.Context, s *scan.Session) error {
 			return err
 		}
 	}
+	if s.Enabled(ReDoS.ID) {
+		if err := redos(ctx, s); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+var redosWords = []string{"email", "mail", "regex", "pattern", "search", "filter", "q", "query", "match", "expr", "name", "username", "url"}
+
+// redos sends an evil input (a long run that nearly matches, then a
+// character that does not) to string parameters of safe operations that
+// validate text: the spec gives them a pattern or a format, or their name
+// says so. It counts when the long input takes over a second and ten
+// times the short one, twice.
+func redos(ctx context.Context, s *scan.Session) error {
+	tried := 0
+	for _, op := range s.Ops {
+		if op.Method != "GET" || tried >= 8 {
+			continue
+		}
+		var base *scan.Exchange
+		for _, id := range s.Identities {
+			if v := s.View(op, id.Name); scan.Success(v) {
+				base = v
+				break
+			}
+		}
+		if base == nil {
+			continue
+		}
+		for _, p := range op.Parameters() {
+			if p.In != "query" || tried >= 8 {
+				continue
+			}
+			var sc = p.Schema
+			validated := sc != nil && sc.Value != nil && (sc.Value.Pattern != "" || sc.Value.Format == "email")
+			if !validated && !wordIn(strings.ToLower(p.Name), redosWords) {
+				continue
+			}
+			tried++
+			evil := func(n int) string {
+				if sc != nil && sc.Value != nil && sc.Value.Format == "email" || strings.Contains(strings.ToLower(p.Name), "mail") {
+					return strings.Repeat("a", n) + "@" + strings.Repeat("a", n) + "!"
+				}
+				return strings.Repeat("a", n) + "!"
+			}
+			send := func(v string) (*scan.Exchange, error) {
+				r := base.Req.Clone()
+				r.Query.Set(p.Name, v)
+				return s.Send(ctx, r, base.As)
+			}
+			short, err := send(evil(6))
+			if err != nil {
+				return err
+			}
+			var long [2]*scan.Exchange
+			slow := true
+			for i := 0; i < 2 && slow; i++ {
+				if long[i], err = send(evil(28)); err != nil {
+					return err
+				}
+				d := long[i].Resp.Duration
+				slow = d > time.Second && d > 10*short.Resp.Duration
+			}
+			if !slow {
+				continue
+			}
+			f := scan.Finding(ReDoS, op, findings.Firm, "Slow input (ReDoS)",
+				fmt.Sprintf("%s with a 29-character evil input took %s and %s; with 7 characters %s.", p.Name,
+					long[0].Resp.Duration.Round(time.Millisecond), long[1].Resp.Duration.Round(time.Millisecond), short.Resp.Duration.Round(time.Millisecond)))
+			f.Key = p.Name
+			f.Evidence = []findings.Exchange{scan.Evidence("the short input (control)", short), scan.Evidence("the evil input", long[0])}
+			f.Curl = scan.Curl(long[0])
+			s.Report(f)
+		}
+	}
+	return nil
+}
+
+func wordIn(w string, list []string) bool {
+	for _, x := range list {
+		if w == x {
+			return true
+		}
+	}
+	return false
 }
 
 // burst sends Burst requests to one cheap operation as the least
@@ -144,6 +239,7 @@ func (c Check) burst(ctx context.Context, s *scan.Session) error {
 	close(work)
 	wg.Wait()
 	if first429 != nil {
+		s.SetFact(FactRateLimited)
 		return nil
 	}
 	if errOnce != nil {

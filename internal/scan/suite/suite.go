@@ -9,7 +9,9 @@ import (
 	"github.com/rampart-gw/rampart/internal/scan/authn"
 	"github.com/rampart-gw/rampart/internal/scan/authz"
 	"github.com/rampart-gw/rampart/internal/scan/exposure"
+	"github.com/rampart-gw/rampart/internal/scan/flows"
 	"github.com/rampart-gw/rampart/internal/scan/injection"
+	"github.com/rampart-gw/rampart/internal/scan/inventory"
 	"github.com/rampart-gw/rampart/internal/scan/limits"
 	"github.com/rampart-gw/rampart/internal/scan/misconfig"
 	"github.com/rampart-gw/rampart/internal/scan/ssrf"
@@ -28,11 +30,17 @@ func Checks() []scan.Check {
 		misconfig.Check{},
 		ssrf.Check{},
 		injection.Check{},
+		inventory.Check{},
 		// Writes next, on objects the scan may change.
 		authz.MassAssignmentCheck{},
 		// The burst last but one: a rate limit it trips must not starve
 		// the checks before it.
 		limits.Check{},
+		// After the burst, whose outcome it reads.
+		flows.Check{},
+		// Failed logins last: a login limit they trip must not starve the
+		// checks before them.
+		authn.LoginCheck{},
 	}
 }
 

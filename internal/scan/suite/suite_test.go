@@ -84,6 +84,12 @@ func TestTwins(t *testing.T) {
 			t.Errorf("fixed twin: %s %s %s %s: %s", f.Severity, f.RuleID, f.Method, f.PathTemplate, f.Message)
 		}
 	}
+	for _, f := range fixed.Findings {
+		t.Logf("fixed twin (below medium): %s %s %s %s", f.Severity, f.RuleID, f.Method, f.PathTemplate)
+	}
+	t.Logf("vulnerable twin: %d findings from %d rules, %d requests in %s; fixed twin: %d findings, %d requests in %s",
+		len(vuln.Findings), len(fired), vuln.Stats["requests"], vuln.Finished.Sub(vuln.Started).Round(time.Millisecond),
+		len(fixed.Findings), fixed.Stats["requests"], fixed.Finished.Sub(fixed.Started).Round(time.Millisecond))
 	if t.Failed() {
 		var b strings.Builder
 		_ = findings.WriteText(&b, vuln)
