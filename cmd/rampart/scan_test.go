@@ -150,4 +150,27 @@ func TestScanDemo(t *testing.T) {
 	started2, _ := time.Parse(time.RFC3339Nano, gw["started"].(string))
 	finished2, _ := time.Parse(time.RFC3339Nano, gw["finished"].(string))
 	t.Logf("gateway: %v requests in %s, %d findings", stats["requests"], finished2.Sub(started2).Round(time.Millisecond), len(gw["findings"].([]any)))
+
+	// An OAuth2 client-credentials identity from scan.yaml, against the
+	// gateway's own token server, passes the pre-flight.
+	cfg := filepath.Join(dir, "scan.yaml")
+	doc := "spec: " + creds.Spec + "\ntarget: " + creds.Gateway + "\nidentities:\n  carol-svc:\n    client_credentials:\n" +
+		"      token_url: " + creds.Gateway + "/oauth/token\n      client_id: " + creds.Users["carol"].ClientID + "\n      client_secret: ${CAROL_KEY}\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CAROL_KEY", creds.Users["carol"].APIKey)
+	var out, errOut bytes.Buffer
+	code = run([]string{"scan", "--quiet", "--config", cfg, "--cacert", creds.CACert, "--checks", "rampart.scan.api2.unauthenticated", "--format", "json"}, &out, &errOut)
+	if code != exitOK || strings.Contains(out.String(), "not proven") || strings.Contains(out.String(), "could not be proven") {
+		t.Errorf("client-credentials identity: code %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	// A credential the gateway refuses stops the scan before it starts.
+	out.Reset()
+	errOut.Reset()
+	code = run([]string{"scan", "--quiet", "--spec", creds.Spec, "--target", creds.Gateway, "--cacert", creds.CACert,
+		"--identity", "mallory=Authorization: Bearer forged.token.value"}, &out, &errOut)
+	if code != exitFailure || !strings.Contains(errOut.String(), "identity is not authenticated: mallory") || strings.Contains(errOut.String(), "forged.token") {
+		t.Errorf("refused identity: code %d, stderr %q", code, errOut.String())
+	}
 }

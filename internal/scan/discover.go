@@ -58,7 +58,9 @@ func (s *Session) preflight(ctx context.Context) error {
 			}
 			last = ex
 			switch {
-			case ex.Resp.Status == http.StatusUnauthorized:
+			case ex.Resp.Status == http.StatusUnauthorized, Denied(ex) && ex.Resp.Status == anon[i].Resp.Status:
+				// Refused like an anonymous caller (a 403 for everyone is
+				// a ban or a firewall, not a proof).
 				refused++
 			case Denied(anon[i]):
 				proven = true

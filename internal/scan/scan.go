@@ -497,6 +497,9 @@ func (s *Session) Run(ctx context.Context) (*findings.Report, error) {
 			stop(err)
 		}
 	}
+	if r.Complete {
+		s.checkStillWelcome(ctx)
+	}
 	s.cleanup(context.WithoutCancel(ctx))
 	s.setPhase("done", len(s.opts.Checks)+1)
 	s.mu.Lock()
@@ -507,6 +510,31 @@ func (s *Session) Run(ctx context.Context) (*findings.Report, error) {
 	r.Stats = map[string]int{"requests": s.Requests(), "operations": len(s.Ops), "identities": len(s.Identities)}
 	r.Finalize()
 	return r, nil
+}
+
+// checkStillWelcome repeats one request that succeeded in discovery: if
+// the target now refuses it, it probably banned or locked out the scanner
+// along the way, and the checks after that point saw refusals, not the
+// API. The user is told; nothing is reported as found or not found.
+func (s *Session) checkStillWelcome(ctx context.Context) {
+	for _, op := range s.Ops {
+		if op.Method != "GET" {
+			continue
+		}
+		for _, id := range s.Identities {
+			v := s.View(op, id.Name)
+			if !Success(v) {
+				continue
+			}
+			ex, err := s.Send(ctx, v.Req.Clone(), id)
+			if err != nil || Success(ex) {
+				return
+			}
+			s.Note("the target refused at the end (%d) a request it answered %d during discovery (%s %s as %s): it may have banned or rate-limited the scanner along the way, so later checks may have missed weaknesses; scan again after its ban expires, or at a lower --rate",
+				ex.Resp.Status, v.Resp.Status, op.Method, op.Path, id.Name)
+			return
+		}
+	}
 }
 
 // cleanup deletes the objects the scan created, where the spec has a

@@ -234,7 +234,7 @@ func attack(ctx context.Context, s *scan.Session, id *scan.Identity, tok *token,
 	alg, _ := tok.header["alg"].(string)
 	key := id.Name + ":" + alg
 	if s.Enabled(JWTNone.ID) {
-		for _, none := range []string{"none", "None"} {
+		for _, none := range []string{"none"} {
 			h := clone(tok.header)
 			h["alg"] = none
 			ex, ok, err := try(ctx, s, id, t, seg(h)+"."+tok.raw[1]+".")

@@ -157,7 +157,7 @@ func (a *API) Handler() http.Handler {
 		}
 	}
 	newInjections(a.fixed).register(mux, authed)
-	(&extras{fixed: a.fixed, failures: map[string]int{}}).register(mux, authed)
+	(&extras{fixed: a.fixed, token: a.Token, failures: map[string]int{}}).register(mux, authed)
 	mux.HandleFunc("GET /users", authed(a.listUsers))
 	mux.HandleFunc("GET /users/{id}", authed(a.getUser))
 	mux.HandleFunc("PUT /users/{id}", authed(a.putUser))

@@ -12,12 +12,14 @@ import (
 // endpoints.
 type extras struct {
 	fixed bool
+	token func(sub string) string
 
 	mu       sync.Mutex // guards failures
 	failures map[string]int
 }
 
-var passwords = map[string]string{"alice": "alice-password-1", "bob": "bob-password-1", "carol": "carol-password-1"}
+// Passwords are the twin's users' passwords, for login identities.
+var Passwords = map[string]string{"alice": "alice-password-1", "bob": "bob-password-1", "carol": "carol-password-1"}
 
 func (e *extras) register(mux *http.ServeMux, authed func(func(http.ResponseWriter, *http.Request, *user)) http.HandlerFunc) {
 	orders := func(w http.ResponseWriter, _ *http.Request, me *user) {
@@ -52,7 +54,7 @@ func (e *extras) login(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest)
 		return
 	}
-	want, known := passwords[in.Username]
+	want, known := Passwords[in.Username]
 	if e.fixed {
 		e.mu.Lock()
 		e.failures[in.Username]++
@@ -79,7 +81,7 @@ func (e *extras) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, 200, map[string]string{"status": "logged in"})
+	writeJSON(w, 200, map[string]string{"access_token": e.token(in.Username), "token_type": "Bearer"})
 }
 
 var emailRE = regexp.MustCompile(`^([a-z]+)+@([a-z]+)+\.[a-z]+$`)
