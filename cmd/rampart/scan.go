@@ -81,7 +81,7 @@ See docs/scan.md.`,
 func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	if f.listChecks {
 		for _, r := range suite.Rules() {
-			fmt.Fprintf(stdout, "%-42s %-9s %-6s %s\n", r.ID, r.OWASP, r.Severity, r.Name)
+			fmt.Fprintf(stdout, "%-42s %-9s %-8s %s\n", r.ID, r.OWASP, r.Severity, r.Name)
 		}
 		return nil
 	}
@@ -283,7 +283,7 @@ func writeReport(path string, f findings.Format, r *findings.Report) error {
 		return fmt.Errorf("writing report %s: %w", path, err)
 	}
 	if err := findings.Write(fh, f, r); err != nil {
-		fh.Close()
+		_ = fh.Close()
 		return fmt.Errorf("writing report %s: %w", path, err)
 	}
 	if err := fh.Close(); err != nil {

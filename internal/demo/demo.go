@@ -249,7 +249,7 @@ func Run(ctx context.Context, o Options) error {
 					"signed identity for the upstream: X-Rampart-Identity, an ES256 JWT (60s) verifiable with the admin listener's /.well-known/jwks.json; signing keys rotate daily, encrypted at rest",
 				},
 				NotYet: []string{
-					"the WAF stage, the web console, rampart lint and rampart scan",
+					"the WAF stage, the web console and rampart lint",
 				},
 			}
 			if err := writeCredentials(filepath.Join(o.DataDir, "demo-credentials.json"), creds); err != nil {
@@ -310,6 +310,10 @@ func printBanner(w io.Writer, c Credentials, credsPath string) {
 	p("  curl --cacert %s -X PUT -H \"Authorization: Bearer $(jq -r .users.bob.jwt %s)\" -H 'Content-Type: application/json' -d '{\"ssn\":\"536-22-6789\"}' %s/api/users/bob", c.CACert, absPath(credsPath), c.Gateway)
 	p("  curl --cacert %s -H \"Authorization: Bearer $(jq -r .users.alice.jwt %s)\" %s/api/users/bob   # ssn ***-**-6789 (bob reads it in clear)", c.CACert, absPath(credsPath), c.Gateway)
 	p("  RAMPART_ADDR=%s RAMPART_TOKEN=%s RAMPART_CACERT=%s rampart keys shred bob   # then nobody can read it", c.Admin, c.AdminToken, c.CACert)
+	if c.Unprotected != "" {
+		p("  rampart scan --spec %s --target %s --admin alice --allow-writes --identity \"alice=Authorization: Bearer $(jq -r .users.alice.jwt %s)\" --identity \"bob=Authorization: Bearer $(jq -r .users.bob.jwt %s)\" --identity \"carol=Authorization: Bearer $(jq -r .users.carol.jwt %s)\"   # the bare API's weaknesses; then --target %s --cacert %s: none of them",
+			c.Spec, c.Unprotected, absPath(credsPath), absPath(credsPath), absPath(credsPath), c.Gateway, c.CACert)
+	}
 	p("  curl --cacert %s -H 'Authorization: Bearer %s' %s/metrics", c.CACert, c.AdminToken, c.Admin)
 	p("")
 	p("Enforced now:")

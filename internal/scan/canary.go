@@ -54,7 +54,9 @@ func (c *Canary) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 		return
 	}
-	_, _ = w.Write([]byte("rampart-canary " + token + "\n"))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write([]byte("rampart-canary " + token + "\n")) // #nosec G705 -- text/plain, nosniff
 }
 
 // Addr is the canary's host:port.

@@ -193,6 +193,7 @@ func (s *Session) learn(op *Op, ex *Exchange, id *Identity) {
 		return
 	}
 	parents := s.paramValues(op, ex)
+	s.followLinks(op, ex, doc, id, false)
 	for itemPath, param := range s.itemPaths(op.Path) {
 		for _, item := range listItems(doc) {
 			v, ok := idOf(item, param)
@@ -219,6 +220,92 @@ func (s *Session) learn(op *Op, ex *Exchange, id *Identity) {
 			}
 		}
 	}
+}
+
+// followLinks applies the spec's links of the answered response: a
+// parameter given as $response.body#/pointer feeds the linked operation's
+// path parameter, so an id one operation returns reaches the next. created
+// marks the objects as the scan's own (the answer of a creation).
+func (s *Session) followLinks(op *Op, ex *Exchange, doc any, id *Identity, created bool) {
+	if op.Op.Responses == nil {
+		return
+	}
+	resp := op.Op.Responses.Value(strconv.Itoa(ex.Resp.Status))
+	if resp == nil || resp.Value == nil {
+		return
+	}
+	for _, l := range resp.Value.Links {
+		if l == nil || l.Value == nil {
+			continue
+		}
+		var target *Op
+		for _, o := range s.Ops {
+			if l.Value.OperationID != "" && o.Op.OperationID == l.Value.OperationID {
+				target = o
+			}
+		}
+		if target == nil {
+			continue
+		}
+		values := map[string]string{}
+		for name, expr := range l.Value.Parameters {
+			e, ok := expr.(string)
+			if !ok {
+				continue
+			}
+			name = strings.TrimPrefix(name, "path.")
+			ptr, ok := strings.CutPrefix(e, "$response.body#")
+			if !ok {
+				continue
+			}
+			if v, ok := pointer(doc, ptr); ok {
+				values[name] = v
+			}
+		}
+		if len(target.Params) == 0 {
+			continue
+		}
+		last := target.Params[len(target.Params)-1]
+		v, ok := values[last]
+		if !ok {
+			continue
+		}
+		o := &Object{Path: target.Path, Param: last, ID: v, Parents: without(values, last), Created: created}
+		if created || (id.Subject != "" && v == id.Subject) {
+			o.Owner = id
+		}
+		s.AddObject(o)
+	}
+}
+
+// pointer reads an RFC 6901 JSON pointer from a decoded document as a
+// string id.
+func pointer(doc any, ptr string) (string, bool) {
+	cur := doc
+	if ptr != "" {
+		for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+			switch x := cur.(type) {
+			case map[string]any:
+				cur = x[tok]
+			case []any:
+				i, err := strconv.Atoi(tok)
+				if err != nil || i < 0 || i >= len(x) {
+					return "", false
+				}
+				cur = x[i]
+			default:
+				return "", false
+			}
+		}
+	}
+	switch v := cur.(type) {
+	case string:
+		return v, v != ""
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	}
+	return "", false
 }
 
 // paramValues recovers the path parameter values of a sent request.
@@ -333,7 +420,7 @@ func (s *Session) ownersFromLists() {
 // end where the spec allows it.
 func (s *Session) create(ctx context.Context) error {
 	for _, op := range s.Ops {
-		if op.Method != "POST" || len(op.Params) > 0 || len(s.itemPaths(op.Path)) == 0 {
+		if op.Method != "POST" || len(op.Params) > 0 || (len(s.itemPaths(op.Path)) == 0 && !hasLinks(op)) {
 			continue
 		}
 		for _, id := range s.Identities {
@@ -345,6 +432,18 @@ func (s *Session) create(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func hasLinks(op *Op) bool {
+	if op.Op.Responses == nil {
+		return false
+	}
+	for _, r := range op.Op.Responses.Map() {
+		if r != nil && r.Value != nil && len(r.Value.Links) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // CreationOp returns the POST that creates objects read at itemPath.
@@ -368,6 +467,7 @@ func (s *Session) Create(ctx context.Context, op *Op, id *Identity) (*Exchange, 
 	if json.Unmarshal(ex.Resp.Body, &m) != nil {
 		return ex, nil, nil
 	}
+	s.followLinks(op, ex, m, id, true)
 	var obj *Object
 	for itemPath, param := range s.itemPaths(op.Path) {
 		if v, ok := idOf(m, param); ok {

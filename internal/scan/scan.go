@@ -571,6 +571,12 @@ func (s *Session) FindOp(method, path string) *Op {
 func (s *Session) Plan() []string {
 	var out []string
 	for _, op := range s.Ops {
+		if op.Method == "POST" && len(op.Params) == 0 && (len(s.itemPaths(op.Path)) > 0 || hasLinks(op)) {
+			r := s.Build(op, nil)
+			out = append(out, fmt.Sprintf("%-7s %s  as each identity: creates an object the write checks may change, deleted at the end where a DELETE exists (%s)",
+				op.Method, s.client.url(r), describe(r)))
+			continue
+		}
 		if !op.Safe() {
 			out = append(out, fmt.Sprintf("%-7s %s  (not sent by discovery: writes only on objects the scan creates, or with --allow-writes)", op.Method, op.Path))
 			continue

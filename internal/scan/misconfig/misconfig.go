@@ -300,16 +300,16 @@ func tlsCheck(ctx context.Context, s *scan.Session) error {
 			}
 			continue
 		}
-		c.Close()
+		_ = c.Close()
 		weak = append(weak, v.name+" accepted")
 	}
 	cfg := s.TLSConfig()
-	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS12
-	cfg.InsecureSkipVerify = true // #nosec G402 -- a probe
+	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS12 // #nosec G402 -- a probe of what the server accepts
+	cfg.InsecureSkipVerify = true                                       // #nosec G402 -- a probe
 	cfg.CipherSuites = weakSuites()
 	if c, err := s.DialTLS(ctx, cfg); err == nil {
 		st := c.ConnectionState()
-		c.Close()
+		_ = c.Close()
 		weak = append(weak, fmt.Sprintf("weak cipher suite %s accepted over %s", tls.CipherSuiteName(st.CipherSuite), tls.VersionName(st.Version)))
 	} else if ctx.Err() != nil {
 		return ctx.Err()
