@@ -29,6 +29,7 @@ var errFindings = errors.New("findings at or above the --fail-on severity")
 type scanFlags struct {
 	config, spec, target, format, failOn, baseline, cacert string
 	identities, admins, subjects, outputs, checks, skip    []string
+	seeds                                                  []string
 	rate                                                   float64
 	budget                                                 int
 	timeout                                                time.Duration
@@ -59,6 +60,7 @@ See docs/scan.md.`,
 	fl.StringVar(&f.spec, "spec", "", "the OpenAPI 3.0/3.1 document: a file or an http(s) URL, JSON or YAML")
 	fl.StringVar(&f.target, "target", "", "the API's base URL (overrides the spec's servers)")
 	fl.StringArrayVar(&f.identities, "identity", nil, "NAME='Header: value', for example alice='Authorization: Bearer ...' (repeatable)")
+	fl.StringArrayVar(&f.seeds, "seed", nil, "a HAR file or Postman collection of recorded requests that feed discovery (repeatable)")
 	fl.StringArrayVar(&f.admins, "admin", nil, "the NAME of a privileged identity (repeatable)")
 	fl.StringArrayVar(&f.subjects, "subject", nil, "NAME=ID: the id of NAME's own objects (default: the sub claim of its JWT)")
 	fl.Float64Var(&f.rate, "rate", 0, "requests per second at most (default 20)")
@@ -186,6 +188,28 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	if rate < 0 || budget < 0 {
 		return usageError{errors.New("--rate and --budget must be positive")}
 	}
+	var seeds []scan.Seed
+	seedFiles := f.seeds
+	for _, p := range file.Seeds {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		seedFiles = append(seedFiles, p)
+	}
+	for _, p := range seedFiles {
+		b, err := os.ReadFile(p) // #nosec G304 -- the user's own --seed file
+		if err != nil {
+			return usageError{fmt.Errorf("--seed: %w", err)}
+		}
+		got, skipped, err := scan.ParseSeeds(p, b, target)
+		if err != nil {
+			return usageError{err}
+		}
+		if skipped > 0 && !f.quiet {
+			fmt.Fprintf(stderr, "scan: %s: %d recorded requests to other hosts or paths left out\n", p, skipped)
+		}
+		seeds = append(seeds, got...)
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	spec, err := openapi.Load(ctx, file.Spec, openapi.Options{})
@@ -196,7 +220,7 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	s, err := scan.New(scan.Options{
 		Spec: spec, Target: target, Identities: ids, Rate: rate, Budget: budget, Timeout: f.timeout,
 		AllowWrites: f.allowWrites || file.AllowWrites, Transport: tr, AllowHosts: file.AllowHosts,
-		Checks: suite.Checks(), Only: append(file.Checks, f.checks...), Skip: append(file.Skip, f.skip...),
+		Seeds: seeds, Checks: suite.Checks(), Only: append(file.Checks, f.checks...), Skip: append(file.Skip, f.skip...),
 		Version: version, Progress: prog.update,
 	})
 	if err != nil {

@@ -19,6 +19,9 @@ type File struct {
 	Spec string `yaml:"spec"`
 	// Target is the API's base URL; it overrides the spec's servers.
 	Target string `yaml:"target"`
+	// Seeds are HAR files or Postman collections of recorded requests
+	// (paths relative to scan.yaml).
+	Seeds []string `yaml:"seeds"`
 	// Rate caps requests per second (default 20).
 	Rate float64 `yaml:"rate"`
 	// Budget caps the number of requests (default 5000).

@@ -86,6 +86,7 @@ func (s *Session) preflight(ctx context.Context) error {
 // where it knows them, learns object ids from list and item responses
 // and from creations, and records each identity's view for the checks.
 func (s *Session) discover(ctx context.Context) error {
+	s.useSeeds()
 	if err := s.create(ctx); err != nil {
 		return err
 	}

@@ -63,6 +63,8 @@ type Options struct {
 	Transport *http.Transport
 	// AllowHosts are extra host:port pairs identities may contact.
 	AllowHosts []string
+	// Seeds are recorded requests (ParseSeeds) that feed discovery.
+	Seeds []Seed
 	// Checks run in order.
 	Checks []Check
 	// Only and Skip select rules by id or id prefix.
@@ -114,6 +116,7 @@ type Session struct {
 	// subjectTried: op key + identity name whose subject was tried as id.
 	subjectTried map[string]bool
 	facts        map[string]bool
+	unmatched    []Seed
 	findingN     atomic.Int64
 	only         func(rule string) bool
 }

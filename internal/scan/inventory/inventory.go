@@ -107,6 +107,26 @@ func undocumented(ctx context.Context, s *scan.Session) error {
 	if err != nil {
 		return err
 	}
+	seeds := s.UnmatchedSeeds()
+	if len(seeds) > 20 {
+		s.Note("inventory: %d recorded requests match no spec operation; the first 20 were probed", len(seeds))
+		seeds = seeds[:20]
+	}
+	for _, sd := range seeds {
+		ex, err := s.Send(ctx, &scan.Request{Method: "GET", Path: sd.Path, Query: sd.Query}, as)
+		if err != nil {
+			return err
+		}
+		if !scan.Success(ex) || (scan.Success(control) && scan.Compare(control.Resp.Body, ex.Resp.Body).Values >= 0.8) {
+			continue
+		}
+		f := scan.Finding(Undocumented, nil, findings.Firm, "Recorded request the spec does not declare",
+			fmt.Sprintf("GET %s, from the seed requests, matches no operation of the spec and answered %d; a random path answered %d.", sd.Path, ex.Resp.Status, control.Resp.Status))
+		f.Method, f.PathTemplate, f.Key = "GET", sd.Path, "seed:"+sd.Path
+		f.Evidence = []findings.Exchange{scan.Evidence("a random path (control)", control), scan.Evidence("the recorded request", ex)}
+		f.Curl = scan.Curl(ex)
+		s.Report(f)
+	}
 	for _, p := range probes {
 		if documented(s, p.path) {
 			continue

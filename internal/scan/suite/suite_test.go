@@ -44,7 +44,8 @@ func scanTwin(t *testing.T, fixed bool, specServer string) (*findings.Report, *s
 		ids = append(ids, id)
 	}
 	target, _ := url.Parse(srv.URL)
-	s, err := scan.New(scan.Options{Spec: spec, Target: target, Identities: ids, Rate: 200, AllowWrites: true, Checks: Checks(), Transport: tr})
+	s, err := scan.New(scan.Options{Spec: spec, Target: target, Identities: ids, Rate: 200, AllowWrites: true, Checks: Checks(), Transport: tr,
+		Seeds: []scan.Seed{{Method: "GET", Path: "/v1/orders"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +73,13 @@ func TestTwins(t *testing.T) {
 		if f.Curl == "" || len(f.Evidence) == 0 || f.OWASP == "" || f.Fingerprint == "" {
 			t.Errorf("finding %s %s %s lacks curl, evidence, category or fingerprint", f.RuleID, f.Method, f.PathTemplate)
 		}
+	}
+	seeded := false
+	for _, f := range vuln.Findings {
+		seeded = seeded || f.Key == "seed:/v1/orders"
+	}
+	if !seeded {
+		t.Error("the recorded request /v1/orders, not in the spec, was not reported")
 	}
 	for _, r := range Rules() {
 		if fired[r.ID] == 0 {
