@@ -108,7 +108,7 @@ var rules = map[string]struct {
 	"internal/openapi":        {nil, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
 	"internal/findings":       {nil, nil},
 	"internal/demo":           {[]string{"apikey", "config", "gateway", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
-	"internal/scan":           {[]string{"dlp", "findings", "openapi"}, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3", "golang.org/x/oauth2"}},
+	"internal/scan":           {[]string{"dlp", "findings", "jsonpath", "openapi"}, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3", "golang.org/x/oauth2"}},
 	"internal/scan/authz":     {[]string{"findings", "scan"}, nil},
 	"internal/scan/authn":     {[]string{"findings", "scan"}, nil},
 	"internal/scan/exposure":  {[]string{"dlp", "findings", "scan"}, []string{"github.com/getkin/kin-openapi"}},

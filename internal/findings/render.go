@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -81,7 +83,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	b.WriteByte('\n')
 	if len(r.Stats) > 0 {
-		keys := sortedKeys(r.Stats)
+		keys := slices.Sorted(maps.Keys(r.Stats))
 		parts := make([]string, 0, len(keys))
 		for _, k := range keys {
 			parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), r.Stats[k]))
@@ -160,17 +162,4 @@ func keySuffix(k string) string {
 		return ""
 	}
 	return " [" + k + "]"
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }

@@ -128,6 +128,14 @@ func (s *Session) Build(op *Op, values map[string]string) *Request {
 	return r
 }
 
+// BuildJSON is Build for a write with body as its JSON body.
+func (s *Session) BuildJSON(op *Op, values map[string]string, body any) *Request {
+	r := s.Build(op, values)
+	r.Body, _ = json.Marshal(body) // maps of JSON values: never fails
+	r.ContentType = "application/json"
+	return r
+}
+
 func sampleParam(p *openapi3.Parameter) any {
 	if p.Example != nil {
 		return p.Example

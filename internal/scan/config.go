@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"sort"
@@ -11,6 +12,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/rampart-gw/rampart/internal/jsonpath"
 )
 
 // File is scan.yaml: everything a scan needs, for CI. Flags override it.
@@ -91,15 +94,13 @@ func ParseFile(name string, b []byte) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, errEOF) || strings.Contains(err.Error(), "EOF") {
+		if errors.Is(err, io.EOF) { // an empty file
 			return &f, nil
 		}
 		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return &f, nil
 }
-
-var errEOF = errors.New("EOF")
 
 // LoadFile reads scan.yaml from path.
 func LoadFile(path string) (*File, error) {
@@ -208,10 +209,11 @@ func buildIdentity(name string, c IdentityFile) (*Identity, error) {
 			if tp == "" {
 				tp = "$.access_token"
 			}
-			if !strings.HasPrefix(tp, "$") {
-				return nil, fmt.Errorf("%s.login.token_path: must be a JSON path such as $.token", where)
+			path, err := jsonpath.Parse(tp)
+			if err != nil {
+				return nil, fmt.Errorf("%s.login.token_path: %w", where, err)
 			}
-			id.source = &login{req: &Request{Method: m, Path: l.Path, Body: []byte(body), ContentType: "application/json"}, tokenPath: tp}
+			id.source = &login{req: &Request{Method: m, Path: l.Path, Body: []byte(body), ContentType: "application/json"}, tokenPath: path, pathText: tp}
 		default:
 			id.source = &command{argv: c.Command}
 		}

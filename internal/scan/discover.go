@@ -193,7 +193,7 @@ func (s *Session) learn(op *Op, ex *Exchange, id *Identity) {
 	if json.Unmarshal(ex.Resp.Body, &doc) != nil {
 		return
 	}
-	parents := s.paramValues(op, ex)
+	parents := s.PathValues(op, ex)
 	s.followLinks(op, ex, doc, id, false)
 	for itemPath, param := range s.itemPaths(op.Path) {
 		for _, item := range listItems(doc) {
@@ -309,8 +309,8 @@ func pointer(doc any, ptr string) (string, bool) {
 	return "", false
 }
 
-// paramValues recovers the path parameter values of a sent request.
-func (s *Session) paramValues(op *Op, ex *Exchange) map[string]string {
+// PathValues recovers the path parameter values of a sent request.
+func (s *Session) PathValues(op *Op, ex *Exchange) map[string]string {
 	out := map[string]string{}
 	tmpl := strings.Split(op.Path, "/")
 	got := strings.Split(ex.Req.Path, "/")

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -72,14 +73,7 @@ func schemeHost(u string) string {
 	return u[:i+3+j]
 }
 
-func sortedHeaderKeys(h http.Header) []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedHeaderKeys(h http.Header) []string { return slices.Sorted(maps.Keys(h)) }
 
 func excerpt(b []byte) string {
 	if len(b) > excerptBytes {

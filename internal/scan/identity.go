@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/rampart-gw/rampart/internal/jsonpath"
 )
 
 // Identity is one principal the scan acts as. Its credential comes from
@@ -183,7 +185,8 @@ func (s *clientCredentials) fetch(ctx context.Context) (string, time.Time, error
 // login sends a login request and reads the token from its JSON response.
 type login struct {
 	req       *Request
-	tokenPath string
+	tokenPath jsonpath.Path
+	pathText  string
 	c         *client
 }
 
@@ -200,14 +203,18 @@ func (s *login) fetch(ctx context.Context) (string, time.Time, error) {
 	if ex.Resp.Status < 200 || ex.Resp.Status > 299 {
 		return "", time.Time{}, fmt.Errorf("login request %s %s: status %d", s.req.Method, s.req.Path, ex.Resp.Status)
 	}
-	var doc any
-	if err := json.Unmarshal(ex.Resp.Body, &doc); err != nil {
+	var tok string
+	_, _, err = jsonpath.Rewrite(ex.Resp.Body, []jsonpath.Path{s.tokenPath}, func(m jsonpath.Match) (jsonpath.Edit, error) {
+		if m.Kind == jsonpath.String && tok == "" {
+			tok, _ = jsonpath.DecodeString(m.Value)
+		}
+		return jsonpath.Edit{}, nil
+	})
+	if err != nil {
 		return "", time.Time{}, fmt.Errorf("login request %s %s: response is not JSON", s.req.Method, s.req.Path)
 	}
-	v, ok := lookupPath(doc, s.tokenPath)
-	tok, isString := v.(string)
-	if !ok || !isString {
-		return "", time.Time{}, fmt.Errorf("login request %s %s: no string at %s in the response", s.req.Method, s.req.Path, s.tokenPath)
+	if tok == "" {
+		return "", time.Time{}, fmt.Errorf("login request %s %s: no string at %s in the response", s.req.Method, s.req.Path, s.pathText)
 	}
 	return tok, tokenExpiry(tok), nil
 }
@@ -250,45 +257,6 @@ func tokenExpiry(tok string) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(int64(claims.Exp), 0)
-}
-
-// lookupPath reads a simple JSON path ($.a.b[0].c) from a decoded document.
-func lookupPath(doc any, path string) (any, bool) {
-	p := strings.TrimPrefix(strings.TrimPrefix(path, "$"), ".")
-	cur := doc
-	for p != "" {
-		var key string
-		if p[0] == '[' {
-			end := strings.IndexByte(p, ']')
-			if end < 0 {
-				return nil, false
-			}
-			idx := 0
-			if _, err := fmt.Sscanf(p[1:end], "%d", &idx); err != nil {
-				return nil, false
-			}
-			arr, ok := cur.([]any)
-			if !ok || idx < 0 || idx >= len(arr) {
-				return nil, false
-			}
-			cur, p = arr[idx], strings.TrimPrefix(p[end+1:], ".")
-			continue
-		}
-		end := strings.IndexAny(p, ".[")
-		if end < 0 {
-			key, p = p, ""
-		} else {
-			key, p = p[:end], strings.TrimPrefix(p[end:], ".")
-		}
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[key]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 // authHeader is a helper for the config: "Authorization: Bearer {token}"

@@ -66,10 +66,19 @@ identities:
 		{"identities:\n  bob: {header: 'X-A: 1', command: [x]}\n", "set exactly one of"},
 		{"identities:\n  bob: {header: '${NOPE_NOT_SET}'}\n", "NOPE_NOT_SET is not set"},
 		{"identities:\n  bob: {login: {path: login}}\n", "must be a path"},
+		{"identities:\n  bob: {login: {path: /login, token_path: '$.a['}}\n", "login.token_path"},
+		{"", ""},
 		{"identities:\n  bob: {client_credentials: {token_url: 'ftp://x', client_id: a, client_secret: b}}\n", "token_url"},
 		{"identities:\n  'b b': {header: 'X-A: 1'}\n", "use letters"},
 	}
 	for _, b := range bad {
+		if b.doc == "" {
+			// An empty file is an empty config, not an error.
+			if f, err := ParseFile("scan.yaml", nil); err != nil || f == nil {
+				t.Errorf("empty file: %v", err)
+			}
+			continue
+		}
 		f, err := ParseFile("scan.yaml", []byte(b.doc))
 		if err == nil {
 			_, err = f.BuildIdentities()

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -321,6 +322,20 @@ func (s *Session) setView(op *Op, name string, ex *Exchange) {
 	m[name] = ex
 }
 
+// FirstView returns the first successful discovery exchange on op among
+// ids (all identities when none are given), or nil.
+func (s *Session) FirstView(op *Op, ids ...*Identity) *Exchange {
+	if len(ids) == 0 {
+		ids = s.Identities
+	}
+	for _, id := range ids {
+		if v := s.View(op, id.Name); Success(v) {
+			return v
+		}
+	}
+	return nil
+}
+
 // Views returns every recorded exchange, for checks that look at all
 // responses (exposure).
 func (s *Session) Views() []*Exchange {
@@ -370,7 +385,7 @@ func (s *Session) AddObject(o *Object) *Object {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, old := range s.objects {
-		if old.Path == o.Path && old.ID == o.ID && maps(old.Parents, o.Parents) {
+		if old.Path == o.Path && old.ID == o.ID && maps.Equal(old.Parents, o.Parents) {
 			if old.Owner == nil && o.Owner != nil {
 				old.Owner = o.Owner
 			}
@@ -383,18 +398,6 @@ func (s *Session) AddObject(o *Object) *Object {
 		s.created = append(s.created, o)
 	}
 	return o
-}
-
-func maps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Privileged returns the identities marked privileged.

@@ -51,13 +51,7 @@ func (UnauthenticatedCheck) Run(ctx context.Context, s *scan.Session) error {
 		if !op.Safe() {
 			continue
 		}
-		var authed *scan.Exchange
-		for _, id := range append(s.Unprivileged(), s.Privileged()...) {
-			if v := s.View(op, id.Name); scan.Success(v) {
-				authed = v
-				break
-			}
-		}
+		authed := s.FirstView(op, append(s.Unprivileged(), s.Privileged()...)...)
 		if authed == nil {
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"hash"
+	"maps"
 	"math/big"
 	"net/url"
 	"strings"
@@ -131,14 +132,6 @@ func forge(header, claims map[string]any, sign func(string) string) string {
 	return in + "." + sign(in)
 }
 
-func clone(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // target is the operation the attacks are sent to, with its controls.
 type target struct {
 	op     *scan.Op
@@ -235,7 +228,7 @@ func attack(ctx context.Context, s *scan.Session, id *scan.Identity, tok *token,
 	key := id.Name + ":" + alg
 	if s.Enabled(JWTNone.ID) {
 		for _, none := range []string{"none"} {
-			h := clone(tok.header)
+			h := maps.Clone(tok.header)
 			h["alg"] = none
 			ex, ok, err := try(ctx, s, id, t, seg(h)+"."+tok.raw[1]+".")
 			if err != nil {
@@ -286,7 +279,7 @@ func attack(ctx context.Context, s *scan.Session, id *scan.Identity, tok *token,
 		if found && s.Enabled(JWTExpiry.ID) {
 			now := time.Now().Unix()
 			for _, v := range []struct{ claim, how string }{{"exp", "exp an hour in the past"}, {"nbf", "nbf an hour in the future"}} {
-				c := clone(tok.claims)
+				c := maps.Clone(tok.claims)
 				if v.claim == "exp" {
 					c["exp"] = now - 3600
 				} else {
@@ -420,7 +413,7 @@ func confusion(ctx context.Context, s *scan.Session, id *scan.Identity, tok *tok
 		}
 		p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 		for _, secret := range [][]byte{p, []byte(strings.TrimSuffix(string(p), "\n"))} {
-			h := clone(tok.header)
+			h := maps.Clone(tok.header)
 			h["alg"] = "HS256"
 			ex, ok, err := try(ctx, s, id, t, forge(h, tok.claims, func(in string) string { return hmacSign("HS256", secret, in) }))
 			if err != nil {

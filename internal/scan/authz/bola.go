@@ -154,10 +154,7 @@ func writeOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Objec
 			continue
 		}
 		marker := "rampart-scan-" + s.Canary.Token()[:8]
-		w := s.Build(op, o.Values())
-		w.Body, _ = json.Marshal(map[string]any{field: marker})
-		w.ContentType = "application/json"
-		ex, err := s.Send(ctx, w, b)
+		ex, err := s.Send(ctx, s.BuildJSON(op, o.Values(), map[string]any{field: marker}), b)
 		if err != nil {
 			return err
 		}
@@ -171,10 +168,7 @@ func writeOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Objec
 		if !bytes.Contains(after.Resp.Body, []byte(marker)) {
 			continue
 		}
-		restore := s.Build(op, o.Values())
-		restore.Body, _ = json.Marshal(map[string]any{field: doc[field]})
-		restore.ContentType = "application/json"
-		if _, err := s.Send(ctx, restore, o.Owner); err != nil {
+		if _, err := s.Send(ctx, s.BuildJSON(op, o.Values(), map[string]any{field: doc[field]}), o.Owner); err != nil {
 			return err
 		}
 		f := scan.Finding(BOLA, op, findings.Certain,

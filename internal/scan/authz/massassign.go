@@ -78,10 +78,7 @@ func assign(ctx context.Context, s *scan.Session, op, get *scan.Op, o *scan.Obje
 		if had && reflect.DeepEqual(old, attack) {
 			continue
 		}
-		w := s.Build(op, o.Values())
-		w.Body, _ = json.Marshal(map[string]any{prop: attack})
-		w.ContentType = "application/json"
-		ex, err := s.Send(ctx, w, o.Owner)
+		ex, err := s.Send(ctx, s.BuildJSON(op, o.Values(), map[string]any{prop: attack}), o.Owner)
 		if err != nil {
 			return err
 		}
@@ -97,10 +94,7 @@ func assign(ctx context.Context, s *scan.Session, op, get *scan.Op, o *scan.Obje
 			continue
 		}
 		if had {
-			restore := s.Build(op, o.Values())
-			restore.Body, _ = json.Marshal(map[string]any{prop: old})
-			restore.ContentType = "application/json"
-			if _, err := s.Send(ctx, restore, o.Owner); err != nil {
+			if _, err := s.Send(ctx, s.BuildJSON(op, o.Values(), map[string]any{prop: old}), o.Owner); err != nil {
 				return err
 			}
 		}

@@ -68,35 +68,16 @@ func (sl slot) with(s *scan.Session, value string) *scan.Request {
 		r.Query.Set(sl.name, value)
 		return r
 	}
-	values := map[string]string{}
-	for k, v := range pathValues(sl.op, sl.base) {
-		values[k] = v
-	}
+	values := s.PathValues(sl.op, sl.base)
 	values[sl.name] = value
 	return s.Build(sl.op, values)
 }
 
-func (sl slot) current() string {
+func (sl slot) current(s *scan.Session) string {
 	if sl.in == "query" {
 		return sl.base.Req.Query.Get(sl.name)
 	}
-	return pathValues(sl.op, sl.base)[sl.name]
-}
-
-func pathValues(op *scan.Op, ex *scan.Exchange) map[string]string {
-	out := map[string]string{}
-	t, g := strings.Split(op.Path, "/"), strings.Split(ex.Req.Path, "/")
-	if len(t) != len(g) {
-		return out
-	}
-	for i, seg := range t {
-		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-			if v, err := url.PathUnescape(g[i]); err == nil {
-				out[seg[1:len(seg)-1]] = v
-			}
-		}
-	}
-	return out
+	return s.PathValues(sl.op, sl.base)[sl.name]
 }
 
 // slots lists the string parameters of safe operations that answered.
@@ -106,13 +87,7 @@ func slots(s *scan.Session) []slot {
 		if op.Method != "GET" {
 			continue
 		}
-		var base *scan.Exchange
-		for _, id := range s.Identities {
-			if v := s.View(op, id.Name); scan.Success(v) {
-				base = v
-				break
-			}
-		}
+		base := s.FirstView(op)
 		if base == nil {
 			if v := s.View(op, ""); scan.Success(v) {
 				base = v
@@ -161,7 +136,7 @@ func send(ctx context.Context, s *scan.Session, sl slot, value string) (*scan.Ex
 var sqlErrors = regexp.MustCompile(`(?i)(SQL syntax|SQLSTATE|syntax error at or near|unterminated quoted string|unrecognized token|near ".*": syntax error|sqlite3?[._ ]|ORA-\d{5}|quoted string not properly terminated|PG::SyntaxError|psycopg2|com\.mysql\.jdbc|System\.Data\.SqlClient|Unclosed quotation mark|SQLITE_ERROR)`)
 
 func sqli(ctx context.Context, s *scan.Session, sl slot) error {
-	cur := sl.current()
+	cur := sl.current(s)
 	control, err := send(ctx, s, sl, cur)
 	if err != nil {
 		return err
@@ -351,7 +326,7 @@ func (c Check) command(ctx context.Context, s *scan.Session, sl slot) error {
 	if secs < 1 {
 		secs = 1
 	}
-	cur := sl.current()
+	cur := sl.current(s)
 	base, err := send(ctx, s, sl, cur)
 	if err != nil {
 		return err

@@ -173,13 +173,7 @@ func oldVersions(ctx context.Context, s *scan.Session) error {
 		if at < 0 || n < 2 {
 			continue
 		}
-		var v *scan.Exchange
-		for _, id := range s.Identities {
-			if x := s.View(op, id.Name); scan.Success(x) {
-				v = x
-				break
-			}
-		}
+		v := s.FirstView(op)
 		if v == nil {
 			continue
 		}

@@ -96,13 +96,7 @@ func redos(ctx context.Context, s *scan.Session) error {
 		if op.Method != "GET" || tried >= 8 {
 			continue
 		}
-		var base *scan.Exchange
-		for _, id := range s.Identities {
-			if v := s.View(op, id.Name); scan.Success(v) {
-				base = v
-				break
-			}
-		}
+		base := s.FirstView(op)
 		if base == nil {
 			continue
 		}
@@ -313,13 +307,7 @@ func pageSize(ctx context.Context, s *scan.Session) error {
 		if param == "" {
 			continue
 		}
-		var base *scan.Exchange
-		for _, id := range append(s.Unprivileged(), s.Privileged()...) {
-			if v := s.View(op, id.Name); scan.Success(v) {
-				base = v
-				break
-			}
-		}
+		base := s.FirstView(op, append(s.Unprivileged(), s.Privileged()...)...)
 		if base == nil {
 			continue
 		}

@@ -193,13 +193,7 @@ func verbose(ctx context.Context, s *scan.Session) error {
 		if op.Method != "GET" || tried >= 12 {
 			continue
 		}
-		var base *scan.Exchange
-		for _, id := range s.Identities {
-			if v := s.View(op, id.Name); scan.Success(v) {
-				base = v
-				break
-			}
-		}
+		base := s.FirstView(op)
 		if base == nil {
 			continue
 		}
