@@ -40,6 +40,13 @@ type Options struct {
 	Client *http.Client
 }
 
+func (o Options) client() *http.Client {
+	if o.Client == nil {
+		return &http.Client{Timeout: 30 * time.Second}
+	}
+	return o.Client
+}
+
 // Spec is a loaded, resolved and validated document. It is read-only
 // after Load and safe for concurrent use.
 type Spec struct {
@@ -159,10 +166,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // http(s) URL. Problems come back as an *Error (errors.As) naming the
 // pointer and line.
 func Load(ctx context.Context, source string, o Options) (*Spec, error) {
-	if o.Client == nil {
-		o.Client = &http.Client{Timeout: 30 * time.Second}
-	}
-	r := &reader{ctx: ctx, client: o.Client}
+	r := &reader{ctx: ctx, client: o.client()}
 	loc, err := r.location(source)
 	if err != nil {
 		return nil, &Error{Source: source, Msg: err.Error(), Err: err}
@@ -178,10 +182,7 @@ func Load(ctx context.Context, source string, o Options) (*Spec, error) {
 // LoadData is Load for a document already in memory; relative external
 // references resolve against base, a file path or URL ("" refuses them).
 func LoadData(ctx context.Context, data []byte, base string, o Options) (*Spec, error) {
-	if o.Client == nil {
-		o.Client = &http.Client{Timeout: 30 * time.Second}
-	}
-	r := &reader{ctx: ctx, client: o.Client}
+	r := &reader{ctx: ctx, client: o.client()}
 	var loc *url.URL
 	if base != "" {
 		var err error
