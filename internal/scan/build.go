@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,24 @@ type Op struct {
 	// Privileged is true for operations the spec marks as administrative
 	// (tags, path segments, x-rampart-privileged).
 	Privileged bool
+}
+
+// BodyProperties returns the top-level properties of op's JSON request
+// body schema, by name; empty when it has none.
+func (o *Op) BodyProperties() map[string]*openapi3.Schema {
+	out := map[string]*openapi3.Schema{}
+	rb := o.Op.RequestBody
+	if rb == nil || rb.Value == nil {
+		return out
+	}
+	mt := rb.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return out
+	}
+	for k, v := range mt.Schema.Value.Properties {
+		out[k] = v.Value
+	}
+	return out
 }
 
 // Key names the operation: METHOD path.
@@ -56,14 +75,18 @@ func isPrivileged(op *openapi.Operation) bool {
 			}
 		}
 	}
-	for _, seg := range strings.Split(strings.ToLower(op.Path), "/") {
-		for _, w := range privilegedWords {
-			if seg == w {
-				return true
-			}
+	for _, seg := range strings.Split(op.Path, "/") {
+		if PrivilegedSegment(seg) {
+			return true
 		}
 	}
 	return false
+}
+
+// PrivilegedSegment reports whether a path segment marks administrative
+// operations (admin, internal, management, ...).
+func PrivilegedSegment(seg string) bool {
+	return slices.Contains(privilegedWords, strings.ToLower(seg))
 }
 
 // Build returns a request for op with the given path parameter values

@@ -460,7 +460,14 @@ func (s *Session) CreationOp(itemPath string) *Op {
 // returns as created by the scan and owned by id; obj is nil when the
 // answer holds no id.
 func (s *Session) Create(ctx context.Context, op *Op, id *Identity) (*Exchange, *Object, error) {
-	ex, err := s.Send(ctx, s.Build(op, nil), id)
+	return s.CreateWith(ctx, op, id, s.Build(op, nil))
+}
+
+// CreateWith is Create with the request r (for example a built body with
+// one member changed); the object it creates is the scan's, deleted at the
+// end like the others.
+func (s *Session) CreateWith(ctx context.Context, op *Op, id *Identity, r *Request) (*Exchange, *Object, error) {
+	ex, err := s.Send(ctx, r, id)
 	if err != nil || !Success(ex) {
 		return ex, nil, err
 	}

@@ -233,18 +233,36 @@ func (s *Session) SendUnpaced(ctx context.Context, r *Request, id *Identity) (*E
 // probes; it counts against the budget like a request. The caller closes
 // the connection.
 func (s *Session) DialTLS(ctx context.Context, cfg *tls.Config) (*tls.Conn, error) {
+	c, err := s.Dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = s.Target.Hostname()
+	}
+	tc := tls.Client(c, cfg)
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// Dial opens a TCP connection to the target (and only to it), for probes
+// that speak below HTTP, such as raw TLS handshakes; it counts against
+// the budget and the rate like a request. The caller closes it.
+func (s *Session) Dial(ctx context.Context) (net.Conn, error) {
 	if err := s.client.take(); err != nil {
 		return nil, err
 	}
 	if err := s.client.wait(ctx); err != nil {
 		return nil, err
 	}
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: cfg}
-	c, err := d.DialContext(ctx, "tcp", hostPort(s.Target))
-	if err != nil {
-		return nil, err
-	}
-	return c.(*tls.Conn), nil
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return d.DialContext(ctx, "tcp", hostPort(s.Target))
 }
 
 // TLSConfig returns the TLS settings requests use (the --cacert roots),
@@ -354,6 +372,13 @@ func (s *Session) Views() []*Exchange {
 		}
 	}
 	return out
+}
+
+// AllObjects returns every known object.
+func (s *Session) AllObjects() []*Object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.objects)
 }
 
 // Objects returns the known objects read at the item template path.

@@ -19,11 +19,11 @@ import (
 // Rules.
 var (
 	BOLA = findings.Rule{ID: "rampart.scan.api1.bola", Name: "Broken object level authorization",
-		Description: "An identity reads, changes or deletes an object that belongs to another identity, by putting the other object's id in the path.",
+		Description: "An identity reads, changes or deletes an object that belongs to another identity, by putting the other object's id in the path, a query parameter or a JSON body member.",
 		Help:        "Check on every request that the caller owns (or may access) the object the id names, in the API or in the gateway (Rampart: authz.owner with a path or body parameter equal to a claim).",
 		OWASP:       "API1:2023", Severity: findings.High}
 	BFLA = findings.Rule{ID: "rampart.scan.api5.bfla", Name: "Broken function level authorization",
-		Description: "A low-privilege identity calls an administrative operation and gets the same kind of answer as an administrator.",
+		Description: "A low-privilege identity calls an administrative operation and gets the same kind of answer as an administrator, or an administrative write takes effect on an administrator's object.",
 		Help:        "Require a role or permission for administrative operations (Rampart: authz.roles or authz.permissions on the route, per method where needed).",
 		OWASP:       "API5:2023", Severity: findings.High}
 	MassAssignment = findings.Rule{ID: "rampart.scan.api3.mass-assignment", Name: "Mass assignment of a privileged property",

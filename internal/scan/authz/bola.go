@@ -37,6 +37,9 @@ func (BOLACheck) Run(ctx context.Context, s *scan.Session) error {
 	}
 	for _, op := range s.Ops {
 		if len(op.Params) == 0 {
+			if err := readByReference(ctx, s, op); err != nil {
+				return err
+			}
 			continue
 		}
 		for _, o := range s.Objects(op.Path) {
@@ -46,7 +49,7 @@ func (BOLACheck) Run(ctx context.Context, s *scan.Session) error {
 			var err error
 			switch op.Method {
 			case "GET":
-				err = readOther(ctx, s, op, o)
+				err = readOther(ctx, s, op, o, idSlot{in: "path", name: o.Param})
 			case "PUT", "PATCH":
 				if s.Writable(o) {
 					err = writeOther(ctx, s, op, o)
@@ -64,12 +67,8 @@ func (BOLACheck) Run(ctx context.Context, s *scan.Session) error {
 	return nil
 }
 
-func ownView(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object) (*scan.Exchange, error) {
-	return s.Send(ctx, s.Build(op, o.Values()), o.Owner)
-}
-
-func readOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object) error {
-	own, err := ownView(ctx, s, op, o)
+func readOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object, sl idSlot) error {
+	own, err := s.Send(ctx, sl.request(s, op, o, o.ID), o.Owner)
 	if err != nil || !scan.Success(own) {
 		return err
 	}
@@ -77,7 +76,7 @@ func readOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object
 		if b == o.Owner || b.Privileged {
 			continue
 		}
-		ex, err := s.Send(ctx, s.Build(op, o.Values()), b)
+		ex, err := s.Send(ctx, sl.request(s, op, o, o.ID), b)
 		if err != nil {
 			return err
 		}
@@ -85,8 +84,8 @@ func readOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object
 			continue
 		}
 		var bOwn []byte
-		if mine := s.OwnObject(op.Path, b); mine != nil {
-			if v, err := s.Send(ctx, s.Build(op, mine.Values()), b); err != nil {
+		if mine := s.OwnObject(o.Path, b); mine != nil {
+			if v, err := s.Send(ctx, sl.request(s, op, mine, mine.ID), b); err != nil {
 				return err
 			} else if scan.Success(v) {
 				bOwn = v.Resp.Body
@@ -96,7 +95,7 @@ func readOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object
 		if !same {
 			continue
 		}
-		control, err := s.Send(ctx, s.Build(op, missing(o)), b)
+		control, err := s.Send(ctx, sl.request(s, op, o, missingID(o)), b)
 		if err != nil {
 			return err
 		}
@@ -106,10 +105,10 @@ func readOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object
 			}
 		}
 		f := scan.Finding(BOLA, op, findings.Certain,
-			fmt.Sprintf("%s reads %s's object", b.Name, o.Owner.Name),
-			fmt.Sprintf("%s %s with %s's id %q answered %d to %s with the same object %s sees (similarity: shape %.2f, values %.2f); a nonexistent id answered %d.",
-				op.Method, op.Path, o.Owner.Name, o.ID, ex.Resp.Status, b.Name, o.Owner.Name, sim.Structure, sim.Values, control.Resp.Status))
-		f.Key = "read:" + b.Name + "->" + o.Owner.Name
+			fmt.Sprintf("%s reads %s's object%s", b.Name, o.Owner.Name, sl.through()),
+			fmt.Sprintf("%s %s with %s's id %q%s answered %d to %s with the same object %s sees (similarity: shape %.2f, values %.2f); a nonexistent id answered %d.",
+				op.Method, op.Path, o.Owner.Name, o.ID, sl.through(), ex.Resp.Status, b.Name, o.Owner.Name, sim.Structure, sim.Values, control.Resp.Status))
+		f.Key = "read:" + sl.key() + b.Name + "->" + o.Owner.Name
 		f.Evidence = []findings.Exchange{scan.Evidence(o.Owner.Name+" reads its own object (control)", own),
 			scan.Evidence(b.Name+" reads "+o.Owner.Name+"'s object", ex), scan.Evidence(b.Name+" reads a nonexistent id (control)", control)}
 		f.Curl = scan.Curl(ex)
@@ -118,16 +117,13 @@ func readOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object
 	return nil
 }
 
-// missing returns o's values with an id that does not exist, of the same
-// kind (numeric ids stay numeric).
-func missing(o *scan.Object) map[string]string {
-	v := o.Values()
+// missingID returns an id that does not exist, of the same kind as o's
+// (numeric ids stay numeric).
+func missingID(o *scan.Object) string {
 	if _, err := strconv.ParseFloat(o.ID, 64); err == nil {
-		v[o.Param] = "987654321"
-	} else {
-		v[o.Param] = "rampart-scan-no-such-object"
+		return "987654321"
 	}
-	return v
+	return "rampart-scan-no-such-object"
 }
 
 // writeOther has another identity change a harmless string property of

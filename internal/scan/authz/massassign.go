@@ -30,7 +30,8 @@ var privilegedProps = []string{"role", "roles", "is_admin", "isAdmin", "admin", 
 // Run implements scan.Check: on each object the scan may change (created
 // by it, or any with --allow-writes), the owner sends only a privileged
 // property with a new value, then reads the object back. A changed value
-// is the proof; the old value is written back at once.
+// is the proof; the old value is written back at once. Then the same at
+// creation (assignOnCreate).
 func (MassAssignmentCheck) Run(ctx context.Context, s *scan.Session) error {
 	if !s.Enabled(MassAssignment.ID) {
 		return nil
@@ -60,7 +61,86 @@ func (MassAssignmentCheck) Run(ctx context.Context, s *scan.Session) error {
 	if skipped > 0 {
 		s.Note("mass assignment: %d objects not created by the scan were left alone; --allow-writes tests them", skipped)
 	}
+	return assignOnCreate(ctx, s)
+}
+
+// assignOnCreate is mass assignment at creation: each unprivileged
+// identity creates an object with one privileged property set to an
+// escalated value, and reads it back. The control is the object the same
+// identity created in discovery without it: its value must differ. The
+// new objects are the scan's own and are deleted at the end.
+func assignOnCreate(ctx context.Context, s *scan.Session) error {
+	for _, get := range s.Ops {
+		if get.Method != "GET" || len(get.Params) == 0 {
+			continue
+		}
+		post := s.CreationOp(get.Path)
+		if post == nil {
+			continue
+		}
+		for _, id := range s.Identities {
+			if id.Privileged {
+				continue
+			}
+			own := s.OwnObject(get.Path, id)
+			if own == nil || !own.Created {
+				continue
+			}
+			control, err := s.Send(ctx, s.Build(get, own.Values()), id)
+			if err != nil || !scan.Success(control) {
+				return err
+			}
+			var doc map[string]any
+			if json.Unmarshal(control.Resp.Body, &doc) != nil {
+				continue
+			}
+			for _, prop := range candidates(post, doc) {
+				attack := attackValue(prop, doc[prop], s, id)
+				if reflect.DeepEqual(doc[prop], attack) {
+					continue
+				}
+				body := map[string]any{}
+				if b := s.Build(post, nil).Body; len(b) > 0 {
+					_ = json.Unmarshal(b, &body) // a sample that is not an object is replaced
+				}
+				body[prop] = attack
+				ex, o, err := s.CreateWith(ctx, post, id, s.BuildJSON(post, nil, body))
+				if err != nil {
+					return err
+				}
+				if o == nil {
+					continue
+				}
+				after, err := s.Send(ctx, s.Build(get, o.Values()), id)
+				if err != nil {
+					return err
+				}
+				var now map[string]any
+				if json.Unmarshal(after.Resp.Body, &now) != nil || !reflect.DeepEqual(now[prop], attack) {
+					continue
+				}
+				a, _ := json.Marshal(attack)
+				f := scan.Finding(MassAssignment, post, findings.Certain,
+					fmt.Sprintf("%s creates an object with its own %q", id.Name, prop),
+					fmt.Sprintf("POST %s as %s with %q: %s answered %d, and reading the new object back shows that value; the object %s created without it has %s.",
+						post.Path, id.Name, prop, a, ex.Resp.Status, id.Name, jsonOf(doc[prop])))
+				f.Key = "create:" + prop
+				f.Evidence = []findings.Exchange{scan.Evidence("an object created without it (control)", control), scan.Evidence("the creation", ex), scan.Evidence("the new object read back", after)}
+				f.Curl = scan.Curl(ex)
+				s.Report(f)
+			}
+			break // one identity proves it
+		}
+	}
 	return nil
+}
+
+func jsonOf(v any) string {
+	if v == nil {
+		return "none"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func assign(ctx context.Context, s *scan.Session, op, get *scan.Op, o *scan.Object) error {
@@ -119,12 +199,8 @@ func candidates(op *scan.Op, doc map[string]any) []string {
 	for k := range doc {
 		props[k] = true
 	}
-	if rb := op.Op.RequestBody; rb != nil && rb.Value != nil {
-		if mt := rb.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil && mt.Schema.Value != nil {
-			for k := range mt.Schema.Value.Properties {
-				props[k] = true
-			}
-		}
+	for k := range op.BodyProperties() {
+		props[k] = true
 	}
 	for _, p := range privilegedProps {
 		if props[p] {

@@ -6,15 +6,22 @@
 // repeat while the false condition matches the control; a delay must
 // scale with the delay asked for and vanish with a zero delay.
 //
-// Only query and path parameters of safe operations are injected: the
-// checks never write.
+// Query and path parameters of safe operations are injected, and the
+// string members of JSON write bodies where the scan may write: on
+// objects it created (as their owner), in POSTs that create nothing
+// (searches, exports, lookups), and in creations only with --allow-writes;
+// never in bodies that carry a password (logins, sign-ups), where payloads
+// would count as failed logins.
 package injection
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,12 +32,12 @@ import (
 // Rules.
 var (
 	SQL = findings.Rule{ID: "rampart.scan.api8.sql-injection", Name: "SQL injection",
-		Description: "A parameter reaches an SQL query unescaped: a quote makes the database fail, or a true and a false condition change the answer.",
+		Description: "A parameter or a JSON body member reaches an SQL query unescaped: a quote makes the database fail, or a true and a false condition change the answer.",
 		Help:        "Use parameterized queries (placeholders) everywhere; never build SQL from strings.",
 		OWASP:       "API8:2023", Severity: findings.Critical}
 	NoSQL = findings.Rule{ID: "rampart.scan.api8.nosql-injection", Name: "NoSQL operator injection",
-		Description: "A parameter written as param[$ne]=x is read as a query operator and widens the query.",
-		Help:        "Accept only scalar values for query parameters; reject keys starting with $.",
+		Description: "A parameter written as param[$ne]=x, or a JSON body member written as {\"$ne\": x}, is read as a query operator and widens the query.",
+		Help:        "Accept only scalar values for query parameters and body members that should be scalars; reject keys starting with $.",
 		OWASP:       "API8:2023", Severity: findings.High}
 	Command = findings.Rule{ID: "rampart.scan.api8.command-injection", Name: "OS command injection",
 		Description: "A parameter reaches a shell: a sleep in it delays the answer by the time asked for.",
@@ -59,28 +66,61 @@ type slot struct {
 	op   *scan.Op
 	base *scan.Exchange
 	name string
-	in   string // query or path
+	in   string // query, path, or body (a top-level member of a JSON body)
 }
 
 func (sl slot) with(s *scan.Session, value string) *scan.Request {
-	if sl.in == "query" {
+	switch sl.in {
+	case "query":
 		r := sl.base.Req.Clone()
 		r.Query.Set(sl.name, value)
 		return r
+	case "body":
+		return sl.withMember(value)
 	}
 	values := s.PathValues(sl.op, sl.base)
 	values[sl.name] = value
 	return s.Build(sl.op, values)
 }
 
+// withMember is the base request with the body member set to v, or left
+// out when v is nil.
+func (sl slot) withMember(v any) *scan.Request {
+	r := sl.base.Req.Clone()
+	m := map[string]any{}
+	_ = json.Unmarshal(r.Body, &m) // the base body is an object: bodySlots checked
+	if v == nil {
+		delete(m, sl.name)
+	} else {
+		m[sl.name] = v
+	}
+	r.Body, _ = json.Marshal(m) // JSON values: never fails
+	return r
+}
+
 func (sl slot) current(s *scan.Session) string {
-	if sl.in == "query" {
+	switch sl.in {
+	case "query":
 		return sl.base.Req.Query.Get(sl.name)
+	case "body":
+		m := map[string]any{}
+		_ = json.Unmarshal(sl.base.Req.Body, &m)
+		v, _ := m[sl.name].(string)
+		return v
 	}
 	return s.PathValues(sl.op, sl.base)[sl.name]
 }
 
-// slots lists the string parameters of safe operations that answered.
+// key names the slot in a finding's key: the parameter, or body:member.
+func (sl slot) key() string {
+	if sl.in == "body" {
+		return "body:" + sl.name
+	}
+	return sl.name
+}
+
+// slots lists the string parameters of safe operations that answered,
+// then the string members of write bodies (bodySlots).
 func slots(s *scan.Session) []slot {
 	var out []slot
 	for _, op := range s.Ops {
@@ -108,7 +148,96 @@ func slots(s *scan.Session) []slot {
 			out = append(out, slot{op: op, base: base, name: p.Name, in: p.In})
 		}
 	}
+	return append(out, bodySlots(s)...)
+}
+
+// maxBodyMembers bounds the members tried per write operation.
+const maxBodyMembers = 6
+
+// bodySlots lists the string members of the JSON bodies of writes the
+// scan may send: PUT/PATCH/POST on an object the scan created (as its
+// owner), or a POST that names no object and creates none (a search, an
+// export, a lookup). Creations are tried only with --allow-writes, since
+// each payload may leave an object behind.
+func bodySlots(s *scan.Session) []slot {
+	var out []slot
+	for _, op := range s.Ops {
+		if op.Method != "POST" && op.Method != "PUT" && op.Method != "PATCH" {
+			continue
+		}
+		var values map[string]string
+		var as *scan.Identity
+		if len(op.Params) > 0 {
+			o := createdObject(s, op)
+			if o == nil {
+				continue
+			}
+			values, as = o.Values(), o.Owner
+		} else {
+			if isCreation(s, op) && !s.AllowWrites {
+				continue
+			}
+			if op.RequiresAuth {
+				if len(s.Identities) == 0 {
+					continue
+				}
+				as = s.Identities[0]
+			}
+		}
+		base := &scan.Exchange{Req: s.Build(op, values), As: as}
+		if base.Req.ContentType != "application/json" {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal(base.Req.Body, &m) != nil || takesCredentials(m) {
+			continue
+		}
+		names := slices.Sorted(maps.Keys(m))
+		n := 0
+		for _, name := range names {
+			if _, ok := m[name].(string); !ok || n == maxBodyMembers {
+				continue
+			}
+			n++
+			out = append(out, slot{op: op, base: base, name: name, in: "body"})
+		}
+	}
 	return out
+}
+
+// takesCredentials reports a body with a password-like member: a login,
+// a sign-up or a password change. Payloads there count as failed logins
+// and can lock out the account named in the sample; the login check
+// probes them with care instead.
+func takesCredentials(body map[string]any) bool {
+	for name := range body {
+		if nameHas(name, "password", "passwd", "pass", "pwd", "pin", "otp", "passcode") {
+			return true
+		}
+	}
+	return false
+}
+
+// createdObject is an object the scan created (and deletes at the end)
+// that op addresses: payloads written to it harm no one's data, so no
+// value needs restoring.
+func createdObject(s *scan.Session, op *scan.Op) *scan.Object {
+	for _, o := range s.Objects(op.Path) {
+		if o.Owner != nil && o.Created {
+			return o
+		}
+	}
+	return nil
+}
+
+// isCreation reports whether op creates objects the scan reads elsewhere.
+func isCreation(s *scan.Session, op *scan.Op) bool {
+	for _, other := range s.Ops {
+		if len(other.Params) > 0 && other.Method == "GET" && s.CreationOp(other.Path) == op {
+			return true
+		}
+	}
+	return false
 }
 
 // Run implements scan.Check.
@@ -162,7 +291,7 @@ func sqli(ctx context.Context, s *scan.Session, sl slot) error {
 		if sqlErrors.Match(again.Resp.Body) && !sqlErrors.Match(escaped.Resp.Body) {
 			f := scan.Finding(SQL, sl.op, findings.Certain, "SQL injection (error-based)",
 				fmt.Sprintf("%s=%q' made the database fail twice (%q); with the quote escaped ('') it did not.", sl.name, cur, string(m)))
-			f.Key = sl.name
+			f.Key = sl.key()
 			f.Evidence = []findings.Exchange{scan.Evidence("the ordinary value (control)", control), scan.Evidence("a lone quote", quote), scan.Evidence("an escaped quote (control)", escaped)}
 			f.Curl = scan.Curl(quote)
 			s.Report(f)
@@ -192,7 +321,7 @@ func sqli(ctx context.Context, s *scan.Session, sl slot) error {
 		if confirmed {
 			f := scan.Finding(SQL, sl.op, findings.Certain, "SQL injection (boolean-based)",
 				fmt.Sprintf("%s=%q answers like a value that matches nothing, %s=%q answers something else (%d bytes), twice: the condition runs in the query.", sl.name, none+p.f, sl.name, none+p.t, len(tr.Resp.Body)))
-			f.Key = sl.name
+			f.Key = sl.key()
 			f.Evidence = []findings.Exchange{scan.Evidence("a value that matches nothing (control)", base), scan.Evidence("the false condition", fa), scan.Evidence("the true condition", tr)}
 			f.Curl = scan.Curl(tr)
 			s.Report(f)
@@ -203,25 +332,37 @@ func sqli(ctx context.Context, s *scan.Session, sl slot) error {
 }
 
 func nosqli(ctx context.Context, s *scan.Session, sl slot) error {
-	if sl.in != "query" {
+	if sl.in == "path" {
 		return nil
 	}
 	const none = "rampart-scan-no-match"
+	// The operator goes in as the parameter's bracketed form in a query
+	// (name[$ne]=x), as an object in a JSON body ({"name": {"$ne": x}}).
+	shown := sl.name + "[$ne]=" + none
+	variants := func() (absent, withOp *scan.Request) {
+		if sl.in == "body" {
+			shown = fmt.Sprintf(`{"%s": {"$ne": %q}}`, sl.name, none)
+			return sl.withMember(nil), sl.withMember(map[string]any{"$ne": none})
+		}
+		r := sl.base.Req.Clone()
+		r.Query.Del(sl.name)
+		withOp = r.Clone()
+		withOp.Query.Set(sl.name+"[$ne]", none)
+		return r, withOp
+	}
 	var plain, absent, op *scan.Exchange
 	for round := 0; round < 2; round++ {
 		var err error
 		if plain, err = send(ctx, s, sl, none); err != nil {
 			return err
 		}
-		r := sl.base.Req.Clone()
-		r.Query.Del(sl.name)
 		// The parameter left out is the second control: an API that
 		// ignores the unknown key answers like this.
-		if absent, err = s.Send(ctx, r.Clone(), sl.base.As); err != nil {
+		ra, ro := variants()
+		if absent, err = s.Send(ctx, ra, sl.base.As); err != nil {
 			return err
 		}
-		r.Query.Set(sl.name+"[$ne]", none)
-		if op, err = s.Send(ctx, r, sl.base.As); err != nil {
+		if op, err = s.Send(ctx, ro, sl.base.As); err != nil {
 			return err
 		}
 		if !scan.Success(op) || !scan.Success(plain) || scan.Compare(plain.Resp.Body, op.Resp.Body).Values >= 0.8 ||
@@ -230,12 +371,20 @@ func nosqli(ctx context.Context, s *scan.Session, sl slot) error {
 		}
 	}
 	f := scan.Finding(NoSQL, sl.op, findings.Firm, "NoSQL operator injection",
-		fmt.Sprintf("%s=%s matches nothing, %s[$ne]=%s answers %d bytes more, twice: the parameter is read as a query operator.", sl.name, none, sl.name, none, len(op.Resp.Body)-len(plain.Resp.Body)))
-	f.Key = sl.name
-	f.Evidence = []findings.Exchange{scan.Evidence("a value that matches nothing (control)", plain), scan.Evidence("the parameter left out (control)", absent), scan.Evidence("the same with [$ne]", op)}
+		fmt.Sprintf("%s=%s matches nothing, %s answers %d bytes more, twice: the %s is read as a query operator.", sl.name, none, shown, len(op.Resp.Body)-len(plain.Resp.Body), sl.what()))
+	f.Key = sl.key()
+	f.Evidence = []findings.Exchange{scan.Evidence("a value that matches nothing (control)", plain), scan.Evidence("the "+sl.what()+" left out (control)", absent), scan.Evidence("the same with $ne", op)}
 	f.Curl = scan.Curl(op)
 	s.Report(f)
 	return nil
+}
+
+// what names the slot's kind for messages.
+func (sl slot) what() string {
+	if sl.in == "body" {
+		return "body member"
+	}
+	return "parameter"
 }
 
 // nameHas reports whether a parameter name has one of the words, split at
@@ -300,7 +449,7 @@ func traversal(ctx context.Context, s *scan.Session, sl slot) error {
 		}
 		f := scan.Finding(Traversal, sl.op, findings.Certain, "Path traversal",
 			fmt.Sprintf("%s=%q returned /etc/passwd (root:x:0:0:...), twice.", sl.name, v))
-		f.Key = sl.name
+		f.Key = sl.key()
 		f.Evidence = []findings.Exchange{scan.Evidence("the traversal", ex)}
 		f.Curl = scan.Curl(ex)
 		s.Report(f)
@@ -354,7 +503,7 @@ func (c Check) command(ctx context.Context, s *scan.Session, sl slot) error {
 		f := scan.Finding(Command, sl.op, findings.Certain, "OS command injection (time-based)",
 			fmt.Sprintf("%s with %q answered after %s, with sleep %d after %s, with sleep 0 after %s (ordinary: %s): the value runs in a shell.",
 				sl.name, fmt.Sprintf(form, secs), one.Resp.Duration.Round(time.Millisecond), 2*secs, two.Resp.Duration.Round(time.Millisecond), zero.Resp.Duration.Round(time.Millisecond), t0.Round(time.Millisecond)))
-		f.Key = sl.name
+		f.Key = sl.key()
 		f.Evidence = []findings.Exchange{scan.Evidence("the ordinary value (control)", base), scan.Evidence("sleep 0 (control)", zero), scan.Evidence(fmt.Sprintf("sleep %d", secs), one), scan.Evidence(fmt.Sprintf("sleep %d", 2*secs), two)}
 		f.Curl = scan.Curl(one)
 		s.Report(f)

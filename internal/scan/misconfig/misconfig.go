@@ -1,6 +1,7 @@
 // Package misconfig holds rampart scan's security-misconfiguration checks
 // (API8:2023) other than injection: TLS protocols and cipher suites
-// probed with real handshakes, HSTS and other security headers, version
+// probed with real handshakes (crypto/tls for what it still speaks, and
+// scan/tlsprobe's raw hellos for SSL 2.0/3.0 and the suites it dropped), HSTS and other security headers, version
 // disclosure, permissive CORS (a reflected origin with credentials),
 // verbose errors and stack traces, and TRACE.
 //
@@ -12,20 +13,23 @@ package misconfig
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rampart-gw/rampart/internal/findings"
 	"github.com/rampart-gw/rampart/internal/scan"
+	"github.com/rampart-gw/rampart/internal/scan/tlsprobe"
 )
 
 // Rules.
 var (
 	TLS = findings.Rule{ID: "rampart.scan.api8.tls", Name: "Weak TLS",
-		Description: "The target accepts TLS 1.0 or 1.1, or cipher suites without forward secrecy or AEAD (CBC, RSA key exchange, 3DES), or no TLS at all on a non-loopback address.",
+		Description: "The target accepts TLS 1.0 or 1.1, or cipher suites without forward secrecy or AEAD (CBC, RSA key exchange, 3DES), or no TLS at all on a non-loopback address; high severity when it accepts SSL 2.0 or 3.0, or a NULL, anonymous, EXPORT, single-DES or RC4 suite.",
 		Help:        "Accept TLS 1.2 and 1.3 only, with ECDHE and AEAD suites (Rampart's listener policy does this by default).",
 		OWASP:       "API8:2023", Severity: findings.Medium}
 	Headers = findings.Rule{ID: "rampart.scan.api8.security-headers", Name: "Missing security headers",
@@ -308,13 +312,97 @@ func tlsCheck(ctx context.Context, s *scan.Session) error {
 	} else if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	broken, err := rawProbes(ctx, s)
+	if err != nil {
+		return err
+	}
+	weak = append(broken, weak...)
 	if len(weak) == 0 {
 		return nil
 	}
 	f := scan.Finding(TLS, nil, findings.Certain, "Weak TLS", fmt.Sprintf("Handshakes with %s: %s.", s.Target.Host, strings.Join(weak, "; ")))
+	if len(broken) > 0 {
+		f.Title, f.Severity = "Broken TLS", findings.High
+	}
 	f.Key = "handshake"
 	f.Evidence = []findings.Exchange{{Label: "TLS handshakes", Request: strings.Join(weak, "\n")}}
-	f.Curl = fmt.Sprintf("openssl s_client -connect %s -tls1 </dev/null; sslscan %s", s.Target.Host, s.Target.Host)
+	f.Curl = fmt.Sprintf("sslscan %s; openssl s_client -connect %s -tls1 </dev/null", s.Target.Host, s.Target.Host)
 	s.Report(f)
 	return nil
+}
+
+// maxLegacyProbes bounds the handshakes that list accepted legacy suites.
+const maxLegacyProbes = 8
+
+// rawProbes asks, with handshakes crypto/tls can no longer send, whether
+// the target accepts SSL 2.0, SSL 3.0, or a NULL, anonymous, EXPORT,
+// single-DES or RC4 suite in TLS 1.0-1.2. Each is broken outright, so
+// each is reported at high severity. A probe the target answers with
+// nonsense is noted, not reported.
+func rawProbes(ctx context.Context, s *scan.Session) ([]string, error) {
+	var broken []string
+	probe := func(what string, run func(net.Conn) (tlsprobe.Answer, error)) (tlsprobe.Answer, bool, error) {
+		c, err := s.Dial(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, scan.ErrBudget) {
+				return tlsprobe.Answer{}, false, err
+			}
+			s.Note("TLS probe %s: %v", what, err)
+			return tlsprobe.Answer{}, false, nil
+		}
+		defer c.Close()
+		a, err := run(c)
+		if err != nil {
+			if ctx.Err() != nil {
+				return a, false, ctx.Err()
+			}
+			s.Note("TLS probe %s: the target's answer was malformed: %v", what, err)
+			return a, false, nil
+		}
+		return a, a.Accepted, nil
+	}
+	a, ok, err := probe("SSL 2.0", func(c net.Conn) (tlsprobe.Answer, error) { return tlsprobe.ProbeSSLv2(ctx, c) })
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		broken = append(broken, fmt.Sprintf("SSL 2.0 accepted (with %s)", tlsprobe.SSLv2SpecName(a.Suite)))
+	}
+	name := s.Target.Hostname()
+	a, ok, err = probe("SSL 3.0", func(c net.Conn) (tlsprobe.Answer, error) {
+		return tlsprobe.Probe(ctx, c, tlsprobe.Hello{Version: tlsprobe.SSL30, Suites: tlsprobe.SSL3Suites()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ok && a.Version == tlsprobe.SSL30 {
+		broken = append(broken, fmt.Sprintf("SSL 3.0 accepted (with %s)", suiteName(uint16(a.Suite)))) // #nosec G115 -- a TLS suite is 16 bits
+	}
+	var offered []uint16
+	for _, cs := range tlsprobe.Legacy() {
+		offered = append(offered, cs.ID)
+	}
+	for range maxLegacyProbes {
+		a, ok, err = probe("legacy suites", func(c net.Conn) (tlsprobe.Answer, error) {
+			return tlsprobe.Probe(ctx, c, tlsprobe.Hello{Version: tlsprobe.TLS12, Suites: offered, ServerName: name})
+		})
+		if err != nil {
+			return nil, err
+		}
+		cs, known := tlsprobe.Lookup(uint16(a.Suite)) // #nosec G115 -- a TLS suite is 16 bits
+		if !ok || !known || !slices.Contains(offered, cs.ID) {
+			break
+		}
+		broken = append(broken, fmt.Sprintf("%s accepted over %s: %s", cs.Name, tlsprobe.VersionName(a.Version), cs.Weakness))
+		offered = slices.DeleteFunc(offered, func(id uint16) bool { return id == cs.ID })
+	}
+	return broken, nil
+}
+
+// suiteName names a suite from crypto/tls's list or the legacy catalogue.
+func suiteName(id uint16) string {
+	if _, known := tlsprobe.Lookup(id); known {
+		return tlsprobe.SuiteName(id)
+	}
+	return tls.CipherSuiteName(id)
 }

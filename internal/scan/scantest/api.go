@@ -167,6 +167,9 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /notes/{id}", authed(a.getNote))
 	mux.HandleFunc("PUT /notes/{id}", authed(a.putNote))
 	mux.HandleFunc("DELETE /notes/{id}", authed(a.deleteNote))
+	mux.HandleFunc("DELETE /admin/notes/{id}", authed(a.adminDeleteNote))
+	mux.HandleFunc("GET /note-lookup", authed(a.lookupNote))
+	mux.HandleFunc("POST /note-export", authed(a.exportNote))
 	report := func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, 200, map[string]any{"quarter": "Q3", "revenue": 1200000, "customers": 340})
 	}
@@ -349,12 +352,20 @@ func (a *API) createNote(w http.ResponseWriter, r *http.Request, me *user) {
 	defer a.mu.Unlock()
 	a.next++
 	n := &note{ID: "n" + strconv.Itoa(a.next), Owner: me.ID, Title: in.Title, Text: in.Text}
+	if in.Owner != "" && !a.fixed {
+		// Vulnerable: mass assignment at creation, a note in another's name.
+		n.Owner = in.Owner
+	}
 	a.notes[n.ID] = n
 	writeJSON(w, http.StatusCreated, n)
 }
 
 func (a *API) note(w http.ResponseWriter, r *http.Request, me *user) *note {
-	n, ok := a.notes[r.PathValue("id")]
+	return a.noteByID(w, r.PathValue("id"), me)
+}
+
+func (a *API) noteByID(w http.ResponseWriter, id string, me *user) *note {
+	n, ok := a.notes[id]
 	if !ok {
 		problem(w, http.StatusNotFound)
 		return nil
@@ -364,6 +375,33 @@ func (a *API) note(w http.ResponseWriter, r *http.Request, me *user) *note {
 		return nil
 	}
 	return n
+}
+
+// lookupNote is GET /note-lookup?note_id=: the same object by a query id.
+func (a *API) lookupNote(w http.ResponseWriter, r *http.Request, me *user) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := a.noteByID(w, r.URL.Query().Get("note_id"), me); n != nil {
+		writeJSON(w, 200, n)
+	}
+}
+
+// exportNote is POST /note-export {"note_id": ...}: the same object by a
+// body id.
+func (a *API) exportNote(w http.ResponseWriter, r *http.Request, me *user) {
+	var in struct {
+		NoteID string `json:"note_id"`
+		Format string `json:"format"`
+	}
+	if json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&in) != nil {
+		problem(w, http.StatusBadRequest)
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := a.noteByID(w, in.NoteID, me); n != nil {
+		writeJSON(w, 200, map[string]any{"format": in.Format, "note": n})
+	}
 }
 
 func (a *API) getNote(w http.ResponseWriter, r *http.Request, me *user) {
@@ -402,6 +440,24 @@ func (a *API) putNote(w http.ResponseWriter, r *http.Request, me *user) {
 		n.Text = t
 	}
 	writeJSON(w, 200, n)
+}
+
+// adminDeleteNote is DELETE /admin/notes/{id}, moderation: an
+// administrator deletes anyone's note.
+func (a *API) adminDeleteNote(w http.ResponseWriter, r *http.Request, me *user) {
+	if a.fixed && me.Role != "admin" {
+		problem(w, http.StatusForbidden)
+		return
+	}
+	// Vulnerable: no role check, so any caller moderates.
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.notes[r.PathValue("id")]; !ok {
+		problem(w, http.StatusNotFound)
+		return
+	}
+	delete(a.notes, r.PathValue("id"))
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *API) deleteNote(w http.ResponseWriter, r *http.Request, me *user) {

@@ -3,6 +3,7 @@ package scantest
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -45,6 +46,8 @@ func newInjections(fixed bool) *injections {
 
 func (in *injections) register(mux *http.ServeMux, authed func(func(http.ResponseWriter, *http.Request, *user)) http.HandlerFunc) {
 	mux.HandleFunc("GET /products", authed(in.products))
+	mux.HandleFunc("POST /products/search", authed(in.productSearch))
+	mux.HandleFunc("POST /people/search", authed(in.peopleSearch))
 	mux.HandleFunc("GET /search", authed(in.search))
 	mux.HandleFunc("GET /ping", authed(in.ping))
 	mux.HandleFunc("GET /files", authed(in.files))
@@ -52,7 +55,59 @@ func (in *injections) register(mux *http.ServeMux, authed func(func(http.Respons
 }
 
 func (in *injections) products(w http.ResponseWriter, r *http.Request, _ *user) {
-	q := r.URL.Query().Get("q")
+	in.findProducts(w, r, r.URL.Query().Get("q"))
+}
+
+// productSearch is POST /products/search {"q": ...}: the same query, from
+// a JSON body.
+func (in *injections) productSearch(w http.ResponseWriter, r *http.Request, _ *user) {
+	var body struct {
+		Q string `json:"q"`
+	}
+	if json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body) != nil {
+		problem(w, http.StatusBadRequest)
+		return
+	}
+	in.findProducts(w, r, body.Q)
+}
+
+// peopleSearch is POST /people/search {"name": ...}; the vulnerable twin
+// takes {"name": {"$ne": x}} as an operator, as a document database would.
+func (in *injections) peopleSearch(w http.ResponseWriter, r *http.Request, _ *user) {
+	var body struct {
+		Name json.RawMessage `json:"name"`
+	}
+	if json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body) != nil {
+		problem(w, http.StatusBadRequest)
+		return
+	}
+	out := []string{}
+	var name string
+	var op struct {
+		Ne *string `json:"$ne"`
+	}
+	switch {
+	case json.Unmarshal(body.Name, &name) == nil:
+		for _, p := range people {
+			if p == name {
+				out = append(out, p)
+			}
+		}
+	case !in.fixed && json.Unmarshal(body.Name, &op) == nil && op.Ne != nil:
+		// Vulnerable: an object is taken as a query operator.
+		for _, p := range people {
+			if p != *op.Ne {
+				out = append(out, p)
+			}
+		}
+	case len(body.Name) > 0:
+		problem(w, http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"results": out})
+}
+
+func (in *injections) findProducts(w http.ResponseWriter, r *http.Request, q string) {
 	var rows *sql.Rows
 	var err error
 	if in.fixed {

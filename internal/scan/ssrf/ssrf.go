@@ -81,7 +81,7 @@ func (c Check) Run(ctx context.Context, s *scan.Session) error {
 		if json.Unmarshal(base.Body, &body) != nil {
 			continue
 		}
-		for name, sc := range bodyProps(op) {
+		for name, sc := range op.BodyProperties() {
 			if !urlShaped(name, sc) {
 				continue
 			}
@@ -134,22 +134,6 @@ func baseRequest(s *scan.Session, op *scan.Op) (*scan.Request, *scan.Identity) {
 		}
 	}
 	return nil, nil
-}
-
-func bodyProps(op *scan.Op) map[string]*openapi3.Schema {
-	out := map[string]*openapi3.Schema{}
-	rb := op.Op.RequestBody
-	if rb == nil || rb.Value == nil {
-		return out
-	}
-	mt := rb.Value.Content.Get("application/json")
-	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
-		return out
-	}
-	for k, v := range mt.Schema.Value.Properties {
-		out[k] = v.Value
-	}
-	return out
 }
 
 func probe(ctx context.Context, s *scan.Session, op *scan.Op, r *scan.Request, as *scan.Identity, name, token string, wait time.Duration) error {

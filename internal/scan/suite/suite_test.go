@@ -81,6 +81,20 @@ func TestTwins(t *testing.T) {
 	if !seeded {
 		t.Error("the recorded request /v1/orders, not in the spec, was not reported")
 	}
+	// BOLA by each way an id travels (path, query and body), and
+	// injection in query parameters and in JSON body members.
+	for _, want := range []string{"api1.bola GET /notes/{id} read:", "api1.bola GET /note-lookup read:query:note_id:", "api1.bola POST /note-export read:body:note_id:",
+		"api8.sql-injection GET /products q", "api8.sql-injection POST /products/search body:q", "api8.nosql-injection GET /search name", "api8.nosql-injection POST /people/search body:name",
+		"api3.mass-assignment PUT /users/{id} role", "api3.mass-assignment POST /notes create:owner",
+		"api5.bfla GET /admin/stats bob", "api5.bfla DELETE /admin/notes/{id} write:bob"} {
+		found := false
+		for _, f := range vuln.Findings {
+			found = found || strings.HasPrefix(strings.TrimPrefix(f.RuleID, "rampart.scan.")+" "+f.Method+" "+f.PathTemplate+" "+f.Key, want)
+		}
+		if !found {
+			t.Errorf("no finding %s...", want)
+		}
+	}
 	for _, r := range Rules() {
 		if fired[r.ID] == 0 {
 			t.Errorf("rule %s did not fire on the vulnerable twin", r.ID)
