@@ -1,12 +1,15 @@
-// Package audit owns the tamper-evident audit log: one canonical event per
-// request, appended to local segment files where every record carries a
-// hash chain link, hashed into an RFC 6962 Merkle tree whose heads are
-// signed (Ed25519) into C2SP checkpoints at an interval and on close, and
-// published to the shared store and to witnesses; and the verifier that
-// recomputes all of it, names the first bad record or checkpoint, counts
-// the records no signature covers yet, and checks the log against the
-// copies kept elsewhere. docs/audit.md has the format and the threat
-// model.
+// Package audit owns the tamper-evident audit log: the canonical event of
+// each request, admin action and alert (Event, EventFrom, query
+// redaction); the Observer that appends it, a pipeline.Committer; local
+// segment files whose records carry a hash-chain link; an RFC 6962 Merkle
+// tree, its stored hashes (the hashes file) and heads signed with the
+// log's Ed25519 key (audit-key) into C2SP checkpoints at an interval and
+// on close, published to the shared store and to witnesses; inclusion and
+// consistency proofs (Prove, CheckProof, Log.ProveConsistency); reading
+// (Each, Follow); and the verifier, which recomputes all of it, names the
+// first bad record or checkpoint, counts the records no signature covers
+// yet, and checks the log against the copies kept elsewhere. docs/audit.md
+// has the format and the threat model.
 //
 // The log is a series of segment files (events.log, events-000001.log,
 // ...; see segments.go) of records [4-byte big-endian length][32-byte
@@ -19,14 +22,16 @@
 // Appends are group-committed by one writer goroutine: with Sync, Append
 // returns once its batch is on disk (fsync), so an acknowledged event
 // survives kill -9; without, Append returns once the event is queued (a
-// full queue blocks, never drops), batches are written as they come and
-// synced at each checkpoint. A torn last record found when the log is opened is
-// moved aside to a .torn file and reported, never silently dropped.
+// full queue blocks, never drops); batches are flushed every few
+// milliseconds and synced at each checkpoint. The first write failure
+// stops the log. A torn last record or checkpoint found when the log is
+// opened is moved aside (FILE.torn-UNIXTIME) and reported, never silently
+// dropped.
 //
 // It does not own sinks' transports beyond the small ones in sinks.go,
-// queries or anomaly detection, nor what an event says (EventFrom builds
-// it from the exchange), nor the witness protocol (internal/witness
-// publishes through the Publisher interface).
+// search or anomaly detection, the Exchange an event is built from
+// (package pipeline), or the witness protocol (internal/witness publishes
+// through the Publisher interface).
 package audit
 
 import (

@@ -1,23 +1,31 @@
 // Package authn is the authentication stage: it runs the authenticators a
 // route names, in order, and turns the first credential one of them
-// recognizes into the exchange's Identity, or refuses the request with 401.
+// accepts into the exchange's Identity, its scopes capped to what its
+// roles allow (authz.max_scopes), or refuses the request.
 //
-// Each authenticator answers in one of three ways (see ory/oathkeeper's
+// Each authenticator answers in one of four ways (see ory/oathkeeper's
 // ErrAuthenticatorNotResponsible and caddy's Authenticator):
 //
-//   - ErrNoCredentials: no credential of its kind, try the next;
+//   - ErrNoCredentials: no credential of its kind, try the next; a
+//     *NotMine also says why, and when no authenticator accepts, the 401
+//     gives the first NotMine's reason instead of "missing credentials";
 //   - a *pipeline.Denial: a credential of its kind that is bad (expired,
-//     forged, for another audience): the request is refused at once, never
-//     handed to the next authenticator, so a bad token cannot fall through
-//     to a weaker scheme;
+//     forged, for another audience) or cannot be checked now (503): the
+//     request is refused at once, never handed to the next authenticator,
+//     so a bad token cannot fall through to a weaker scheme; 401s carry the
+//     authenticators' WWW-Authenticate challenges;
+//   - another error: the authenticator is broken (500);
 //   - an Identity.
 //
 // The identity reaches the upstream as X-Rampart-* headers (subject,
 // issuer, roles, groups, scopes, tenant, method); the proxy strips every
 // inbound X-Rampart-* header first, so only Rampart can set them. Values are
 // percent-encoded outside visible ASCII so that no claim can inject a
-// header. Authenticators live in sub-packages (jwtauth, later apikey, ...);
-// the gateway builds them and hands them to New.
+// header. The package also holds what authenticators share: Bearer,
+// Unauthorized, the credential Cache and claim lookup (Claim,
+// ClaimStrings). Authenticators live in jwtauth, apikeyauth, mtlsauth and
+// introspect, the token server's in package tokens; the gateway builds
+// them and hands them to New.
 package authn
 
 import (

@@ -1,12 +1,16 @@
 // Package pipeline owns the shape of a request's trip through Rampart: the
-// per-request Exchange, the interfaces every security stage implements, the
-// three outcomes a stage can return, and the Pipeline that runs stages in a
-// fixed order.
+// per-request Exchange (the inbound view, the fields each stage writes,
+// queued header edits, bounded on-demand bodies, the response view), the
+// interfaces of request stages, response stages (BodyStage and BodyTap for
+// those that read response bodies) and observers (Committer for those
+// whose record can fail), the three outcomes a stage returns, and the
+// Pipeline that runs them in the order it is given.
 //
-// It does not own any stage, the HTTP engine or the rendering of errors:
-// stages live in their own packages and import this one; the engine
-// (package engine) translates a transport into an Exchange and renders
-// denials; the assembly point (package gateway) decides the order.
+// It does not own any stage, the HTTP engine, the rendering of errors or
+// the order: stages live in their own packages and import this one; the
+// engine (package engine) turns a transport into an Exchange, buffers or
+// taps bodies and renders denials (package problem); the assembly point
+// (package gateway) fixes the order in code.
 //
 // A stage returns one of three outcomes:
 //
@@ -16,8 +20,10 @@
 //   - any other error: the stage is broken; the client gets a 500 with no
 //     detail and the cause is logged.
 //
-// Authenticators add a fourth, local outcome (ErrNotMine in their package)
-// that never leaves their stage.
+// Finish runs what stages deferred (Exchange.Defer), then every observer
+// in order, and returns the first Committer's failure to keep its record.
+// Authenticators have a fourth, local answer (authn.ErrNoCredentials) that
+// never leaves the authn stage.
 package pipeline
 
 import (

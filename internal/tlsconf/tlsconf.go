@@ -1,15 +1,19 @@
-// Package tlsconf owns the server side of TLS: the tls.Config every listener
-// serves with, certificates loaded from files and reloaded when they change,
-// and the self-signed development CA.
+// Package tlsconf owns the server side of TLS: the policy every listener
+// serves with (Base), certificates loaded from files and reloaded when
+// they change, the self-signed development CA and the certificates it
+// issues (renewed before they expire), and asking for and verifying client
+// certificates (ApplyClientAuth).
 //
-// Policy: TLS 1.2 is the floor (RFC 8996 deprecates 1.0 and 1.1) and TLS 1.3
-// is preferred; TLS 1.2 offers only ECDHE suites with AEAD ciphers (AES-GCM,
-// ChaCha20-Poly1305), so no CBC (Lucky13, POODLE), 3DES (Sweet32), RC4
-// (RFC 7465) or static-RSA key exchange without forward secrecy is ever
-// negotiated. TLS 1.3's suites are all AEAD.
+// Policy: TLS 1.2 is the floor (RFC 8996 deprecates 1.0 and 1.1), raised
+// to 1.3 by min_version, and TLS 1.3 is preferred; TLS 1.2 offers only
+// ECDHE suites with AEAD ciphers (AES-GCM, ChaCha20-Poly1305), so no CBC
+// (Lucky13, POODLE), 3DES (Sweet32), RC4 (RFC 7465) or static-RSA key
+// exchange without forward secrecy is ever negotiated. TLS 1.3's suites
+// are all AEAD.
 //
-// It does not own client certificates for mTLS (later) or TLS to upstreams
-// (package proxy).
+// It does not own ACME certificates (package acme), reading CA bundles
+// (package trust), what a client certificate grants (authn/mtlsauth), or
+// TLS to upstreams (package proxy).
 package tlsconf
 
 import (
