@@ -447,6 +447,29 @@ func hasLinks(op *Op) bool {
 	return false
 }
 
+// IsCreation reports whether op (a POST) looks like it creates something:
+// it is the creation operation of an item path, its path also lists (a
+// GET on the same path), or it declares a 201 answer. Checks that send
+// many variants of a write keep away from creations unless writes are
+// allowed, since each variant may leave an object behind.
+func (s *Session) IsCreation(op *Op) bool {
+	if op.Method != "POST" {
+		return false
+	}
+	if s.FindOp("GET", op.Path) != nil {
+		return true
+	}
+	if op.Op.Responses != nil && op.Op.Responses.Value("201") != nil {
+		return true
+	}
+	for _, other := range s.Ops {
+		if len(other.Params) > 0 && other.Method == "GET" && s.CreationOp(other.Path) == op {
+			return true
+		}
+	}
+	return false
+}
+
 // CreationOp returns the POST that creates objects read at itemPath.
 func (s *Session) CreationOp(itemPath string) *Op {
 	i := strings.LastIndex(itemPath, "/")

@@ -127,14 +127,23 @@ func adminWrite(ctx context.Context, s *scan.Session, op, get, post *scan.Op, ow
 		return nil, nil, "", err
 	}
 	values := victim.Values()
+	for _, p := range op.Params {
+		if _, ok := values[p]; !ok {
+			// The operation names its parameters otherwise than the item
+			// path: a guessed value could hit an object that is not ours.
+			return nil, nil, "", nil
+		}
+	}
+	// The owner reads the fresh object first: a later 404 is proof only
+	// if this one answered.
+	before, err := s.Send(ctx, s.Build(get, values), owner)
+	if err != nil || !scan.Success(before) {
+		return nil, nil, "", err
+	}
 	var marker, field string
 	if op.Method == "DELETE" {
 		ex, err = s.Send(ctx, s.Build(op, values), b)
 	} else {
-		var before *scan.Exchange
-		if before, err = s.Send(ctx, s.Build(get, values), owner); err != nil || !scan.Success(before) {
-			return nil, nil, "", err
-		}
 		var doc map[string]any
 		if json.Unmarshal(before.Resp.Body, &doc) != nil {
 			return nil, nil, "", nil

@@ -84,7 +84,7 @@ func readOther(ctx context.Context, s *scan.Session, op *scan.Op, o *scan.Object
 			continue
 		}
 		var bOwn []byte
-		if mine := s.OwnObject(o.Path, b); mine != nil {
+		if mine := s.OwnObject(o.Path, b); mine != nil && (sl.in != "body" || s.Writable(mine)) {
 			if v, err := s.Send(ctx, sl.request(s, op, mine, mine.ID), b); err != nil {
 				return err
 			} else if scan.Success(v) {

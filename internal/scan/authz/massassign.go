@@ -87,8 +87,11 @@ func assignOnCreate(ctx context.Context, s *scan.Session) error {
 				continue
 			}
 			control, err := s.Send(ctx, s.Build(get, own.Values()), id)
-			if err != nil || !scan.Success(control) {
+			if err != nil {
 				return err
+			}
+			if !scan.Success(control) {
+				continue
 			}
 			var doc map[string]any
 			if json.Unmarshal(control.Resp.Body, &doc) != nil {

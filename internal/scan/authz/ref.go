@@ -65,7 +65,8 @@ func (sl idSlot) key() string {
 
 // readByReference is BOLA through query and body ids: an operation
 // without path parameters that names an object by a query parameter (GET)
-// or a body member (a write, only with objects the scan may change),
+// or a body member (a POST that creates nothing, or any with
+// --allow-writes; only with objects the scan may change),
 // such as GET /invoice?invoice_id= or POST /export {"note_id": ...}. The
 // judge is the path check's: the other identity's answer must show the
 // owner's object, and a nonexistent id must not answer the same.
@@ -78,7 +79,9 @@ func readByReference(ctx context.Context, s *scan.Session, op *scan.Op) error {
 				slots = append(slots, idSlot{in: "query", name: p.Name})
 			}
 		}
-	case op.Method == "POST" || op.Method == "PUT" || op.Method == "PATCH":
+	case op.Method == "POST" && (!s.IsCreation(op) || s.AllowWrites):
+		// A POST that names an object and creates nothing (an export, a
+		// lookup); a creation would leave objects behind on every try.
 		for _, name := range slices.Sorted(maps.Keys(op.BodyProperties())) {
 			slots = append(slots, idSlot{in: "body", name: name})
 		}

@@ -40,11 +40,11 @@ var (
 		Help:        "Accept only scalar values for query parameters and body members that should be scalars; reject keys starting with $.",
 		OWASP:       "API8:2023", Severity: findings.High}
 	Command = findings.Rule{ID: "rampart.scan.api8.command-injection", Name: "OS command injection",
-		Description: "A parameter reaches a shell: a sleep in it delays the answer by the time asked for.",
+		Description: "A parameter or a JSON body member reaches a shell: a sleep in it delays the answer by the time asked for.",
 		Help:        "Never pass input to a shell; call programs with an argument vector and validate the values.",
 		OWASP:       "API8:2023", Severity: findings.Critical}
 	Traversal = findings.Rule{ID: "rampart.scan.api8.path-traversal", Name: "Path traversal",
-		Description: "A parameter with ../ segments reads files outside the directory it is meant for (/etc/passwd here).",
+		Description: "A parameter or a JSON body member with ../ segments reads files outside the directory it is meant for (/etc/passwd here).",
 		Help:        "Resolve names inside one root (os.Root, filepath.IsLocal) and refuse anything else.",
 		OWASP:       "API8:2023", Severity: findings.Critical}
 )
@@ -174,7 +174,10 @@ func bodySlots(s *scan.Session) []slot {
 			}
 			values, as = o.Values(), o.Owner
 		} else {
-			if isCreation(s, op) && !s.AllowWrites {
+			// Without an object to address, only a POST: a PUT or PATCH
+			// on /me or /settings would write payloads into a real
+			// account that nothing restores.
+			if op.Method != "POST" || s.IsCreation(op) && !s.AllowWrites {
 				continue
 			}
 			if op.RequiresAuth {
@@ -228,16 +231,6 @@ func createdObject(s *scan.Session, op *scan.Op) *scan.Object {
 		}
 	}
 	return nil
-}
-
-// isCreation reports whether op creates objects the scan reads elsewhere.
-func isCreation(s *scan.Session, op *scan.Op) bool {
-	for _, other := range s.Ops {
-		if len(other.Params) > 0 && other.Method == "GET" && s.CreationOp(other.Path) == op {
-			return true
-		}
-	}
-	return false
 }
 
 // Run implements scan.Check.

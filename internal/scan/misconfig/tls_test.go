@@ -78,6 +78,22 @@ func TestTLSBrokenSuites(t *testing.T) {
 	}
 }
 
+// TestTLSRC4 scans a Go server that still offers RC4, which crypto/tls
+// implements: RC4 is broken like the suites crypto/tls dropped.
+func TestTLSRC4(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12, // #nosec G402 -- a deliberately weak test server
+		CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_RC4_128_SHA}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	r := tlsScan(t, srv.URL, srv.Client().Transport.(*http.Transport))
+	if len(r.Findings) != 1 || r.Findings[0].Severity != findings.High ||
+		!strings.Contains(r.Findings[0].Message, "TLS_ECDHE_RSA_WITH_RC4_128_SHA accepted over TLS 1.2: RC4") {
+		t.Fatalf("findings: %+v", r.Findings)
+	}
+}
+
 // TestTLSModern is the fixed twin: TLS 1.2 and 1.3 with AEAD suites only.
 func TestTLSModern(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.NotFoundHandler())

@@ -24,8 +24,12 @@ var sslv2Specs = []struct {
 	{0x0700C0, "SSL_CK_DES_192_EDE3_CBC_WITH_MD5"},
 }
 
-// SSLv2SpecName names an SSL 2.0 cipher spec.
+// SSLv2SpecName names an SSL 2.0 cipher spec ("no cipher spec" for 0,
+// a SERVER-HELLO that offered none).
 func SSLv2SpecName(code uint32) string {
+	if code == 0 {
+		return "no cipher spec"
+	}
 	for _, s := range sslv2Specs {
 		if s.code == code {
 			return s.name
@@ -55,9 +59,9 @@ func MarshalSSLv2(challenge [16]byte) []byte {
 // server that answers in TLS (an alert) or closes the connection refused.
 func ReadSSLv2Answer(r io.Reader) (Answer, error) {
 	var hdr [2]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if errors.Is(err, io.EOF) || isReset(err) {
-			return Answer{Refusal: "closed the connection"}, nil
+	if n, err := io.ReadFull(r, hdr[:]); err != nil {
+		if refusal := silent(err); n == 0 && refusal != "" {
+			return Answer{Refusal: refusal}, nil
 		}
 		return Answer{}, fmt.Errorf("reading a record header: %w", err)
 	}
@@ -89,11 +93,16 @@ func ReadSSLv2Answer(r io.Reader) (Answer, error) {
 	v := binary.BigEndian.Uint16(data[3:])
 	certLen := int(binary.BigEndian.Uint16(data[5:]))
 	specsLen := int(binary.BigEndian.Uint16(data[7:]))
-	if specsLen == 0 || specsLen%3 != 0 {
+	if specsLen%3 != 0 {
 		return Answer{}, fmt.Errorf("SSL 2.0 SERVER-HELLO with %d bytes of cipher specs", specsLen)
 	}
 	if len(data) < 11+certLen+specsLen {
 		return Answer{}, errors.New("SSL 2.0 SERVER-HELLO shorter than its certificate and cipher specs")
+	}
+	if specsLen == 0 {
+		// SSL 2.0 on, every cipher off: OpenSSL before 1.0.2f still
+		// negotiated one (CVE-2015-3197), and the protocol is on anyway.
+		return Answer{Accepted: true, Version: v}, nil
 	}
 	s := data[11+certLen:]
 	return Answer{Accepted: true, Version: v, Suite: uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2])}, nil

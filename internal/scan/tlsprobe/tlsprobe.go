@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -70,9 +71,10 @@ const (
 	RC4              = "RC4 (biased keystream)"
 )
 
-// legacy lists the suites a probe offers in TLS 1.0-1.2 hellos; each is
-// one that crypto/tls cannot offer (its three RC4 suites it can, so the
-// check probes those with crypto/tls).
+// legacy lists the suites a probe offers in TLS 1.0-1.2 hellos: every
+// suite that is broken outright, most of which crypto/tls cannot offer
+// (it still implements three RC4 suites; they are here too, so that RC4
+// is judged like the rest).
 var legacy = []Suite{
 	{0x0001, "TLS_RSA_WITH_NULL_MD5", NoEncryption},
 	{0x0002, "TLS_RSA_WITH_NULL_SHA", NoEncryption},
@@ -101,7 +103,10 @@ var legacy = []Suite{
 	{0xC018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA", NoAuthentication},
 	{0xC019, "TLS_ECDH_anon_WITH_AES_256_CBC_SHA", NoAuthentication},
 	{0x0004, "TLS_RSA_WITH_RC4_128_MD5", RC4},
-	{0x0066, "TLS_DHE_DSS_WITH_RC4_128_SHA", RC4},
+	{0x0005, "TLS_RSA_WITH_RC4_128_SHA", RC4},
+	{0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", RC4},
+	{0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA", RC4},
+	{0x0066, "TLS_DHE_DSS_WITH_RC4_128_SHA", RC4}, // OpenSSL's DHE-DSS-RC4-SHA; not in the IANA registry
 	{0xC002, "TLS_ECDH_ECDSA_WITH_RC4_128_SHA", RC4},
 	{0xC00C, "TLS_ECDH_RSA_WITH_RC4_128_SHA", RC4},
 }
@@ -239,9 +244,11 @@ func ReadAnswer(r io.Reader) (Answer, error) {
 	first := true
 	for {
 		var hdr [5]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if first && (errors.Is(err, io.EOF) || isReset(err)) {
-				return Answer{Refusal: "closed the connection"}, nil
+		if n, err := io.ReadFull(r, hdr[:]); err != nil {
+			if first && n == 0 {
+				if refusal := silent(err); refusal != "" {
+					return Answer{Refusal: refusal}, nil
+				}
 			}
 			return Answer{}, fmt.Errorf("reading a record header: %w", err)
 		}
@@ -317,8 +324,9 @@ func Probe(ctx context.Context, conn net.Conn, h Hello) (Answer, error) {
 
 func exchange(ctx context.Context, conn net.Conn, hello []byte, read func(io.Reader) (Answer, error)) (Answer, error) {
 	deadline := time.Now().Add(5 * time.Second)
+	ctxBound := false // the caller's deadline comes first
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		deadline, ctxBound = d, true
 	}
 	if err := conn.SetDeadline(deadline); err != nil {
 		return Answer{}, err
@@ -332,10 +340,27 @@ func exchange(ctx context.Context, conn net.Conn, hello []byte, read func(io.Rea
 		return Answer{}, fmt.Errorf("sending the hello: %w", err)
 	}
 	a, err := read(io.LimitReader(conn, maxHandshake+maxRecord))
-	if err != nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
+		// Ended by the caller, not by the server: no answer to judge.
 		return Answer{}, ctx.Err()
 	}
+	if ctxBound && !time.Now().Before(deadline) {
+		return Answer{}, context.DeadlineExceeded
+	}
 	return a, err
+}
+
+// silent names the refusal of a server that sent nothing: it closed or
+// reset the connection, or let the probe's deadline pass ("" for any
+// other error).
+func silent(err error) string {
+	switch {
+	case errors.Is(err, io.EOF) || isReset(err):
+		return "closed the connection"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "did not answer within the probe's time"
+	}
+	return ""
 }
 
 // isReset reports a peer that dropped the connection: how many servers

@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -61,6 +63,7 @@ func TestAgainstCryptoTLS(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
 	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS10, // #nosec G402 -- a test server that must accept the probe's TLS 1.0 hello
 		CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused probes
 	srv.StartTLS()
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
@@ -309,6 +312,25 @@ func TestProbeHonoursContext(t *testing.T) {
 	defer cancel()
 	if _, err := Probe(ctx, c, Hello{Version: TLS12, Suites: legacyIDs()}); err == nil {
 		t.Fatal("a silent server gave no error")
+	}
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// A server that says nothing until the probe's deadline refused; one that
+// stops in the middle of an answer sent a malformed one.
+func TestSilentServer(t *testing.T) {
+	for _, read := range []func(io.Reader) (Answer, error){ReadAnswer, ReadSSLv2Answer} {
+		a, err := read(errReader{os.ErrDeadlineExceeded})
+		if err != nil || a.Accepted || !strings.Contains(a.Refusal, "did not answer") {
+			t.Errorf("silent: %+v, %v", a, err)
+		}
+		if _, err := read(io.MultiReader(bytes.NewReader([]byte{22}), errReader{os.ErrDeadlineExceeded})); err == nil {
+			t.Error("cut after one byte: no error")
+		}
 	}
 }
 
