@@ -102,12 +102,17 @@ var rules = map[string]struct {
 	"internal/tlsconf":    {[]string{"config", "secretfile", "trust"}, nil},
 	"internal/acme":       {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":     {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"accesslog", "acme", "admin", "apikey", "authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "anomaly", "audit", "authn/mtlsauth", "authz", "client", "config", "dlp", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
-		"protect", "proxy", "redisconn", "route", "secheaders", "server", "signing", "store", "tlsconf", "tokens", "trust", "witness"}, nil},
+	"internal/gateway": {[]string{"authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "client", "config", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
+		"protect", "proxy", "route", "secheaders", "signing", "store", "tokens"}, nil},
+	"internal/gateway/gatewaytest": {[]string{"config"}, nil},
+	// The lifecycle opens the process's resources and serves; it builds
+	// no pipeline of its own.
+	"internal/lifecycle": {[]string{"accesslog", "acme", "admin", "anomaly", "apikey", "audit", "client", "config", "dlp", "firewall", "gateway", "keyring", "limits", "metrics", "pipeline",
+		"redisconn", "server", "signing", "store", "tlsconf", "tokens", "trust", "witness"}, nil},
 	// The toolkit: nothing on the request path imports it.
 	"internal/openapi":                    {nil, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
 	"internal/findings":                   {nil, nil},
-	"internal/demo":                       {[]string{"apikey", "config", "gateway", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"internal/demo":                       {[]string{"apikey", "config", "lifecycle", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/scan":                       {[]string{"dlp", "findings", "jsonpath", "openapi"}, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3", "golang.org/x/oauth2"}},
 	"internal/scan/authz":                 {[]string{"findings", "scan"}, nil},
 	"internal/scan/authn":                 {[]string{"findings", "scan"}, nil},
@@ -122,7 +127,7 @@ var rules = map[string]struct {
 	"internal/scan/inventory":             {[]string{"findings", "scan"}, nil},
 	"internal/scan/flows":                 {[]string{"findings", "scan", "scan/limits"}, nil},
 	"internal/scan/suite":                 {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/flows", "scan/injection", "scan/inventory", "scan/limits", "scan/misconfig", "scan/ssrf"}, nil},
-	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "findings", "gateway", "keyring", "openapi", "pipeline", "scan", "scan/suite", "store", "witness"},
+	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "findings", "gateway", "keyring", "lifecycle", "openapi", "pipeline", "scan", "scan/suite", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }
 

@@ -22,7 +22,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
-	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/lifecycle"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/witness"
 )
@@ -76,7 +76,7 @@ checkpoint otherwise, 2 for a bad command line.`,
 				}
 				dir = cfg.Audit.Dir
 				if opt.Origin == "" {
-					opt.Origin = gateway.AuditOrigin(cfg)
+					opt.Origin = lifecycle.AuditOrigin(cfg)
 				}
 				st, err := store.Open(ctx, cfg.Store)
 				if err != nil {

@@ -15,8 +15,8 @@ import (
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
-	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/keyring"
+	"github.com/rampart-gw/rampart/internal/lifecycle"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -121,7 +121,7 @@ func (k *dataKeyTarget) open(ctx context.Context, stderr io.Writer) (dataKeyServ
 	if err != nil {
 		return nil, nil, err
 	}
-	ring, err := gateway.OpenKeyring(ctx, cfg, st, nil)
+	ring, err := lifecycle.OpenKeyring(ctx, cfg, st, nil)
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, err
@@ -129,7 +129,7 @@ func (k *dataKeyTarget) open(ctx context.Context, stderr io.Writer) (dataKeyServ
 	local := &localDataKeys{ring: ring, record: func(string, string, string) {}, progress: stderr}
 	closers := []func(){func() { _ = ring.Close() }, func() { _ = st.Close() }}
 	if cfg.Audit.Enabled {
-		alog, err := audit.Open(audit.Options{Dir: cfg.Audit.Dir, Origin: gateway.AuditOrigin(cfg), Sync: true})
+		alog, err := audit.Open(audit.Options{Dir: cfg.Audit.Dir, Origin: lifecycle.AuditOrigin(cfg), Sync: true})
 		if err != nil {
 			_ = ring.Close()
 			_ = st.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/demo"
 	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/lifecycle"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -130,7 +131,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 					}
 				}
 			}()
-			return gateway.Serve(ctx, gateway.ServeOptions{
+			return lifecycle.Serve(ctx, lifecycle.ServeOptions{
 				Config: cfg, Logger: logger(stderr), Stdout: stdout, Version: version, Reload: reload,
 				Load: func() (*config.Config, error) { return loadConfig(path, stderr) },
 			})

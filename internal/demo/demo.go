@@ -24,7 +24,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/config"
-	"github.com/rampart-gw/rampart/internal/gateway"
+	"github.com/rampart-gw/rampart/internal/lifecycle"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -218,9 +218,9 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("demo config: %s", p)
 		}
 	}
-	return gateway.Serve(ctx, gateway.ServeOptions{
+	return lifecycle.Serve(ctx, lifecycle.ServeOptions{
 		Config: cfg, Logger: o.Logger, Version: o.Version,
-		Started: func(r gateway.Running) {
+		Started: func(r lifecycle.Running) {
 			creds := Credentials{
 				Gateway:     "https://" + r.Listeners[0].String(),
 				Admin:       "https://" + r.Admin.String(),

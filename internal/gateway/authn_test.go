@@ -87,7 +87,7 @@ func TestJWTRoute(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("valid token: %d %s", resp.StatusCode, body)
 	}
-	_, _, h, _ := s.get()
+	_, _, h, _ := s.Get()
 	if h.Get("X-Rampart-Subject") != "bob" || h.Get("X-Rampart-Roles") != "reader" || h.Get("X-Rampart-Auth-Method") != "jwt" {
 		t.Errorf("identity headers upstream: %v", h)
 	}
@@ -194,7 +194,7 @@ func TestScopesCappedByRoles(t *testing.T) {
 	if code := get(token("reader", "items:read items:write admin:all")); code != 200 {
 		t.Fatalf("reader: %d", code)
 	}
-	if _, _, h, _ := seen.get(); h.Get("X-Rampart-Scopes") != "items:read" {
+	if _, _, h, _ := seen.Get(); h.Get("X-Rampart-Scopes") != "items:read" {
 		t.Fatalf("upstream saw scopes %q, want only items:read", h.Get("X-Rampart-Scopes"))
 	}
 	if code := get(token("guest", "items:read")); code != 403 {

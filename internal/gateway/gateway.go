@@ -1,9 +1,12 @@
 // Package gateway is the one assembly point: it imports every stage, turns a
-// validated config into a running pipeline in the fixed stage order, serves
-// it behind the listeners, and swaps in a new pipeline on reload.
+// validated config and the process's open resources (Deps) into a pipeline
+// in the fixed stage order behind the engine, and swaps in a new pipeline
+// on reload.
 //
 // No stage imports another; each is built here from its own config section
 // and handed to the pipeline in the order below, which config cannot change.
+// Opening the resources, the listeners and the reload loop belong to
+// package lifecycle.
 package gateway
 
 import (

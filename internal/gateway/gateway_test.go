@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -18,83 +17,15 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/problem"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
-// seen records what the upstream received.
-type seen struct {
-	mu     sync.Mutex
-	path   string
-	query  string
-	header http.Header
-	host   string
-}
+func upstream(t *testing.T) (*httptest.Server, *gatewaytest.Seen) { return gatewaytest.Upstream(t) }
 
-func (s *seen) get() (string, string, http.Header, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.path, s.query, s.header, s.host
-}
-
-func upstream(t *testing.T) (*httptest.Server, *seen) {
-	t.Helper()
-	s := &seen{}
-	block := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.path, s.query, s.header, s.host = r.URL.Path, r.URL.RawQuery, r.Header.Clone(), r.Host
-		s.mu.Unlock()
-		switch r.URL.Path {
-		case "/slow":
-			<-block
-		case "/upload":
-			_, err := io.Copy(io.Discard, r.Body)
-			if err != nil {
-				return
-			}
-		case "/boom":
-			http.Error(w, "panic: runtime error at main.go:42", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Server", "upstream/1.0")
-		w.Header().Set("X-Powered-By", "PHP/5.1")
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"path":%q}`, r.URL.Path)
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(block) }) // runs first: unblocks /slow
-	return srv, s
-}
-
-func testConfig(upstreamURL string) *config.Config {
-	c := &config.Config{
-		Version: 1,
-		// Tests that start listeners set their own t.TempDir(); nothing
-		// here may write into the source tree.
-		DataDir:   filepath.Join(os.TempDir(), "rampart-gateway-test-unused"),
-		Listeners: []config.Listener{{Address: "127.0.0.1:0", Plaintext: true}},
-		Client:    config.Client{TrustedProxies: []string{"127.0.0.0/8"}},
-		Headers:   config.Headers{CacheControl: "no-store"},
-		Server:    config.Server{MaxBodyBytes: 1024, MaxHeaderBytes: 4096},
-		Upstreams: map[string]config.Upstream{
-			"api":  {URL: upstreamURL, ResponseHeaderTimeout: config.Duration(200 * time.Millisecond)},
-			"dead": {URL: "http://127.0.0.1:1"},
-		},
-		Routes: []config.Route{
-			{Name: "items", Path: "/api/items/{id}", Methods: []string{"GET", "PUT"}, Upstream: "api", Public: true},
-			{Name: "admin", Path: "/api/admin/stats", Methods: []string{"GET"}, Upstream: "api", Public: true},
-			{Name: "slow", Path: "/slow", Methods: []string{"GET"}, Upstream: "api", Public: true},
-			{Name: "upload", Path: "/upload", Methods: []string{"POST"}, Upstream: "api", Public: true},
-			{Name: "boom", Path: "/boom", Methods: []string{"GET"}, Upstream: "api", Public: true},
-			{Name: "dead", Path: "/dead", Methods: []string{"GET"}, Upstream: "dead", Public: true},
-			{Name: "any", Path: "/any/{rest...}", Methods: []string{"GET"}, Upstream: "api", Public: true},
-		},
-	}
-	config.SetDefaults(c)
-	return c
-}
+func testConfig(upstreamURL string) *config.Config { return gatewaytest.Config(upstreamURL) }
 
 // recorder is an Observer that keeps the last exchange's key fields.
 type recorder struct {
@@ -115,7 +46,7 @@ func (r *recorder) Observe(x *pipeline.Exchange) {
 	}
 }
 
-func newGateway(t *testing.T) (*httptest.Server, *seen, *recorder) {
+func newGateway(t *testing.T) (*httptest.Server, *gatewaytest.Seen, *recorder) {
 	t.Helper()
 	up, s := upstream(t)
 	rec := &recorder{}
@@ -166,7 +97,7 @@ func TestForwarding(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	path, query, h, _ := s.get()
+	path, query, h, _ := s.Get()
 	if path != "/api/items/42" || query != "q=1" {
 		t.Errorf("upstream got %q ? %q", path, query)
 	}
@@ -227,7 +158,7 @@ func TestUntrustedPeerCannotSpoof(t *testing.T) {
 	req.Header.Set("X-Forwarded-For", "6.6.6.6")
 	req.Header.Set("X-Forwarded-Proto", "https")
 	resp, _ := do(t, req)
-	_, _, h, _ := s.get()
+	_, _, h, _ := s.Get()
 	if h.Get("X-Forwarded-For") != "127.0.0.1" || h.Get("X-Forwarded-Proto") != "http" {
 		t.Errorf("X-Forwarded-For = %q, -Proto = %q, want the peer's", h.Get("X-Forwarded-For"), h.Get("X-Forwarded-Proto"))
 	}
@@ -252,7 +183,7 @@ func TestQueryCannotBreakRequestLine(t *testing.T) {
 			t.Errorf("%s: status %d", tc.raw, status)
 			continue
 		}
-		if _, q, _, _ := s.get(); q != tc.want {
+		if _, q, _, _ := s.Get(); q != tc.want {
 			t.Errorf("%s: upstream query %q, want %q", tc.raw, q, tc.want)
 		}
 	}
@@ -268,7 +199,7 @@ func TestNoProtocolUpgrade(t *testing.T) {
 		req.Header.Set("Upgrade", up)
 		req.Header.Set("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
 		resp, _ := do(t, req)
-		_, _, h, _ := s.get()
+		_, _, h, _ := s.Get()
 		if resp.StatusCode != 200 || h.Get("Upgrade") != "" || h.Get("Http2-Settings") != "" || strings.Contains(strings.ToLower(h.Get("Connection")), "upgrade") {
 			t.Errorf("%s: status %d, upstream headers %v", up, resp.StatusCode, h)
 		}
@@ -381,7 +312,7 @@ func TestRawPathsSeenAlike(t *testing.T) {
 		rec.mu.Lock()
 		routed := rec.path
 		rec.mu.Unlock()
-		path, _, _, _ := s.get()
+		path, _, _, _ := s.Get()
 		if status != 200 || path != routed {
 			t.Errorf("%s: status %d, routed %q, upstream saw %q", raw, status, routed, path)
 		}

@@ -54,7 +54,7 @@ func TestIdentityTokenToUpstream(t *testing.T) {
 	if resp, body := do(t, req); resp.StatusCode != 200 {
 		t.Fatal(resp.Status, body)
 	}
-	_, _, h, _ := seen.get()
+	_, _, h, _ := seen.Get()
 	tok := h.Get("X-Rampart-Identity")
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(m.JWKS(), &set); err != nil {
@@ -88,7 +88,7 @@ func TestIdentityTokenToUpstream(t *testing.T) {
 	if resp, _ := do(t, req); resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
 	}
-	if _, _, h, _ := seen.get(); h.Get("X-Rampart-Identity") != "" {
+	if _, _, h, _ := seen.Get(); h.Get("X-Rampart-Identity") != "" {
 		t.Fatalf("the upstream received %q on a public route", h.Get("X-Rampart-Identity"))
 	}
 }

@@ -107,7 +107,7 @@ func TestTokenServer(t *testing.T) {
 	if code, body := call(access); code != 200 {
 		t.Fatalf("the access token: %d %s", code, body)
 	}
-	if _, _, h, _ := seen.get(); h.Get("X-Rampart-Subject") != "svc-billing" || h.Get("X-Rampart-Scopes") != "orders:read" || h.Get("X-Rampart-Roles") != "service" {
+	if _, _, h, _ := seen.Get(); h.Get("X-Rampart-Subject") != "svc-billing" || h.Get("X-Rampart-Scopes") != "orders:read" || h.Get("X-Rampart-Roles") != "service" {
 		t.Fatalf("upstream identity %v", h)
 	}
 

@@ -1,4 +1,4 @@
-package gateway
+package lifecycle
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway/gatewaytest"
 )
 
 type syncBuffer struct {
@@ -40,10 +41,10 @@ func (s *syncBuffer) String() string {
 // adds a route, a reload that fails and keeps the old pipeline, and a
 // graceful shutdown.
 func TestServe(t *testing.T) {
-	up, _ := upstream(t)
+	up, _ := gatewaytest.Upstream(t)
 	dir := t.TempDir()
 	base := func() *config.Config {
-		c := testConfig(up.URL)
+		c := gatewaytest.Config(up.URL)
 		c.DataDir = dir
 		c.Listeners = []config.Listener{
 			{Name: "https", Address: "127.0.0.1:0", TLS: &config.TLS{}},

@@ -1,4 +1,16 @@
-package gateway
+// Package lifecycle owns a Rampart process's life: it opens the
+// resources a config needs (the store, the access log, the audit log and
+// its sinks, Redis with the limits' counters and the ban list, anomaly
+// detection, the token server, signing keys, the keyring), each behind an
+// open function that returns its closer; it binds the listeners, the
+// admin API and ACME; it runs the reload loop; and it shuts everything
+// down in reverse order.
+//
+// It does not build pipelines (package gateway does, from the Deps that
+// Open returns) and owns no stage; the middleware mode (package rampart)
+// opens the same resources through Open and builds its pipeline in front
+// of the application instead of the proxy.
+package lifecycle
 
 import (
 	"context"
@@ -28,9 +40,11 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/dlp"
 	"github.com/rampart-gw/rampart/internal/firewall"
+	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/limits"
 	"github.com/rampart-gw/rampart/internal/metrics"
+	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/redisconn"
 	"github.com/rampart-gw/rampart/internal/server"
 	"github.com/rampart-gw/rampart/internal/signing"
@@ -72,9 +86,42 @@ type Running struct {
 	CACert string
 }
 
-// Serve runs the gateway until ctx is done, then shuts down gracefully.
-func Serve(ctx context.Context, o ServeOptions) error {
-	cfg, log := o.Config, o.Logger
+// Options configure Open.
+type Options struct {
+	// Logger receives operational logs; unless protect.redact_logs is
+	// false, Open wraps it so that what the DLP detectors find is masked.
+	Logger *slog.Logger
+	// Stdout is where the access log and stdout audit sinks write.
+	Stdout io.Writer
+	// Version is reported in metrics.
+	Version string
+}
+
+// Resources are what one process opens for a config and closes when it
+// ends: the Deps a pipeline is built with, and what the admin API needs.
+type Resources struct {
+	// Deps are for gateway.New and gateway.Build.
+	Deps gateway.Deps
+	// Record writes an administrative event to the audit log; nil when
+	// the audit log is off.
+	Record admin.Recorder
+	// closers run in reverse order on Close.
+	closers []func()
+}
+
+// Close closes every resource, the last opened first: the audit log
+// after the things that write to it, its sinks after the log.
+func (r *Resources) Close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+	r.closers = nil
+}
+
+// Open opens the resources cfg needs. On error it closes again whatever it
+// had opened.
+func Open(ctx context.Context, cfg *config.Config, o Options) (res *Resources, err error) {
+	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -90,121 +137,152 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	deps := Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs()}
+	res = &Resources{Deps: gateway.Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs()}}
+	defer func() {
+		if err != nil {
+			res.Close()
+			res = nil
+		}
+	}()
+	d := &res.Deps
 	st, err := store.Open(ctx, cfg.Store, store.WithLogger(log))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
-	deps.Store = st
+	res.closers = append(res.closers, func() { _ = st.Close() })
+	d.Store = st
 	if !cfg.AccessLog.Disabled {
 		w, closeLog, err := openAccessLog(cfg.AccessLog.Output, o.Stdout)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer closeLog()
-		deps.Metrics.WatchAccessLogDrops(w.Dropped)
+		res.closers = append(res.closers, closeLog)
+		d.Metrics.WatchAccessLogDrops(w.Dropped)
 		al := accesslog.New(w)
 		if mask != nil {
 			al.Redact(mask)
 		}
-		deps.AccessLog = al
+		d.AccessLog = al
 	}
-	var recordAdmin admin.Recorder
 	var auditObs *audit.Observer
-	if a := cfg.Audit; a.Enabled {
-		origin := AuditOrigin(cfg)
-		// Sinks first, so that they close last (defers run in reverse):
-		// every event the log takes is offered to them.
-		sinks, closeSinks, err := openSinks(a.Sinks, o.Stdout, log, deps.Metrics)
+	if cfg.Audit.Enabled {
+		obs, closeAudit, err := openAudit(cfg, st, o.Stdout, log, d.Metrics)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer closeSinks()
-		witnesses, err := witness.FromConfig(a.Witnesses)
-		if err != nil {
-			return err
-		}
-		var pubs []audit.Publisher
-		for _, w := range witnesses {
-			pubs = append(pubs, w)
-		}
-		alog, err := audit.Open(audit.Options{Dir: a.Dir, Origin: origin, Sync: a.Sync,
-			CheckpointEvery: a.CheckpointInterval.Std(), Logger: log, MaxSegmentBytes: int64(a.MaxSegmentBytes),
-			MaxSegmentAge: a.MaxSegmentAge.Std(), Retention: a.Retention.Std(), Remote: st, Publishers: pubs})
-		if err != nil {
-			return err
-		}
-		// Closed after the listeners have drained, so that every answered
-		// request's event is in, and checkpointed.
-		defer func() {
-			if err := alog.Close(); err != nil {
-				log.Error("audit: closing the log", "error", err)
-			}
-		}()
-		obs := audit.NewObserver(alog, log, sinks...)
+		res.closers = append(res.closers, closeAudit)
 		if mask != nil {
 			obs.Redact(mask)
 		}
-		deps.Audit = obs
-		auditObs = obs
-		recordAdmin = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
+		d.Audit, auditObs = obs, obs
+		res.Record = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
 	}
-	closeShared, err := openShared(ctx, cfg, &deps)
+	closeShared, err := openShared(ctx, cfg, d)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeShared()
-	{
-		bans := deps.Bans
-		ban := func(ctx context.Context, addr netip.Addr, ttl time.Duration, reason string) error {
-			_, err := bans.Add(ctx, netip.PrefixFrom(addr, addr.BitLen()), ttl, reason)
-			return err
+	res.closers = append(res.closers, closeShared)
+	d.Anomaly = openAnomaly(cfg, d.Bans, auditObs, log)
+	if cfg.TokenServer.Enabled {
+		closeTS, err := openTokenServer(ctx, cfg, st, d)
+		if err != nil {
+			return nil, err
 		}
-		alert := func(action, clientIP, detail string) {
-			log.Warn("anomaly", "alert", action, "client_ip", clientIP, "detail", detail)
-			if auditObs != nil {
-				auditObs.Record("alert", action, "", clientIP, detail)
-			}
-		}
-		if d := anomaly.FromConfig(cfg.Audit.Anomalies, ban, alert); len(d) > 0 {
-			deps.Anomaly = d
-		}
-	}
-	if ts := cfg.TokenServer; ts.Enabled {
-		if err := openTokenServer(ctx, cfg, st, &deps); err != nil {
-			return err
-		}
-		defer func() {
-			_ = deps.Revocations.Close()
-			_ = deps.TokenKeys.Close()
-		}()
+		res.closers = append(res.closers, closeTS)
 	}
 	if it := cfg.IdentityToken; it.Enabled {
 		kek, err := signing.LoadOrCreateKEK(it.KEKFile)
 		if err != nil {
-			return fmt.Errorf("identity_token.kek_file: %w", err)
+			return nil, fmt.Errorf("identity_token.kek_file: %w", err)
 		}
 		m, err := signing.New(ctx, st, signing.Options{Purpose: "identity", RotateEvery: it.RotateEvery.Std(),
 			TokenTTL: it.TTL.Std(), KEK: kek, Logger: log})
 		if err != nil {
-			return fmt.Errorf("identity_token: %w", err)
+			return nil, fmt.Errorf("identity_token: %w", err)
 		}
-		defer m.Close()
-		deps.Signing = m
+		res.closers = append(res.closers, func() { _ = m.Close() })
+		d.Signing = m
 	}
 	if cfg.UsesKeyring() {
 		ring, err := OpenKeyring(ctx, cfg, st, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer ring.Close()
-		deps.Keyring = ring
+		res.closers = append(res.closers, func() { _ = ring.Close() })
+		d.Keyring = ring
 	}
-	gw, err := New(cfg, deps)
+	return res, nil
+}
+
+// openAudit opens the audit log with its sinks and witnesses. Its closer
+// closes the log (a last checkpoint), then the sinks, so that every event
+// the log took is offered to them.
+func openAudit(cfg *config.Config, st *store.Store, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*audit.Observer, func(), error) {
+	a := cfg.Audit
+	sinks, closeSinks, err := openSinks(a.Sinks, stdout, log, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	witnesses, err := witness.FromConfig(a.Witnesses)
+	if err != nil {
+		closeSinks()
+		return nil, nil, err
+	}
+	var pubs []audit.Publisher
+	for _, w := range witnesses {
+		pubs = append(pubs, w)
+	}
+	alog, err := audit.Open(audit.Options{Dir: a.Dir, Origin: AuditOrigin(cfg), Sync: a.Sync,
+		CheckpointEvery: a.CheckpointInterval.Std(), Logger: log, MaxSegmentBytes: int64(a.MaxSegmentBytes),
+		MaxSegmentAge: a.MaxSegmentAge.Std(), Retention: a.Retention.Std(), Remote: st, Publishers: pubs})
+	if err != nil {
+		closeSinks()
+		return nil, nil, err
+	}
+	closeAll := func() {
+		if err := alog.Close(); err != nil {
+			log.Error("audit: closing the log", "error", err)
+		}
+		closeSinks()
+	}
+	return audit.NewObserver(alog, log, sinks...), closeAll, nil
+}
+
+// openAnomaly builds the anomaly detectors of cfg, which ban through bans
+// and alert through the log and the audit log (nil: logs only); nil when
+// none is on.
+func openAnomaly(cfg *config.Config, bans *firewall.Bans, auditObs *audit.Observer, log *slog.Logger) pipeline.Observer {
+	ban := func(ctx context.Context, addr netip.Addr, ttl time.Duration, reason string) error {
+		_, err := bans.Add(ctx, netip.PrefixFrom(addr, addr.BitLen()), ttl, reason)
+		return err
+	}
+	alert := func(action, clientIP, detail string) {
+		log.Warn("anomaly", "alert", action, "client_ip", clientIP, "detail", detail)
+		if auditObs != nil {
+			auditObs.Record("alert", action, "", clientIP, detail)
+		}
+	}
+	if d := anomaly.FromConfig(cfg.Audit.Anomalies, ban, alert); len(d) > 0 {
+		return d
+	}
+	return nil
+}
+
+// Serve runs the gateway until ctx is done, then shuts down gracefully.
+func Serve(ctx context.Context, o ServeOptions) error {
+	cfg := o.Config
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res, err := Open(ctx, cfg, Options{Logger: o.Logger, Stdout: o.Stdout, Version: o.Version})
+	if err != nil {
+		return err
+	}
+	// Closed after the listeners have drained (defers run in reverse), so
+	// that every answered request's event is in, and checkpointed.
+	defer res.Close()
+	deps, log, recordAdmin := res.Deps, res.Deps.Logger, res.Record
+	st := deps.Store
+	gw, err := gateway.New(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -333,13 +411,13 @@ loop:
 			}
 			if recordAdmin != nil {
 				outcome := "applied"
-				if err != nil && !errors.Is(err, ErrRestartNeeded) {
+				if err != nil && !errors.Is(err, gateway.ErrRestartNeeded) {
 					outcome = "refused"
 				}
 				recordAdmin("config.reload", "", outcome)
 			}
 			switch {
-			case errors.Is(err, ErrRestartNeeded):
+			case errors.Is(err, gateway.ErrRestartNeeded):
 				log.Warn("config reloaded; listener, admin, server, redis and back-end changes wait for a restart")
 			case err != nil:
 				log.Error("config reload failed; the previous config keeps serving", "error", err)
@@ -359,21 +437,21 @@ loop:
 
 // openTokenServer opens the token server's keys, revocations and clients
 // (the API keys, checked with the first apikey authenticator's pepper).
-func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d *Deps) error {
+func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d *gateway.Deps) (func(), error) {
 	ts := cfg.TokenServer
 	kek, err := signing.LoadOrCreateKEK(ts.KEKFile)
 	if err != nil {
-		return fmt.Errorf("token_server.kek_file: %w", err)
+		return nil, fmt.Errorf("token_server.kek_file: %w", err)
 	}
 	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: ts.RotateEvery.Std(),
 		TokenTTL: ts.TTL.Std(), KEK: kek, Logger: d.Logger})
 	if err != nil {
-		return fmt.Errorf("token_server: %w", err)
+		return nil, fmt.Errorf("token_server: %w", err)
 	}
 	rev, err := tokens.NewRevocations(ctx, st, 10*time.Second, nil, d.Logger)
 	if err != nil {
 		_ = keys.Close()
-		return fmt.Errorf("token_server: %w", err)
+		return nil, fmt.Errorf("token_server: %w", err)
 	}
 	pepper := filepath.Join(cfg.DataDir, "apikey-pepper")
 	if len(cfg.Authn.APIKey) > 0 {
@@ -383,11 +461,11 @@ func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d
 	if err != nil {
 		_ = rev.Close()
 		_ = keys.Close()
-		return err
+		return nil, err
 	}
 	d.TokenKeys, d.Revocations = keys, rev
 	d.TokenServer = tokens.New(ts, st, hasher, keys, rev, tokens.Options{Logger: d.Logger})
-	return nil
+	return func() { _ = rev.Close(); _ = keys.Close() }, nil
 }
 
 // openSinks starts the audit sinks of the config.
@@ -468,7 +546,7 @@ func AuditOrigin(cfg *config.Config) string {
 // client, the limits' counters and the ban list. It checks that Redis
 // answers, so that a typo in redis.url fails at start rather than on the
 // first request; later outages are each stage's to handle.
-func openShared(ctx context.Context, cfg *config.Config, d *Deps) (func(), error) {
+func openShared(ctx context.Context, cfg *config.Config, d *gateway.Deps) (func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {

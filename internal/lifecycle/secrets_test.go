@@ -1,4 +1,4 @@
-package gateway
+package lifecycle
 
 import (
 	"bufio"
@@ -22,6 +22,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
@@ -101,7 +102,7 @@ func loadAll(dir string) (loaded, error) {
 // development CA, the admin listener, and a route behind API keys, all
 // on one data dir and one SQLite store.
 func serveConfig(dir, upstreamURL string) *config.Config {
-	c := testConfig(upstreamURL)
+	c := gatewaytest.Config(upstreamURL)
 	pepper, token, _, _ := secretPaths(dir)
 	c.DataDir = dir
 	c.Listeners = []config.Listener{{Name: "https", Address: "127.0.0.1:0", TLS: &config.TLS{}}}
@@ -297,7 +298,7 @@ func TestSecretsAgreeAcrossProcesses(t *testing.T) {
 // their starts out, so this is the end-to-end check; the race itself is
 // what TestSecretsAgreeAcrossProcesses reproduces.
 func TestGatewaysShareSecrets(t *testing.T) {
-	up, _ := upstream(t)
+	up, _ := gatewaytest.Upstream(t)
 	dir := t.TempDir()
 	const procs = 8
 	hs := startHelpers(t, procs, "serve", dir, secretsUpstreamEnv+"="+up.URL)

@@ -1,4 +1,4 @@
-package gateway
+package lifecycle
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
 )
 
@@ -18,7 +19,7 @@ import (
 // authenticator; none gets 401 there; a foreign CA's fails the handshake;
 // required mode refuses a handshake without one.
 func TestMTLSRoute(t *testing.T) {
-	up, s := upstream(t)
+	up, s := gatewaytest.Upstream(t)
 	dir := t.TempDir()
 	ca, err := tlsconf.LoadOrCreateCA(dir) // the listener's CA signs client certificates too
 	if err != nil {
@@ -39,7 +40,7 @@ func TestMTLSRoute(t *testing.T) {
 
 	for _, mode := range []string{"optional", "required"} {
 		t.Run(mode, func(t *testing.T) {
-			cfg := testConfig(up.URL)
+			cfg := gatewaytest.Config(up.URL)
 			cfg.DataDir = dir
 			cfg.Listeners = []config.Listener{{Name: "https", Address: "127.0.0.1:0",
 				TLS: &config.TLS{ClientAuth: &config.ClientAuth{CAFile: filepath.Join(dir, tlsconf.CACertFile), Mode: mode}}}}
@@ -86,7 +87,7 @@ func TestMTLSRoute(t *testing.T) {
 			if code, err := get(&billing, "/api/items/1"); err != nil || code != 200 {
 				t.Fatalf("billing-service: %d %v", code, err)
 			}
-			if _, _, h, _ := s.get(); h.Get("X-Rampart-Subject") != "billing-service" || h.Get("X-Rampart-Roles") != "billing" || h.Get("X-Rampart-Auth-Method") != "mtls" {
+			if _, _, h, _ := s.Get(); h.Get("X-Rampart-Subject") != "billing-service" || h.Get("X-Rampart-Roles") != "billing" || h.Get("X-Rampart-Auth-Method") != "mtls" {
 				t.Errorf("identity upstream: %v", h)
 			}
 			if code, err := get(&stranger, "/api/items/1"); err != nil || code != 401 {

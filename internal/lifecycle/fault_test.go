@@ -1,4 +1,4 @@
-package gateway
+package lifecycle
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/faultnet"
 	"github.com/rampart-gw/rampart/internal/firewall"
+	"github.com/rampart-gw/rampart/internal/gateway/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/redisconn"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/store/storetest"
@@ -241,7 +242,7 @@ func TestStoreFaults(t *testing.T) {
 		}
 		return k
 	}()
-	up, _ := upstream(t)
+	up, _ := gatewaytest.Upstream(t)
 	const timeout = time.Second
 	bound := timeout + time.Second
 
@@ -368,7 +369,7 @@ func TestRedisFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, _ := upstream(t)
+	up, _ := gatewaytest.Upstream(t)
 	const timeout = 200 * time.Millisecond
 	bound := timeout + time.Second
 	banned := netip.MustParseAddr("192.0.2.66")

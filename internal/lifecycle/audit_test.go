@@ -1,4 +1,4 @@
-package gateway
+package lifecycle
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/gateway/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/witness"
 )
@@ -25,9 +26,9 @@ import (
 // audit.witnesses; after shutdown the log verifies strictly, and both
 // copies rule a rollback out up to its last record.
 func TestServeAuditWitness(t *testing.T) {
-	up, _ := upstream(t)
+	up, _ := gatewaytest.Upstream(t)
 	dir := t.TempDir()
-	cfg := testConfig(up.URL)
+	cfg := gatewaytest.Config(up.URL)
 	cfg.DataDir = dir
 	cfg.Audit = config.Audit{Enabled: true, Origin: "rampart.test/gw1"}
 	cfg.Store = config.Store{Driver: "sqlite", Path: filepath.Join(dir, "rampart.db")}

@@ -1,0 +1,59 @@
+package lifecycle
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/dlp"
+	"github.com/rampart-gw/rampart/internal/store"
+)
+
+// TestLostKEKFile: with data keys in the store, a missing KEK file stops
+// the keyring from opening instead of being replaced by a new one.
+func TestLostKEKFile(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "rampart.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := &config.Config{DataDir: dir}
+	config.SetDefaults(cfg)
+	ring, err := OpenKeyring(context.Background(), cfg, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Encrypt(context.Background(), "bob", "$.ssn", []byte(`"x"`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = ring.Close()
+	if err := os.Remove(cfg.Protect.Keys.KEKFile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenKeyring(context.Background(), cfg, st, nil); err == nil || !strings.Contains(err.Error(), "restore the file") {
+		t.Fatalf("opened with the KEK file gone: %v", err)
+	}
+	if _, err := os.Stat(cfg.Protect.Keys.KEKFile); err == nil {
+		t.Fatal("a new KEK file was made")
+	}
+}
+
+func TestMaskLogged(t *testing.T) {
+	sc := dlp.MustNew()
+	for in, want := range map[string]string{
+		"/api/items/42":                    "/api/items/42",
+		"email=ann%40example.com&page=2":   "email=a***@example.com&page=2",
+		"n=4111+1111+1111+1111":            "n=**** **** **** 1111",
+		"/cards/4111%201111%201111%201111": "/cards/**** **** **** 1111",
+		"/cards/4111111111111111?q=a%2Bb":  "/cards/************1111?q=a+b",
+		"q=100%25+off":                     "q=100%25+off",
+	} {
+		if got := maskLogged(sc, in); got != want {
+			t.Errorf("maskLogged(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
