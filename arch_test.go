@@ -15,8 +15,8 @@ import (
 
 const module = "github.com/rampart-gw/rampart"
 
-// packages returns every package directory of the module (bench/tools is a
-// module of its own and is skipped).
+// packages returns every package directory of the module (bench/tools and
+// examples/middleware are modules of their own and are skipped).
 func packages(t *testing.T) map[string]*build.Package {
 	t.Helper()
 	pkgs := map[string]*build.Package{}
@@ -26,6 +26,11 @@ func packages(t *testing.T) map[string]*build.Package {
 		}
 		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || path == "bench") {
 			return filepath.SkipDir
+		}
+		if d.IsDir() && path != "." {
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+				return filepath.SkipDir // a module of its own (examples/middleware)
+			}
 		}
 		if !d.IsDir() {
 			return nil
@@ -127,6 +132,8 @@ var rules = map[string]struct {
 	"internal/scan/inventory":             {[]string{"findings", "scan"}, nil},
 	"internal/scan/flows":                 {[]string{"findings", "scan", "scan/limits"}, nil},
 	"internal/scan/suite":                 {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/flows", "scan/injection", "scan/inventory", "scan/limits", "scan/misconfig", "scan/ssrf"}, nil},
+	// The public middleware API: the only package outside internal/.
+	"": {[]string{"config", "gateway", "lifecycle", "pipeline"}, []string{"github.com/prometheus/client_golang"}},
 	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "findings", "gateway", "keyring", "lifecycle", "openapi", "pipeline", "scan", "scan/suite", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }
@@ -163,6 +170,37 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExamplesUsePublicAPI: the middleware examples import Rampart only
+// through package rampart, as a user's program must.
+func TestExamplesUsePublicAPI(t *testing.T) {
+	n := 0
+	err := filepath.WalkDir("examples", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if strings.HasPrefix(p, module+"/internal/") {
+				t.Errorf("%s imports %s: examples may use only package rampart", path, p)
+			}
+			if p == module {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 3 {
+		t.Errorf("%d example files import package rampart; want the net/http, chi and gin examples", n)
 	}
 }
 

@@ -76,7 +76,7 @@ func (k *keyTarget) open(ctx context.Context) (keyService, func(), error) {
 	var pepper string
 	var maxScopes map[string][]string // only known from a config
 	if k.configPath != "" {
-		c, _, err := config.Load(k.configPath)
+		c, _, _, err := config.LoadAny(k.configPath)
 		if err != nil {
 			return nil, nil, err
 		}

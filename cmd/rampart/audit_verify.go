@@ -64,7 +64,7 @@ checkpoint otherwise, 2 for a bad command line.`,
 				if !cmd.Flags().Changed("strict") {
 					opt.Strict = true
 				}
-				cfg, _, err := config.Load(configPath)
+				cfg, _, _, err := config.LoadAny(configPath)
 				if err != nil {
 					return err
 				}

@@ -86,7 +86,7 @@ type dataKeyTarget struct{ keyTarget }
 // given one, or what the demo and the defaults use for a data directory.
 func (k *dataKeyTarget) offlineConfig() (*config.Config, error) {
 	if k.configPath != "" {
-		c, _, err := config.Load(k.configPath)
+		c, _, _, err := config.LoadAny(k.configPath)
 		return c, err
 	}
 	c := &config.Config{DataDir: k.dataDir}

@@ -177,12 +177,19 @@ func configCmd(stdout io.Writer) *cobra.Command {
 			if path == "" {
 				return usageError{errors.New("validate needs -c FILE")}
 			}
-			cfg, err := loadConfig(path, stdout)
+			cfg, warnings, mode, err := config.LoadAny(path)
 			if err != nil {
 				return err
 			}
+			for _, w := range warnings {
+				fmt.Fprintf(stdout, "%s:%d:%d: %s\n", path, w.Line, w.Column, w)
+			}
 			if err := gateway.Check(cfg); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
+			}
+			if mode == config.Middleware {
+				fmt.Fprintf(stdout, "%s: valid (middleware mode: no listeners or upstreams, for package rampart)\n", path)
+				return nil
 			}
 			fmt.Fprintf(stdout, "%s: valid\n", path)
 			return nil

@@ -42,6 +42,8 @@ func TestExitCodes(t *testing.T) {
 		{"schema", []string{"config", "schema"}, exitOK, `"$schema"`, ""},
 		{"validate broken policy", []string{"config", "validate", "-c", "testdata/policy.yaml"}, exitFailure, "", "testdata/broken.cedar:2:"},
 		{"example config", []string{"config", "validate", "-c", "../../examples/rampart.yaml"}, exitOK, "valid", ""},
+		{"middleware example config", []string{"config", "validate", "-c", "../../examples/middleware/rampart.yaml"}, exitOK, "valid (middleware mode", ""},
+		{"serve a middleware config", []string{"serve", "-c", "../../examples/middleware/rampart.yaml"}, exitFailure, "", "listeners: at least one listener is required"},
 		{"serve bad config", []string{"serve", "-c", "testdata/bad.yaml"}, exitFailure, "", "3 error(s)"},
 	}
 	for _, tt := range tests {

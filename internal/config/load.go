@@ -14,7 +14,25 @@ const MaxFileSize = 8 << 20
 // Load reads, decodes, defaults and validates the config file at path. On
 // success it returns the config and its warnings; on failure an *Error
 // listing every problem.
-func Load(path string) (*Config, []Problem, error) {
+func Load(path string) (*Config, []Problem, error) { return LoadMode(path, Gateway) }
+
+// LoadAny is Load for a config of either mode, for the offline commands
+// that work on the same store, keys and audit log whatever serves them:
+// the gateway's rules first, and the middleware's when those fail. On
+// failure it returns the gateway's problems.
+func LoadAny(path string) (*Config, []Problem, Mode, error) {
+	c, warnings, err := LoadMode(path, Gateway)
+	if err == nil {
+		return c, warnings, Gateway, nil
+	}
+	if mc, mw, merr := LoadMode(path, Middleware); merr == nil {
+		return mc, mw, Middleware, nil
+	}
+	return nil, warnings, Gateway, err
+}
+
+// LoadMode is Load for a mode (see Mode).
+func LoadMode(path string, mode Mode) (*Config, []Problem, error) {
 	f, err := os.Open(path) // #nosec G304 -- the operator names the config file
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading config: %w", err)
@@ -27,16 +45,21 @@ func Load(path string) (*Config, []Problem, error) {
 	if len(data) > MaxFileSize {
 		return nil, nil, fmt.Errorf("reading config %s: larger than %d bytes", path, MaxFileSize)
 	}
-	return Parse(path, data)
+	return ParseMode(path, data, mode)
 }
 
 // Parse decodes, defaults and validates a config document; name is used in
 // error messages. See Load.
 func Parse(name string, data []byte) (*Config, []Problem, error) {
+	return ParseMode(name, data, Gateway)
+}
+
+// ParseMode is Parse for a mode (see Mode).
+func ParseMode(name string, data []byte, mode Mode) (*Config, []Problem, error) {
 	c := &Config{}
 	pos, problems := decodeDocument(data, c)
 	SetDefaults(c)
-	for _, p := range Validate(c) {
+	for _, p := range ValidateMode(c, mode) {
 		if !underAny(p.Path, problems) {
 			problems = append(problems, p)
 		}

@@ -19,7 +19,10 @@ var notYet = map[string]string{
 }
 
 // validator collects problems; each method checks one part of the config.
-type validator struct{ problems []Problem }
+type validator struct {
+	problems   []Problem
+	middleware bool // ValidateMode(Middleware)
+}
 
 func (v *validator) errorf(path, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
@@ -39,13 +42,38 @@ func (v *validator) reserved(path string, r Reserved) {
 // Validate checks a config whose defaults are set and returns every problem
 // it finds, errors and warnings, each with its path. It is pure: it reads no
 // file and opens no socket.
-func Validate(c *Config) []Problem {
-	v := &validator{}
+func Validate(c *Config) []Problem { return ValidateMode(c, Gateway) }
+
+// Mode is what runs a config.
+type Mode int
+
+const (
+	// Gateway is the rampart binary: listeners in front, upstreams behind.
+	Gateway Mode = iota
+	// Middleware is Rampart inside a Go service (package rampart): the
+	// application's server listens and the wrapped handler answers every
+	// route, so listeners, upstreams and routes[].upstream are refused,
+	// and the admin section is not served.
+	Middleware
+)
+
+// ValidateMode is Validate for a mode.
+func ValidateMode(c *Config, mode Mode) []Problem {
+	v := &validator{middleware: mode == Middleware}
 	if c.Version != 1 {
 		v.errorf("version", "must be 1, got %d", c.Version)
 	}
-	v.listeners(c)
-	v.admin(&c.Admin)
+	if v.middleware {
+		if len(c.Listeners) > 0 {
+			v.errorf("listeners", "middleware mode has no listeners: the application's server listens; remove the section")
+		}
+		if len(c.Upstreams) > 0 {
+			v.errorf("upstreams", "middleware mode has no upstreams: the wrapped handler answers every route; remove the section")
+		}
+	} else {
+		v.listeners(c)
+		v.admin(&c.Admin)
+	}
 	v.server(&c.Server)
 	v.client(&c.Client)
 	v.headers(&c.Headers)
@@ -498,10 +526,16 @@ func (v *validator) routes(c *Config) {
 			}
 			seen[m] = true
 		}
-		if r.Upstream == "" {
+		switch {
+		case v.middleware && r.Upstream != "":
+			v.errorf(p+".upstream", "middleware mode has no upstreams: the wrapped handler answers; remove it")
+		case v.middleware:
+		case r.Upstream == "":
 			v.errorf(p+".upstream", "required")
-		} else if _, ok := c.Upstreams[r.Upstream]; !ok {
-			v.errorf(p+".upstream", "no upstream named %q", r.Upstream)
+		default:
+			if _, ok := c.Upstreams[r.Upstream]; !ok {
+				v.errorf(p+".upstream", "no upstream named %q", r.Upstream)
+			}
 		}
 		switch {
 		case r.Public && len(r.Auth) > 0:

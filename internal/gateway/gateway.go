@@ -82,6 +82,10 @@ type Deps struct {
 	Revocations *tokens.Revocations
 	// Keyring holds the data keys; required when a route encrypts fields.
 	Keyring *keyring.Keyring
+	// Terminal, when set, answers every allowed request instead of the
+	// reverse proxy (middleware mode: the application's handler); no
+	// upstream connection is made.
+	Terminal http.Handler
 }
 
 // Instance is one built pipeline with its upstream connections.
@@ -98,7 +102,9 @@ type Instance struct {
 // Close releases the instance's idle upstream connections and stops its
 // authenticators' background work.
 func (in *Instance) Close() {
-	in.proxy.Close()
+	if in.proxy != nil {
+		in.proxy.Close()
+	}
 	for _, c := range in.closers {
 		_ = c.Close()
 	}
@@ -212,10 +218,16 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
-	px, err := proxy.New(cfg.Upstreams, cfg.Routes, proxy.Options{
-		RequestIDHeader: clientStage.RequestIDHeader(), Logger: d.Logger})
-	if err != nil {
-		return nil, err
+	var px *proxy.Proxy
+	var next http.Handler
+	if d.Terminal != nil {
+		next = proxy.Local(d.Terminal, clientStage.RequestIDHeader())
+	} else {
+		if px, err = proxy.New(cfg.Upstreams, cfg.Routes, proxy.Options{
+			RequestIDHeader: clientStage.RequestIDHeader(), Logger: d.Logger}); err != nil {
+			return nil, err
+		}
+		next = px
 	}
 
 	// The stage order is fixed here and only here.
@@ -282,9 +294,9 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	}
 	p := pipeline.New(request, response, observers)
 	req, resp := p.StageNames()
-	var terminal http.Handler = px
+	terminal := next
 	if d.TokenServer != nil && cfg.TokenServer.Enabled {
-		terminal = tokenTerminal{px: px, ts: d.TokenServer, first: len(cfg.Routes)}
+		terminal = tokenTerminal{next: next, ts: d.TokenServer, first: len(cfg.Routes)}
 	}
 	h := engine.New(p, terminal, engine.Options{
 		MaxHeaderBytes:       int(cfg.Server.MaxHeaderBytes),
@@ -299,9 +311,9 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 }
 
 // tokenTerminal sends the token server's routes to it and the rest to the
-// proxy.
+// proxy (or the application, in middleware mode).
 type tokenTerminal struct {
-	px    *proxy.Proxy
+	next  http.Handler
 	ts    *tokens.Server
 	first int // index of the first token-server route
 }
@@ -311,7 +323,7 @@ func (t tokenTerminal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.ts.ServeHTTP(w, r)
 		return
 	}
-	t.px.ServeHTTP(w, r)
+	t.next.ServeHTTP(w, r)
 }
 
 // Gateway serves the current Instance and swaps it atomically on reload.

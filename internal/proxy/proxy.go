@@ -174,32 +174,56 @@ func rewrite(target *url.URL, preserveHost bool, idHeader string) func(*httputil
 		if preserveHost {
 			out.Host = pr.In.Host
 		}
-		h := out.Header
-		for name := range h {
-			if spoofable(name) {
-				delete(h, name)
-			}
-		}
-		if strings.EqualFold(h.Get("Connection"), "upgrade") {
-			h.Del("Connection")
-		}
-		// One backing array for the per-request values.
-		vals := make([]string, 3)
-		vals[0], vals[1], vals[2] = clientIP(x, pr.In.RemoteAddr), pr.In.Host, x.RequestID
-		h["X-Forwarded-For"], h["X-Forwarded-Host"], h[idHeader] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
-		if x.Scheme == "https" {
-			h["X-Forwarded-Proto"] = protoHTTPS
-		} else {
-			h["X-Forwarded-Proto"] = protoHTTP
-		}
-		for _, e := range x.UpstreamEdits {
-			if e.Delete {
-				h.Del(e.Name)
-			} else {
-				h.Set(e.Name, e.Value)
-			}
+		upstreamHeaders(x, out.Header, pr.In.RemoteAddr, pr.In.Host, idHeader)
+	}
+}
+
+// upstreamHeaders turns the inbound headers h into what an upstream gets:
+// spoofable headers removed, X-Forwarded-For/-Host/-Proto and the request
+// id set by Rampart, then the stages' edits (identity headers).
+func upstreamHeaders(x *pipeline.Exchange, h http.Header, remoteAddr, host, idHeader string) {
+	for name := range h {
+		if spoofable(name) {
+			delete(h, name)
 		}
 	}
+	if strings.EqualFold(h.Get("Connection"), "upgrade") {
+		h.Del("Connection")
+	}
+	// One backing array for the per-request values.
+	vals := make([]string, 3)
+	vals[0], vals[1], vals[2] = clientIP(x, remoteAddr), host, x.RequestID
+	h["X-Forwarded-For"], h["X-Forwarded-Host"], h[idHeader] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+	if x.Scheme == "https" {
+		h["X-Forwarded-Proto"] = protoHTTPS
+	} else {
+		h["X-Forwarded-Proto"] = protoHTTP
+	}
+	for _, e := range x.UpstreamEdits {
+		if e.Delete {
+			h.Del(e.Name)
+		} else {
+			h.Set(e.Name, e.Value)
+		}
+	}
+}
+
+// Local returns a terminal that hands allowed requests to an in-process
+// handler (middleware mode) as the proxy hands them to an upstream: the
+// routed path and query, never the raw ones; spoofable inbound headers
+// (X-Rampart-*, forwarding headers, overrides) removed; X-Forwarded-For,
+// -Host, -Proto and the request id set; the stages' header edits
+// applied. The handler finds the exchange with pipeline.FromContext.
+func Local(next http.Handler, requestIDHeader string) http.Handler {
+	idHeader := http.CanonicalHeaderKey(requestIDHeader)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := pipeline.FromContext(r.Context())
+		out := r.Clone(r.Context())
+		out.URL.Path, out.URL.RawPath, out.URL.RawQuery = x.Path, "", x.Query
+		out.RequestURI = out.URL.RequestURI()
+		upstreamHeaders(x, out.Header, r.RemoteAddr, r.Host, idHeader)
+		next.ServeHTTP(w, out)
+	})
 }
 
 // Shared, never modified header values.

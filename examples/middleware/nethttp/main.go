@@ -1,0 +1,52 @@
+// Command nethttp serves a net/http ServeMux behind Rampart's middleware.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"log"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rampart-gw/rampart"
+)
+
+func main() {
+	config := flag.String("config", "rampart.yaml", "Rampart's middleware config")
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cfg, err := rampart.LoadConfig(*config)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mw, err := rampart.New(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mw.Close()
+	srv := &http.Server{Addr: *addr, Handler: mw.Wrap(app()), ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
+	log.Printf("listening on %s", *addr)
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		log.Print(err)
+	}
+}
+
+// app is the service: it trusts what Rampart established.
+func app() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /api/items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		info, _ := rampart.FromRequest(r)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"id": r.PathValue("id"), "for": info.Identity.Subject})
+	})
+	return mux
+}

@@ -1,0 +1,41 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMiddlewareMode: the same config language, without the sections the
+// application's own server replaces.
+func TestMiddlewareMode(t *testing.T) {
+	const ok = `version: 1
+routes:
+  - {name: items, path: "/api/items/{id}", methods: [GET], public: true}
+`
+	c, _, err := ParseMode("mw.yaml", []byte(ok), Middleware)
+	if err != nil {
+		t.Fatalf("middleware config refused: %v", err)
+	}
+	if len(c.Routes) != 1 || c.Routes[0].Upstream != "" {
+		t.Fatalf("routes %+v", c.Routes)
+	}
+	if _, _, err := Parse("gw.yaml", []byte(ok)); err == nil || !strings.Contains(err.Error(), "routes[0].upstream: required") {
+		t.Fatalf("gateway mode took a route without upstream: %v", err)
+	}
+	const gw = `version: 1
+listeners: [{address: "127.0.0.1:8080", plaintext: true}]
+upstreams: {api: {url: "http://127.0.0.1:9000"}}
+routes:
+  - {name: items, path: "/api/items/{id}", methods: [GET], public: true, upstream: api}
+`
+	_, _, err = ParseMode("mw.yaml", []byte(gw), Middleware)
+	if err == nil {
+		t.Fatal("middleware mode took listeners and upstreams")
+	}
+	for _, want := range []string{"mw.yaml:2:1: listeners: middleware mode has no listeners", "upstreams: middleware mode has no upstreams",
+		"routes[0].upstream: middleware mode has no upstreams"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
