@@ -192,8 +192,8 @@ func join(path, key string) string {
 func fieldIndex(t reflect.Type) map[string]int {
 	m := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
+		name := yamlName(t.Field(i))
+		if name == "" {
 			continue
 		}
 		m[name] = i

@@ -44,14 +44,11 @@ func writeSection(b *strings.Builder, t reflect.Type, path string, d map[string]
 	b.WriteString("| field | type | description |\n|---|---|---|\n")
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
+		name := yamlName(f)
+		if name == "" {
 			continue
 		}
-		fp := name
-		if path != "" {
-			fp = path + "." + name
-		}
+		fp := joinPath(path, name)
 		ft, suffix := f.Type, ""
 		for {
 			switch ft.Kind() {
@@ -67,7 +64,11 @@ func writeSection(b *strings.Builder, t reflect.Type, path string, d map[string]
 			}
 			break
 		}
-		fmt.Fprintf(b, "| `%s` | %s | %s |\n", fp, typeName(f.Type), strings.ReplaceAll(d[t.Name()+"."+f.Name], "|", "\\|"))
+		desc := strings.ReplaceAll(d[t.Name()+"."+f.Name], "|", "\\|")
+		if f.Tag.Get("reload") == "restart" {
+			desc += " *A reload does not apply a change here: restart.*"
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s |\n", fp, typeName(f.Type), desc)
 		if ft.Kind() == reflect.Struct && ft != reservedType && !seen[ft] {
 			seen[ft] = true
 			later = append(later, nested{ft, fp + suffix})

@@ -103,8 +103,8 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 		props := map[string]any{}
 		for i := range t.NumField() {
 			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "" || name == "-" {
+			name := yamlName(f)
+			if name == "" {
 				continue
 			}
 			fs := g.of(f.Type)

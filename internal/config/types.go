@@ -12,22 +12,22 @@ type Config struct {
 	// DataDir holds state that Rampart generates: the development CA and its
 	// certificates, the admin token. Default "rampart-data", relative to the
 	// working directory.
-	DataDir string `yaml:"data_dir"`
+	DataDir string `yaml:"data_dir" reload:"restart"`
 	// Listeners are the public addresses the gateway serves. At least one is
 	// required.
-	Listeners []Listener `yaml:"listeners"`
+	Listeners []Listener `yaml:"listeners" reload:"restart"`
 	// Admin is the separate management listener: metrics, health and, later,
 	// the management API.
-	Admin Admin `yaml:"admin"`
+	Admin Admin `yaml:"admin" reload:"restart"`
 	// Server holds size limits and timeouts that apply to every listener.
-	Server Server `yaml:"server"`
+	Server Server `yaml:"server" reload:"restart"`
 	// Client decides who the client is: its real IP and the request id.
 	Client Client `yaml:"client"`
 	// Headers are the security headers added to and removed from every
 	// response.
 	Headers Headers `yaml:"headers"`
 	// AccessLog is the structured record written for every request.
-	AccessLog AccessLog `yaml:"access_log"`
+	AccessLog AccessLog `yaml:"access_log" reload:"restart"`
 	// Upstreams are the APIs behind the gateway, by name.
 	Upstreams map[string]Upstream `yaml:"upstreams"`
 	// Routes map requests to upstreams. A request that matches no route is
@@ -37,11 +37,11 @@ type Config struct {
 	Paths Paths `yaml:"paths"`
 	// Store is where API keys (and later OAuth clients and signing keys)
 	// live.
-	Store Store `yaml:"store"`
+	Store Store `yaml:"store" reload:"restart"`
 
 	// Redis is the server a cluster of gateways shares for rate-limit
 	// counters and bans (limits.backend and firewall.bans.backend redis).
-	Redis *Redis `yaml:"redis"`
+	Redis *Redis `yaml:"redis" reload:"restart"`
 
 	// Firewall admits or refuses clients by network before anything else
 	// is done for them: CIDR allow and deny lists and dynamic bans.
@@ -56,12 +56,12 @@ type Config struct {
 	Authz Permissions `yaml:"authz"`
 	// TokenServer is Rampart's own OAuth2 token endpoint for the
 	// client-credentials grant: API keys are the clients.
-	TokenServer TokenServer `yaml:"token_server"`
+	TokenServer TokenServer `yaml:"token_server" reload:"restart"`
 	// IdentityToken has Rampart sign a short-lived JWT of every
 	// authenticated identity for the upstream, so that the upstream can
 	// verify whom the gateway let through instead of trusting plain
 	// headers.
-	IdentityToken IdentityToken `yaml:"identity_token"`
+	IdentityToken IdentityToken `yaml:"identity_token" reload:"restart"`
 	// Limits holds what every route's rate limits share: the counter
 	// back end, failure behaviour, headers, the pre-authentication limit by
 	// client IP, and plans (tiers of limits assigned by role).
@@ -72,7 +72,7 @@ type Config struct {
 	Protect Protect `yaml:"protect"`
 	// Audit is the tamper-evident audit log: one event per request,
 	// hash-chained, with signed Merkle checkpoints.
-	Audit Audit `yaml:"audit"`
+	Audit Audit `yaml:"audit" reload:"restart"`
 }
 
 // Listener is one public address of the gateway.
@@ -670,7 +670,7 @@ type Firewall struct {
 	ReloadInterval Duration `yaml:"reload_interval"`
 	// Bans configures dynamic bans: addresses or networks refused for a
 	// while, added through the admin API.
-	Bans Bans `yaml:"bans"`
+	Bans Bans `yaml:"bans" reload:"restart"`
 }
 
 // RouteFirewall holds one route's network rules, applied after the global
@@ -710,7 +710,7 @@ type Limits struct {
 	// Backend is "memory" (default: counters in this process, for one
 	// gateway) or "redis" (counters shared exactly by every gateway on the
 	// same Redis; needs redis).
-	Backend string `yaml:"backend"`
+	Backend string `yaml:"backend" reload:"restart"`
 	// OnBackendError is what happens when the back end fails or does not
 	// answer within redis.timeout: "closed" (default: refuse with 503) or
 	// "open" (admit the request). Either way a metric and a log line record
@@ -730,7 +730,7 @@ type Limits struct {
 	// when full, expired counters are dropped first, then rates, then
 	// quotas, then concurrency slots (losing one can only admit more, never
 	// refuse wrongly). Default 1000000.
-	MaxKeys int `yaml:"max_keys"`
+	MaxKeys int `yaml:"max_keys" reload:"restart"`
 	// PreAuth are rate limits by client IP applied to every request before
 	// authentication, so that credential guessing and token floods are
 	// slowed before any authenticator works. Their key is always ip.
@@ -1083,7 +1083,7 @@ type AuthFailures struct {
 // Protect is the data protection section shared by every route.
 type Protect struct {
 	// Keys configures envelope encryption.
-	Keys ProtectKeys `yaml:"keys"`
+	Keys ProtectKeys `yaml:"keys" reload:"restart"`
 	// MaxBodyBytes bounds a request body the protect stage reads to
 	// encrypt its fields. Default 1MiB; a larger body gets 413.
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
@@ -1093,7 +1093,7 @@ type Protect struct {
 	MaxDecompressedBytes ByteSize `yaml:"max_decompressed_bytes"`
 	// RedactLogs masks sensitive values (cards, SSNs, tokens, keys...) in
 	// every log record Rampart writes. Default true.
-	RedactLogs *bool `yaml:"redact_logs"`
+	RedactLogs *bool `yaml:"redact_logs" reload:"restart"`
 	// EncryptionAPI serves encrypt, decrypt and rewrap for services that
 	// store data themselves on the admin listener (/v1/transit/...), to the
 	// admin token and to API keys with the scopes transit:OP (every
@@ -1101,7 +1101,7 @@ type Protect struct {
 	// decrypt, rewrap). Every call is an audit event. Its ciphertexts live
 	// in a namespace of their own: fields the gateway encrypts cannot be
 	// decrypted through it. Default false.
-	EncryptionAPI bool `yaml:"encryption_api"`
+	EncryptionAPI bool `yaml:"encryption_api" reload:"restart"`
 }
 
 // ProtectKeys configures the key-encryption key and the data keys.

@@ -15,8 +15,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -353,24 +353,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) Current() *Instance { return g.cur.Load() }
 
 // ErrRestartNeeded marks a reload that changed settings only a restart
-// applies; the rest of the new config was applied.
-var ErrRestartNeeded = errors.New("listener, admin, server, redis and back-end settings change only on restart")
+// applies (config fields tagged reload:"restart"); the rest of the new
+// config was applied. The error names the changed settings.
+var ErrRestartNeeded = errors.New("some settings change only on restart")
 
 // Reload builds an instance from cfg and swaps it in. On any error the old
 // instance keeps serving. The old instance's idle connections are closed
 // after grace, when requests it was serving have moved on.
 func (g *Gateway) Reload(cfg *config.Config, grace time.Duration) error {
 	old := g.cur.Load()
-	restart := !sameStatic(old.Config, cfg)
-	if restart {
-		// Sockets were sized from the old server section (net/http's
-		// header cap, timeouts): keep the engine consistent with them
-		// until the restart.
+	restart := config.NeedsRestart(old.Config, cfg)
+	if len(restart) > 0 {
+		// The sockets, the store, the logs, the back ends and the keys
+		// were opened from the old values: keep the pipeline consistent
+		// with them until the restart.
 		next := *cfg
-		next.Server = old.Config.Server
-		// The signing keys and the token server were made from these at
-		// start: keep them consistent until the restart too.
-		next.IdentityToken, next.TokenServer, next.Audit = old.Config.IdentityToken, old.Config.TokenServer, old.Config.Audit
+		config.KeepRestartFields(&next, old.Config)
 		cfg = &next
 	}
 	in, err := Build(cfg, g.deps)
@@ -385,20 +383,8 @@ func (g *Gateway) Reload(cfg *config.Config, grace time.Duration) error {
 		g.deps.Metrics.Reloaded(true)
 	}
 	time.AfterFunc(grace, old.Close)
-	if restart {
-		return ErrRestartNeeded
+	if len(restart) > 0 {
+		return fmt.Errorf("%w: %s", ErrRestartNeeded, strings.Join(restart, ", "))
 	}
 	return nil
-}
-
-// sameStatic reports whether the parts of the config that are bound at
-// start (sockets, TLS, admin, server limits, the Redis connection and the
-// counter and ban back ends) are unchanged.
-func sameStatic(a, b *config.Config) bool {
-	return reflect.DeepEqual(a.Listeners, b.Listeners) && reflect.DeepEqual(a.Admin, b.Admin) &&
-		a.Server == b.Server && a.DataDir == b.DataDir && a.AccessLog == b.AccessLog &&
-		reflect.DeepEqual(a.Redis, b.Redis) && a.Limits.Backend == b.Limits.Backend &&
-		a.Limits.MaxKeys == b.Limits.MaxKeys && a.Firewall.Bans == b.Firewall.Bans &&
-		a.IdentityToken.Enabled == b.IdentityToken.Enabled && a.IdentityToken.RotateEvery == b.IdentityToken.RotateEvery &&
-		a.IdentityToken == b.IdentityToken && a.TokenServer == b.TokenServer && reflect.DeepEqual(a.Audit, b.Audit)
 }

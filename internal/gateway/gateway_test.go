@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -364,6 +365,32 @@ func TestReload(t *testing.T) {
 	}
 	if resp, _ := do(t, mustRequest(t, "GET", gw.URL+"/new")); resp.StatusCode != 200 {
 		t.Fatalf("after failed reload: %d", resp.StatusCode)
+	}
+}
+
+// TestReloadNamesRestartSettings: a reload that changes what the process
+// opened at start (here the store, which the old hand-written list missed,
+// and protect.redact_logs) applies the rest, keeps the old values, and
+// says which settings wait for a restart.
+func TestReloadNamesRestartSettings(t *testing.T) {
+	up, _ := upstream(t)
+	cfg := testConfig(up.URL)
+	g, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := testConfig(up.URL)
+	next.Store.Path = filepath.Join(t.TempDir(), "other.db")
+	off := false
+	next.Protect.RedactLogs = &off
+	next.Routes = append(next.Routes, config.Route{Name: "new", Path: "/new", Methods: []string{"GET"}, Upstream: "api", Public: true})
+	err = g.Reload(next, time.Millisecond)
+	if !errors.Is(err, ErrRestartNeeded) || !strings.Contains(err.Error(), ": store, protect.redact_logs") {
+		t.Fatalf("reload: %v", err)
+	}
+	cur := g.Current().Config
+	if cur.Store.Path != cfg.Store.Path || cur.Protect.RedactLogs != cfg.Protect.RedactLogs || len(cur.Routes) != len(cfg.Routes)+1 {
+		t.Fatalf("after reload: store %q, redact_logs %v, %d routes", cur.Store.Path, cur.Protect.RedactLogs, len(cur.Routes))
 	}
 }
 

@@ -418,7 +418,7 @@ loop:
 			}
 			switch {
 			case errors.Is(err, gateway.ErrRestartNeeded):
-				log.Warn("config reloaded; listener, admin, server, redis and back-end changes wait for a restart")
+				log.Warn("config reloaded; some changes wait for a restart", "error", err)
 			case err != nil:
 				log.Error("config reload failed; the previous config keeps serving", "error", err)
 			default:
