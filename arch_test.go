@@ -92,7 +92,7 @@ var rules = map[string]struct {
 	"internal/redisconn":  {[]string{"config", "trust"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/redistest":  {nil, nil},
 	"internal/faultnet":   {nil, nil},
-	"internal/audit":      {[]string{"pipeline", "secretfile"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
+	"internal/audit":      {[]string{"config", "pipeline", "secretfile", "trust"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/witness":    {[]string{"audit", "config", "trust"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/anomaly":    {[]string{"config", "pipeline"}, nil},
 	"internal/signing":    {[]string{"secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
@@ -113,7 +113,7 @@ var rules = map[string]struct {
 	// The lifecycle opens the process's resources and serves; it builds
 	// no pipeline of its own.
 	"internal/lifecycle": {[]string{"accesslog", "acme", "admin", "anomaly", "apikey", "audit", "client", "config", "dlp", "firewall", "gateway", "keyring", "limits", "metrics", "pipeline",
-		"redisconn", "server", "signing", "store", "tlsconf", "tokens", "trust", "witness"}, nil},
+		"redisconn", "server", "signing", "store", "tlsconf", "tokens", "witness"}, nil},
 	// The toolkit: nothing on the request path imports it.
 	"internal/openapi":                    {nil, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
 	"internal/findings":                   {nil, nil},

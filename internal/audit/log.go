@@ -28,8 +28,9 @@
 // opened is moved aside (FILE.torn-UNIXTIME) and reported, never silently
 // dropped.
 //
-// It does not own sinks' transports beyond the small ones in sinks.go,
-// search or anomaly detection, the Exchange an event is built from
+// It also owns the sinks that copy events elsewhere (stdout, file, syslog,
+// webhook), built from audit.sinks by OpenSinks. It does not own search or
+// anomaly detection, the Exchange an event is built from
 // (package pipeline), or the witness protocol (internal/witness publishes
 // through the Publisher interface).
 package audit

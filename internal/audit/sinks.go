@@ -15,6 +15,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/trust"
 )
 
 // Sender delivers a batch of events somewhere else than the local log.
@@ -276,4 +279,59 @@ func (s *Syslog) Send(ctx context.Context, batch [][]byte) error {
 		return err
 	}
 	return nil
+}
+
+// OpenSinks starts the sinks of audit.sinks: stdout writes to stdout, file
+// appends to its path, syslog and webhook deliver to their address (with
+// ca_file's roots for TLS), each behind its own queue. watchDrops, if not
+// nil, is given each sink's name ("INDEX-TYPE") and its drop counter.
+// closeAll closes the sinks (each delivers what it holds first), then the
+// files. On error, what was opened is closed again.
+func OpenSinks(cfgs []config.AuditSink, stdout io.Writer, log *slog.Logger, watchDrops func(name string, dropped func() int64)) (sinks []*Sink, closeAll func(), err error) {
+	var files []io.Closer
+	closeAll = func() {
+		for _, s := range sinks {
+			s.Close()
+		}
+		for _, f := range files {
+			_ = f.Close()
+		}
+	}
+	for i, c := range cfgs {
+		var s Sender
+		var tc *tls.Config
+		if c.CAFile != "" {
+			pool, err := trust.LoadPool(c.CAFile)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("audit.sinks[%d].ca_file: %w", i, err)
+			}
+			tc = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		switch c.Type {
+		case "stdout":
+			s = NewWriter("stdout", stdout)
+		case "file":
+			w, f, err := OpenFile(c.Path)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("audit.sinks[%d].path: %w", i, err)
+			}
+			files = append(files, f)
+			s = w
+		case "syslog":
+			s = NewSyslog(c.Network, c.Address, tc)
+		case "webhook":
+			s = NewWebhook(c.URL, tc)
+		default:
+			closeAll()
+			return nil, nil, fmt.Errorf("audit.sinks[%d].type: %q is not stdout, file, syslog or webhook", i, c.Type)
+		}
+		k := NewSink(s, c.Queue, log)
+		sinks = append(sinks, k)
+		if watchDrops != nil {
+			watchDrops(fmt.Sprintf("%d-%s", i, c.Type), k.Dropped)
+		}
+	}
+	return sinks, closeAll, nil
 }

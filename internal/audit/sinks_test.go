@@ -10,11 +10,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/config"
 )
 
 func eventually(t *testing.T, what string, ok func() bool) {
@@ -176,5 +180,43 @@ func TestSyslogSink(t *testing.T) {
 	n, _, err := pc.ReadFrom(buf)
 	if err != nil || !strings.HasPrefix(string(buf[:n]), "<134>1 ") {
 		t.Fatalf("udp: %q %v", buf[:n], err)
+	}
+}
+
+// TestOpenSinks builds sinks from their config: what each is given reaches
+// its destination once closed, and a bad entry names itself.
+func TestOpenSinks(t *testing.T) {
+	dir := t.TempDir()
+	var out syncBuf
+	watched := map[string]bool{}
+	sinks, closeAll, err := OpenSinks([]config.AuditSink{{Type: "stdout", Queue: 10}, {Type: "file", Path: filepath.Join(dir, "audit.jsonl"), Queue: 10}},
+		&out, nil, func(name string, _ func() int64) { watched[name] = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sinks {
+		s.Offer([]byte(`{"v":1,"request_id":"r1"}`))
+	}
+	closeAll()
+	if !strings.Contains(out.String(), `"request_id":"r1"`) {
+		t.Errorf("stdout sink wrote %q", out.String())
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "audit.jsonl")); err != nil || !strings.Contains(string(b), `"request_id":"r1"`) {
+		t.Errorf("file sink wrote %q, %v", b, err)
+	}
+	if !watched["0-stdout"] || !watched["1-file"] {
+		t.Errorf("drop counters watched: %v", watched)
+	}
+	for _, tc := range []struct {
+		cfg  config.AuditSink
+		want string
+	}{
+		{config.AuditSink{Type: "carrier-pigeon"}, `audit.sinks[1].type: "carrier-pigeon" is not`},
+		{config.AuditSink{Type: "webhook", URL: "https://x.example", CAFile: filepath.Join(dir, "missing.pem")}, "audit.sinks[1].ca_file"},
+		{config.AuditSink{Type: "file", Path: filepath.Join(dir, "no", "such", "dir", "a.jsonl")}, "audit.sinks[1].path"},
+	} {
+		if _, _, err := OpenSinks([]config.AuditSink{{Type: "stdout", Queue: 1}, tc.cfg}, io.Discard, nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.want)
+		}
 	}
 }

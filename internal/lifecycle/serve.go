@@ -14,7 +14,6 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +50,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
 	"github.com/rampart-gw/rampart/internal/tokens"
-	"github.com/rampart-gw/rampart/internal/trust"
 	"github.com/rampart-gw/rampart/internal/witness"
 )
 
@@ -219,7 +217,11 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (res *Resources, e
 // the log took is offered to them.
 func openAudit(cfg *config.Config, st *store.Store, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*audit.Observer, func(), error) {
 	a := cfg.Audit
-	sinks, closeSinks, err := openSinks(a.Sinks, stdout, log, m)
+	var watch func(string, func() int64)
+	if m != nil {
+		watch = m.WatchAuditSinkDrops
+	}
+	sinks, closeSinks, err := audit.OpenSinks(a.Sinks, stdout, log, watch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -466,54 +468,6 @@ func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d
 	d.TokenKeys, d.Revocations = keys, rev
 	d.TokenServer = tokens.New(ts, st, hasher, keys, rev, tokens.Options{Logger: d.Logger})
 	return func() { _ = rev.Close(); _ = keys.Close() }, nil
-}
-
-// openSinks starts the audit sinks of the config.
-func openSinks(cfgs []config.AuditSink, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) ([]*audit.Sink, func(), error) {
-	var sinks []*audit.Sink
-	var files []io.Closer
-	closeAll := func() {
-		for _, s := range sinks {
-			s.Close()
-		}
-		for _, f := range files {
-			_ = f.Close()
-		}
-	}
-	for i, c := range cfgs {
-		var s audit.Sender
-		var tc *tls.Config
-		if c.CAFile != "" {
-			pool, err := trust.LoadPool(c.CAFile)
-			if err != nil {
-				closeAll()
-				return nil, nil, fmt.Errorf("audit.sinks[%d].ca_file: %w", i, err)
-			}
-			tc = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		}
-		switch c.Type {
-		case "stdout":
-			s = audit.NewWriter("stdout", stdout)
-		case "file":
-			w, f, err := audit.OpenFile(c.Path)
-			if err != nil {
-				closeAll()
-				return nil, nil, err
-			}
-			files = append(files, f)
-			s = w
-		case "syslog":
-			s = audit.NewSyslog(c.Network, c.Address, tc)
-		case "webhook":
-			s = audit.NewWebhook(c.URL, tc)
-		}
-		k := audit.NewSink(s, c.Queue, log)
-		sinks = append(sinks, k)
-		if m != nil {
-			m.WatchAuditSinkDrops(fmt.Sprintf("%d-%s", i, c.Type), k.Dropped)
-		}
-	}
-	return sinks, closeAll, nil
 }
 
 // jwks returns the identity-token key set for the admin listener, or nil.
