@@ -59,7 +59,7 @@ func (n *NotMine) Is(target error) bool { return target == ErrNoCredentials }
 
 // ErrOtherIssuer is returned for a token from an issuer the authenticator
 // does not accept.
-var ErrOtherIssuer error = &NotMine{Reason: "authn.wrong_issuer", Message: "The token's issuer is not accepted here."}
+var ErrOtherIssuer error = &NotMine{Reason: ReasonWrongIssuer, Message: "The token's issuer is not accepted here."}
 
 // Authenticator establishes an identity from one kind of credential.
 // Implementations are safe for concurrent use.
@@ -141,7 +141,7 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) error {
 		queueHeaders(x, id)
 		return nil
 	}
-	d := pipeline.Deny(http.StatusUnauthorized, "authn.missing_credentials", "Authentication is required.")
+	d := pipeline.Deny(http.StatusUnauthorized, ReasonMissingCredentials, "Authentication is required.")
 	if passed != nil {
 		d = pipeline.Deny(http.StatusUnauthorized, passed.Reason, passed.Message)
 	}
@@ -236,7 +236,7 @@ func Bearer(h pipeline.Header) (string, error) {
 		return "", ErrNoCredentials
 	}
 	if len(values) > 1 {
-		return "", Unauthorized("authn.malformed", "The request has more than one Authorization header.", nil)
+		return "", Unauthorized(ReasonMalformed, "The request has more than one Authorization header.", nil)
 	}
 	scheme, tok, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -244,7 +244,7 @@ func Bearer(h pipeline.Header) (string, error) {
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" {
-		return "", Unauthorized("authn.malformed", "The bearer token is empty.", nil)
+		return "", Unauthorized(ReasonMalformed, "The bearer token is empty.", nil)
 	}
 	return tok, nil
 }

@@ -200,7 +200,7 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange) error {
 		return nil
 	}
 	if x.Response.Status == http.StatusPartialContent {
-		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: "authz.response_partial",
+		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: ReasonResponsePartial,
 			Message: "The upstream response could not be checked."}
 	}
 	if x.Response.Status < 200 || x.Response.Status > 299 || len(bytes.TrimSpace(x.Response.Body)) == 0 {
@@ -209,12 +209,12 @@ func (s *Stage) Response(_ context.Context, x *pipeline.Exchange) error {
 	if ce := x.Response.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		// Asked for identity and got something else: it cannot be
 		// filtered, so it is not passed on.
-		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: "authz.response_encoded",
+		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: ReasonResponseEncoded,
 			Message: "The upstream response could not be checked."}
 	}
 	out, err := filterFields(x.Response.Body, fields)
 	if err != nil {
-		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: "authz.response_not_json",
+		return &pipeline.Denial{Status: http.StatusBadGateway, Reason: ReasonResponseNotJson,
 			Message: "The upstream response could not be checked.", Cause: err}
 	}
 	x.Response.Body = out
@@ -297,7 +297,7 @@ func forbid(reason, message string) *pipeline.Denial {
 // Request decides whether x.Identity may do this.
 func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	if x.Route == nil || x.Route.Index >= len(s.byRoute) {
-		return forbid("authz.no_rule", "The request is not allowed.")
+		return forbid(ReasonNoRule, "The request is not allowed.")
 	}
 	rr := s.byRoute[x.Route.Index]
 	if rr.public {
@@ -306,29 +306,29 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	id := x.Identity
 	if id == nil || rr.base == nil {
 		// Only reachable if authn did not run: fail closed.
-		return forbid("authz.no_identity", "The request is not allowed.")
+		return forbid(ReasonNoIdentity, "The request is not allowed.")
 	}
 	r := rr.forMethod(x.In.Method)
 	if !r.authenticated && len(r.roles) == 0 && len(r.scopes) == 0 && len(r.permissions) == 0 && r.owner == nil && r.policy == nil {
-		return forbid("authz.no_rule", "The request is not allowed.") // a rule with no condition grants nothing
+		return forbid(ReasonNoRule, "The request is not allowed.") // a rule with no condition grants nothing
 	}
 	if len(r.roles) > 0 && !anyOf(id.Roles, r.roles) {
-		return forbid("authz.missing_role", "Your role does not allow this.")
+		return forbid(ReasonMissingRole, "Your role does not allow this.")
 	}
 	for _, sc := range r.scopes {
 		if !slices.Contains(id.Scopes, sc) {
-			d := forbid("authz.missing_scope", "The credential lacks a required scope.")
+			d := forbid(ReasonMissingScope, "The credential lacks a required scope.")
 			d.Header = http.Header{"Www-Authenticate": {`Bearer realm="rampart", error="insufficient_scope", scope="` + strings.Join(r.scopes, " ") + `"`}}
 			return d
 		}
 	}
 	for _, perm := range r.permissions {
 		if !s.holds(id, perm) {
-			return forbid("authz.missing_permission", "You lack a permission this needs.")
+			return forbid(ReasonMissingPermission, "You lack a permission this needs.")
 		}
 	}
 	if o := r.owner; o != nil && !s.owns(o, id, x) {
-		return forbid("authz.not_owner", "You may only use your own resources.")
+		return forbid(ReasonNotOwner, "You may only use your own resources.")
 	}
 	if r.policy != nil {
 		if err := permits(r.policy, x, s.now()); err != nil {
@@ -389,11 +389,11 @@ func permits(ps *cedar.PolicySet, x *pipeline.Exchange, now time.Time) error {
 	decision, diag := cedar.Authorize(ps, entities, types.Request{Principal: principal,
 		Action: types.NewEntityUID("Action", types.String(x.In.Method)), Resource: resource, Context: types.NewRecord(ctx)})
 	if len(diag.Errors) > 0 {
-		return &pipeline.Denial{Status: http.StatusForbidden, Reason: "authz.policy_error", Message: "The request is not allowed.",
+		return &pipeline.Denial{Status: http.StatusForbidden, Reason: ReasonPolicyError, Message: "The request is not allowed.",
 			Cause: fmt.Errorf("policy evaluation: %s", diag.Errors[0].Message)}
 	}
 	if decision != types.Allow {
-		return forbid("authz.policy_denied", "A policy does not allow this.")
+		return forbid(ReasonPolicyDenied, "A policy does not allow this.")
 	}
 	return nil
 }
@@ -504,13 +504,13 @@ func checkFields(x *pipeline.Exchange, writable map[string]bool) error {
 				continue
 			}
 			if u, err := url.QueryUnescape(name); err != nil || !writable[u] {
-				return forbid("authz.field_not_writable", fmt.Sprintf("The query parameter %q may not be set here.", truncate(name)))
+				return forbid(ReasonFieldNotWritable, fmt.Sprintf("The query parameter %q may not be set here.", truncate(name)))
 			}
 		}
 	}
 	body, err := x.RequestBody()
 	if errors.Is(err, pipeline.ErrBodyTooLarge) {
-		return pipeline.Deny(http.StatusRequestEntityTooLarge, "listener.body_too_large", "The request body is too large.")
+		return pipeline.Deny(http.StatusRequestEntityTooLarge, pipeline.ReasonListenerBodyTooLarge, "The request body is too large.")
 	}
 	if err != nil {
 		return err
@@ -519,17 +519,17 @@ func checkFields(x *pipeline.Exchange, writable map[string]bool) error {
 		return nil
 	}
 	if !isJSON(x.In.Header.Get("Content-Type")) {
-		return &pipeline.Denial{Status: http.StatusUnsupportedMediaType, Reason: "authz.body_not_json_object",
+		return &pipeline.Denial{Status: http.StatusUnsupportedMediaType, Reason: ReasonBodyNotJsonObject,
 			Message: "The body must be a JSON object sent as application/json."}
 	}
 	fields, err := topLevelKeys(body)
 	if err != nil {
-		return &pipeline.Denial{Status: http.StatusUnsupportedMediaType, Reason: "authz.body_not_json_object",
+		return &pipeline.Denial{Status: http.StatusUnsupportedMediaType, Reason: ReasonBodyNotJsonObject,
 			Message: "The body must be a JSON object.", Cause: err}
 	}
 	for _, f := range fields {
 		if !writable[f] {
-			return forbid("authz.field_not_writable", fmt.Sprintf("The field %q may not be set here.", truncate(f)))
+			return forbid(ReasonFieldNotWritable, fmt.Sprintf("The field %q may not be set here.", truncate(f)))
 		}
 	}
 	return nil

@@ -233,7 +233,7 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	ip, err := s.resolver.ClientIP(peer, x.In.Header)
 	if err != nil {
 		x.ClientIP = peer.Unmap()
-		return &pipeline.Denial{Status: http.StatusBadRequest, Reason: "client.bad_forwarding_header",
+		return &pipeline.Denial{Status: http.StatusBadRequest, Reason: ReasonBadForwardingHeader,
 			Message: "The request's forwarding header could not be read.", Cause: err}
 	}
 	x.ClientIP = ip

@@ -145,7 +145,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				// buffered for a stage: nothing reached the client, so
 				// answer properly instead of dropping the connection.
 				if x.Denial == nil {
-					x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: "upstream.aborted",
+					x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: ReasonUpstreamAborted,
 						Message: "The upstream response could not be read."}
 				}
 				rw.buffering = false
@@ -273,12 +273,12 @@ func (h *Handler) fill(x *pipeline.Exchange, r *http.Request) {
 // limits enforces the listener's size limits before any stage runs.
 func (h *Handler) limits(x *pipeline.Exchange, r *http.Request, w http.ResponseWriter) *pipeline.Denial {
 	if h.opt.MaxHeaderBytes > 0 && x.In.HeaderBytes > h.opt.MaxHeaderBytes {
-		return pipeline.Deny(http.StatusRequestHeaderFieldsTooLarge, "listener.headers_too_large",
+		return pipeline.Deny(http.StatusRequestHeaderFieldsTooLarge, ReasonListenerHeadersTooLarge,
 			"The request headers are too large.")
 	}
 	if h.opt.MaxBodyBytes > 0 {
 		if r.ContentLength > h.opt.MaxBodyBytes {
-			return pipeline.Deny(http.StatusRequestEntityTooLarge, "listener.body_too_large",
+			return pipeline.Deny(http.StatusRequestEntityTooLarge, pipeline.ReasonListenerBodyTooLarge,
 				"The request body is too large.")
 		}
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
@@ -302,7 +302,7 @@ func (h *Handler) refuse(rw *responseWriter, err error) {
 	if !ok {
 		h.opt.Logger.Error("stage failed", "request_id", x.RequestID, "error", err)
 		x.Err = err
-		d = &pipeline.Denial{Status: http.StatusInternalServerError, Reason: "internal",
+		d = &pipeline.Denial{Status: http.StatusInternalServerError, Reason: ReasonInternal,
 			Message: "The gateway failed to process the request."}
 	}
 	x.Denial = d
@@ -449,7 +449,7 @@ func (rw *responseWriter) Write(b []byte) (int, error) {
 	if rw.buffering {
 		if rw.buf.Len()+len(b) > rw.h.opt.MaxResponseBodyBytes {
 			rw.overflow = true
-			rw.x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: "upstream.response_too_large",
+			rw.x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: ReasonUpstreamResponseTooLarge,
 				Message: "The upstream response is too large to inspect."}
 			return 0, errResponseTooLarge
 		}

@@ -67,13 +67,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
-// Reasons of the firewall's refusals.
-const (
-	ReasonDenied     = "firewall.denied"
-	ReasonNotAllowed = "firewall.not_allowed"
-	ReasonBanned     = "firewall.banned"
-)
-
 // Options configures a Firewall.
 type Options struct {
 	// Logger receives file reload notices; default: discard.

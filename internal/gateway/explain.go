@@ -55,7 +55,7 @@ func Explain(cfg *config.Config, method, host, target string, id *pipeline.Ident
 	if err := rs.Request(context.Background(), x); err == nil && id == nil && !cfg.Routes[x.Route.Index].Public {
 		// The gateway would stop at authentication.
 		return Explanation{Path: x.Path, Route: x.Route.Name, Params: x.Params, Stage: "authn",
-			Reason: "authn.missing_credentials", Message: "Authentication is required.", Rule: as.Rule(x.Route.Index, method)}, nil
+			Reason: authn.ReasonMissingCredentials, Message: "Authentication is required.", Rule: as.Rule(x.Route.Index, method)}, nil
 	}
 	x.Reset()
 	x.In = pipeline.Request{Method: method, Host: host, RawPath: raw, RawQuery: query, Header: http.Header{"Content-Type": {"application/json"}}}

@@ -533,16 +533,16 @@ func (l *Limiter) refuse(sc *scratch, n int) error {
 	var d *pipeline.Denial
 	switch lim.kind {
 	case Rate:
-		d = pipeline.Deny(http.StatusTooManyRequests, "limits.rate_exceeded",
+		d = pipeline.Deny(http.StatusTooManyRequests, ReasonRateExceeded,
 			fmt.Sprintf("Rate limit %q exceeded; retry later.", lim.name))
 	case Quota:
-		d = pipeline.Deny(http.StatusTooManyRequests, "limits.quota_exceeded",
+		d = pipeline.Deny(http.StatusTooManyRequests, ReasonQuotaExceeded,
 			fmt.Sprintf("Quota %q exhausted for this period.", lim.name))
 	case Records:
-		d = pipeline.Deny(http.StatusTooManyRequests, "limits.records_exceeded",
+		d = pipeline.Deny(http.StatusTooManyRequests, ReasonRecordsExceeded,
 			"This session has viewed all the records it may; retry later.")
 	default:
-		d = pipeline.Deny(http.StatusTooManyRequests, "limits.too_many_concurrent",
+		d = pipeline.Deny(http.StatusTooManyRequests, ReasonTooManyConcurrent,
 			fmt.Sprintf("Too many requests in flight (limit %q).", lim.name))
 	}
 	d.Header = http.Header{"Retry-After": {strconv.FormatInt(max(ceilSeconds(r.RetryAfter), 1), 10)}}
@@ -565,7 +565,7 @@ func (l *Limiter) failed(x *pipeline.Exchange, err error, open bool) error {
 	if open {
 		return nil
 	}
-	d := pipeline.Deny(http.StatusServiceUnavailable, "limits.unavailable",
+	d := pipeline.Deny(http.StatusServiceUnavailable, ReasonUnavailable,
 		"The gateway cannot check its limits right now; retry shortly.")
 	// No Cause: the line above already logs the outage, once rather
 	// than once per request.
@@ -645,7 +645,7 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 	case rule == nil:
 		return nil
 	case !countable:
-		return pipeline.Deny(http.StatusBadGateway, "limits.records_uncountable",
+		return pipeline.Deny(http.StatusBadGateway, ReasonRecordsUncountable,
 			"The upstream response cannot be counted against the records threshold.")
 	case !x.Response.Buffered:
 		return nil // streamed: TapResponseBody counts it
@@ -676,7 +676,7 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 		x.Response.Records = res.Taken
 		return nil
 	default:
-		d := pipeline.Deny(http.StatusTooManyRequests, "limits.records_exceeded",
+		d := pipeline.Deny(http.StatusTooManyRequests, ReasonRecordsExceeded,
 			"This response has more records than this session may still view.")
 		d.Header = http.Header{"Retry-After": {strconv.FormatInt(max(ceilSeconds(res.RetryAfter), 1), 10)}}
 		return d

@@ -192,7 +192,7 @@ func (reqStage) Name() string { return "protect" }
 // keysUnavailable refuses a request whose data keys cannot be had now;
 // cause, when not nil, is logged with the refusal.
 func keysUnavailable(cause error) *pipeline.Denial {
-	return &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "protect.keys_unavailable",
+	return &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: ReasonKeysUnavailable,
 		Message: "Protected data cannot be read right now.", Cause: cause, Header: http.Header{"Retry-After": {"5"}}}
 }
 
@@ -214,14 +214,14 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 		return nil
 	}
 	if ce := x.In.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return deny(http.StatusUnsupportedMediaType, "protect.encoded_body", "Send this request body without Content-Encoding.")
+		return deny(http.StatusUnsupportedMediaType, ReasonEncodedBody, "Send this request body without Content-Encoding.")
 	}
 	if x.In.ContentLength > int64(s.p.maxBody) {
-		return deny(http.StatusRequestEntityTooLarge, "protect.body_too_large", "The request body is too large.")
+		return deny(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "The request body is too large.")
 	}
 	body, err := x.RequestBody()
 	if errors.Is(err, pipeline.ErrBodyTooLarge) || len(body) > s.p.maxBody {
-		return deny(http.StatusRequestEntityTooLarge, "protect.body_too_large", "The request body is too large.")
+		return deny(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, "The request body is too large.")
 	}
 	if err != nil {
 		return fmt.Errorf("reading the request body: %w", err)
@@ -230,17 +230,17 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 		return nil
 	}
 	if !isJSON(x.In.Header.Get("Content-Type")) {
-		return deny(http.StatusUnsupportedMediaType, "protect.not_json", "This route takes a JSON request body (Content-Type: application/json).")
+		return deny(http.StatusUnsupportedMediaType, ReasonNotJson, "This route takes a JSON request body (Content-Type: application/json).")
 	}
 	if !utf8.Valid(body) {
-		return deny(http.StatusBadRequest, "protect.malformed_body", "The request body is not valid JSON: it is not UTF-8.")
+		return deny(http.StatusBadRequest, ReasonMalformedBody, "The request body is not valid JSON: it is not UTF-8.")
 	}
 	subject := s.p.subject(r, x)
 	if subject == "" {
-		return deny(http.StatusForbidden, "protect.no_subject", "This request has no subject to encrypt its data for.")
+		return deny(http.StatusForbidden, ReasonNoSubject, "This request has no subject to encrypt its data for.")
 	}
 	if len(subject) > keyring.MaxSubject {
-		return deny(http.StatusBadRequest, "protect.bad_subject", "The subject of this request is too long.")
+		return deny(http.StatusBadRequest, ReasonBadSubject, "The subject of this request is too long.")
 	}
 	out, _, err := jsonpath.Rewrite(body, r.encPaths, func(m jsonpath.Match) (jsonpath.Edit, error) {
 		if m.Kind == jsonpath.Null {
@@ -262,10 +262,10 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	if err != nil {
 		var se *jsonpath.SyntaxError
 		if errors.As(err, &se) {
-			return deny(http.StatusBadRequest, "protect.malformed_body", fmt.Sprintf("The request body is not valid JSON: %s at byte %d.", se.Msg, se.Offset))
+			return deny(http.StatusBadRequest, ReasonMalformedBody, fmt.Sprintf("The request body is not valid JSON: %s at byte %d.", se.Msg, se.Offset))
 		}
 		if errors.Is(err, jsonpath.ErrTooDeep) {
-			return deny(http.StatusBadRequest, "protect.malformed_body", "The request body nests deeper than this route accepts.")
+			return deny(http.StatusBadRequest, ReasonMalformedBody, "The request body nests deeper than this route accepts.")
 		}
 		return err
 	}
@@ -402,7 +402,7 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 		if len(counts) > 0 {
 			setFindings(x, counts, r.action)
 			if r.action == actBlock {
-				return deny(http.StatusBadGateway, "protect.dlp_blocked", "The upstream response was withheld: it holds sensitive data.")
+				return deny(http.StatusBadGateway, ReasonDlpBlocked, "The upstream response was withheld: it holds sensitive data.")
 			}
 		}
 		if r.action == actMask && !sameSlice(out, body) {
@@ -445,7 +445,7 @@ func (p *Protector) decode(x *pipeline.Exchange) ([]byte, bool, error) {
 	ces := x.Response.Header.Values("Content-Encoding")
 	if len(ces) > 1 || strings.Contains(x.Response.Header.Get("Content-Encoding"), ",") {
 		// Layered codings: refused rather than half decoded.
-		return nil, false, deny(http.StatusBadGateway, "protect.response_encoded", "The upstream response could not be checked.")
+		return nil, false, deny(http.StatusBadGateway, ReasonResponseEncoded, "The upstream response could not be checked.")
 	}
 	ce := strings.ToLower(strings.TrimSpace(x.Response.Header.Get("Content-Encoding")))
 	var rd io.Reader
@@ -466,14 +466,14 @@ func (p *Protector) decode(x *pipeline.Exchange) ([]byte, bool, error) {
 			rd = zr
 		}
 	default:
-		return nil, false, deny(http.StatusBadGateway, "protect.response_encoded", "The upstream response could not be checked.")
+		return nil, false, deny(http.StatusBadGateway, ReasonResponseEncoded, "The upstream response could not be checked.")
 	}
 	out, err := io.ReadAll(io.LimitReader(rd, p.maxDecompressed+1))
 	if err != nil {
 		return nil, false, errUnreadable
 	}
 	if int64(len(out)) > p.maxDecompressed {
-		return nil, false, deny(http.StatusBadGateway, "protect.response_too_large", "The upstream response is too large to check once decompressed.")
+		return nil, false, deny(http.StatusBadGateway, ReasonResponseTooLarge, "The upstream response is too large to check once decompressed.")
 	}
 	return out, true, nil
 }
@@ -757,7 +757,7 @@ var jsonNull = []byte("null")
 
 // errUnreadable refuses a response that cannot be checked; denials are
 // never modified, so one serves every request.
-var errUnreadable = pipeline.Deny(http.StatusBadGateway, "protect.response_unreadable", "The upstream response could not be checked.")
+var errUnreadable = pipeline.Deny(http.StatusBadGateway, ReasonResponseUnreadable, "The upstream response could not be checked.")
 
 // reveal turns one encrypted field of a response into what this caller
 // may see: the plaintext for the owner and the reveal roles, else a mask,

@@ -252,16 +252,16 @@ func errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
 		var netErr net.Error
 		switch {
 		case errors.As(err, &maxErr):
-			x.Denial = &pipeline.Denial{Status: http.StatusRequestEntityTooLarge, Reason: "listener.body_too_large",
+			x.Denial = &pipeline.Denial{Status: http.StatusRequestEntityTooLarge, Reason: pipeline.ReasonListenerBodyTooLarge,
 				Message: "The request body is too large."}
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			// The client went away; nobody is left to answer.
-			x.Denial = &pipeline.Denial{Status: 499, Reason: "client.closed", Message: "The client closed the request.", Cause: err}
+			x.Denial = &pipeline.Denial{Status: 499, Reason: ReasonClientClosed, Message: "The client closed the request.", Cause: err}
 		case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
-			x.Denial = &pipeline.Denial{Status: http.StatusGatewayTimeout, Reason: "upstream.timeout",
+			x.Denial = &pipeline.Denial{Status: http.StatusGatewayTimeout, Reason: ReasonUpstreamTimeout,
 				Message: "The upstream did not answer in time.", Cause: err}
 		default:
-			x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: "upstream.unavailable",
+			x.Denial = &pipeline.Denial{Status: http.StatusBadGateway, Reason: ReasonUpstreamUnavailable,
 				Message: "The upstream could not be reached.", Cause: err}
 		}
 		x.Err = err

@@ -335,7 +335,7 @@ func (s *Stage) Name() string { return "route" }
 func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	p, err := pathnorm.Normalize(x.In.RawPath)
 	if err != nil {
-		return &pipeline.Denial{Status: http.StatusBadRequest, Reason: "route.bad_path",
+		return &pipeline.Denial{Status: http.StatusBadRequest, Reason: ReasonBadPath,
 			Message: "The request path is not acceptable: " + err.Error() + ".", Cause: err}
 	}
 	if s.fold {
@@ -347,11 +347,11 @@ func (s *Stage) Request(_ context.Context, x *pipeline.Exchange) error {
 	x.Params = params
 	if res.Route == nil {
 		if res.Allow != "" {
-			d := pipeline.Deny(http.StatusMethodNotAllowed, "route.method_not_allowed", "The route does not accept this method.")
+			d := pipeline.Deny(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "The route does not accept this method.")
 			d.Header = http.Header{"Allow": {res.Allow}}
 			return d
 		}
-		return pipeline.Deny(http.StatusNotFound, "route.not_found", "No route matches the request.")
+		return pipeline.Deny(http.StatusNotFound, ReasonNotFound, "No route matches the request.")
 	}
 	x.Route = res.Route
 	return nil

@@ -67,14 +67,14 @@ func (a *Authenticator) Name() string { return a.name }
 func (a *Authenticator) Challenge() string { return `Bearer realm="rampart"` }
 
 var (
-	errRevoked       = authn.Unauthorized("authn.token_revoked", "The token has been revoked.", nil)
-	errExpired       = authn.Unauthorized("authn.token_expired", "The token has expired.", nil)
-	errBadSignature  = authn.Unauthorized("authn.bad_signature", "The token's signature does not verify.", nil)
-	errClientRevoked = authn.Unauthorized("authn.client_revoked", "The token's client is no longer valid.", nil)
-	errNotOurs       = &authn.NotMine{Reason: "authn.unknown_key", Message: "The token is not signed by a known key."}
+	errRevoked       = authn.Unauthorized(authn.ReasonTokenRevoked, "The token has been revoked.", nil)
+	errExpired       = authn.Unauthorized(authn.ReasonTokenExpired, "The token has expired.", nil)
+	errBadSignature  = authn.Unauthorized(authn.ReasonBadSignature, "The token's signature does not verify.", nil)
+	errClientRevoked = authn.Unauthorized(authn.ReasonClientRevoked, "The token's client is no longer valid.", nil)
+	errNotOurs       = &authn.NotMine{Reason: authn.ReasonUnknownKey, Message: "The token is not signed by a known key."}
 	// errClientUnknown: the store cannot say whether a client never seen
 	// is valid. No cause: the store logs its outages once.
-	errClientUnknown = &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "authn.store_unavailable",
+	errClientUnknown = &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: authn.ReasonStoreUnavailable,
 		Message: "The token's client cannot be checked right now.", Header: http.Header{"Retry-After": {"5"}}}
 )
 

@@ -88,7 +88,7 @@ func (a *Authenticator) Challenge() string {
 func (a *Authenticator) presented(h pipeline.Header) (string, error) {
 	if v := h.Values(a.cfg.Header); len(v) > 0 {
 		if len(v) > 1 {
-			return "", authn.Unauthorized("authn.malformed", "The request carries more than one API key.", nil)
+			return "", authn.Unauthorized(authn.ReasonMalformed, "The request carries more than one API key.", nil)
 		}
 		return strings.TrimSpace(v[0]), nil
 	}
@@ -107,12 +107,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	}
 	id, secret, err := apikey.Parse(key)
 	if err != nil {
-		return nil, authn.Unauthorized("authn.malformed", "The API key is malformed.", nil)
+		return nil, authn.Unauthorized(authn.ReasonMalformed, "The API key is malformed.", nil)
 	}
 	rec, err := a.store.APIKey(ctx, id)
 	found := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		d := &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "authn.store_unavailable",
+		d := &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: authn.ReasonStoreUnavailable,
 			Message: "The API key cannot be checked right now.", Header: http.Header{"Retry-After": {"5"}}}
 		if !errors.Is(err, store.ErrUnavailable) {
 			// An outage is logged by the store, once; anything else is
@@ -124,13 +124,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	now := a.now()
 	switch a.hasher.Check(rec, found, secret, x.ClientIP, now) {
 	case apikey.BadCredentials:
-		return nil, authn.Unauthorized("authn.bad_credentials", "The API key is not valid.", nil)
+		return nil, authn.Unauthorized(authn.ReasonBadCredentials, "The API key is not valid.", nil)
 	case apikey.Revoked:
-		return nil, authn.Unauthorized("authn.key_revoked", "The API key was revoked.", nil)
+		return nil, authn.Unauthorized(authn.ReasonKeyRevoked, "The API key was revoked.", nil)
 	case apikey.Expired:
-		return nil, authn.Unauthorized("authn.key_expired", "The API key has expired.", nil)
+		return nil, authn.Unauthorized(authn.ReasonKeyExpired, "The API key has expired.", nil)
 	case apikey.AddressNotAllowed:
-		return nil, pipeline.Deny(http.StatusForbidden, "authn.key_address_not_allowed", "The API key may not be used from this address.")
+		return nil, pipeline.Deny(http.StatusForbidden, authn.ReasonKeyAddressNotAllowed, "The API key may not be used from this address.")
 	}
 	a.mu.Lock()
 	a.used[id] = now

@@ -125,14 +125,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 		return nil, authn.ErrNoCredentials // a Rampart API key: never sent to the authorization server
 	}
 	if len(tok) > maxTokenBytes {
-		return nil, authn.Unauthorized("authn.token_too_large", "The token is too large.", nil)
+		return nil, authn.Unauthorized(authn.ReasonTokenTooLarge, "The token is too large.", nil)
 	}
 	sum := sha256.Sum256([]byte(tok))
 	now := a.now()
 	if a.cache != nil {
 		if id, ok := a.cache.Get(sum, now); ok {
 			if id == nil {
-				return nil, authn.Unauthorized("authn.token_inactive", "The token is not active.", nil)
+				return nil, authn.Unauthorized(authn.ReasonTokenInactive, "The token is not active.", nil)
 			}
 			return id, nil
 		}
@@ -157,7 +157,7 @@ type response struct {
 }
 
 func (a *Authenticator) introspect(ctx context.Context, tok string, sum [32]byte, now time.Time) answer {
-	unavailable := answer{denial: &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: "authn.introspection_unavailable",
+	unavailable := answer{denial: &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: authn.ReasonIntrospectionUnavailable,
 		Message: "The token cannot be checked right now.", Header: http.Header{"Retry-After": {"5"}}}}
 	form := url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
 	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, a.cfg.URL, strings.NewReader(form.Encode()))
@@ -199,7 +199,7 @@ func (a *Authenticator) introspect(ctx context.Context, tok string, sum [32]byte
 				until = id.ExpiresAt
 			}
 			a.cache.Put(sum, id, until)
-		case denial.Reason == "authn.token_inactive":
+		case denial.Reason == authn.ReasonTokenInactive:
 			a.cache.Put(sum, nil, now.Add(a.cfg.NegativeCacheTTL.Std()))
 		}
 	}
@@ -209,22 +209,22 @@ func (a *Authenticator) introspect(ctx context.Context, tok string, sum [32]byte
 // identity checks an answer and maps it to an Identity.
 func (a *Authenticator) identity(active bool, claims map[string]any, sum [32]byte, now time.Time) (*pipeline.Identity, *pipeline.Denial) {
 	if !active {
-		return nil, authn.Unauthorized("authn.token_inactive", "The token is not active.", nil)
+		return nil, authn.Unauthorized(authn.ReasonTokenInactive, "The token is not active.", nil)
 	}
 	var exp time.Time
 	if n, ok := claims["exp"].(json.Number); ok {
 		sec, err := n.Int64()
 		if err != nil {
-			return nil, authn.Unauthorized("authn.malformed", "The token's expiry is malformed.", err)
+			return nil, authn.Unauthorized(authn.ReasonMalformed, "The token's expiry is malformed.", err)
 		}
 		exp = time.Unix(sec, 0)
 		if !now.Before(exp) {
-			return nil, authn.Unauthorized("authn.token_expired", "The token has expired.", nil)
+			return nil, authn.Unauthorized(authn.ReasonTokenExpired, "The token has expired.", nil)
 		}
 	}
 	if a.cfg.Issuer != "" {
 		if iss, _ := claims["iss"].(string); iss != a.cfg.Issuer {
-			return nil, authn.Unauthorized("authn.wrong_issuer", "The token's issuer is not accepted.", nil)
+			return nil, authn.Unauthorized(authn.ReasonWrongIssuer, "The token's issuer is not accepted.", nil)
 		}
 	}
 	if len(a.cfg.Audiences) > 0 {
@@ -233,7 +233,7 @@ func (a *Authenticator) identity(active bool, claims map[string]any, sum [32]byt
 			ok = ok || slices.Contains(a.cfg.Audiences, aud)
 		}
 		if !ok {
-			return nil, authn.Unauthorized("authn.wrong_audience", "The token is not meant for this API.", nil)
+			return nil, authn.Unauthorized(authn.ReasonWrongAudience, "The token is not meant for this API.", nil)
 		}
 	}
 	m := a.cfg.Claims
@@ -244,7 +244,7 @@ func (a *Authenticator) identity(active bool, claims map[string]any, sum [32]byt
 		sub, _ = claims["client_id"].(string)
 	}
 	if sub == "" {
-		return nil, authn.Unauthorized("authn.missing_claim", "The token names no subject.", nil)
+		return nil, authn.Unauthorized(authn.ReasonMissingClaim, "The token names no subject.", nil)
 	}
 	id := &pipeline.Identity{
 		Subject: sub, Roles: authn.ClaimStrings(claims, m.Roles, false), Groups: authn.ClaimStrings(claims, m.Groups, false),

@@ -133,7 +133,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 		return nil, authn.ErrNoCredentials // not a JWS compact token: another authenticator's
 	}
 	if len(tok) > int(a.cfg.MaxTokenBytes) {
-		return nil, authn.Unauthorized("authn.token_too_large", "The token is too large.", nil)
+		return nil, authn.Unauthorized(authn.ReasonTokenTooLarge, "The token is too large.", nil)
 	}
 	now := a.now()
 	sum := sha256.Sum256([]byte(tok))
@@ -144,7 +144,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	}
 	// Until the issuer is known, a token that does not read as a JWT may be
 	// another authenticator's (an opaque token with dots): pass, saying why.
-	unreadable := &authn.NotMine{Reason: "authn.malformed", Message: "The token is malformed."}
+	unreadable := &authn.NotMine{Reason: authn.ReasonMalformed, Message: "The token is malformed."}
 	seg := strings.SplitN(tok, ".", 3)
 	hb, err := base64.RawURLEncoding.DecodeString(seg[0])
 	if err != nil {
@@ -170,28 +170,28 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	}
 	switch {
 	case h.Alg == nil:
-		return nil, authn.Unauthorized("authn.malformed", "The token names no algorithm.", nil)
+		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token names no algorithm.", nil)
 	case !a.allowed[*h.Alg]:
-		return nil, authn.Unauthorized("authn.alg_not_allowed", "The token's algorithm is not accepted.", fmt.Errorf("alg %q", *h.Alg))
+		return nil, authn.Unauthorized(authn.ReasonAlgNotAllowed, "The token's algorithm is not accepted.", fmt.Errorf("alg %q", *h.Alg))
 	case h.JWK != nil || h.JKU != nil || h.X5U != nil || h.X5C != nil:
-		return nil, authn.Unauthorized("authn.foreign_key_header", "The token carries its own key, which is never trusted.", nil)
+		return nil, authn.Unauthorized(authn.ReasonForeignKeyHeader, "The token carries its own key, which is never trusted.", nil)
 	case h.Crit != nil:
-		return nil, authn.Unauthorized("authn.malformed", "The token has critical extensions this gateway does not support.", nil)
+		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token has critical extensions this gateway does not support.", nil)
 	}
 	kid := ""
 	if h.Kid != nil {
 		kid = *h.Kid
 		if !validKID(kid) {
-			return nil, authn.Unauthorized("authn.unknown_key", "The token's key is not known.", nil)
+			return nil, authn.Unauthorized(authn.ReasonUnknownKey, "The token's key is not known.", nil)
 		}
 	}
 	jws, err := jose.ParseSignedCompact(tok, a.algs)
 	if err != nil {
-		return nil, authn.Unauthorized("authn.malformed", "The token is malformed.", err)
+		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token is malformed.", err)
 	}
 	keys := a.keys.lookup(ctx, kid)
 	if len(keys) == 0 {
-		return nil, authn.Unauthorized("authn.unknown_key", "The token's key is not known.", nil)
+		return nil, authn.Unauthorized(authn.ReasonUnknownKey, "The token's key is not known.", nil)
 	}
 	var payload []byte
 	for _, k := range keys {
@@ -203,19 +203,19 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 		}
 	}
 	if payload == nil {
-		return nil, authn.Unauthorized("authn.bad_signature", "The token's signature is not valid.", err)
+		return nil, authn.Unauthorized(authn.ReasonBadSignature, "The token's signature is not valid.", err)
 	}
 	claims := map[string]any{}
 	if err := decodeStrict(payload, &claims); err != nil {
-		return nil, authn.Unauthorized("authn.malformed", "The token's claims are malformed.", err)
+		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token's claims are malformed.", err)
 	}
 	var std jwt.Claims
 	if err := json.Unmarshal(payload, &std); err != nil {
-		return nil, authn.Unauthorized("authn.malformed", "The token's claims are malformed.", err)
+		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token's claims are malformed.", err)
 	}
 	for _, c := range a.required {
 		if v, ok := claims[c]; !ok || v == nil { // "exp": null is no expiry
-			return nil, authn.Unauthorized("authn.missing_claim", "The token lacks a required claim.", fmt.Errorf("claim %q", c))
+			return nil, authn.Unauthorized(authn.ReasonMissingClaim, "The token lacks a required claim.", fmt.Errorf("claim %q", c))
 		}
 	}
 	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: a.cfg.Issuer, AnyAudience: a.cfg.Audiences, Time: now}, a.cfg.Leeway.Std()); err != nil {
@@ -238,17 +238,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 func claimDenial(err error) *pipeline.Denial {
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
-		return authn.Unauthorized("authn.token_expired", "The token has expired.", err)
+		return authn.Unauthorized(authn.ReasonTokenExpired, "The token has expired.", err)
 	case errors.Is(err, jwt.ErrNotValidYet):
-		return authn.Unauthorized("authn.not_yet_valid", "The token is not valid yet.", err)
+		return authn.Unauthorized(authn.ReasonNotYetValid, "The token is not valid yet.", err)
 	case errors.Is(err, jwt.ErrIssuedInTheFuture):
-		return authn.Unauthorized("authn.issued_in_future", "The token was issued in the future.", err)
+		return authn.Unauthorized(authn.ReasonIssuedInFuture, "The token was issued in the future.", err)
 	case errors.Is(err, jwt.ErrInvalidAudience):
-		return authn.Unauthorized("authn.wrong_audience", "The token is not meant for this API.", err)
+		return authn.Unauthorized(authn.ReasonWrongAudience, "The token is not meant for this API.", err)
 	case errors.Is(err, jwt.ErrInvalidIssuer):
-		return authn.Unauthorized("authn.wrong_issuer", "The token's issuer is not accepted.", err)
+		return authn.Unauthorized(authn.ReasonWrongIssuer, "The token's issuer is not accepted.", err)
 	}
-	return authn.Unauthorized("authn.malformed", "The token's claims are not valid.", err)
+	return authn.Unauthorized(authn.ReasonMalformed, "The token's claims are not valid.", err)
 }
 
 // identity maps verified claims to an Identity.
@@ -256,7 +256,7 @@ func (a *Authenticator) identity(claims map[string]any, std *jwt.Claims, sum [32
 	m := a.cfg.Claims
 	sub, _ := authn.Claim(claims, m.Subject).(string)
 	if sub == "" {
-		return nil, authn.Unauthorized("authn.missing_claim", "The token names no subject.", fmt.Errorf("claim %q", m.Subject))
+		return nil, authn.Unauthorized(authn.ReasonMissingClaim, "The token names no subject.", fmt.Errorf("claim %q", m.Subject))
 	}
 	id := &pipeline.Identity{
 		Subject:       sub,

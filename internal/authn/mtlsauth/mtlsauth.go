@@ -68,10 +68,10 @@ func (a *Authenticator) Authenticate(_ context.Context, x *pipeline.Exchange) (*
 	}
 	sub := a.subject(c)
 	if sub == "" {
-		return nil, authn.Unauthorized("authn.bad_certificate", "The client certificate names no subject.", fmt.Errorf("no %s in certificate", a.cfg.Subject))
+		return nil, authn.Unauthorized(authn.ReasonBadCertificate, "The client certificate names no subject.", fmt.Errorf("no %s in certificate", a.cfg.Subject))
 	}
 	if len(a.cfg.AllowedSubjects) > 0 && !slices.Contains(a.cfg.AllowedSubjects, sub) {
-		return nil, authn.Unauthorized("authn.certificate_not_allowed", "The client certificate is not allowed here.", nil)
+		return nil, authn.Unauthorized(authn.ReasonCertificateNotAllowed, "The client certificate is not allowed here.", nil)
 	}
 	var roles []string
 	if a.cfg.RolesFromOU {

@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var updateReasons = flag.Bool("update-reasons", false, "rewrite docs/reasons.md from the stages' Reasons")
+
+// reasonsDoc renders docs/reasons.md.
+func reasonsDoc() []byte {
+	var b strings.Builder
+	b.WriteString("# Denial reasons\n\n")
+	b.WriteString("Every refusal carries a stable reason code: in the problem document's\n")
+	b.WriteString("`reason` member, the access log, the audit event and the `reason` label\n")
+	b.WriteString("of `rampart_requests_total`. This table is generated from the stages'\n")
+	b.WriteString("`Reasons` functions by `go test ./internal/gateway -run TestReasonsDoc\n")
+	b.WriteString("-update-reasons`; do not edit it by hand. The rows follow the order in\n")
+	b.WriteString("which a request meets the stages.\n\n")
+	b.WriteString("| reason | status | what happened | what the client should do |\n|---|---|---|---|\n")
+	for _, r := range Reasons() {
+		status := strconv.Itoa(r.Status)
+		if t := http.StatusText(r.Status); t != "" {
+			status += " " + t
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.Code, status, r.Meaning, r.Action)
+	}
+	return []byte(b.String())
+}
+
+func TestReasonsDoc(t *testing.T) {
+	path := filepath.Join("..", "..", "docs", "reasons.md")
+	got := reasonsDoc()
+	if *updateReasons {
+		if err := os.WriteFile(path, got, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != string(got) {
+		t.Fatal("docs/reasons.md is stale: run go test ./internal/gateway -run TestReasonsDoc -update-reasons")
+	}
+}
+
+// reasonLike matches the string literals that look like reason codes.
+var reasonLike = regexp.MustCompile(`^(listener|upstream|client|firewall|route|authn|authz|limits|protect)\.[a-z_]+$`)
+
+// notReasons are literals of that shape that are something else.
+var notReasons = map[string]bool{
+	"limits.pre_auth": true, // the pre-authentication stage's name
+}
+
+// TestReasonsComplete: every code a stage refuses with is documented
+// once, with a status a client can get, and every documented code is used.
+// The code is read as the compiler does (go/ast), so a reason written as a
+// literal anywhere (the anomaly detectors compare them) must be one of
+// them too.
+func TestReasonsComplete(t *testing.T) {
+	known := map[string]bool{}
+	for _, r := range Reasons() {
+		if known[r.Code] {
+			t.Errorf("%s is documented twice", r.Code)
+		}
+		known[r.Code] = true
+		if r.Status < 400 || r.Status > 599 || r.Meaning == "" || r.Action == "" {
+			t.Errorf("%s: status %d, meaning %q, action %q", r.Code, r.Status, r.Meaning, r.Action)
+		}
+	}
+	used := map[string]bool{}
+	constOf := map[string]string{} // package.ReasonConstant -> code, from the reasons.go files
+	idents := map[string]bool{}    // package.Reason* identifiers used outside them
+	root := filepath.Join("..")
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			switch rel {
+			case "config", "scan", "findings", "openapi", "testdata":
+				return filepath.SkipDir // their dotted strings are config paths and rule ids
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		reasonsFile := filepath.Base(path) == "reasons.go"
+		pkg := f.Name.Name
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.ValueSpec:
+				if reasonsFile && len(n.Names) == 1 && len(n.Values) == 1 {
+					if lit, ok := n.Values[0].(*ast.BasicLit); ok {
+						code, _ := strconv.Unquote(lit.Value)
+						constOf[pkg+"."+n.Names[0].Name] = code
+					}
+				}
+			case *ast.SelectorExpr:
+				if x, ok := n.X.(*ast.Ident); ok && !reasonsFile && strings.HasPrefix(n.Sel.Name, "Reason") {
+					idents[x.Name+"."+n.Sel.Name] = true
+					return false
+				}
+			case *ast.BasicLit:
+				if n.Kind != token.STRING {
+					return true
+				}
+				s, err := strconv.Unquote(n.Value)
+				if err != nil || !reasonLike.MatchString(s) || notReasons[s] {
+					return true
+				}
+				if !known[s] {
+					t.Errorf("%s: %q looks like a reason code but no Reasons function documents it", rel, s)
+				}
+				if !reasonsFile {
+					used[s] = true
+				}
+			case *ast.Ident:
+				if !reasonsFile && strings.HasPrefix(n.Name, "Reason") {
+					idents[pkg+"."+n.Name] = true
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range idents {
+		if code, ok := constOf[name]; ok {
+			used[code] = true
+		}
+	}
+	for _, r := range Reasons() {
+		if !used[r.Code] {
+			t.Errorf("%s is documented but no code refuses with it", r.Code)
+		}
+	}
+}
