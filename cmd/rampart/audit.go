@@ -236,10 +236,10 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 					return nil
 				}
 				switch ev.Kind {
-				case "alert":
+				case audit.KindAlert:
 					s.Alerts = append(s.Alerts, ev)
 					return nil
-				case "admin":
+				case audit.KindAdmin:
 					if strings.HasPrefix(ev.Action, "transit.") {
 						// The detail ends ": ok", ": refused..." or ": failed".
 						result := "unknown"

@@ -136,7 +136,9 @@ func (k *dataKeyTarget) open(ctx context.Context, stderr io.Writer) (dataKeyServ
 			return nil, nil, fmt.Errorf("opening the audit log to record the change: %w", err)
 		}
 		obs := audit.NewObserver(alog, nil)
-		local.record = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
+		local.record = func(action, subject, detail string) {
+			obs.Record(audit.Record{Kind: audit.KindAdmin, Action: action, Subject: subject, Detail: detail})
+		}
 		closers = append([]func(){func() { _ = alog.Close() }}, closers...)
 	}
 	return local, func() {

@@ -32,8 +32,8 @@ type Event struct {
 	Decisions  []Decision `json:"decisions"`
 	DurationUS int64      `json:"duration_us"`
 	Bytes      int64      `json:"bytes"`
-	// Kind is empty for a request, "admin" for an administrative action,
-	// "alert" for an anomaly; Action and Detail say what.
+	// Kind is empty for a request, KindAdmin for an administrative action,
+	// KindAlert for an anomaly; Action and Detail say what.
 	Kind   string `json:"kind,omitempty"`
 	Action string `json:"action,omitempty"`
 	Detail string `json:"detail,omitempty"`
@@ -102,17 +102,37 @@ func redactQuery(q string) string {
 	return b.String()
 }
 
-// Record appends a non-request event (an administrative action or an
-// alert) to the log, stamped now.
-func (o *Observer) Record(kind, action, subject, clientIP, detail string) {
-	ev := Event{V: EventVersion, Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: kind, Action: action,
-		Subject: subject, ClientIP: clientIP, Detail: detail, Decisions: []Decision{}}
+// Kinds of the events that are not requests (Event.Kind).
+const (
+	KindAdmin = "admin" // an administrative action
+	KindAlert = "alert" // an anomaly alert
+)
+
+// Record is an event that is not a request.
+type Record struct {
+	// Kind is KindAdmin or KindAlert.
+	Kind string
+	// Action says what happened: "apikey.create", "config.reload",
+	// "anomaly.auth_failures".
+	Action string
+	// Subject is whom it concerns (an API key's subject, a data key's).
+	Subject string
+	// ClientIP is the address it concerns, for alerts.
+	ClientIP string
+	// Detail is free text: an id, an outcome, the evidence of an alert.
+	Detail string
+}
+
+// Record appends a non-request event to the log, stamped now.
+func (o *Observer) Record(r Record) {
+	ev := Event{V: EventVersion, Time: time.Now().UTC().Format(time.RFC3339Nano), Kind: r.Kind, Action: r.Action,
+		Subject: r.Subject, ClientIP: r.ClientIP, Detail: r.Detail, Decisions: []Decision{}}
 	b, err := json.Marshal(ev)
 	if err == nil {
 		err = o.write(b)
 	}
 	if err != nil {
-		o.logger.Error("audit: an event could not be written", "kind", kind, "action", action, "error", err)
+		o.logger.Error("audit: an event could not be written", "kind", r.Kind, "action", r.Action, "error", err)
 	}
 }
 

@@ -230,7 +230,7 @@ func Unauthorized(reason, message string, cause error) *pipeline.Denial {
 // Bearer returns the request's bearer token (RFC 6750 section 2.1), or
 // ErrNoCredentials when there is none; two Authorization headers are
 // refused as ambiguous.
-func Bearer(h pipeline.Header) (string, error) {
+func Bearer(h pipeline.HeaderView) (string, error) {
 	values := h.Values("Authorization")
 	if len(values) == 0 {
 		return "", ErrNoCredentials

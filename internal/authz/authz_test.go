@@ -123,7 +123,7 @@ func TestDecisions(t *testing.T) {
 			for prefix, ct := range map[string]string{"form:": "application/x-www-form-urlencoded", "text:": "text/plain", "merge:": "application/merge-patch+json"} {
 				if rest, ok := strings.CutPrefix(body, prefix); ok {
 					body = rest
-					x.In.Header.Set("Content-Type", ct)
+					x.In.Header.(http.Header).Set("Content-Type", ct)
 				}
 			}
 			if q, ok := strings.CutPrefix(body, "query:"); ok {

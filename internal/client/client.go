@@ -65,7 +65,7 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 
 // ClientIP returns the client's address given the TCP peer and the request
 // headers, or ErrMalformed.
-func (r *Resolver) ClientIP(peer netip.Addr, h pipeline.Header) (netip.Addr, error) {
+func (r *Resolver) ClientIP(peer netip.Addr, h pipeline.HeaderView) (netip.Addr, error) {
 	// A link-local peer carries its zone (fe80::1%eth0); networks never
 	// do, so without this it would match no deny list and no ban.
 	peer = peer.Unmap().WithZone("")

@@ -354,7 +354,7 @@ func syncGateway(t *testing.T, disk *slowDisk) (*Gateway, string) {
 	t.Cleanup(func() { _ = l.Close() })
 	t.Cleanup(func() { close(disk.stop) }) // first: a test that failed midway leaves no fsync waiting
 	obs := audit.NewObserver(l, nil)
-	obs.Record("admin", "test.start", "", "", "") // a new log's first batch also signs its first checkpoint
+	obs.Record(audit.Record{Kind: audit.KindAdmin, Action: "test.start"}) // a new log's first batch also signs its first checkpoint
 	cfg := testConfig(up.URL)
 	cfg.Audit.Enabled, cfg.Audit.Sync, cfg.Audit.Dir = true, true, dir
 	cfg.Upstreams["api"] = config.Upstream{URL: up.URL, ResponseHeaderTimeout: config.Duration(30 * time.Second)}

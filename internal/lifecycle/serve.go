@@ -173,7 +173,9 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (res *Resources, e
 			obs.Redact(mask)
 		}
 		d.Audit, auditObs = obs, obs
-		res.Record = func(action, subject, detail string) { obs.Record("admin", action, subject, "", detail) }
+		res.Record = func(action, subject, detail string) {
+			obs.Record(audit.Record{Kind: audit.KindAdmin, Action: action, Subject: subject, Detail: detail})
+		}
 	}
 	closeShared, err := openShared(ctx, cfg, d)
 	if err != nil {
@@ -261,7 +263,7 @@ func openAnomaly(cfg *config.Config, bans *firewall.Bans, auditObs *audit.Observ
 	alert := func(action, clientIP, detail string) {
 		log.Warn("anomaly", "alert", action, "client_ip", clientIP, "detail", detail)
 		if auditObs != nil {
-			auditObs.Record("alert", action, "", clientIP, detail)
+			auditObs.Record(audit.Record{Kind: audit.KindAlert, Action: action, ClientIP: clientIP, Detail: detail})
 		}
 	}
 	if d := anomaly.FromConfig(cfg.Audit.Anomalies, ban, alert); len(d) > 0 {

@@ -9,6 +9,13 @@ import (
 	"time"
 )
 
+// HeaderView is a read-only Header: the inbound request's headers as
+// stages see them. http.Header implements it.
+type HeaderView interface {
+	Get(name string) string
+	Values(name string) []string
+}
+
 // Header is the transport-neutral view of a set of HTTP headers. Names are
 // case-insensitive. net/http's http.Header implements it as it is; another
 // engine wraps its own header type.
@@ -117,8 +124,10 @@ type Request struct {
 	// RawPath is the path as sent, still percent-encoded.
 	RawPath  string
 	RawQuery string
-	// Header is read-only for stages.
-	Header Header
+	// Header is the request's headers, which stages only read: the view
+	// has no methods that change it. What goes upstream is queued in
+	// Exchange.UpstreamEdits.
+	Header HeaderView
 	// Peer is the address of the TCP peer (a proxy, or the client).
 	Peer netip.AddrPort
 	// TLS is true when the request arrived over TLS.

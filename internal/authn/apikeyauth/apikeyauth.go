@@ -85,7 +85,7 @@ func (a *Authenticator) Challenge() string {
 }
 
 // presented returns the key the request carries, "" for none.
-func (a *Authenticator) presented(h pipeline.Header) (string, error) {
+func (a *Authenticator) presented(h pipeline.HeaderView) (string, error) {
 	if v := h.Values(a.cfg.Header); len(v) > 0 {
 		if len(v) > 1 {
 			return "", authn.Unauthorized(authn.ReasonMalformed, "The request carries more than one API key.", nil)
