@@ -13,8 +13,11 @@
 //	if err != nil { ... }
 //	mw, err := rampart.New(ctx, cfg)
 //	if err != nil { ... }
-//	defer mw.Close()
-//	http.ListenAndServe(":8080", mw.Wrap(app))
+//	srv := &http.Server{Addr: ":8080", Handler: mw.Wrap(app)}
+//	go srv.ListenAndServe()
+//	<-ctx.Done()
+//	srv.Shutdown(context.Background()) // the handlers finish first
+//	mw.Close()                         // then the pipeline and its logs
 //
 // A request the pipeline refuses never reaches the handler: the client
 // gets an RFC 9457 problem document, and the audit log records why. A
@@ -100,13 +103,20 @@ func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 // Middleware is a running pipeline with the resources it opened (the
 // state store, the audit log, Redis, keys). It is safe for concurrent use.
 type Middleware struct {
-	res   *lifecycle.Resources
-	in    *gateway.Instance
-	close sync.Once
+	res *lifecycle.Resources
+	in  *gateway.Instance
+
+	mu       sync.RWMutex // read by each request as it starts, written by Close
+	closed   bool
+	inflight sync.WaitGroup
+	close    sync.Once
 }
 
-// nextKey carries, in a request's context, the handler Wrap wrapped.
-type nextKey struct{}
+// Context keys: the handler Wrap wrapped, and the Info FromRequest returns.
+type (
+	nextKey struct{}
+	infoKey struct{}
+)
 
 // New opens what cfg needs and builds its pipeline. Close releases both.
 func New(ctx context.Context, cfg *Config, opts ...Option) (*Middleware, error) {
@@ -123,7 +133,15 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Middleware, error) 
 	}
 	deps := res.Deps
 	deps.Terminal = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Context().Value(nextKey{}).(http.Handler).ServeHTTP(w, r)
+		next, ok := r.Context().Value(nextKey{}).(http.Handler)
+		if !ok { // only Wrap's handler reaches the pipeline
+			http.Error(w, "rampart: the pipeline was reached without Wrap", http.StatusInternalServerError)
+			return
+		}
+		// A copy, not the exchange: the engine reuses exchanges once a
+		// request ends, and the handler may keep the context longer.
+		info := infoFrom(pipeline.FromContext(r.Context()))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
 	})
 	in, err := gateway.Build(cfg.c, deps)
 	if err != nil {
@@ -133,15 +151,37 @@ func New(ctx context.Context, cfg *Config, opts ...Option) (*Middleware, error) 
 	return &Middleware{res: res, in: in}, nil
 }
 
-// Wrap returns next behind the pipeline. It may be called for several
-// handlers; they share the pipeline, its limits and its logs. Its type
-// fits net/http, chi (r.Use(mw.Wrap)) and anything else that takes
-// func(http.Handler) http.Handler.
+// Wrap returns next behind the pipeline. Its type fits net/http, chi
+// (r.Use(mw.Wrap)) and anything else that takes func(http.Handler)
+// http.Handler. Wrap the router, not a handler inside it, and once per
+// chain: several Wraps share the pipeline, its limits and its logs, and
+// a handler wrapped twice is checked (and counted) twice. Wrap(nil)
+// panics, as http.Handle does.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	if next == nil {
+		panic("rampart: Wrap(nil)")
+	}
 	h := m.in.Handler
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.mu.RLock()
+		if m.closed {
+			m.mu.RUnlock()
+			closing(w)
+			return
+		}
+		m.inflight.Add(1)
+		m.mu.RUnlock()
+		defer m.inflight.Done()
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nextKey{}, next)))
 	})
+}
+
+// closing answers a request that arrives after Close.
+func closing(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte(`{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"The service is shutting down."}`))
 }
 
 // Metrics serves the pipeline's Prometheus metrics (requests by route and
@@ -151,11 +191,17 @@ func (m *Middleware) Metrics() http.Handler {
 	return promhttp.HandlerFor(m.res.Deps.Metrics.Registry, promhttp.HandlerOpts{})
 }
 
-// Close stops the pipeline and closes what New opened: the audit log is
-// checkpointed and closed last. Stop serving before calling it; Close is
-// idempotent.
+// Close refuses new requests (503), waits for those in the pipeline to
+// finish (so that each one's audit event is in), then closes what New
+// opened, the audit log (checkpointed) last. Call it after the server's
+// Shutdown has returned. Failures while closing are logged; Close is
+// idempotent and returns nil.
 func (m *Middleware) Close() error {
 	m.close.Do(func() {
+		m.mu.Lock()
+		m.closed = true
+		m.mu.Unlock()
+		m.inflight.Wait()
 		m.in.Close()
 		m.res.Close()
 	})
@@ -194,11 +240,17 @@ type Identity struct {
 }
 
 // FromRequest returns what the pipeline established about r, for a
-// request inside a handler that Wrap wrapped; false elsewhere.
+// request inside a handler that Wrap wrapped (or a context derived from
+// its, even after the request ended); false elsewhere.
 func FromRequest(r *http.Request) (Info, bool) {
-	x := pipeline.FromContext(r.Context())
+	info, ok := r.Context().Value(infoKey{}).(Info)
+	return info, ok
+}
+
+// infoFrom copies what the handler may see of an exchange.
+func infoFrom(x *pipeline.Exchange) Info {
 	if x == nil {
-		return Info{}, false
+		return Info{}
 	}
 	info := Info{RequestID: x.RequestID, ClientIP: x.ClientIP}
 	if x.Route != nil {
@@ -208,5 +260,5 @@ func FromRequest(r *http.Request) (Info, bool) {
 		info.Identity = &Identity{Subject: id.Subject, Issuer: id.Issuer, Roles: slices.Clone(id.Roles), Groups: slices.Clone(id.Groups),
 			Scopes: slices.Clone(id.Scopes), Tenant: id.Tenant, Method: id.Method, ExpiresAt: id.ExpiresAt}
 	}
-	return info, true
+	return info
 }

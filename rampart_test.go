@@ -34,7 +34,7 @@ func middlewareConfig(t *testing.T, dir string) []byte {
 	return fmt.Appendf(nil, `version: 1
 data_dir: %[1]s
 access_log: {disabled: true}
-audit: {enabled: true, dir: %[1]s/audit, sync: true}
+audit: {enabled: true, dir: %[1]s/audit, sync: true, origin: example.org/items-api}
 authn:
   jwt:
     - {name: users, issuer: "https://id.example.com", audiences: [api], hmac_secret_file: %[2]s}
@@ -55,6 +55,35 @@ func hs256(claims map[string]any) string {
 	return msg + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
+// newMiddleware builds the test config's middleware for dir.
+func newMiddleware(t *testing.T, dir string) *rampart.Middleware {
+	t.Helper()
+	cfg, err := rampart.ParseConfig("mw.yaml", middlewareConfig(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := rampart.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mw
+}
+
+// verifiedEvents verifies dir's audit log against its key and returns how
+// many events it holds.
+func verifiedEvents(t *testing.T, dir string) int64 {
+	t.Helper()
+	key, err := audit.ReadPublicKey(filepath.Join(dir, "audit", audit.PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(filepath.Join(dir, "audit"), audit.VerifyOptions{PublicKey: key, Strict: true})
+	if err != nil || !rep.OK() {
+		t.Fatalf("audit log: %+v, %v", rep, err)
+	}
+	return rep.Events
+}
+
 // seenByApp is what the wrapped handler saw.
 type seenByApp struct {
 	mu     sync.Mutex
@@ -67,14 +96,7 @@ type seenByApp struct {
 
 func TestMiddleware(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := rampart.ParseConfig("mw.yaml", middlewareConfig(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mw, err := rampart.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mw := newMiddleware(t, dir)
 	seen := &seenByApp{}
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen.mu.Lock()
@@ -124,6 +146,9 @@ func TestMiddleware(t *testing.T) {
 	if got := seen.header.Get("X-Rampart-Subject"); got != "ann" {
 		t.Errorf("X-Rampart-Subject %q: the client's spoofed value must be replaced by the verified subject", got)
 	}
+	if got := seen.header.Get("X-Forwarded-For"); got != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For %q: the client's own value must be replaced by the real address", got)
+	}
 	if seen.header.Get("X-Request-Id") == "" || seen.header.Get("X-Request-Id") != seen.info.RequestID {
 		t.Errorf("request id header %q, info %q", seen.header.Get("X-Request-Id"), seen.info.RequestID)
 	}
@@ -150,13 +175,8 @@ func TestMiddleware(t *testing.T) {
 	if err := mw.Close(); err != nil {
 		t.Fatal("a second Close failed:", err)
 	}
-	key, err := audit.ReadPublicKey(filepath.Join(dir, "audit", audit.PublicKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := audit.Verify(filepath.Join(dir, "audit"), audit.VerifyOptions{PublicKey: key, Strict: true})
-	if err != nil || !rep.OK() || rep.Events != 4 {
-		t.Fatalf("audit log after Close: %+v, %v (want 4 verified events)", rep, err)
+	if n := verifiedEvents(t, dir); n != 4 {
+		t.Fatalf("audit log after Close: %d events, want 4", n)
 	}
 }
 
@@ -180,5 +200,85 @@ func TestMiddlewareConfigErrors(t *testing.T) {
 	}
 	if _, err := rampart.LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("a missing file gave no error")
+	}
+}
+
+// TestMiddlewareLifecycle: FromRequest stays right after the request ends
+// (the engine reuses exchanges), Close waits for requests in the pipeline
+// and refuses new ones, and their audit events are all in.
+func TestMiddlewareLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	mw := newMiddleware(t, dir)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Wrap(nil) did not panic")
+			}
+		}()
+		mw.Wrap(nil)
+	}()
+	var kept []context.Context
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("hold") != "" {
+			entered <- struct{}{}
+			<-release
+		}
+		kept = append(kept, r.Context())
+		_, _ = io.WriteString(w, "ok")
+	})
+	srv := httptest.NewServer(mw.Wrap(app))
+	defer srv.Close()
+	get := func(path, sub string) int {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+hs256(map[string]any{"iss": "https://id.example.com", "aud": "api", "sub": sub, "exp": time.Now().Add(time.Hour).Unix()}))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, sub := range []string{"ann", "bob", "cid"} {
+		if code := get("/api/items/1", sub); code != 200 {
+			t.Fatalf("%s: %d", sub, code)
+		}
+	}
+	for i, sub := range []string{"ann", "bob", "cid"} {
+		info, ok := rampart.FromRequest(httptest.NewRequest("GET", "/", nil).WithContext(kept[i]))
+		if !ok || info.Identity == nil || info.Identity.Subject != sub {
+			t.Errorf("request %d's context, after the request: %+v", i, info.Identity)
+		}
+	}
+
+	held := make(chan int, 1)
+	go func() { held <- get("/api/items/1?hold=1", "ann") }()
+	<-entered
+	closed := make(chan struct{})
+	go func() { _ = mw.Close(); close(closed) }()
+	passed := int64(4) // three requests and the one held
+	for code := 0; code != http.StatusServiceUnavailable; code = get("/api/items/1", "bob") {
+		if code == 200 { // sent before Close began refusing
+			passed++
+		}
+		select {
+		case <-closed:
+			t.Fatal("Close returned while a request was in the pipeline")
+		default:
+		}
+	}
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a request was in the pipeline")
+	default:
+	}
+	close(release)
+	if code := <-held; code != 200 {
+		t.Errorf("the request in flight at Close got %d", code)
+	}
+	<-closed
+	if n := verifiedEvents(t, dir); n != passed {
+		t.Fatalf("audit log: %d events, want the %d requests that passed the pipeline", n, passed)
 	}
 }

@@ -10,7 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"golang.org/x/mod/sumdb/note"
@@ -422,5 +425,45 @@ func TestEventDLP(t *testing.T) {
 	b, _ := json.Marshal(EventFrom(&x))
 	if want := `"dlp":{"action":"mask","findings":[{"kind":"card","count":2},{"kind":"email","count":1}]}`; !strings.Contains(string(b), want) {
 		t.Errorf("event %s\nlacks %s", b, want)
+	}
+}
+
+// TestAppendDuringClose: Appends racing Close either land in the log or
+// say it is closed; none waits forever (a Sync Append used to be able to
+// queue after the writer's last drain and hang), and every acknowledged
+// event verifies.
+func TestAppendDuringClose(t *testing.T) {
+	for _, syncMode := range []bool{true, false} {
+		dir := t.TempDir()
+		l := openLog(t, dir, syncMode)
+		var acked atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					if err := l.Append([]byte(fmt.Sprintf(`{"v":1,"request_id":"g%d-%d","status":200}`, g, i))); err != nil {
+						return
+					}
+					acked.Add(1)
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond) // let the appenders run
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("sync=%v: an Append still waits after Close", syncMode)
+		}
+		if n := events(t, dir); int64(n) < acked.Load() {
+			t.Fatalf("sync=%v: %d events in the log, %d acknowledged", syncMode, n, acked.Load())
+		}
+		verifyDir(t, dir, false)
 	}
 }

@@ -135,6 +135,12 @@ type Log struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+	// closeMu orders Appends before Close: an Append enqueues under the
+	// read lock, and Close sets closed under the write lock before it
+	// stops the writer, so no event is queued after the writer's last
+	// drain (where it would be lost, or its Sync caller wait forever).
+	closeMu sync.RWMutex
+	closed  bool
 
 	mu sync.Mutex // guards the tree state and files below (writer and checkpoints)
 	treeState
@@ -463,11 +469,13 @@ func (l *Log) Append(payload []byte) error {
 			return err
 		}
 	}
-	select {
-	case l.reqs <- r: // a full queue blocks: an event is never dropped
-	case <-l.done:
+	l.closeMu.RLock()
+	if l.closed {
+		l.closeMu.RUnlock()
 		return errors.New("audit: the log is closed")
 	}
+	l.reqs <- r // a full queue blocks: an event is never dropped
+	l.closeMu.RUnlock()
 	if r.done == nil {
 		return nil // written by the writer's next batch, synced at the next checkpoint
 	}
@@ -706,6 +714,9 @@ func (l *Log) Size() int64 {
 func (l *Log) Close() error {
 	var err error
 	l.once.Do(func() {
+		l.closeMu.Lock()
+		l.closed = true
+		l.closeMu.Unlock()
 		close(l.stop)
 		<-l.done
 		err = l.Checkpoint()

@@ -19,14 +19,21 @@ func Load(path string) (*Config, []Problem, error) { return LoadMode(path, Gatew
 // LoadAny is Load for a config of either mode, for the offline commands
 // that work on the same store, keys and audit log whatever serves them:
 // the gateway's rules first, and the middleware's when those fail. On
-// failure it returns the gateway's problems.
+// failure it returns the reading with fewer problems.
 func LoadAny(path string) (*Config, []Problem, Mode, error) {
 	c, warnings, err := LoadMode(path, Gateway)
 	if err == nil {
 		return c, warnings, Gateway, nil
 	}
-	if mc, mw, merr := LoadMode(path, Middleware); merr == nil {
+	mc, mw, merr := LoadMode(path, Middleware)
+	if merr == nil {
 		return mc, mw, Middleware, nil
+	}
+	// Report the reading with fewer problems: a middleware config with a
+	// typo should hear about the typo, not about its missing listeners.
+	var ge, me *Error
+	if errors.As(err, &ge) && errors.As(merr, &me) && len(me.Problems) < len(ge.Problems) {
+		return nil, mw, Middleware, merr
 	}
 	return nil, warnings, Gateway, err
 }
@@ -58,6 +65,15 @@ func Parse(name string, data []byte) (*Config, []Problem, error) {
 func ParseMode(name string, data []byte, mode Mode) (*Config, []Problem, error) {
 	c := &Config{}
 	pos, problems := decodeDocument(data, c)
+	if mode == Middleware {
+		// Present in the document, these would be accepted and do nothing:
+		// middleware mode serves no admin listener, where they live.
+		for path, why := range middlewareRefused {
+			if _, ok := pos[path]; ok {
+				problems = append(problems, Problem{Path: path, Message: why})
+			}
+		}
+	}
 	SetDefaults(c)
 	for _, p := range ValidateMode(c, mode) {
 		if !underAny(p.Path, problems) {
@@ -83,6 +99,14 @@ func ParseMode(name string, data []byte, mode Mode) (*Config, []Problem, error) 
 		return nil, warnings, &Error{File: name, Problems: problems}
 	}
 	return c, warnings, nil
+}
+
+// middlewareRefused are the sections ParseMode(Middleware) refuses when
+// the document has them, with why.
+var middlewareRefused = map[string]string{
+	"admin":                  "middleware mode serves no admin listener; remove the section (the offline commands work on the same store)",
+	"protect.encryption_api": "the encryption API is served on the admin listener, which middleware mode does not have",
+	"identity_token":         "identity tokens are verified with keys published on the admin listener, which middleware mode does not have; read rampart.FromRequest instead",
 }
 
 // underAny reports whether path is at or below the path of a decoding

@@ -38,4 +38,22 @@ routes:
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
+	const adminToo = `version: 1
+admin: {address: "127.0.0.1:9443"}
+identity_token: {enabled: true}
+protect: {encryption_api: true}
+audit: {enabled: true}
+routes:
+  - {name: items, path: "/api/items/{id}", methods: [GET], public: true}
+`
+	_, _, err = ParseMode("mw.yaml", []byte(adminToo), Middleware)
+	if err == nil {
+		t.Fatal("middleware mode took admin, identity_token and encryption_api")
+	}
+	for _, want := range []string{"mw.yaml:2:1: admin: middleware mode serves no admin listener", "identity_token: identity tokens are verified",
+		"protect.encryption_api: the encryption API is served on the admin listener", "audit.origin: required in middleware mode"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
 }

@@ -70,6 +70,9 @@ func ValidateMode(c *Config, mode Mode) []Problem {
 		if len(c.Upstreams) > 0 {
 			v.errorf("upstreams", "middleware mode has no upstreams: the wrapped handler answers every route; remove the section")
 		}
+		if c.Audit.Enabled && c.Audit.Origin == "" {
+			v.errorf("audit.origin", "required in middleware mode: the name of this service's log in its checkpoints (each service, and each replica with its own log, needs its own)")
+		}
 	} else {
 		v.listeners(c)
 		v.admin(&c.Admin)

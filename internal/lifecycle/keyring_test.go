@@ -57,3 +57,23 @@ func TestMaskLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenFailureClosesWhatItOpened: a resource that cannot be opened
+// (here the access log, in a directory that does not exist) is an error
+// naming it, not a panic, and the store opened before it is closed again
+// (its file can be removed and reopened).
+func TestOpenFailureClosesWhatItOpened(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config.Config{DataDir: dir}
+	config.SetDefaults(cfg)
+	cfg.AccessLog.Output = filepath.Join(dir, "no", "such", "dir", "access.log")
+	res, err := Open(context.Background(), cfg, Options{})
+	if err == nil || res != nil || !strings.Contains(err.Error(), "opening access log") {
+		t.Fatalf("Open: %v, %v", res, err)
+	}
+	st, err := store.Open(context.Background(), cfg.Store)
+	if err != nil {
+		t.Fatalf("the store is still held: %v", err)
+	}
+	_ = st.Close()
+}

@@ -108,8 +108,12 @@ type Resources struct {
 }
 
 // Close closes every resource, the last opened first: the audit log
-// after the things that write to it, its sinks after the log.
+// after the things that write to it, its sinks after the log. It does
+// nothing on a nil Resources or when called again.
 func (r *Resources) Close() {
+	if r == nil {
+		return
+	}
 	for i := len(r.closers) - 1; i >= 0; i-- {
 		r.closers[i]()
 	}
@@ -118,7 +122,7 @@ func (r *Resources) Close() {
 
 // Open opens the resources cfg needs. On error it closes again whatever it
 // had opened.
-func Open(ctx context.Context, cfg *config.Config, o Options) (res *Resources, err error) {
+func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -135,11 +139,10 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (res *Resources, e
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
-	res = &Resources{Deps: gateway.Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs()}}
+	res := &Resources{Deps: gateway.Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs()}}
 	defer func() {
 		if err != nil {
-			res.Close()
-			res = nil
+			res.Close() // what was opened before the failure
 		}
 	}()
 	d := &res.Deps

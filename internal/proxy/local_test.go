@@ -16,7 +16,8 @@ func TestLocal(t *testing.T) {
 	h := Local(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r }), "X-Request-Id")
 	r := httptest.NewRequest("GET", "/api//items/./1?q=a%20b", nil)
 	for k, v := range map[string]string{"X-Rampart-Subject": "admin", "X-Forwarded-For": "203.0.113.9", "X-Original-Url": "/admin",
-		"X_Forwarded_For": "198.51.100.1", "X-Http-Method-Override": "DELETE", "Accept": "application/json"} {
+		"X_Forwarded_For": "198.51.100.1", "X-Http-Method-Override": "DELETE", "Accept": "application/json",
+		"Connection": "X-Secret-Hop", "X-Secret-Hop": "1", "Keep-Alive": "300", "Te": "trailers"} {
 		r.Header[k] = []string{v}
 	}
 	x := &pipeline.Exchange{Path: "/api/items/1", Query: "q=a%20b", RequestID: "req-1", Scheme: "https",
@@ -30,7 +31,8 @@ func TestLocal(t *testing.T) {
 		t.Errorf("path %q query %q request URI %q", got.URL.Path, got.URL.RawQuery, got.RequestURI)
 	}
 	want := map[string]string{"X-Rampart-Subject": "ann", "X-Forwarded-For": "192.0.2.7", "X-Forwarded-Proto": "https",
-		"X-Request-Id": "req-1", "X-Original-Url": "", "X_forwarded_for": "", "X-Http-Method-Override": "", "Accept": "application/json"}
+		"X-Request-Id": "req-1", "X-Original-Url": "", "X_forwarded_for": "", "X-Http-Method-Override": "", "Accept": "application/json",
+		"Connection": "", "X-Secret-Hop": "", "Keep-Alive": "", "Te": ""}
 	for k, v := range want {
 		if g := got.Header.Get(k); g != v {
 			t.Errorf("%s: %q, want %q", k, g, v)

@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
@@ -208,10 +209,30 @@ func upstreamHeaders(x *pipeline.Exchange, h http.Header, remoteAddr, host, idHe
 	}
 }
 
+// hopByHop are the headers of one connection (RFC 9110, 7.6.1), which
+// httputil.ReverseProxy drops too.
+var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// removeHopByHop deletes the hop-by-hop headers and those Connection
+// names.
+func removeHopByHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHop {
+		h.Del(name)
+	}
+}
+
 // Local returns a terminal that hands allowed requests to an in-process
 // handler (middleware mode) as the proxy hands them to an upstream: the
-// routed path and query, never the raw ones; spoofable inbound headers
-// (X-Rampart-*, forwarding headers, overrides) removed; X-Forwarded-For,
+// routed path and query, never the raw ones; hop-by-hop headers and
+// spoofable inbound headers (X-Rampart-*, forwarding headers, overrides)
+// removed; X-Forwarded-For,
 // -Host, -Proto and the request id set; the stages' header edits
 // applied. The handler finds the exchange with pipeline.FromContext.
 func Local(next http.Handler, requestIDHeader string) http.Handler {
@@ -221,6 +242,7 @@ func Local(next http.Handler, requestIDHeader string) http.Handler {
 		out := r.Clone(r.Context())
 		out.URL.Path, out.URL.RawPath, out.URL.RawQuery = x.Path, "", x.Query
 		out.RequestURI = out.URL.RequestURI()
+		removeHopByHop(out.Header)
 		upstreamHeaders(x, out.Header, r.RemoteAddr, r.Host, idHeader)
 		next.ServeHTTP(w, out)
 	})

@@ -28,13 +28,19 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer mw.Close()
 	srv := &http.Server{Addr: *addr, Handler: mw.Wrap(app()), ReadHeaderTimeout: 10 * time.Second}
-	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
 	log.Printf("listening on %s", *addr)
-	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+	select {
+	case err := <-errc:
 		log.Print(err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = srv.Shutdown(sctx) // returns once the handlers have finished
+		cancel()
 	}
+	_ = mw.Close() // then the pipeline: every request's audit event is in
 }
 
 // app is the service: it trusts what Rampart established.

@@ -73,7 +73,6 @@ func Check(t testing.TB, srv *httptest.Server) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		req.Header.Set("X-Rampart-Subject", "spoofed")
 		resp, err := srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
