@@ -5,11 +5,11 @@ import "github.com/rampart-gw/rampart/internal/pipeline"
 // Denial reason codes of the authentication stage and its authenticators (docs/reasons.md).
 const (
 	// ReasonMissingCredentials means the route needs a credential and the request carries none that the route's authenticators recognize.
-	ReasonMissingCredentials = "authn.missing_credentials"
+	ReasonMissingCredentials = "authn.missing_credentials" // #nosec G101 -- a reason code, not a credential
 	// ReasonMalformed means the credential cannot be parsed (a bad token, two Authorization headers, an empty bearer token, a malformed API key).
 	ReasonMalformed = "authn.malformed"
 	// ReasonTokenTooLarge means the token is larger than the authenticator's max_token_bytes.
-	ReasonTokenTooLarge = "authn.token_too_large"
+	ReasonTokenTooLarge = "authn.token_too_large" // #nosec G101 -- a reason code, not a credential
 	// ReasonAlgNotAllowed means the token's signature algorithm is not on the authenticator's allow list (never none).
 	ReasonAlgNotAllowed = "authn.alg_not_allowed"
 	// ReasonForeignKeyHeader means the token carries its own key or key URL (jwk, jku, x5u, x5c), which is never trusted.
@@ -21,7 +21,7 @@ const (
 	// ReasonMissingClaim means the token lacks a required claim (sub, exp, or one the config requires).
 	ReasonMissingClaim = "authn.missing_claim"
 	// ReasonTokenExpired means the token's exp is past (beyond the allowed clock skew).
-	ReasonTokenExpired = "authn.token_expired"
+	ReasonTokenExpired = "authn.token_expired" // #nosec G101 -- a reason code, not a credential
 	// ReasonNotYetValid means the token's nbf is in the future.
 	ReasonNotYetValid = "authn.not_yet_valid"
 	// ReasonIssuedInFuture means the token's iat is in the future.
@@ -31,9 +31,9 @@ const (
 	// ReasonWrongIssuer means the token's issuer is not one this route accepts.
 	ReasonWrongIssuer = "authn.wrong_issuer"
 	// ReasonTokenInactive means the introspection endpoint says the token is not active (revoked, expired, unknown).
-	ReasonTokenInactive = "authn.token_inactive"
+	ReasonTokenInactive = "authn.token_inactive" // #nosec G101 -- a reason code, not a credential
 	// ReasonTokenRevoked means the token server revoked this token.
-	ReasonTokenRevoked = "authn.token_revoked"
+	ReasonTokenRevoked = "authn.token_revoked" // #nosec G101 -- a reason code, not a credential
 	// ReasonClientRevoked means the OAuth client the token was issued to is no longer valid.
 	ReasonClientRevoked = "authn.client_revoked"
 	// ReasonIntrospectionUnavailable means the introspection endpoint could not be reached or answered badly; the token was not accepted.
@@ -41,7 +41,7 @@ const (
 	// ReasonStoreUnavailable means the state store that holds API keys (or OAuth clients) did not answer in time; the credential was not accepted.
 	ReasonStoreUnavailable = "authn.store_unavailable"
 	// ReasonBadCredentials means the API key is not known.
-	ReasonBadCredentials = "authn.bad_credentials"
+	ReasonBadCredentials = "authn.bad_credentials" // #nosec G101 -- a reason code, not a credential
 	// ReasonKeyRevoked means the API key was revoked.
 	ReasonKeyRevoked = "authn.key_revoked"
 	// ReasonKeyExpired means the API key's expiry is past.
