@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -87,142 +88,19 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	file := &scan.File{}
-	base := "."
-	if f.config != "" {
-		var err error
-		if file, err = scan.LoadFile(f.config); err != nil {
-			return usageError{err}
-		}
-		base = filepath.Dir(f.config)
-	}
-	if f.spec != "" {
-		file.Spec = f.spec
-	} else if file.Spec != "" && !strings.Contains(file.Spec, "://") && !filepath.IsAbs(file.Spec) {
-		file.Spec = filepath.Join(base, file.Spec)
-	}
-	if f.target != "" {
-		file.Target = f.target
-	}
-	if file.Spec == "" || file.Target == "" {
-		return usageError{errors.New("scan needs --spec and --target (or a --config that sets them)")}
-	}
-	target, err := url.Parse(file.Target)
-	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-		return usageError{fmt.Errorf("--target %q: must be an http(s) URL such as http://127.0.0.1:8080", file.Target)}
-	}
-	format, err := findings.ParseFormat(f.format)
-	if err != nil {
-		return usageError{fmt.Errorf("--format: %w", err)}
-	}
-	outs, err := parseOutputs(f.outputs)
+	p, err := prepareScan(f, stderr)
 	if err != nil {
 		return usageError{err}
-	}
-	failName := f.failOn
-	if failName == "" {
-		failName = file.FailOn
-	}
-	if failName == "" {
-		failName = "high"
-	}
-	failOn, err := findings.ParseSeverity(failName)
-	if err != nil {
-		return usageError{fmt.Errorf("--fail-on: %w", err)}
-	}
-	var bl *findings.Baseline
-	if f.baseline != "" {
-		if bl, err = findings.LoadBaseline(f.baseline); err != nil {
-			return usageError{err}
-		}
-	}
-	ids, err := file.BuildIdentities()
-	if err != nil {
-		return usageError{err}
-	}
-	for _, v := range f.identities {
-		id, err := scan.ParseIdentityFlag(v)
-		if err != nil {
-			return usageError{err}
-		}
-		ids = replaceIdentity(ids, id)
-	}
-	byName := map[string]*scan.Identity{}
-	for _, id := range ids {
-		byName[id.Name] = id
-	}
-	for _, a := range f.admins {
-		id, ok := byName[a]
-		if !ok {
-			return usageError{fmt.Errorf("--admin %s: no identity of that name", a)}
-		}
-		id.Privileged = true
-	}
-	for _, v := range f.subjects {
-		name, sub, ok := strings.Cut(v, "=")
-		id, known := byName[name]
-		if !ok || !known || sub == "" {
-			return usageError{fmt.Errorf("--subject %q: want NAME=ID for a given identity", v)}
-		}
-		id.Subject = sub
-	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
-	if f.cacert != "" {
-		pem, err := os.ReadFile(f.cacert)
-		if err != nil {
-			return usageError{fmt.Errorf("--cacert: %w", err)}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return usageError{fmt.Errorf("--cacert %s: no PEM certificate in it", f.cacert)}
-		}
-		tr.TLSClientConfig.RootCAs = pool
-	}
-	rate, budget := f.rate, f.budget
-	if rate == 0 {
-		rate = file.Rate
-	}
-	if budget == 0 {
-		budget = file.Budget
-	}
-	if rate < 0 || budget < 0 {
-		return usageError{errors.New("--rate and --budget must be positive")}
-	}
-	var seeds []scan.Seed
-	seedFiles := f.seeds
-	for _, p := range file.Seeds {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(base, p)
-		}
-		seedFiles = append(seedFiles, p)
-	}
-	for _, p := range seedFiles {
-		b, err := os.ReadFile(p) // #nosec G304 -- the user's own --seed file
-		if err != nil {
-			return usageError{fmt.Errorf("--seed: %w", err)}
-		}
-		got, skipped, err := scan.ParseSeeds(p, b, target)
-		if err != nil {
-			return usageError{err}
-		}
-		if skipped > 0 && !f.quiet {
-			fmt.Fprintf(stderr, "scan: %s: %d recorded requests to other hosts or paths left out\n", p, skipped)
-		}
-		seeds = append(seeds, got...)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	spec, err := openapi.Load(ctx, file.Spec, openapi.Options{})
+	spec, err := openapi.Load(ctx, p.file.Spec, openapi.Options{})
 	if err != nil {
 		return err
 	}
 	prog := newProgressPrinter(stderr, f.quiet || f.dryRun)
-	s, err := scan.New(scan.Options{
-		Spec: spec, Target: target, Identities: ids, Rate: rate, Budget: budget, Timeout: f.timeout,
-		AllowWrites: f.allowWrites || file.AllowWrites, Transport: tr, AllowHosts: file.AllowHosts,
-		Seeds: seeds, Checks: suite.Checks(), Only: append(file.Checks, f.checks...), Skip: append(file.Skip, f.skip...),
-		Version: version, Progress: prog.update,
-	})
+	p.opts.Spec, p.opts.Progress = spec, prog.update
+	s, err := scan.New(p.opts)
 	if err != nil {
 		return usageError{err}
 	}
@@ -238,19 +116,186 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bl.Apply(report)
-	if err := findings.Write(stdout, format, report); err != nil {
+	p.baseline.Apply(report)
+	if err := findings.Write(stdout, p.format, report); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
-	for _, o := range outs {
+	for _, o := range p.outputs {
 		if err := writeReport(o.path, o.format, report); err != nil {
 			return err
 		}
 	}
-	if report.AtOrAbove(failOn) > 0 {
+	if report.AtOrAbove(p.failOn) > 0 {
 		return errFindings
 	}
 	return nil
+}
+
+// preparedScan is a scan's settings from its flags and its --config file,
+// checked, before anything is sent.
+type preparedScan struct {
+	file     *scan.File
+	opts     scan.Options // all but the spec and the progress callback
+	format   findings.Format
+	outputs  []output
+	failOn   findings.Severity
+	baseline *findings.Baseline
+}
+
+// prepareScan merges the flags over the --config file (paths in the file
+// are relative to it) and checks every setting; each error is a usage
+// error that names its flag.
+func prepareScan(f scanFlags, stderr io.Writer) (*preparedScan, error) {
+	file, base, err := scanFile(f)
+	if err != nil {
+		return nil, err
+	}
+	target, err := url.Parse(file.Target)
+	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+		return nil, fmt.Errorf("--target %q: must be an http(s) URL such as http://127.0.0.1:8080", file.Target)
+	}
+	p := &preparedScan{file: file}
+	if p.format, err = findings.ParseFormat(f.format); err != nil {
+		return nil, fmt.Errorf("--format: %w", err)
+	}
+	if p.outputs, err = parseOutputs(f.outputs); err != nil {
+		return nil, err
+	}
+	failName := cmp.Or(f.failOn, file.FailOn, "high")
+	if p.failOn, err = findings.ParseSeverity(failName); err != nil {
+		return nil, fmt.Errorf("--fail-on: %w", err)
+	}
+	if f.baseline != "" {
+		if p.baseline, err = findings.LoadBaseline(f.baseline); err != nil {
+			return nil, err
+		}
+	}
+	ids, err := scanIdentities(f, file)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := scanTransport(f.cacert)
+	if err != nil {
+		return nil, err
+	}
+	rate, budget := cmp.Or(f.rate, file.Rate), cmp.Or(f.budget, file.Budget)
+	if rate < 0 || budget < 0 {
+		return nil, errors.New("--rate and --budget must be positive")
+	}
+	seeds, err := scanSeeds(f, file, base, target, stderr)
+	if err != nil {
+		return nil, err
+	}
+	p.opts = scan.Options{Target: target, Identities: ids, Rate: rate, Budget: budget, Timeout: f.timeout,
+		AllowWrites: f.allowWrites || file.AllowWrites, Transport: tr, AllowHosts: file.AllowHosts,
+		Seeds: seeds, Checks: suite.Checks(), Only: append(file.Checks, f.checks...), Skip: append(file.Skip, f.skip...),
+		Version: version}
+	return p, nil
+}
+
+// scanFile reads --config (or starts empty) and lays --spec and --target
+// over it; base is the directory the file's relative paths start from.
+func scanFile(f scanFlags) (file *scan.File, base string, err error) {
+	file, base = &scan.File{}, "."
+	if f.config != "" {
+		if file, err = scan.LoadFile(f.config); err != nil {
+			return nil, "", err
+		}
+		base = filepath.Dir(f.config)
+	}
+	if f.spec != "" {
+		file.Spec = f.spec
+	} else if file.Spec != "" && !strings.Contains(file.Spec, "://") && !filepath.IsAbs(file.Spec) {
+		file.Spec = filepath.Join(base, file.Spec)
+	}
+	if f.target != "" {
+		file.Target = f.target
+	}
+	if file.Spec == "" || file.Target == "" {
+		return nil, "", errors.New("scan needs --spec and --target (or a --config that sets them)")
+	}
+	return file, base, nil
+}
+
+// scanIdentities are the file's identities with --identity over them,
+// then --admin and --subject applied by name.
+func scanIdentities(f scanFlags, file *scan.File) ([]*scan.Identity, error) {
+	ids, err := file.BuildIdentities()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range f.identities {
+		id, err := scan.ParseIdentityFlag(v)
+		if err != nil {
+			return nil, err
+		}
+		ids = replaceIdentity(ids, id)
+	}
+	byName := map[string]*scan.Identity{}
+	for _, id := range ids {
+		byName[id.Name] = id
+	}
+	for _, a := range f.admins {
+		id, ok := byName[a]
+		if !ok {
+			return nil, fmt.Errorf("--admin %s: no identity of that name", a)
+		}
+		id.Privileged = true
+	}
+	for _, v := range f.subjects {
+		name, sub, ok := strings.Cut(v, "=")
+		id, known := byName[name]
+		if !ok || !known || sub == "" {
+			return nil, fmt.Errorf("--subject %q: want NAME=ID for a given identity", v)
+		}
+		id.Subject = sub
+	}
+	return ids, nil
+}
+
+// scanTransport is TLS 1.2 and up, trusting --cacert when given.
+func scanTransport(cacert string) (*http.Transport, error) {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+	if cacert == "" {
+		return tr, nil
+	}
+	pem, err := os.ReadFile(cacert) // #nosec G304 -- the user's own --cacert file
+	if err != nil {
+		return nil, fmt.Errorf("--cacert: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--cacert %s: no PEM certificate in it", cacert)
+	}
+	tr.TLSClientConfig.RootCAs = pool
+	return tr, nil
+}
+
+// scanSeeds reads the --seed files and the file's seeds (relative to it).
+func scanSeeds(f scanFlags, file *scan.File, base string, target *url.URL, stderr io.Writer) ([]scan.Seed, error) {
+	var seeds []scan.Seed
+	seedFiles := f.seeds
+	for _, p := range file.Seeds {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		seedFiles = append(seedFiles, p)
+	}
+	for _, p := range seedFiles {
+		b, err := os.ReadFile(p) // #nosec G304 -- the user's own --seed file
+		if err != nil {
+			return nil, fmt.Errorf("--seed: %w", err)
+		}
+		got, skipped, err := scan.ParseSeeds(p, b, target)
+		if err != nil {
+			return nil, err
+		}
+		if skipped > 0 && !f.quiet {
+			fmt.Fprintf(stderr, "scan: %s: %d recorded requests to other hosts or paths left out\n", p, skipped)
+		}
+		seeds = append(seeds, got...)
+	}
+	return seeds, nil
 }
 
 func replaceIdentity(ids []*scan.Identity, id *scan.Identity) []*scan.Identity {

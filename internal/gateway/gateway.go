@@ -137,15 +137,10 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
-	authenticators := map[string]authn.Authenticator{}
-	for _, j := range cfg.Authn.JWT {
-		a, err := jwtauth.New(j, jwtauth.Options{Logger: d.Logger})
-		if err != nil {
-			return nil, err
-		}
-		authenticators[j.Name] = a
+	authenticators, closers, err := buildAuthenticators(cfg, d)
+	if err != nil {
+		return nil, err
 	}
-	var closers []io.Closer
 	defer func() {
 		if err != nil { // a failed reload must not leak background writers
 			for _, c := range closers {
@@ -153,27 +148,6 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 			}
 		}
 	}()
-	for _, k := range cfg.Authn.APIKey {
-		a, err := apikeyauth.New(k, d.Store, apikeyauth.Options{Logger: d.Logger})
-		if err != nil {
-			return nil, err
-		}
-		closers = append(closers, a)
-		authenticators[k.Name] = a
-	}
-	for _, m := range cfg.Authn.MTLS {
-		authenticators[m.Name] = mtlsauth.New(m)
-	}
-	if cfg.TokenServer.Enabled && d.TokenServer != nil {
-		authenticators[cfg.TokenServer.Authenticator] = d.TokenServer.Authenticator()
-	}
-	for _, in := range cfg.Authn.Introspection {
-		a, err := introspect.New(in, introspect.Options{Logger: d.Logger})
-		if err != nil {
-			return nil, err
-		}
-		authenticators[in.Name] = a
-	}
 	fw, err := firewall.New(cfg.Firewall, routes, firewall.Options{Logger: d.Logger, Bans: d.Bans})
 	if err != nil {
 		return nil, err
@@ -275,24 +249,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// headers last: applies to every response, problem documents too.
 		secheaders.New(cfg.Headers, routes),
 	}
-	var observers []pipeline.Observer
-	if d.Metrics != nil {
-		names := make([]string, len(routes))
-		for i, r := range routes {
-			names[i] = r.Name
-		}
-		observers = append(observers, d.Metrics.NewObserver(names))
-	}
-	if d.AccessLog != nil {
-		observers = append(observers, d.AccessLog)
-	}
-	if d.Audit != nil {
-		observers = append(observers, d.Audit)
-	}
-	if d.Anomaly != nil {
-		observers = append(observers, d.Anomaly)
-	}
-	p := pipeline.New(request, response, observers)
+	p := pipeline.New(request, response, observers(routes, d))
 	req, resp := p.StageNames()
 	terminal := next
 	if d.TokenServer != nil && cfg.TokenServer.Enabled {
@@ -308,6 +265,68 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		AwaitRecord: d.Audit != nil && cfg.Audit.Sync,
 	})
 	return &Instance{Config: cfg, Handler: h, Stages: [2][]string{req, resp}, proxy: px, closers: closers}, nil
+}
+
+// observers are the exchange's observers in order: metrics, the access
+// log, the audit log, anomaly detection (each when on).
+func observers(routes []config.Route, d Deps) []pipeline.Observer {
+	var out []pipeline.Observer
+	if d.Metrics != nil {
+		names := make([]string, len(routes))
+		for i, r := range routes {
+			names[i] = r.Name
+		}
+		out = append(out, d.Metrics.NewObserver(names))
+	}
+	for _, o := range []pipeline.Observer{d.AccessLog, d.Audit, d.Anomaly} {
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// buildAuthenticators builds the config's authenticators by name: JWT,
+// API keys, mTLS, introspection, and the token server's. closers are
+// those with background work; on error they are closed already.
+func buildAuthenticators(cfg *config.Config, d Deps) (_ map[string]authn.Authenticator, closers []io.Closer, err error) {
+	defer func() {
+		if err != nil {
+			for _, c := range closers {
+				_ = c.Close()
+			}
+		}
+	}()
+	authenticators := map[string]authn.Authenticator{}
+	for _, j := range cfg.Authn.JWT {
+		a, err := jwtauth.New(j, jwtauth.Options{Logger: d.Logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		authenticators[j.Name] = a
+	}
+	for _, k := range cfg.Authn.APIKey {
+		a, err := apikeyauth.New(k, d.Store, apikeyauth.Options{Logger: d.Logger})
+		if err != nil {
+			return nil, closers, err
+		}
+		closers = append(closers, a)
+		authenticators[k.Name] = a
+	}
+	for _, m := range cfg.Authn.MTLS {
+		authenticators[m.Name] = mtlsauth.New(m)
+	}
+	if cfg.TokenServer.Enabled && d.TokenServer != nil {
+		authenticators[cfg.TokenServer.Authenticator] = d.TokenServer.Authenticator()
+	}
+	for _, in := range cfg.Authn.Introspection {
+		a, err := introspect.New(in, introspect.Options{Logger: d.Logger})
+		if err != nil {
+			return nil, closers, err
+		}
+		authenticators[in.Name] = a
+	}
+	return authenticators, closers, nil
 }
 
 // tokenTerminal sends the token server's routes to it and the rest to the

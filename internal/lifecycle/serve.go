@@ -13,6 +13,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -288,7 +290,6 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	// that every answered request's event is in, and checkpointed.
 	defer res.Close()
 	deps, log, recordAdmin := res.Deps, res.Deps.Logger, res.Record
-	st := deps.Store
 	gw, err := gateway.New(cfg, deps)
 	if err != nil {
 		return err
@@ -296,84 +297,17 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	defer func() { gw.Current().Close() }()
 
 	var running Running
-	var listeners []server.Listener
-	var managers []*acme.Manager
-	httpsPort := 0
-	for _, l := range cfg.Listeners {
-		sl := server.Listener{Name: l.Name, Address: l.Address, Handler: gw}
-		switch {
-		case l.TLS != nil && l.TLS.ACME != nil:
-			m, err := acme.New(*l.TLS.ACME, filepath.Join(cfg.DataDir, "acme"), log)
-			if err != nil {
-				return fmt.Errorf("listeners %s: %w", l.Name, err)
-			}
-			defer m.Stop()
-			managers = append(managers, m)
-			tc := tlsconf.Base(l.TLS.MinVersion)
-			tc.GetCertificate = m.GetCertificate
-			if err := tlsconf.ApplyClientAuth(tc, l.TLS.ClientAuth); err != nil {
-				return fmt.Errorf("listeners %s: %w", l.Name, err)
-			}
-			sl.TLS, sl.HTTP2, sl.ExtraALPN = tc, !l.DisableHTTP2, []string{acme.ALPNProto}
-		case l.TLS != nil:
-			tc, fs, err := tlsconf.ServerConfig(l.TLS, cfg.DataDir, log)
-			if err != nil {
-				return fmt.Errorf("listeners %s: %w", l.Name, err)
-			}
-			if fs != nil {
-				go fs.Watch(ctx)
-			} else {
-				running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
-			}
-			sl.TLS, sl.HTTP2 = tc, !l.DisableHTTP2
-		}
-		if l.TLS != nil {
-			if httpsPort == 0 {
-				_, port, _ := net.SplitHostPort(l.Address)
-				httpsPort, _ = strconv.Atoi(port)
-			}
-		}
-		listeners = append(listeners, sl)
-	}
-	for i, l := range cfg.Listeners {
-		if l.RedirectToHTTPS {
-			port := l.HTTPSPort
-			if port == 0 {
-				port = httpsPort
-			}
-			listeners[i].Handler = server.Redirect(port)
-		}
+	listeners, managers, stopACME, err := publicListeners(ctx, cfg, gw, log, &running)
+	defer stopACME()
+	if err != nil {
+		return err
 	}
 	if !cfg.Admin.Disabled {
-		tok, err := admin.LoadOrCreateToken(cfg.Admin.TokenFile)
+		al, err := adminListener(ctx, cfg, &res.Deps, recordAdmin, log, &running)
 		if err != nil {
 			return err
 		}
-		running.AdminToken = tok
-		pepper := filepath.Join(cfg.DataDir, "apikey-pepper")
-		if len(cfg.Authn.APIKey) > 0 {
-			pepper = cfg.Authn.APIKey[0].PepperFile
-		}
-		hasher, err := apikey.LoadOrCreatePepper(pepper)
-		if err != nil {
-			return err
-		}
-		ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true },
-			Store: st, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing), MaxScopes: cfg.Authz.MaxScopes, Record: recordAdmin,
-			Keyring: deps.Keyring, EncryptionAPI: cfg.Protect.EncryptionAPI})
-		if err != nil {
-			return err
-		}
-		tc, fs, err := tlsconf.ServerConfig(cfg.Admin.TLS, cfg.DataDir, log)
-		if err != nil {
-			return fmt.Errorf("admin: %w", err)
-		}
-		if fs != nil {
-			go fs.Watch(ctx)
-		} else {
-			running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
-		}
-		listeners = append(listeners, server.Listener{Name: "admin", Address: cfg.Admin.Address, TLS: tc, HTTP2: true, Handler: ah})
+		listeners = append(listeners, al)
 	}
 	group, err := server.Start(listeners, cfg.Server, log)
 	if err != nil {
@@ -399,22 +333,69 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		o.Started(running)
 	}
 
-	var serveErr error
-loop:
+	serveErr := reloadLoop(ctx, o, gw, group, recordAdmin, log)
+	log.Info("rampart shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Std())
+	defer scancel()
+	if err := group.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not finish cleanly", "error", err)
+	}
+	return serveErr
+}
+
+// adminListener prepares the admin API's listener: its bearer token (made
+// on first use), the API keys' pepper, TLS from files or the development
+// CA.
+func adminListener(ctx context.Context, cfg *config.Config, deps *gateway.Deps, record admin.Recorder, log *slog.Logger, running *Running) (server.Listener, error) {
+	tok, err := admin.LoadOrCreateToken(cfg.Admin.TokenFile)
+	if err != nil {
+		return server.Listener{}, err
+	}
+	running.AdminToken = tok
+	pepper := filepath.Join(cfg.DataDir, "apikey-pepper")
+	if len(cfg.Authn.APIKey) > 0 {
+		pepper = cfg.Authn.APIKey[0].PepperFile
+	}
+	hasher, err := apikey.LoadOrCreatePepper(pepper)
+	if err != nil {
+		return server.Listener{}, err
+	}
+	ah, err := admin.New(admin.Options{Token: tok, Registry: deps.Metrics.Registry, Ready: func() bool { return true },
+		Store: deps.Store, Hasher: hasher, Bans: deps.Bans, JWKS: jwks(deps.Signing), MaxScopes: cfg.Authz.MaxScopes, Record: record,
+		Keyring: deps.Keyring, EncryptionAPI: cfg.Protect.EncryptionAPI})
+	if err != nil {
+		return server.Listener{}, err
+	}
+	tc, fs, err := tlsconf.ServerConfig(cfg.Admin.TLS, cfg.DataDir, log)
+	if err != nil {
+		return server.Listener{}, fmt.Errorf("admin: %w", err)
+	}
+	if fs != nil {
+		go fs.Watch(ctx)
+	} else {
+		running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
+	}
+	return server.Listener{Name: "admin", Address: cfg.Admin.Address, TLS: tc, HTTP2: true, Handler: ah}, nil
+}
+
+// reloadLoop serves until ctx ends or a listener fails (its error is
+// returned), reloading the config on each signal: the new pipeline is
+// swapped in, or the old one keeps serving; each reload is an audit
+// event and a log line.
+func reloadLoop(ctx context.Context, o ServeOptions, gw *gateway.Gateway, group *server.Group, recordAdmin admin.Recorder, log *slog.Logger) error {
 	for {
 		select {
 		case <-ctx.Done():
-			break loop
+			return nil
 		case err := <-group.Err():
-			serveErr = err
-			break loop
+			return err
 		case <-o.Reload:
 			if o.Load == nil {
 				continue
 			}
 			next, err := o.Load()
 			if err == nil {
-				err = gw.Reload(next, cfg.Server.ShutdownTimeout.Std())
+				err = gw.Reload(next, o.Config.Server.ShutdownTimeout.Std())
 			}
 			if recordAdmin != nil {
 				outcome := "applied"
@@ -433,13 +414,59 @@ loop:
 			}
 		}
 	}
-	log.Info("rampart shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Std())
-	defer scancel()
-	if err := group.Shutdown(sctx); err != nil {
-		log.Warn("shutdown did not finish cleanly", "error", err)
+}
+
+// publicListeners prepares the config's listeners: TLS from files or the
+// development CA (watched for changes), ACME (whose managers start once
+// the sockets are bound), and HTTP listeners that only redirect to the
+// first HTTPS port. stop stops the ACME managers; it is safe to call on
+// error.
+func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, log *slog.Logger, running *Running) (listeners []server.Listener, managers []*acme.Manager, stop func(), err error) {
+	stop = func() {
+		for _, m := range managers {
+			m.Stop()
+		}
 	}
-	return serveErr
+	httpsPort := 0
+	for _, l := range cfg.Listeners {
+		sl := server.Listener{Name: l.Name, Address: l.Address, Handler: h}
+		switch {
+		case l.TLS != nil && l.TLS.ACME != nil:
+			m, err := acme.New(*l.TLS.ACME, filepath.Join(cfg.DataDir, "acme"), log)
+			if err != nil {
+				return nil, nil, stop, fmt.Errorf("listeners %s: %w", l.Name, err)
+			}
+			managers = append(managers, m)
+			tc := tlsconf.Base(l.TLS.MinVersion)
+			tc.GetCertificate = m.GetCertificate
+			if err := tlsconf.ApplyClientAuth(tc, l.TLS.ClientAuth); err != nil {
+				return nil, nil, stop, fmt.Errorf("listeners %s: %w", l.Name, err)
+			}
+			sl.TLS, sl.HTTP2, sl.ExtraALPN = tc, !l.DisableHTTP2, []string{acme.ALPNProto}
+		case l.TLS != nil:
+			tc, fs, err := tlsconf.ServerConfig(l.TLS, cfg.DataDir, log)
+			if err != nil {
+				return nil, nil, stop, fmt.Errorf("listeners %s: %w", l.Name, err)
+			}
+			if fs != nil {
+				go fs.Watch(ctx)
+			} else {
+				running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
+			}
+			sl.TLS, sl.HTTP2 = tc, !l.DisableHTTP2
+		}
+		if l.TLS != nil && httpsPort == 0 {
+			_, port, _ := net.SplitHostPort(l.Address)
+			httpsPort, _ = strconv.Atoi(port)
+		}
+		listeners = append(listeners, sl)
+	}
+	for i, l := range cfg.Listeners {
+		if l.RedirectToHTTPS {
+			listeners[i].Handler = server.Redirect(cmp.Or(l.HTTPSPort, httpsPort))
+		}
+	}
+	return listeners, managers, stop, nil
 }
 
 // openTokenServer opens the token server's keys, revocations and clients
