@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
-	"strings"
 	"syscall"
 	"time"
 
@@ -95,22 +93,12 @@ func auditCmd(stdout io.Writer) *cobra.Command {
 			default:
 				return usageError{errors.New("--decision is allow, deny or error")}
 			}
-			match := func(ev audit.Event) bool {
-				if (subject != "" && ev.Subject != subject) || (route != "" && ev.Route != route) {
-					return false
-				}
-				if !from.IsZero() {
-					if t, err := time.Parse(time.RFC3339Nano, ev.Time); err != nil || t.Before(from) {
-						return false
-					}
-				}
-				return decision == "" || outcome(ev) == decision
-			}
+			filter := audit.Filter{Subject: subject, Route: route, Decision: decision, Since: from}
 			var out [][]byte
 			next := int64(0)
 			err := audit.Each(d, func(i int64, ev audit.Event, raw []byte) error {
 				next = i + 1
-				if !match(ev) {
+				if !filter.Match(ev) {
 					return nil
 				}
 				out = append(out, raw)
@@ -129,7 +117,7 @@ func auditCmd(stdout io.Writer) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return audit.Follow(ctx, d, next, 500*time.Millisecond, func(_ int64, ev audit.Event, raw []byte) error {
-				if match(ev) {
+				if filter.Match(ev) {
 					fmt.Fprintln(stdout, string(raw))
 				}
 				return nil
@@ -152,19 +140,6 @@ func auditCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// outcome is allow, deny or error: the request's fate, from its decisions.
-func outcome(ev audit.Event) string {
-	for _, d := range ev.Decisions {
-		if d.Outcome != "allow" {
-			return d.Outcome
-		}
-	}
-	if ev.Status >= 500 {
-		return "error"
-	}
-	return "allow"
-}
-
 func auditDirKey(dataDir, dir, pubKey string) (string, string, error) {
 	if dir == "" {
 		dir = filepath.Join(dataDir, "audit")
@@ -174,41 +149,6 @@ func auditDirKey(dataDir, dir, pubKey string) (string, string, error) {
 	}
 	k, err := audit.ReadPublicKey(pubKey)
 	return dir, k, err
-}
-
-// summary is the review of a period of the audit log.
-type summary struct {
-	Since       string        `json:"since"`
-	Requests    int           `json:"requests"`
-	Denied      int           `json:"denied"`
-	Failed      int           `json:"failed"`
-	TopSubjects []count       `json:"top_subjects"`
-	Denials     []count       `json:"denials_by_reason"`
-	Alerts      []audit.Event `json:"alerts"`
-	Admin       []audit.Event `json:"admin_actions"`
-	// Sensitive counts DLP findings in responses by kind and action
-	// ("card mask"); Transit counts encryption API calls by operation and
-	// outcome ("transit.decrypt ok"), which are too many to list.
-	Sensitive []count        `json:"sensitive_data"`
-	Transit   []count        `json:"encryption_api"`
-	byReason  map[string]int `json:"-"`
-}
-
-type count struct {
-	Key string `json:"key"`
-	N   int    `json:"n"`
-}
-
-func top(m map[string]int, n int) []count {
-	out := make([]count, 0, len(m))
-	for k, v := range m {
-		out = append(out, count{k, v})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].N > out[j].N || out[i].N == out[j].N && out[i].Key < out[j].Key })
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
 }
 
 func summaryCmd(stdout io.Writer) *cobra.Command {
@@ -228,57 +168,10 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 			if format != "text" && format != "json" {
 				return usageError{errors.New("--format is text or json")}
 			}
-			from := time.Now().Add(-d)
-			s := summary{Since: from.UTC().Format(time.RFC3339), Alerts: []audit.Event{}, Admin: []audit.Event{}, byReason: map[string]int{}}
-			subjects, sensitive, transit := map[string]int{}, map[string]int{}, map[string]int{}
-			err = audit.Each(dir, func(_ int64, ev audit.Event, _ []byte) error {
-				if t, err := time.Parse(time.RFC3339Nano, ev.Time); err != nil || t.Before(from) {
-					return nil
-				}
-				switch ev.Kind {
-				case audit.KindAlert:
-					s.Alerts = append(s.Alerts, ev)
-					return nil
-				case audit.KindAdmin:
-					if strings.HasPrefix(ev.Action, "transit.") {
-						// The detail ends ": ok", ": refused..." or ": failed".
-						result := "unknown"
-						if i := strings.LastIndex(ev.Detail, ": "); i >= 0 {
-							result, _, _ = strings.Cut(ev.Detail[i+2:], ":")
-						}
-						transit[ev.Action+" "+result]++
-						return nil
-					}
-					s.Admin = append(s.Admin, ev)
-					return nil
-				}
-				s.Requests++
-				if ev.DLP != nil {
-					for _, f := range ev.DLP.Findings {
-						sensitive[f.Kind+" "+ev.DLP.Action] += f.Count
-					}
-				}
-				if ev.Subject != "" {
-					subjects[ev.Subject]++
-				}
-				switch outcome(ev) {
-				case "deny":
-					s.Denied++
-					for _, dd := range ev.Decisions {
-						if dd.Outcome == "deny" {
-							s.byReason[dd.Reason]++
-						}
-					}
-				case "error":
-					s.Failed++
-				}
-				return nil
-			})
+			s, err := audit.Summarize(dir, time.Now().Add(-d))
 			if err != nil {
 				return err
 			}
-			s.TopSubjects, s.Denials = top(subjects, 10), top(s.byReason, 20)
-			s.Sensitive, s.Transit = top(sensitive, 50), top(transit, 10)
 			if format == "json" {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
