@@ -28,7 +28,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -41,6 +40,7 @@ import (
 	"github.com/cedar-policy/cedar-go/types"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/jsonbody"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -448,14 +448,14 @@ func (s *Stage) owns(o *config.OwnerRule, id *pipeline.Identity, x *pipeline.Exc
 // as JSON; false when the body is not one, or the field is missing, not a
 // string or (in any letter case) repeated.
 func bodyField(x *pipeline.Exchange, name string) (string, bool) {
-	if !isJSON(x.In.Header.Get("Content-Type")) {
+	if !jsonbody.IsJSON(x.In.Header.Get("Content-Type")) {
 		return "", false
 	}
 	body, err := x.RequestBody()
 	if err != nil {
 		return "", false
 	}
-	keys, err := topLevelKeys(body) // refuses duplicates in any case
+	keys, err := jsonbody.Members(body) // refuses duplicates in any case
 	if err != nil {
 		return "", false
 	}
@@ -518,11 +518,11 @@ func checkFields(x *pipeline.Exchange, writable map[string]bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	if !isJSON(x.In.Header.Get("Content-Type")) {
+	if !jsonbody.IsJSON(x.In.Header.Get("Content-Type")) {
 		return &pipeline.Denial{Status: http.StatusUnsupportedMediaType, Reason: ReasonBodyNotJsonObject,
 			Message: "The body must be a JSON object sent as application/json."}
 	}
-	fields, err := topLevelKeys(body)
+	fields, err := jsonbody.Members(body)
 	if err != nil {
 		return &pipeline.Denial{Status: http.StatusUnsupportedMediaType, Reason: ReasonBodyNotJsonObject,
 			Message: "The body must be a JSON object.", Cause: err}
@@ -535,59 +535,11 @@ func checkFields(x *pipeline.Exchange, writable map[string]bool) error {
 	return nil
 }
 
-// isJSON reports whether a Content-Type is application/json or a +json
-// type.
-func isJSON(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")))
-}
-
 func truncate(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "..."
 	}
 	return s
-}
-
-// topLevelKeys returns the keys of a JSON object, refusing anything but
-// exactly one object and any key repeated in any letter case (a duplicate
-// could hide a forbidden field from a parser that keeps another copy).
-func topLevelKeys(b []byte) ([]string, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	t, err := d.Token()
-	if err != nil {
-		return nil, err
-	}
-	if t != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
-	}
-	var keys []string
-	seen := map[string]bool{}
-	for d.More() {
-		k, err := d.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := k.(string)
-		if seen[strings.ToLower(key)] {
-			return nil, fmt.Errorf("duplicate field %q", key)
-		}
-		seen[strings.ToLower(key)] = true
-		keys = append(keys, key)
-		var skip json.RawMessage
-		if err := d.Decode(&skip); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := d.Token(); err != nil {
-		return nil, err
-	}
-	// Only white space may follow: a second value (or a stray brace) is a
-	// body that parsers read differently.
-	if len(bytes.TrimSpace(b[d.InputOffset():])) > 0 {
-		return nil, errors.New("trailing data after the JSON object")
-	}
-	return keys, nil
 }
 
 // Rule describes, for people, the rule that applies to a method on a route

@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"sort"
@@ -36,6 +35,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/dlp"
+	"github.com/rampart-gw/rampart/internal/jsonbody"
 	"github.com/rampart-gw/rampart/internal/jsonpath"
 	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/pipeline"
@@ -229,7 +229,7 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	if !isJSON(x.In.Header.Get("Content-Type")) {
+	if !jsonbody.IsJSON(x.In.Header.Get("Content-Type")) {
 		return deny(http.StatusUnsupportedMediaType, ReasonNotJson, "This route takes a JSON request body (Content-Type: application/json).")
 	}
 	if !utf8.Valid(body) {
@@ -289,14 +289,6 @@ func (p *Protector) subject(r *route, x *pipeline.Exchange) string {
 		}
 	}
 	return ""
-}
-
-func isJSON(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
 type respStage struct{ p *Protector }
@@ -381,7 +373,7 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 		}
 		return err
 	}
-	jsonBody := isJSON(x.Response.Header.Get("Content-Type"))
+	jsonBody := jsonbody.IsJSON(x.Response.Header.Get("Content-Type"))
 	if len(r.fields) > 0 && !jsonBody {
 		return errUnreadable
 	}

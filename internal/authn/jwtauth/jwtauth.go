@@ -44,6 +44,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/jsonbody"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -298,59 +299,14 @@ func validKID(kid string) bool {
 }
 
 // decodeStrict decodes a JSON object into v after checking that no object
-// in it repeats a key (parsers disagree on which duplicate wins) and that it
-// nests at most 32 levels.
+// in it repeats a member name (parsers disagree on which duplicate wins;
+// encoding/json matches "exp" and "Exp" alike) and that it nests at most
+// 32 levels.
 func decodeStrict(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := checkDuplicates(d, 0); err != nil {
+	if err := jsonbody.CheckDuplicates(b, 32); err != nil {
 		return err
-	}
-	if _, err := d.Token(); err == nil {
-		return errors.New("trailing data after JSON")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	return dec.Decode(v)
-}
-
-func checkDuplicates(d *json.Decoder, depth int) error {
-	if depth > 32 {
-		return errors.New("JSON nested too deeply")
-	}
-	t, err := d.Token()
-	if err != nil {
-		return err
-	}
-	switch t {
-	case json.Delim('{'):
-		seen := map[string]bool{}
-		for d.More() {
-			k, err := d.Token()
-			if err != nil {
-				return err
-			}
-			// encoding/json matches keys case-insensitively, last one
-			// winning: "exp" and "Exp" are the same claim to it.
-			key, _ := k.(string)
-			fold := strings.ToLower(key)
-			if seen[fold] {
-				return fmt.Errorf("duplicate key %q", key)
-			}
-			seen[fold] = true
-			if err := checkDuplicates(d, depth+1); err != nil {
-				return err
-			}
-		}
-		_, err = d.Token()
-		return err
-	case json.Delim('['):
-		for d.More() {
-			if err := checkDuplicates(d, depth+1); err != nil {
-				return err
-			}
-		}
-		_, err = d.Token()
-		return err
-	}
-	return nil
 }
