@@ -5,6 +5,11 @@
 // while through the firewall's ban list, so the next request is refused
 // before any authenticator runs.
 //
+// Detectors are observers, which must not make a request wait: with a
+// Runner, what a tripped detector does (a ban in Redis, an alert in a
+// synced audit log) runs on the runner's goroutine, in order, from a
+// bounded queue.
+//
 // It does not own the ban list (package firewall) nor where alerts are
 // kept (the audit log and the operational log, through the Alert func).
 package anomaly
@@ -12,8 +17,10 @@ package anomaly
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
@@ -38,6 +45,8 @@ type AuthFailures struct {
 	ban   Ban
 	alert Alert
 	now   func() time.Time
+	// run runs a tripped detector's ban and alert; nil runs them inline.
+	run func(func())
 
 	mu     sync.Mutex
 	counts map[netip.Addr]*window
@@ -97,19 +106,27 @@ func (a *AuthFailures) Observe(x *pipeline.Exchange) {
 		return
 	}
 	detail := fmt.Sprintf("%d authentication failures in %v", w.n, a.cfg.Window.Std())
-	if a.cfg.Ban > 0 && a.ban != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := a.ban(ctx, ip, a.cfg.Ban.Std(), "anomaly: "+detail)
-		cancel()
-		if err != nil {
-			detail += "; the ban failed: " + err.Error()
-		} else {
-			detail += fmt.Sprintf("; banned for %v", a.cfg.Ban.Std())
+	act := func() {
+		detail := detail
+		if a.cfg.Ban > 0 && a.ban != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := a.ban(ctx, ip, a.cfg.Ban.Std(), "anomaly: "+detail)
+			cancel()
+			if err != nil {
+				detail += "; the ban failed: " + err.Error()
+			} else {
+				detail += fmt.Sprintf("; banned for %v", a.cfg.Ban.Std())
+			}
+		}
+		if a.alert != nil {
+			a.alert("anomaly.auth_failures", ip.String(), detail)
 		}
 	}
-	if a.alert != nil {
-		a.alert("anomaly.auth_failures", ip.String(), detail)
+	if a.run != nil {
+		a.run(act)
+		return
 	}
+	act()
 }
 
 // Enumeration detects object-id enumeration (BOLA probing): one identity
@@ -287,10 +304,20 @@ func (d Detectors) Observe(x *pipeline.Exchange) {
 }
 
 // FromConfig builds the detectors cfg turns on, or nil when none is.
-func FromConfig(cfg config.Anomalies, ban Ban, alert Alert) Detectors {
+//
+// run, if not nil, runs what a tripped detector does (a ban, an alert)
+// off the request goroutine (a Runner's Go): a ban in Redis and an alert
+// in a synced audit log each wait for a round trip or a disk, which an
+// observer must not make the request wait for.
+func FromConfig(cfg config.Anomalies, ban Ban, alert Alert, run func(func())) Detectors {
 	var d Detectors
 	if a := NewAuthFailures(cfg.AuthFailures, ban, alert, nil); a != nil {
+		a.run = run
 		d = append(d, a)
+	}
+	if run != nil && alert != nil {
+		inline := alert
+		alert = func(action, clientIP, detail string) { run(func() { inline(action, clientIP, detail) }) }
 	}
 	if e := NewEnumeration(cfg.Enumeration, alert, nil); e != nil {
 		d = append(d, e)
@@ -378,4 +405,63 @@ func (r *RateSpike) Observe(x *pipeline.Exchange) {
 		r.alert("anomaly.rate_spike", x.ClientIP.Unmap().String(),
 			fmt.Sprintf("%s sent %d requests this minute, %.0fx its baseline of %.1f a minute", actor, n, float64(n)/max(base, 1), base))
 	}
+}
+
+// Runner runs detectors' actions one at a time, in order, on a goroutine
+// of its own, from a bounded queue. When the queue is full an action is
+// dropped and counted, never waited for: the request goes first.
+type Runner struct {
+	q       chan func()
+	done    chan struct{}
+	log     *slog.Logger
+	dropped atomic.Int64
+
+	mu     sync.RWMutex // guards closed against Go racing Close
+	closed bool
+}
+
+// NewRunner starts a runner with a queue of size actions.
+func NewRunner(size int, log *slog.Logger) *Runner {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{q: make(chan func(), size), done: make(chan struct{}), log: log}
+	go func() {
+		defer close(r.done)
+		for f := range r.q {
+			f()
+		}
+	}()
+	return r
+}
+
+// Go queues f, or drops it (counted, logged once) when the queue is full
+// or the runner is closed.
+func (r *Runner) Go(f func()) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.closed {
+		select {
+		case r.q <- f:
+			return
+		default:
+		}
+	}
+	if r.dropped.Add(1) == 1 {
+		r.log.Warn("anomaly: an action (a ban or an alert) was dropped: the queue is full or closed")
+	}
+}
+
+// Dropped counts the actions Go dropped.
+func (r *Runner) Dropped() int64 { return r.dropped.Load() }
+
+// Close runs what is queued, then stops.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.q)
+	}
+	r.mu.Unlock()
+	<-r.done
 }

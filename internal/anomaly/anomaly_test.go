@@ -189,3 +189,53 @@ func TestRateSpike(t *testing.T) {
 		t.Fatalf("a newcomer tripped it: %v", alerts)
 	}
 }
+
+// TestActionsOffTheRequest: with a Runner, a tripped detector's ban and
+// alert never hold the request (Observe returns while the ban store is
+// stuck), they still happen in order once it answers, and Close runs what
+// is queued. Another detector's alert goes through the runner too.
+func TestActionsOffTheRequest(t *testing.T) {
+	r := NewRunner(16, nil)
+	release := make(chan struct{})
+	var got []string
+	record := make(chan string, 8)
+	ban := func(context.Context, netip.Addr, time.Duration, string) error { <-release; return nil }
+	alert := func(action, ip, detail string) { record <- action + " " + detail }
+	d := FromConfig(config.Anomalies{
+		AuthFailures: config.AuthFailures{Max: 3, Window: config.Duration(time.Minute), Ban: config.Duration(time.Minute)},
+		Scraping:     config.Scraping{Enabled: true, Window: config.Duration(time.Minute)},
+	}, ban, alert, r.Go)
+	observed := make(chan struct{})
+	go func() {
+		for range 3 {
+			d.Observe(exchange("203.0.113.9", "authn.bad_credentials"))
+		}
+		close(observed)
+	}()
+	select {
+	case <-observed: // the ban is stuck, and Observe did not wait for it
+	case <-time.After(10 * time.Second):
+		t.Fatal("Observe waited for the ban")
+	}
+	close(release)
+	got = append(got, <-record)
+	if !strings.HasPrefix(got[0], "anomaly.auth_failures 3 authentication failures") || !strings.Contains(got[0], "banned for 1m0s") {
+		t.Fatalf("alert %q", got[0])
+	}
+	x := lookup("198.51.100.4", "ann", "p", 429)
+	x.Denial = pipeline.Deny(429, "limits.records_exceeded", "")
+	d.Observe(x)
+	r.Close()
+	select {
+	case a := <-record:
+		if !strings.HasPrefix(a, "anomaly.scraping") {
+			t.Errorf("second alert %q", a)
+		}
+	default:
+		t.Error("Close did not run the queued alert")
+	}
+	r.Go(func() { t.Error("an action ran after Close") })
+	if r.Dropped() != 1 {
+		t.Errorf("dropped %d, want 1 (the action after Close)", r.Dropped())
+	}
+}

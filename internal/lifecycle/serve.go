@@ -187,7 +187,11 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 		return nil, err
 	}
 	res.closers = append(res.closers, closeShared)
-	d.Anomaly = openAnomaly(cfg, d.Bans, auditObs, log)
+	// Bans and alerts run off the request goroutine; the runner is closed
+	// (its queue drained) before the audit log it writes alerts to.
+	runner := anomaly.NewRunner(1024, log)
+	res.closers = append(res.closers, runner.Close)
+	d.Anomaly = openAnomaly(cfg, d.Bans, auditObs, log, runner.Go)
 	if cfg.TokenServer.Enabled {
 		closeTS, err := openTokenServer(ctx, cfg, st, d)
 		if err != nil {
@@ -258,9 +262,9 @@ func openAudit(cfg *config.Config, st *store.Store, stdout io.Writer, log *slog.
 }
 
 // openAnomaly builds the anomaly detectors of cfg, which ban through bans
-// and alert through the log and the audit log (nil: logs only); nil when
-// none is on.
-func openAnomaly(cfg *config.Config, bans *firewall.Bans, auditObs *audit.Observer, log *slog.Logger) pipeline.Observer {
+// and alert through the log and the audit log (nil: logs only), both
+// through run; nil when none is on.
+func openAnomaly(cfg *config.Config, bans *firewall.Bans, auditObs *audit.Observer, log *slog.Logger, run func(func())) pipeline.Observer {
 	ban := func(ctx context.Context, addr netip.Addr, ttl time.Duration, reason string) error {
 		_, err := bans.Add(ctx, netip.PrefixFrom(addr, addr.BitLen()), ttl, reason)
 		return err
@@ -271,7 +275,7 @@ func openAnomaly(cfg *config.Config, bans *firewall.Bans, auditObs *audit.Observ
 			auditObs.Record(audit.Record{Kind: audit.KindAlert, Action: action, ClientIP: clientIP, Detail: detail})
 		}
 	}
-	if d := anomaly.FromConfig(cfg.Audit.Anomalies, ban, alert); len(d) > 0 {
+	if d := anomaly.FromConfig(cfg.Audit.Anomalies, ban, alert, run); len(d) > 0 {
 		return d
 	}
 	return nil
