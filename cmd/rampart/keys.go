@@ -13,11 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gw/rampart/internal/admin"
-	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/lifecycle"
-	"github.com/rampart-gw/rampart/internal/store"
 )
 
 // dataKeyService is what the keys commands need; a running gateway's admin
@@ -27,55 +25,6 @@ type dataKeyService interface {
 	RotateDataKey(ctx context.Context, subject string) (admin.RotateResult, error)
 	RewrapDataKeys(ctx context.Context) (keyring.RewrapResult, error)
 	ShredSubject(ctx context.Context, subject string) (admin.ShredResult, error)
-}
-
-// localDataKeys works on a stopped gateway's store and KEK, and writes
-// what it changes to the gateway's audit log when it has one.
-type localDataKeys struct {
-	ring     *keyring.Keyring
-	record   func(action, subject, detail string)
-	progress io.Writer
-}
-
-func (l *localDataKeys) ListDataKeys(ctx context.Context, subject, after string, limit int) (admin.KeysPage, error) {
-	keys, next, err := l.ring.List(ctx, subject, after, limit)
-	if err != nil {
-		return admin.KeysPage{}, err
-	}
-	return admin.KeysPage{Keys: keys, Next: next}, nil
-}
-
-func (l *localDataKeys) RotateDataKey(ctx context.Context, subject string) (admin.RotateResult, error) {
-	v, err := l.ring.Rotate(ctx, subject)
-	if err != nil {
-		return admin.RotateResult{}, err
-	}
-	l.record("keys.rotated", subject, fmt.Sprintf("version %d (offline)", v))
-	return admin.RotateResult{Subject: subject, Version: v}, nil
-}
-
-func (l *localDataKeys) RewrapDataKeys(ctx context.Context) (keyring.RewrapResult, error) {
-	res, err := l.ring.Rewrap(ctx, func(done int64) {
-		if l.progress != nil {
-			fmt.Fprintf(l.progress, "\rrewrapped %d data keys", done)
-		}
-	})
-	if l.progress != nil {
-		fmt.Fprintln(l.progress)
-	}
-	if res.Rewrapped > 0 || err == nil {
-		l.record("keys.rewrapped", "", fmt.Sprintf("%d data keys to KEK version %d (offline)", res.Rewrapped, res.KEKVersion))
-	}
-	return res, err
-}
-
-func (l *localDataKeys) ShredSubject(ctx context.Context, subject string) (admin.ShredResult, error) {
-	n, err := l.ring.Shred(ctx, subject)
-	if err != nil {
-		return admin.ShredResult{}, err
-	}
-	l.record("keys.shredded", subject, fmt.Sprintf("%d data key versions destroyed (offline)", n))
-	return admin.ShredResult{Subject: subject, Destroyed: n}, nil
 }
 
 // dataKeyTarget is keyTarget for data keys: the offline form also needs
@@ -117,35 +66,11 @@ func (k *dataKeyTarget) open(ctx context.Context, stderr io.Writer) (dataKeyServ
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.Store)
+	keys, done, err := lifecycle.OpenOfflineKeys(ctx, cfg, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	ring, err := lifecycle.OpenKeyring(ctx, cfg, st, nil)
-	if err != nil {
-		_ = st.Close()
-		return nil, nil, err
-	}
-	local := &localDataKeys{ring: ring, record: func(string, string, string) {}, progress: stderr}
-	closers := []func(){func() { _ = ring.Close() }, func() { _ = st.Close() }}
-	if cfg.Audit.Enabled {
-		alog, err := audit.Open(audit.Options{Dir: cfg.Audit.Dir, Origin: lifecycle.AuditOrigin(cfg), Sync: true})
-		if err != nil {
-			_ = ring.Close()
-			_ = st.Close()
-			return nil, nil, fmt.Errorf("opening the audit log to record the change: %w", err)
-		}
-		obs := audit.NewObserver(alog, nil)
-		local.record = func(action, subject, detail string) {
-			obs.Record(audit.Record{Kind: audit.KindAdmin, Action: action, Subject: subject, Detail: detail})
-		}
-		closers = append([]func(){func() { _ = alog.Close() }}, closers...)
-	}
-	return local, func() {
-		for _, c := range closers {
-			c()
-		}
-	}, nil
+	return keys, done, nil
 }
 
 // run opens the target, runs f on it and releases it: the body of every

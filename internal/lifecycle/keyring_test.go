@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/dlp"
 	"github.com/rampart-gw/rampart/internal/store"
@@ -76,4 +77,43 @@ func TestOpenFailureClosesWhatItOpened(t *testing.T) {
 		t.Fatalf("the store is still held: %v", err)
 	}
 	_ = st.Close()
+}
+
+// TestOfflineKeysRecord: the offline key commands record each change in
+// the audit log, as the admin API does, and the log still verifies.
+func TestOfflineKeysRecord(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config.Config{DataDir: dir}
+	config.SetDefaults(cfg)
+	cfg.Audit.Enabled, cfg.Audit.Dir = true, filepath.Join(dir, "audit")
+	keys, done, err := OpenOfflineKeys(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.RotateDataKey(context.Background(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.ShredSubject(context.Background(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	var actions []string
+	if err := audit.Each(cfg.Audit.Dir, func(_ int64, ev audit.Event, _ []byte) error {
+		if ev.Kind == audit.KindAdmin {
+			actions = append(actions, ev.Action+" "+ev.Subject)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(actions, ",") != "keys.rotated bob,keys.shredded bob" {
+		t.Fatalf("recorded %v", actions)
+	}
+	key, err := audit.ReadPublicKey(filepath.Join(cfg.Audit.Dir, audit.PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := audit.Verify(cfg.Audit.Dir, audit.VerifyOptions{PublicKey: key, Strict: true}); err != nil || !rep.OK() {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
 }

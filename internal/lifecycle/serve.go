@@ -600,6 +600,41 @@ func openAccessLog(output string, stdout io.Writer) (*accesslog.BatchWriter, fun
 	return bw, func() { _ = bw.Close(); closeFile() }, nil
 }
 
+// OpenOfflineKeys opens, for the offline key commands, cfg's store and
+// keyring and, when the audit log is on, the log itself, to record each
+// change as the admin API would. done closes them, the audit log first.
+func OpenOfflineKeys(ctx context.Context, cfg *config.Config, progress io.Writer) (_ *admin.OfflineKeys, done func(), err error) {
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, nil, err
+	}
+	ring, err := OpenKeyring(ctx, cfg, st, nil)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	closers := []func(){func() { _ = ring.Close() }, func() { _ = st.Close() }}
+	var record admin.Recorder
+	if cfg.Audit.Enabled {
+		alog, err := audit.Open(audit.Options{Dir: cfg.Audit.Dir, Origin: AuditOrigin(cfg), Sync: true})
+		if err != nil {
+			_ = ring.Close()
+			_ = st.Close()
+			return nil, nil, fmt.Errorf("opening the audit log to record the change: %w", err)
+		}
+		obs := audit.NewObserver(alog, nil)
+		record = func(action, subject, detail string) {
+			obs.Record(audit.Record{Kind: audit.KindAdmin, Action: action, Subject: subject, Detail: detail})
+		}
+		closers = append([]func(){func() { _ = alog.Close() }}, closers...)
+	}
+	return admin.NewOfflineKeys(ring, record, progress), func() {
+		for _, c := range closers {
+			c()
+		}
+	}, nil
+}
+
 // OpenKeyring opens the data keys of cfg's protect.keys on st: the KEK
 // from its file (made on first use) or environment variable.
 func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*keyring.Keyring, error) {
