@@ -6,7 +6,7 @@
 // repeat while the false condition matches the control; a delay must
 // scale with the delay asked for and vanish with a zero delay.
 //
-// Query and path parameters of safe operations are injected, and the
+// Query, path and header parameters of safe operations are injected, and the
 // string members of JSON write bodies where the scan may write: on
 // objects it created (as their owner), in POSTs that create nothing
 // (searches, exports, lookups), and in creations only with --allow-writes;
@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -71,6 +72,13 @@ type slot struct {
 
 func (sl slot) with(s *scan.Session, value string) *scan.Request {
 	switch sl.in {
+	case "header":
+		r := sl.base.Req.Clone()
+		if r.Header == nil {
+			r.Header = http.Header{}
+		}
+		r.Header.Set(sl.name, value)
+		return r
 	case "query":
 		r := sl.base.Req.Clone()
 		r.Query.Set(sl.name, value)
@@ -100,6 +108,8 @@ func (sl slot) withMember(v any) *scan.Request {
 
 func (sl slot) current(s *scan.Session) string {
 	switch sl.in {
+	case "header":
+		return sl.base.Req.Header.Get(sl.name)
 	case "query":
 		return sl.base.Req.Query.Get(sl.name)
 	case "body":
@@ -113,8 +123,9 @@ func (sl slot) current(s *scan.Session) string {
 
 // key names the slot in a finding's key: the parameter, or body:member.
 func (sl slot) key() string {
-	if sl.in == "body" {
-		return "body:" + sl.name
+	switch sl.in {
+	case "body", "header":
+		return sl.in + ":" + sl.name
 	}
 	return sl.name
 }
@@ -139,7 +150,7 @@ func slots(s *scan.Session) []slot {
 			continue
 		}
 		for _, p := range op.Parameters() {
-			if p.In != "query" && p.In != "path" {
+			if p.In != "query" && p.In != "path" && (p.In != "header" || reservedHeader(p.Name)) {
 				continue
 			}
 			if p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type != nil && !p.Schema.Value.Type.Is("string") {
@@ -149,6 +160,16 @@ func slots(s *scan.Session) []slot {
 		}
 	}
 	return append(out, bodySlots(s)...)
+}
+
+// reservedHeader reports headers a header slot never takes: the
+// identity's credentials and what the transport itself sets.
+func reservedHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Authorization", "Cookie", "Host", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Proxy-Authorization":
+		return true
+	}
+	return false
 }
 
 // maxBodyMembers bounds the members tried per write operation.
@@ -325,7 +346,7 @@ func sqli(ctx context.Context, s *scan.Session, sl slot) error {
 }
 
 func nosqli(ctx context.Context, s *scan.Session, sl slot) error {
-	if sl.in == "path" {
+	if sl.in == "path" || sl.in == "header" {
 		return nil
 	}
 	const none = "rampart-scan-no-match"
@@ -374,8 +395,11 @@ func nosqli(ctx context.Context, s *scan.Session, sl slot) error {
 
 // what names the slot's kind for messages.
 func (sl slot) what() string {
-	if sl.in == "body" {
+	switch sl.in {
+	case "body":
 		return "body member"
+	case "header":
+		return "header"
 	}
 	return "parameter"
 }

@@ -214,7 +214,7 @@ func atoi(s string) int {
 // wrong) that every identity's discovery request found missing.
 func dead(s *scan.Session) {
 	for _, op := range s.Ops {
-		if op.Method != "GET" || len(op.Params) > 0 {
+		if op.Method != "GET" || len(op.Params) > 0 || guessesRequired(op) {
 			continue
 		}
 		var seen []*scan.Exchange
@@ -243,6 +243,26 @@ func dead(s *scan.Session) {
 		f.Curl = scan.Curl(seen[0])
 		s.Report(f)
 	}
+}
+
+// guessesRequired reports an operation with a required query or header
+// parameter that the spec gives no value for (no example, default or
+// enum): its 404 says the guessed value names nothing, not that the
+// operation is gone (GET /lookup?id=...).
+func guessesRequired(op *scan.Op) bool {
+	for _, p := range op.Parameters() {
+		if !p.Required || (p.In != "query" && p.In != "header") {
+			continue
+		}
+		if p.Example != nil || len(p.Examples) > 0 {
+			continue
+		}
+		if sc := p.Schema; sc != nil && sc.Value != nil && (sc.Value.Example != nil || sc.Value.Default != nil || len(sc.Value.Enum) > 0) {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 func names(s *scan.Session) []string {

@@ -47,6 +47,7 @@ func newInjections(fixed bool) *injections {
 func (in *injections) register(mux *http.ServeMux, authed func(func(http.ResponseWriter, *http.Request, *user)) http.HandlerFunc) {
 	mux.HandleFunc("GET /products", authed(in.products))
 	mux.HandleFunc("POST /products/search", authed(in.productSearch))
+	mux.HandleFunc("GET /inventory", authed(in.inventory))
 	mux.HandleFunc("POST /people/search", authed(in.peopleSearch))
 	mux.HandleFunc("GET /search", authed(in.search))
 	mux.HandleFunc("GET /ping", authed(in.ping))
@@ -56,6 +57,12 @@ func (in *injections) register(mux *http.ServeMux, authed func(func(http.Respons
 
 func (in *injections) products(w http.ResponseWriter, r *http.Request, _ *user) {
 	in.findProducts(w, r, r.URL.Query().Get("q"))
+}
+
+// inventory is GET /inventory with an X-Warehouse header: the same query,
+// from a header.
+func (in *injections) inventory(w http.ResponseWriter, r *http.Request, _ *user) {
+	in.findProducts(w, r, r.Header.Get("X-Warehouse"))
 }
 
 // productSearch is POST /products/search {"q": ...}: the same query, from

@@ -63,7 +63,7 @@ func scanTwin(t *testing.T, fixed bool, specServer string) (*findings.Report, *s
 }
 
 // Every rule fires on the vulnerable twin, and the fixed twin has no
-// finding of medium severity or above.
+// finding at all.
 func TestTwins(t *testing.T) {
 	t.Parallel()
 	vuln, _ := scanTwin(t, false, "")
@@ -84,7 +84,7 @@ func TestTwins(t *testing.T) {
 	// BOLA by each way an id travels (path, query and body), and
 	// injection in query parameters and in JSON body members.
 	for _, want := range []string{"api1.bola GET /notes/{id} read:", "api1.bola GET /note-lookup read:query:note_id:", "api1.bola POST /note-export read:body:note_id:",
-		"api8.sql-injection GET /products q", "api8.sql-injection POST /products/search body:q", "api8.nosql-injection GET /search name", "api8.nosql-injection POST /people/search body:name",
+		"api8.sql-injection GET /products q", "api8.sql-injection POST /products/search body:q", "api8.sql-injection GET /inventory header:X-Warehouse", "api8.nosql-injection GET /search name", "api8.nosql-injection POST /people/search body:name",
 		"api3.mass-assignment PUT /users/{id} role", "api3.mass-assignment POST /notes create:owner",
 		"api5.bfla GET /admin/stats bob", "api5.bfla DELETE /admin/notes/{id} write:bob"} {
 		found := false
@@ -101,13 +101,10 @@ func TestTwins(t *testing.T) {
 		}
 	}
 	fixed, _ := scanTwin(t, true, "")
+	// The acceptance bar is nothing at medium or above; the fixed twin
+	// holds a stricter one: no finding at all, low ones included.
 	for _, f := range fixed.Findings {
-		if f.Severity >= findings.Medium {
-			t.Errorf("fixed twin: %s %s %s %s: %s", f.Severity, f.RuleID, f.Method, f.PathTemplate, f.Message)
-		}
-	}
-	for _, f := range fixed.Findings {
-		t.Logf("fixed twin (below medium): %s %s %s %s", f.Severity, f.RuleID, f.Method, f.PathTemplate)
+		t.Errorf("fixed twin: %s %s %s %s: %s", f.Severity, f.RuleID, f.Method, f.PathTemplate, f.Message)
 	}
 	t.Logf("vulnerable twin: %d findings from %d rules, %d requests in %s; fixed twin: %d findings, %d requests in %s",
 		len(vuln.Findings), len(fired), vuln.Stats["requests"], vuln.Finished.Sub(vuln.Started).Round(time.Millisecond),
