@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,7 @@ type AuthFailures struct {
 	alert Alert
 	now   func() time.Time
 	// run runs a tripped detector's ban and alert; nil runs them inline.
-	run func(func())
+	run func(func(context.Context))
 
 	mu     sync.Mutex
 	counts map[netip.Addr]*window
@@ -73,7 +74,10 @@ func NewAuthFailures(cfg config.AuthFailures, ban Ban, alert Alert, now func() t
 // a credential (a request that sent none is not guessing).
 func failed(x *pipeline.Exchange) bool {
 	for _, d := range x.Decisions {
-		if d.Stage == "authn" && d.Outcome == pipeline.Denied && d.Reason != "authn.missing_credentials" {
+		if d.Stage == "authn" && d.Outcome == pipeline.Denied && d.Reason != "authn.missing_credentials" &&
+			// A store or an introspection endpoint that is down refuses
+			// everyone: that is an outage, not a client guessing.
+			!strings.HasSuffix(d.Reason, "_unavailable") {
 			return true
 		}
 	}
@@ -101,15 +105,16 @@ func (a *AuthFailures) Observe(x *pipeline.Exchange) {
 	if trip {
 		w.banned = true
 	}
+	n := w.n
 	a.mu.Unlock()
 	if !trip {
 		return
 	}
-	detail := fmt.Sprintf("%d authentication failures in %v", w.n, a.cfg.Window.Std())
-	act := func() {
+	detail := fmt.Sprintf("%d authentication failures in %v", n, a.cfg.Window.Std())
+	act := func(ctx context.Context) {
 		detail := detail
 		if a.cfg.Ban > 0 && a.ban != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			err := a.ban(ctx, ip, a.cfg.Ban.Std(), "anomaly: "+detail)
 			cancel()
 			if err != nil {
@@ -126,7 +131,7 @@ func (a *AuthFailures) Observe(x *pipeline.Exchange) {
 		a.run(act)
 		return
 	}
-	act()
+	act(context.Background())
 }
 
 // Enumeration detects object-id enumeration (BOLA probing): one identity
@@ -309,7 +314,7 @@ func (d Detectors) Observe(x *pipeline.Exchange) {
 // off the request goroutine (a Runner's Go): a ban in Redis and an alert
 // in a synced audit log each wait for a round trip or a disk, which an
 // observer must not make the request wait for.
-func FromConfig(cfg config.Anomalies, ban Ban, alert Alert, run func(func())) Detectors {
+func FromConfig(cfg config.Anomalies, ban Ban, alert Alert, run func(func(context.Context))) Detectors {
 	var d Detectors
 	if a := NewAuthFailures(cfg.AuthFailures, ban, alert, nil); a != nil {
 		a.run = run
@@ -317,7 +322,7 @@ func FromConfig(cfg config.Anomalies, ban Ban, alert Alert, run func(func())) De
 	}
 	if run != nil && alert != nil {
 		inline := alert
-		alert = func(action, clientIP, detail string) { run(func() { inline(action, clientIP, detail) }) }
+		alert = func(action, clientIP, detail string) { run(func(context.Context) { inline(action, clientIP, detail) }) }
 	}
 	if e := NewEnumeration(cfg.Enumeration, alert, nil); e != nil {
 		d = append(d, e)
@@ -409,10 +414,14 @@ func (r *RateSpike) Observe(x *pipeline.Exchange) {
 
 // Runner runs detectors' actions one at a time, in order, on a goroutine
 // of its own, from a bounded queue. When the queue is full an action is
-// dropped and counted, never waited for: the request goes first.
+// dropped and counted, never waited for: the request goes first. Each
+// action gets a context that Close cancels, so a ban stuck on an
+// unreachable Redis cannot hold up shutdown; the alerts still run.
 type Runner struct {
-	q       chan func()
+	q       chan func(context.Context)
 	done    chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
 	log     *slog.Logger
 	dropped atomic.Int64
 
@@ -425,19 +434,20 @@ func NewRunner(size int, log *slog.Logger) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{q: make(chan func(), size), done: make(chan struct{}), log: log}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Runner{q: make(chan func(context.Context), size), done: make(chan struct{}), ctx: ctx, cancel: cancel, log: log}
 	go func() {
 		defer close(r.done)
 		for f := range r.q {
-			f()
+			f(r.ctx)
 		}
 	}()
 	return r
 }
 
-// Go queues f, or drops it (counted, logged once) when the queue is full
-// or the runner is closed.
-func (r *Runner) Go(f func()) {
+// Go queues f, or drops it (counted; logged on the first drop and every
+// thousandth) when the queue is full or the runner is closed.
+func (r *Runner) Go(f func(context.Context)) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if !r.closed {
@@ -447,19 +457,21 @@ func (r *Runner) Go(f func()) {
 		default:
 		}
 	}
-	if r.dropped.Add(1) == 1 {
-		r.log.Warn("anomaly: an action (a ban or an alert) was dropped: the queue is full or closed")
+	if n := r.dropped.Add(1); n == 1 || n%1000 == 0 {
+		r.log.Warn("anomaly: actions (bans or alerts) dropped: the queue is full or closed", "dropped", n)
 	}
 }
 
 // Dropped counts the actions Go dropped.
 func (r *Runner) Dropped() int64 { return r.dropped.Load() }
 
-// Close runs what is queued, then stops.
+// Close cancels the actions' context (a pending ban gives up at once),
+// runs what is queued, and stops.
 func (r *Runner) Close() {
 	r.mu.Lock()
 	if !r.closed {
 		r.closed = true
+		r.cancel()
 		close(r.q)
 	}
 	r.mu.Unlock()

@@ -234,8 +234,42 @@ func TestActionsOffTheRequest(t *testing.T) {
 	default:
 		t.Error("Close did not run the queued alert")
 	}
-	r.Go(func() { t.Error("an action ran after Close") })
+	r.Go(func(context.Context) { t.Error("an action ran after Close") })
 	if r.Dropped() != 1 {
 		t.Errorf("dropped %d, want 1 (the action after Close)", r.Dropped())
+	}
+}
+
+// TestOutageIsNotGuessing: refusals because the key store or the
+// introspection endpoint is down are not counted as failed logins (they
+// would ban every client during an outage).
+func TestOutageIsNotGuessing(t *testing.T) {
+	var banned int
+	d := NewAuthFailures(config.AuthFailures{Max: 3, Window: config.Duration(time.Minute), Ban: config.Duration(time.Minute)},
+		func(context.Context, netip.Addr, time.Duration, string) error { banned++; return nil }, nil, nil)
+	for range 10 {
+		d.Observe(exchange("198.51.100.7", "authn.store_unavailable"))
+		d.Observe(exchange("198.51.100.7", "authn.introspection_unavailable"))
+	}
+	if banned != 0 {
+		t.Fatalf("an outage banned the client %d times", banned)
+	}
+}
+
+// TestCloseCancelsStuckBan: a ban waiting on an unreachable store gives up
+// when the runner closes; the alert still says what happened.
+func TestCloseCancelsStuckBan(t *testing.T) {
+	r := NewRunner(4, nil)
+	alerts := make(chan string, 2)
+	d := FromConfig(config.Anomalies{AuthFailures: config.AuthFailures{Max: 1, Window: config.Duration(time.Minute), Ban: config.Duration(time.Minute)}},
+		func(ctx context.Context, _ netip.Addr, _ time.Duration, _ string) error {
+			<-ctx.Done()
+			return ctx.Err()
+		},
+		func(_, _, detail string) { alerts <- detail }, r.Go)
+	d.Observe(exchange("203.0.113.5", "authn.bad_credentials"))
+	r.Close() // returns: the ban's context is cancelled
+	if a := <-alerts; !strings.Contains(a, "the ban failed: context canceled") {
+		t.Fatalf("alert %q", a)
 	}
 }

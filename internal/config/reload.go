@@ -1,7 +1,9 @@
 package config
 
 import (
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -30,7 +32,22 @@ func NeedsRestart(a, b *Config) []string {
 			out = append(out, path)
 		}
 	})
+	if PepperFile(a) != PepperFile(b) {
+		out = append(out, "authn.apikey[0].pepper_file")
+	}
 	return out
+}
+
+// PepperFile is the API keys' pepper that the admin API and the token
+// server hash with, opened once at start: the first apikey
+// authenticator's, else data_dir/apikey-pepper. It is not a field a tag
+// can mark (it lives in a list), so NeedsRestart and KeepRestartFields
+// handle it by name.
+func PepperFile(c *Config) string {
+	if len(c.Authn.APIKey) > 0 {
+		return c.Authn.APIKey[0].PepperFile
+	}
+	return filepath.Join(c.DataDir, "apikey-pepper")
 }
 
 // KeepRestartFields copies every restart field of from into to, so that
@@ -41,6 +58,11 @@ func KeepRestartFields(to, from *Config) {
 	walkRestart(tv.Type(), "", func(_ string, index []int) {
 		field(tv, index).Set(field(fv, index))
 	})
+	if p := PepperFile(from); len(to.Authn.APIKey) > 0 && to.Authn.APIKey[0].PepperFile != p {
+		// A copy: to's list may be shared with the config it came from.
+		to.Authn.APIKey = slices.Clone(to.Authn.APIKey)
+		to.Authn.APIKey[0].PepperFile = p
+	}
 }
 
 // walkRestart calls fn for every restart field under t, with its YAML

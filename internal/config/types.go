@@ -594,7 +594,7 @@ type Permissions struct {
 	// So no credential holds more than its owner may, whatever its issuer
 	// put in it. An identity with none of the listed roles keeps no
 	// scopes. Empty: no cap.
-	MaxScopes map[string][]string `yaml:"max_scopes"`
+	MaxScopes map[string][]string `yaml:"max_scopes" reload:"restart"`
 }
 
 // OwnerRule ties a route or query parameter to the identity.

@@ -21,7 +21,7 @@ var updateReasons = flag.Bool("update-reasons", false, "rewrite docs/reasons.md 
 func reasonsDoc() []byte {
 	var b strings.Builder
 	b.WriteString("# Denial reasons\n\n")
-	b.WriteString("Every refusal carries a stable reason code: in the problem document's\n")
+	b.WriteString("Every refusal by the pipeline carries a stable reason code: in the problem document's\n")
 	b.WriteString("`reason` member, the access log, the audit event and the `reason` label\n")
 	b.WriteString("of `rampart_requests_total`. This table is generated from the stages'\n")
 	b.WriteString("`Reasons` functions by `go test ./internal/gateway -run TestReasonsDoc\n")

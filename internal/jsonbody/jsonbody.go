@@ -1,8 +1,8 @@
 // Package jsonbody owns the rules by which Rampart reads a JSON body when a
 // decision depends on its members: what counts as JSON (IsJSON), when two
 // member names are the same name (Fold: Unicode simple case folding, the
-// way encoding/json matches names, so "role" and "ROLE" and "ʀole" cannot
-// be told apart by a Go upstream), the top-level members of an object body
+// way encoding/json matches names, so "ssn", "SSN" and "ſsn" (a long s)
+// are one name to a Go upstream), the top-level members of an object body
 // (Members), and the refusal of any object that repeats a name
 // (CheckDuplicates). Parsers disagree on which copy of a repeated member
 // wins; an attacker who knows that hides a field from one of them. One set

@@ -191,6 +191,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 	// (its queue drained) before the audit log it writes alerts to.
 	runner := anomaly.NewRunner(1024, log)
 	res.closers = append(res.closers, runner.Close)
+	d.Metrics.WatchAnomalyDrops(runner.Dropped)
 	d.Anomaly = openAnomaly(cfg, d.Bans, auditObs, log, runner.Go)
 	if cfg.TokenServer.Enabled {
 		closeTS, err := openTokenServer(ctx, cfg, st, d)
@@ -264,7 +265,7 @@ func openAudit(cfg *config.Config, st *store.Store, stdout io.Writer, log *slog.
 // openAnomaly builds the anomaly detectors of cfg, which ban through bans
 // and alert through the log and the audit log (nil: logs only), both
 // through run; nil when none is on.
-func openAnomaly(cfg *config.Config, bans *firewall.Bans, auditObs *audit.Observer, log *slog.Logger, run func(func())) pipeline.Observer {
+func openAnomaly(cfg *config.Config, bans *firewall.Bans, auditObs *audit.Observer, log *slog.Logger, run func(func(context.Context))) pipeline.Observer {
 	ban := func(ctx context.Context, addr netip.Addr, ttl time.Duration, reason string) error {
 		_, err := bans.Add(ctx, netip.PrefixFrom(addr, addr.BitLen()), ttl, reason)
 		return err
@@ -356,10 +357,7 @@ func adminListener(ctx context.Context, cfg *config.Config, deps *gateway.Deps, 
 		return server.Listener{}, err
 	}
 	running.AdminToken = tok
-	pepper := filepath.Join(cfg.DataDir, "apikey-pepper")
-	if len(cfg.Authn.APIKey) > 0 {
-		pepper = cfg.Authn.APIKey[0].PepperFile
-	}
+	pepper := config.PepperFile(cfg)
 	hasher, err := apikey.LoadOrCreatePepper(pepper)
 	if err != nil {
 		return server.Listener{}, err
@@ -426,8 +424,9 @@ func reloadLoop(ctx context.Context, o ServeOptions, gw *gateway.Gateway, group 
 // first HTTPS port. stop stops the ACME managers; it is safe to call on
 // error.
 func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, log *slog.Logger, running *Running) (listeners []server.Listener, managers []*acme.Manager, stop func(), err error) {
+	var started []*acme.Manager // not the named result: an error return clears that
 	stop = func() {
-		for _, m := range managers {
+		for _, m := range started {
 			m.Stop()
 		}
 	}
@@ -440,7 +439,7 @@ func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, lo
 			if err != nil {
 				return nil, nil, stop, fmt.Errorf("listeners %s: %w", l.Name, err)
 			}
-			managers = append(managers, m)
+			managers, started = append(managers, m), append(started, m)
 			tc := tlsconf.Base(l.TLS.MinVersion)
 			tc.GetCertificate = m.GetCertificate
 			if err := tlsconf.ApplyClientAuth(tc, l.TLS.ClientAuth); err != nil {
@@ -491,10 +490,7 @@ func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d
 		_ = keys.Close()
 		return nil, fmt.Errorf("token_server: %w", err)
 	}
-	pepper := filepath.Join(cfg.DataDir, "apikey-pepper")
-	if len(cfg.Authn.APIKey) > 0 {
-		pepper = cfg.Authn.APIKey[0].PepperFile
-	}
+	pepper := config.PepperFile(cfg)
 	hasher, err := apikey.LoadOrCreatePepper(pepper)
 	if err != nil {
 		_ = rev.Close()

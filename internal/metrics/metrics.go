@@ -67,6 +67,15 @@ func (m *Metrics) WatchAccessLogDrops(dropped func() int64) {
 	}, func() float64 { return float64(dropped()) }))
 }
 
+// WatchAnomalyDrops exports how many anomaly actions (bans, alerts) were
+// dropped because their queue was full.
+func (m *Metrics) WatchAnomalyDrops(dropped func() int64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rampart_anomaly_actions_dropped_total",
+		Help: "Anomaly bans and alerts dropped because their queue was full.",
+	}, func() float64 { return float64(dropped()) }))
+}
+
 // LimitsBackendError counts a limit decision the back end failed to make.
 func (m *Metrics) LimitsBackendError(admitted bool) {
 	if admitted {
