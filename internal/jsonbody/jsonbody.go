@@ -3,8 +3,8 @@
 // member names are the same name (Fold: Unicode simple case folding, the
 // way encoding/json matches names, so "ssn", "SSN" and "ſsn" (a long s)
 // are one name to a Go upstream), the top-level members of an object body
-// (Members), and the refusal of any object that repeats a name
-// (CheckDuplicates). Parsers disagree on which copy of a repeated member
+// (Members), every member name at any depth (EachName), and the refusal of
+// any object that repeats a name (CheckDuplicates). Parsers disagree on which copy of a repeated member
 // wins; an attacker who knows that hides a field from one of them. One set
 // of rules for every stage is how no two stages disagree on a body.
 //
@@ -83,7 +83,7 @@ func Members(b []byte) ([]string, error) {
 		}
 		name, _ := k.(string)
 		if f := Fold(name); seen[f] {
-			return nil, fmt.Errorf("duplicate member %q", truncate(name))
+			return nil, fmt.Errorf("duplicate member %q", TruncateName(name))
 		} else {
 			seen[f] = true
 		}
@@ -126,7 +126,7 @@ func checkValue(d *json.Decoder, depth, maxDepth int) error {
 			name, _ := k.(string)
 			f := Fold(name)
 			if seen[f] {
-				return fmt.Errorf("duplicate member %q", truncate(name))
+				return fmt.Errorf("duplicate member %q", TruncateName(name))
 			}
 			seen[f] = true
 			if err := checkValue(d, depth+1, maxDepth); err != nil {
@@ -147,6 +147,51 @@ func checkValue(d *json.Decoder, depth, maxDepth int) error {
 	return nil
 }
 
+// EachName calls fn with every member name of a valid JSON document, at
+// any depth, decoded, in document order; it stops at fn's first error and
+// returns it.
+func EachName(b []byte, fn func(name string) error) error {
+	if err := valid(b); err != nil {
+		return err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	return eachName(d, fn)
+}
+
+func eachName(d *json.Decoder, fn func(string) error) error {
+	t, err := d.Token()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case json.Delim('{'):
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return err
+			}
+			name, _ := k.(string)
+			if err := fn(name); err != nil {
+				return err
+			}
+			if err := eachName(d, fn); err != nil {
+				return err
+			}
+		}
+		_, err = d.Token()
+		return err
+	case json.Delim('['):
+		for d.More() {
+			if err := eachName(d, fn); err != nil {
+				return err
+			}
+		}
+		_, err = d.Token()
+		return err
+	}
+	return nil
+}
+
 // valid applies jsonpath's validity: one JSON value (json.Valid), nested
 // at most jsonpath.MaxDepth deep.
 func valid(b []byte) error {
@@ -154,8 +199,9 @@ func valid(b []byte) error {
 	return err
 }
 
-// truncate bounds a name quoted in an error (it may be the client's).
-func truncate(s string) string {
+// TruncateName bounds a member name quoted in an error or a refusal (it
+// may be the client's): 64 bytes, cut at a rune boundary.
+func TruncateName(s string) string {
 	if len(s) <= 64 {
 		return s
 	}

@@ -340,3 +340,15 @@ func (p Path) Equal(q Path) bool {
 
 // Len returns the number of segments after $.
 func (p Path) Len() int { return len(p.segs) }
+
+// Names returns the member names the path selects by name, in order (not
+// its wildcards or indexes): ["user", "ssn"] for $.user.ssn.
+func (p Path) Names() []string {
+	var out []string
+	for _, s := range p.segs {
+		if s.kind == segName {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}

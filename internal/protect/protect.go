@@ -89,6 +89,11 @@ type route struct {
 	paths    []jsonpath.Path // of every field: responses
 	encPaths []jsonpath.Path // of the fields encrypted in requests
 	encIdx   []int           // encPaths[i] is fields[encIdx[i]]
+	// encNames maps the folded member names of encPaths (jsonbody.Fold)
+	// to their spellings in the config: a request member that folds to one
+	// but is spelled otherwise ("SSN" for $.ssn) is refused, since a Go
+	// upstream would read it as the field while no path matched it.
+	encNames map[string]map[string]bool
 
 	dlp    *dlp.Scanner // nil: no DLP
 	action dlpAction
@@ -147,6 +152,16 @@ func compile(pc *config.RouteProtect) (*route, error) {
 		r.paths = append(r.paths, path)
 		if fc.Encrypt == nil || *fc.Encrypt {
 			r.encPaths = append(r.encPaths, path)
+			for _, n := range path.Names() {
+				if r.encNames == nil {
+					r.encNames = map[string]map[string]bool{}
+				}
+				f := jsonbody.Fold(n)
+				if r.encNames[f] == nil {
+					r.encNames[f] = map[string]bool{}
+				}
+				r.encNames[f][n] = true
+			}
 			r.encIdx = append(r.encIdx, j)
 		}
 	}
@@ -234,6 +249,18 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	}
 	if !utf8.Valid(body) {
 		return deny(http.StatusBadRequest, ReasonMalformedBody, "The request body is not valid JSON: it is not UTF-8.")
+	}
+	if err := jsonbody.EachName(body, func(name string) error {
+		if spellings, ok := r.encNames[jsonbody.Fold(name)]; ok && !spellings[name] {
+			return errAmbiguous(name)
+		}
+		return nil
+	}); err != nil {
+		var amb errAmbiguous
+		if errors.As(err, &amb) {
+			return deny(http.StatusBadRequest, ReasonAmbiguousField, fmt.Sprintf("The member %q differs only in letter case from a protected field; use the field's own spelling.", jsonbody.TruncateName(string(amb))))
+		}
+		// Not valid JSON: Rewrite below names the byte.
 	}
 	subject := s.p.subject(r, x)
 	if subject == "" {
@@ -814,3 +841,9 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 	}
 	return jsonpath.Edit{Replace: jsonpath.AppendString(nil, mask(f.mask, plain))}, nil
 }
+
+// errAmbiguous is a request member spelled like a protected field in
+// another letter case.
+type errAmbiguous string
+
+func (e errAmbiguous) Error() string { return "ambiguous member " + string(e) }

@@ -199,3 +199,29 @@ func TestNamesTellNumbersApart(t *testing.T) {
 		t.Fatalf("1 MiB of cards: %v %v", err, x.Response.Findings)
 	}
 }
+
+// TestCaseVariantOfProtectedField: a member spelled like an encrypted
+// field in another letter case (SSN for $.ssn, or the long s of ſsn) is
+// refused: jsonpath matches names exactly, so it would pass unencrypted,
+// while a Go upstream reads it as the field. The field's own spelling and
+// unrelated names pass on to encryption.
+func TestCaseVariantOfProtectedField(t *testing.T) {
+	route := config.Route{Path: "/users/{id}", Protect: &config.RouteProtect{Subject: "param:id",
+		Fields: []config.ProtectField{{Path: "$.user.ssn"}}}}
+	p := newProtector(t, failingCipher{errors.New("reached the cipher")}, route)
+	for body, refused := range map[string]bool{
+		`{"user":{"SSN":"078-05-1120"}}`:                        true,
+		`{"user":{"ssn":"078-05-1120","\u017fsn":"1"}}`:         true,
+		`{"USER":{"ssn":"078-05-1120"}}`:                        true,
+		`{"user":{"ssn":"078-05-1120"}}`:                        false,
+		`{"user":{"ssns":"x"},"note":"SSN in a value is fine"}`: false,
+	} {
+		x := exchange(0, "PUT", body)
+		x.SetBodySource(fixedBody(body))
+		err := p.RequestStage().Request(context.Background(), x)
+		d, _ := pipeline.AsDenial(err)
+		if got := d != nil && d.Reason == ReasonAmbiguousField; got != refused {
+			t.Errorf("%s: %v, want refused=%v", body, err, refused)
+		}
+	}
+}

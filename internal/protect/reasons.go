@@ -14,6 +14,8 @@ const (
 	ReasonNotJson = "protect.not_json"
 	// ReasonMalformedBody means the JSON body is invalid (syntax, not UTF-8, nested too deep); the message says where.
 	ReasonMalformedBody = "protect.malformed_body"
+	// ReasonAmbiguousField means a request member differs only in letter case from a protected field (SSN for $.ssn), which a Go upstream would read as the field while it went unencrypted.
+	ReasonAmbiguousField = "protect.ambiguous_field"
 	// ReasonNoSubject means the route encrypts data per subject and the request has no subject.
 	ReasonNoSubject = "protect.no_subject"
 	// ReasonBadSubject means the subject is too long to bind to a data key.
@@ -38,6 +40,7 @@ func Reasons() []pipeline.ReasonInfo {
 		{Code: ReasonBodyTooLarge, Status: 413, Meaning: "The body is larger than protect.max_body_bytes, the most the route reads to encrypt it.", Action: "Send a smaller body."},
 		{Code: ReasonNotJson, Status: 415, Meaning: "The route encrypts fields of a JSON body and the request's is not JSON.", Action: "Send Content-Type: application/json."},
 		{Code: ReasonMalformedBody, Status: 400, Meaning: "The JSON body is invalid (syntax, not UTF-8, nested too deep); the message says where.", Action: "Fix the JSON."},
+		{Code: ReasonAmbiguousField, Status: 400, Meaning: "A request member differs only in letter case (Unicode folding) from a protected field, such as SSN for $.ssn: a Go upstream would read it as the field, unencrypted.", Action: "Spell the field as the API documents it."},
 		{Code: ReasonNoSubject, Status: 403, Meaning: "The route encrypts data per subject and the request has no subject.", Action: "Authenticate: encrypted data belongs to someone."},
 		{Code: ReasonBadSubject, Status: 400, Meaning: "The subject is too long to bind to a data key.", Action: "Use a shorter subject identifier."},
 		{Code: ReasonDlpBlocked, Status: 502, Meaning: "DLP found sensitive data (cards, SSNs, keys) in the response on a route that blocks it; withheld.", Action: "Report it: the API leaks data this route must not return."},
