@@ -264,10 +264,11 @@ func BenchmarkRequest(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			x := &pipeline.Exchange{}
+			h := http.Header{"Content-Type": {"application/json"}}
 			b.ReportAllocs()
 			for b.Loop() {
 				x.Reset()
-				x.In = pipeline.Request{Method: tc.method}
+				x.In = pipeline.Request{Method: tc.method, Header: h}
 				x.Route = &pipeline.Route{Index: tc.route}
 				x.Identity = alice
 				x.Params = append(x.Params, pipeline.Param{Name: "id", Value: "alice"})

@@ -44,6 +44,16 @@ func IsJSON(contentType string) bool {
 // Kelvin sign are one letter, as are s, S and ſ). Invalid UTF-8 has
 // already become U+FFFD in a decoded name.
 func Fold(name string) string {
+	ascii := true
+	for i := range len(name) {
+		ascii = ascii && name[i] < utf8.RuneSelf
+	}
+	if ascii {
+		// An ASCII letter's orbit is its two cases (k and s reach out of
+		// ASCII, to larger runes): the smallest is the upper case.
+		// strings.ToUpper returns name itself when nothing changes.
+		return strings.ToUpper(name)
+	}
 	var b strings.Builder
 	b.Grow(len(name))
 	for _, r := range name {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/rampart-gw/rampart/internal/jsonpath"
 )
@@ -155,4 +156,64 @@ func quote(name string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
+}
+
+// slowFold is Fold without its ASCII shortcut.
+func slowFold(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		b.WriteRune(m)
+	}
+	return b.String()
+}
+
+func TestFoldASCIIShortcut(t *testing.T) {
+	for c := range 128 {
+		if s := string(rune(c)); Fold(s) != slowFold(s) {
+			t.Errorf("Fold(%q) = %q, want %q", s, Fold(s), slowFold(s))
+		}
+	}
+}
+
+func TestSpellings(t *testing.T) {
+	s := NewSpellings([]string{"user", "ssn"})
+	for body, want := range map[string]string{
+		`{"user":{"ssn":"1"}}`:      "",
+		`{"user":{"SSN":"1"}}`:      "SSN",
+		`{"USER":{"ssn":"1"}}`:      "USER",
+		`{"user":{"\u017fsn":"1"}}`: "\u017fsn",
+		`{"user":{"s\u0053n":"1"}}`: "sSn",
+		`{"note":"SSN in a value"}`: "",
+		`{"users":[{"ssns":"x"}]}`:  "",
+	} {
+		if got, err := s.Variant([]byte(body)); err != nil || got != want {
+			t.Errorf("Variant(%s) = %q, %v; want %q", body, got, err, want)
+		}
+	}
+}
+
+// FuzzSpellingsPrefilter: the byte prefilter never hides a variant that
+// reading every name finds.
+func FuzzSpellingsPrefilter(f *testing.F) {
+	for _, s := range []string{`{"user":{"SSN":"1"}}`, `{"ssn":1}`, `{"s\u0053n":1}`, `{"\u017fsn":1}`, `[{"uSer":[]}]`} {
+		f.Add([]byte(s))
+	}
+	s := NewSpellings([]string{"user", "ssn"})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, err := s.Variant(b)
+		var slow string
+		serr := EachName(b, func(name string) error {
+			if sp, ok := s.byFold[Fold(name)]; ok && !sp[name] && slow == "" {
+				slow = name
+			}
+			return nil
+		})
+		if err == nil && serr == nil && fast != slow {
+			t.Fatalf("%q: Variant %q, every name read %q", b, fast, slow)
+		}
+	})
 }

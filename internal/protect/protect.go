@@ -89,11 +89,11 @@ type route struct {
 	paths    []jsonpath.Path // of every field: responses
 	encPaths []jsonpath.Path // of the fields encrypted in requests
 	encIdx   []int           // encPaths[i] is fields[encIdx[i]]
-	// encNames maps the folded member names of encPaths (jsonbody.Fold)
-	// to their spellings in the config: a request member that folds to one
-	// but is spelled otherwise ("SSN" for $.ssn) is refused, since a Go
-	// upstream would read it as the field while no path matched it.
-	encNames map[string]map[string]bool
+	// encNames are the member names of encPaths as the config spells
+	// them: a request member that folds to one but is spelled otherwise
+	// ("SSN" for $.ssn) is refused, since a Go upstream would read it as
+	// the field while no path matched it.
+	encNames *jsonbody.Spellings
 
 	dlp    *dlp.Scanner // nil: no DLP
 	action dlpAction
@@ -136,6 +136,7 @@ func compile(pc *config.RouteProtect) (*route, error) {
 	case strings.HasPrefix(pc.Subject, "param:"):
 		r.subject, r.param = fromParam, strings.TrimPrefix(pc.Subject, "param:")
 	}
+	var names []string // of the encrypted paths
 	for j, fc := range pc.Fields {
 		path, err := jsonpath.Parse(fc.Path)
 		if err != nil {
@@ -152,19 +153,11 @@ func compile(pc *config.RouteProtect) (*route, error) {
 		r.paths = append(r.paths, path)
 		if fc.Encrypt == nil || *fc.Encrypt {
 			r.encPaths = append(r.encPaths, path)
-			for _, n := range path.Names() {
-				if r.encNames == nil {
-					r.encNames = map[string]map[string]bool{}
-				}
-				f := jsonbody.Fold(n)
-				if r.encNames[f] == nil {
-					r.encNames[f] = map[string]bool{}
-				}
-				r.encNames[f][n] = true
-			}
+			names = append(names, path.Names()...)
 			r.encIdx = append(r.encIdx, j)
 		}
 	}
+	r.encNames = jsonbody.NewSpellings(names)
 	if d := pc.DLP; d != nil {
 		kinds := make([]dlp.Kind, 0, len(d.Kinds))
 		for _, k := range d.Kinds {
@@ -250,18 +243,9 @@ func (s reqStage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	if !utf8.Valid(body) {
 		return deny(http.StatusBadRequest, ReasonMalformedBody, "The request body is not valid JSON: it is not UTF-8.")
 	}
-	if err := jsonbody.EachName(body, func(name string) error {
-		if spellings, ok := r.encNames[jsonbody.Fold(name)]; ok && !spellings[name] {
-			return errAmbiguous(name)
-		}
-		return nil
-	}); err != nil {
-		var amb errAmbiguous
-		if errors.As(err, &amb) {
-			return deny(http.StatusBadRequest, ReasonAmbiguousField, fmt.Sprintf("The member %q differs only in letter case from a protected field; use the field's own spelling.", jsonbody.TruncateName(string(amb))))
-		}
-		// Not valid JSON: Rewrite below names the byte.
-	}
+	if name, err := r.encNames.Variant(body); err == nil && name != "" {
+		return deny(http.StatusBadRequest, ReasonAmbiguousField, fmt.Sprintf("The member %q differs only in letter case from a protected field; use the field's own spelling.", jsonbody.TruncateName(name)))
+	} // not valid JSON: Rewrite below names the byte
 	subject := s.p.subject(r, x)
 	if subject == "" {
 		return deny(http.StatusForbidden, ReasonNoSubject, "This request has no subject to encrypt its data for.")
@@ -841,9 +825,3 @@ func (p *Protector) reveal(ctx context.Context, x *pipeline.Exchange, f *field, 
 	}
 	return jsonpath.Edit{Replace: jsonpath.AppendString(nil, mask(f.mask, plain))}, nil
 }
-
-// errAmbiguous is a request member spelled like a protected field in
-// another letter case.
-type errAmbiguous string
-
-func (e errAmbiguous) Error() string { return "ambiguous member " + string(e) }
