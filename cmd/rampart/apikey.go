@@ -80,13 +80,10 @@ func (k *keyTarget) open(ctx context.Context) (keyService, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		sc, pepper, maxScopes = c.Store, filepath.Join(c.DataDir, "apikey-pepper"), c.Authz.MaxScopes
-		if len(c.Authn.APIKey) > 0 {
-			pepper = c.Authn.APIKey[0].PepperFile
-		}
+		sc, pepper, maxScopes = c.Store, config.PepperFile(c), c.Authz.MaxScopes
 	} else {
 		sc = config.Store{Driver: "sqlite", Path: filepath.Join(k.dataDir, "rampart.db")}
-		pepper = filepath.Join(k.dataDir, "apikey-pepper")
+		pepper = filepath.Join(k.dataDir, config.DefaultPepperFile)
 	}
 	s, err := store.Open(ctx, sc)
 	if err != nil {

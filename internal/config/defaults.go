@@ -9,7 +9,9 @@ import (
 
 // Default values, applied by SetDefaults. Each is documented on its field.
 const (
-	DefaultDataDir               = "rampart-data"
+	DefaultDataDir = "rampart-data"
+	// DefaultPepperFile is the API keys' pepper under data_dir.
+	DefaultPepperFile            = "apikey-pepper"
 	DefaultAdminAddress          = "127.0.0.1:9443"
 	DefaultMaxHeaderBytes        = 32 << 10
 	DefaultMaxBodyBytes          = 10 << 20
@@ -111,7 +113,7 @@ func SetDefaults(c *Config) {
 			a.Header = "X-API-Key"
 		}
 		if a.PepperFile == "" {
-			a.PepperFile = filepath.Join(c.DataDir, "apikey-pepper")
+			a.PepperFile = filepath.Join(c.DataDir, DefaultPepperFile)
 		}
 	}
 	for i := range c.Authn.MTLS {

@@ -47,7 +47,7 @@ func PepperFile(c *Config) string {
 	if len(c.Authn.APIKey) > 0 {
 		return c.Authn.APIKey[0].PepperFile
 	}
-	return filepath.Join(c.DataDir, "apikey-pepper")
+	return filepath.Join(c.DataDir, DefaultPepperFile)
 }
 
 // KeepRestartFields copies every restart field of from into to, so that

@@ -129,10 +129,8 @@ func Legacy() []Suite { return append([]Suite(nil), legacy...) }
 
 // SuiteName names a suite from the catalogue, or gives its number.
 func SuiteName(id uint16) string {
-	for _, s := range legacy {
-		if s.ID == id {
-			return s.Name
-		}
+	if s, ok := Lookup(id); ok {
+		return s.Name
 	}
 	return fmt.Sprintf("0x%04X", id)
 }
