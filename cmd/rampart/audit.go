@@ -116,7 +116,7 @@ func auditCmd(stdout io.Writer) *cobra.Command {
 			// Then every new matching event as it is written, until ^C.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return audit.Follow(ctx, d, next, 500*time.Millisecond, func(_ int64, ev audit.Event, raw []byte) error {
+			return audit.Follow(ctx, nil, d, next, 500*time.Millisecond, func(_ int64, ev audit.Event, raw []byte) error {
 				if filter.Match(ev) {
 					fmt.Fprintln(stdout, string(raw))
 				}

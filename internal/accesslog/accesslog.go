@@ -9,12 +9,14 @@
 package accesslog
 
 import (
+	"context"
 	"io"
 	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -187,37 +189,23 @@ type BatchWriter struct {
 
 	outMu sync.Mutex // serializes writes to w
 	spare []byte
-	stop  chan struct{}
-	done  chan struct{}
+	bg    *background.Runner
 }
 
 // DefaultBatchLimit bounds what a BatchWriter holds while its output is
 // slow.
 const DefaultBatchLimit = 4 << 20
 
-// NewBatchWriter starts a BatchWriter over w that holds at most limit bytes
-// (DefaultBatchLimit when limit <= 0).
-func NewBatchWriter(w io.Writer, interval time.Duration, limit int) *BatchWriter {
+// NewBatchWriter starts a BatchWriter over w that writes what it holds
+// every interval on bg (a runner of its own when nil) and holds at most
+// limit bytes (DefaultBatchLimit when limit <= 0).
+func NewBatchWriter(bg *background.Runner, w io.Writer, interval time.Duration, limit int) *BatchWriter {
 	if limit <= 0 {
 		limit = DefaultBatchLimit
 	}
-	b := &BatchWriter{w: w, limit: limit, pending: make([]byte, 0, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
-	go b.loop(interval)
+	b := &BatchWriter{w: w, limit: limit, pending: make([]byte, 0, 64<<10), bg: background.Or(bg, nil).Child()}
+	b.bg.Every("access log writer", interval, func(context.Context) { _ = b.Flush() })
 	return b
-}
-
-func (b *BatchWriter) loop(interval time.Duration) {
-	defer close(b.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-			_ = b.Flush()
-		}
-	}
 }
 
 // Write queues p, or drops it when the queue is full. It never blocks on
@@ -263,7 +251,6 @@ func (b *BatchWriter) Flush() error {
 
 // Close stops the flusher and flushes.
 func (b *BatchWriter) Close() error {
-	close(b.stop)
-	<-b.done
+	b.bg.Close()
 	return b.Flush()
 }

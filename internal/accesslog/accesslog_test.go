@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -73,7 +74,7 @@ func (s *slowSink) Write(p []byte) (int, error) {
 
 func TestBatchWriter(t *testing.T) {
 	sink := &slowSink{}
-	bw := NewBatchWriter(sink, time.Hour, 0)
+	bw := NewBatchWriter(nil, sink, time.Hour, 0)
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
@@ -145,7 +146,7 @@ func (b blockedSink) Write(p []byte) (int, error) { <-b.release; return len(p), 
 // full queue drops and counts records instead of blocking requests.
 func TestBatchWriterNeverBlocks(t *testing.T) {
 	sink := blockedSink{release: make(chan struct{})}
-	bw := NewBatchWriter(sink, time.Millisecond, 1000)
+	bw := NewBatchWriter(nil, sink, time.Millisecond, 1000)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -164,5 +165,28 @@ func TestBatchWriterNeverBlocks(t *testing.T) {
 	close(sink.release)
 	if err := bw.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBatchWriterWritesEveryInterval: records reach the output at the
+// interval, not before, and without a Close.
+func TestBatchWriterWritesEveryInterval(t *testing.T) {
+	sink := &slowSink{}
+	bg, clock := backgroundtest.Runner(t)
+	bw := NewBatchWriter(bg, sink, 200*time.Millisecond, 0)
+	defer bw.Close()
+	written := func() string {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return sink.b.String()
+	}
+	_, _ = bw.Write([]byte("one\n"))
+	backgroundtest.Tick(t, clock, 199*time.Millisecond, 1)
+	if got := written(); got != "" {
+		t.Fatalf("written before the interval: %q", got)
+	}
+	backgroundtest.Tick(t, clock, time.Millisecond, 1)
+	if got := written(); got != "one\n" {
+		t.Fatalf("at the interval: %q", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -450,7 +451,7 @@ func TestAppendDuringClose(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(20 * time.Millisecond) // let the appenders run
+		backgroundtest.Eventually(t, "the appenders running", 10*time.Second, func() bool { return acked.Load() >= 64 })
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}

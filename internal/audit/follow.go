@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/background"
 )
 
 // Follow calls fn with every event of the log in dir from index from on,
@@ -16,10 +18,14 @@ import (
 // (it then returns nil) or fn fails: rampart audit tail --follow. It polls
 // every `every`, reading only what is new since the last poll, across
 // segment rotations; a record still being written is read once it is
-// whole. A segment removed under it (retention) is an error.
-func Follow(ctx context.Context, dir string, from int64, every time.Duration, fn func(i int64, ev Event, raw []byte) error) error {
+// whole. A segment removed under it (retention) is an error. It waits on
+// clock (the system clock when nil).
+func Follow(ctx context.Context, clock background.Clock, dir string, from int64, every time.Duration, fn func(i int64, ev Event, raw []byte) error) error {
 	if every <= 0 {
 		every = 500 * time.Millisecond
+	}
+	if clock == nil {
+		clock = background.System()
 	}
 	k, base, err := segmentOf(dir, from)
 	if err != nil {
@@ -27,8 +33,6 @@ func Follow(ctx context.Context, dir string, from int64, every time.Duration, fn
 	}
 	var off int64 // bytes of whole records read in segment k
 	next := base  // index of the record at off
-	t := time.NewTicker(every)
-	defer t.Stop()
 	for {
 		for {
 			// Whether k is finished is known before it is read: the writer
@@ -54,10 +58,14 @@ func Follow(ctx context.Context, dir string, from int64, every time.Duration, fn
 			}
 			k, off = k+1, 0
 		}
+		// A timer per wait, not a ticker: the next wait starts after a
+		// pass, so a slow pass never queues another.
+		t := clock.NewTimer(every)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
 }

@@ -7,6 +7,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 )
 
 // TestFollow: a follower started at index 3 sees every later event once,
@@ -37,12 +41,13 @@ func TestFollow(t *testing.T) {
 		return nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())
+	clock := clockwork.NewFakeClock()
 	var mu sync.Mutex
 	var got []string
 	done := make(chan error, 1)
 	go func() {
 		last := int64(-1)
-		done <- Follow(ctx, dir, from, 5*time.Millisecond, func(i int64, ev Event, _ []byte) error {
+		done <- Follow(ctx, clock, dir, from, 5*time.Millisecond, func(i int64, ev Event, _ []byte) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if want := fmt.Sprintf("r%d", len(got)+3); ev.RequestID != want || i <= last {
@@ -53,22 +58,25 @@ func TestFollow(t *testing.T) {
 			return nil
 		})
 	}()
-	for i := 5; i < 40; i++ {
-		add(i)
-		if i%7 == 0 {
-			time.Sleep(10 * time.Millisecond) // let the follower catch up mid-stream
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	followed := func() int {
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= 37 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+		defer mu.Unlock()
+		return len(got)
 	}
+	backgroundtest.Parked(t, clock, 1) // the first pass is over
+	if n := followed(); n != 2 {
+		t.Fatalf("the first pass followed %d events, want r3 and r4", n)
+	}
+	for i := 5; i < 40; i++ {
+		add(i)        // Sync: on disk when Append returns
+		if i%7 == 0 { // the follower catches up mid-stream
+			backgroundtest.Tick(t, clock, 5*time.Millisecond, 1)
+			if n := followed(); n != i-2 {
+				t.Fatalf("after r%d was written and a poll: followed %d events", i, n)
+			}
+		}
+	}
+	backgroundtest.Tick(t, clock, 5*time.Millisecond, 1)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

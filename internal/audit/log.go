@@ -58,6 +58,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/secretfile"
 )
 
@@ -91,6 +92,9 @@ type Options struct {
 	CheckpointEvery time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Clock paces the writer: its checkpoints and its flushes. Default
+	// the system clock.
+	Clock background.Clock
 	// Logger reports torn records and write failures.
 	Logger *slog.Logger
 	// MaxSegmentBytes and MaxSegmentAge start a new segment file when the
@@ -181,6 +185,9 @@ func Open(opt Options) (*Log, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Clock == nil {
+		opt.Clock = background.System()
 	}
 	if opt.Fsync == nil {
 		opt.Fsync = (*os.File).Sync
@@ -484,12 +491,12 @@ func (l *Log) Append(payload []byte) error {
 
 func (l *Log) writer() {
 	defer close(l.done)
-	t := time.NewTicker(l.opt.CheckpointEvery)
+	t := l.opt.Clock.NewTicker(l.opt.CheckpointEvery)
 	defer t.Stop()
 	// Without Sync, batches gather in the buffer and reach the file every
 	// few milliseconds (or when 32 KiB are waiting): one write for many
 	// requests even when they come one at a time.
-	flush := time.NewTicker(5 * time.Millisecond)
+	flush := l.opt.Clock.NewTicker(5 * time.Millisecond)
 	defer flush.Stop()
 	w := l.w
 	var batch []*appendReq
@@ -512,11 +519,11 @@ func (l *Log) writer() {
 					r.done <- err
 				}
 			}
-		case <-flush.C:
+		case <-flush.Chan():
 			l.mu.Lock()
 			l.flushLocked()
 			l.mu.Unlock()
-		case <-t.C:
+		case <-t.Chan():
 			if err := l.Checkpoint(); err != nil {
 				l.opt.Logger.Error("audit: checkpoint failed", "error", err)
 			}

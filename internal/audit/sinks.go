@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/trust"
 )
@@ -37,17 +38,22 @@ type Sink struct {
 	q       chan []byte
 	dropped atomic.Int64
 	log     *slog.Logger
+	clock   background.Clock
 	done    chan struct{}
 	mu      sync.RWMutex // guards closed against Offer racing Close
 	closed  bool
 }
 
-// NewSink starts a sink with a queue of size events.
-func NewSink(s Sender, size int, log *slog.Logger) *Sink {
+// NewSink starts a sink with a queue of size events, whose retries wait
+// on clock (the system clock when nil).
+func NewSink(s Sender, size int, log *slog.Logger, clock background.Clock) *Sink {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	k := &Sink{s: s, q: make(chan []byte, size), log: log, done: make(chan struct{})}
+	if clock == nil {
+		clock = background.System()
+	}
+	k := &Sink{s: s, q: make(chan []byte, size), log: log, clock: clock, done: make(chan struct{})}
 	go k.run()
 	return k
 }
@@ -120,7 +126,7 @@ func (k *Sink) sendWithRetry(batch [][]byte) {
 			k.log.Error("audit: a sink failed; the batch is dropped for it (the local log keeps it)", "sink", k.s.Name(), "events", len(batch), "error", err)
 			return
 		}
-		time.Sleep(wait)
+		k.clock.Sleep(wait)
 		wait *= 2
 	}
 }
@@ -287,7 +293,7 @@ func (s *Syslog) Send(ctx context.Context, batch [][]byte) error {
 // nil, is given each sink's name ("INDEX-TYPE") and its drop counter.
 // closeAll closes the sinks (each delivers what it holds first), then the
 // files. On error, what was opened is closed again.
-func OpenSinks(cfgs []config.AuditSink, stdout io.Writer, log *slog.Logger, watchDrops func(name string, dropped func() int64)) (sinks []*Sink, closeAll func(), err error) {
+func OpenSinks(cfgs []config.AuditSink, stdout io.Writer, log *slog.Logger, clock background.Clock, watchDrops func(name string, dropped func() int64)) (sinks []*Sink, closeAll func(), err error) {
 	var files []io.Closer
 	closeAll = func() {
 		for _, s := range sinks {
@@ -327,7 +333,7 @@ func OpenSinks(cfgs []config.AuditSink, stdout io.Writer, log *slog.Logger, watc
 			closeAll()
 			return nil, nil, fmt.Errorf("audit.sinks[%d].type: %q is not stdout, file, syslog or webhook", i, c.Type)
 		}
-		k := NewSink(s, c.Queue, log)
+		k := NewSink(s, c.Queue, log, clock)
 		sinks = append(sinks, k)
 		if watchDrops != nil {
 			watchDrops(fmt.Sprintf("%d-%s", i, c.Type), k.Dropped)

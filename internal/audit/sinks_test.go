@@ -18,19 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
 )
-
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 type syncBuf struct {
 	mu sync.Mutex
@@ -42,7 +34,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 
 func TestWriterAndWebhookSinks(t *testing.T) {
 	var out syncBuf
-	w := NewSink(NewWriter("stdout", &out), 100, nil)
+	w := NewSink(NewWriter("stdout", &out), 100, nil, nil)
 	var mu sync.Mutex
 	var posted []map[string]any
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -57,7 +49,7 @@ func TestWriterAndWebhookSinks(t *testing.T) {
 	}))
 	defer srv.Close()
 	wh := NewWebhook(srv.URL, srv.Client().Transport.(*http.Transport).TLSClientConfig)
-	h := NewSink(wh, 100, nil)
+	h := NewSink(wh, 100, nil, nil)
 	for i := range 20 {
 		ev := []byte(`{"v":1,"request_id":"r` + strconv.Itoa(i) + `"}`)
 		w.Offer(ev)
@@ -99,7 +91,7 @@ func (failing) Send(context.Context, [][]byte) error { return errors.New("down")
 // failing drops each batch after its retries.
 func TestSlowSinkNeverBlocks(t *testing.T) {
 	s := stuck{release: make(chan struct{})}
-	k := NewSink(s, 10, nil)
+	k := NewSink(s, 10, nil, nil)
 	done := make(chan struct{})
 	go func() {
 		for range 1000 {
@@ -118,10 +110,20 @@ func TestSlowSinkNeverBlocks(t *testing.T) {
 	close(s.release)
 	k.Close()
 
-	f := NewSink(failing{}, 10, nil)
+	clock := clockwork.NewFakeClock()
+	f := NewSink(failing{}, 10, nil, clock)
 	f.Offer([]byte(`{}`))
-	eventually(t, "the failed batch to be dropped", func() bool { return f.Dropped() == 1 })
-	f.Close()
+	for _, wait := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond} {
+		backgroundtest.Parked(t, clock, 1) // a failed try waits before the next
+		if n := f.Dropped(); n != 0 {
+			t.Fatalf("dropped before its fifth try: %d", n)
+		}
+		clock.Advance(wait)
+	}
+	f.Close() // waits for the fifth try
+	if n := f.Dropped(); n != 1 {
+		t.Fatalf("dropped %d batches after five failed tries, want 1", n)
+	}
 }
 
 func TestSyslogSink(t *testing.T) {
@@ -190,7 +192,7 @@ func TestOpenSinks(t *testing.T) {
 	var out syncBuf
 	watched := map[string]bool{}
 	sinks, closeAll, err := OpenSinks([]config.AuditSink{{Type: "stdout", Queue: 10}, {Type: "file", Path: filepath.Join(dir, "audit.jsonl"), Queue: 10}},
-		&out, nil, func(name string, _ func() int64) { watched[name] = true })
+		&out, nil, nil, func(name string, _ func() int64) { watched[name] = true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +217,7 @@ func TestOpenSinks(t *testing.T) {
 		{config.AuditSink{Type: "webhook", URL: "https://x.example", CAFile: filepath.Join(dir, "missing.pem")}, "audit.sinks[1].ca_file"},
 		{config.AuditSink{Type: "file", Path: filepath.Join(dir, "no", "such", "dir", "a.jsonl")}, "audit.sinks[1].path"},
 	} {
-		if _, _, err := OpenSinks([]config.AuditSink{{Type: "stdout", Queue: 1}, tc.cfg}, io.Discard, nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, _, err := OpenSinks([]config.AuditSink{{Type: "stdout", Queue: 1}, tc.cfg}, io.Discard, nil, nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.want)
 		}
 	}

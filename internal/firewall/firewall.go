@@ -63,6 +63,7 @@ import (
 
 	"go4.org/netipx"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
@@ -77,6 +78,9 @@ type Options struct {
 	// Now is the clock, for the load times reported in reload logs;
 	// default time.Now. Bans keep their own clock.
 	Now func() time.Time
+	// Background runs the list files' reloader; nil gives the Firewall a
+	// runner of its own on the system clock.
+	Background *background.Runner
 }
 
 // Firewall holds the compiled network rules of one config and reloads its
@@ -98,8 +102,7 @@ type Firewall struct {
 	denied, notAllowed, banned *pipeline.Denial
 	errNoRoute                 error
 
-	stop      chan struct{}
-	done      chan struct{}
+	bg        *background.Runner // nil when no list file is reloaded
 	closeOnce sync.Once
 }
 
@@ -216,8 +219,8 @@ func New(fw config.Firewall, routes []config.Route, opt Options) (*Firewall, err
 	}
 	f.rules.Store(r)
 	if len(f.paths) > 0 && fw.ReloadInterval > 0 {
-		f.stop, f.done = make(chan struct{}), make(chan struct{})
-		go f.reloader(fw.ReloadInterval.Std())
+		f.bg = background.Or(opt.Background, f.log).Child()
+		f.bg.Every("firewall list files reload", fw.ReloadInterval.Std(), func(context.Context) { f.reload() })
 	}
 	return f, nil
 }
@@ -319,21 +322,6 @@ func (f *Firewall) lists(l *listSpec) [][]netip.Prefix {
 	return out
 }
 
-// reloader checks the list files every interval until Close.
-func (f *Firewall) reloader(interval time.Duration) {
-	defer close(f.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-			f.reload()
-		}
-	}
-}
-
 // reload rereads the files that changed and swaps in rules recompiled for
 // the scopes that use them.
 func (f *Firewall) reload() {
@@ -423,9 +411,8 @@ func (f *Firewall) recovered(lf *listFile) {
 // they have; Bans are not closed.
 func (f *Firewall) Close() error {
 	f.closeOnce.Do(func() {
-		if f.stop != nil {
-			close(f.stop)
-			<-f.done
+		if f.bg != nil {
+			f.bg.Close()
 		}
 	})
 	return nil

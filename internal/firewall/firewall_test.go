@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
@@ -38,16 +39,11 @@ func (l *logBuffer) String() string {
 
 func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond until it holds: for what no clock drives (Redis
+// change notices, the ban snapshot's rebuild).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	backgroundtest.Eventually(t, what, 10*time.Second, cond)
 }
 
 // verdict runs a stage on an exchange from addr (on route, if >= 0) and
@@ -279,9 +275,11 @@ func TestReload(t *testing.T) {
 	writeFile(t, deny, "198.51.100.0/24\n")
 	writeFile(t, allow, "10.0.0.0/8\n")
 	var logs logBuffer
+	bg, clock := backgroundtest.Runner(t)
+	reload := func() { backgroundtest.Tick(t, clock, 10*time.Millisecond, 1) }
 	f, err := New(config.Firewall{DenyFiles: []string{deny}, ReloadInterval: config.Duration(10 * time.Millisecond)},
 		[]config.Route{{Firewall: &config.RouteFirewall{AllowFiles: []string{allow}, DenyFiles: []string{deny}}}},
-		Options{Logger: logs.logger()})
+		Options{Logger: logs.logger(), Background: bg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,14 +291,18 @@ func TestReload(t *testing.T) {
 
 	// A changed file is picked up, by every scope that uses it.
 	writeFile(t, deny, "# moved\n203.0.113.0/24\n2001:db8:bad::/48\n")
-	eventually(t, "the new deny list", func() bool {
-		return verdict(t, g, "198.51.100.1", -1) == "" && verdict(t, g, "203.0.113.1", -1) == ReasonDenied
-	})
+	reload()
+	if !(verdict(t, g, "198.51.100.1", -1) == "" && verdict(t, g, "203.0.113.1", -1) == ReasonDenied) {
+		t.Fatalf("the new deny list: not after a reload:\n%s", logs.String())
+	}
 	if verdict(t, g, "2001:db8:bad::1", -1) != ReasonDenied || verdict(t, r, "203.0.113.1", 0) != ReasonDenied {
 		t.Error("the new list is not applied everywhere")
 	}
 	writeFile(t, allow, "10.0.0.0/8\n172.16.0.0/12\n")
-	eventually(t, "the new allow list", func() bool { return verdict(t, r, "172.16.0.1", 0) == "" })
+	reload()
+	if verdict(t, r, "172.16.0.1", 0) != "" {
+		t.Fatalf("the new allow list: not after a reload:\n%s", logs.String())
+	}
 	if !strings.Contains(logs.String(), "list file reloaded") {
 		t.Error("reload not logged")
 	}
@@ -308,7 +310,10 @@ func TestReload(t *testing.T) {
 	// A bad file keeps its last good contents, and is reported once with
 	// its path and line, never with an address.
 	writeFile(t, deny, "192.0.2.0/24\n192.0.2.300\n")
-	eventually(t, "the warning", func() bool { return strings.Contains(logs.String(), "not reloaded") })
+	reload()
+	if !strings.Contains(logs.String(), "not reloaded") {
+		t.Fatalf("the warning: not after a reload:\n%s", logs.String())
+	}
 	out := logs.String()
 	if !strings.Contains(out, deny+":2:") || strings.Contains(out, "192.0.2") || strings.Contains(out, "203.0.113") {
 		t.Errorf("warning: %s", out)
@@ -320,14 +325,20 @@ func TestReload(t *testing.T) {
 	if err := os.Remove(deny); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the missing-file warning", func() bool { return strings.Count(logs.String(), "not reloaded") == 2 })
+	reload()
+	if strings.Count(logs.String(), "not reloaded") != 2 {
+		t.Fatalf("the missing-file warning: not after a reload:\n%s", logs.String())
+	}
 	if verdict(t, g, "203.0.113.1", -1) != ReasonDenied {
 		t.Error("a missing file dropped the rules")
 	}
 
 	// Fixed: the new contents apply.
 	writeFile(t, deny, "192.0.2.0/24\n")
-	eventually(t, "the fixed list", func() bool { return verdict(t, g, "192.0.2.1", -1) == ReasonDenied })
+	reload()
+	if verdict(t, g, "192.0.2.1", -1) != ReasonDenied {
+		t.Fatalf("the fixed list: not after a reload:\n%s", logs.String())
+	}
 	if verdict(t, g, "203.0.113.1", -1) != "" {
 		t.Error("old entries kept")
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/config"
 )
 
@@ -30,6 +31,13 @@ type RedisOption func(*redisOptions)
 type redisOptions struct {
 	prefix  string
 	timeout time.Duration
+	bg      *background.Runner
+}
+
+// WithBackground runs the list's rereads on bg instead of a runner of its
+// own on the system clock.
+func WithBackground(bg *background.Runner) RedisOption {
+	return func(o *redisOptions) { o.bg = bg }
 }
 
 // WithKeyPrefix replaces DefaultKeyPrefix, to keep several clusters (or
@@ -135,7 +143,7 @@ type redisBans struct {
 	cancel context.CancelFunc
 	notify chan struct{}
 	ps     *redis.PubSub
-	wg     sync.WaitGroup
+	bg     *background.Runner
 
 	badMu   sync.Mutex
 	lastBad int
@@ -191,15 +199,16 @@ func NewRedisBans(ctx context.Context, cfg config.Bans, rdb redis.UniversalClien
 	_ = r.ps.Subscribe(subCtx, r.channel) // an error is retried on reconnect
 	cancel()
 	msgs := r.ps.ChannelWithSubscriptions()
-	r.wg.Add(2)
-	go r.listen(msgs)
-	go r.loop(b, err != nil)
+	r.bg = background.Or(o.bg, b.log).Child()
+	// listen ends when close closes the subscription.
+	r.bg.Go("bans change notices", func(context.Context) { r.listen(msgs) })
+	down := err != nil
+	r.bg.EveryOrWake("bans reread", r.every, r.notify, func(context.Context) { down = r.reread(b, down) })
 	return b, nil
 }
 
 // listen turns change notices and (re)subscriptions into rereads.
 func (r *redisBans) listen(msgs <-chan any) {
-	defer r.wg.Done()
 	for m := range msgs {
 		switch m.(type) {
 		case *redis.Message, *redis.Subscription:
@@ -216,37 +225,25 @@ func (r *redisBans) trigger() {
 	}
 }
 
-// loop rereads the list on notice and every interval, and reports each
-// outage once.
-func (r *redisBans) loop(b *Bans, down bool) {
-	defer r.wg.Done()
-	t := time.NewTicker(r.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-t.C:
-		case <-r.notify:
-		}
-		err := b.sync(r.ctx)
-		switch {
-		case r.ctx.Err() != nil:
-			return
-		case err != nil && !down:
-			down = true
-			r.log.Warn("bans: redis unavailable; serving the last known ban list and retrying", "error", err)
-		case err == nil && down:
-			down = false
-			r.log.Info("bans: redis available again; ban list reread")
-		}
+// reread rereads the list and reports each outage once: down says
+// whether the last reread failed, and the result whether this one did.
+func (r *redisBans) reread(b *Bans, down bool) bool {
+	err := b.sync(r.ctx)
+	switch {
+	case r.ctx.Err() != nil:
+		return down
+	case err != nil && !down:
+		r.log.Warn("bans: redis unavailable; serving the last known ban list and retrying", "error", err)
+	case err == nil && down:
+		r.log.Info("bans: redis available again; ban list reread")
 	}
+	return err != nil
 }
 
 func (r *redisBans) close() {
 	r.cancel()
 	_ = r.ps.Close()
-	r.wg.Wait()
+	r.bg.Close()
 }
 
 // sync rereads the shared list, deletes expired bans from Redis, and

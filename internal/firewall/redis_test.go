@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/redisconn"
 	"github.com/rampart-gw/rampart/internal/redistest"
@@ -56,12 +57,13 @@ func keyPrefix(t *testing.T, rdb *redis.Client) string {
 	return p
 }
 
-func newRedisBans(t *testing.T, rdb redis.UniversalClient, cfg config.Bans, prefix string, now func() time.Time, logs *logBuffer) *Bans {
+func newRedisBans(t *testing.T, rdb redis.UniversalClient, cfg config.Bans, prefix string, now func() time.Time, logs *logBuffer, opts ...RedisOption) *Bans {
 	t.Helper()
 	if logs == nil {
 		logs = &logBuffer{}
 	}
-	b, err := NewRedisBans(context.Background(), cfg, rdb, logs.logger(), now, WithKeyPrefix(prefix), WithTimeout(time.Second))
+	opts = append([]RedisOption{WithKeyPrefix(prefix), WithTimeout(time.Second)}, opts...)
+	b, err := NewRedisBans(context.Background(), cfg, rdb, logs.logger(), now, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,16 +229,10 @@ func newProxy(t *testing.T, target string) *proxy {
 func (p *proxy) start(addr string) {
 	var ln net.Listener
 	var err error
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if ln, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // the port may linger a moment
-	}
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	backgroundtest.Eventually(p.t, "listening on "+addr+" again (the port may linger a moment)", 5*time.Second, func() bool {
+		ln, err = net.Listen("tcp", addr)
+		return err == nil
+	})
 	p.mu.Lock()
 	p.ln, p.addr = ln, ln.Addr().String()
 	p.mu.Unlock()
@@ -294,7 +290,9 @@ func TestRedisBansOutage(t *testing.T) {
 	viaProxy := newRedisClient(t, &popt)
 	var logs logBuffer
 	cfg := config.Bans{SyncInterval: config.Duration(20 * time.Millisecond)}
-	b := newRedisBans(t, viaProxy, cfg, prefix, nil, &logs)
+	bg, clock := backgroundtest.Runner(t)
+	reread := func() { backgroundtest.Tick(t, clock, 20*time.Millisecond, 1) }
+	b := newRedisBans(t, viaProxy, cfg, prefix, nil, &logs, WithBackground(bg))
 	other := newRedisBans(t, direct, cfg, prefix, nil, nil)
 	ctx := context.Background()
 	if _, err := b.Add(ctx, pfx("203.0.113.0/24"), time.Hour, ""); err != nil {
@@ -302,7 +300,10 @@ func TestRedisBansOutage(t *testing.T) {
 	}
 
 	px.stop()
-	eventually(t, "the outage warning", func() bool { return strings.Contains(logs.String(), "redis unavailable") })
+	reread()
+	if !strings.Contains(logs.String(), "redis unavailable") {
+		t.Fatalf("no outage warning after a failed reread:\n%s", logs.String())
+	}
 	if !b.Banned(addr("203.0.113.5")) {
 		t.Error("the last known list was dropped")
 	}
@@ -327,14 +328,23 @@ func TestRedisBansOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Let many rereads fail: still one warning.
-	time.Sleep(300 * time.Millisecond)
+	for range 10 {
+		reread()
+	}
 	if n := strings.Count(logs.String(), "redis unavailable"); n != 1 {
 		t.Errorf("%d outage warnings, want 1:\n%s", n, logs.String())
 	}
 
 	px.start(px.addr)
-	eventually(t, "recovery", func() bool { return strings.Contains(logs.String(), "available again") })
-	eventually(t, "the ban made during the outage", func() bool { return b.Banned(addr("198.51.100.1")) })
+	// go-redis redials a pool that failed many dials once a second: each
+	// poll is one more reread until one gets through.
+	eventually(t, "recovery", func() bool {
+		reread()
+		return strings.Contains(logs.String(), "available again")
+	})
+	if !b.Banned(addr("198.51.100.1")) {
+		t.Error("the ban made during the outage was not read on recovery")
+	}
 	if _, err := b.Add(ctx, pfx("192.0.2.1/32"), time.Hour, ""); err != nil {
 		t.Errorf("add after recovery: %v", err)
 	}
@@ -353,7 +363,9 @@ func TestRedisBansUnreachable(t *testing.T) {
 		ReadTimeout: 200 * time.Millisecond, ContextTimeoutEnabled: true})
 	var logs logBuffer
 	start := time.Now()
-	b, err := NewRedisBans(context.Background(), config.Bans{SyncInterval: config.Duration(10 * time.Millisecond)}, rdb, logs.logger(), nil, WithKeyPrefix("rampart-test-unreachable:"))
+	bg, clock := backgroundtest.Runner(t)
+	b, err := NewRedisBans(context.Background(), config.Bans{SyncInterval: config.Duration(10 * time.Millisecond)}, rdb, logs.logger(), nil,
+		WithKeyPrefix("rampart-test-unreachable:"), WithBackground(bg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +380,9 @@ func TestRedisBansUnreachable(t *testing.T) {
 	if _, err := b.List(context.Background()); err == nil {
 		t.Error("list succeeded")
 	}
-	time.Sleep(100 * time.Millisecond) // ten failed rereads
+	for range 3 { // failed rereads
+		backgroundtest.Tick(t, clock, 10*time.Millisecond, 1)
+	}
 	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
 		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/authn/jwtauth"
 	"github.com/rampart-gw/rampart/internal/authn/mtlsauth"
 	"github.com/rampart-gw/rampart/internal/authz"
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/engine"
@@ -86,6 +87,10 @@ type Deps struct {
 	// reverse proxy (middleware mode: the application's handler); no
 	// upstream connection is made.
 	Terminal http.Handler
+	// Background runs the stages' loops (list file reloads, API key
+	// last-used writes); nil gives each its own runner on the system
+	// clock.
+	Background *background.Runner
 }
 
 // Instance is one built pipeline with its upstream connections.
@@ -148,7 +153,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 			}
 		}
 	}()
-	fw, err := firewall.New(cfg.Firewall, routes, firewall.Options{Logger: d.Logger, Bans: d.Bans})
+	fw, err := firewall.New(cfg.Firewall, routes, firewall.Options{Logger: d.Logger, Bans: d.Bans, Background: d.Background})
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +311,7 @@ func buildAuthenticators(cfg *config.Config, d Deps) (_ map[string]authn.Authent
 		authenticators[j.Name] = a
 	}
 	for _, k := range cfg.Authn.APIKey {
-		a, err := apikeyauth.New(k, d.Store, apikeyauth.Options{Logger: d.Logger})
+		a, err := apikeyauth.New(k, d.Store, apikeyauth.Options{Logger: d.Logger, Background: d.Background})
 		if err != nil {
 			return nil, closers, err
 		}

@@ -58,7 +58,7 @@ func TestTokenServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = keys.Close() })
-	rev, err := tokens.NewRevocations(ctx, st, time.Hour, nil, nil)
+	rev, err := tokens.NewRevocations(ctx, st, tokens.RevocationOptions{Every: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestTokenServer(t *testing.T) {
 		t.Fatalf("a revoked token: %d %s", code, body)
 	}
 	// Another gateway on the same store learns it on its next reread.
-	rev2, err := tokens.NewRevocations(ctx, st, time.Hour, nil, nil)
+	rev2, err := tokens.NewRevocations(ctx, st, tokens.RevocationOptions{Every: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -66,6 +67,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives background failures.
 	Logger *slog.Logger
+	// Background runs the shred and KEK poll, and its clock paces
+	// Rewrap's passes; nil gives the Keyring a runner of its own on the
+	// system clock.
+	Background *background.Runner
 }
 
 // Keyring encrypts and decrypts with per-subject data keys. It is safe for
@@ -80,9 +85,7 @@ type Keyring struct {
 	create  sync.Mutex                           // one key creation at a time in this process
 	kekMu   sync.Mutex
 
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	bg *background.Runner
 }
 
 type kekHolder struct{ k KEK }
@@ -138,7 +141,7 @@ func New(ctx context.Context, st *store.Store, opt Options) (*Keyring, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	k := &Keyring{st: st, opt: opt, stop: make(chan struct{}), done: make(chan struct{})}
+	k := &Keyring{st: st, opt: opt}
 	var err error
 	if k.keys, err = lru.New[[keyIDLen]byte, *dataKey](opt.CacheSize); err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
@@ -149,14 +152,14 @@ func New(ctx context.Context, st *store.Store, opt Options) (*Keyring, error) {
 	if _, err := k.reloadKEK(); err != nil {
 		return nil, err
 	}
-	go k.watch(context.WithoutCancel(ctx)) // outlives New's caller; Close stops it
+	k.bg = background.Or(k.opt.Background, k.opt.Logger).Child()
+	k.bg.Every("keyring shred and KEK poll", k.opt.ShredPoll, k.poll) // outlives New's caller; Close stops it
 	return k, nil
 }
 
 // Close stops the shred watcher.
 func (k *Keyring) Close() error {
-	k.once.Do(func() { close(k.stop) })
-	<-k.done
+	k.bg.Close()
 	return nil
 }
 
@@ -577,7 +580,7 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done int64)) (Rewrap
 		select {
 		case <-ctx.Done():
 			return res, fmt.Errorf("rewrap interrupted after %d keys: %w", res.Rewrapped, ctx.Err())
-		case <-time.After(k.opt.ShredPoll):
+		case <-k.bg.Clock().After(k.opt.ShredPoll):
 		}
 	}
 }
@@ -709,25 +712,15 @@ func (k *Keyring) List(ctx context.Context, subject, after string, limit int) ([
 	return out, next, nil
 }
 
-// watch drops keys of subjects that other gateways shred, and rereads the
+// poll drops keys of subjects that other gateways shred, and rereads the
 // KEK.
-func (k *Keyring) watch(base context.Context) {
-	defer close(k.done)
-	t := time.NewTicker(k.opt.ShredPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-k.stop:
-			return
-		case <-t.C:
-			k.pollShreds(base)
-			// A KEK version added since (rampart keys kek-add on this file,
-			// or in the environment of a restarted peer) wraps new keys
-			// from now on, here too.
-			if _, err := k.reloadKEK(); err != nil {
-				k.opt.Logger.Warn("keyring: rereading the key-encryption key failed; the loaded one stays in use", "error", err)
-			}
-		}
+func (k *Keyring) poll(ctx context.Context) {
+	k.pollShreds(ctx)
+	// A KEK version added since (rampart keys kek-add on this file, or in
+	// the environment of a restarted peer) wraps new keys from now on,
+	// here too.
+	if _, err := k.reloadKEK(); err != nil {
+		k.opt.Logger.Warn("keyring: rereading the key-encryption key failed; the loaded one stays in use", "error", err)
 	}
 }
 

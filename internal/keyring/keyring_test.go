@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/store/storetest"
@@ -311,7 +312,10 @@ func TestShred(t *testing.T) {
 			ctx := context.Background()
 			st := open(t)
 			opt := Options{LoadKEK: fileKEK(t, filepath.Join(t.TempDir(), "kek")), ShredPoll: 20 * time.Millisecond}
-			a, b := newRing(t, st, opt), newRing(t, st, opt)
+			bg, clock := backgroundtest.Runner(t)
+			optB := opt
+			optB.Background = bg
+			a, b := newRing(t, st, opt), newRing(t, st, optB)
 			bob, _ := a.Encrypt(ctx, "bob", "$.ssn", []byte("123-45-6789"))
 			carol, _ := a.Encrypt(ctx, "carol", "$.ssn", []byte("secret"))
 			if _, _, err := b.Decrypt(ctx, "bob", "$.ssn", bob); err != nil { // b caches bob's key
@@ -324,16 +328,9 @@ func TestShred(t *testing.T) {
 			if _, _, err := a.Decrypt(ctx, "bob", "$.ssn", bob); !errors.Is(err, ErrKeyGone) {
 				t.Fatalf("after shred, here: %v", err)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				_, _, err := b.Decrypt(ctx, "bob", "$.ssn", bob)
-				if errors.Is(err, ErrKeyGone) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the other gateway still decrypts after 10s: %v", err)
-				}
-				time.Sleep(10 * time.Millisecond)
+			backgroundtest.Tick(t, clock, 20*time.Millisecond, 1) // b polls for shreds
+			if _, _, err := b.Decrypt(ctx, "bob", "$.ssn", bob); !errors.Is(err, ErrKeyGone) {
+				t.Fatalf("the other gateway still decrypts after its poll: %v", err)
 			}
 			if pt, _, err := b.Decrypt(ctx, "carol", "$.ssn", carol); err != nil || string(pt) != "secret" {
 				t.Fatalf("carol after bob's shred: %q %v", pt, err)
@@ -526,7 +523,10 @@ func TestKEKRotationSeenByOtherGateways(t *testing.T) {
 	st := storetest.Backends(t)["sqlite"](t)
 	kekPath := filepath.Join(t.TempDir(), "kek")
 	opt := Options{LoadKEK: fileKEK(t, kekPath), ShredPoll: 20 * time.Millisecond}
-	a, b := newRing(t, st, opt), newRing(t, st, opt)
+	bg, clock := backgroundtest.Runner(t)
+	optB := opt
+	optB.Background = bg
+	a, b := newRing(t, st, opt), newRing(t, st, optB)
 	if _, err := a.Encrypt(ctx, "alice", "$.f", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -537,12 +537,12 @@ func TestKEKRotationSeenByOtherGateways(t *testing.T) {
 	if err != nil || res.Rewrapped != 1 || res.Remaining != 0 || res.KEKVersion != 2 {
 		t.Fatalf("rewrap = %+v, %v", res, err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.KEK().Current() != 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the other gateway never reread the KEK")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if b.KEK().Current() != 1 {
+		t.Fatal("the other gateway took the new KEK version before its poll")
+	}
+	backgroundtest.Tick(t, clock, 20*time.Millisecond, 1) // b rereads the KEK
+	if v := b.KEK().Current(); v != 2 {
+		t.Fatalf("the other gateway's KEK version after its poll: %d", v)
 	}
 	if _, err := b.Encrypt(ctx, "carol", "$.f", []byte("y")); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/apikey"
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/faultnet"
 	"github.com/rampart-gw/rampart/internal/firewall"
@@ -192,16 +193,15 @@ func expect(t *testing.T, what string, ss []sample, status int, reason string, b
 func waitFor(t *testing.T, within time.Duration, what string, f func() sample, ok func(sample) bool) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for {
-		s := f()
-		if ok(s) {
-			return time.Since(start)
+	var last sample
+	backgroundtest.Eventually(t, what, within, func() bool {
+		last = f() // a poll of a real server, not a wait for a race
+		if !ok(last) && time.Since(start) > within {
+			t.Logf("%s: still %d %q (%v)", what, last.status, last.reason, last.err)
 		}
-		if time.Since(start) > within {
-			t.Fatalf("%s: still %d %q (%v) after %v", what, s.status, s.reason, s.err, within)
-		}
-		time.Sleep(10 * time.Millisecond) // a poll of a real server, not a wait for a race
-	}
+		return ok(last)
+	})
+	return time.Since(start)
 }
 
 const (

@@ -24,7 +24,7 @@ func TestLostKEKFile(t *testing.T) {
 	defer st.Close()
 	cfg := &config.Config{DataDir: dir}
 	config.SetDefaults(cfg)
-	ring, err := OpenKeyring(context.Background(), cfg, st, nil)
+	ring, err := OpenKeyring(context.Background(), cfg, st, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestLostKEKFile(t *testing.T) {
 	if err := os.Remove(cfg.Protect.Keys.KEKFile); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenKeyring(context.Background(), cfg, st, nil); err == nil || !strings.Contains(err.Error(), "restore the file") {
+	if _, err := OpenKeyring(context.Background(), cfg, st, nil, nil); err == nil || !strings.Contains(err.Error(), "restore the file") {
 		t.Fatalf("opened with the KEK file gone: %v", err)
 	}
 	if _, err := os.Stat(cfg.Protect.Keys.KEKFile); err == nil {

@@ -37,6 +37,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/anomaly"
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/dlp"
@@ -95,6 +96,9 @@ type Options struct {
 	Stdout io.Writer
 	// Version is reported in metrics.
 	Version string
+	// Clock paces every background loop of the process; default the
+	// system clock.
+	Clock background.Clock
 }
 
 // Resources are what one process opens for a config and closes when it
@@ -141,7 +145,11 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
-	res := &Resources{Deps: gateway.Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs()}}
+	// Every background loop runs on bg, closed last: a loop its owner
+	// did not stop stops here, before the process ends.
+	bg := background.NewRunner(o.Clock, log)
+	res := &Resources{Deps: gateway.Deps{Logger: log, Metrics: metrics.New(o.Version), IDs: client.NewIDs(), Background: bg},
+		closers: []func(){bg.Close}}
 	defer func() {
 		if err != nil {
 			res.Close() // what was opened before the failure
@@ -155,7 +163,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 	res.closers = append(res.closers, func() { _ = st.Close() })
 	d.Store = st
 	if !cfg.AccessLog.Disabled {
-		w, closeLog, err := openAccessLog(cfg.AccessLog.Output, o.Stdout)
+		w, closeLog, err := openAccessLog(bg, cfg.AccessLog.Output, o.Stdout)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +177,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 	}
 	var auditObs *audit.Observer
 	if cfg.Audit.Enabled {
-		obs, closeAudit, err := openAudit(cfg, st, o.Stdout, log, d.Metrics)
+		obs, closeAudit, err := openAudit(cfg, st, o.Stdout, log, d.Metrics, bg.Clock())
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +222,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 		d.Signing = m
 	}
 	if cfg.UsesKeyring() {
-		ring, err := OpenKeyring(ctx, cfg, st, log)
+		ring, err := OpenKeyring(ctx, cfg, st, log, bg)
 		if err != nil {
 			return nil, err
 		}
@@ -227,13 +235,13 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 // openAudit opens the audit log with its sinks and witnesses. Its closer
 // closes the log (a last checkpoint), then the sinks, so that every event
 // the log took is offered to them.
-func openAudit(cfg *config.Config, st *store.Store, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*audit.Observer, func(), error) {
+func openAudit(cfg *config.Config, st *store.Store, stdout io.Writer, log *slog.Logger, m *metrics.Metrics, clock background.Clock) (*audit.Observer, func(), error) {
 	a := cfg.Audit
 	var watch func(string, func() int64)
 	if m != nil {
 		watch = m.WatchAuditSinkDrops
 	}
-	sinks, closeSinks, err := audit.OpenSinks(a.Sinks, stdout, log, watch)
+	sinks, closeSinks, err := audit.OpenSinks(a.Sinks, stdout, log, clock, watch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -247,7 +255,7 @@ func openAudit(cfg *config.Config, st *store.Store, stdout io.Writer, log *slog.
 		pubs = append(pubs, w)
 	}
 	alog, err := audit.Open(audit.Options{Dir: a.Dir, Origin: AuditOrigin(cfg), Sync: a.Sync,
-		CheckpointEvery: a.CheckpointInterval.Std(), Logger: log, MaxSegmentBytes: int64(a.MaxSegmentBytes),
+		CheckpointEvery: a.CheckpointInterval.Std(), Clock: clock, Logger: log, MaxSegmentBytes: int64(a.MaxSegmentBytes),
 		MaxSegmentAge: a.MaxSegmentAge.Std(), Retention: a.Retention.Std(), Remote: st, Publishers: pubs})
 	if err != nil {
 		closeSinks()
@@ -302,7 +310,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	defer func() { gw.Current().Close() }()
 
 	var running Running
-	listeners, managers, stopACME, err := publicListeners(ctx, cfg, gw, log, &running)
+	listeners, managers, stopACME, err := publicListeners(ctx, cfg, gw, res.Deps.Background, log, &running)
 	defer stopACME()
 	if err != nil {
 		return err
@@ -373,7 +381,7 @@ func adminListener(ctx context.Context, cfg *config.Config, deps *gateway.Deps, 
 		return server.Listener{}, fmt.Errorf("admin: %w", err)
 	}
 	if fs != nil {
-		go fs.Watch(ctx)
+		fs.Watch(deps.Background)
 	} else {
 		running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
 	}
@@ -423,7 +431,7 @@ func reloadLoop(ctx context.Context, o ServeOptions, gw *gateway.Gateway, group 
 // the sockets are bound), and HTTP listeners that only redirect to the
 // first HTTPS port. stop stops the ACME managers; it is safe to call on
 // error.
-func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, log *slog.Logger, running *Running) (listeners []server.Listener, managers []*acme.Manager, stop func(), err error) {
+func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, bg *background.Runner, log *slog.Logger, running *Running) (listeners []server.Listener, managers []*acme.Manager, stop func(), err error) {
 	var started []*acme.Manager // not the named result: an error return clears that
 	stop = func() {
 		for _, m := range started {
@@ -452,7 +460,7 @@ func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, lo
 				return nil, nil, stop, fmt.Errorf("listeners %s: %w", l.Name, err)
 			}
 			if fs != nil {
-				go fs.Watch(ctx)
+				fs.Watch(bg)
 			} else {
 				running.CACert = filepath.Join(cfg.DataDir, tlsconf.CACertFile)
 			}
@@ -485,7 +493,7 @@ func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d
 	if err != nil {
 		return nil, fmt.Errorf("token_server: %w", err)
 	}
-	rev, err := tokens.NewRevocations(ctx, st, 10*time.Second, nil, d.Logger)
+	rev, err := tokens.NewRevocations(ctx, st, tokens.RevocationOptions{Logger: d.Logger, Background: d.Background})
 	if err != nil {
 		_ = keys.Close()
 		return nil, fmt.Errorf("token_server: %w", err)
@@ -553,7 +561,7 @@ func openShared(ctx context.Context, cfg *config.Config, d *gateway.Deps) (func(
 			d.Counters = r
 		}
 		if cfg.Firewall.Bans.Backend == "redis" {
-			b, err := firewall.NewRedisBans(ctx, cfg.Firewall.Bans, rdb, d.Logger, nil)
+			b, err := firewall.NewRedisBans(ctx, cfg.Firewall.Bans, rdb, d.Logger, nil, firewall.WithBackground(d.Background))
 			if err != nil {
 				closeAll()
 				return nil, err
@@ -577,7 +585,7 @@ func openShared(ctx context.Context, cfg *config.Config, d *gateway.Deps) (func(
 }
 
 // openAccessLog opens the access log's output behind a BatchWriter.
-func openAccessLog(output string, stdout io.Writer) (*accesslog.BatchWriter, func(), error) {
+func openAccessLog(bg *background.Runner, output string, stdout io.Writer) (*accesslog.BatchWriter, func(), error) {
 	var w io.Writer
 	closeFile := func() {}
 	switch output {
@@ -592,7 +600,7 @@ func openAccessLog(output string, stdout io.Writer) (*accesslog.BatchWriter, fun
 		}
 		w, closeFile = f, func() { _ = f.Close() }
 	}
-	bw := accesslog.NewBatchWriter(w, 200*time.Millisecond, 0)
+	bw := accesslog.NewBatchWriter(bg, w, 200*time.Millisecond, 0)
 	return bw, func() { _ = bw.Close(); closeFile() }, nil
 }
 
@@ -604,7 +612,7 @@ func OpenOfflineKeys(ctx context.Context, cfg *config.Config, progress io.Writer
 	if err != nil {
 		return nil, nil, err
 	}
-	ring, err := OpenKeyring(ctx, cfg, st, nil)
+	ring, err := OpenKeyring(ctx, cfg, st, nil, nil)
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, err
@@ -633,7 +641,7 @@ func OpenOfflineKeys(ctx context.Context, cfg *config.Config, progress io.Writer
 
 // OpenKeyring opens the data keys of cfg's protect.keys on st: the KEK
 // from its file (made on first use) or environment variable.
-func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*keyring.Keyring, error) {
+func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, bg *background.Runner) (*keyring.Keyring, error) {
 	k := cfg.Protect.Keys
 	load := func() (keyring.KEK, error) { return keyring.KEKFromEnv(k.KEKEnv) }
 	if k.KEKEnv == "" {
@@ -659,7 +667,7 @@ func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *
 		rotate = k.RotateEvery.Std()
 	}
 	ring, err := keyring.New(ctx, st, keyring.Options{LoadKEK: load, RotateEvery: rotate, MaxMessages: k.MaxMessagesPerKey,
-		CacheSize: k.CacheSize, CacheTTL: k.CacheTTL.Std(), Logger: log})
+		CacheSize: k.CacheSize, CacheTTL: k.CacheTTL.Std(), Logger: log, Background: bg})
 	if err != nil {
 		return nil, fmt.Errorf("protect.keys: %w", err)
 	}

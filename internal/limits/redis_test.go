@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -141,19 +142,13 @@ routes:
 		held = append(held, x)
 	}
 	pipeline.New(nil, nil, nil).Finish(held[0])
-	deadline := time.Now().Add(5 * time.Second)
-	for { // the release is sent in the background
+	// The release is sent to Redis in the background.
+	backgroundtest.Eventually(t, "the released slot free on the other gateway", 5*time.Second, func() bool {
 		x := &pipeline.Exchange{}
 		x.Reset()
 		x.Route, x.Identity, x.RequestID = &pipeline.Route{Name: "r0"}, alice(), "again"
-		if err := ls[1].Stage().Request(context.Background(), x); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the released slot never became free")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return ls[1].Stage().Request(context.Background(), x) == nil
+	})
 }
 
 // blackhole is a TCP proxy to Redis that can stop answering: connections
@@ -264,13 +259,9 @@ routes:
 		t.Errorf("back-end failures counted %v", outcomes)
 	}
 	bh.dead.Store(false) // Redis is back: new connections work again
-	deadline := time.Now().Add(5 * time.Second)
-	for run(cfgLimiter, 0, alice(), "192.0.2.1").status != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("never recovered after Redis came back")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	backgroundtest.Eventually(t, "recovery after Redis came back", 5*time.Second, func() bool {
+		return run(cfgLimiter, 0, alice(), "192.0.2.1").status == 200
+	})
 
 	// Redis stopped: nothing listens on the port.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/trust"
 )
@@ -219,23 +220,16 @@ func (fs *FileSource) Reload() (bool, error) {
 	return true, nil
 }
 
-// Watch reloads the files every interval until ctx is done.
-func (fs *FileSource) Watch(ctx context.Context) {
-	t := time.NewTicker(fs.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			changed, err := fs.Reload()
-			switch {
-			case err != nil:
-				fs.log.Error("certificate reload failed; serving the previous one", "cert_file", fs.certFile, "error", err)
-			case changed:
-				fs.log.Info("certificate reloaded", "cert_file", fs.certFile,
-					"not_after", fs.cur.Load().cert.Leaf.NotAfter)
-			}
+// Watch reloads the files every interval on r until r is closed.
+func (fs *FileSource) Watch(r *background.Runner) {
+	r.Every("certificate reload "+fs.certFile, fs.interval, func(context.Context) {
+		changed, err := fs.Reload()
+		switch {
+		case err != nil:
+			fs.log.Error("certificate reload failed; serving the previous one", "cert_file", fs.certFile, "error", err)
+		case changed:
+			fs.log.Info("certificate reloaded", "cert_file", fs.certFile,
+				"not_after", fs.cur.Load().cert.Leaf.NotAfter)
 		}
-	}
+	})
 }

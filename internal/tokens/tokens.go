@@ -33,6 +33,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/rampart-gw/rampart/internal/apikey"
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/signing"
@@ -319,43 +320,52 @@ type Revocations struct {
 	// reload that read the store just before one was written keeps it.
 	recent map[string]time.Time
 
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	bg *background.Runner
 }
 
-// NewRevocations loads the revoked ids and rereads them every interval
-// (keep it under a minute: this gateway's own revocations are carried
-// across rereads for a minute).
-func NewRevocations(ctx context.Context, st *store.Store, interval time.Duration, now func() time.Time, log *slog.Logger) (*Revocations, error) {
-	if now == nil {
-		now = time.Now
+// RevocationOptions configure NewRevocations.
+type RevocationOptions struct {
+	// Every is how often the store is reread. Keep it under a minute:
+	// this gateway's own revocations are carried across rereads for a
+	// minute. Default 10s.
+	Every time.Duration
+	// Now is the clock expiry is judged by; default time.Now.
+	Now func() time.Time
+	// Logger receives reread failures; nil discards them.
+	Logger *slog.Logger
+	// Background runs the rereads; nil gives the Revocations a runner of
+	// its own on the system clock.
+	Background *background.Runner
+}
+
+// NewRevocations loads the revoked ids and rereads them every o.Every.
+func NewRevocations(ctx context.Context, st *store.Store, o RevocationOptions) (*Revocations, error) {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	r := &Revocations{st: st, now: now, set: map[string]bool{}, recent: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if o.Every <= 0 {
+		o.Every = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Revocations{st: st, now: o.Now, set: map[string]bool{}, recent: map[string]time.Time{}}
 	if err := r.reload(ctx); err != nil {
 		return nil, err
 	}
-	go func() {
-		defer close(r.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-r.stop:
-				return
-			case <-t.C:
-				// The store bounds the reread by store.timeout.
-				if err := r.reload(context.WithoutCancel(ctx)); err != nil && log != nil {
-					if errors.Is(err, store.ErrUnavailable) {
-						// The store logs the outage once.
-						log.Debug("token revocations: reread failed; the last list stays in force", "error", err)
-					} else {
-						log.Warn("token revocations: reread failed; the last list stays in force", "error", err)
-					}
-				}
+	log := o.Logger
+	r.bg = background.Or(o.Background, log).Child()
+	r.bg.Every("token revocations reread", o.Every, func(ctx context.Context) {
+		// The store bounds the reread by store.timeout.
+		if err := r.reload(ctx); err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				// The store logs the outage once.
+				log.Debug("token revocations: reread failed; the last list stays in force", "error", err)
+			} else {
+				log.Warn("token revocations: reread failed; the last list stays in force", "error", err)
 			}
 		}
-	}()
+	})
 	return r, nil
 }
 
@@ -402,7 +412,6 @@ func (r *Revocations) Has(jti string) bool {
 
 // Close stops the rereading.
 func (r *Revocations) Close() error {
-	r.once.Do(func() { close(r.stop) })
-	<-r.done
+	r.bg.Close()
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/signing"
@@ -33,12 +34,13 @@ func TestRevocations(t *testing.T) {
 	}
 	defer st.Close()
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
-	a, err := NewRevocations(ctx, st, time.Hour, c.Now, nil)
+	a, err := NewRevocations(ctx, st, RevocationOptions{Every: time.Hour, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := NewRevocations(ctx, st, time.Hour, c.Now, nil)
+	bg, tick := backgroundtest.Runner(t)
+	b, err := NewRevocations(ctx, st, RevocationOptions{Every: time.Hour, Now: c.Now, Background: bg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +51,13 @@ func TestRevocations(t *testing.T) {
 	if !a.Has("t1") || b.Has("t1") {
 		t.Fatalf("at once here, not yet there: %v %v", a.Has("t1"), b.Has("t1"))
 	}
-	if err := b.reload(ctx); err != nil || !b.Has("t1") {
-		t.Fatalf("the other gateway after a reread: %v %v", b.Has("t1"), err)
+	backgroundtest.Tick(t, tick, 59*time.Minute, 1)
+	if b.Has("t1") {
+		t.Fatal("the other gateway reread before its interval")
+	}
+	backgroundtest.Tick(t, tick, time.Minute, 1)
+	if !b.Has("t1") {
+		t.Fatal("the other gateway after its reread interval: not revoked")
 	}
 	// A reread keeps this gateway's own recent revocation even if the
 	// store lost it (a read racing the write).
@@ -92,7 +99,7 @@ func TestAuthenticator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer keys.Close()
-	rev, err := NewRevocations(ctx, st, time.Hour, c.Now, nil)
+	rev, err := NewRevocations(ctx, st, RevocationOptions{Every: time.Hour, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +207,7 @@ func TestUnknownKidRereadsKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k2.Close()
-	rev, _ := NewRevocations(ctx, st, time.Hour, c.Now, nil)
+	rev, _ := NewRevocations(ctx, st, RevocationOptions{Every: time.Hour, Now: c.Now})
 	defer rev.Close()
 	cfg := config.TokenServer{Enabled: true, Issuer: "https://gw.test", Audience: "https://gw.test", TTL: config.Duration(time.Minute), Authenticator: "rampart"}
 	one := New(cfg, st, h, k1, rev, Options{Now: c.Now})
@@ -241,7 +248,7 @@ func FuzzAuthenticate(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer keys.Close()
-	rev, _ := NewRevocations(ctx, st, time.Hour, nil, nil)
+	rev, _ := NewRevocations(ctx, st, RevocationOptions{Every: time.Hour})
 	defer rev.Close()
 	srv := New(config.TokenServer{Enabled: true, Issuer: "https://gw.test", Audience: "https://gw.test", TTL: config.Duration(time.Minute), Authenticator: "rampart"},
 		st, h, keys, rev, Options{})
@@ -284,7 +291,7 @@ func TestStoreDownClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer keys.Close()
-	rev, err := NewRevocations(ctx, st, time.Hour, c.Now, nil)
+	rev, err := NewRevocations(ctx, st, RevocationOptions{Every: time.Hour, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 )
 
 // TestLitewitness publishes an audit log's checkpoints to litewitness
@@ -171,13 +172,8 @@ func freePort(t *testing.T) string {
 	return port
 }
 
+// waitFor polls the litewitness process, which no clock of ours drives.
 func waitFor(t *testing.T, ok func() bool) {
 	t.Helper()
-	for range 200 {
-		if ok() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("timed out waiting")
+	backgroundtest.Eventually(t, "litewitness", 10*time.Second, ok)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/store"
@@ -34,6 +35,9 @@ type Options struct {
 	Logger *slog.Logger
 	// FlushInterval is how often last-used times are written. Default 30s.
 	FlushInterval time.Duration
+	// Background runs the writer of last-used times; nil gives the
+	// Authenticator a runner of its own on the system clock.
+	Background *background.Runner
 }
 
 // Authenticator checks API keys. It is safe for concurrent use; Close
@@ -48,8 +52,8 @@ type Authenticator struct {
 	mu   sync.Mutex // guards used
 	used map[string]time.Time
 
-	stop chan struct{}
-	done chan struct{}
+	bg        *background.Runner
+	closeOnce sync.Once
 }
 
 // New builds an authenticator over a store.
@@ -71,8 +75,8 @@ func New(c config.APIKeyAuth, s *store.Store, o Options) (*Authenticator, error)
 		o.FlushInterval = 30 * time.Second
 	}
 	a := &Authenticator{cfg: c, store: s, hasher: h, now: o.Now, log: o.Logger, used: map[string]time.Time{},
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go a.loop(o.FlushInterval)
+		bg: background.Or(o.Background, o.Logger).Child()}
+	a.bg.Every("apikey last-used writer", o.FlushInterval, func(context.Context) { a.flush() })
 	return a, nil
 }
 
@@ -139,21 +143,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 		Authenticator: a.cfg.Name, CredentialID: "apikey:" + id, ExpiresAt: rec.ExpiresAt}, nil
 }
 
-func (a *Authenticator) loop(interval time.Duration) {
-	defer close(a.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-a.stop:
-			a.flush()
-			return
-		case <-t.C:
-			a.flush()
-		}
-	}
-}
-
 func (a *Authenticator) flush() {
 	a.mu.Lock()
 	used := a.used
@@ -186,11 +175,9 @@ func (a *Authenticator) flush() {
 
 // Close writes pending last-used times and stops the writer.
 func (a *Authenticator) Close() error {
-	select {
-	case <-a.stop:
-	default:
-		close(a.stop)
-	}
-	<-a.done
+	a.closeOnce.Do(func() {
+		a.bg.Close()
+		a.flush() // the uses since the last turn
+	})
 	return nil
 }

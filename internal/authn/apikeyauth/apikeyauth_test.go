@@ -13,6 +13,8 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/background"
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/faultnet"
 	"github.com/rampart-gw/rampart/internal/pipeline"
@@ -21,6 +23,12 @@ import (
 )
 
 func setup(t *testing.T) (*Authenticator, *store.Store, *apikey.Hasher, *atomic.Int64) {
+	t.Helper()
+	return setupOn(t, nil, time.Hour)
+}
+
+// setupOn is setup with the last-used writer on bg, every flush.
+func setupOn(t *testing.T, bg *background.Runner, flush time.Duration) (*Authenticator, *store.Store, *apikey.Hasher, *atomic.Int64) {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "r.db")})
@@ -31,7 +39,7 @@ func setup(t *testing.T) (*Authenticator, *store.Store, *apikey.Hasher, *atomic.
 	var now atomic.Int64
 	now.Store(time.Unix(1_800_000_000, 0).UnixNano())
 	cfg := config.APIKeyAuth{Name: "keys", Header: "X-API-Key", PepperFile: filepath.Join(dir, "pepper")}
-	a, err := New(cfg, s, Options{Now: func() time.Time { return time.Unix(0, now.Load()) }, FlushInterval: time.Hour})
+	a, err := New(cfg, s, Options{Now: func() time.Time { return time.Unix(0, now.Load()) }, FlushInterval: flush, Background: bg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,5 +261,27 @@ func TestStoreBlackholed(t *testing.T) {
 	}
 	if got.LastUsedAt.IsZero() {
 		t.Error("the last use recorded during the outage was lost")
+	}
+}
+
+func TestLastUsedWrittenEveryInterval(t *testing.T) {
+	bg, clock := backgroundtest.Runner(t)
+	a, s, h, clk := setupOn(t, bg, time.Minute)
+	now := time.Unix(0, clk.Load())
+	ctx := context.Background()
+	key, rec, err := apikey.Create(ctx, s, h, apikey.Spec{Subject: "bob"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, request(http.Header{"X-Api-Key": {key}}, "10.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	backgroundtest.Tick(t, clock, 59*time.Second, 1)
+	if got, _ := s.APIKey(ctx, rec.ID); !got.LastUsedAt.IsZero() {
+		t.Fatal("last use written before the interval")
+	}
+	backgroundtest.Tick(t, clock, time.Second, 1)
+	if got, _ := s.APIKey(ctx, rec.ID); !got.LastUsedAt.Equal(now.Truncate(time.Second)) {
+		t.Errorf("after the interval: last used %v", got.LastUsedAt)
 	}
 }
