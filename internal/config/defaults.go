@@ -131,7 +131,7 @@ func SetDefaults(c *Config) {
 		setDuration(&in.CacheTTL, time.Minute)
 		setDuration(&in.NegativeCacheTTL, 10*time.Second)
 	}
-	setLimitDefaults(c)
+	setSectionDefaults(c)
 	setProtectDefaults(c)
 	for i := range c.Routes {
 		if c.Routes[i].Name == "" {

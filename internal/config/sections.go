@@ -1,16 +1,12 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Defaults of the firewall, limits and redis sections.
@@ -33,17 +29,31 @@ const (
 // LimitKeys are the parts a limit's key may be made of.
 var LimitKeys = []string{"subject", "apikey", "tenant", "ip", "route", "global"}
 
-func setLimitDefaults(c *Config) {
-	if r := c.Redis; r != nil {
-		setDuration(&r.Timeout, DefaultRedisTimeout)
-		if r.PoolSize == 0 {
-			r.PoolSize = DefaultRedisPoolSize
-		}
-		if r.Pipelining == "" {
-			r.Pipelining = "auto"
-		}
+// setSectionDefaults fills the defaults of the redis, firewall,
+// identity_token, token_server, audit and limits sections.
+func setSectionDefaults(c *Config) {
+	setRedisDefaults(c.Redis)
+	setFirewallDefaults(&c.Firewall)
+	setIdentityTokenDefaults(&c.IdentityToken, c.DataDir)
+	setTokenServerDefaults(&c.TokenServer, c.DataDir)
+	setAuditDefaults(&c.Audit, c.DataDir)
+	setLimitsDefaults(c)
+}
+
+func setRedisDefaults(r *Redis) {
+	if r == nil {
+		return
 	}
-	f := &c.Firewall
+	setDuration(&r.Timeout, DefaultRedisTimeout)
+	if r.PoolSize == 0 {
+		r.PoolSize = DefaultRedisPoolSize
+	}
+	if r.Pipelining == "" {
+		r.Pipelining = "auto"
+	}
+}
+
+func setFirewallDefaults(f *Firewall) {
 	setDuration(&f.ReloadInterval, DefaultFirewallReload)
 	if f.Bans.Backend == "" {
 		f.Bans.Backend = defaultLimitsBackend
@@ -53,62 +63,48 @@ func setLimitDefaults(c *Config) {
 	}
 	setDuration(&f.Bans.MaxTTL, DefaultBanMaxTTL)
 	setDuration(&f.Bans.SyncInterval, DefaultBanSyncInterval)
+}
 
-	if it := &c.IdentityToken; it.Enabled {
-		if it.Issuer == "" {
-			it.Issuer = "rampart"
-		}
-		if it.Header == "" {
-			it.Header = "X-Rampart-Identity"
-		}
-		setDuration(&it.TTL, time.Minute)
-		setDuration(&it.RotateEvery, 24*time.Hour)
-		if it.KEKFile == "" {
-			it.KEKFile = filepath.Join(c.DataDir, "signing-kek")
-		}
+func setIdentityTokenDefaults(it *IdentityToken, dataDir string) {
+	if !it.Enabled {
+		return
 	}
-	if ts := &c.TokenServer; ts.Enabled {
-		if ts.Audience == "" {
-			ts.Audience = ts.Issuer
-		}
-		if ts.Path == "" {
-			ts.Path = "/oauth"
-		}
-		setDuration(&ts.TTL, 5*time.Minute)
-		setDuration(&ts.RotateEvery, 24*time.Hour)
-		if ts.Authenticator == "" {
-			ts.Authenticator = "rampart"
-		}
-		if ts.KEKFile == "" {
-			ts.KEKFile = filepath.Join(c.DataDir, "signing-kek")
-		}
+	if it.Issuer == "" {
+		it.Issuer = "rampart"
 	}
-	if en := &c.Audit.Anomalies.Enumeration; en.MaxDistinct > 0 {
-		setDuration(&en.Window, 10*time.Minute)
+	if it.Header == "" {
+		it.Header = "X-Rampart-Identity"
 	}
-	if rs := &c.Audit.Anomalies.RateSpike; rs.Factor > 0 && rs.Min == 0 {
-		rs.Min = 100
+	setDuration(&it.TTL, time.Minute)
+	setDuration(&it.RotateEvery, 24*time.Hour)
+	if it.KEKFile == "" {
+		it.KEKFile = filepath.Join(dataDir, "signing-kek")
 	}
-	if sc := &c.Audit.Anomalies.Scraping; sc.Enabled {
-		setDuration(&sc.Window, time.Hour)
+}
+
+func setTokenServerDefaults(ts *TokenServer, dataDir string) {
+	if !ts.Enabled {
+		return
 	}
-	if af := &c.Audit.Anomalies.AuthFailures; af.Max > 0 {
-		setDuration(&af.Window, time.Minute)
-		setDuration(&af.Ban, 15*time.Minute)
+	if ts.Audience == "" {
+		ts.Audience = ts.Issuer
 	}
-	for i := range c.Audit.Sinks {
-		if c.Audit.Sinks[i].Queue == 0 {
-			c.Audit.Sinks[i].Queue = 10000
-		}
+	if ts.Path == "" {
+		ts.Path = "/oauth"
 	}
-	if a := &c.Audit; a.Enabled {
-		if a.Dir == "" {
-			a.Dir = filepath.Join(c.DataDir, "audit")
-		}
-		setDuration(&a.CheckpointInterval, time.Minute)
-		setSize(&a.MaxSegmentBytes, 64<<20)
-		setDuration(&a.MaxSegmentAge, 24*time.Hour)
+	setDuration(&ts.TTL, 5*time.Minute)
+	setDuration(&ts.RotateEvery, 24*time.Hour)
+	if ts.Authenticator == "" {
+		ts.Authenticator = "rampart"
 	}
+	if ts.KEKFile == "" {
+		ts.KEKFile = filepath.Join(dataDir, "signing-kek")
+	}
+}
+
+// setLimitsDefaults fills the limits section, then each route's limits,
+// which fail like the section unless they say otherwise.
+func setLimitsDefaults(c *Config) {
 	l := &c.Limits
 	if l.Backend == "" {
 		l.Backend = defaultLimitsBackend
@@ -136,23 +132,33 @@ func setLimitDefaults(c *Config) {
 	}
 	for i := range c.Routes {
 		if rl := c.Routes[i].Limits; rl != nil {
-			setLimitListDefaults(rl.Rates, rl.Quotas, rl.Concurrency)
-			if r := rl.Records; r != nil {
-				if r.Path == "" {
-					r.Path = "$"
-				}
-				if len(r.Key) == 0 {
-					r.Key = []string{"subject"}
-				}
-				setDuration(&r.Window, DefaultRecordsWindow)
-				if r.Action == "" {
-					r.Action = "refuse"
-				}
-			}
-			if rl.OnBackendError == "" {
-				rl.OnBackendError = l.OnBackendError
-			}
+			setRouteLimitDefaults(rl, l.OnBackendError)
 		}
+	}
+}
+
+// setRouteLimitDefaults fills a route's limits; onBackendError is the
+// limits section's.
+func setRouteLimitDefaults(rl *RouteLimits, onBackendError string) {
+	setLimitListDefaults(rl.Rates, rl.Quotas, rl.Concurrency)
+	if r := rl.Records; r != nil {
+		setRecordsDefaults(r)
+	}
+	if rl.OnBackendError == "" {
+		rl.OnBackendError = onBackendError
+	}
+}
+
+func setRecordsDefaults(r *Records) {
+	if r.Path == "" {
+		r.Path = "$"
+	}
+	if len(r.Key) == 0 {
+		r.Key = []string{"subject"}
+	}
+	setDuration(&r.Window, DefaultRecordsWindow)
+	if r.Action == "" {
+		r.Action = "refuse"
 	}
 }
 
@@ -289,98 +295,6 @@ func (v *validator) tokenServer(c *Config) {
 	}
 	if c.IdentityToken.Enabled && c.IdentityToken.KEKFile != ts.KEKFile {
 		v.errorf("token_server.kek_file", "must be identity_token.kek_file: one key-encryption key seals all signing keys")
-	}
-}
-
-func (v *validator) audit(a *Audit) {
-	if a.Enabled && a.CheckpointInterval.Std() < time.Second {
-		v.errorf("audit.checkpoint_interval", "must be at least 1s")
-	}
-	if a.Enabled && a.MaxSegmentBytes < 64<<10 {
-		v.errorf("audit.max_segment_bytes", "must be at least 64KiB")
-	}
-	if a.Enabled && a.MaxSegmentAge.Std() < time.Minute {
-		v.errorf("audit.max_segment_age", "must be at least 1m")
-	}
-	if a.Retention != 0 && a.Retention.Std() < a.MaxSegmentAge.Std() {
-		v.errorf("audit.retention", "must be at least max_segment_age (or 0 to keep everything)")
-	}
-	af := a.Anomalies.AuthFailures
-	switch {
-	case af.Max < 0:
-		v.errorf("audit.anomalies.auth_failures.max", "must be positive (0 turns the detector off)")
-	case af.Max > 0 && af.Window.Std() < time.Second:
-		v.errorf("audit.anomalies.auth_failures.window", "must be at least 1s")
-	}
-	if en := a.Anomalies.Enumeration; en.MaxDistinct < 0 || (en.MaxDistinct > 0 && en.Window.Std() < time.Second) {
-		v.errorf("audit.anomalies.enumeration", "max_distinct must be positive and window at least 1s")
-	}
-	if len(a.Sinks) > 0 && !a.Enabled {
-		v.errorf("audit.sinks", "copy the audit log's events: set audit.enabled")
-	}
-	if a.Origin != "" {
-		if err := validOrigin(a.Origin); err != nil {
-			v.errorf("audit.origin", "%v", err)
-		}
-	}
-	if len(a.Witnesses) > 0 && !a.Enabled {
-		v.errorf("audit.witnesses", "witness the audit log's checkpoints: set audit.enabled")
-	}
-	names := map[string]bool{}
-	for i, w := range a.Witnesses {
-		p := fmt.Sprintf("audit.witnesses[%d]", i)
-		u, err := url.Parse(w.URL)
-		switch {
-		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-			v.errorf(p+".url", "must be an https URL (http only to a loopback address)")
-		case u.Scheme == "http" && !loopbackHost(u.Hostname()):
-			v.errorf(p+".url", "http is allowed only to a loopback address; use https")
-		case u.RawQuery != "" || u.Fragment != "":
-			v.errorf(p+".url", "must be a prefix, without a query or fragment")
-		}
-		if parts := strings.SplitN(w.PublicKey, "+", 3); len(parts) != 3 || parts[0] == "" || len(parts[1]) != 8 || parts[2] == "" {
-			v.errorf(p+".public_key", "must be a note verifier key, name+hash+key")
-		}
-		name := w.Name
-		if name == "" && err == nil {
-			name = u.Host
-		}
-		if names[name] {
-			v.errorf(p+".name", "%q names two witnesses", name)
-		}
-		names[name] = true
-	}
-	for i, s := range a.Sinks {
-		p := fmt.Sprintf("audit.sinks[%d]", i)
-		switch s.Type {
-		case "stdout":
-		case "file":
-			if s.Path == "" {
-				v.errorf(p+".path", "required for a file sink")
-			}
-		case "syslog":
-			if s.Network != "udp" && s.Network != "tcp" && s.Network != "tls" {
-				v.errorf(p+".network", "must be udp, tcp or tls")
-			}
-			if err := validAddress(s.Address); err != nil {
-				v.errorf(p+".address", "%v", err)
-			}
-		case "webhook":
-			if u, err := url.Parse(s.URL); err != nil || u.Scheme != "https" || u.Host == "" {
-				v.errorf(p+".url", "must be an https URL")
-			}
-		default:
-			v.errorf(p+".type", "must be stdout, file, syslog or webhook, got %q", s.Type)
-		}
-		if s.Queue < 0 {
-			v.errorf(p+".queue", "must be positive")
-		}
-	}
-	if rs := a.Anomalies.RateSpike; rs.Factor < 0 || (rs.Factor > 0 && rs.Factor < 2) || rs.Min < 0 {
-		v.errorf("audit.anomalies.rate_spike", "factor must be at least 2 (0 turns it off) and min positive")
-	}
-	if a.Anomalies.NewNetwork.Learn < 0 {
-		v.errorf("audit.anomalies.new_network.learn", "must be positive (0 turns it off)")
 	}
 }
 
@@ -629,29 +543,4 @@ func RecordsPath(s string) ([]string, error) {
 		}
 	}
 	return keys, nil
-}
-
-// validOrigin is the rule for a log's origin (it is also the name of its
-// signing key, https://c2sp.org/signed-note): non-empty, at most 255
-// bytes, printable, no spaces and no '+'. audit.CheckOrigin applies the
-// same rule when the log is opened; config cannot import audit.
-func validOrigin(s string) error {
-	if len(s) > 255 || !utf8.ValidString(s) {
-		return errors.New("must be at most 255 bytes of UTF-8")
-	}
-	for _, r := range s {
-		if unicode.IsSpace(r) || r == '+' || !unicode.IsPrint(r) {
-			return fmt.Errorf("must not contain %q (no spaces, '+' or control characters), such as rampart.example.com/gw1", r)
-		}
-	}
-	return nil
-}
-
-// loopbackHost reports whether host is localhost or a loopback address.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
