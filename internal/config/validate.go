@@ -496,89 +496,113 @@ func (v *validator) routes(c *Config) {
 		v.errorf("routes", "at least one route is required")
 	}
 	names := map[string]bool{}
-	for i, r := range c.Routes {
+	for i := range c.Routes {
+		r := &c.Routes[i]
 		p := fmt.Sprintf("routes[%d]", i)
 		if names[r.Name] {
 			v.errorf(p+".name", "duplicate route name %q", r.Name)
 		}
 		names[r.Name] = true
-		if r.Host != "" {
-			h := strings.TrimPrefix(r.Host, "*.")
-			if !validHost(h) || strings.Contains(h, "*") {
-				v.errorf(p+".host", "%q must be a host name or *.domain", r.Host)
-			}
+		v.route(p, r, c)
+	}
+}
+
+// route checks one route, at path p: what it matches, where it goes and
+// who may use it.
+func (v *validator) route(p string, r *Route, c *Config) {
+	if r.Host != "" {
+		h := strings.TrimPrefix(r.Host, "*.")
+		if !validHost(h) || strings.Contains(h, "*") {
+			v.errorf(p+".host", "%q must be a host name or *.domain", r.Host)
 		}
-		if r.Path == "" {
-			v.errorf(p+".path", "required")
-		} else if err := CheckPathPattern(r.Path); err != nil {
-			v.errorf(p+".path", "%v", err)
-		}
-		if len(r.Methods) == 0 {
-			v.errorf(p+".methods", "required: list the methods the route accepts, such as [GET]")
-		}
-		seen := map[string]bool{}
-		for j, m := range r.Methods {
-			mp := fmt.Sprintf("%s.methods[%d]", p, j)
-			switch {
-			case !methodToken.MatchString(m):
-				v.errorf(mp, "%q must be an upper-case method such as GET", m)
-			case seen[m]:
-				v.errorf(mp, "duplicate method %s", m)
-			case m == "CONNECT" || m == "TRACE":
-				v.errorf(mp, "%s is never proxied", m)
-			}
-			seen[m] = true
-		}
+	}
+	if r.Path == "" {
+		v.errorf(p+".path", "required")
+	} else if err := CheckPathPattern(r.Path); err != nil {
+		v.errorf(p+".path", "%v", err)
+	}
+	v.methods(p, r.Methods)
+	v.routeUpstream(p, r.Upstream, c)
+	v.routeAccess(p, r, c)
+	if !validHeaderValue(r.CacheControl) {
+		v.errorf(p+".cache_control", "contains control characters")
+	}
+	for _, rr := range []struct {
+		key string
+		r   Reserved
+	}{
+		{"waf", r.WAF},
+	} {
+		v.reserved(p+"."+rr.key, rr.r)
+	}
+}
+
+// methods checks the methods a route, at path p, accepts.
+func (v *validator) methods(p string, methods []string) {
+	if len(methods) == 0 {
+		v.errorf(p+".methods", "required: list the methods the route accepts, such as [GET]")
+	}
+	seen := map[string]bool{}
+	for j, m := range methods {
+		mp := fmt.Sprintf("%s.methods[%d]", p, j)
 		switch {
-		case v.middleware && r.Upstream != "":
-			v.errorf(p+".upstream", "middleware mode has no upstreams: the wrapped handler answers; remove it")
-		case v.middleware:
-		case r.Upstream == "":
-			v.errorf(p+".upstream", "required")
-		default:
-			if _, ok := c.Upstreams[r.Upstream]; !ok {
-				v.errorf(p+".upstream", "no upstream named %q", r.Upstream)
-			}
+		case !methodToken.MatchString(m):
+			v.errorf(mp, "%q must be an upper-case method such as GET", m)
+		case seen[m]:
+			v.errorf(mp, "duplicate method %s", m)
+		case m == "CONNECT" || m == "TRACE":
+			v.errorf(mp, "%s is never proxied", m)
 		}
+		seen[m] = true
+	}
+}
+
+// routeUpstream checks a route's upstream: required in a gateway, refused
+// in middleware mode.
+func (v *validator) routeUpstream(p, upstream string, c *Config) {
+	switch {
+	case v.middleware && upstream != "":
+		v.errorf(p+".upstream", "middleware mode has no upstreams: the wrapped handler answers; remove it")
+	case v.middleware:
+	case upstream == "":
+		v.errorf(p+".upstream", "required")
+	default:
+		if _, ok := c.Upstreams[upstream]; !ok {
+			v.errorf(p+".upstream", "no upstream named %q", upstream)
+		}
+	}
+}
+
+// routeAccess checks who may use a route: it is public, or it lists its
+// authenticators and states an authz rule (deny by default).
+func (v *validator) routeAccess(p string, r *Route, c *Config) {
+	switch {
+	case r.Public && len(r.Auth) > 0:
+		v.errorf(p+".public", "a public route takes no auth; remove one of them")
+	case r.Public:
+		v.warnf(p+".public", "route %q is open to anyone", r.Name)
+	case len(r.Auth) == 0:
+		v.errorf(p, "route %q needs auth (a list of authenticators) or public: true (deny by default)", r.Name)
+	}
+	switch {
+	case r.Public && r.Authz != nil:
+		v.errorf(p+".authz", "a public route takes no authz")
+	case !r.Public && r.Authz == nil:
+		v.errorf(p+".authz", "required: say who may use route %q, such as authz: {authenticated: true} or {roles: [admin]} (deny by default)", r.Name)
+	case r.Authz != nil:
+		v.authz(p+".authz", r.Authz, *r, true)
+		v.permissionsGranted(p+".authz", r.Authz, &c.Authz)
+	}
+	seenAuth := map[string]bool{}
+	for j, a := range r.Auth {
+		ap := fmt.Sprintf("%s.auth[%d]", p, j)
 		switch {
-		case r.Public && len(r.Auth) > 0:
-			v.errorf(p+".public", "a public route takes no auth; remove one of them")
-		case r.Public:
-			v.warnf(p+".public", "route %q is open to anyone", r.Name)
-		case len(r.Auth) == 0:
-			v.errorf(p, "route %q needs auth (a list of authenticators) or public: true (deny by default)", r.Name)
+		case !authNames(c)[a]:
+			v.errorf(ap, "no authenticator named %q", a)
+		case seenAuth[a]:
+			v.errorf(ap, "%q is listed twice", a)
 		}
-		switch {
-		case r.Public && r.Authz != nil:
-			v.errorf(p+".authz", "a public route takes no authz")
-		case !r.Public && r.Authz == nil:
-			v.errorf(p+".authz", "required: say who may use route %q, such as authz: {authenticated: true} or {roles: [admin]} (deny by default)", r.Name)
-		case r.Authz != nil:
-			v.authz(p+".authz", r.Authz, r, true)
-			v.permissionsGranted(p+".authz", r.Authz, &c.Authz)
-		}
-		seenAuth := map[string]bool{}
-		for j, a := range r.Auth {
-			ap := fmt.Sprintf("%s.auth[%d]", p, j)
-			switch {
-			case !authNames(c)[a]:
-				v.errorf(ap, "no authenticator named %q", a)
-			case seenAuth[a]:
-				v.errorf(ap, "%q is listed twice", a)
-			}
-			seenAuth[a] = true
-		}
-		if !validHeaderValue(r.CacheControl) {
-			v.errorf(p+".cache_control", "contains control characters")
-		}
-		for _, rr := range []struct {
-			key string
-			r   Reserved
-		}{
-			{"waf", r.WAF},
-		} {
-			v.reserved(p+"."+rr.key, rr.r)
-		}
+		seenAuth[a] = true
 	}
 }
 
@@ -605,7 +629,33 @@ func (v *validator) store(s *Store) {
 
 // authz checks a route's (or, below top, a method's) authorization rule.
 func (v *validator) authz(p string, a *Authz, r Route, top bool) {
-	if empty := !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && len(a.Permissions) == 0 && a.Owner == nil && a.PolicyFile == ""; empty {
+	v.authzCondition(p, a, r, top)
+	for i, s := range append(append([]string{}, a.Roles...), a.Scopes...) {
+		if s == "" || strings.ContainsAny(s, " ,") {
+			v.errorf(p, "role or scope %d %q must be non-empty without spaces or commas", i, s)
+		}
+	}
+	if o := a.Owner; o != nil {
+		v.owner(p+".owner", o, r.Path)
+	}
+	v.authzFields(p, a)
+	if len(a.Methods) > 0 && !top {
+		v.errorf(p+".methods", "method rules do not nest")
+	}
+	for _, m := range sortedKeys(a.Methods) {
+		mp := p + ".methods." + m
+		if !slices.Contains(r.Methods, m) {
+			v.errorf(mp, "the route does not accept %s", m)
+		}
+		ma := a.Methods[m]
+		v.authz(mp, &ma, r, false)
+	}
+}
+
+// authzCondition refuses a rule that states no condition where it would
+// let anyone through.
+func (v *validator) authzCondition(p string, a *Authz, r Route, top bool) {
+	if !a.Authenticated && len(a.Roles) == 0 && len(a.Scopes) == 0 && len(a.Permissions) == 0 && a.Owner == nil && a.PolicyFile == "" {
 		// A route rule without a condition would apply, open, to every
 		// method without a rule of its own.
 		var uncovered []string
@@ -621,24 +671,27 @@ func (v *validator) authz(p string, a *Authz, r Route, top bool) {
 			v.errorf(p, "states no condition, so %s would be open to any identity; add a condition (authenticated: true, roles, scopes, owner) or a method rule for each", strings.Join(uncovered, ", "))
 		}
 	}
-	for i, s := range append(append([]string{}, a.Roles...), a.Scopes...) {
-		if s == "" || strings.ContainsAny(s, " ,") {
-			v.errorf(p, "role or scope %d %q must be non-empty without spaces or commas", i, s)
-		}
+}
+
+// owner checks an object-ownership rule, at path p, of a route whose
+// pattern is path.
+func (v *validator) owner(p string, o *OwnerRule, path string) {
+	switch {
+	case o.Param == "":
+		v.errorf(p+".param", "required: the parameter naming the object")
+	case o.In != "path" && o.In != "query" && o.In != "body":
+		v.errorf(p+".in", "must be path, query or body, got %q", o.In)
+	case o.In == "path" && !strings.Contains(path, "{"+o.Param+"}"):
+		v.errorf(p+".param", "route path %s has no parameter {%s}", path, o.Param)
 	}
-	if o := a.Owner; o != nil {
-		switch {
-		case o.Param == "":
-			v.errorf(p+".owner.param", "required: the parameter naming the object")
-		case o.In != "path" && o.In != "query" && o.In != "body":
-			v.errorf(p+".owner.in", "must be path, query or body, got %q", o.In)
-		case o.In == "path" && !strings.Contains(r.Path, "{"+o.Param+"}"):
-			v.errorf(p+".owner.param", "route path %s has no parameter {%s}", r.Path, o.Param)
-		}
-		if o.Claim != "subject" && o.Claim != "tenant" {
-			v.errorf(p+".owner.claim", "must be subject or tenant, got %q", o.Claim)
-		}
+	if o.Claim != "subject" && o.Claim != "tenant" {
+		v.errorf(p+".claim", "must be subject or tenant, got %q", o.Claim)
 	}
+}
+
+// authzFields checks the field lists of a rule: response_fields per role
+// and writable_fields.
+func (v *validator) authzFields(p string, a *Authz) {
 	for _, role := range sortedKeys(a.ResponseFields) {
 		for i, f := range a.ResponseFields[role] {
 			if f == "" {
@@ -650,17 +703,6 @@ func (v *validator) authz(p string, a *Authz, r Route, top bool) {
 		if f == "" {
 			v.errorf(fmt.Sprintf("%s.writable_fields[%d]", p, i), "must not be empty")
 		}
-	}
-	if len(a.Methods) > 0 && !top {
-		v.errorf(p+".methods", "method rules do not nest")
-	}
-	for _, m := range sortedKeys(a.Methods) {
-		mp := p + ".methods." + m
-		if !slices.Contains(r.Methods, m) {
-			v.errorf(mp, "the route does not accept %s", m)
-		}
-		ma := a.Methods[m]
-		v.authz(mp, &ma, r, false)
 	}
 }
 
