@@ -90,6 +90,7 @@ func (c *Config) UsesKeyring() bool {
 	return false
 }
 
+// protect checks the protect section, then each route's protect rules.
 func (v *validator) protect(c *Config) {
 	p := &c.Protect
 	if p.MaxBodyBytes < 0 {
@@ -98,7 +99,16 @@ func (v *validator) protect(c *Config) {
 	if p.MaxDecompressedBytes < p.MaxBodyBytes {
 		v.errorf("protect.max_decompressed_bytes", "must be at least protect.max_body_bytes")
 	}
-	k := &p.Keys
+	v.protectKeys(&p.Keys)
+	for i := range c.Routes {
+		if r := &c.Routes[i]; r.Protect != nil {
+			v.routeProtect("routes["+strconv.Itoa(i)+"].protect", r)
+		}
+	}
+}
+
+// protectKeys checks the key-encryption key and the data keys' bounds.
+func (v *validator) protectKeys(k *ProtectKeys) {
 	if k.KEKFile != "" && k.KEKEnv != "" {
 		v.errorf("protect.keys.kek_env", "set kek_file or kek_env, not both")
 	}
@@ -114,64 +124,78 @@ func (v *validator) protect(c *Config) {
 	if k.CacheTTL.Std() <= 0 || k.CacheTTL.Std() > 24*time.Hour {
 		v.errorf("protect.keys.cache_ttl", "must be between 1s and 24h")
 	}
-	for i := range c.Routes {
-		r := &c.Routes[i]
-		if r.Protect == nil {
-			continue
+}
+
+// routeProtect checks the protect rules of route r, at path pp: whose
+// keys encrypt, the fields and the DLP detectors.
+func (v *validator) routeProtect(pp string, r *Route) {
+	rp := r.Protect
+	if r.Public && len(rp.Fields) > 0 {
+		v.errorf(pp+".fields", "field encryption needs an identity: the route must not be public")
+	}
+	v.protectSubject(pp+".subject", rp.Subject, r.Path)
+	seen := map[string]bool{}
+	for j, f := range rp.Fields {
+		v.protectField(pp+".fields["+strconv.Itoa(j)+"]", f, seen)
+	}
+	if d := rp.DLP; d != nil {
+		v.dlp(pp+".dlp", d)
+	}
+	if len(rp.Fields) == 0 && rp.DLP == nil {
+		v.warnf(pp, "has neither fields nor dlp: it does nothing")
+	}
+}
+
+// protectSubject checks whose data key encrypts a route's fields, at path
+// p, for a route whose pattern is path.
+func (v *validator) protectSubject(p, subject, path string) {
+	switch {
+	case subject == "identity", subject == "tenant":
+	case strings.HasPrefix(subject, "param:"):
+		name := strings.TrimPrefix(subject, "param:")
+		if !slices.Contains(pathParams(path), name) {
+			v.errorf(p, "route path %q has no parameter {%s}", path, name)
 		}
-		pp := "routes[" + strconv.Itoa(i) + "].protect"
-		rp := r.Protect
-		if r.Public && len(rp.Fields) > 0 {
-			v.errorf(pp+".fields", "field encryption needs an identity: the route must not be public")
+	default:
+		v.errorf(p, "must be identity, tenant or param:NAME, got %q", subject)
+	}
+}
+
+// protectField checks one protected field, at path fp; seen holds the
+// canonical paths of the route's fields before it.
+func (v *validator) protectField(fp string, f ProtectField, seen map[string]bool) {
+	switch {
+	case f.Path == "":
+		v.errorf(fp+".path", "is required (a JSON path such as $.ssn)")
+	case !strings.HasPrefix(f.Path, "$.") && !strings.HasPrefix(f.Path, "$["):
+		v.errorf(fp+".path", "must be a JSON path below the root, such as $.ssn or $.items[*].email, got %q", f.Path)
+	default:
+		jp, err := jsonpath.Parse(f.Path)
+		if err != nil {
+			v.errorf(fp+".path", "%v", err)
+			break
 		}
-		switch {
-		case rp.Subject == "identity", rp.Subject == "tenant":
-		case strings.HasPrefix(rp.Subject, "param:"):
-			name := strings.TrimPrefix(rp.Subject, "param:")
-			if !slices.Contains(pathParams(r.Path), name) {
-				v.errorf(pp+".subject", "route path %q has no parameter {%s}", r.Path, name)
-			}
-		default:
-			v.errorf(pp+".subject", "must be identity, tenant or param:NAME, got %q", rp.Subject)
+		if seen[jp.String()] {
+			v.errorf(fp+".path", "%s is listed twice", jp.String())
 		}
-		seen := map[string]bool{}
-		for j, f := range rp.Fields {
-			fp := pp + ".fields[" + strconv.Itoa(j) + "]"
-			switch {
-			case f.Path == "":
-				v.errorf(fp+".path", "is required (a JSON path such as $.ssn)")
-			case !strings.HasPrefix(f.Path, "$.") && !strings.HasPrefix(f.Path, "$["):
-				v.errorf(fp+".path", "must be a JSON path below the root, such as $.ssn or $.items[*].email, got %q", f.Path)
-			default:
-				jp, err := jsonpath.Parse(f.Path)
-				if err != nil {
-					v.errorf(fp+".path", "%v", err)
-					break
-				}
-				if seen[jp.String()] {
-					v.errorf(fp+".path", "%s is listed twice", jp.String())
-				}
-				seen[jp.String()] = true
-			}
-			if !slices.Contains([]string{"mask", "remove", "null"}, f.Others) {
-				v.errorf(fp+".others", "must be mask, remove or null, got %q", f.Others)
-			}
-			if !slices.Contains([]string{"auto", "last4", "full"}, f.Mask) {
-				v.errorf(fp+".mask", "must be auto, last4 or full, got %q", f.Mask)
-			}
-		}
-		if d := rp.DLP; d != nil {
-			if !slices.Contains([]string{"report", "mask", "block"}, d.Action) {
-				v.errorf(pp+".dlp.action", "must be report, mask or block, got %q", d.Action)
-			}
-			for j, kind := range d.Kinds {
-				if !slices.Contains(DLPKinds, kind) {
-					v.errorf(pp+".dlp.kinds["+strconv.Itoa(j)+"]", "unknown detector %q; known: %s", kind, strings.Join(DLPKinds, ", "))
-				}
-			}
-		}
-		if len(rp.Fields) == 0 && rp.DLP == nil {
-			v.warnf(pp, "has neither fields nor dlp: it does nothing")
+		seen[jp.String()] = true
+	}
+	if !slices.Contains([]string{"mask", "remove", "null"}, f.Others) {
+		v.errorf(fp+".others", "must be mask, remove or null, got %q", f.Others)
+	}
+	if !slices.Contains([]string{"auto", "last4", "full"}, f.Mask) {
+		v.errorf(fp+".mask", "must be auto, last4 or full, got %q", f.Mask)
+	}
+}
+
+// dlp checks a route's DLP rule, at path p.
+func (v *validator) dlp(p string, d *RouteDLP) {
+	if !slices.Contains([]string{"report", "mask", "block"}, d.Action) {
+		v.errorf(p+".action", "must be report, mask or block, got %q", d.Action)
+	}
+	for j, kind := range d.Kinds {
+		if !slices.Contains(DLPKinds, kind) {
+			v.errorf(p+".kinds["+strconv.Itoa(j)+"]", "unknown detector %q; known: %s", kind, strings.Join(DLPKinds, ", "))
 		}
 	}
 }
