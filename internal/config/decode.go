@@ -75,6 +75,7 @@ func truncate(s string) string {
 	return s
 }
 
+// decode reads n into v, at path; each node counts against maxNodes.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.nodes++
 	if d.nodes > maxNodes {
@@ -97,28 +98,36 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return // an empty value leaves the default in place
 	}
-	t := v.Type()
-	switch {
+	switch t := v.Type(); {
 	case t == reservedType:
 		v.Set(reflect.ValueOf(Reserved{Set: true}))
-		return
 	case t == durationType || t == byteSizeType:
-		if n.Kind != yaml.ScalarNode {
-			d.fail(n, path, "expected a scalar, got %s", kindName(n))
-			return
-		}
-		var err error
-		if t == durationType {
-			err = v.Addr().Interface().(*Duration).parseScalar(n.Value)
-		} else {
-			err = v.Addr().Interface().(*ByteSize).parseScalar(n.Value)
-		}
-		if err != nil {
-			d.fail(n, path, "%v", err)
-		}
+		d.decodeUnit(n, v, path)
+	default:
+		d.decodeKind(n, v, path)
+	}
+}
+
+// decodeUnit reads a Duration or a ByteSize, which parse their own scalar.
+func (d *decoder) decodeUnit(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, "expected a scalar, got %s", kindName(n))
 		return
 	}
-	switch t.Kind() {
+	var err error
+	if v.Type() == durationType {
+		err = v.Addr().Interface().(*Duration).parseScalar(n.Value)
+	} else {
+		err = v.Addr().Interface().(*ByteSize).parseScalar(n.Value)
+	}
+	if err != nil {
+		d.fail(n, path, "%v", err)
+	}
+}
+
+// decodeKind reads n into v by v's kind.
+func (d *decoder) decodeKind(n *yaml.Node, v reflect.Value, path string) {
+	switch t := v.Type(); t.Kind() {
 	case reflect.Pointer:
 		elem := reflect.New(t.Elem())
 		d.decode(n, elem.Elem(), path)
@@ -126,15 +135,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.fail(n, path, "expected a list, got %s", kindName(n))
-			return
-		}
-		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		}
-		v.Set(s)
+		d.decodeSlice(n, v, path)
 	case reflect.Map:
 		d.decodeMap(n, v, path)
 	case reflect.String:
@@ -144,41 +145,64 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-			d.fail(n, path, "expected true or false, got %s", kindName(n))
-			return
-		}
-		switch n.Value {
-		case "true", "True", "TRUE":
-			v.SetBool(true)
-		case "false", "False", "FALSE":
-			v.SetBool(false)
-		default: // an explicit !!bool tag on yes, on, 1 ...
-			d.fail(n, path, "expected true or false, got %q", truncate(n.Value))
-		}
+		d.decodeBool(n, v, path)
 	case reflect.Int, reflect.Int64:
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-			d.fail(n, path, "expected an integer, got %s", kindName(n))
-			return
-		}
-		digits := strings.TrimPrefix(n.Value, "-")
-		if len(digits) > 1 && digits[0] == '0' {
-			// YAML 1.1 reads 0443 as octal 291, YAML 1.2 as 443: refuse
-			// to guess.
-			d.fail(n, path, "write %s in decimal without a leading zero", truncate(n.Value))
-			return
-		}
-		i, err := strconv.ParseInt(n.Value, 10, 64)
-		if err != nil || v.OverflowInt(i) {
-			d.fail(n, path, "%s is not a decimal integer in range", truncate(n.Value))
-			return
-		}
-		v.SetInt(i)
+		d.decodeInt(n, v, path)
 	default:
 		// Only reachable if a field of an unsupported type is added to the
-		// config types; TestDecodeSupportsEveryField guards it.
+		// config types; TestEveryFieldDecodable guards it.
 		d.fail(n, path, "internal error: unsupported config type %s", t)
 	}
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, path, "expected a list, got %s", kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, c := range n.Content {
+		d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(s)
+}
+
+// decodeBool reads true or false only: yes, on and the like are refused,
+// not guessed (YAML 1.1 reads them as booleans, YAML 1.2 as strings).
+func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+		d.fail(n, path, "expected true or false, got %s", kindName(n))
+		return
+	}
+	switch n.Value {
+	case "true", "True", "TRUE":
+		v.SetBool(true)
+	case "false", "False", "FALSE":
+		v.SetBool(false)
+	default: // an explicit !!bool tag on yes, on, 1 ...
+		d.fail(n, path, "expected true or false, got %q", truncate(n.Value))
+	}
+}
+
+// decodeInt reads a decimal integer that fits v.
+func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		d.fail(n, path, "expected an integer, got %s", kindName(n))
+		return
+	}
+	digits := strings.TrimPrefix(n.Value, "-")
+	if len(digits) > 1 && digits[0] == '0' {
+		// YAML 1.1 reads 0443 as octal 291, YAML 1.2 as 443: refuse
+		// to guess.
+		d.fail(n, path, "write %s in decimal without a leading zero", truncate(n.Value))
+		return
+	}
+	i, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil || v.OverflowInt(i) {
+		d.fail(n, path, "%s is not a decimal integer in range", truncate(n.Value))
+		return
+	}
+	v.SetInt(i)
 }
 
 func join(path, key string) string {
