@@ -84,7 +84,7 @@ var rules = map[string]struct {
 	"internal/authn/apikeyauth": {[]string{"apikey", "authn", "background", "config", "pipeline", "store"}, nil},
 	"internal/apikey":           {[]string{"secretfile", "store"}, nil},
 	"internal/store":            {[]string{"config"}, []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite"}},
-	"internal/authn/jwtauth": {[]string{"authn", "config", "jsonbody", "pipeline", "trust"},
+	"internal/authn/jwtauth": {[]string{"authn", "background", "config", "jsonbody", "pipeline", "trust"},
 		[]string{"github.com/go-jose/go-jose/v4", "golang.org/x/sync/singleflight"}},
 	"internal/secheaders": {[]string{"config", "pipeline"}, nil},
 	"internal/proxy":      {[]string{"config", "pipeline", "trust"}, nil},

@@ -304,10 +304,11 @@ func buildAuthenticators(cfg *config.Config, d Deps) (_ map[string]authn.Authent
 	}()
 	authenticators := map[string]authn.Authenticator{}
 	for _, j := range cfg.Authn.JWT {
-		a, err := jwtauth.New(j, jwtauth.Options{Logger: d.Logger})
+		a, err := jwtauth.New(j, jwtauth.Options{Logger: d.Logger, Background: d.Background})
 		if err != nil {
-			return nil, nil, err
+			return nil, closers, err
 		}
+		closers = append(closers, a)
 		authenticators[j.Name] = a
 	}
 	for _, k := range cfg.Authn.APIKey {

@@ -43,6 +43,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/rampart-gw/rampart/internal/authn"
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/jsonbody"
 	"github.com/rampart-gw/rampart/internal/pipeline"
@@ -54,6 +55,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives JWKS fetch failures.
 	Logger *slog.Logger
+	// Background runs the refreshes of a stale JWKS; nil gives the
+	// Authenticator a runner of its own on the system clock.
+	Background *background.Runner
 }
 
 // Authenticator verifies one issuer's tokens. It is safe for concurrent
@@ -93,6 +97,9 @@ func New(c config.JWT, o Options) (*Authenticator, error) {
 			discover = c.Issuer
 		}
 		a.keys, err = newRemoteKeySet(c.JWKSURL, discover, c.CAFile, c.RefreshInterval.Std(), c.MinRefreshInterval.Std(), o.Now, o.Logger)
+		if err == nil {
+			a.keys.bg = background.Or(o.Background, o.Logger).Child()
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authn.jwt %s: %w", c.Name, err)
@@ -101,6 +108,14 @@ func New(c config.JWT, o Options) (*Authenticator, error) {
 		a.cache = authn.NewCache(c.CacheSize)
 	}
 	return a, nil
+}
+
+// Close stops a background JWKS refresh and waits for it.
+func (a *Authenticator) Close() error {
+	if a.keys.bg != nil {
+		a.keys.bg.Close()
+	}
+	return nil
 }
 
 // Name returns the authenticator's config name.

@@ -428,8 +428,13 @@ func TestStaleKeysServedWhileRefreshing(t *testing.T) {
 	k := testKeys(t)
 	var served atomic.Int64
 	release := make(chan struct{})
+	refreshing := make(chan struct{}, 1)
 	idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if served.Add(1) > 1 {
+			select {
+			case refreshing <- struct{}{}:
+			default:
+			}
 			<-release // the refresh hangs until the test lets it go
 		}
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.rsa.PublicKey, KeyID: "rsa-1", Algorithm: "RS256", Use: "sig"}}})
@@ -458,12 +463,22 @@ func TestStaleKeysServedWhileRefreshing(t *testing.T) {
 			t.Fatalf("stale key refused while refreshing: %v", err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for served.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-refreshing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no background refresh of the stale set")
 	}
 	if got := served.Load(); got != 2 {
 		t.Errorf("fetches = %d, want exactly one background refresh", got)
+	}
+	// Close (a reload dropping this authenticator) cancels the hanging
+	// refresh and waits for it.
+	closed := make(chan struct{})
+	go func() { _ = a.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second): // the fetch's own bound is 10s
+		t.Fatal("Close waits on a hanging JWKS refresh")
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/trust"
 )
 
@@ -47,6 +48,7 @@ type keySet struct {
 	minRefresh time.Duration
 	now        func() time.Time
 	log        *slog.Logger
+	bg         *background.Runner // runs refreshes of a stale set; nil for a static one
 
 	cur        atomic.Pointer[keySnapshot]
 	flight     singleflight.Group
@@ -147,23 +149,23 @@ func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
 	if snap == nil {
 		// Limited too: while the IdP is down, requests must not turn
 		// into a fetch each.
-		snap = k.fetch(ctx, true)
+		snap = k.fetch(context.WithoutCancel(ctx), true)
 		if snap == nil {
 			return nil
 		}
 	} else if k.now().Sub(snap.fetched) > k.refresh && k.refreshing.CompareAndSwap(false, true) {
-		// Serve the stale set meanwhile; one refresher at a time, detached
-		// from the request that noticed (it must outlive it).
-		bg := context.WithoutCancel(ctx)
-		go func() {
+		// Serve the stale set meanwhile; one refresher at a time, on the
+		// runner rather than the request that noticed (it must outlive
+		// it, and stop on Close). After Close no refresh starts.
+		k.bg.Go("jwks refresh", func(ctx context.Context) {
 			defer k.refreshing.Store(false)
-			k.fetch(bg, true)
-		}()
+			k.fetch(ctx, true)
+		})
 	}
 	if keys := snap.find(kid); len(keys) > 0 {
 		return keys
 	}
-	if snap = k.fetch(ctx, true); snap == nil {
+	if snap = k.fetch(context.WithoutCancel(ctx), true); snap == nil {
 		return nil
 	}
 	return snap.find(kid)
@@ -266,7 +268,10 @@ func (k *keySet) discoverJWKS(ctx context.Context) (string, error) {
 
 func (k *keySet) get(ctx context.Context) (*keySnapshot, error) {
 	k.fetches.Add(1)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// A request's fetch is shared (singleflight): its callers pass a
+	// context without their cancellation. The background refresh's is
+	// cancelled on Close.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	jwksURL := k.url
 	if k.discover != "" {
