@@ -166,6 +166,36 @@ func (k *Keyring) Close() error {
 // KEK returns the key-encryption key in use.
 func (k *Keyring) KEK() KEK { return k.kek.Load().k }
 
+// LiveKEK returns a KEK that is, at every call, the one the keyring has
+// loaded, for other holders of the process's KEK (the signing keys): a
+// version the keyring rereads from its source (rampart keys kek-add) seals
+// from then on, and Has rereads the source once when asked for a version
+// not loaded yet (another gateway sealed with a version added since), as
+// unwrapping a data key does. It is safe for concurrent use and keeps
+// working after Close, without the periodic reread.
+func (k *Keyring) LiveKEK() KEK { return liveKEK{k} }
+
+// liveKEK is Keyring.LiveKEK.
+type liveKEK struct{ k *Keyring }
+
+func (l liveKEK) Current() int { return l.k.KEK().Current() }
+
+func (l liveKEK) Has(v int) bool {
+	if l.k.KEK().Has(v) {
+		return true
+	}
+	kek, err := l.k.reloadKEK()
+	return err == nil && kek.Has(v)
+}
+
+func (l liveKEK) Wrap(ctx context.Context, v int, dek, ad []byte) ([]byte, error) {
+	return l.k.KEK().Wrap(ctx, v, dek, ad)
+}
+
+func (l liveKEK) Unwrap(ctx context.Context, v int, wrapped, ad []byte) ([]byte, error) {
+	return l.k.KEK().Unwrap(ctx, v, wrapped, ad)
+}
+
 func (k *Keyring) reloadKEK() (KEK, error) {
 	k.kekMu.Lock()
 	defer k.kekMu.Unlock()

@@ -559,6 +559,42 @@ func TestKEKRotationSeenByOtherGateways(t *testing.T) {
 	}
 }
 
+// TestLiveKEK: the KEK a keyring lends to the signing keys follows the
+// keyring's source: a version added to the file seals from the first
+// call that asks for it, with no wait for the periodic reread.
+func TestLiveKEK(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Backends(t)["sqlite"](t)
+	kekPath := filepath.Join(t.TempDir(), "kek")
+	k := newRing(t, st, Options{LoadKEK: fileKEK(t, kekPath), ShredPoll: time.Hour})
+	live := k.LiveKEK()
+	if live.Current() != 1 || live.Has(2) {
+		t.Fatalf("current %d, has 2: %v", live.Current(), live.Has(2))
+	}
+	w1, err := live.Wrap(ctx, 1, []byte("signing key"), []byte("ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AddKEKVersion(kekPath); err != nil {
+		t.Fatal(err)
+	}
+	if !live.Has(2) || live.Current() != 2 || k.KEK().Current() != 2 {
+		t.Fatalf("after kek-add: has 2 %v, current %d", live.Has(2), live.Current())
+	}
+	w2, err := live.Wrap(ctx, 2, []byte("signing key"), []byte("ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, w := range map[int][]byte{1: w1, 2: w2} {
+		if pt, err := live.Unwrap(ctx, v, w, []byte("ad")); err != nil || string(pt) != "signing key" {
+			t.Fatalf("version %d: %q, %v", v, pt, err)
+		}
+	}
+	if live.Has(3) {
+		t.Fatal("has a version no source holds")
+	}
+}
+
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
