@@ -12,9 +12,21 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/store"
 )
+
+// zeroKEK is a keyring KEK of one version, 32 zero bytes: the test key
+// that seals the signing keys.
+func zeroKEK(t *testing.T) signing.KEK {
+	t.Helper()
+	k, err := keyring.ParseKEK([]byte("1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), "test KEK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 // TestIdentityTokenToUpstream: the upstream of an authenticated route
 // receives a JWT of the identity that it can verify with Rampart's JWKS;
@@ -32,7 +44,7 @@ func TestIdentityTokenToUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	m, err := signing.New(context.Background(), st, signing.Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32)})
+	m, err := signing.New(context.Background(), st, signing.Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: zeroKEK(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

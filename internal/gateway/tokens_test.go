@@ -53,7 +53,7 @@ func TestTokenServer(t *testing.T) {
 	if probs := config.Validate(cfg); hasError(probs) {
 		t.Fatal(probs)
 	}
-	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: cfg.TokenServer.TTL.Std(), KEK: make([]byte, 32)})
+	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: cfg.TokenServer.TTL.Std(), KEK: zeroKEK(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

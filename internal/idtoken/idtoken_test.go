@@ -11,10 +11,22 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/store"
 )
+
+// zeroKEK is a keyring KEK of one version, 32 zero bytes: the test key
+// that seals the signing keys.
+func zeroKEK(t *testing.T) signing.KEK {
+	t.Helper()
+	k, err := keyring.ParseKEK([]byte("1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), "test KEK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 type clock struct{ t time.Time }
 
@@ -28,7 +40,7 @@ func manager(t *testing.T, now func() time.Time) *signing.Manager {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	m, err := signing.New(context.Background(), st, signing.Options{Purpose: "identity", RotateEvery: time.Hour,
-		TokenTTL: time.Minute, KEK: make([]byte, 32), Now: now})
+		TokenTTL: time.Minute, KEK: zeroKEK(t), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,13 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
@@ -116,4 +119,84 @@ func TestOfflineKeysRecord(t *testing.T) {
 	if rep, err := audit.Verify(cfg.Audit.Dir, audit.VerifyOptions{PublicKey: key, Strict: true}); err != nil || !rep.OK() {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
+}
+
+// TestSigningKeysSealedByKeyringKEK: the signing keys are sealed with the
+// keyring's KEK, opened for them even when no field is encrypted, and no
+// signing-kek file is made; a gateway upgraded in place, with a key an
+// earlier release sealed and its signing-kek file, keeps signing with and
+// publishing that key.
+func TestSigningKeysSealedByKeyringKEK(t *testing.T) {
+	ctx := context.Background()
+	t.Run("new data dir", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := &config.Config{DataDir: dir}
+		cfg.IdentityToken.Enabled = true
+		config.SetDefaults(cfg)
+		res, err := Open(ctx, cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		if res.Deps.Signing == nil || res.Deps.Keyring != nil {
+			t.Fatalf("signing %v, keyring in the pipeline %v", res.Deps.Signing, res.Deps.Keyring)
+		}
+		if _, err := os.Lstat(cfg.IdentityToken.KEKFile); err == nil {
+			t.Fatal("a signing-kek file was made")
+		}
+		if _, err := os.Stat(cfg.Protect.Keys.KEKFile); err != nil {
+			t.Fatalf("the keyring's KEK file: %v", err)
+		}
+		keys, err := res.Deps.Store.SigningKeys(ctx, "identity", time.Now())
+		if err != nil || len(keys) != 1 || keys[0].PrivateKey[0] != 2 {
+			t.Fatalf("stored %v, %v: want one key in sealed format 2", keys, err)
+		}
+	})
+	t.Run("upgraded in place", func(t *testing.T) {
+		dir := t.TempDir()
+		b, err := os.ReadFile(filepath.Join("..", "signing", "testdata", "v1-identity-key.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g struct {
+			LegacyKEK  string `json:"legacy_kek"`
+			KID        string `json:"kid"`
+			PublicJWK  string `json:"public_jwk"`
+			PrivateKey string `json:"private_key"`
+		}
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := base64.StdEncoding.DecodeString(g.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := &config.Config{DataDir: dir}
+		cfg.IdentityToken.Enabled = true
+		config.SetDefaults(cfg)
+		if err := os.WriteFile(cfg.IdentityToken.KEKFile, []byte(g.LegacyKEK+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := store.Open(ctx, cfg.Store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		if err := st.CreateSigningKey(ctx, store.SigningKey{KID: g.KID, Purpose: "identity", Alg: "ES256", CreatedAt: now.Add(-time.Hour),
+			RetireAt: now.Add(23 * time.Hour), ExpiresAt: now.Add(24 * time.Hour), PrivateKey: sealed, PublicJWK: g.PublicJWK}); err != nil {
+			t.Fatal(err)
+		}
+		_ = st.Close()
+		res, err := Open(ctx, cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		if kid := res.Deps.Signing.Current().KID; kid != g.KID {
+			t.Fatalf("signing with %s, want the stored %s", kid, g.KID)
+		}
+		if !strings.Contains(string(res.Deps.Signing.JWKS()), g.KID) {
+			t.Fatalf("JWKS %s does not publish %s", res.Deps.Signing.JWKS(), g.KID)
+		}
+	})
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/gateway/gatewaytest"
 	"github.com/rampart-gw/rampart/internal/keyring"
-	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/tlsconf"
 )
 
@@ -52,28 +51,25 @@ var (
 type loaded struct {
 	PepperHash string // hex HMAC(pepper, probeSecret)
 	TokenHash  string // hex SHA-256 of the admin token
-	SigningKEK string // hex SHA-256 of the signing KEK
 	Wrapped    string // hex of probeDEK wrapped with the keyring KEK's version 1
 	CALeaf     string // hex DER of a certificate the CA issued
 }
 
-func secretPaths(dir string) (pepper, token, signingKEK, dataKEK string) {
-	return filepath.Join(dir, "apikey-pepper"), filepath.Join(dir, "admin-token"),
-		filepath.Join(dir, "signing-kek"), filepath.Join(dir, "data-kek")
+// The signing keys have no secret file of their own: the keyring's KEK
+// (data-kek) seals them, and an earlier release's signing-kek is only
+// read, never created.
+func secretPaths(dir string) (pepper, token, dataKEK string) {
+	return filepath.Join(dir, "apikey-pepper"), filepath.Join(dir, "admin-token"), filepath.Join(dir, "data-kek")
 }
 
 func loadAll(dir string) (loaded, error) {
-	pepperFile, tokenFile, signingFile, dataFile := secretPaths(dir)
+	pepperFile, tokenFile, dataFile := secretPaths(dir)
 	var l loaded
 	h, err := apikey.LoadOrCreatePepper(pepperFile)
 	if err != nil {
 		return l, err
 	}
 	tok, err := admin.LoadOrCreateToken(tokenFile)
-	if err != nil {
-		return l, err
-	}
-	skek, err := signing.LoadOrCreateKEK(signingFile)
 	if err != nil {
 		return l, err
 	}
@@ -93,8 +89,8 @@ func loadAll(dir string) (loaded, error) {
 	if err != nil {
 		return l, err
 	}
-	ts, ks := sha256.Sum256([]byte(tok)), sha256.Sum256(skek)
-	return loaded{hex.EncodeToString(h.Hash(probeSecret)), hex.EncodeToString(ts[:]), hex.EncodeToString(ks[:]),
+	ts := sha256.Sum256([]byte(tok))
+	return loaded{hex.EncodeToString(h.Hash(probeSecret)), hex.EncodeToString(ts[:]),
 		hex.EncodeToString(wrapped), hex.EncodeToString(leaf.Leaf.Raw)}, nil
 }
 
@@ -103,7 +99,7 @@ func loadAll(dir string) (loaded, error) {
 // on one data dir and one SQLite store.
 func serveConfig(dir, upstreamURL string) *config.Config {
 	c := gatewaytest.Config(upstreamURL)
-	pepper, token, _, _ := secretPaths(dir)
+	pepper, token, _ := secretPaths(dir)
 	c.DataDir = dir
 	c.Listeners = []config.Listener{{Name: "https", Address: "127.0.0.1:0", TLS: &config.TLS{}}}
 	c.Admin.Address = "127.0.0.1:0"
@@ -224,7 +220,7 @@ func (h *helper) line(t *testing.T, i int) string {
 
 // TestSecretsAgreeAcrossProcesses: 8 processes load or create every
 // secret file of a data dir at the same moment (pepper, admin token,
-// signing KEK, keyring KEK, development CA), and every one ends up with
+// keyring KEK, development CA), and every one ends up with
 // the secrets in the files.
 func TestSecretsAgreeAcrossProcesses(t *testing.T) {
 	const procs, rounds = 8, 3
@@ -238,16 +234,12 @@ func TestSecretsAgreeAcrossProcesses(t *testing.T) {
 			}
 		}
 		// What the files hold, loaded after the race.
-		pepperFile, tokenFile, signingFile, dataFile := secretPaths(dir)
+		pepperFile, tokenFile, dataFile := secretPaths(dir)
 		h, err := apikey.LoadOrCreatePepper(pepperFile)
 		if err != nil {
 			t.Fatal(err)
 		}
 		tok, err := admin.LoadOrCreateToken(tokenFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		skek, err := signing.LoadOrCreateKEK(signingFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,16 +253,13 @@ func TestSecretsAgreeAcrossProcesses(t *testing.T) {
 		}
 		roots := x509.NewCertPool()
 		roots.AppendCertsFromPEM(caPEM)
-		ts, ks := sha256.Sum256([]byte(tok)), sha256.Sum256(skek)
+		ts := sha256.Sum256([]byte(tok))
 		for i, l := range got {
 			if l.PepperHash != hex.EncodeToString(h.Hash(probeSecret)) {
 				t.Errorf("round %d, process %d: another pepper than the file's", round, i)
 			}
 			if l.TokenHash != hex.EncodeToString(ts[:]) {
 				t.Errorf("round %d, process %d: another admin token than the file's", round, i)
-			}
-			if l.SigningKEK != hex.EncodeToString(ks[:]) {
-				t.Errorf("round %d, process %d: another signing KEK than the file's", round, i)
 			}
 			w, _ := hex.DecodeString(l.Wrapped)
 			if dek, err := kek.Unwrap(context.Background(), 1, w, probeAD); err != nil || !bytes.Equal(dek, probeDEK) {
@@ -311,7 +300,7 @@ func TestGatewaysShareSecrets(t *testing.T) {
 		}
 		started[i] = a
 	}
-	_, tokenFile, _, _ := secretPaths(dir)
+	_, tokenFile, _ := secretPaths(dir)
 	tok, err := os.ReadFile(tokenFile)
 	if err != nil {
 		t.Fatal(err)

@@ -201,35 +201,47 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 	res.closers = append(res.closers, runner.Close)
 	d.Metrics.WatchAnomalyDrops(runner.Dropped)
 	d.Anomaly = openAnomaly(cfg, d.Bans, auditObs, log, runner.Go)
+	// The keyring's KEK seals the signing keys too: it opens for them even
+	// when no field is encrypted, and before them.
+	var kek keyring.KEK
+	if cfg.UsesKeyring() || cfg.IdentityToken.Enabled || cfg.TokenServer.Enabled {
+		ring, err := OpenKeyring(ctx, cfg, st, log, bg)
+		if err != nil {
+			return nil, err
+		}
+		res.closers = append(res.closers, func() { _ = ring.Close() })
+		if cfg.UsesKeyring() {
+			d.Keyring = ring
+		}
+		kek = ring.LiveKEK()
+	}
 	if cfg.TokenServer.Enabled {
-		closeTS, err := openTokenServer(ctx, cfg, st, d)
+		closeTS, err := openTokenServer(ctx, cfg, st, kek, d)
 		if err != nil {
 			return nil, err
 		}
 		res.closers = append(res.closers, closeTS)
 	}
 	if it := cfg.IdentityToken; it.Enabled {
-		kek, err := signing.LoadOrCreateKEK(it.KEKFile)
-		if err != nil {
-			return nil, fmt.Errorf("identity_token.kek_file: %w", err)
-		}
-		m, err := signing.New(ctx, st, signing.Options{Purpose: "identity", RotateEvery: it.RotateEvery.Std(),
-			TokenTTL: it.TTL.Std(), KEK: kek, Logger: log})
+		m, err := openSigning(ctx, st, kek, "identity", it.KEKFile, it.RotateEvery.Std(), it.TTL.Std(), log)
 		if err != nil {
 			return nil, fmt.Errorf("identity_token: %w", err)
 		}
 		res.closers = append(res.closers, func() { _ = m.Close() })
 		d.Signing = m
 	}
-	if cfg.UsesKeyring() {
-		ring, err := OpenKeyring(ctx, cfg, st, log, bg)
-		if err != nil {
-			return nil, err
-		}
-		res.closers = append(res.closers, func() { _ = ring.Close() })
-		d.Keyring = ring
-	}
 	return res, nil
+}
+
+// openSigning opens the signing keys of purpose, sealed with kek (the
+// keyring's); legacyFile is the signing-kek file of earlier releases, read
+// when it exists to open the keys they sealed, and never created.
+func openSigning(ctx context.Context, st *store.Store, kek keyring.KEK, purpose, legacyFile string, rotate, ttl time.Duration, log *slog.Logger) (*signing.Manager, error) {
+	legacy, err := signing.LoadLegacyKEK(legacyFile)
+	if err != nil {
+		return nil, fmt.Errorf("kek_file: %w", err)
+	}
+	return signing.New(ctx, st, signing.Options{Purpose: purpose, RotateEvery: rotate, TokenTTL: ttl, KEK: kek, LegacyKEK: legacy, Logger: log})
 }
 
 // openAudit opens the audit log with its sinks and witnesses. Its closer
@@ -480,16 +492,12 @@ func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, bg
 	return listeners, managers, stop, nil
 }
 
-// openTokenServer opens the token server's keys, revocations and clients
+// openTokenServer opens the token server's keys (sealed with kek),
+// revocations and clients
 // (the API keys, checked with the first apikey authenticator's pepper).
-func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, d *gateway.Deps) (func(), error) {
+func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, kek keyring.KEK, d *gateway.Deps) (func(), error) {
 	ts := cfg.TokenServer
-	kek, err := signing.LoadOrCreateKEK(ts.KEKFile)
-	if err != nil {
-		return nil, fmt.Errorf("token_server.kek_file: %w", err)
-	}
-	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: ts.RotateEvery.Std(),
-		TokenTTL: ts.TTL.Std(), KEK: kek, Logger: d.Logger})
+	keys, err := openSigning(ctx, st, kek, "oauth", ts.KEKFile, ts.RotateEvery.Std(), ts.TTL.Std(), d.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("token_server: %w", err)
 	}

@@ -1,8 +1,11 @@
 // Package signing owns the keys Rampart signs with: ES256 key pairs made on
 // a schedule, kept in the state store so that every gateway of a cluster
-// signs with and publishes the same keys, their private halves encrypted
-// at rest with a key-encryption key (AES-256-GCM, bound to the key id), and
-// the JSON Web Key Set that publishes their public halves.
+// signs with and publishes the same keys, their private halves sealed at
+// rest by the process's versioned key-encryption key (the keyring's KEK:
+// a file, an environment variable or a KMS), bound to the purpose and the
+// key id, and the JSON Web Key Set that publishes their public halves.
+// Keys sealed by earlier releases with a signing key-encryption key of
+// their own still open with that key (see LoadLegacyKEK).
 //
 // A new key is published before it signs (prepublish), and an old key
 // stays published after it stops signing for as long as what it signed
@@ -14,9 +17,9 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -33,7 +36,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/rampart-gw/rampart/internal/secretfile"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -49,8 +51,14 @@ type Options struct {
 	// Refresh is how often the store is reread for keys other gateways
 	// made, and the schedule checked. Default 1m.
 	Refresh time.Duration
-	// KEK is the 32-byte key-encryption key.
-	KEK []byte
+	// KEK seals new private keys and opens those it sealed, in any of
+	// its versions. Every gateway of a cluster needs the same versions.
+	// Required.
+	KEK KEK
+	// LegacyKEK is the 32-byte key of an earlier release's signing-kek
+	// file (LoadLegacyKEK): it only opens the keys that release sealed.
+	// Empty: such keys are not trusted.
+	LegacyKEK []byte
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger receives rotation notices and store failures.
@@ -68,10 +76,10 @@ type Key struct {
 // Manager keeps the current keys in memory, rereads and rotates them in
 // the background. Its methods are safe for concurrent use.
 type Manager struct {
-	st   *store.Store
-	opt  Options
-	aead cipher.AEAD
-	cur  atomic.Pointer[keyring]
+	st     *store.Store
+	opt    Options
+	legacy cipher.AEAD // opens format 1 keys; nil without Options.LegacyKEK
+	cur    atomic.Pointer[keyring]
 
 	stop chan struct{}
 	done chan struct{}
@@ -79,6 +87,17 @@ type Manager struct {
 
 	lastRefresh atomic.Int64 // unix ns of the last on-demand refresh
 	refreshMu   sync.Mutex   // one refresh at a time: never two new keys at once
+	// opened holds the stored rows this process has opened and verified,
+	// by kid: a row whose bytes have not changed is not unsealed again at
+	// the next refresh (with a KMS, each unseal is a remote call).
+	opened map[string]openedKey
+}
+
+// openedKey is a verified row and its private key.
+type openedKey struct {
+	sealed []byte
+	jwk    string
+	priv   *ecdsa.PrivateKey
 }
 
 type keyring struct {
@@ -97,8 +116,8 @@ func New(ctx context.Context, st *store.Store, opt Options) (*Manager, error) {
 	if opt.RotateEvery <= 0 || opt.TokenTTL <= 0 {
 		return nil, errors.New("signing: RotateEvery and TokenTTL are required")
 	}
-	if len(opt.KEK) != 32 {
-		return nil, errors.New("signing: the key-encryption key must be 32 bytes")
+	if opt.KEK == nil {
+		return nil, errors.New("signing: a key-encryption key is required")
 	}
 	if opt.Refresh <= 0 {
 		opt.Refresh = time.Minute
@@ -109,15 +128,11 @@ func New(ctx context.Context, st *store.Store, opt Options) (*Manager, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	block, err := aes.NewCipher(opt.KEK)
+	legacy, err := newLegacyAEAD(opt.LegacyKEK)
 	if err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
+		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
-	}
-	m := &Manager{st: st, opt: opt, aead: aead, stop: make(chan struct{}), done: make(chan struct{})}
+	m := &Manager{st: st, opt: opt, legacy: legacy, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := m.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -203,34 +218,39 @@ func (m *Manager) refreshLocked(ctx context.Context) error {
 		return err
 	}
 	horizon := now.Add(m.prepublish() + m.opt.Refresh)
-	fresh, trusted := false, 0
-	var lastErr error
+	privs, untrusted := m.trust(ctx, keys)
+	if len(keys) > 0 && len(privs) == 0 {
+		// Most likely another gateway's KEK: making keys of our own
+		// would split the cluster into gateways that refuse each other's
+		// tokens.
+		return fmt.Errorf("signing: none of the %d stored %s keys opens with this key-encryption key (every gateway needs the same protect.keys KEK, and the same kek_file for keys sealed by an earlier release): %w",
+			len(keys), m.opt.Purpose, untrusted[len(untrusted)-1])
+	}
+	fresh := false
 	for i := range keys {
-		if _, err := m.verifyRow(&keys[i]); err != nil {
-			lastErr = err // an untrusted row must not hold off rotation
-			continue
-		}
-		trusted++
-		if keys[i].RetireAt.After(horizon) {
+		// An untrusted row must not hold off rotation.
+		if privs[keys[i].KID] != nil && keys[i].RetireAt.After(horizon) {
 			fresh = true
 		}
 	}
-	if len(keys) > 0 && trusted == 0 {
-		// Most likely another gateway's kek_file: making keys of our own
-		// would split the cluster into gateways that refuse each other's
-		// tokens.
-		return fmt.Errorf("signing: none of the %d stored %s keys opens with this key-encryption key (every gateway needs the same kek_file): %w",
-			len(keys), m.opt.Purpose, lastErr)
-	}
 	if !fresh {
-		k, err := m.create(ctx, now)
+		k, priv, err := m.create(ctx, now)
 		if err != nil {
 			return err
 		}
 		m.opt.Logger.Info("signing keys: new key", "purpose", m.opt.Purpose, "kid", k.KID)
 		keys = append([]store.SigningKey{k}, keys...)
+		privs[k.KID] = priv
+		m.opened[k.KID] = openedKey{sealed: k.PrivateKey, jwk: k.PublicJWK, priv: priv}
 	}
-	ring, err := m.ring(keys, now)
+	for _, err := range untrusted {
+		// A row is published only if its sealed private half opens with
+		// the KEK and is the key its public half and kid claim: anyone who
+		// can write to the store, but lacks the KEK, cannot slip in a key
+		// of their own.
+		m.opt.Logger.Error("signing keys: a stored key is not trusted and not published", "purpose", m.opt.Purpose, "error", err)
+	}
+	ring, err := m.ring(keys, privs, untrusted, now)
 	if err != nil {
 		return err
 	}
@@ -238,79 +258,71 @@ func (m *Manager) refreshLocked(ctx context.Context) error {
 	return nil
 }
 
-func (m *Manager) create(ctx context.Context, now time.Time) (store.SigningKey, error) {
+func (m *Manager) create(ctx context.Context, now time.Time) (store.SigningKey, *ecdsa.PrivateKey, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("signing: generating a key: %w", err)
+		return store.SigningKey{}, nil, fmt.Errorf("signing: generating a key: %w", err)
 	}
 	pub := jose.JSONWebKey{Key: &priv.PublicKey, Algorithm: string(jose.ES256), Use: "sig"}
 	tp, err := pub.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("signing: %w", err)
+		return store.SigningKey{}, nil, fmt.Errorf("signing: %w", err)
 	}
 	pub.KeyID = base64.RawURLEncoding.EncodeToString(tp)
 	pubJSON, err := pub.MarshalJSON()
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("signing: %w", err)
+		return store.SigningKey{}, nil, fmt.Errorf("signing: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("signing: %w", err)
+		return store.SigningKey{}, nil, fmt.Errorf("signing: %w", err)
+	}
+	sealedKey, err := m.seal(ctx, pub.KeyID, der)
+	clear(der)
+	if err != nil {
+		return store.SigningKey{}, nil, fmt.Errorf("signing: %w", err)
 	}
 	retire := now.Add(m.prepublish() + m.opt.RotateEvery)
 	k := store.SigningKey{KID: pub.KeyID, Purpose: m.opt.Purpose, Alg: string(jose.ES256), CreatedAt: now,
 		RetireAt: retire, ExpiresAt: retire.Add(m.opt.TokenTTL + 5*time.Minute),
-		PrivateKey: m.seal(pub.KeyID, der), PublicJWK: string(pubJSON)}
+		PrivateKey: sealedKey, PublicJWK: string(pubJSON)}
 	if err := m.st.CreateSigningKey(ctx, k); err != nil {
-		return store.SigningKey{}, err
+		return store.SigningKey{}, nil, err
 	}
 	k.CreatedAt, k.RetireAt, k.ExpiresAt = k.CreatedAt.Truncate(time.Second), k.RetireAt.Truncate(time.Second), k.ExpiresAt.Truncate(time.Second)
-	return k, nil
+	return k, priv, nil
 }
 
-// sealVersion starts every encrypted private key: the format can change.
-const sealVersion = 1
-
-func (m *Manager) aad(kid string) []byte {
-	return []byte(fmt.Sprintf("rampart signing key v%d|%s|%s", sealVersion, m.opt.Purpose, kid))
-}
-
-// seal encrypts a private key: version byte, nonce, AES-256-GCM ciphertext
-// with the purpose and kid as associated data, so a stored key cannot be
-// moved to another row.
-func (m *Manager) seal(kid string, der []byte) []byte {
-	nonce := make([]byte, m.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
+// trust opens and verifies every row (see verifyRow), reusing what an
+// earlier refresh opened when the row has not changed. It returns the
+// private keys of the trusted rows, by kid, and why each other row is not
+// trusted.
+func (m *Manager) trust(ctx context.Context, keys []store.SigningKey) (map[string]*ecdsa.PrivateKey, []error) {
+	privs := make(map[string]*ecdsa.PrivateKey, len(keys))
+	opened := make(map[string]openedKey, len(keys))
+	var untrusted []error
+	for i := range keys {
+		k := &keys[i]
+		if o, ok := m.opened[k.KID]; ok && bytes.Equal(o.sealed, k.PrivateKey) && o.jwk == k.PublicJWK {
+			privs[k.KID], opened[k.KID] = o.priv, o
+			continue
+		}
+		priv, err := m.verifyRow(ctx, k)
+		if err != nil {
+			untrusted = append(untrusted, fmt.Errorf("signing key %s: %w", k.KID, err))
+			continue
+		}
+		privs[k.KID] = priv
+		opened[k.KID] = openedKey{sealed: k.PrivateKey, jwk: k.PublicJWK, priv: priv}
 	}
-	out := append([]byte{sealVersion}, nonce...)
-	return m.aead.Seal(out, nonce, der, m.aad(kid))
-}
-
-func (m *Manager) open(kid string, b []byte) (*ecdsa.PrivateKey, error) {
-	ns := m.aead.NonceSize()
-	if len(b) < 1+ns || b[0] != sealVersion {
-		return nil, fmt.Errorf("signing key %s: unknown format", kid)
-	}
-	der, err := m.aead.Open(nil, b[1:1+ns], b[1+ns:], m.aad(kid))
-	if err != nil {
-		return nil, fmt.Errorf("signing key %s: cannot be decrypted with this key-encryption key", kid)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", kid, err)
-	}
-	ec, ok := k.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing key %s: not an ECDSA key", kid)
-	}
-	return ec, nil
+	m.opened = opened
+	return privs, untrusted
 }
 
 // verifyRow opens a stored key and checks that its public half and its kid
 // (the RFC 7638 thumbprint) are those of the sealed private key.
-func (m *Manager) verifyRow(k *store.SigningKey) (*ecdsa.PrivateKey, error) {
-	priv, err := m.open(k.KID, k.PrivateKey)
+func (m *Manager) verifyRow(ctx context.Context, k *store.SigningKey) (*ecdsa.PrivateKey, error) {
+	priv, err := m.open(ctx, k.KID, k.PrivateKey)
 	if err != nil {
 		return nil, err
 	}
@@ -330,26 +342,17 @@ func (m *Manager) verifyRow(k *store.SigningKey) (*ecdsa.PrivateKey, error) {
 }
 
 // ring builds the in-memory view: the newest key that has been published
-// for prepublish signs (or the newest, at first start); every stored key
-// is published.
-func (m *Manager) ring(keys []store.SigningKey, now time.Time) (*keyring, error) {
+// for prepublish signs (or the newest, at first start); every trusted
+// stored key (privs, from trust) is published.
+func (m *Manager) ring(keys []store.SigningKey, privs map[string]*ecdsa.PrivateKey, untrusted []error, now time.Time) (*keyring, error) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	var signing, newest *store.SigningKey
-	privs := map[string]*ecdsa.PrivateKey{}
-	var untrusted error
 	for i := range keys {
 		k := &keys[i]
-		// A row is published only if its sealed private half opens with
-		// the KEK and is the key its public half and kid claim: anyone who
-		// can write to the store, but lacks the KEK, cannot slip in a key
-		// of their own.
-		priv, err := m.verifyRow(k)
-		if err != nil {
-			untrusted = fmt.Errorf("signing key %s: %w", k.KID, err)
-			m.opt.Logger.Error("signing keys: a stored key is not trusted and not published", "purpose", m.opt.Purpose, "kid", k.KID, "error", err)
+		priv := privs[k.KID]
+		if priv == nil {
 			continue
 		}
-		privs[k.KID] = priv
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &priv.PublicKey, KeyID: k.KID, Algorithm: string(jose.ES256), Use: "sig"})
 		if now.Before(k.RetireAt) { // a trusted key that may sign
 			if newest == nil || k.CreatedAt.After(newest.CreatedAt) {
@@ -363,8 +366,8 @@ func (m *Manager) ring(keys []store.SigningKey, now time.Time) (*keyring, error)
 	if signing == nil {
 		signing = newest
 	}
-	if signing == nil && untrusted != nil {
-		return nil, untrusted // every key failed: most likely another kek_file
+	if signing == nil && len(untrusted) > 0 {
+		return nil, untrusted[len(untrusted)-1] // every key failed: most likely another KEK
 	}
 	if signing == nil {
 		return nil, errors.New("signing: no key can sign")
@@ -375,44 +378,4 @@ func (m *Manager) ring(keys []store.SigningKey, now time.Time) (*keyring, error)
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return &keyring{signing: Key{KID: signing.KID, Private: priv}, jwks: jwks}, nil
-}
-
-// LoadOrCreateKEK reads a 32-byte key-encryption key (base64) from path,
-// or writes a new one there (mode 0600). Of gateways starting at once on
-// one file, one creates it and all use its key; a file that is a symlink,
-// not regular, or open to group or others is refused (see secretfile).
-func LoadOrCreateKEK(path string) ([]byte, error) {
-	b, _, err := secretfile.LoadOrCreate(path, newKEK, func(b []byte) error {
-		_, err := parseKEK(b)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("signing KEK: %w", err)
-	}
-	return parseKEK(b)
-}
-
-func newKEK() ([]byte, error) {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		return nil, err
-	}
-	return []byte(base64.StdEncoding.EncodeToString(k) + "\n"), nil
-}
-
-// parseKEK decodes a KEK file: standard base64 of 32 bytes, trailing line
-// ends and spaces allowed.
-func parseKEK(b []byte) ([]byte, error) {
-	k, err := base64.StdEncoding.DecodeString(string(trimSpace(b)))
-	if err != nil || len(k) != 32 {
-		return nil, errors.New("not a base64 32-byte key")
-	}
-	return k, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

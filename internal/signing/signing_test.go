@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,9 +21,25 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	kr "github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/secretfile"
 	"github.com/rampart-gw/rampart/internal/store"
 )
+
+// testKEK is a keyring KEK whose version v (1, 2, ...) is 32 bytes of
+// seeds[v-1].
+func testKEK(t testing.TB, seeds ...byte) KEK {
+	t.Helper()
+	var lines []string
+	for i, b := range seeds {
+		lines = append(lines, fmt.Sprintf("%d:%s", i+1, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32))))
+	}
+	k, err := kr.ParseKEK([]byte(strings.Join(lines, "\n")), "test KEK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 type clock struct {
 	mu sync.Mutex
@@ -64,8 +82,7 @@ func kids(t *testing.T, m *Manager) []string {
 func TestRotation(t *testing.T) {
 	st := openStore(t)
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
-	kek := make([]byte, 32)
-	opt := Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, Refresh: time.Minute, KEK: kek, Now: c.Now}
+	opt := Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, Refresh: time.Minute, KEK: testKEK(t, 0), Now: c.Now}
 	m, err := New(context.Background(), st, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -121,8 +138,7 @@ func TestRotation(t *testing.T) {
 
 func TestPrivateKeysEncrypted(t *testing.T) {
 	st := openStore(t)
-	kek := make([]byte, 32)
-	kek[0] = 1
+	kek := testKEK(t, 1)
 	opt := Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: kek}
 	m, err := New(context.Background(), st, opt)
 	if err != nil {
@@ -136,35 +152,52 @@ func TestPrivateKeysEncrypted(t *testing.T) {
 	if strings.Contains(string(keys[0].PrivateKey), "\x30\x81") { // a DER SEQUENCE would show
 		t.Error("the stored private key looks like plain DER")
 	}
+	if keys[0].PrivateKey[0] != formatKEK {
+		t.Fatalf("sealed in format %d, want %d", keys[0].PrivateKey[0], formatKEK)
+	}
 	// Another key-encryption key cannot use the store's keys.
-	opt.KEK = make([]byte, 32)
-	if _, err := New(context.Background(), st, opt); err == nil || !strings.Contains(err.Error(), "cannot be decrypted") {
+	opt.KEK = testKEK(t, 0)
+	if _, err := New(context.Background(), st, opt); err == nil || !strings.Contains(err.Error(), "cannot be decrypted") || !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("wrong KEK: %v", err)
 	}
-	// A ciphertext moved to another kid does not decrypt (kid is bound).
+	// A ciphertext moved to another kid or purpose does not decrypt (both
+	// are bound).
 	opt.KEK = kek
 	m3 := &Manager{opt: opt}
-	m3.aead = m.aead
-	if _, err := m3.open("another-kid", keys[0].PrivateKey); err == nil {
-		t.Fatal("a key decrypted under another kid")
+	if _, err := m3.open(context.Background(), "another-kid", keys[0].PrivateKey); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("a key decrypted under another kid: %v", err)
+	}
+	m3.opt.Purpose = "oauth"
+	if _, err := m3.open(context.Background(), keys[0].KID, keys[0].PrivateKey); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("a key decrypted under another purpose: %v", err)
 	}
 }
 
-func TestLoadOrCreateKEK(t *testing.T) {
+// TestLoadLegacyKEK: an earlier release's signing-kek file is read as it
+// was written; a missing one is no key, and is never created.
+func TestLoadLegacyKEK(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "sub", "kek")
-	a, err := LoadOrCreateKEK(p)
-	if err != nil || len(a) != 32 {
-		t.Fatal(a, err)
+	if k, err := LoadLegacyKEK(p); err != nil || k != nil {
+		t.Fatalf("missing file: %v, %v", k, err)
 	}
-	b, err := LoadOrCreateKEK(p)
-	if err != nil || string(a) != string(b) {
-		t.Fatal("the second read differs", err)
+	if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a legacy KEK file was created: %v", err)
 	}
-	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("KEK file mode %v, %v", fi.Mode(), err)
+	want := bytes.Repeat([]byte{0x5a}, 32)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
 	}
-	if raw, _ := os.ReadFile(p); string(raw) != base64.StdEncoding.EncodeToString(a)+"\n" {
-		t.Errorf("KEK file format changed: %q", raw)
+	if err := os.WriteFile(p, []byte(base64.StdEncoding.EncodeToString(want)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := LoadLegacyKEK(p); err != nil || !bytes.Equal(k, want) {
+		t.Fatalf("read %x, %v", k, err)
+	}
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadLegacyKEK(p); !errors.Is(err, secretfile.ErrPermissions) {
+		t.Fatalf("a file others can read: %v", err)
 	}
 
 	dir := t.TempDir()
@@ -186,7 +219,7 @@ func TestLoadOrCreateKEK(t *testing.T) {
 			if err := tt.make(path); err != nil {
 				t.Fatal(err)
 			}
-			_, err := LoadOrCreateKEK(path)
+			_, err := LoadLegacyKEK(path)
 			if err == nil || !strings.Contains(err.Error(), path) || (tt.want != nil && !errors.Is(err, tt.want)) {
 				t.Fatalf("err = %v, want %v naming %s", err, tt.want, path)
 			}
@@ -234,13 +267,13 @@ func TestInjectedKeyNotPublished(t *testing.T) {
 		PrivateKey: []byte{1, 2, 3}, PublicJWK: string(pj)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(context.Background(), st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now}); err == nil {
+	if _, err := New(context.Background(), st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: testKEK(t, 0), Now: c.Now}); err == nil {
 		t.Fatal("started on a store whose only key it cannot open")
 	}
 	if _, err := st.SigningKeys(context.Background(), "identity", c.t.Add(400*time.Hour)); err != nil { // expires the injected row
 		t.Fatal(err)
 	}
-	m, err := New(context.Background(), st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now})
+	m, err := New(context.Background(), st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: testKEK(t, 0), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,22 @@ import (
 	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/signing"
 	"github.com/rampart-gw/rampart/internal/store"
 )
+
+// zeroKEK is a keyring KEK of one version, 32 zero bytes: the test key
+// that seals the signing keys.
+func zeroKEK(t testing.TB) signing.KEK {
+	t.Helper()
+	k, err := keyring.ParseKEK([]byte("1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), "test KEK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 type clock struct{ t time.Time }
 
@@ -94,7 +106,7 @@ func TestAuthenticator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now})
+	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: zeroKEK(t), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +208,7 @@ func TestUnknownKidRereadsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now}
+	opt := signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: zeroKEK(t), Now: c.Now}
 	k1, err := signing.New(ctx, st, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +255,7 @@ func FuzzAuthenticate(f *testing.F) {
 	}
 	defer st.Close()
 	h, _ := apikey.LoadOrCreatePepper(filepath.Join(dir, "pepper"))
-	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32)})
+	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: zeroKEK(f)})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -286,7 +298,7 @@ func TestStoreDownClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: make([]byte, 32), Now: c.Now})
+	keys, err := signing.New(ctx, st, signing.Options{Purpose: "oauth", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: zeroKEK(t), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
