@@ -294,7 +294,7 @@ func (v *validator) tokenServer(c *Config) {
 		v.errorf("token_server.authenticator", "%q is already the name of an authenticator", ts.Authenticator)
 	}
 	if c.IdentityToken.Enabled && c.IdentityToken.KEKFile != ts.KEKFile {
-		v.errorf("token_server.kek_file", "must be identity_token.kek_file: one key-encryption key seals all signing keys")
+		v.errorf("token_server.kek_file", "must be identity_token.kek_file: one legacy signing-kek file sealed all signing keys")
 	}
 }
 

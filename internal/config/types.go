@@ -870,9 +870,13 @@ type IdentityToken struct {
 	// takes over (a new key is published a little before it signs, an old
 	// one stays published until its tokens expire). Default 24h.
 	RotateEvery Duration `yaml:"rotate_every"`
-	// KEKFile holds the key that encrypts the signing keys' private halves
-	// in the store (32 bytes, base64); created if missing. Every gateway of
-	// a cluster needs the same file. Default data_dir/signing-kek.
+	// KEKFile is the signing-kek file of earlier releases (32 bytes,
+	// base64), which sealed the signing keys' private halves in the store:
+	// read when it exists, to open the keys it sealed, and never created.
+	// New keys are sealed with protect.keys' key-encryption key (kek_file
+	// or kek_env), so its KEK rotation and a KMS cover them too; once the
+	// keys sealed before the upgrade have expired (rotate_every plus ttl),
+	// the file can go. Default data_dir/signing-kek.
 	KEKFile string `yaml:"kek_file"`
 }
 
@@ -902,7 +906,9 @@ type TokenServer struct {
 	// Authenticator is the name routes list in auth to accept these
 	// tokens. Default "rampart".
 	Authenticator string `yaml:"authenticator"`
-	// KEKFile encrypts the signing keys at rest; shared with
+	// KEKFile is the signing-kek file of earlier releases, read when it
+	// exists to open the signing keys it sealed, never created; new keys
+	// are sealed with protect.keys' key-encryption key. Shared with
 	// identity_token. Default data_dir/signing-kek.
 	KEKFile string `yaml:"kek_file"`
 }
@@ -1107,9 +1113,12 @@ type Protect struct {
 // ProtectKeys configures the key-encryption key and the data keys.
 type ProtectKeys struct {
 	// KEKFile holds the key-encryption key versions, one "VERSION:BASE64"
-	// line each (rampart keys kek-add appends one). Default
-	// data_dir/data-kek, made on first start. A cluster needs the same
-	// file on every gateway.
+	// line each (rampart keys kek-add appends one). It wraps the data keys
+	// and seals the signing keys of identity_token and token_server (the
+	// newest version seals each new signing key; keep an old version until
+	// the signing keys it sealed have expired: rotate_every plus ttl).
+	// Default data_dir/data-kek, made on first start. A cluster needs the
+	// same file on every gateway.
 	KEKFile string `yaml:"kek_file"`
 	// KEKEnv names an environment variable that holds the versions
 	// instead ("1:BASE64,2:BASE64"). Exclusive with kek_file.
