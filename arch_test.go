@@ -100,7 +100,7 @@ var rules = map[string]struct {
 	"internal/audit":                     {[]string{"background", "config", "pipeline", "secretfile", "trust"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/witness":                   {[]string{"audit", "config", "trust"}, []string{"github.com/transparency-dev/formats", "golang.org/x/mod/sumdb"}},
 	"internal/anomaly":                   {[]string{"config", "pipeline"}, nil},
-	"internal/signing":                   {[]string{"secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
+	"internal/signing":                   {[]string{"background", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/idtoken":                   {[]string{"config", "pipeline", "signing"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/tokens":                    {[]string{"apikey", "authn", "background", "config", "pipeline", "signing", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/firewall":                  {[]string{"background", "config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},

@@ -223,7 +223,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 		res.closers = append(res.closers, closeTS)
 	}
 	if it := cfg.IdentityToken; it.Enabled {
-		m, err := openSigning(ctx, st, kek, "identity", it.KEKFile, it.RotateEvery.Std(), it.TTL.Std(), log)
+		m, err := openSigning(ctx, st, kek, "identity", it.KEKFile, it.RotateEvery.Std(), it.TTL.Std(), log, bg)
 		if err != nil {
 			return nil, fmt.Errorf("identity_token: %w", err)
 		}
@@ -236,12 +236,12 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 // openSigning opens the signing keys of purpose, sealed with kek (the
 // keyring's); legacyFile is the signing-kek file of earlier releases, read
 // when it exists to open the keys they sealed, and never created.
-func openSigning(ctx context.Context, st *store.Store, kek keyring.KEK, purpose, legacyFile string, rotate, ttl time.Duration, log *slog.Logger) (*signing.Manager, error) {
+func openSigning(ctx context.Context, st *store.Store, kek keyring.KEK, purpose, legacyFile string, rotate, ttl time.Duration, log *slog.Logger, bg *background.Runner) (*signing.Manager, error) {
 	legacy, err := signing.LoadLegacyKEK(legacyFile)
 	if err != nil {
 		return nil, fmt.Errorf("kek_file: %w", err)
 	}
-	return signing.New(ctx, st, signing.Options{Purpose: purpose, RotateEvery: rotate, TokenTTL: ttl, KEK: kek, LegacyKEK: legacy, Logger: log})
+	return signing.New(ctx, st, signing.Options{Purpose: purpose, RotateEvery: rotate, TokenTTL: ttl, KEK: kek, LegacyKEK: legacy, Logger: log, Background: bg})
 }
 
 // openAudit opens the audit log with its sinks and witnesses. Its closer
@@ -497,7 +497,7 @@ func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, bg
 // (the API keys, checked with the first apikey authenticator's pepper).
 func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, kek keyring.KEK, d *gateway.Deps) (func(), error) {
 	ts := cfg.TokenServer
-	keys, err := openSigning(ctx, st, kek, "oauth", ts.KEKFile, ts.RotateEvery.Std(), ts.TTL.Std(), d.Logger)
+	keys, err := openSigning(ctx, st, kek, "oauth", ts.KEKFile, ts.RotateEvery.Std(), ts.TTL.Std(), d.Logger, d.Background)
 	if err != nil {
 		return nil, fmt.Errorf("token_server: %w", err)
 	}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/rampart-gw/rampart/internal/background"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -63,6 +64,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives rotation notices and store failures.
 	Logger *slog.Logger
+	// Background runs the reread; nil gives the Manager a runner of its
+	// own on the system clock.
+	Background *background.Runner
 }
 
 // Key is a usable signing key.
@@ -81,9 +85,7 @@ type Manager struct {
 	legacy cipher.AEAD // opens format 1 keys; nil without Options.LegacyKEK
 	cur    atomic.Pointer[keyring]
 
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	bg *background.Runner
 
 	lastRefresh atomic.Int64 // unix ns of the last on-demand refresh
 	refreshMu   sync.Mutex   // one refresh at a time: never two new keys at once
@@ -132,11 +134,19 @@ func New(ctx context.Context, st *store.Store, opt Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{st: st, opt: opt, legacy: legacy, stop: make(chan struct{}), done: make(chan struct{})}
+	m := &Manager{st: st, opt: opt, legacy: legacy}
 	if err := m.refresh(ctx); err != nil {
 		return nil, err
 	}
-	go m.loop(context.WithoutCancel(ctx)) // outlives New's caller; Close stops it
+	m.bg = background.Or(opt.Background, opt.Logger).Child() // outlives New's caller; Close stops it
+	m.bg.Every("signing keys reread "+opt.Purpose, opt.Refresh, func(ctx context.Context) {
+		// Each store call is bounded by store.timeout; this bounds the
+		// whole reread. The keys in memory keep signing, and the next
+		// turn tries again.
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		m.logFailure(m.refresh(ctx))
+	})
 	return m, nil
 }
 
@@ -179,28 +189,8 @@ func (m *Manager) logFailure(err error) {
 
 // Close stops the background refresh.
 func (m *Manager) Close() error {
-	m.once.Do(func() { close(m.stop) })
-	<-m.done
+	m.bg.Close()
 	return nil
-}
-
-func (m *Manager) loop(base context.Context) {
-	defer close(m.done)
-	t := time.NewTicker(m.opt.Refresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			// Each store call is bounded by store.timeout; this bounds
-			// the whole reread. The keys in memory keep signing, and the
-			// next tick tries again.
-			ctx, cancel := context.WithTimeout(base, 30*time.Second)
-			m.logFailure(m.refresh(ctx))
-			cancel()
-		}
-	}
 }
 
 // refresh rereads the keys, makes a new one when none will be able to sign

@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/config"
 	kr "github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/secretfile"
@@ -93,7 +94,10 @@ func TestRotation(t *testing.T) {
 		t.Fatalf("published %v, want [%s]", got, a)
 	}
 	// A second gateway on the same store signs with the same key.
-	m2, err := New(context.Background(), st, opt)
+	bg, tick := backgroundtest.Runner(t)
+	opt2 := opt
+	opt2.Background = bg
+	m2, err := New(context.Background(), st, opt2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +124,12 @@ func TestRotation(t *testing.T) {
 	if m.Current().KID != b || len(kids(t, m)) != 2 {
 		t.Fatalf("after 62m: signing %s (want %s), published %v", m.Current().KID, b, kids(t, m))
 	}
-	if err := m2.refresh(context.Background()); err != nil {
-		t.Fatal(err)
+	if m2.Current().KID != a {
+		t.Fatal("the second gateway changed keys before its reread")
 	}
+	backgroundtest.Tick(t, tick, time.Minute, 1) // its reread
 	if m2.Current().KID != b {
-		t.Fatalf("the second gateway signs with %s, want %s", m2.Current().KID, b)
+		t.Fatalf("the second gateway signs with %s after its reread, want %s", m2.Current().KID, b)
 	}
 	// A's tokens have expired: A is gone.
 	c.Add(10 * time.Minute)
