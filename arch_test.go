@@ -122,6 +122,7 @@ var rules = map[string]struct {
 	// The toolkit: nothing on the request path imports it.
 	"internal/openapi":                    {nil, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
 	"internal/findings":                   {nil, nil},
+	"internal/cliout":                     {nil, nil},
 	"internal/demo":                       {[]string{"apikey", "config", "lifecycle", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/scan":                       {[]string{"dlp", "findings", "jsonpath", "openapi"}, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3", "golang.org/x/oauth2"}},
 	"internal/scan/authz":                 {[]string{"findings", "scan"}, nil},
@@ -139,7 +140,7 @@ var rules = map[string]struct {
 	"internal/scan/suite":                 {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/flows", "scan/injection", "scan/inventory", "scan/limits", "scan/misconfig", "scan/ssrf"}, nil},
 	// The public middleware API: the only package outside internal/.
 	"": {[]string{"config", "gateway", "lifecycle", "pipeline"}, []string{"github.com/prometheus/client_golang"}},
-	"cmd/rampart": {[]string{"admin", "apikey", "audit", "config", "demo", "findings", "gateway", "keyring", "lifecycle", "openapi", "pipeline", "scan", "scan/suite", "store", "witness"},
+	"cmd/rampart": {[]string{"admin", "apikey", "audit", "cliout", "config", "demo", "findings", "gateway", "keyring", "lifecycle", "openapi", "pipeline", "scan", "scan/suite", "store", "witness"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }
 
