@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gw/rampart/internal/admin"
 	"github.com/rampart-gw/rampart/internal/apikey"
+	"github.com/rampart-gw/rampart/internal/cliout"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/store"
 )
@@ -109,15 +107,12 @@ func apikeyCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-func printNewKey(w io.Writer, k admin.NewKey) {
-	fmt.Fprintf(w, "id:      %s\nsubject: %s\nexpires: %s\n\n%s\n\nStore it now: it cannot be shown again.\n", k.ID, k.Subject, when(k.ExpiresAt), k.Key)
-}
-
 func apikeyCreate(stdout io.Writer) *cobra.Command {
 	var (
-		t   keyTarget
-		req admin.CreateKeyRequest
-		ttl time.Duration
+		t      keyTarget
+		req    admin.CreateKeyRequest
+		ttl    time.Duration
+		format string
 	)
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -126,6 +121,10 @@ func apikeyCreate(stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.Subject == "" {
 				return usageError{errors.New("create needs --subject (the key's owner)")}
+			}
+			f, err := parseFormat(format)
+			if err != nil {
+				return err
 			}
 			if ttl < 0 {
 				return usageError{errors.New("--expires-in must not be negative")}
@@ -142,11 +141,11 @@ func apikeyCreate(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printNewKey(stdout, k)
-			return nil
+			return printNewKey(stdout, f, k)
 		},
 	}
 	t.flags(cmd)
+	formatFlag(cmd, &format)
 	cmd.Flags().StringVar(&req.Subject, "subject", "", "owner of the key (required)")
 	cmd.Flags().StringVar(&req.Name, "name", "", "what the key is for")
 	cmd.Flags().StringSliceVar(&req.Roles, "role", nil, "role granted (repeatable)")
@@ -154,13 +153,6 @@ func apikeyCreate(stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringSliceVar(&req.CIDRs, "cidr", nil, "only from this network (repeatable)")
 	cmd.Flags().DurationVar(&ttl, "expires-in", 0, "lifetime, such as 720h (default: no expiry)")
 	return cmd
-}
-
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 func apikeyList(stdout io.Writer) *cobra.Command {
@@ -173,8 +165,9 @@ func apikeyList(stdout io.Writer) *cobra.Command {
 		Short: "List API keys (never their secrets)",
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("--format must be text or json, got %q", format)}
+			f, err := parseFormat(format)
+			if err != nil {
+				return err
 			}
 			svc, done, err := t.open(cmd.Context())
 			if err != nil {
@@ -185,22 +178,11 @@ func apikeyList(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(keys)
-			}
-			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tSUBJECT\tNAME\tROLES\tSCOPES\tSTATUS\tEXPIRES\tLAST USED")
-			for _, k := range keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Subject, k.Name, strings.Join(k.Roles, ","), strings.Join(k.Scopes, " "),
-					k.Status, when(k.ExpiresAt), when(k.LastUsedAt))
-			}
-			return w.Flush()
+			return printKeys(stdout, f, keys)
 		},
 	}
 	t.flags(cmd)
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	formatFlag(cmd, &format)
 	return cmd
 }
 
@@ -229,8 +211,9 @@ func apikeyRevoke(stdout io.Writer) *cobra.Command {
 
 func apikeyRotate(stdout io.Writer) *cobra.Command {
 	var (
-		t     keyTarget
-		grace time.Duration
+		t      keyTarget
+		grace  time.Duration
+		format string
 	)
 	cmd := &cobra.Command{
 		Use:   "rotate ID",
@@ -239,6 +222,10 @@ func apikeyRotate(stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if grace < 0 {
 				return usageError{errors.New("--grace must not be negative")}
+			}
+			f, err := parseFormat(format)
+			if err != nil {
+				return err
 			}
 			svc, done, err := t.open(cmd.Context())
 			if err != nil {
@@ -249,12 +236,14 @@ func apikeyRotate(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("rotating %q: %w", a[0], err)
 			}
-			fmt.Fprintf(stdout, "rotated %s; the old secret works for %s\n\n", a[0], grace)
-			printNewKey(stdout, k)
-			return nil
+			if f == cliout.Text {
+				fmt.Fprintf(stdout, "rotated %s; the old secret works for %s\n\n", a[0], grace)
+			}
+			return printNewKey(stdout, f, k)
 		},
 	}
 	t.flags(cmd)
+	formatFlag(cmd, &format)
 	cmd.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the old secret keeps working")
 	return cmd
 }

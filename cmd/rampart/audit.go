@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/cliout"
 )
 
 func auditCmd(stdout io.Writer) *cobra.Command {
@@ -32,9 +33,7 @@ func auditCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(p)
+			return cliout.WriteJSON(stdout, p)
 		},
 	}
 	check := &cobra.Command{
@@ -49,13 +48,9 @@ func auditCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := os.ReadFile(a[0]) // #nosec G304 -- the user names the file
+			p, err := audit.ReadProof(a[0])
 			if err != nil {
 				return err
-			}
-			var p audit.Proof
-			if err := json.Unmarshal(b, &p); err != nil {
-				return fmt.Errorf("%s: not a proof: %w", a[0], err)
 			}
 			if err := audit.CheckProof(p, k); err != nil {
 				return err
@@ -80,47 +75,26 @@ func auditCmd(stdout io.Writer) *cobra.Command {
 			if d == "" {
 				d = filepath.Join(dataDir, "audit")
 			}
-			var from time.Time
-			if since != "" {
-				if dur, err := time.ParseDuration(since); err == nil {
-					from = time.Now().Add(-dur)
-				} else if from, err = time.Parse(time.RFC3339, since); err != nil {
-					return usageError{errors.New("--since is a duration such as 1h or an RFC 3339 time")}
-				}
+			from, err := parseSince(since, time.Now())
+			if err != nil {
+				return err
 			}
 			switch decision {
 			case "", "allow", "deny", "error":
 			default:
 				return usageError{errors.New("--decision is allow, deny or error")}
 			}
-			filter := audit.Filter{Subject: subject, Route: route, Decision: decision, Since: from}
-			var out [][]byte
-			next := int64(0)
-			err := audit.Each(d, func(i int64, ev audit.Event, raw []byte) error {
-				next = i + 1
-				if !filter.Match(ev) {
-					return nil
-				}
-				out = append(out, raw)
-				if last > 0 && len(out) > last {
-					out = out[1:]
-				}
-				return nil
-			})
-			for _, r := range out {
-				fmt.Fprintln(stdout, string(r))
+			ctx := cmd.Context()
+			if follow {
+				// Every new matching event as it is written, until ^C.
+				var stop context.CancelFunc
+				ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+				defer stop()
 			}
-			if err != nil || !follow {
+			opt := audit.QueryOptions{Filter: audit.Filter{Subject: subject, Route: route, Decision: decision, Since: from}, Last: last, Follow: follow}
+			return audit.Query(ctx, d, opt, func(raw []byte) error {
+				_, err := fmt.Fprintln(stdout, string(raw))
 				return err
-			}
-			// Then every new matching event as it is written, until ^C.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return audit.Follow(ctx, nil, d, next, 500*time.Millisecond, func(_ int64, ev audit.Event, raw []byte) error {
-				if filter.Match(ev) {
-					fmt.Fprintln(stdout, string(raw))
-				}
-				return nil
 			})
 		},
 	}
@@ -138,6 +112,22 @@ func auditCmd(stdout io.Writer) *cobra.Command {
 	check.Flags().StringVar(&pubKey, "pubkey", "", "the log's trusted verifier key (audit-key.pub)")
 	cmd.AddCommand(verifyCmd(stdout), witnessCmd(stdout), prove, check, query, summaryCmd(stdout))
 	return cmd
+}
+
+// parseSince reads --since: a duration back from now (1h) or an RFC 3339
+// time; "" is no bound.
+func parseSince(since string, now time.Time) (time.Time, error) {
+	if since == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(since); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, since)
+	if err != nil {
+		return time.Time{}, usageError{errors.New("--since is a duration such as 1h or an RFC 3339 time")}
+	}
+	return t, nil
 }
 
 func auditDirKey(dataDir, dir, pubKey string) (string, string, error) {
@@ -165,51 +155,20 @@ func summaryCmd(stdout io.Writer) *cobra.Command {
 			if err != nil || d <= 0 {
 				return usageError{errors.New("--since is a duration such as 24h")}
 			}
-			if format != "text" && format != "json" {
-				return usageError{errors.New("--format is text or json")}
+			f, err := parseFormat(format)
+			if err != nil {
+				return err
 			}
 			s, err := audit.Summarize(dir, time.Now().Add(-d))
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(s)
-			}
-			fmt.Fprintf(stdout, "since %s: %d requests, %d denied, %d failed\n", s.Since, s.Requests, s.Denied, s.Failed)
-			fmt.Fprintln(stdout, "\ntop subjects:")
-			for _, c := range s.TopSubjects {
-				fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
-			}
-			fmt.Fprintln(stdout, "\ndenials by reason:")
-			for _, c := range s.Denials {
-				fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
-			}
-			fmt.Fprintln(stdout, "\nsensitive data in responses (kind, action):")
-			for _, c := range s.Sensitive {
-				fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
-			}
-			if len(s.Transit) > 0 {
-				fmt.Fprintln(stdout, "\nencryption API calls:")
-				for _, c := range s.Transit {
-					fmt.Fprintf(stdout, "  %6d  %s\n", c.N, c.Key)
-				}
-			}
-			fmt.Fprintf(stdout, "\nalerts: %d\n", len(s.Alerts))
-			for _, a := range s.Alerts {
-				fmt.Fprintf(stdout, "  %s  %s  %s  %s\n", a.Time, a.Action, a.ClientIP, a.Detail)
-			}
-			fmt.Fprintf(stdout, "\nadministrative actions: %d\n", len(s.Admin))
-			for _, a := range s.Admin {
-				fmt.Fprintf(stdout, "  %s  %s  %s  %s\n", a.Time, a.Action, a.Subject, a.Detail)
-			}
-			return nil
+			return printSummary(stdout, f, s)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", "rampart-data", "data directory of the gateway (the log is in DIR/audit)")
 	cmd.Flags().StringVar(&dir, "dir", "", "audit directory (instead of --data)")
 	cmd.Flags().StringVar(&since, "since", "24h", "the period to review, back from now")
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	formatFlag(cmd, &format)
 	return cmd
 }

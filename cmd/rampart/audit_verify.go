@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/cliout"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/lifecycle"
 	"github.com/rampart-gw/rampart/internal/store"
@@ -147,7 +148,9 @@ checkpoint otherwise, 2 for a bad command line.`,
 			if err != nil {
 				return err
 			}
-			printReport(stdout, dir, rep)
+			if err := printReport(stdout, dir, rep); err != nil {
+				return err
+			}
 			if !rep.OK() {
 				return errors.New("the audit log does not verify")
 			}
@@ -163,34 +166,6 @@ checkpoint otherwise, 2 for a bad command line.`,
 	cmd.Flags().StringArrayVar(&witnesses, "witness", nil, "a witness to check against, as URL=KEY (KEY: its cosignature vkey or a file holding it); repeatable")
 	cmd.Flags().StringArrayVar(&witnessed, "witness-checkpoint", nil, "a cosigned checkpoint saved earlier, as FILE=KEY; repeatable")
 	return cmd
-}
-
-// printReport writes what Verify found, one fact per line.
-func printReport(w io.Writer, dir string, rep audit.Report) {
-	fmt.Fprintf(w, "log:         %s\n", dir)
-	fmt.Fprintf(w, "origin:      %s\n", rep.Origin)
-	fmt.Fprintf(w, "records:     %d (%d events, %d the log's own", rep.Records, rep.Events, rep.Records-rep.Pruned-rep.Events)
-	if rep.Pruned > 0 {
-		fmt.Fprintf(w, ", %d deleted by retention under a signed retention record", rep.Pruned)
-	}
-	fmt.Fprintln(w, ")")
-	fmt.Fprintf(w, "checkpoints: %d (store copies: %d, witnesses: %d)\n", rep.Checkpoints, rep.Copies, rep.Witnesses)
-	fmt.Fprintf(w, "signed:      %d records covered by a checked signature\n", rep.Signed)
-	fmt.Fprintf(w, "unsigned:    %d records after the newest checked checkpoint\n", rep.Unsigned)
-	if rep.Anchored > 0 {
-		fmt.Fprintf(w, "rollback:    ruled out up to %d records by %s\n", rep.Anchored, strings.Join(rep.AnchoredBy, ", "))
-	} else {
-		fmt.Fprintln(w, "rollback:    cannot be ruled out: no checkpoint kept away from this disk was checked (use -c or --witness)")
-	}
-	for _, m := range rep.Warnings {
-		fmt.Fprintln(w, "WARN:", m)
-	}
-	for _, p := range rep.Problems {
-		fmt.Fprintln(w, "BAD:", p)
-	}
-	if rep.OK() {
-		fmt.Fprintln(w, "OK: every record is chained and covered as stated; every checkpoint is signed, chained and matches")
-	}
 }
 
 // splitKey splits "X=KEY" where KEY is a cosignature verifier key or a
@@ -272,8 +247,8 @@ func witnessCmd(stdout io.Writer) *cobra.Command {
 			if err := writeNew(out+".pub", pub+"\n", 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "signing key:  %s.key (keep it on the witness's machine only)\nverifier key: %s\n", out, pub)
-			return nil
+			return cliout.WriteFields(stdout, cliout.Field{Label: "signing key", Value: out + ".key (keep it on the witness's machine only)"},
+				cliout.Field{Label: "verifier key", Value: pub})
 		},
 	}
 	keygen.Flags().StringVar(&name, "name", "", "the witness's name, as it appears in its cosignatures (e.g. witness.example.com)")

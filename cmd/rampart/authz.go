@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 
@@ -43,33 +42,13 @@ func authzCmd(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := func(k, v string) { fmt.Fprintf(stdout, "%-9s %s\n", k, v) }
-			p("request:", strings.ToUpper(a[0])+" "+a[1])
-			if who != nil {
-				p("as:", fmt.Sprintf("%s roles=%v scopes=%v tenant=%q", id.Subject, id.Roles, id.Scopes, id.Tenant))
-			} else {
-				p("as:", "nobody (unauthenticated)")
+			if err := printExplanation(stdout, strings.ToUpper(a[0])+" "+a[1], who, ex); err != nil {
+				return err
 			}
-			p("path:", ex.Path)
-			if ex.Route != "" {
-				p("route:", ex.Route)
+			if !ex.Allowed {
+				return errDenied
 			}
-			if len(ex.Params) > 0 {
-				var ps []string
-				for _, pr := range ex.Params {
-					ps = append(ps, pr.Name+"="+pr.Value)
-				}
-				p("params:", strings.Join(ps, " "))
-			}
-			if ex.Rule != "" {
-				p("rule:", ex.Rule)
-			}
-			if ex.Allowed {
-				p("decision:", "ALLOW")
-				return nil
-			}
-			p("decision:", fmt.Sprintf("DENY by %s: %s (%s)", ex.Stage, ex.Reason, ex.Message))
-			return errDenied
+			return nil
 		},
 	}
 	explain.Flags().StringVarP(&path, "config", "c", "", "config file (rampart.yaml)")

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -94,8 +91,9 @@ func banList(stdout io.Writer) *cobra.Command {
 		Short: "List the bans in force",
 		Args:  args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("--format must be text or json, got %q", format)}
+			f, err := parseFormat(format)
+			if err != nil {
+				return err
 			}
 			c, err := t.open()
 			if err != nil {
@@ -105,23 +103,11 @@ func banList(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(bans)
-			}
-			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NETWORK\tEXPIRES\tCREATED\tREASON")
-			for _, b := range bans {
-				// The server refuses control characters in reasons; a tab
-				// would still break the columns.
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", b.Network, when(b.ExpiresAt), when(b.CreatedAt), strings.ReplaceAll(b.Reason, "\t", " "))
-			}
-			return w.Flush()
+			return printBans(stdout, f, bans)
 		},
 	}
 	t.flags(cmd)
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	formatFlag(cmd, &format)
 	return cmd
 }
 

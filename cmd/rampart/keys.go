@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -115,8 +113,9 @@ func keysList(stdout, stderr io.Writer) *cobra.Command {
 		Short: "List data key versions (of one subject, or a page of all)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("--format must be text or json, got %q", format)}
+			f, err := parseFormat(format)
+			if err != nil {
+				return err
 			}
 			if limit < 1 || limit > 10000 {
 				return usageError{errors.New("--limit must be from 1 to 10000")}
@@ -134,29 +133,13 @@ func keysList(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(page)
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SUBJECT\tVERSION\tKEY ID\tKEK\tCREATED\tUSED")
-			for _, k := range page.Keys {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\n", k.Subject, k.Version, k.KeyID, k.KEKVersion, when(k.CreatedAt), k.Used)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if page.Next != "" {
-				fmt.Fprintf(stdout, "more: --after %s\n", page.Next)
-			}
-			return nil
+			return printDataKeys(stdout, f, page)
 		},
 	}
 	t.flags(cmd)
 	cmd.Flags().StringVar(&after, "after", "", "the cursor a previous page printed (paging)")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many keys")
-	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	formatFlag(cmd, &format)
 	return cmd
 }
 

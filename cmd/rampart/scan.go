@@ -83,10 +83,7 @@ See docs/scan.md.`,
 
 func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	if f.listChecks {
-		for _, r := range suite.Rules() {
-			fmt.Fprintf(stdout, "%-42s %-9s %-8s %s\n", r.ID, r.OWASP, r.Severity, r.Name)
-		}
-		return nil
+		return printRules(stdout, suite.Rules())
 	}
 	p, err := prepareScan(f, stderr)
 	if err != nil {
