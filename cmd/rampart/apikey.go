@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gw/rampart/internal/admin"
-	"github.com/rampart-gw/rampart/internal/apikey"
 	"github.com/rampart-gw/rampart/internal/cliout"
 	"github.com/rampart-gw/rampart/internal/config"
-	"github.com/rampart-gw/rampart/internal/store"
+	"github.com/rampart-gw/rampart/internal/lifecycle"
 )
 
 // keyService is what the apikey commands need; a running gateway's admin
@@ -70,29 +68,25 @@ func (k *keyTarget) open(ctx context.Context) (keyService, func(), error) {
 	if k.addr != "" {
 		return nil, nil, usageError{errors.New("--addr is for a running gateway; drop it to work offline")}
 	}
-	var sc config.Store
-	var pepper string
-	var maxScopes map[string][]string // only known from a config
+	cfg, err := k.offlineConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, done, err := lifecycle.OpenOfflineAPIKeys(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, done, nil
+}
+
+// offlineConfig returns the config the offline commands work on: the
+// given one, or the defaults' for a data directory.
+func (k *keyTarget) offlineConfig() (*config.Config, error) {
 	if k.configPath != "" {
 		c, _, _, err := config.LoadAny(k.configPath)
-		if err != nil {
-			return nil, nil, err
-		}
-		sc, pepper, maxScopes = c.Store, config.PepperFile(c), c.Authz.MaxScopes
-	} else {
-		sc = config.Store{Driver: "sqlite", Path: filepath.Join(k.dataDir, "rampart.db")}
-		pepper = filepath.Join(k.dataDir, config.DefaultPepperFile)
+		return c, err
 	}
-	s, err := store.Open(ctx, sc)
-	if err != nil {
-		return nil, nil, err
-	}
-	h, err := apikey.LoadOrCreatePepper(pepper)
-	if err != nil {
-		_ = s.Close()
-		return nil, nil, err
-	}
-	return &admin.LocalKeys{Store: s, Hasher: h, MaxScopes: maxScopes}, func() { _ = s.Close() }, nil
+	return lifecycle.DataDirConfig(k.dataDir), nil
 }
 
 func apikeyCmd(stdout io.Writer) *cobra.Command {

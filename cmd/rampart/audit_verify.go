@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -24,7 +23,6 @@ import (
 	"github.com/rampart-gw/rampart/internal/cliout"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/lifecycle"
-	"github.com/rampart-gw/rampart/internal/store"
 	"github.com/rampart-gw/rampart/internal/witness"
 )
 
@@ -79,25 +77,8 @@ checkpoint otherwise, 2 for a bad command line.`,
 				if opt.Origin == "" {
 					opt.Origin = lifecycle.AuditOrigin(cfg)
 				}
-				st, err := store.Open(ctx, cfg.Store)
-				if err != nil {
+				if opt.Store, opt.Witnessed, err = lifecycle.AuditCopies(ctx, cfg, opt.Origin); err != nil {
 					return err
-				}
-				opt.Store, err = st.AuditCheckpoints(ctx, opt.Origin)
-				_ = st.Close()
-				if err != nil {
-					return fmt.Errorf("reading the checkpoint copies in the store: %w", err)
-				}
-				clients, err := witness.FromConfig(cfg.Audit.Witnesses)
-				if err != nil {
-					return err
-				}
-				for _, c := range clients {
-					w, err := c.Witnessed(ctx, opt.Origin)
-					if err != nil {
-						return fmt.Errorf("asking %s for its newest checkpoint: %w", c.Name(), err)
-					}
-					opt.Witnessed = append(opt.Witnessed, w)
 				}
 			}
 			if dir == "" {
@@ -295,27 +276,10 @@ func witnessCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("--listen: %w", err)}
 			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-				WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			errc := make(chan error, 1)
-			go func() {
-				if certFile != "" {
-					errc <- hs.ServeTLS(ln, certFile, certKey)
-				} else {
-					errc <- hs.Serve(ln)
-				}
-			}()
 			fmt.Fprintf(stdout, "witness %s listening on %s\n", signer.Name(), ln.Addr())
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return hs.Shutdown(sctx)
+			return srv.Serve(ctx, ln, certFile, certKey)
 		},
 	}
 	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:7380", "address to listen on")

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gw/rampart/internal/admin"
-	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/lifecycle"
 )
@@ -28,23 +25,6 @@ type dataKeyService interface {
 // dataKeyTarget is keyTarget for data keys: the offline form also needs
 // the KEK and the audit log.
 type dataKeyTarget struct{ keyTarget }
-
-// offlineConfig returns the config the offline commands work on: the
-// given one, or what the demo and the defaults use for a data directory.
-func (k *dataKeyTarget) offlineConfig() (*config.Config, error) {
-	if k.configPath != "" {
-		c, _, _, err := config.LoadAny(k.configPath)
-		return c, err
-	}
-	c := &config.Config{DataDir: k.dataDir}
-	config.SetDefaults(c)
-	c.Store = config.Store{Driver: "sqlite", Path: filepath.Join(k.dataDir, "rampart.db")}
-	c.Audit.Dir = filepath.Join(k.dataDir, "audit")
-	if _, err := os.Stat(c.Audit.Dir); err == nil {
-		c.Audit.Enabled = true
-	}
-	return c, nil
-}
 
 func (k *dataKeyTarget) open(ctx context.Context, stderr io.Writer) (dataKeyService, func(), error) {
 	if k.configPath != "" && k.dataDir != "" {
