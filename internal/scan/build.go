@@ -198,21 +198,51 @@ func Sample(sc *openapi3.Schema, depth int, forWrite bool) any {
 	if sc == nil || depth > 8 {
 		return nil
 	}
-	if sc.Example != nil {
-		return sc.Example
+	if v, ok := sampleGiven(sc); ok {
+		return v
 	}
-	if len(sc.Examples) > 0 {
-		return sc.Examples[0]
+	if v, ok := sampleComposed(sc, depth, forWrite); ok {
+		return v
 	}
-	if sc.Default != nil {
-		return sc.Default
+	switch {
+	case sc.Type.Is("object") || (sc.Type == nil && len(sc.Properties) > 0):
+		return sampleObject(sc, depth, forWrite)
+	case sc.Type.Is("array"):
+		if sc.Items != nil {
+			return []any{Sample(sc.Items.Value, depth+1, forWrite)}
+		}
+		return []any{}
+	case sc.Type.Is("integer"), sc.Type.Is("number"):
+		return sampleNumber(sc)
+	case sc.Type.Is("boolean"):
+		return true
+	case sc.Type.Is("string"), sc.Type == nil:
+		return sampleString(sc)
 	}
-	if len(sc.Enum) > 0 {
-		return sc.Enum[0]
+	return nil
+}
+
+// sampleGiven is the value the schema itself offers: its example, first
+// example, default, first enum value or const, in that order.
+func sampleGiven(sc *openapi3.Schema) (any, bool) {
+	switch {
+	case sc.Example != nil:
+		return sc.Example, true
+	case len(sc.Examples) > 0:
+		return sc.Examples[0], true
+	case sc.Default != nil:
+		return sc.Default, true
+	case len(sc.Enum) > 0:
+		return sc.Enum[0], true
+	case sc.Const != nil:
+		return sc.Const, true
 	}
-	if sc.Const != nil {
-		return sc.Const
-	}
+	return nil, false
+}
+
+// sampleComposed samples an untyped schema made of others: the merged
+// objects of its allOf, or the first schema of its oneOf or anyOf.
+func sampleComposed(sc *openapi3.Schema, depth int, forWrite bool) (any, bool) {
 	for _, group := range []openapi3.SchemaRefs{sc.AllOf, sc.OneOf, sc.AnyOf} {
 		if len(group) > 0 && group[0].Value != nil && sc.Type == nil {
 			if len(sc.AllOf) > 0 {
@@ -224,47 +254,41 @@ func Sample(sc *openapi3.Schema, depth int, forWrite bool) any {
 						}
 					}
 				}
-				return merged
+				return merged, true
 			}
-			return Sample(group[0].Value, depth+1, forWrite)
+			return Sample(group[0].Value, depth+1, forWrite), true
 		}
 	}
-	switch {
-	case sc.Type.Is("object") || (sc.Type == nil && len(sc.Properties) > 0):
-		m := map[string]any{}
-		for name, p := range sc.Properties {
-			if p.Value == nil || (forWrite && p.Value.ReadOnly) || (!forWrite && p.Value.WriteOnly) {
-				continue
-			}
-			m[name] = Sample(p.Value, depth+1, forWrite)
+	return nil, false
+}
+
+// sampleObject samples every property that the direction allows: no
+// readOnly one in a request, no writeOnly one in a response.
+func sampleObject(sc *openapi3.Schema, depth int, forWrite bool) map[string]any {
+	m := map[string]any{}
+	for name, p := range sc.Properties {
+		if p.Value == nil || (forWrite && p.Value.ReadOnly) || (!forWrite && p.Value.WriteOnly) {
+			continue
 		}
-		return m
-	case sc.Type.Is("array"):
-		if sc.Items != nil {
-			return []any{Sample(sc.Items.Value, depth+1, forWrite)}
-		}
-		return []any{}
-	case sc.Type.Is("integer"):
-		n := 1.0
-		if sc.Min != nil && *sc.Min > n {
-			n = *sc.Min
-		}
-		if sc.Max != nil && *sc.Max < n {
-			n = *sc.Max
-		}
-		return n
-	case sc.Type.Is("number"):
-		n := 1.5
-		if sc.Min != nil && *sc.Min > n {
-			n = *sc.Min
-		}
-		return n
-	case sc.Type.Is("boolean"):
-		return true
-	case sc.Type.Is("string"), sc.Type == nil:
-		return sampleString(sc)
+		m[name] = Sample(p.Value, depth+1, forWrite)
 	}
-	return nil
+	return m
+}
+
+// sampleNumber is 1 for an integer and 1.5 for a number, raised to the
+// minimum; an integer is also lowered to the maximum.
+func sampleNumber(sc *openapi3.Schema) float64 {
+	n := 1.5
+	if sc.Type.Is("integer") {
+		n = 1.0
+	}
+	if sc.Min != nil && *sc.Min > n {
+		n = *sc.Min
+	}
+	if sc.Type.Is("integer") && sc.Max != nil && *sc.Max < n {
+		n = *sc.Max
+	}
+	return n
 }
 
 func sampleString(sc *openapi3.Schema) string {

