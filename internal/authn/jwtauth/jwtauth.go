@@ -140,16 +140,14 @@ type header struct {
 }
 
 // Authenticate verifies the bearer token if it is a JWT of this issuer.
+// The checks run in a fixed order: the token's shape and size; the
+// cache; the unverified header and issuer (until the issuer is known the
+// token may be another authenticator's); the header's algorithm, key
+// pointers, extensions and kid; the signature; the claims.
 func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) (*pipeline.Identity, error) {
-	tok, err := authn.Bearer(x.In.Header)
+	tok, err := a.bearer(x)
 	if err != nil {
 		return nil, err
-	}
-	if strings.Count(tok, ".") != 2 {
-		return nil, authn.ErrNoCredentials // not a JWS compact token: another authenticator's
-	}
-	if len(tok) > int(a.cfg.MaxTokenBytes) {
-		return nil, authn.Unauthorized(authn.ReasonTokenTooLarge, "The token is too large.", nil)
 	}
 	now := a.now()
 	sum := sha256.Sum256([]byte(tok))
@@ -158,49 +156,106 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 			return id, nil
 		}
 	}
-	// Until the issuer is known, a token that does not read as a JWT may be
-	// another authenticator's (an opaque token with dots): pass, saying why.
+	h, err := a.peek(tok)
+	if err != nil {
+		return nil, err
+	}
+	kid, err := a.checkHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := a.verify(ctx, tok, *h.Alg, kid)
+	if err != nil {
+		return nil, err
+	}
+	claims, std, err := a.checkClaims(payload, now)
+	if err != nil {
+		return nil, err
+	}
+	id, err := a.identity(claims, std, sum)
+	if err != nil {
+		return nil, err
+	}
+	a.remember(sum, id, now)
+	return id, nil
+}
+
+// bearer returns the request's bearer token if it has the shape of a JWS
+// compact token (else it is another authenticator's) and is not too large.
+func (a *Authenticator) bearer(x *pipeline.Exchange) (string, error) {
+	tok, err := authn.Bearer(x.In.Header)
+	if err != nil {
+		return "", err
+	}
+	if strings.Count(tok, ".") != 2 {
+		return "", authn.ErrNoCredentials // not a JWS compact token: another authenticator's
+	}
+	if len(tok) > int(a.cfg.MaxTokenBytes) {
+		return "", authn.Unauthorized(authn.ReasonTokenTooLarge, "The token is too large.", nil)
+	}
+	return tok, nil
+}
+
+// peek reads the token's header and, unverified, its issuer. Until the
+// issuer is known, a token that does not read as a JWT may be another
+// authenticator's (an opaque token with dots): it passes, saying why; a
+// token of another issuer passes with authn.ErrOtherIssuer.
+func (a *Authenticator) peek(tok string) (header, error) {
 	unreadable := &authn.NotMine{Reason: authn.ReasonMalformed, Message: "The token is malformed."}
 	seg := strings.SplitN(tok, ".", 3)
 	hb, err := base64.RawURLEncoding.DecodeString(seg[0])
 	if err != nil {
-		return nil, unreadable
+		return header{}, unreadable
 	}
 	var h header
 	if err := decodeStrict(hb, &h); err != nil {
-		return nil, unreadable
+		return header{}, unreadable
 	}
 	// The issuer decides whose token it is: peek at iss, unverified.
 	pb, err := base64.RawURLEncoding.DecodeString(seg[1])
 	if err != nil {
-		return nil, unreadable
+		return header{}, unreadable
 	}
 	var peek struct {
 		Iss string `json:"iss"`
 	}
 	if err := json.Unmarshal(pb, &peek); err != nil {
-		return nil, unreadable
+		return header{}, unreadable
 	}
 	if peek.Iss != a.cfg.Issuer {
-		return nil, authn.ErrOtherIssuer
+		return header{}, authn.ErrOtherIssuer
 	}
+	return h, nil
+}
+
+// checkHeader applies the header rules of this issuer's token before any
+// key is touched: an allowed algorithm, no key of its own or pointer to
+// one, no critical extensions, a bounded kid. It returns the kid ("" when
+// there is none).
+func (a *Authenticator) checkHeader(h header) (string, error) {
 	switch {
 	case h.Alg == nil:
-		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token names no algorithm.", nil)
+		return "", authn.Unauthorized(authn.ReasonMalformed, "The token names no algorithm.", nil)
 	case !a.allowed[*h.Alg]:
-		return nil, authn.Unauthorized(authn.ReasonAlgNotAllowed, "The token's algorithm is not accepted.", fmt.Errorf("alg %q", *h.Alg))
+		return "", authn.Unauthorized(authn.ReasonAlgNotAllowed, "The token's algorithm is not accepted.", fmt.Errorf("alg %q", *h.Alg))
 	case h.JWK != nil || h.JKU != nil || h.X5U != nil || h.X5C != nil:
-		return nil, authn.Unauthorized(authn.ReasonForeignKeyHeader, "The token carries its own key, which is never trusted.", nil)
+		return "", authn.Unauthorized(authn.ReasonForeignKeyHeader, "The token carries its own key, which is never trusted.", nil)
 	case h.Crit != nil:
-		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token has critical extensions this gateway does not support.", nil)
+		return "", authn.Unauthorized(authn.ReasonMalformed, "The token has critical extensions this gateway does not support.", nil)
 	}
-	kid := ""
-	if h.Kid != nil {
-		kid = *h.Kid
-		if !validKID(kid) {
-			return nil, authn.Unauthorized(authn.ReasonUnknownKey, "The token's key is not known.", nil)
-		}
+	if h.Kid == nil {
+		return "", nil
 	}
+	if !validKID(*h.Kid) {
+		return "", authn.Unauthorized(authn.ReasonUnknownKey, "The token's key is not known.", nil)
+	}
+	return *h.Kid, nil
+}
+
+// verify checks the token's signature with the configured keys for kid
+// (those that name an algorithm only when it is alg) and returns the
+// verified payload.
+func (a *Authenticator) verify(ctx context.Context, tok, alg, kid string) ([]byte, error) {
 	jws, err := jose.ParseSignedCompact(tok, a.algs)
 	if err != nil {
 		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token is malformed.", err)
@@ -211,7 +266,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	}
 	var payload []byte
 	for _, k := range keys {
-		if k.Algorithm != "" && k.Algorithm != *h.Alg {
+		if k.Algorithm != "" && k.Algorithm != alg {
 			continue
 		}
 		if payload, err = jws.Verify(k.Key); err == nil {
@@ -221,34 +276,43 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	if payload == nil {
 		return nil, authn.Unauthorized(authn.ReasonBadSignature, "The token's signature is not valid.", err)
 	}
+	return payload, nil
+}
+
+// checkClaims decodes a verified payload (refusing duplicate names),
+// enforces the required claims, then checks iss, aud, exp, nbf and iat
+// with the configured leeway.
+func (a *Authenticator) checkClaims(payload []byte, now time.Time) (map[string]any, *jwt.Claims, error) {
 	claims := map[string]any{}
 	if err := decodeStrict(payload, &claims); err != nil {
-		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token's claims are malformed.", err)
+		return nil, nil, authn.Unauthorized(authn.ReasonMalformed, "The token's claims are malformed.", err)
 	}
 	var std jwt.Claims
 	if err := json.Unmarshal(payload, &std); err != nil {
-		return nil, authn.Unauthorized(authn.ReasonMalformed, "The token's claims are malformed.", err)
+		return nil, nil, authn.Unauthorized(authn.ReasonMalformed, "The token's claims are malformed.", err)
 	}
 	for _, c := range a.required {
 		if v, ok := claims[c]; !ok || v == nil { // "exp": null is no expiry
-			return nil, authn.Unauthorized(authn.ReasonMissingClaim, "The token lacks a required claim.", fmt.Errorf("claim %q", c))
+			return nil, nil, authn.Unauthorized(authn.ReasonMissingClaim, "The token lacks a required claim.", fmt.Errorf("claim %q", c))
 		}
 	}
 	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: a.cfg.Issuer, AnyAudience: a.cfg.Audiences, Time: now}, a.cfg.Leeway.Std()); err != nil {
-		return nil, claimDenial(err)
+		return nil, nil, claimDenial(err)
 	}
-	id, err := a.identity(claims, &std, sum)
-	if err != nil {
-		return nil, err
+	return claims, &std, nil
+}
+
+// remember caches a verified identity until the cache TTL or its expiry,
+// whichever comes first.
+func (a *Authenticator) remember(sum [32]byte, id *pipeline.Identity, now time.Time) {
+	if a.cache == nil {
+		return
 	}
-	if a.cache != nil {
-		until := now.Add(a.cfg.CacheTTL.Std())
-		if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
-			until = id.ExpiresAt
-		}
-		a.cache.Put(sum, id, until)
+	until := now.Add(a.cfg.CacheTTL.Std())
+	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
+		until = id.ExpiresAt
 	}
-	return id, nil
+	a.cache.Put(sum, id, until)
 }
 
 func claimDenial(err error) *pipeline.Denial {
