@@ -63,21 +63,10 @@ func (s *recordScanner) Write(p []byte) (int, error) {
 
 func (s *recordScanner) step(c byte, at int64) {
 	if s.inString {
-		switch {
-		case s.escape:
-			s.escape = false
-			s.addKey(c)
-		case c == '\\':
-			s.escape = true
-			s.keyEscaped = true
-			s.addKey(c)
-		case c == '"':
-			s.inString = false
-			if s.keyString {
-				s.endKey()
-			}
-		default:
-			s.addKey(c)
+		if c == '\\' || c == '"' || s.escape {
+			s.stringByte(c)
+		} else {
+			s.addKey(c) // the common case, kept inline
 		}
 		return
 	}
@@ -92,39 +81,77 @@ func (s *recordScanner) step(c byte, at int64) {
 	}
 	switch c {
 	case '"':
-		s.inString = true
-		s.keyString = false
-		if top := s.top(); top != nil && !top.array && top.wantKey && s.deep == 0 {
-			s.keyString = true
-			s.key, s.keyEscaped, s.keyLong = s.key[:0], false, false
-		}
+		s.openString()
 	case '{', '[':
 		s.open(c == '[', at)
 	case '}', ']':
 		if inTarget && c == ']' {
-			s.close = at
-			if s.cut < 0 { // fewer elements than keep
-				s.cut = at
-			}
-			s.done = true
+			s.closeTarget(at)
 		}
 		s.pop()
 	case ',':
-		if top := s.top(); top != nil && s.deep == 0 {
-			if top.array {
-				if inTarget {
-					s.expectValue = true
-					if s.count == s.keep && s.cut < 0 {
-						s.cut = at
-					}
-				}
-			} else {
-				top.wantKey = true
-			}
-		}
+		s.comma(inTarget, at)
 	case ':':
 		if top := s.top(); top != nil && !top.array && s.deep == 0 {
 			top.wantKey = false
+		}
+	}
+}
+
+// stringByte takes a backslash, a closing quote or an escaped byte inside
+// a string (a key keeps its escapes as they are written).
+func (s *recordScanner) stringByte(c byte) {
+	switch {
+	case s.escape:
+		s.escape = false
+	case c == '\\':
+		s.escape, s.keyEscaped = true, true
+	case c == '"':
+		s.inString = false
+		if s.keyString {
+			s.endKey()
+		}
+		return
+	}
+	s.addKey(c)
+}
+
+// openString starts a string, a key when an object followed by the
+// scanner expects one.
+func (s *recordScanner) openString() {
+	s.inString = true
+	s.keyString = false
+	if top := s.top(); top != nil && !top.array && top.wantKey && s.deep == 0 {
+		s.keyString = true
+		s.key, s.keyEscaped, s.keyLong = s.key[:0], false, false
+	}
+}
+
+// closeTarget notes the target array's ']' at offset at.
+func (s *recordScanner) closeTarget(at int64) {
+	s.close = at
+	if s.cut < 0 { // fewer elements than keep
+		s.cut = at
+	}
+	s.done = true
+}
+
+// comma separates array elements (in the target, the next one is
+// expected, and the keep-th one may end here) or object members (a key
+// comes next).
+func (s *recordScanner) comma(inTarget bool, at int64) {
+	top := s.top()
+	if top == nil || s.deep > 0 {
+		return
+	}
+	if !top.array {
+		top.wantKey = true
+		return
+	}
+	if inTarget {
+		s.expectValue = true
+		if s.count == s.keep && s.cut < 0 {
+			s.cut = at
 		}
 	}
 }
