@@ -77,65 +77,24 @@ func Parse(s string) (Path, error) {
 		if len(segs) == MaxPathSegments {
 			return fail(i, "more than %d segments", MaxPathSegments)
 		}
+		var (
+			seg       segment
+			next, off int
+			msg       string
+		)
 		switch s[i] {
 		case '.':
-			i++
-			if i < len(s) && s[i] == '*' {
-				segs = append(segs, segment{kind: segAnyMember})
-				i++
-				continue
-			}
-			if i >= len(s) || !isNameStart(s[i]) {
-				return fail(i, "expected member name or '*' after '.'")
-			}
-			j := i + 1
-			for j < len(s) && isNameChar(s[j]) {
-				j++
-			}
-			segs = append(segs, segment{kind: segName, name: s[i:j]})
-			i = j
+			seg, next, off, msg = parseDot(s, i)
 		case '[':
-			i++
-			if i >= len(s) {
-				return fail(i, "expected quoted name, index or '*' after '['")
-			}
-			var seg segment
-			switch c := s[i]; {
-			case c == '*':
-				seg.kind = segAnyElem
-				i++
-			case c == '\'' || c == '"':
-				name, next, off, msg := parseQuoted(s, i)
-				if msg != "" {
-					return fail(off, "%s", msg)
-				}
-				seg = segment{kind: segName, name: name}
-				i = next
-			case c >= '0' && c <= '9':
-				j := i
-				for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-					j++
-				}
-				if c == '0' && j > i+1 {
-					return fail(i, "index has a leading zero")
-				}
-				n, err := strconv.Atoi(s[i:j])
-				if err != nil || n > maxIndex {
-					return fail(i, "index larger than %d", maxIndex)
-				}
-				seg = segment{kind: segIndex, index: n}
-				i = j
-			default:
-				return fail(i, "expected quoted name, index or '*' after '['")
-			}
-			if i >= len(s) || s[i] != ']' {
-				return fail(i, "expected ']'")
-			}
-			i++
-			segs = append(segs, seg)
+			seg, next, off, msg = parseBracket(s, i)
 		default:
 			return fail(i, "expected '.' or '['")
 		}
+		if msg != "" {
+			return fail(off, "%s", msg)
+		}
+		segs = append(segs, seg)
+		i = next
 	}
 	p := Path{segs: segs}
 	// Only ' inside "..." grows when written canonically (as \'); keep the
@@ -144,6 +103,71 @@ func Parse(s string) (Path, error) {
 		return fail(len(s), "canonical form %d bytes, longer than %d", n, MaxPathBytes)
 	}
 	return p, nil
+}
+
+// parseDot parses the segment .name or .* starting at s[i] (the dot). It
+// returns the segment and the offset after it, or a message and the offset
+// of the problem.
+func parseDot(s string, i int) (seg segment, next, off int, msg string) {
+	i++
+	if i < len(s) && s[i] == '*' {
+		return segment{kind: segAnyMember}, i + 1, 0, ""
+	}
+	if i >= len(s) || !isNameStart(s[i]) {
+		return segment{}, 0, i, "expected member name or '*' after '.'"
+	}
+	j := i + 1
+	for j < len(s) && isNameChar(s[j]) {
+		j++
+	}
+	return segment{kind: segName, name: s[i:j]}, j, 0, ""
+}
+
+// parseBracket parses the segment [*], ['name'] ("name" too) or [N]
+// starting at s[i] (the '['), like parseDot.
+func parseBracket(s string, i int) (seg segment, next, off int, msg string) {
+	i++
+	if i >= len(s) {
+		return segment{}, 0, i, "expected quoted name, index or '*' after '['"
+	}
+	switch c := s[i]; {
+	case c == '*':
+		seg.kind = segAnyElem
+		i++
+	case c == '\'' || c == '"':
+		var name string
+		if name, i, off, msg = parseQuoted(s, i); msg != "" {
+			return segment{}, 0, off, msg
+		}
+		seg = segment{kind: segName, name: name}
+	case c >= '0' && c <= '9':
+		if seg, i, off, msg = parseIndex(s, i); msg != "" {
+			return segment{}, 0, off, msg
+		}
+	default:
+		return segment{}, 0, i, "expected quoted name, index or '*' after '['"
+	}
+	if i >= len(s) || s[i] != ']' {
+		return segment{}, 0, i, "expected ']'"
+	}
+	return seg, i + 1, 0, ""
+}
+
+// parseIndex parses the decimal index starting at s[i] (a digit), like
+// parseDot: no leading zero, at most maxIndex.
+func parseIndex(s string, i int) (seg segment, next, off int, msg string) {
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if s[i] == '0' && j > i+1 {
+		return segment{}, 0, i, "index has a leading zero"
+	}
+	n, err := strconv.Atoi(s[i:j])
+	if err != nil || n > maxIndex {
+		return segment{}, 0, i, fmt.Sprintf("index larger than %d", maxIndex)
+	}
+	return segment{kind: segIndex, index: n}, j, 0, ""
 }
 
 // parseQuoted parses the quoted name starting at s[i] (a quote). It returns
