@@ -104,7 +104,7 @@ var rules = map[string]struct {
 	"internal/idtoken":                   {[]string{"config", "pipeline", "signing"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/tokens":                    {[]string{"apikey", "authn", "background", "config", "pipeline", "signing", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
 	"internal/firewall":                  {[]string{"background", "config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},
-	"internal/limits":                    {[]string{"config", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
+	"internal/limits":                    {[]string{"config", "jsonbody", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/engine":                    {[]string{"pipeline", "problem"}, nil},
 	"internal/accesslog":                 {[]string{"background", "pipeline"}, nil},
 	"internal/metrics":                   {[]string{"pipeline"}, []string{"github.com/prometheus/client_golang"}},

@@ -118,3 +118,32 @@ routes:
 		t.Fatal("no session: the last record left:", st)
 	}
 }
+
+// TestRecordsRefuseRepeatedNames: a buffered body that names the records
+// array twice (in any letter case) is refused as uncountable, not counted
+// by its first copy: a client may read the other.
+func TestRecordsRefuseRepeatedNames(t *testing.T) {
+	l := build(t, base+`
+routes:
+  - {path: /a, methods: [GET], upstream: api, public: true, limits: {records: {max: 3, path: $.items}}}
+`, NewMemory(1000, nil), nil)
+	for body, want := range map[string]string{
+		`{"items":[1]}`:                           "",
+		`{"items":[1],"items":[1,2,3,4,5]}`:       ReasonRecordsUncountable,
+		`{"items":[1],"ITEMS":[1,2,3,4,5]}`:       ReasonRecordsUncountable,
+		`{"items":[1],"x":{"items":1,"items":2}}`: "",
+	} {
+		x := &pipeline.Exchange{}
+		x.Reset()
+		x.Route, x.In.Method = &pipeline.Route{Name: "r0"}, "GET"
+		x.Response = pipeline.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body), Buffered: true}
+		got := ""
+		if err := (respStage{l}).Response(context.Background(), x); err != nil {
+			d, _ := pipeline.AsDenial(err)
+			got = d.Reason
+		}
+		if got != want {
+			t.Errorf("%s: refused %q, want %q", body, got, want)
+		}
+	}
+}

@@ -636,23 +636,35 @@ func (s respStage) WantsResponseBody(x *pipeline.Exchange) bool {
 	return err == nil && n >= 0 && n <= s.l.opt.MaxBufferedBody
 }
 
+// uncountable refuses a response on a records route that cannot be
+// counted.
+func uncountable() *pipeline.Denial {
+	return pipeline.Deny(http.StatusBadGateway, ReasonRecordsUncountable,
+		"The upstream response cannot be counted against the records threshold.")
+}
+
 // Response counts the records of a buffered body and charges them: in
 // refuse mode all or nothing (a 429 instead of the data), in truncate mode
-// as many as are left (the array is cut to those).
+// as many as are left (the array is cut to those). A body that repeats a
+// name on the records path is refused as uncountable.
 func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 	rule, countable := s.rule(x)
 	switch {
 	case rule == nil:
 		return nil
 	case !countable:
-		return pipeline.Deny(http.StatusBadGateway, ReasonRecordsUncountable,
-			"The upstream response cannot be counted against the records threshold.")
+		return uncountable()
 	case !x.Response.Buffered:
 		return nil // streamed: TapResponseBody counts it
 	}
 	body := x.Response.Body
 	scan := newRecordScanner(rule.path, 0)
 	_, _ = scan.Write(body)
+	if scan.dup {
+		// A name on the path twice (by jsonbody.Fold): clients disagree
+		// on which array they read, so no count is the one they see.
+		return uncountable()
+	}
 	if !scan.found() || scan.count == 0 {
 		return nil
 	}

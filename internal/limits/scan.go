@@ -1,14 +1,22 @@
 package limits
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/rampart-gw/rampart/internal/jsonbody"
+)
 
 // scanMaxDepth is the nesting the record scanner follows; deeper values
 // are skipped as a whole (only their brackets are counted).
 const scanMaxDepth = 64
 
-// scanMaxKey is the longest object key the scanner compares with the
-// path; longer keys never match.
-const scanMaxKey = 256
+// scanMaxKey is the longest object key, as written, that the scanner
+// compares with the path; longer keys never match. A path key has at most
+// 256 bytes (config.RecordsPath), and a written key takes at most 6 bytes
+// (\uXXXX) for each byte of its fold (jsonbody.Fold never makes a name
+// longer), so a longer key can neither be nor fold like a path key.
+const scanMaxKey = 6 * 256
 
 // frame is one open container.
 type frame struct {
@@ -16,6 +24,7 @@ type frame struct {
 	onPath   bool // every container from the top to this one follows the path
 	wantKey  bool // object: the next string is a key
 	keyMatch bool // object: the last key is the next path element
+	named    bool // object on the path: a key folding like the next path element was seen
 }
 
 // recordScanner counts the elements of the JSON array at a path of object
@@ -23,8 +32,15 @@ type frame struct {
 // state (a stack of at most scanMaxDepth frames and one key), tolerates
 // malformed input (it counts what it saw), and remembers where the array's
 // k-th element ends so that a buffered body can be cut there.
+//
+// Keys are compared decoded (escapes and invalid UTF-8 read as jsonpath
+// and encoding/json read them). An object on the path with two keys that
+// jsonbody.Fold makes the same as the path's next key is a duplicate
+// (dup): parsers disagree on which of them wins, so the count would not
+// be the count a client sees.
 type recordScanner struct {
 	path  []string
+	folds []string // jsonbody.Fold of each path key
 	stack []frame
 	deep  int // levels opened past scanMaxDepth
 
@@ -38,6 +54,7 @@ type recordScanner struct {
 	done        bool
 	expectValue bool
 	count       int64
+	dup         bool // a name on the path is repeated: the count is not to be trusted
 
 	// Cutting: keep is how many elements to keep; cut is the offset just
 	// after the keep-th element (or after '[' when keep is 0), close the
@@ -48,7 +65,11 @@ type recordScanner struct {
 }
 
 func newRecordScanner(path []string, keep int64) *recordScanner {
-	return &recordScanner{path: path, keep: keep, cut: -1, close: -1,
+	folds := make([]string, len(path))
+	for i, k := range path {
+		folds[i] = jsonbody.Fold(k)
+	}
+	return &recordScanner{path: path, folds: folds, keep: keep, cut: -1, close: -1,
 		stack: make([]frame, 0, 8)}
 }
 
@@ -116,12 +137,12 @@ func (s *recordScanner) stringByte(c byte) {
 	s.addKey(c)
 }
 
-// openString starts a string, a key when an object followed by the
-// scanner expects one.
+// openString starts a string, a key to keep when an object on the path
+// expects one.
 func (s *recordScanner) openString() {
 	s.inString = true
 	s.keyString = false
-	if top := s.top(); top != nil && !top.array && top.wantKey && s.deep == 0 {
+	if top := s.top(); top != nil && !top.array && top.wantKey && s.deep == 0 && top.onPath && len(s.stack) <= len(s.path) {
 		s.keyString = true
 		s.key, s.keyEscaped, s.keyLong = s.key[:0], false, false
 	}
@@ -209,7 +230,8 @@ func (s *recordScanner) addKey(c byte) {
 	s.key = append(s.key, c)
 }
 
-// endKey compares a finished key with the path element of its depth.
+// endKey compares a finished key with the path element of its depth and
+// notes a second key that folds like it.
 func (s *recordScanner) endKey() {
 	top := s.top()
 	top.keyMatch = false
@@ -217,14 +239,20 @@ func (s *recordScanner) endKey() {
 	if !top.onPath || d >= len(s.path) || s.keyLong {
 		return
 	}
-	want := s.path[d]
-	if !s.keyEscaped {
-		top.keyMatch = string(s.key) == want
-		return
+	key := s.key
+	if s.keyEscaped || !utf8.Valid(key) {
+		// Rare: an escaped key such as "it\u0065ms", or one with bytes
+		// that decode to U+FFFD.
+		var k string
+		if json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &k) != nil {
+			return
+		}
+		key = []byte(k)
 	}
-	var k string // rare: an escaped key such as "it\u0065ms"
-	if json.Unmarshal(append(append([]byte{'"'}, s.key...), '"'), &k) == nil {
-		top.keyMatch = k == want
+	top.keyMatch = string(key) == s.path[d]
+	if utf8.RuneCount(key) == utf8.RuneCountInString(s.folds[d]) && jsonbody.Fold(string(key)) == s.folds[d] {
+		s.dup = s.dup || top.named
+		top.named = true
 	}
 }
 

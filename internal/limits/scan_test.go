@@ -112,3 +112,32 @@ func FuzzRecordScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestRecordScannerNames: keys are read as jsonpath and jsonbody read
+// them, and a name repeated on the path (by jsonbody.Fold) is a duplicate.
+func TestRecordScannerNames(t *testing.T) {
+	escaped := strings.Repeat(`\u0061`, 50) // 300 bytes as written, 50 read
+	for _, tc := range []struct {
+		name, path, body string
+		count            int64
+		dup              bool
+	}{
+		{"long escaped key", "$." + strings.Repeat("a", 50), `{"` + escaped + `":[1,2]}`, 2, false},
+		{"invalid UTF-8 reads as U+FFFD", "$.\ufffd", "{\"\xff\":[1]}", 1, false},
+		{"same name twice", "$.items", `{"items":[1],"items":[1,2,3]}`, 1, true},
+		{"same name in another case", "$.items", `{"items":[1],"ITEMS":[1,2,3]}`, 1, true},
+		{"folded before", "$.ssn", `{"\u017fsn":[1,2,3],"ssn":[1]}`, 1, true},
+		{"repeated ancestor", "$.data.items", `{"data":{"items":[1]},"DATA":{"items":[1,2]}}`, 1, true},
+		{"another case alone is another name", "$.items", `{"ITEMS":[1,2]}`, 0, false},
+		{"repeats inside records are not on the path", "$.items", `{"items":[{"id":1,"id":2}],"x":{"a":1,"a":2}}`, 1, false},
+		{"no names on the root path", "$", `[{"a":1,"a":2}]`, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newRecordScanner(parsePath(tc.path), 0)
+			_, _ = s.Write([]byte(tc.body))
+			if s.count != tc.count || s.dup != tc.dup {
+				t.Fatalf("count %d, dup %v; want %d, %v", s.count, s.dup, tc.count, tc.dup)
+			}
+		})
+	}
+}
