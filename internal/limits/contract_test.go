@@ -147,3 +147,27 @@ routes:
 		}
 	}
 }
+
+// TestRecordsJSONIsJsonbodys: what counts as a JSON response on a records
+// route is jsonbody.IsJSON's answer, the one every stage uses; any other
+// success is refused as uncountable.
+func TestRecordsJSONIsJsonbodys(t *testing.T) {
+	l := build(t, base+`
+routes:
+  - {path: /a, methods: [GET], upstream: api, public: true, limits: {records: {max: 100}}}
+`, NewMemory(1000, nil), nil)
+	for ct, countable := range map[string]bool{
+		"application/json": true, "Application/JSON; charset=utf-8": true, "application/vnd.api+json": true,
+		"text/x+json": false, "application/json; =": false, "text/plain": false, "": false,
+	} {
+		x := &pipeline.Exchange{}
+		x.Reset()
+		x.Route, x.In.Method = &pipeline.Route{Name: "r0"}, "GET"
+		x.Response = pipeline.Response{Status: 200, Header: http.Header{"Content-Type": {ct}}, Body: []byte(`[1]`), Buffered: true}
+		err := (respStage{l}).Response(context.Background(), x)
+		d, _ := pipeline.AsDenial(err)
+		if refused := d != nil && d.Reason == ReasonRecordsUncountable; refused == countable || (err != nil && d == nil) {
+			t.Errorf("Content-Type %q: %v, want countable %v", ct, err, countable)
+		}
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/jsonbody"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
@@ -599,8 +600,8 @@ func (respStage) Name() string { return "limits" }
 // rule returns the records rule that applies to x's response, or nil, and
 // whether the response can be counted. A success on a records route that
 // cannot be counted (compressed although identity was asked for, a range,
-// not JSON) is refused rather than passed: it would carry records past the
-// threshold.
+// not JSON by jsonbody.IsJSON) is refused rather than passed: it would
+// carry records past the threshold.
 func (s respStage) rule(x *pipeline.Exchange) (*recordsRule, bool) {
 	if x.Route == nil || x.Denial != nil || x.Response.Status < 200 || x.Response.Status > 299 ||
 		x.In.Method == http.MethodHead || x.Response.Status == http.StatusNoContent {
@@ -617,12 +618,7 @@ func (s respStage) rule(x *pipeline.Exchange) (*recordsRule, bool) {
 	if ce := h.Get("Content-Encoding"); (ce != "" && ce != "identity") || x.Response.Status == http.StatusPartialContent {
 		return rule, false
 	}
-	ct, _, _ := strings.Cut(h.Get("Content-Type"), ";")
-	ct = strings.ToLower(strings.TrimSpace(ct))
-	if ct != "application/json" && !strings.HasSuffix(ct, "+json") {
-		return rule, false
-	}
-	return rule, true
+	return rule, jsonbody.IsJSON(h.Get("Content-Type"))
 }
 
 // WantsResponseBody asks for the body of a counted response whose length
