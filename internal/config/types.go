@@ -823,6 +823,10 @@ type Records struct {
 	Max int64 `yaml:"max"`
 	// Path locates the records: "$" (default: the response is a JSON
 	// array) or a path of object keys such as "$.items" or "$.data.items".
+	// Keys match as decoded (escapes read). A counted response in which an
+	// object on the path holds one of its keys twice, in any letter case,
+	// is refused (502 limits.records_uncountable): clients disagree on
+	// which copy they read.
 	Path string `yaml:"path"`
 	// Key says whose records are counted, as in rates; the session id is
 	// added to it when the identity has one. Default [subject].
