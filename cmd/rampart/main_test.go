@@ -16,6 +16,7 @@ import (
 	tnote "github.com/transparency-dev/formats/note"
 
 	"github.com/rampart-gw/rampart/internal/audit"
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 	"github.com/rampart-gw/rampart/internal/witness"
 )
 
@@ -258,13 +259,9 @@ func TestAuditWitness(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(serveOut.String(), "listening") {
-		if time.Now().After(deadline) {
-			t.Fatal("the witness did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	backgroundtest.Eventually(t, "the witness listening", 5*time.Second, func() bool {
+		return strings.Contains(serveOut.String(), "listening")
+	})
 	pub, _ := os.ReadFile(prefix + ".pub")
 	v, err := tnote.NewVerifierForCosignatureV1(strings.TrimSpace(string(pub)))
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 )
 
 type lockedBuffer struct {
@@ -80,11 +82,12 @@ routes:
 	}
 	eventually := func(what string, cond func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 15s\nstderr:\n%s", what, stderr.String())
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("stderr:\n%s", stderr.String())
 			}
-		}
+		})
+		backgroundtest.Eventually(t, what, 15*time.Second, cond)
 	}
 	eventually("serving", func() bool { return status("/a") == 200 })
 	if status("/b") != 404 {
