@@ -152,6 +152,29 @@ func TestSigningKeysSealedByKeyringKEK(t *testing.T) {
 			t.Fatalf("stored %v, %v: want one key in sealed format 2", keys, err)
 		}
 	})
+	t.Run("a second gateway without the KEK file", func(t *testing.T) {
+		// Two gateways share a store; the second has no KEK file (no data
+		// key was ever made). It must not make a KEK of its own, under
+		// which the first one's signing keys do not open.
+		dir := t.TempDir()
+		cfg := &config.Config{DataDir: dir}
+		cfg.IdentityToken.Enabled = true
+		config.SetDefaults(cfg)
+		res, err := Open(ctx, cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Close()
+		if err := os.Remove(cfg.Protect.Keys.KEKFile); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(ctx, cfg, Options{}); err == nil || !strings.Contains(err.Error(), "1 signing keys sealed by a key-encryption key") {
+			t.Fatalf("opened with another gateway's signing keys and no KEK file: %v", err)
+		}
+		if _, err := os.Stat(cfg.Protect.Keys.KEKFile); err == nil {
+			t.Fatal("a new KEK file was made")
+		}
+	})
 	t.Run("upgraded in place", func(t *testing.T) {
 		dir := t.TempDir()
 		b, err := os.ReadFile(filepath.Join("..", "signing", "testdata", "v1-identity-key.json"))

@@ -223,7 +223,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (_ *Resources, err
 		res.closers = append(res.closers, closeTS)
 	}
 	if it := cfg.IdentityToken; it.Enabled {
-		m, err := openSigning(ctx, st, kek, "identity", it.KEKFile, it.RotateEvery.Std(), it.TTL.Std(), log, bg)
+		m, err := openSigning(ctx, st, kek, identityKeys, it.KEKFile, it.RotateEvery.Std(), it.TTL.Std(), log, bg)
 		if err != nil {
 			return nil, fmt.Errorf("identity_token: %w", err)
 		}
@@ -497,7 +497,7 @@ func publicListeners(ctx context.Context, cfg *config.Config, h http.Handler, bg
 // (the API keys, checked with the first apikey authenticator's pepper).
 func openTokenServer(ctx context.Context, cfg *config.Config, st *store.Store, kek keyring.KEK, d *gateway.Deps) (func(), error) {
 	ts := cfg.TokenServer
-	keys, err := openSigning(ctx, st, kek, "oauth", ts.KEKFile, ts.RotateEvery.Std(), ts.TTL.Std(), d.Logger, d.Background)
+	keys, err := openSigning(ctx, st, kek, oauthKeys, ts.KEKFile, ts.RotateEvery.Std(), ts.TTL.Std(), d.Logger, d.Background)
 	if err != nil {
 		return nil, fmt.Errorf("token_server: %w", err)
 	}
@@ -664,6 +664,16 @@ func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *
 			if n > 0 {
 				return nil, fmt.Errorf("protect.keys.kek_file %s does not exist, but the store holds %d data keys wrapped by a key-encryption key: restore the file", k.KEKFile, n)
 			}
+			// Signing keys are sealed with it too: a second gateway of a
+			// cluster that only signs must get the first one's file, not
+			// make its own.
+			sealed, err := signingKeysSealedByKEK(ctx, st)
+			if err != nil {
+				return nil, fmt.Errorf("protect.keys: %w", err)
+			}
+			if sealed > 0 {
+				return nil, fmt.Errorf("protect.keys.kek_file %s does not exist, but the store holds %d signing keys sealed by a key-encryption key: restore the file, or copy it from another gateway sharing this store", k.KEKFile, sealed)
+			}
 		}
 		if _, err := keyring.LoadKEKFile(k.KEKFile, true); err != nil {
 			return nil, fmt.Errorf("protect.keys.kek_file: %w", err)
@@ -680,6 +690,30 @@ func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *
 		return nil, fmt.Errorf("protect.keys: %w", err)
 	}
 	return ring, nil
+}
+
+// The purposes of the signing key sets, apart in the store.
+const (
+	identityKeys = "identity"
+	oauthKeys    = "oauth"
+)
+
+// signingKeysSealedByKEK counts the stored signing keys sealed with a
+// key-encryption key.
+func signingKeysSealedByKEK(ctx context.Context, st *store.Store) (int, error) {
+	n := 0
+	for _, purpose := range []string{identityKeys, oauthKeys} {
+		keys, err := st.SigningKeys(ctx, purpose, time.Now())
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range keys {
+			if signing.SealedByKEK(k.PrivateKey) {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // maskLogged masks what the DLP detectors find in a path or query bound

@@ -250,3 +250,10 @@ func trimSpace(b []byte) []byte {
 	}
 	return b
 }
+
+// SealedByKEK reports whether a stored private key (store.SigningKey's
+// PrivateKey) is sealed with a key-encryption key (format 2), so that
+// losing that KEK loses the key.
+func SealedByKEK(privateKey []byte) bool {
+	return len(privateKey) > 0 && privateKey[0] == formatKEK
+}
