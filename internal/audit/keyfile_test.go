@@ -28,111 +28,129 @@ func pubVerifier(path string) (note.Verifier, error) {
 
 // TestKeyFiles: audit-key is made once, audit-key.pub follows it.
 func TestKeyFiles(t *testing.T) {
-	t.Run("created", func(t *testing.T) {
-		dir := t.TempDir()
-		s, _, err := loadOrCreateKey(dir, "rampart.example/audit")
-		if err != nil {
-			t.Fatal(err)
+	t.Run("created", testKeyFilesCreated)
+	t.Run("verifier key missing: derived from the signing key", testKeyFilesPubMissing)
+	t.Run("verifier key of another key: refused", testKeyFilesForeignPub)
+	t.Run("signing key readable by others: refused", testKeyFilesKeyReadable)
+	t.Run("signing key malformed: refused without quoting it", testKeyFilesKeyMalformed)
+	t.Run("goroutines agree", testKeyFilesGoroutines)
+}
+
+// testKeyFilesCreated: a new key pair: both files 0600, the verifier key is the signer's.
+func testKeyFilesCreated(t *testing.T) {
+	dir := t.TempDir()
+	s, _, err := loadOrCreateKey(dir, "rampart.example/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{KeyFile, PublicKeyFile} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", f, fi, err)
 		}
-		for _, f := range []string{KeyFile, PublicKeyFile} {
-			if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
-				t.Fatalf("%s: %v %v", f, fi, err)
+	}
+	v, err := pubVerifier(filepath.Join(dir, PublicKeyFile))
+	if err != nil || v.Name() != s.Name() || v.KeyHash() != s.KeyHash() {
+		t.Fatalf("audit-key.pub is not the signer's: %v", err)
+	}
+	msg, _ := note.Sign(&note.Note{Text: "x\n"}, s)
+	if _, err := note.Open(msg, note.VerifierList(v)); err != nil {
+		t.Fatalf("a note signed with audit-key does not verify with audit-key.pub: %v", err)
+	}
+}
+
+// testKeyFilesPubMissing: a lost audit-key.pub is derived again from audit-key.
+func testKeyFilesPubMissing(t *testing.T) {
+	dir := t.TempDir()
+	skey, vkey, err := note.GenerateKey(nil, "rampart.example/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, KeyFile), []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadOrCreateKey(dir, "ignored"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, PublicKeyFile))
+	if string(got) != vkey+"\n" {
+		t.Fatalf("audit-key.pub = %q, want GenerateKey's %q", got, vkey)
+	}
+}
+
+// testKeyFilesForeignPub: an audit-key.pub of another key is refused and left as it is.
+func testKeyFilesForeignPub(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := loadOrCreateKey(dir, "a"); err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := note.GenerateKey(nil, "a")
+	pub := filepath.Join(dir, PublicKeyFile)
+	if err := os.WriteFile(pub, []byte(other+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := loadOrCreateKey(dir, "a")
+	if err == nil || !strings.Contains(err.Error(), pub) {
+		t.Fatalf("err = %v, want an error naming %s", err, pub)
+	}
+	if got, _ := os.ReadFile(pub); string(got) != other+"\n" {
+		t.Error("audit-key.pub was rewritten")
+	}
+}
+
+// testKeyFilesKeyReadable: an audit-key others can read is refused.
+func testKeyFilesKeyReadable(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := loadOrCreateKey(dir, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, KeyFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadOrCreateKey(dir, "a"); !errors.Is(err, secretfile.ErrPermissions) {
+		t.Fatalf("err = %v, want ErrPermissions", err)
+	}
+}
+
+// testKeyFilesKeyMalformed: a malformed audit-key is refused with an error that names the file, not its content.
+func testKeyFilesKeyMalformed(t *testing.T) {
+	dir := t.TempDir()
+	bad := "PRIVATE+KEY+a+00000000+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	if err := os.WriteFile(filepath.Join(dir, KeyFile), []byte(bad+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := loadOrCreateKey(dir, "a")
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, KeyFile)) || strings.Contains(err.Error(), bad) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// testKeyFilesGoroutines: goroutines creating one key at once all sign with the one on disk.
+func testKeyFilesGoroutines(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	hashes := make([]uint32, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			var s note.Signer
+			if s, _, errs[i] = loadOrCreateKey(dir, "a"); errs[i] == nil {
+				hashes[i] = s.KeyHash()
 			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || hashes[i] != hashes[0] {
+			t.Fatalf("goroutine %d: %v, key %08x, goroutine 0's %08x", i, errs[i], hashes[i], hashes[0])
 		}
-		v, err := pubVerifier(filepath.Join(dir, PublicKeyFile))
-		if err != nil || v.Name() != s.Name() || v.KeyHash() != s.KeyHash() {
-			t.Fatalf("audit-key.pub is not the signer's: %v", err)
-		}
-		msg, _ := note.Sign(&note.Note{Text: "x\n"}, s)
-		if _, err := note.Open(msg, note.VerifierList(v)); err != nil {
-			t.Fatalf("a note signed with audit-key does not verify with audit-key.pub: %v", err)
-		}
-	})
-	t.Run("verifier key missing: derived from the signing key", func(t *testing.T) {
-		dir := t.TempDir()
-		skey, vkey, err := note.GenerateKey(nil, "rampart.example/audit")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, KeyFile), []byte(skey+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := loadOrCreateKey(dir, "ignored"); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := os.ReadFile(filepath.Join(dir, PublicKeyFile))
-		if string(got) != vkey+"\n" {
-			t.Fatalf("audit-key.pub = %q, want GenerateKey's %q", got, vkey)
-		}
-	})
-	t.Run("verifier key of another key: refused", func(t *testing.T) {
-		dir := t.TempDir()
-		if _, _, err := loadOrCreateKey(dir, "a"); err != nil {
-			t.Fatal(err)
-		}
-		_, other, _ := note.GenerateKey(nil, "a")
-		pub := filepath.Join(dir, PublicKeyFile)
-		if err := os.WriteFile(pub, []byte(other+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		_, _, err := loadOrCreateKey(dir, "a")
-		if err == nil || !strings.Contains(err.Error(), pub) {
-			t.Fatalf("err = %v, want an error naming %s", err, pub)
-		}
-		if got, _ := os.ReadFile(pub); string(got) != other+"\n" {
-			t.Error("audit-key.pub was rewritten")
-		}
-	})
-	t.Run("signing key readable by others: refused", func(t *testing.T) {
-		dir := t.TempDir()
-		if _, _, err := loadOrCreateKey(dir, "a"); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(filepath.Join(dir, KeyFile), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := loadOrCreateKey(dir, "a"); !errors.Is(err, secretfile.ErrPermissions) {
-			t.Fatalf("err = %v, want ErrPermissions", err)
-		}
-	})
-	t.Run("signing key malformed: refused without quoting it", func(t *testing.T) {
-		dir := t.TempDir()
-		bad := "PRIVATE+KEY+a+00000000+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		if err := os.WriteFile(filepath.Join(dir, KeyFile), []byte(bad+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		_, _, err := loadOrCreateKey(dir, "a")
-		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, KeyFile)) || strings.Contains(err.Error(), bad) {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("goroutines agree", func(t *testing.T) {
-		dir := t.TempDir()
-		const n = 8
-		hashes := make([]uint32, n)
-		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				var s note.Signer
-				if s, _, errs[i] = loadOrCreateKey(dir, "a"); errs[i] == nil {
-					hashes[i] = s.KeyHash()
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		for i := range n {
-			if errs[i] != nil || hashes[i] != hashes[0] {
-				t.Fatalf("goroutine %d: %v, key %08x, goroutine 0's %08x", i, errs[i], hashes[i], hashes[0])
-			}
-		}
-		if v, err := pubVerifier(filepath.Join(dir, PublicKeyFile)); err != nil || v.KeyHash() != hashes[0] {
-			t.Fatalf("audit-key.pub is not the key every goroutine signs with: %v", err)
-		}
-	})
+	}
+	if v, err := pubVerifier(filepath.Join(dir, PublicKeyFile)); err != nil || v.KeyHash() != hashes[0] {
+		t.Fatalf("audit-key.pub is not the key every goroutine signs with: %v", err)
+	}
 }
 
 const keyHelperEnv = "RAMPART_AUDIT_KEY_HELPER_DIR"
