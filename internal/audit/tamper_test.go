@@ -302,6 +302,32 @@ func (c *cosigner) witnessed() Witnessed {
 func TestForgeries(t *testing.T) {
 	h := newHonest(t)
 	key := pub(t, h.dir)
+	checkHonestLog(t, h, key)
+	loadRecs(t, h.dir) // the honest log's records load
+	// The 1,000 random edits of TestTamper cover flips, inserts and
+	// truncations at every byte; these rows are the targeted ones.
+	for _, r := range forgeries(t, h.dir) {
+		t.Run(r.name, func(t *testing.T) {
+			d := copyDir(t, h.dir)
+			changed := r.mutate(t, d)
+			for _, mode := range []string{"alone", "strict", "store", "witness"} {
+				rep, err := Verify(d, forgeryOptions(t, h, key, mode, r.name))
+				if err != nil {
+					t.Fatalf("%s: %v", mode, err)
+				}
+				if err := checkVerdict(rep, r.want[mode], changed); err != nil {
+					t.Errorf("%s: %v", mode, err)
+				}
+				t.Logf("%s: ok=%v signed=%d unsigned=%d anchored=%d problems=%q", mode, rep.OK(), rep.Signed, rep.Unsigned, rep.Anchored, rep.Problems)
+			}
+		})
+	}
+}
+
+// checkHonestLog: the suite's log, untouched, verifies in every mode, and
+// is anchored wherever a copy kept elsewhere is given.
+func checkHonestLog(t *testing.T, h honest, key string) {
+	t.Helper()
 	if w := h.witness; w.proofErr != nil || w.size == 0 {
 		t.Fatalf("the witness: size %d, %v", w.size, w.proofErr)
 	}
@@ -322,21 +348,26 @@ func TestForgeries(t *testing.T) {
 			t.Fatalf("the honest log (%s): anchored at %d of %d", mode.name, rep.Anchored, rep.Records)
 		}
 	}
-	_, honestRecs := loadRecs(t, h.dir)
-	cps := loadCps(t, h.dir)
+}
+
+// forgery is one row of TestForgeries.
+type forgery struct {
+	name string
+	// mutate edits the copy d and returns the lowest record index it
+	// changed or added (-1 if none).
+	mutate func(t *testing.T, d string) int64
+	// want per mode: "fail", "unsigned", "rollback", "stolen", "pass"; a
+	// missing mode means "fail".
+	want map[string]string
+}
+
+// forgeries are the targeted edits of the honest log in dir.
+func forgeries(t *testing.T, dir string) []forgery {
+	t.Helper()
+	cps := loadCps(t, dir)
 	n := len(cps)
 	lastSize, prevSize := cpSize(t, cps[n-1]), cpSize(t, cps[n-2])
-
-	type row struct {
-		name string
-		// mutate edits the copy d and returns the lowest record index it
-		// changed or added (-1 if none).
-		mutate func(t *testing.T, d string) int64
-		// want per mode: "fail", "unsigned", "rollback"; a missing mode
-		// means "fail".
-		want map[string]string
-	}
-	rows := []row{
+	return []forgery{
 		{"an event appended after the last checkpoint, chain link computed", func(t *testing.T, d string) int64 {
 			first, recs := loadRecs(t, d)
 			last := recs[len(recs)-1]
@@ -512,60 +543,55 @@ func TestForgeries(t *testing.T) {
 			return -1 // the mutation is in the witness mode's options (below)
 		}, map[string]string{"alone": "pass", "strict": "pass", "store": "pass"}},
 	}
-	// The 1,000 random edits of TestTamper cover flips, inserts and
-	// truncations at every byte; these rows are the targeted ones.
-	for _, r := range rows {
-		t.Run(r.name, func(t *testing.T) {
-			d := copyDir(t, h.dir)
-			changed := r.mutate(t, d)
-			for _, mode := range []string{"alone", "strict", "store", "witness"} {
-				opt := VerifyOptions{PublicKey: key}
-				switch mode {
-				case "strict":
-					opt.Strict = true
-				case "store":
-					opt.Strict, opt.Store = true, h.store.copies()
-				case "witness":
-					opt.Strict = true
-					w := h.witness.witnessed()
-					if strings.HasPrefix(r.name, "the witness's cosignature") {
-						w.Verifier = newCosigner(t, "witness.test/w1").v // the key the verifier trusts is not the one that signed
-					}
-					opt.Witnessed = []Witnessed{w}
-				}
-				rep, err := Verify(d, opt)
-				if err != nil {
-					t.Fatalf("%s: %v", mode, err)
-				}
-				want := r.want[mode]
-				if want == "" {
-					want = "fail"
-				}
-				switch want {
-				case "fail":
-					if rep.OK() {
-						t.Errorf("%s: the forgery was accepted: %+v", mode, rep)
-					}
-				case "unsigned":
-					if !rep.OK() || rep.Unsigned == 0 || changed < rep.Signed || !hasWarning(rep, "no signature covers them") {
-						t.Errorf("%s: want a pass that reports records from %d as unsigned: %+v", mode, changed, rep)
-					}
-				case "rollback":
-					if !rep.OK() || rep.Anchored != 0 {
-						t.Errorf("%s: want a pass that cannot rule out a rollback: %+v", mode, rep)
-					}
-				case "stolen", "pass":
-					// With the signing key a forger rewrites everything on
-					// this disk; only a copy kept elsewhere catches it.
-					if !rep.OK() {
-						t.Errorf("%s: %+v", mode, rep)
-					}
-				}
-				t.Logf("%s: ok=%v signed=%d unsigned=%d anchored=%d problems=%q", mode, rep.OK(), rep.Signed, rep.Unsigned, rep.Anchored, rep.Problems)
-			}
-		})
+}
+
+// forgeryOptions: Verify's options in one of TestForgeries' modes, alone
+// (the public key only), strict, strict with the store's copies, strict
+// with the witness's cosignature (made by a key the verifier does not
+// trust in the row that says so).
+func forgeryOptions(t *testing.T, h honest, key, mode, row string) VerifyOptions {
+	t.Helper()
+	opt := VerifyOptions{PublicKey: key}
+	switch mode {
+	case "strict":
+		opt.Strict = true
+	case "store":
+		opt.Strict, opt.Store = true, h.store.copies()
+	case "witness":
+		opt.Strict = true
+		w := h.witness.witnessed()
+		if strings.HasPrefix(row, "the witness's cosignature") {
+			w.Verifier = newCosigner(t, "witness.test/w1").v // the key the verifier trusts is not the one that signed
+		}
+		opt.Witnessed = []Witnessed{w}
 	}
-	_ = honestRecs
+	return opt
+}
+
+// checkVerdict: rep is what a forgery row wants ("" is "fail"); changed
+// is the lowest record index the forgery changed.
+func checkVerdict(rep Report, want string, changed int64) error {
+	switch want {
+	case "", "fail":
+		if rep.OK() {
+			return fmt.Errorf("the forgery was accepted: %+v", rep)
+		}
+	case "unsigned":
+		if !rep.OK() || rep.Unsigned == 0 || changed < rep.Signed || !hasWarning(rep, "no signature covers them") {
+			return fmt.Errorf("want a pass that reports records from %d as unsigned: %+v", changed, rep)
+		}
+	case "rollback":
+		if !rep.OK() || rep.Anchored != 0 {
+			return fmt.Errorf("want a pass that cannot rule out a rollback: %+v", rep)
+		}
+	case "stolen", "pass":
+		// With the signing key a forger rewrites everything on this
+		// disk; only a copy kept elsewhere catches it.
+		if !rep.OK() {
+			return fmt.Errorf("%+v", rep)
+		}
+	}
+	return nil
 }
 
 func hasWarning(rep Report, s string) bool {
