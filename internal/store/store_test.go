@@ -206,88 +206,129 @@ func TestDataKeys(t *testing.T) {
 	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
-			ctx := context.Background()
 			at := time.Unix(1_800_000_000, 0).UTC()
-			mk := func(id, subject string, v, kek int) store.DataKey {
-				return store.DataKey{KeyID: id, Subject: subject, Version: v, KEKVersion: kek, Wrapped: []byte("w-" + id), CreatedAt: at}
-			}
-			for _, k := range []store.DataKey{mk("01", "bob", 1, 1), mk("02", "bob", 2, 1), mk("03", "carol", 1, 2)} {
-				if err := s.CreateDataKey(ctx, k); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := s.CreateDataKey(ctx, mk("04", "bob", 2, 1)); !errors.Is(err, store.ErrExists) {
-				t.Fatalf("same version twice: %v, want ErrExists", err)
-			}
-			cur, err := s.CurrentDataKey(ctx, "bob")
-			if err != nil || cur.KeyID != "02" || cur.Version != 2 {
-				t.Fatalf("current bob = %+v, %v", cur, err)
-			}
-			if _, err := s.CurrentDataKey(ctx, "dave"); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("current dave: %v", err)
-			}
-			got, err := s.DataKey(ctx, "03")
-			if err != nil || got.Subject != "carol" || string(got.Wrapped) != "w-03" || !got.CreatedAt.Equal(at) {
-				t.Fatalf("key 03 = %+v, %v", got, err)
-			}
-			for _, want := range []int64{10, 20} {
-				if used, err := s.ReserveDataKeyUses(ctx, "01", 10); err != nil || used != want {
-					t.Fatalf("reserve = %d, %v; want %d", used, err, want)
-				}
-			}
-			if _, err := s.ReserveDataKeyUses(ctx, "99", 10); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("reserve unknown: %v", err)
-			}
-			old, err := s.DataKeysWrappedBefore(ctx, 2, "", 10)
-			if err != nil || len(old) != 2 || old[0].KeyID != "01" || old[1].KeyID != "02" {
-				t.Fatalf("wrapped before 2 = %+v, %v", old, err)
-			}
-			if ok, err := s.RewrapDataKey(ctx, "01", 1, 2, []byte("new")); err != nil || !ok {
-				t.Fatalf("rewrap = %v, %v", ok, err)
-			}
-			if ok, err := s.RewrapDataKey(ctx, "01", 1, 2, []byte("again")); err != nil || ok {
-				t.Fatalf("second rewrap from the old version changed a row: %v, %v", ok, err)
-			}
-			if total, older, err := s.CountDataKeys(ctx, 2); err != nil || total != 3 || older != 1 {
-				t.Fatalf("count = %d, %d, %v", total, older, err)
-			}
-			page, err := s.DataKeys(ctx, "", "bob", 2, 10)
-			if err != nil || len(page) != 1 || page[0].Subject != "carol" {
-				t.Fatalf("page after bob v2 = %+v, %v", page, err)
-			}
-			// A page that ends inside a subject's versions goes on with
-			// the next version, not the next subject.
-			var seen []string
-			afterS, afterV := "", 0
-			for range 5 {
-				p, err := s.DataKeys(ctx, "", afterS, afterV, 1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(p) == 0 {
-					break
-				}
-				seen = append(seen, p[0].KeyID)
-				afterS, afterV = p[0].Subject, p[0].Version
-			}
-			if strings.Join(seen, ",") != "01,02,03" {
-				t.Fatalf("paging one by one saw %v", seen)
-			}
-			n, err := s.ShredSubject(ctx, "bob", []byte("hash-of-bob-0123456789abcdef0123"), at)
-			if err != nil || n != 2 {
-				t.Fatalf("shred = %d, %v", n, err)
-			}
-			if _, err := s.DataKey(ctx, "02"); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("shredded key still there: %v", err)
-			}
-			hs, err := s.ShredsSince(ctx, at.Add(-time.Second), at.Add(-time.Hour))
-			if err != nil || len(hs) != 1 || string(hs[0]) != "hash-of-bob-0123456789abcdef0123" {
-				t.Fatalf("shreds = %q, %v", hs, err)
-			}
-			if hs, _ := s.ShredsSince(ctx, at.Add(-time.Second), at.Add(time.Hour)); len(hs) != 0 {
-				t.Fatalf("old tombstones kept: %q", hs)
-			}
+			checkDataKeyLookups(t, s, at)
+			checkDataKeyUses(t, s)
+			checkDataKeyRewrap(t, s)
+			checkDataKeyPages(t, s)
+			checkDataKeyShred(t, s, at)
 		})
+	}
+}
+
+// checkDataKeyLookups creates bob's keys 01 (version 1) and 02 (version
+// 2) under KEK version 1 and carol's 03 under KEK version 2, created at
+// at; a second version 2 of bob's is refused; bob's current key is 02,
+// dave has none; key 03 reads back as it was written.
+func checkDataKeyLookups(t *testing.T, s *store.Store, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	mk := func(id, subject string, v, kek int) store.DataKey {
+		return store.DataKey{KeyID: id, Subject: subject, Version: v, KEKVersion: kek, Wrapped: []byte("w-" + id), CreatedAt: at}
+	}
+	for _, k := range []store.DataKey{mk("01", "bob", 1, 1), mk("02", "bob", 2, 1), mk("03", "carol", 1, 2)} {
+		if err := s.CreateDataKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateDataKey(ctx, mk("04", "bob", 2, 1)); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("same version twice: %v, want ErrExists", err)
+	}
+	cur, err := s.CurrentDataKey(ctx, "bob")
+	if err != nil || cur.KeyID != "02" || cur.Version != 2 {
+		t.Fatalf("current bob = %+v, %v", cur, err)
+	}
+	if _, err := s.CurrentDataKey(ctx, "dave"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("current dave: %v", err)
+	}
+	got, err := s.DataKey(ctx, "03")
+	if err != nil || got.Subject != "carol" || string(got.Wrapped) != "w-03" || !got.CreatedAt.Equal(at) {
+		t.Fatalf("key 03 = %+v, %v", got, err)
+	}
+}
+
+// checkDataKeyUses: reservations on key 01 add up; an unknown key has
+// none.
+func checkDataKeyUses(t *testing.T, s *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, want := range []int64{10, 20} {
+		if used, err := s.ReserveDataKeyUses(ctx, "01", 10); err != nil || used != want {
+			t.Fatalf("reserve = %d, %v; want %d", used, err, want)
+		}
+	}
+	if _, err := s.ReserveDataKeyUses(ctx, "99", 10); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reserve unknown: %v", err)
+	}
+}
+
+// checkDataKeyRewrap: the keys under KEK version 1 are 01 and 02; 01
+// moves to version 2 once, and the count follows.
+func checkDataKeyRewrap(t *testing.T, s *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	old, err := s.DataKeysWrappedBefore(ctx, 2, "", 10)
+	if err != nil || len(old) != 2 || old[0].KeyID != "01" || old[1].KeyID != "02" {
+		t.Fatalf("wrapped before 2 = %+v, %v", old, err)
+	}
+	if ok, err := s.RewrapDataKey(ctx, "01", 1, 2, []byte("new")); err != nil || !ok {
+		t.Fatalf("rewrap = %v, %v", ok, err)
+	}
+	if ok, err := s.RewrapDataKey(ctx, "01", 1, 2, []byte("again")); err != nil || ok {
+		t.Fatalf("second rewrap from the old version changed a row: %v, %v", ok, err)
+	}
+	if total, older, err := s.CountDataKeys(ctx, 2); err != nil || total != 3 || older != 1 {
+		t.Fatalf("count = %d, %d, %v", total, older, err)
+	}
+}
+
+// checkDataKeyPages: the page after bob's version 2 is carol's key, and
+// a page that ends inside a subject's versions goes on with the next
+// version, not the next subject.
+func checkDataKeyPages(t *testing.T, s *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	page, err := s.DataKeys(ctx, "", "bob", 2, 10)
+	if err != nil || len(page) != 1 || page[0].Subject != "carol" {
+		t.Fatalf("page after bob v2 = %+v, %v", page, err)
+	}
+	var seen []string
+	afterS, afterV := "", 0
+	for range 5 {
+		p, err := s.DataKeys(ctx, "", afterS, afterV, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) == 0 {
+			break
+		}
+		seen = append(seen, p[0].KeyID)
+		afterS, afterV = p[0].Subject, p[0].Version
+	}
+	if strings.Join(seen, ",") != "01,02,03" {
+		t.Fatalf("paging one by one saw %v", seen)
+	}
+}
+
+// checkDataKeyShred: shredding bob at at destroys his two keys and
+// leaves a tombstone (his hash) that ShredsSince returns, until a call
+// told to forget what is older than at+1h drops it.
+func checkDataKeyShred(t *testing.T, s *store.Store, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := s.ShredSubject(ctx, "bob", []byte("hash-of-bob-0123456789abcdef0123"), at)
+	if err != nil || n != 2 {
+		t.Fatalf("shred = %d, %v", n, err)
+	}
+	if _, err := s.DataKey(ctx, "02"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("shredded key still there: %v", err)
+	}
+	hs, err := s.ShredsSince(ctx, at.Add(-time.Second), at.Add(-time.Hour))
+	if err != nil || len(hs) != 1 || string(hs[0]) != "hash-of-bob-0123456789abcdef0123" {
+		t.Fatalf("shreds = %q, %v", hs, err)
+	}
+	if hs, _ := s.ShredsSince(ctx, at.Add(-time.Second), at.Add(time.Hour)); len(hs) != 0 {
+		t.Fatalf("old tombstones kept: %q", hs)
 	}
 }
 
