@@ -23,105 +23,168 @@ import (
 // TestDemo is the acceptance check of the demo: it starts, writes its
 // credentials, serves HTTPS with HSTS through the development CA, refuses
 // unrouted endpoints with problem documents and serves metrics to the
-// admin token only.
+// admin token only. The steps run in order on one demo: later ones count
+// on what earlier ones did (bob's SSN, the requests the metrics and the
+// audit log hold).
 func TestDemo(t *testing.T) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	d := startDemo(t)
+	d.checkHealthAndCredentials()
+	d.checkAccessRules()
+	d.checkProfiles()
+	d.checkSensitiveData()
+	d.checkRecordLimit()
+	d.checkRateLimit()
+	d.checkAdminFirewall()
+	d.checkOAuthClient()
+	d.checkCredentialStuffing()
+	d.checkMetrics()
+	d.stop()
+	checkDemoAuditLog(t, d.dir)
+	checkDemoAuditEvents(t, d.dir)
+	checkDemoAccessLog(t, d.dir, d.file.AdminToken)
+}
+
+// demoRun is one running demo and a client that trusts its CA.
+type demoRun struct {
+	t      *testing.T
+	dir    string
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan error // Run's result
+	file   Credentials
+	pool   *x509.CertPool
+	client *http.Client
+	// alice (an admin), bob and carol's JWTs.
+	alice, bob, carol string
+}
+
+// startDemo runs the demo in a new data directory, waits for it to start
+// and checks the credentials file it writes against what Started got.
+func startDemo(t *testing.T) *demoRun {
+	t.Helper()
+	d := &demoRun{t: t, dir: t.TempDir(), done: make(chan error, 1)}
+	d.ctx, d.cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(d.cancel)
 	started := make(chan Credentials, 1)
-	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", DataDir: dir, UnprotectedPort: freePort(t),
+		d.done <- Run(d.ctx, Options{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", DataDir: d.dir, UnprotectedPort: freePort(t),
 			Out: io.Discard, Started: func(c Credentials) { started <- c }})
 	}()
 	var creds Credentials
 	select {
 	case creds = <-started:
-	case err := <-done:
+	case err := <-d.done:
 		t.Fatalf("demo stopped: %v", err)
-	case <-ctx.Done():
+	case <-d.ctx.Done():
 		t.Fatal("demo did not start")
 	}
-
-	b, err := os.ReadFile(filepath.Join(dir, "demo-credentials.json"))
+	b, err := os.ReadFile(filepath.Join(d.dir, "demo-credentials.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file Credentials
-	if err := json.Unmarshal(b, &file); err != nil {
+	file := &d.file
+	if err := json.Unmarshal(b, file); err != nil {
 		t.Fatal(err)
 	}
 	if file.Gateway != creds.Gateway || file.AdminToken == "" || len(file.Users) != 3 || file.Users["alice"].Roles[0] != "admin" || file.Users["carol"].JWT == "" || !strings.HasPrefix(file.Users["bob"].APIKey, "rpk_") {
-		t.Fatalf("credentials file: %+v", file)
+		t.Fatalf("credentials file: %+v", *file)
 	}
 	pem, err := os.ReadFile(file.CACert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
+	d.pool = x509.NewCertPool()
+	if !d.pool.AppendCertsFromPEM(pem) {
 		t.Fatal("ca_cert holds no certificate")
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
-	get := func(url, token string) (*http.Response, string) {
-		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp, string(body)
-	}
+	d.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.pool}, ForceAttemptHTTP2: true}}
+	d.alice, d.bob, d.carol = file.Users["alice"].JWT, file.Users["bob"].JWT, file.Users["carol"].JWT
+	return d
+}
 
-	resp, body := get(file.Gateway+"/api/health", "")
+// from is a client that trusts the demo's CA and connects from ip.
+func (d *demoRun) from(ip net.IP) *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.pool},
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext}}
+}
+
+// get fetches url with token as the bearer token (none if empty).
+func (d *demoRun) get(url, token string) (*http.Response, string) {
+	d.t.Helper()
+	req, _ := http.NewRequestWithContext(d.ctx, "GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// put sends the JSON body to the gateway's path with token as the bearer
+// token.
+func (d *demoRun) put(path, token, body string) (int, string) {
+	d.t.Helper()
+	req, _ := http.NewRequestWithContext(d.ctx, "PUT", d.file.Gateway+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	r, err := d.client.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return r.StatusCode, string(b)
+}
+
+// checkHealthAndCredentials: health over HTTP/2 with HSTS and no Server
+// header; the catalogue wants a credential, takes bob's JWT and carol's
+// API key, not the admin token; unrouted paths are problem documents that
+// leak nothing.
+func (d *demoRun) checkHealthAndCredentials() {
+	t, file := d.t, d.file
+	t.Helper()
+	resp, body := d.get(file.Gateway+"/api/health", "")
 	if resp.StatusCode != 200 || !strings.Contains(body, "ok") {
 		t.Fatalf("health: %d %s", resp.StatusCode, body)
 	}
 	if resp.Header.Get("Strict-Transport-Security") == "" || resp.Header.Get("Server") != "" || resp.ProtoMajor != 2 {
 		t.Errorf("health headers: %s %v", resp.Proto, resp.Header)
 	}
-	resp, body = get(file.Gateway+"/api/products?page=2", "")
+	resp, body = d.get(file.Gateway+"/api/products?page=2", "")
 	if resp.StatusCode != 401 || !strings.Contains(body, "authn.missing_credentials") {
 		t.Errorf("products without a token: %d %s", resp.StatusCode, body)
 	}
-	resp, body = get(file.Gateway+"/api/products?page=2", file.Users["bob"].JWT)
+	resp, body = d.get(file.Gateway+"/api/products?page=2", d.bob)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"id":51`) {
 		t.Errorf("products with bob's token: %d %s", resp.StatusCode, body)
 	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", file.Gateway+"/api/products", nil)
+	req, _ := http.NewRequestWithContext(d.ctx, "GET", file.Gateway+"/api/products", nil)
 	req.Header.Set("X-API-Key", file.Users["carol"].APIKey)
-	if r, err := client.Do(req); err != nil || r.StatusCode != 200 {
+	if r, err := d.client.Do(req); err != nil || r.StatusCode != 200 {
 		t.Errorf("products with carol's API key: %v %v", r, err)
 	} else {
 		r.Body.Close()
 	}
-	if resp, _ = get(file.Gateway+"/api/products", file.AdminToken); resp.StatusCode != 401 {
+	if resp, _ = d.get(file.Gateway+"/api/products", file.AdminToken); resp.StatusCode != 401 {
 		t.Errorf("products with the admin token as a bearer: %d", resp.StatusCode)
 	}
 	for _, path := range []string{"/nope", "/api/nope", "/API/users", "/api/cards/4111111111111111"} {
-		resp, body = get(file.Gateway+path, "")
+		resp, body = d.get(file.Gateway+path, "")
 		if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" || strings.Contains(body, "ssn") {
 			t.Errorf("%s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
 	}
-	alice, bob := file.Users["alice"].JWT, file.Users["bob"].JWT
-	put := func(path, token, body string) (int, string) {
-		req, _ := http.NewRequestWithContext(ctx, "PUT", file.Gateway+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		r, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		b, _ := io.ReadAll(r.Body)
-		return r.StatusCode, string(b)
-	}
+}
+
+// checkAccessRules: who may read what, the paths sent as they are
+// (URL.Opaque).
+func (d *demoRun) checkAccessRules() {
+	t, alice, bob := d.t, d.alice, d.bob
+	t.Helper()
 	for _, tc := range []struct {
 		name, path, token string
 		status            int
@@ -142,12 +205,12 @@ func TestDemo(t *testing.T) {
 		{"/api/admin%2fstats as bob", "/api/admin%2fstats", bob, 400},
 		{"/api/admin;x/stats as bob", "/api/admin;x/stats", bob, 400},
 	} {
-		req, _ := http.NewRequestWithContext(ctx, "GET", file.Gateway+"/", nil)
+		req, _ := http.NewRequestWithContext(d.ctx, "GET", d.file.Gateway+"/", nil)
 		req.URL.Opaque = tc.path
 		if tc.token != "" {
 			req.Header.Set("Authorization", "Bearer "+tc.token)
 		}
-		r, err := client.Do(req)
+		r, err := d.client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,61 +219,77 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s: %d, want %d", tc.name, r.StatusCode, tc.status)
 		}
 	}
-	if resp, body := get(file.Gateway+"/api/users/bob", alice); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":"*******9999"`) || strings.Contains(body, "card_number") || !strings.Contains(body, "email") {
+}
+
+// checkProfiles: what alice and bob see of the profiles (fields masked or
+// removed by role) and which fields bob may write.
+func (d *demoRun) checkProfiles() {
+	t, gw, alice, bob := d.t, d.file.Gateway, d.alice, d.bob
+	t.Helper()
+	if resp, body := d.get(gw+"/api/users/bob", alice); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":"*******9999"`) || strings.Contains(body, "card_number") || !strings.Contains(body, "email") {
 		t.Errorf("alice's view of bob's profile: %d %s", resp.StatusCode, body)
 	}
-	if resp, body := get(file.Gateway+"/api/users", alice); resp.StatusCode != 200 || strings.Contains(body, "ssn") || strings.Contains(body, "card_number") || !strings.Contains(body, "carol@example.com") {
+	if resp, body := d.get(gw+"/api/users", alice); resp.StatusCode != 200 || strings.Contains(body, "ssn") || strings.Contains(body, "card_number") || !strings.Contains(body, "carol@example.com") {
 		t.Errorf("alice's user list: %d %s", resp.StatusCode, body)
 	}
-	if resp, body := get(file.Gateway+"/api/users/bob", bob); resp.StatusCode != 200 || !strings.Contains(body, "ssn") {
+	if resp, body := d.get(gw+"/api/users/bob", bob); resp.StatusCode != 200 || !strings.Contains(body, "ssn") {
 		t.Errorf("bob's view of his own profile: %d %s", resp.StatusCode, body)
 	}
-	if code, body := put("/api/users/bob", bob, `{"role":"admin"}`); code != 403 || !strings.Contains(body, "authz.field_not_writable") {
+	if code, body := d.put("/api/users/bob", bob, `{"role":"admin"}`); code != 403 || !strings.Contains(body, "authz.field_not_writable") {
 		t.Errorf("bob makes himself admin: %d %s", code, body)
 	}
-	if code, body := put("/api/users/bob", bob, `{"name":"Robert"}`); code != 200 || !strings.Contains(body, "Robert") || !strings.Contains(body, `"role":"reader"`) {
+	if code, body := d.put("/api/users/bob", bob, `{"name":"Robert"}`); code != 200 || !strings.Contains(body, "Robert") || !strings.Contains(body, `"role":"reader"`) {
 		t.Errorf("bob renames himself: %d %s", code, body)
 	}
-	if code, _ := put("/api/users/carol", bob, `{"name":"x"}`); code != 403 {
+	if code, _ := d.put("/api/users/carol", bob, `{"name":"x"}`); code != 403 {
 		t.Errorf("bob renames carol: %d", code)
 	}
-	if code, _ := put("/api/users/bob", alice, `{"name":"x"}`); code != 403 {
+	if code, _ := d.put("/api/users/bob", alice, `{"name":"x"}`); code != 403 {
 		t.Errorf("alice may read, not write, bob's profile: %d", code)
 	}
+}
 
-	// Sensitive data protection: bob's new SSN reaches the API encrypted
-	// under his own data key; he reads it, alice sees it masked, and
-	// after a shred nobody reads it. His card number is masked by DLP.
-	if code, body := put("/api/users/bob", bob, `{"ssn":"536-22-6789"}`); code != 200 || !strings.Contains(body, `"ssn":"536-22-6789"`) || !strings.Contains(body, `"card_number":"************4444"`) {
+// checkSensitiveData: bob's new SSN reaches the API encrypted under his
+// own data key; he reads it, alice sees it masked, and after a shred
+// nobody reads it. His card number is masked by DLP.
+func (d *demoRun) checkSensitiveData() {
+	t, file, alice, bob := d.t, d.file, d.alice, d.bob
+	t.Helper()
+	if code, body := d.put("/api/users/bob", bob, `{"ssn":"536-22-6789"}`); code != 200 || !strings.Contains(body, `"ssn":"536-22-6789"`) || !strings.Contains(body, `"card_number":"************4444"`) {
 		t.Errorf("bob sets his SSN: %d %s", code, body)
 	}
-	if resp, body := get(file.Unprotected+"/api/users/bob", ""); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":"rampart:v1:`) || strings.Contains(body, "6789") {
+	if resp, body := d.get(file.Unprotected+"/api/users/bob", ""); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":"rampart:v1:`) || strings.Contains(body, "6789") {
 		t.Errorf("the API stored bob's SSN as %s", body)
 	}
-	if _, body := get(file.Gateway+"/api/users/bob", alice); !strings.Contains(body, `"ssn":"***-**-6789"`) {
+	if _, body := d.get(file.Gateway+"/api/users/bob", alice); !strings.Contains(body, `"ssn":"***-**-6789"`) {
 		t.Errorf("alice reads bob's new SSN as %s", body)
 	}
-	areq, _ := http.NewRequestWithContext(ctx, "POST", file.Admin+"/v1/keys/shred", strings.NewReader(`{"subject":"bob"}`))
+	areq, _ := http.NewRequestWithContext(d.ctx, "POST", file.Admin+"/v1/keys/shred", strings.NewReader(`{"subject":"bob"}`))
 	areq.Header.Set("Authorization", "Bearer "+file.AdminToken)
 	areq.Header.Set("Content-Type", "application/json")
-	if r, err := client.Do(areq); err != nil || r.StatusCode != 200 {
+	if r, err := d.client.Do(areq); err != nil || r.StatusCode != 200 {
 		t.Fatalf("shredding bob: %v %v", r, err)
 	} else {
 		r.Body.Close()
 	}
 	for who, tok := range map[string]string{"bob": bob, "alice": alice} {
-		if resp, body := get(file.Gateway+"/api/users/bob", tok); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":null`) || strings.Contains(body, "6789") {
+		if resp, body := d.get(file.Gateway+"/api/users/bob", tok); resp.StatusCode != 200 || !strings.Contains(body, `"ssn":null`) || strings.Contains(body, "6789") {
 			t.Errorf("%s reads bob's shredded SSN as %d %s", who, resp.StatusCode, body)
 		}
 	}
+}
 
-	// Data access controls. A session (bob's token) may view 500 products:
-	// page 2 above was 50, so 9 more pages pass and the 11th is refused.
+// checkRecordLimit: data access controls. A session (bob's token) may
+// view 500 products: page 2 above was 50, so 9 more pages pass and the
+// 11th is refused.
+func (d *demoRun) checkRecordLimit() {
+	t := d.t
+	t.Helper()
 	for page := 1; page <= 11; page++ {
 		if page == 2 {
 			continue
 		}
-		resp, body := get(fmt.Sprintf("%s/api/products?page=%d", file.Gateway, page), bob)
+		resp, body := d.get(fmt.Sprintf("%s/api/products?page=%d", d.file.Gateway, page), d.bob)
 		want := 200
 		if page == 11 {
 			want = 429
@@ -222,12 +301,16 @@ func TestDemo(t *testing.T) {
 			t.Errorf("page %d: RateLimit-Policy %q", page, rl)
 		}
 	}
-	// carol, a reader: 10 requests/s with bursts of 20. Sixty requests in
-	// a row cannot all pass unless each takes over 60ms.
-	carol := file.Users["carol"].JWT
+}
+
+// checkRateLimit: carol, a reader: 10 requests/s with bursts of 20.
+// Sixty requests in a row cannot all pass unless each takes over 60ms.
+func (d *demoRun) checkRateLimit() {
+	t := d.t
+	t.Helper()
 	limited := ""
 	for range 60 {
-		resp, body := get(file.Gateway+"/api/users/carol", carol)
+		resp, body := d.get(d.file.Gateway+"/api/users/carol", d.carol)
 		if resp.StatusCode == 429 {
 			limited = body
 			if resp.Header.Get("Retry-After") == "" {
@@ -239,52 +322,65 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(limited, "limits.rate_exceeded") {
 		t.Errorf("carol was never rate limited: %q", limited)
 	}
-	// The admin route answers only on 127.0.0.1, whoever asks.
-	from2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
-		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
-	req, _ = http.NewRequestWithContext(ctx, "GET", file.Gateway+"/api/admin/stats", nil)
-	req.Header.Set("Authorization", "Bearer "+alice)
-	if r, err := from2.Do(req); err != nil {
-		t.Fatal(err)
-	} else {
-		b, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		if r.StatusCode != 403 || !strings.Contains(string(b), "firewall.not_allowed") {
-			t.Errorf("stats from 127.0.0.2: %d %s", r.StatusCode, b)
-		}
-	}
+}
 
-	// alice's API key as an OAuth2 client: a token for the catalogue.
+// checkAdminFirewall: the admin route answers only on 127.0.0.1, whoever
+// asks.
+func (d *demoRun) checkAdminFirewall() {
+	t := d.t
+	t.Helper()
+	req, _ := http.NewRequestWithContext(d.ctx, "GET", d.file.Gateway+"/api/admin/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+d.alice)
+	r, err := d.from(net.IPv4(127, 0, 0, 2)).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 403 || !strings.Contains(string(b), "firewall.not_allowed") {
+		t.Errorf("stats from 127.0.0.2: %d %s", r.StatusCode, b)
+	}
+}
+
+// checkOAuthClient: alice's API key as an OAuth2 client gets a token for
+// the catalogue; the admin listener serves the identity tokens' JWKS.
+func (d *demoRun) checkOAuthClient() {
+	t, file := d.t, d.file
+	t.Helper()
 	form := strings.NewReader("grant_type=client_credentials&scope=products:read")
-	req, _ = http.NewRequestWithContext(ctx, "POST", file.Gateway+"/oauth/token", form)
+	req, _ := http.NewRequestWithContext(d.ctx, "POST", file.Gateway+"/oauth/token", form)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(file.Users["alice"].ClientID, file.Users["alice"].APIKey)
-	if r, err := client.Do(req); err != nil {
+	r, err := d.client.Do(req)
+	if err != nil {
 		t.Fatal(err)
-	} else {
-		var tok struct {
-			AccessToken string `json:"access_token"`
-		}
-		_ = json.NewDecoder(r.Body).Decode(&tok)
-		r.Body.Close()
-		if r.StatusCode != 200 || tok.AccessToken == "" {
-			t.Fatalf("token endpoint: %d", r.StatusCode)
-		}
-		if resp, body := get(file.Gateway+"/api/products?page=3", tok.AccessToken); resp.StatusCode != 200 {
-			t.Errorf("products with alice's access token: %d %s", resp.StatusCode, body)
-		}
 	}
-	if resp, body = get(file.Admin+"/.well-known/jwks.json", ""); resp.StatusCode != 200 || !strings.Contains(body, `"alg":"ES256"`) {
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&tok)
+	r.Body.Close()
+	if r.StatusCode != 200 || tok.AccessToken == "" {
+		t.Fatalf("token endpoint: %d", r.StatusCode)
+	}
+	if resp, body := d.get(file.Gateway+"/api/products?page=3", tok.AccessToken); resp.StatusCode != 200 {
+		t.Errorf("products with alice's access token: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := d.get(file.Admin+"/.well-known/jwks.json", ""); resp.StatusCode != 200 || !strings.Contains(body, `"alg":"ES256"`) {
 		t.Errorf("identity-token JWKS: %d %s", resp.StatusCode, body)
 	}
-	// Credential stuffing from 127.0.0.3: banned after 20 bad keys.
-	from3 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
-		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}).DialContext}}
-	// The ban is placed off the request goroutine (anomaly.Runner), so it
-	// lands a moment after the 20th failure: within the next requests.
+}
+
+// checkCredentialStuffing: a client at 127.0.0.3 is banned after 20 bad
+// keys. The ban is placed off the request goroutine (anomaly.Runner), so
+// it lands a moment after the 20th failure: within the next requests.
+func (d *demoRun) checkCredentialStuffing() {
+	t := d.t
+	t.Helper()
+	from3 := d.from(net.IPv4(127, 0, 0, 3))
 	last, sent := 0, 0
 	for i := 0; i < 60 && last != 403; i++ {
-		req, _ := http.NewRequestWithContext(ctx, "GET", file.Gateway+"/api/products", nil)
+		req, _ := http.NewRequestWithContext(d.ctx, "GET", d.file.Gateway+"/api/products", nil)
 		req.Header.Set("X-API-Key", fmt.Sprintf("rpk_guess%d", i))
 		r, err := from3.Do(req)
 		if err != nil {
@@ -296,29 +392,44 @@ func TestDemo(t *testing.T) {
 	if last != 403 || sent <= 20 {
 		t.Errorf("after %d guessed keys from 127.0.0.3: %d, want 403 (banned) after the 20th", sent, last)
 	}
+}
 
-	if resp, _ = get(file.Admin+"/metrics", ""); resp.StatusCode != 401 {
+// checkMetrics: the metrics want the admin token, and count bob's BOLA
+// refusal.
+func (d *demoRun) checkMetrics() {
+	t, file := d.t, d.file
+	t.Helper()
+	if resp, _ := d.get(file.Admin+"/metrics", ""); resp.StatusCode != 401 {
 		t.Errorf("metrics without token: %d", resp.StatusCode)
 	}
-	if resp, body = get(file.Admin+"/metrics", file.AdminToken); resp.StatusCode != 200 || !strings.Contains(body, `rampart_requests_total{code="403",reason="authz.not_owner",route="user"}`) {
+	if resp, body := d.get(file.Admin+"/metrics", file.AdminToken); resp.StatusCode != 200 || !strings.Contains(body, `rampart_requests_total{code="403",reason="authz.not_owner",route="user"}`) {
 		t.Errorf("metrics: %d\n%s", resp.StatusCode, body)
 	}
+}
 
-	cancel()
+// stop cancels the demo and waits for Run to return nil.
+func (d *demoRun) stop() {
+	t := d.t
+	t.Helper()
+	d.cancel()
 	select {
-	case err := <-done:
+	case err := <-d.done:
 		if err != nil {
 			t.Fatalf("demo exited with %v", err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("demo did not shut down")
 	}
-	// The audit log holds every request and verifies.
+}
+
+// checkDemoAuditLog: the stopped demo's audit log holds every request and
+// verifies strictly, anchored by the checkpoint copies in the state store.
+func checkDemoAuditLog(t *testing.T, dir string) {
+	t.Helper()
 	key, err := audit.ReadPublicKey(filepath.Join(dir, "audit", audit.PublicKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Its checkpoints were copied to the state store too; they agree.
 	st, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: filepath.Join(dir, "rampart.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -332,6 +443,13 @@ func TestDemo(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Records < 40 || rep.Checkpoints < 1 || rep.Unsigned != 0 || rep.Anchored != rep.Records {
 		t.Errorf("audit log: %+v %v", rep, err)
 	}
+}
+
+// checkDemoAuditEvents: the audit log holds one credential-stuffing alert
+// for 127.0.0.3, one shred of bob, DLP findings, and none of the
+// sensitive values the test sent or read.
+func checkDemoAuditEvents(t *testing.T, dir string) {
+	t.Helper()
 	var alerts int
 	_ = audit.Each(filepath.Join(dir, "audit"), func(_ int64, ev audit.Event, _ []byte) error {
 		if ev.Kind == "alert" && ev.Action == "anomaly.auth_failures" && ev.ClientIP == "127.0.0.3" {
@@ -358,11 +476,17 @@ func TestDemo(t *testing.T) {
 	if shreds != 1 || dlpEvents == 0 {
 		t.Errorf("audit log: %d shred events (want 1), %d events with DLP findings", shreds, dlpEvents)
 	}
+}
+
+// checkDemoAccessLog: the access log has a line per request, without the
+// admin token, and with the card number in a path masked.
+func checkDemoAccessLog(t *testing.T, dir, adminToken string) {
+	t.Helper()
 	log, err := os.ReadFile(filepath.Join(dir, "access.log"))
 	if err != nil || strings.Count(string(log), "\n") < 6 {
 		t.Errorf("access log: %v\n%s", err, log)
 	}
-	if strings.Contains(string(log), file.AdminToken) {
+	if strings.Contains(string(log), adminToken) {
 		t.Error("admin token in the access log")
 	}
 	if strings.Contains(string(log), "4111111111111111") || !strings.Contains(string(log), "/api/cards/************1111") {
