@@ -112,12 +112,12 @@ func (r *Runner) EveryOrWake(name string, interval time.Duration, wake <-chan st
 
 // Go runs fn once, in its own goroutine, until it returns; its context is
 // cancelled on Close, which waits for fn to return. After Close it starts
-// nothing.
-func (r *Runner) Go(name string, fn func(context.Context)) {
+// nothing, and reports false.
+func (r *Runner) Go(name string, fn func(context.Context)) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed || r.ctx.Err() != nil {
-		return
+		return false
 	}
 	for _, wg := range r.wgs {
 		wg.Add(1)
@@ -130,6 +130,7 @@ func (r *Runner) Go(name string, fn func(context.Context)) {
 		}()
 		r.turn(r.ctx, name, fn)
 	}()
+	return true
 }
 
 // turn runs fn once and reports whether the loop goes on: a panic is

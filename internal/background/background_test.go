@@ -72,8 +72,12 @@ func TestCloseStopsAndWaits(t *testing.T) {
 	}
 	backgroundtest.Parked(t, clock, 1) // the root's loop still runs
 	root.Close()
-	child.Go("late", func(context.Context) { t.Error("a loop started after Close") })
-	root.Go("late", func(context.Context) { t.Error("a loop started after Close") })
+	if child.Go("late", func(context.Context) { t.Error("a loop started after Close") }) {
+		t.Error("Go reported a start after Close")
+	}
+	if root.Go("late", func(context.Context) { t.Error("a loop started after Close") }) {
+		t.Error("Go reported a start after Close")
+	}
 	root.Close() // idempotent
 }
 

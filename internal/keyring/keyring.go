@@ -67,6 +67,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives background failures.
 	Logger *slog.Logger
+	// SealedElsewhere counts what else KEK version v seals (the signing
+	// keys), so that v cannot leave its source while it is in use; nil
+	// counts nothing.
+	SealedElsewhere func(ctx context.Context, v int) (int, error)
 	// Background runs the shred and KEK poll, and its clock paces
 	// Rewrap's passes; nil gives the Keyring a runner of its own on the
 	// system clock.
@@ -240,7 +244,28 @@ func (k *Keyring) compatible(old, cur KEK) error {
 			if n > 0 {
 				return fmt.Errorf("key-encryption key version %d left its source while %d data keys are wrapped by it: put it back and run rampart keys rewrap", v, n)
 			}
+			if err := k.sealedElsewhere(v); err != nil {
+				return err
+			}
 		}
+	}
+	return nil
+}
+
+// sealedElsewhere refuses to let version v go while Options.SealedElsewhere
+// counts something it seals.
+func (k *Keyring) sealedElsewhere(v int) error {
+	if k.opt.SealedElsewhere == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := k.opt.SealedElsewhere(ctx, v)
+	if err != nil {
+		return fmt.Errorf("key-encryption key version %d left its source, and the store cannot say whether signing keys use it: %w", v, err)
+	}
+	if n > 0 {
+		return fmt.Errorf("key-encryption key version %d left its source while %d signing keys are sealed by it: put it back until they have expired (rotate_every + ttl)", v, n)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/dlp"
+	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/store"
 )
 
@@ -222,4 +223,50 @@ func TestSigningKeysSealedByKeyringKEK(t *testing.T) {
 			t.Fatalf("JWKS %s does not publish %s", res.Deps.Signing.JWKS(), g.KID)
 		}
 	})
+}
+
+// TestKEKVersionKeptForSigningKeys: a KEK version that still seals a
+// signing key cannot leave its source, as it cannot while it wraps a data
+// key (the keys would not open at the next start).
+func TestKEKVersionKeptForSigningKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := &config.Config{DataDir: dir}
+	cfg.IdentityToken.Enabled = true
+	config.SetDefaults(cfg)
+	res, err := Open(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	path := cfg.Protect.Keys.KEKFile
+	if _, err := keyring.AddKEKVersion(path); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := OpenKeyring(ctx, cfg, res.Deps.Store, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ring.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "1:") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrap rereads the KEK first: no data key uses version 1, the
+	// identity signing key does.
+	if _, err := ring.Rewrap(ctx, nil); err == nil || !strings.Contains(err.Error(), "1 signing keys are sealed by it") {
+		t.Fatalf("version 1 dropped under a signing key: %v", err)
+	}
+	if !ring.KEK().Has(1) {
+		t.Error("the loaded KEK lost version 1")
+	}
 }

@@ -685,7 +685,7 @@ func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *
 		rotate = k.RotateEvery.Std()
 	}
 	ring, err := keyring.New(ctx, st, keyring.Options{LoadKEK: load, RotateEvery: rotate, MaxMessages: k.MaxMessagesPerKey,
-		CacheSize: k.CacheSize, CacheTTL: k.CacheTTL.Std(), Logger: log, Background: bg})
+		CacheSize: k.CacheSize, CacheTTL: k.CacheTTL.Std(), Logger: log, Background: bg, SealedElsewhere: signingKeysOnVersion(st)})
 	if err != nil {
 		return nil, fmt.Errorf("protect.keys: %w", err)
 	}
@@ -701,6 +701,21 @@ const (
 // signingKeysSealedByKEK counts the stored signing keys sealed with a
 // key-encryption key.
 func signingKeysSealedByKEK(ctx context.Context, st *store.Store) (int, error) {
+	return countSigningKeys(ctx, st, func(sealed []byte) bool { return signing.SealedByKEK(sealed) })
+}
+
+// signingKeysOnVersion counts the stored signing keys sealed with KEK
+// version v: the keyring keeps v while any is.
+func signingKeysOnVersion(st *store.Store) func(ctx context.Context, v int) (int, error) {
+	return func(ctx context.Context, v int) (int, error) {
+		return countSigningKeys(ctx, st, func(sealed []byte) bool {
+			got, ok := signing.SealedVersion(sealed)
+			return ok && got == v
+		})
+	}
+}
+
+func countSigningKeys(ctx context.Context, st *store.Store, match func(sealed []byte) bool) (int, error) {
 	n := 0
 	for _, purpose := range []string{identityKeys, oauthKeys} {
 		keys, err := st.SigningKeys(ctx, purpose, time.Now())
@@ -708,7 +723,7 @@ func signingKeysSealedByKEK(ctx context.Context, st *store.Store) (int, error) {
 			return 0, err
 		}
 		for _, k := range keys {
-			if signing.SealedByKEK(k.PrivateKey) {
+			if match(k.PrivateKey) {
 				n++
 			}
 		}

@@ -251,6 +251,15 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
+// SealedVersion returns the KEK version a stored private key is sealed
+// with, and false for a key not sealed by a KEK (format 1) or malformed.
+func SealedVersion(privateKey []byte) (int, bool) {
+	if !SealedByKEK(privateKey) || len(privateKey) < kekHeaderLen {
+		return 0, false
+	}
+	return int(binary.BigEndian.Uint32(privateKey[1:kekHeaderLen])), true
+}
+
 // SealedByKEK reports whether a stored private key (store.SigningKey's
 // PrivateKey) is sealed with a key-encryption key (format 2), so that
 // losing that KEK loses the key.

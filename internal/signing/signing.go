@@ -208,7 +208,7 @@ func (m *Manager) refreshLocked(ctx context.Context) error {
 		return err
 	}
 	horizon := now.Add(m.prepublish() + m.opt.Refresh)
-	privs, untrusted := m.trust(ctx, keys)
+	privs, untrusted, why := m.trust(ctx, keys)
 	if len(keys) > 0 && len(privs) == 0 {
 		// Most likely another gateway's KEK: making keys of our own
 		// would split the cluster into gateways that refuse each other's
@@ -217,13 +217,28 @@ func (m *Manager) refreshLocked(ctx context.Context) error {
 			len(keys), m.opt.Purpose, untrusted[len(untrusted)-1])
 	}
 	fresh := false
+	var peerKey error
 	for i := range keys {
-		// An untrusted row must not hold off rotation.
-		if privs[keys[i].KID] != nil && keys[i].RetireAt.After(horizon) {
+		if !keys[i].RetireAt.After(horizon) {
+			continue
+		}
+		if privs[keys[i].KID] != nil {
 			fresh = true
+		} else if err := why[keys[i].KID]; sealedElsewhere(err) {
+			peerKey = err
 		}
 	}
+	if !fresh && peerKey != nil {
+		// A newer key that another gateway made does not open here: a
+		// KEK of its own (or a KMS that failed this once). Making a key
+		// too would split the cluster into gateways that refuse each
+		// other's tokens; the keys in memory keep signing meanwhile.
+		return fmt.Errorf("signing: not rotating the %s keys: a newer stored key does not open here (every gateway needs the same protect.keys KEK): %w",
+			m.opt.Purpose, peerKey)
+	}
 	if !fresh {
+		// A row that is not well formed or not the key it claims to be
+		// does not hold off rotation.
 		k, priv, err := m.create(ctx, now)
 		if err != nil {
 			return err
@@ -287,8 +302,9 @@ func (m *Manager) create(ctx context.Context, now time.Time) (store.SigningKey, 
 // earlier refresh opened when the row has not changed. It returns the
 // private keys of the trusted rows, by kid, and why each other row is not
 // trusted.
-func (m *Manager) trust(ctx context.Context, keys []store.SigningKey) (map[string]*ecdsa.PrivateKey, []error) {
+func (m *Manager) trust(ctx context.Context, keys []store.SigningKey) (map[string]*ecdsa.PrivateKey, []error, map[string]error) {
 	privs := make(map[string]*ecdsa.PrivateKey, len(keys))
+	why := map[string]error{}
 	opened := make(map[string]openedKey, len(keys))
 	var untrusted []error
 	for i := range keys {
@@ -300,14 +316,28 @@ func (m *Manager) trust(ctx context.Context, keys []store.SigningKey) (map[strin
 		priv, err := m.verifyRow(ctx, k)
 		if err != nil {
 			untrusted = append(untrusted, fmt.Errorf("signing key %s: %w", k.KID, err))
+			why[k.KID] = err
 			continue
 		}
 		privs[k.KID] = priv
 		opened[k.KID] = openedKey{sealed: k.PrivateKey, jwk: k.PublicJWK, priv: priv}
 	}
 	m.opened = opened
-	return privs, untrusted
+	return privs, untrusted, why
 }
+
+// sealedElsewhere reports whether err says a row may be a sound key sealed
+// by another KEK (or that the KEK could not be asked), rather than a row
+// that is malformed or not the key it claims.
+func sealedElsewhere(err error) bool {
+	if err == nil || errors.Is(err, ErrMalformed) || errors.Is(err, errNotItsKey) {
+		return false
+	}
+	return true
+}
+
+// errNotItsKey: a row's public half or kid is not its sealed key's.
+var errNotItsKey = errors.New("the row is not the key it claims")
 
 // verifyRow opens a stored key and checks that its public half and its kid
 // (the RFC 7638 thumbprint) are those of the sealed private key.
@@ -318,15 +348,15 @@ func (m *Manager) verifyRow(ctx context.Context, k *store.SigningKey) (*ecdsa.Pr
 	}
 	var pub jose.JSONWebKey
 	if err := json.Unmarshal([]byte(k.PublicJWK), &pub); err != nil {
-		return nil, fmt.Errorf("public key: %w", err)
+		return nil, fmt.Errorf("public key: %w: %w", errNotItsKey, err)
 	}
 	ep, ok := pub.Key.(*ecdsa.PublicKey)
 	if !ok || !ep.Equal(&priv.PublicKey) {
-		return nil, errors.New("the public key is not the sealed key's")
+		return nil, fmt.Errorf("the public key is not the sealed key's: %w", errNotItsKey)
 	}
 	tp, err := (&jose.JSONWebKey{Key: &priv.PublicKey}).Thumbprint(crypto.SHA256)
 	if err != nil || base64.RawURLEncoding.EncodeToString(tp) != k.KID {
-		return nil, errors.New("the kid is not the key's thumbprint")
+		return nil, fmt.Errorf("the kid is not the key's thumbprint: %w", errNotItsKey)
 	}
 	return priv, nil
 }

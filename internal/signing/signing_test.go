@@ -305,3 +305,45 @@ func TestInjectedKeyNotPublished(t *testing.T) {
 		t.Fatal("signing with the injected key")
 	}
 }
+
+// TestNoRotationOverAPeersKey: a gateway whose KEK does not open a newer
+// key that another gateway made (a KEK of its own, or a version it does
+// not have) keeps signing with its keys and says so, instead of making a
+// key of its own that would split the cluster.
+func TestNoRotationOverAPeersKey(t *testing.T) {
+	st := openStore(t)
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	opt := Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, Refresh: time.Minute, Now: c.Now}
+	optB, optA := opt, opt
+	optB.KEK = testKEK(t, 7)    // version 1 only
+	optA.KEK = testKEK(t, 7, 8) // the same version 1, and a version 2 B lacks
+	b, err := New(context.Background(), st, optB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	first := b.Current().KID
+	a, err := New(context.Background(), st, optA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c.Add(59 * time.Minute)
+	if err := a.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := kids(t, a); len(got) != 2 {
+		t.Fatalf("a published %v, want its new key and the first", got)
+	}
+	err = b.refresh(context.Background())
+	if err == nil || !errors.Is(err, ErrKEKVersion) || !strings.Contains(err.Error(), "not rotating") {
+		t.Fatalf("b's refresh over a key it cannot open: %v", err)
+	}
+	stored, err := st.SigningKeys(context.Background(), "identity", c.Now())
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("stored %d keys (%v): b made a key of its own", len(stored), err)
+	}
+	if b.Current().KID != first {
+		t.Errorf("b signs with %s, want its own %s", b.Current().KID, first)
+	}
+}

@@ -157,10 +157,12 @@ func (k *keySet) lookup(ctx context.Context, kid string) []jose.JSONWebKey {
 		// Serve the stale set meanwhile; one refresher at a time, on the
 		// runner rather than the request that noticed (it must outlive
 		// it, and stop on Close). After Close no refresh starts.
-		k.bg.Go("jwks refresh", func(ctx context.Context) {
+		if !k.bg.Go("jwks refresh", func(ctx context.Context) {
 			defer k.refreshing.Store(false)
 			k.fetch(ctx, true)
-		})
+		}) {
+			k.refreshing.Store(false)
+		}
 	}
 	if keys := snap.find(kid); len(keys) > 0 {
 		return keys
