@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 )
 
 // Cluster starts a three-node Redis Cluster (no replicas) on free loopback
@@ -66,16 +68,11 @@ func Cluster(t testing.TB) string {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	host, port, _ := net.SplitHostPort(addrs[0])
-	for { // the slots are assigned; wait until every node agrees
+	// The slots are assigned; wait until every node agrees.
+	backgroundtest.Eventually(t, "the cluster reaching cluster_state:ok", 30*time.Second, func() bool {
 		out, err := exec.CommandContext(ctx, cli, "-h", host, "-p", port, "cluster", "info").Output() // #nosec G204 -- test binary
-		if err == nil && strings.Contains(string(out), "cluster_state:ok") {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("the cluster never reached cluster_state:ok: %s", out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && strings.Contains(string(out), "cluster_state:ok")
+	})
 	return "redis://" + addrs[0]
 }
 
@@ -91,16 +88,17 @@ func freePort(t testing.TB) int {
 
 func waitListening(t testing.TB, addr string, out *bytes.Buffer) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("redis-server on %s: %s", addr, out)
+		}
+	})
+	backgroundtest.Eventually(t, "redis-server listening on "+addr, 10*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not start: %v\n%s", addr, err, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		_ = c.Close()
+		return true
+	})
 }

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/rampart-gw/rampart/internal/background/backgroundtest"
 )
 
 // Server is a running openssl s_server.
@@ -56,17 +58,20 @@ func OpenSSLServer(t testing.TB, ciphers string, extra ...string) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("openssl s_server on %s: %s", addr, stderr.String())
+		}
+	})
+	backgroundtest.Eventually(t, "openssl s_server listening on "+addr, 10*time.Second, func() bool {
 		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			_ = c.Close()
-			return &Server{Addr: addr, Roots: roots}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("openssl s_server did not listen on %s: %s", addr, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		_ = c.Close()
+		return true
+	})
+	return &Server{Addr: addr, Roots: roots}
 }
 
 // writeCert writes a self-signed RSA certificate and key for 127.0.0.1.
