@@ -35,7 +35,7 @@ func FuzzSameRecords(f *testing.F) {
 		}
 		accepted := jsonbody.CheckDuplicates(body, jsonpath.MaxDepth) == nil
 		for _, path := range keyPaths(body) {
-			s := newRecordScanner(path, 0)
+			s := newRecordScanner(path, foldPath(path), 0)
 			at := int(split) % (len(body) + 1)
 			_, _ = s.Write(body[:at])
 			_, _ = s.Write(body[at:])

@@ -66,6 +66,7 @@ type routeLimits struct {
 type recordsRule struct {
 	lim      *limit // kind Records: interval per record, tau the allowance
 	path     []string
+	folds    []string // foldPath(path)
 	truncate bool
 }
 
@@ -153,7 +154,7 @@ func New(cfg config.Limits, routes []config.Route, backend Backend, opt Options)
 					return nil, fmt.Errorf("routes %s: limits.records.path: %w", r.Name, err)
 				}
 				interval := (rec.Window.Std() / time.Duration(rec.Max)).Round(time.Microsecond)
-				rl.records = &recordsRule{path: path, truncate: rec.Action == "truncate", lim: &limit{
+				rl.records = &recordsRule{path: path, folds: foldPath(path), truncate: rec.Action == "truncate", lim: &limit{
 					// records/ROUTE, not route/ROUTE/records: a rate may be named records.
 					id: "records/" + r.Name, name: "records", kind: Records, key: rec.Key,
 					interval: interval, tau: interval * time.Duration(rec.Max), count: rec.Max, window: rec.Window.Std()}}
@@ -654,7 +655,7 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 		return nil // streamed: TapResponseBody counts it
 	}
 	body := x.Response.Body
-	scan := newRecordScanner(rule.path, 0)
+	scan := newRecordScanner(rule.path, rule.folds, 0)
 	_, _ = scan.Write(body)
 	if scan.dup {
 		// A name on the path twice (by jsonbody.Fold): clients disagree
@@ -678,7 +679,7 @@ func (s respStage) Response(ctx context.Context, x *pipeline.Exchange) error {
 		x.Response.Records = scan.count
 		return nil
 	case rule.truncate:
-		cut := newRecordScanner(rule.path, res.Taken)
+		cut := newRecordScanner(rule.path, rule.folds, res.Taken)
 		_, _ = cut.Write(body)
 		x.Response.Body = cut.truncate(body)
 		x.Response.Records = res.Taken
@@ -698,7 +699,7 @@ func (s respStage) TapResponseBody(x *pipeline.Exchange) io.Writer {
 	if rule == nil || !countable {
 		return nil
 	}
-	scan := newRecordScanner(rule.path, 0)
+	scan := newRecordScanner(rule.path, rule.folds, 0)
 	l := s.l
 	x.Defer(func() {
 		// Whatever reached the client counts, even when the body ended

@@ -64,11 +64,19 @@ type recordScanner struct {
 	pos        int64
 }
 
-func newRecordScanner(path []string, keep int64) *recordScanner {
+// foldPath returns jsonbody.Fold of each key of a records path: made once
+// per route at load time, not per response.
+func foldPath(path []string) []string {
 	folds := make([]string, len(path))
 	for i, k := range path {
 		folds[i] = jsonbody.Fold(k)
 	}
+	return folds
+}
+
+// newRecordScanner returns a scanner for path, whose keys folded are folds
+// (foldPath), keeping keep elements when it cuts.
+func newRecordScanner(path, folds []string, keep int64) *recordScanner {
 	return &recordScanner{path: path, folds: folds, keep: keep, cut: -1, close: -1,
 		stack: make([]frame, 0, 8)}
 }

@@ -30,7 +30,7 @@ func TestRecordScanner(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := parsePath(tc.path)
 			for _, chunk := range []int{1, 3, 1000} { // any chunking gives the same answer
-				s := newRecordScanner(path, tc.keep)
+				s := newRecordScanner(path, foldPath(path), tc.keep)
 				for b := tc.body; b != ""; {
 					n := min(chunk, len(b))
 					_, _ = s.Write([]byte(b[:n]))
@@ -72,7 +72,7 @@ func FuzzRecordScanner(f *testing.F) {
 		if items {
 			path = []string{"items"}
 		}
-		s := newRecordScanner(path, int64(keep))
+		s := newRecordScanner(path, foldPath(path), int64(keep))
 		_, _ = s.Write(body)
 		if !json.Valid(body) {
 			return
@@ -133,7 +133,7 @@ func TestRecordScannerNames(t *testing.T) {
 		{"no names on the root path", "$", `[{"a":1,"a":2}]`, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newRecordScanner(parsePath(tc.path), 0)
+			s := newRecordScanner(parsePath(tc.path), foldPath(parsePath(tc.path)), 0)
 			_, _ = s.Write([]byte(tc.body))
 			if s.count != tc.count || s.dup != tc.dup {
 				t.Fatalf("count %d, dup %v; want %d, %v", s.count, s.dup, tc.count, tc.dup)
