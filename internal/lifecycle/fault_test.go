@@ -194,11 +194,13 @@ func waitFor(t *testing.T, within time.Duration, what string, f func() sample, o
 	t.Helper()
 	start := time.Now()
 	var last sample
+	defer func() {
+		if t.Failed() {
+			t.Logf("%s: last answer %d %q (%v)", what, last.status, last.reason, last.err)
+		}
+	}()
 	backgroundtest.Eventually(t, what, within, func() bool {
 		last = f() // a poll of a real server, not a wait for a race
-		if !ok(last) && time.Since(start) > within {
-			t.Logf("%s: still %d %q (%v)", what, last.status, last.reason, last.err)
-		}
 		return ok(last)
 	})
 	return time.Since(start)
