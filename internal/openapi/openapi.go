@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/rampart-gw/rampart/internal/yamlpos"
 )
 
 // MaxDocumentBytes bounds every document read: the spec and each file it
@@ -58,6 +60,14 @@ type Spec struct {
 	Operations []*Operation
 
 	positions positions
+}
+
+// Locate returns where the node at the JSON pointer ptr is written in the
+// spec's own file: the deepest existing prefix of ptr and its position
+// (1-based line and column). Pointers into external files resolve to the
+// $ref that brought them in.
+func (s *Spec) Locate(ptr string) (string, yamlpos.Pos) {
+	return yamlpos.Index(s.positions).Locate(ptr)
 }
 
 // Operation is one path and method of a spec.
@@ -203,7 +213,7 @@ func LoadData(ctx context.Context, data []byte, base string, o Options) (*Spec, 
 func load(ctx context.Context, source string, loc *url.URL, data []byte, r *reader) (*Spec, error) {
 	pos, perr := index(data)
 	if perr != nil {
-		return nil, perr.at(source)
+		return nil, syntaxErrorAt(perr, source)
 	}
 	if err := checkVersion(data, pos, source); err != nil {
 		return nil, err
@@ -234,17 +244,17 @@ func load(ctx context.Context, source string, loc *url.URL, data []byte, r *read
 // kin-openapi reads them, so that a Swagger 2.0 file or a random JSON
 // document gets a message that says so.
 func checkVersion(data []byte, pos positions, source string) error {
-	v, ok := pos.scalar("/openapi")
+	v, ok := yamlpos.Index(pos).Scalar("/openapi")
 	if !ok {
-		if _, swagger := pos.scalar("/swagger"); swagger {
-			return &Error{Source: source, Pointer: "/swagger", Line: pos["/swagger"].line, Column: pos["/swagger"].col,
+		if _, swagger := yamlpos.Index(pos).Scalar("/swagger"); swagger {
+			return &Error{Source: source, Pointer: "/swagger", Line: pos["/swagger"].Line, Column: pos["/swagger"].Column,
 				Msg: "Swagger 2.0 is not supported: convert the document to OpenAPI 3 (for example with swagger2openapi)"}
 		}
 		return &Error{Source: source, Pointer: "/openapi", Line: 1, Column: 1, Msg: `missing "openapi" version field: not an OpenAPI 3 document`}
 	}
 	if !strings.HasPrefix(v, "3.0") && !strings.HasPrefix(v, "3.1") {
 		p := pos["/openapi"]
-		return &Error{Source: source, Pointer: "/openapi", Line: p.line, Column: p.col,
+		return &Error{Source: source, Pointer: "/openapi", Line: p.Line, Column: p.Column,
 			Msg: fmt.Sprintf("openapi version %q is not supported: want 3.0.x or 3.1.x", v)}
 	}
 	return nil

@@ -4,131 +4,41 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/rampart-gw/rampart/internal/yamlpos"
 )
 
-// pos is a node's place in the source.
-type pos struct {
-	line, col int
-	scalar    string
-	isScalar  bool
+// positions maps every JSON pointer of the document to where its value
+// starts, so that a problem kin-openapi reports by context can be shown
+// with a line number.
+type positions yamlpos.Index
+
+func index(data []byte) (positions, *yamlpos.SyntaxError) {
+	p, err := yamlpos.New(data)
+	if err != nil {
+		se, _ := errorsAs[*yamlpos.SyntaxError](err)
+		return nil, se
+	}
+	return positions(p), nil
 }
 
-// positions maps every JSON pointer of a document to where its value
-// starts. It is built once per load from the YAML node tree (JSON is
-// YAML), so a problem kin-openapi reports by context can be shown with a
-// line number.
-type positions map[string]pos
-
-// syntaxError is a document that does not parse.
-type syntaxError struct {
-	line int
-	msg  string
-	err  error
+func syntaxErrorAt(e *yamlpos.SyntaxError, source string) *Error {
+	return &Error{Source: source, Line: e.Line, Column: 1, Msg: e.Msg, Err: e.Err}
 }
 
-func (e *syntaxError) at(source string) *Error {
-	return &Error{Source: source, Line: e.line, Column: 1, Msg: e.msg, Err: e.err}
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// maxNodes bounds the index: a document of MaxDocumentBytes cannot hold
-// more, and YAML aliases ("billion laughs") cannot make it grow past it.
-const maxNodes = 4 << 20
-
-func index(data []byte) (positions, *syntaxError) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		msg := err.Error()
-		line := 0
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		return nil, &syntaxError{line: line, msg: "not valid JSON or YAML: " + strings.TrimPrefix(msg, "yaml: "), err: err}
-	}
-	if len(root.Content) == 0 {
-		return nil, &syntaxError{line: 1, msg: "empty document"}
-	}
-	doc := root.Content[0]
-	if doc.Kind != yaml.MappingNode {
-		return nil, &syntaxError{line: doc.Line, msg: "the document must be a JSON or YAML object"}
-	}
-	p := positions{}
-	budget := maxNodes
-	// A member is placed at its key (where a reader looks for it), an
-	// array element at its value.
-	var walk func(n, at *yaml.Node, ptr string, depth int) bool
-	walk = func(n, at *yaml.Node, ptr string, depth int) bool {
-		budget--
-		if budget < 0 || depth > 256 {
-			return false
-		}
-		p[ptr] = pos{line: at.Line, col: at.Column, scalar: n.Value, isScalar: n.Kind == yaml.ScalarNode}
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if !walk(n.Content[i+1], n.Content[i], ptr+"/"+escape(n.Content[i].Value), depth+1) {
-					return false
-				}
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				if !walk(c, c, ptr+"/"+strconv.Itoa(i), depth+1) {
-					return false
-				}
-			}
-		case yaml.AliasNode:
-			// An alias is indexed where it stands, not expanded.
-		}
-		return true
-	}
-	if !walk(doc, doc, "", 0) {
-		return nil, &syntaxError{line: 1, msg: "document too large or too deeply nested"}
-	}
-	return p, nil
-}
-
-func (p positions) scalar(ptr string) (string, bool) {
-	v, ok := p[ptr]
-	if !ok || !v.isScalar {
-		return "", false
-	}
-	return v.scalar, true
-}
-
-// escape encodes one JSON pointer token (RFC 6901).
-func escape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
-
-// locate returns the deepest existing prefix of ptr and its position.
-func (p positions) locate(ptr string) (string, pos) {
-	for {
-		if v, ok := p[ptr]; ok {
-			return ptr, v
-		}
-		i := strings.LastIndexByte(ptr, '/')
-		if i < 0 {
-			return "", p[""]
-		}
-		ptr = ptr[:i]
-	}
-}
+func escape(s string) string { return yamlpos.Escape(s) }
 
 func (p positions) errorAt(source, ptr, msg string, err error) *Error {
-	at, v := p.locate(ptr)
+	at, v := yamlpos.Index(p).Locate(ptr)
 	if at == "" && ptr != "" {
 		// Keep the pointer the problem names even when the node is
 		// absent (a missing required field); the line is its parent's.
 		at = ptr
 	}
-	return &Error{Source: source, Pointer: at, Line: v.line, Column: v.col, Msg: msg, Err: err}
+	return &Error{Source: source, Pointer: at, Line: v.Line, Column: v.Column, Msg: msg, Err: err}
 }
 
 var refInMsg = regexp.MustCompile(`"([^"]*#[^"]*)"|(\S+\.(?:ya?ml|json)(?:#\S*)?)`)
@@ -143,8 +53,8 @@ func (p positions) refError(source string, err error) *Error {
 			ref = m[2]
 		}
 		for ptr, v := range p {
-			if strings.HasSuffix(ptr, "/$ref") && v.isScalar && v.scalar == ref {
-				return &Error{Source: source, Pointer: ptr, Line: v.line, Column: v.col, Msg: "resolving $ref: " + msg, Err: err}
+			if strings.HasSuffix(ptr, "/$ref") && v.IsScalar && v.Scalar == ref {
+				return &Error{Source: source, Pointer: ptr, Line: v.Line, Column: v.Column, Msg: "resolving $ref: " + msg, Err: err}
 			}
 		}
 	}
