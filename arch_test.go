@@ -122,6 +122,10 @@ var rules = map[string]struct {
 	// The toolkit: nothing on the request path imports it.
 	"internal/openapi":                    {[]string{"yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
 	"internal/yamlpos":                    {nil, []string{"go.yaml.in/yaml/v3"}},
+	"internal/lint":                       {[]string{"config", "findings", "openapi", "yamlpos"}, nil},
+	"internal/lint/speclint":              {[]string{"dlp", "findings", "lint", "openapi", "yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
+	"internal/lint/golint":                {[]string{"dlp", "findings", "lint", "openapi"}, []string{"golang.org/x/tools"}},
+	"internal/lint/configlint":            {[]string{"config", "findings", "lint", "openapi", "yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
 	"internal/findings":                   {nil, nil},
 	"internal/cliout":                     {nil, nil},
 	"internal/demo":                       {[]string{"apikey", "config", "lifecycle", "secretfile", "store"}, []string{"github.com/go-jose/go-jose/v4"}},
@@ -224,7 +228,7 @@ func TestStagesIndependent(t *testing.T) {
 }
 
 // toolkit are the packages of rampart scan and rampart lint.
-var toolkit = []string{"openapi", "findings", "scan"}
+var toolkit = []string{"openapi", "findings", "scan", "lint"}
 
 // TestToolkitApart keeps the two wings of the house apart: no package of
 // the request path (anything the gateway imports) imports the toolkit.
