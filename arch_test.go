@@ -3,12 +3,14 @@
 package rampart_test
 
 import (
+	"go/ast"
 	"go/build"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -264,6 +266,122 @@ func TestPackageDocs(t *testing.T) {
 		}
 		if !documented {
 			t.Errorf("%s has no package comment saying what it owns", path)
+		}
+	}
+}
+
+// TestStageBuilders keeps one shape for every stage's builder, so that the
+// gateway assembles them all the same way: func New(section, Deps) (*T,
+// error), where section is the stage's part of the config (a config type),
+// Deps is a struct of the package's own that holds the route table
+// (Routes []config.Route) when the stage keys settings by route, and the
+// built resources the stage needs, and *T is the package's own stage type.
+func TestStageBuilders(t *testing.T) {
+	for _, name := range append(slices.Clip(stages), "protect") {
+		dir := filepath.Join("internal", name)
+		fset := token.NewFileSet()
+		var newFn *ast.FuncDecl
+		var deps *ast.StructType
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range f.Decls {
+				switch d := d.(type) {
+				case *ast.FuncDecl:
+					if d.Recv == nil && d.Name.Name == "New" {
+						newFn = d
+					}
+				case *ast.GenDecl:
+					for _, sp := range d.Specs {
+						if ts, ok := sp.(*ast.TypeSpec); ok && ts.Name.Name == "Deps" {
+							deps, _ = ts.Type.(*ast.StructType)
+						}
+					}
+				}
+			}
+		}
+		if newFn == nil || deps == nil {
+			t.Errorf("%s: no func New or no struct type Deps", dir)
+			continue
+		}
+		if problem := builderShape(newFn.Type); problem != "" {
+			t.Errorf("%s: func New: %s; want func New(section config.X, d Deps) (*Stage, error)", dir, problem)
+		}
+	}
+}
+
+func builderShape(ft *ast.FuncType) string {
+	var params []ast.Expr
+	for _, f := range ft.Params.List {
+		for range max(1, len(f.Names)) {
+			params = append(params, f.Type)
+		}
+	}
+	if len(params) != 2 {
+		return "takes " + strconv.Itoa(len(params)) + " parameters"
+	}
+	if !isConfigType(params[0]) {
+		return "the first parameter is not a config section"
+	}
+	if id, ok := params[1].(*ast.Ident); !ok || id.Name != "Deps" {
+		return "the second parameter is not Deps"
+	}
+	if ft.Results == nil || len(ft.Results.List) != 2 {
+		return "does not return (stage, error)"
+	}
+	if st, ok := ft.Results.List[0].Type.(*ast.StarExpr); !ok {
+		return "the stage is not returned as a pointer to the package's type"
+	} else if _, local := st.X.(*ast.Ident); !local {
+		return "the stage is not the package's own type"
+	}
+	if id, ok := ft.Results.List[1].Type.(*ast.Ident); !ok || id.Name != "error" {
+		return "the second result is not error"
+	}
+	return ""
+}
+
+// isConfigType reports whether e is config.X, map[string]config.X or
+// []config.X.
+func isConfigType(e ast.Expr) bool {
+	switch e := e.(type) {
+	case *ast.SelectorExpr:
+		pkg, ok := e.X.(*ast.Ident)
+		return ok && pkg.Name == "config"
+	case *ast.MapType:
+		return isConfigType(e.Value)
+	case *ast.ArrayType:
+		return isConfigType(e.Elt)
+	}
+	return false
+}
+
+func TestBuilderShape(t *testing.T) {
+	tests := []struct{ sig, problem string }{
+		{"func(c config.Client, d Deps) (*Stage, error)", ""},
+		{"func(ups map[string]config.Upstream, d Deps) (*Proxy, error)", ""},
+		{"func(routes []config.Route, paths config.Paths) (*Stage, error)", "the second parameter is not Deps"},
+		{"func(fw config.Firewall, routes []config.Route, opt Options) (*Firewall, error)", "takes 3 parameters"},
+		{"func(h config.Headers, d Deps) *Stage", "does not return (stage, error)"},
+		{"func(c *config.Config, d Deps) (*Protector, error)", "the first parameter is not a config section"},
+		{"func(c config.Client, d Deps) (pipeline.RequestStage, error)", "the stage is not returned as a pointer to the package's type"},
+		{"func(c config.Client, d Deps) (*Stage, bool)", "the second result is not error"},
+	}
+	for _, tt := range tests {
+		e, err := parser.ParseExpr(tt.sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := builderShape(e.(*ast.FuncType)); got != tt.problem {
+			t.Errorf("builderShape(%s) = %q, want %q", tt.sig, got, tt.problem)
 		}
 	}
 }

@@ -80,12 +80,22 @@ type Stage struct {
 	scopeCap *ScopeCap
 }
 
-// New maps each route's auth list to the given authenticators.
+// Deps are what the authn stage is built with besides its config section.
+type Deps struct {
+	// Routes is the route table; each route lists its authenticators.
+	Routes []config.Route
+	// Authenticators are the built authenticators, by the name routes
+	// use (authn.* in the config, and the token server's).
+	Authenticators map[string]Authenticator
+}
+
+// New maps each route's auth list to d's authenticators.
 //
-// maxScopes is authz.max_scopes: when set, an identity keeps only the
-// scopes its roles allow (see CapScopes).
-func New(routes []config.Route, authenticators map[string]Authenticator, maxScopes map[string][]string) (*Stage, error) {
-	s := &Stage{byRoute: make([][]Authenticator, len(routes)), scopeCap: NewScopeCap(maxScopes)}
+// The stage reads one thing of the authz section, max_scopes: when set,
+// an identity keeps only the scopes its roles allow (see CapScopes).
+func New(az config.Permissions, d Deps) (*Stage, error) {
+	routes, authenticators := d.Routes, d.Authenticators
+	s := &Stage{byRoute: make([][]Authenticator, len(routes)), scopeCap: NewScopeCap(az.MaxScopes)}
 	for i, r := range routes {
 		for j, name := range r.Auth {
 			a, ok := authenticators[name]

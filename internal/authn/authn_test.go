@@ -37,7 +37,7 @@ func run(t *testing.T, list ...Authenticator) (*pipeline.Exchange, error) {
 		names = append(names, a.Name())
 	}
 	routes := []config.Route{{Name: "public", Public: true}, {Name: "private", Auth: names}}
-	s, err := New(routes, m, nil)
+	s, err := New(config.Permissions{}, Deps{Routes: routes, Authenticators: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestStage(t *testing.T) {
 
 func TestPublicRouteSkipped(t *testing.T) {
 	calls := 0
-	s, err := New([]config.Route{{Name: "public", Public: true}}, map[string]Authenticator{"a": fake{name: "a", calls: &calls}}, nil)
+	s, err := New(config.Permissions{}, Deps{Routes: []config.Route{{Name: "public", Public: true}}, Authenticators: map[string]Authenticator{"a": fake{name: "a", calls: &calls}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestPublicRouteSkipped(t *testing.T) {
 }
 
 func TestUnknownAuthenticator(t *testing.T) {
-	if _, err := New([]config.Route{{Name: "r", Auth: []string{"nope"}}}, nil, nil); err == nil {
+	if _, err := New(config.Permissions{}, Deps{Routes: []config.Route{{Name: "r", Auth: []string{"nope"}}}}); err == nil {
 		t.Fatal("unknown authenticator accepted")
 	}
 }

@@ -111,9 +111,16 @@ func compile(a config.Authz) (*rule, error) {
 	return r, nil
 }
 
+// Deps are what the authz stage is built with besides its config section.
+type Deps struct {
+	// Routes is the route table; each route holds its authz rules.
+	Routes []config.Route
+}
+
 // New compiles the routes' authz sections of a validated config, with the
-// permissions that roles and groups grant.
-func New(routes []config.Route, grants config.Permissions) (*Stage, error) {
+// permissions that roles and groups grant (the authz section).
+func New(grants config.Permissions, d Deps) (*Stage, error) {
+	routes := d.Routes
 	s := &Stage{byRoute: make([]routeRules, len(routes)), now: time.Now, grants: grants}
 	for i, r := range routes {
 		rr := &s.byRoute[i]

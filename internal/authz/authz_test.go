@@ -55,7 +55,7 @@ var grants = config.Permissions{
 func TestDecisions(t *testing.T) {
 	cfg := routes()
 	config.SetDefaults(&config.Config{Routes: cfg})
-	s, err := New(cfg, grants)
+	s, err := New(grants, Deps{Routes: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestDecisions(t *testing.T) {
 }
 
 func TestNoRuleIsRefused(t *testing.T) {
-	if _, err := New([]config.Route{{Name: "r", Auth: []string{"a"}}}, config.Permissions{}); err == nil {
+	if _, err := New(config.Permissions{}, Deps{Routes: []config.Route{{Name: "r", Auth: []string{"a"}}}}); err == nil {
 		t.Fatal("a private route without a rule compiled")
 	}
 }
@@ -159,7 +159,7 @@ func TestNoRuleIsRefused(t *testing.T) {
 func TestResponseFields(t *testing.T) {
 	cfg := []config.Route{{Name: "users", Methods: []string{"GET"}, Authz: &config.Authz{Authenticated: true,
 		ResponseFields: map[string][]string{"admin": {"*"}, "support": {"id", "name", "email"}, "*": {"id", "name"}}}}}
-	s, err := New(cfg, config.Permissions{})
+	s, err := New(config.Permissions{}, Deps{Routes: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,8 +229,8 @@ func TestResponseFields(t *testing.T) {
 // rule with no condition and a rule for one method only: runtime refuses
 // the other methods (and config validation refuses such a config).
 func TestMethodOnlyRuleRefusesOtherMethods(t *testing.T) {
-	s, err := New([]config.Route{{Name: "r", Methods: []string{"GET", "PUT"}, Authz: &config.Authz{
-		Methods: map[string]config.Authz{"PUT": {Roles: []string{"admin"}}}}}}, config.Permissions{})
+	s, err := New(config.Permissions{}, Deps{Routes: []config.Route{{Name: "r", Methods: []string{"GET", "PUT"}, Authz: &config.Authz{
+		Methods: map[string]config.Authz{"PUT": {Roles: []string{"admin"}}}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestMethodOnlyRuleRefusesOtherMethods(t *testing.T) {
 func BenchmarkRequest(b *testing.B) {
 	cfg := routes()
 	config.SetDefaults(&config.Config{Routes: cfg})
-	s, err := New(cfg, config.Permissions{})
+	s, err := New(config.Permissions{}, Deps{Routes: cfg})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -297,8 +297,8 @@ forbid(principal, action == Action::"DELETE", resource)
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New([]config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET", "PUT", "DELETE"},
-		Authz: &config.Authz{PolicyFile: policy}}}, config.Permissions{})
+	s, err := New(config.Permissions{}, Deps{Routes: []config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET", "PUT", "DELETE"},
+		Authz: &config.Authz{PolicyFile: policy}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ forbid(principal, action == Action::"DELETE", resource)
 
 	bad := filepath.Join(dir, "bad.cedar")
 	_ = os.WriteFile(bad, []byte("permit(principal, action, resource)\n  when { principal.subject == };\n"), 0o600)
-	_, err = New([]config.Route{{Name: "r", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: bad}}}, config.Permissions{})
+	_, err = New(config.Permissions{}, Deps{Routes: []config.Route{{Name: "r", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: bad}}}})
 	if err == nil || !strings.Contains(err.Error(), bad+":2:") || !strings.Contains(err.Error(), "routes[0].authz") {
 		t.Errorf("syntax error: %v", err)
 	}
@@ -348,7 +348,7 @@ func BenchmarkCedar(b *testing.B) {
 	_ = os.WriteFile(policy, []byte(`permit(principal in Role::"admin", action, resource);
 permit(principal, action == Action::"GET", resource) when { resource.params.id == principal.subject };
 forbid(principal, action, resource) when { context.ip.isInRange(ip("10.66.0.0/16")) };`), 0o600)
-	s, err := New([]config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: policy}}}, config.Permissions{})
+	s, err := New(config.Permissions{}, Deps{Routes: []config.Route{{Name: "user", Path: "/api/users/{id}", Methods: []string{"GET"}, Authz: &config.Authz{PolicyFile: policy}}}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -177,8 +177,19 @@ type Stage struct {
 	trustedID bool
 }
 
+// Deps are what the client stage is built with besides its config
+// section.
+type Deps struct {
+	// IDs makes request ids; nil gives the stage a generator of its own.
+	IDs *IDs
+}
+
 // New compiles the client section of a validated config.
-func New(c config.Client, ids *IDs) (*Stage, error) {
+func New(c config.Client, d Deps) (*Stage, error) {
+	ids := d.IDs
+	if ids == nil {
+		ids = NewIDs()
+	}
 	prefixes := make([]netip.Prefix, 0, len(c.TrustedProxies))
 	for i, s := range c.TrustedProxies {
 		p, err := config.ParsePrefix(s)

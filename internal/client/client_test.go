@@ -76,7 +76,7 @@ func TestClientIP(t *testing.T) {
 
 func TestStage(t *testing.T) {
 	s, err := New(config.Client{TrustedProxies: []string{"10.0.0.0/8"}, IPHeader: "X-Forwarded-For",
-		RequestIDHeader: "X-Request-Id", TrustRequestID: true}, NewIDs())
+		RequestIDHeader: "X-Request-Id", TrustRequestID: true}, Deps{IDs: NewIDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

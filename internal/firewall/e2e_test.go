@@ -23,7 +23,7 @@ import (
 // believes, so a forwarding header decides only from a trusted proxy.
 func TestEndToEnd(t *testing.T) {
 	cs, err := client.New(config.Client{TrustedProxies: []string{"10.0.0.0/8", "2001:db8:ffff::/48"},
-		IPHeader: "X-Forwarded-For", RequestIDHeader: "X-Request-Id"}, client.NewIDs())
+		IPHeader: "X-Forwarded-For", RequestIDHeader: "X-Request-Id"}, client.Deps{IDs: client.NewIDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := bans.Add(context.Background(), netip.MustParsePrefix("192.0.2.99/32"), time.Hour, "scanner"); err != nil {
 		t.Fatal(err)
 	}
-	fw, err := firewall.New(config.Firewall{Deny: []string{"198.51.100.0/24", "2001:db8:bad::/48"}}, nil, firewall.Options{Bans: bans})
+	fw, err := firewall.New(config.Firewall{Deny: []string{"198.51.100.0/24", "2001:db8:bad::/48"}}, firewall.Deps{Bans: bans})
 	if err != nil {
 		t.Fatal(err)
 	}

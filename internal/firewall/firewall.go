@@ -68,8 +68,11 @@ import (
 	"github.com/rampart-gw/rampart/internal/pipeline"
 )
 
-// Options configures a Firewall.
-type Options struct {
+// Deps are what a Firewall is built with besides its config section.
+type Deps struct {
+	// Routes is the route table the route firewalls are indexed by (the
+	// gateway's, token-server routes included).
+	Routes []config.Route
 	// Logger receives file reload notices; default: discard.
 	Logger *slog.Logger
 	// Bans is the dynamic ban list the global stage checks; nil for none.
@@ -165,7 +168,8 @@ type listFile struct {
 // entry or the file and line of a bad file entry. When any list file is
 // named and fw.ReloadInterval is positive, a goroutine rereads changed
 // files until Close.
-func New(fw config.Firewall, routes []config.Route, opt Options) (*Firewall, error) {
+func New(fw config.Firewall, opt Deps) (*Firewall, error) {
+	routes := opt.Routes
 	f := &Firewall{
 		log:        opt.Logger,
 		bans:       opt.Bans,

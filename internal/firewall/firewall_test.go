@@ -84,7 +84,7 @@ func TestRules(t *testing.T) {
 		{Name: "both", Firewall: &config.RouteFirewall{Allow: []string{"10.4.0.0/16"}, Deny: []string{"10.4.4.0/24"}}},
 		{Name: "empty", Firewall: &config.RouteFirewall{}},
 	}
-	f, err := New(fw, routes, Options{})
+	f, err := New(fw, Deps{Routes: routes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestRules(t *testing.T) {
 }
 
 func TestDenyOnlyAndNothing(t *testing.T) {
-	f, err := New(config.Firewall{Deny: []string{"198.51.100.0/24"}}, nil, Options{})
+	f, err := New(config.Firewall{Deny: []string{"198.51.100.0/24"}}, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestDenyOnlyAndNothing(t *testing.T) {
 		t.Error("route stage without route rules")
 	}
 
-	none, err := New(config.Firewall{}, []config.Route{{Name: "a"}}, Options{})
+	none, err := New(config.Firewall{}, Deps{Routes: []config.Route{{Name: "a"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestDenyOnlyAndNothing(t *testing.T) {
 	}
 	// Bans alone need the global stage.
 	bans := NewMemoryBans(config.Bans{}, nil)
-	withBans, _ := New(config.Firewall{}, nil, Options{Bans: bans})
+	withBans, _ := New(config.Firewall{}, Deps{Bans: bans})
 	g = withBans.Global()
 	if g == nil {
 		t.Fatal("no global stage with bans")
@@ -201,7 +201,7 @@ func TestBanOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, _ := New(config.Firewall{Allow: []string{"10.0.0.0/8"}, Deny: []string{"10.66.0.0/16"}}, nil, Options{Bans: bans})
+	f, _ := New(config.Firewall{Allow: []string{"10.0.0.0/8"}, Deny: []string{"10.66.0.0/16"}}, Deps{Bans: bans})
 	g := f.Global()
 	for addr, want := range map[string]string{"10.0.0.1": ReasonBanned, "10.66.0.1": ReasonDenied, "192.168.0.1": ReasonBanned, "10.0.0.2": ""} {
 		if got := verdict(t, g, addr, -1); got != want {
@@ -250,7 +250,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := New(tt.fw, tt.routes, Options{})
+			f, err := New(tt.fw, Deps{Routes: tt.routes})
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -277,9 +277,7 @@ func TestReload(t *testing.T) {
 	var logs logBuffer
 	bg, clock := backgroundtest.Runner(t)
 	reload := func() { backgroundtest.Tick(t, clock, 10*time.Millisecond, 1) }
-	f, err := New(config.Firewall{DenyFiles: []string{deny}, ReloadInterval: config.Duration(10 * time.Millisecond)},
-		[]config.Route{{Firewall: &config.RouteFirewall{AllowFiles: []string{allow}, DenyFiles: []string{deny}}}},
-		Options{Logger: logs.logger(), Background: bg})
+	f, err := New(config.Firewall{DenyFiles: []string{deny}, ReloadInterval: config.Duration(10 * time.Millisecond)}, Deps{Routes: []config.Route{{Firewall: &config.RouteFirewall{AllowFiles: []string{allow}, DenyFiles: []string{deny}}}}, Logger: logs.logger(), Background: bg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +354,7 @@ func TestReload(t *testing.T) {
 func TestAllowFileEmpty(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "allow.txt")
 	writeFile(t, p, "# nobody yet\n")
-	f, err := New(config.Firewall{AllowFiles: []string{p}}, nil, Options{})
+	f, err := New(config.Firewall{AllowFiles: []string{p}}, Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +403,7 @@ func bigFirewall(tb testing.TB) (*Firewall, []netip.Addr) {
 	if _, err := bans.Add(context.Background(), netip.MustParsePrefix("2001:db8::/32"), time.Hour, "bench"); err != nil {
 		tb.Fatal(err)
 	}
-	f, err := New(config.Firewall{Deny: deny, Allow: []string{"0.0.0.0/0", "::/0"}}, nil, Options{Bans: bans})
+	f, err := New(config.Firewall{Deny: deny, Allow: []string{"0.0.0.0/0", "::/0"}}, Deps{Bans: bans})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -471,7 +469,7 @@ func BenchmarkGlobalParallel(b *testing.B) {
 }
 
 func ExampleNew() {
-	f, err := New(config.Firewall{Allow: []string{"10.0.0.0/8"}, Deny: []string{"10.66.0.0/16"}}, nil, Options{})
+	f, err := New(config.Firewall{Allow: []string{"10.0.0.0/8"}, Deny: []string{"10.66.0.0/16"}}, Deps{})
 	if err != nil {
 		panic(err)
 	}

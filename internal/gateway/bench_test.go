@@ -42,11 +42,11 @@ func benchConfig() *config.Config {
 func BenchmarkPipeline(b *testing.B) {
 	cfg := benchConfig()
 	ids := client.NewIDs()
-	cs, err := client.New(cfg.Client, ids)
+	cs, err := client.New(cfg.Client, client.Deps{IDs: ids})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs, err := route.New(cfg.Routes, cfg.Paths)
+	rs, err := route.New(cfg.Paths, route.Deps{Routes: cfg.Routes})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,8 +69,12 @@ func BenchmarkPipeline(b *testing.B) {
 		{"stages+metrics+accesslog+audit", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard), auditObserver(b, false)}, false},
 		{"stages+metrics+accesslog+audit(sync)", []pipeline.Observer{metrics.New("bench").NewObserver(names), accesslog.New(io.Discard), auditObserver(b, true)}, true},
 	} {
+		hs, err := secheaders.New(cfg.Headers, secheaders.Deps{Routes: cfg.Routes})
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Run(tc.name, func(b *testing.B) {
-			p := pipeline.New([]pipeline.RequestStage{cs, rs}, []pipeline.ResponseStage{cs, secheaders.New(cfg.Headers, cfg.Routes)}, tc.observers)
+			p := pipeline.New([]pipeline.RequestStage{cs, rs}, []pipeline.ResponseStage{cs, hs}, tc.observers)
 			h := engine.New(p, terminal, engine.Options{MaxHeaderBytes: 32 << 10, MaxBodyBytes: 1 << 20, NewRequestID: ids.Next, AwaitRecord: tc.sync})
 			req := httptest.NewRequest("GET", "/api/items/42/detail?x=1", nil)
 			req.RemoteAddr = "127.0.0.1:5555"

@@ -33,11 +33,11 @@ type Explanation struct {
 // do what, for a request from id (authentication is taken as given). The
 // body, if any, is checked against writable-field rules.
 func Explain(cfg *config.Config, method, host, target string, id *pipeline.Identity, body string) (Explanation, error) {
-	rs, err := route.New(cfg.Routes, cfg.Paths)
+	rs, err := route.New(cfg.Paths, route.Deps{Routes: cfg.Routes})
 	if err != nil {
 		return Explanation{}, err
 	}
-	as, err := authz.New(cfg.Routes, cfg.Authz)
+	as, err := authz.New(cfg.Authz, authz.Deps{Routes: cfg.Routes})
 	if err != nil {
 		return Explanation{}, err
 	}
@@ -85,10 +85,10 @@ func (b staticBody) ReadBody() ([]byte, error) { return []byte(b), nil }
 // itself to validate (route conflicts, Cedar policy files), for `rampart
 // config validate`; it starts nothing.
 func Check(cfg *config.Config) error {
-	if _, err := route.New(cfg.Routes, cfg.Paths); err != nil {
+	if _, err := route.New(cfg.Paths, route.Deps{Routes: cfg.Routes}); err != nil {
 		return err
 	}
-	if _, err := authz.New(cfg.Routes, cfg.Authz); err != nil {
+	if _, err := authz.New(cfg.Authz, authz.Deps{Routes: cfg.Routes}); err != nil {
 		return err
 	}
 	return nil

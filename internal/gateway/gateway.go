@@ -124,7 +124,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if d.IDs == nil {
 		d.IDs = client.NewIDs()
 	}
-	clientStage, err := client.New(cfg.Client, d.IDs)
+	clientStage, err := client.New(cfg.Client, client.Deps{IDs: d.IDs})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		}
 		routes = append(slices.Clip(cfg.Routes), tokens.Routes(cfg.TokenServer)...)
 	}
-	routeStage, err := route.New(routes, cfg.Paths)
+	routeStage, err := route.New(cfg.Paths, route.Deps{Routes: routes})
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 			}
 		}
 	}()
-	fw, err := firewall.New(cfg.Firewall, routes, firewall.Options{Logger: d.Logger, Bans: d.Bans, Background: d.Background})
+	fw, err := firewall.New(cfg.Firewall, firewall.Deps{Routes: routes, Logger: d.Logger, Bans: d.Bans, Background: d.Background})
 	if err != nil {
 		return nil, err
 	}
@@ -167,17 +167,21 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if d.Metrics != nil {
 		onBackendError = d.Metrics.LimitsBackendError
 	}
-	lim, err := limits.New(cfg.Limits, routes, counters, limits.Options{Logger: d.Logger,
+	lim, err := limits.New(cfg.Limits, limits.Deps{Routes: routes, Backend: counters, Logger: d.Logger,
 		OnBackendError: onBackendError, MaxBufferedBody: int64(cfg.Server.MaxResponseBodyBytes)})
 	if err != nil {
 		return nil, err
 	}
-	var idStage pipeline.RequestStage
+	var idStage pipeline.RequestStage // nil when identity tokens are off
 	if cfg.IdentityToken.Enabled {
 		if d.Signing == nil {
 			return nil, errors.New("identity_token: no signing keys were opened at start; restart to turn it on")
 		}
-		idStage = idtoken.New(cfg.IdentityToken, routes, d.Signing, nil)
+		s, err := idtoken.New(cfg.IdentityToken, idtoken.Deps{Routes: routes, Keys: d.Signing})
+		if err != nil {
+			return nil, err
+		}
+		idStage = s
 	}
 	var cipher protect.Cipher
 	if d.Keyring != nil {
@@ -185,15 +189,19 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	} else if cfg.UsesKeyring() {
 		return nil, errors.New("protect: field encryption needs the keyring, which was not opened at start; restart to turn it on")
 	}
-	prot, err := protect.New(cfg, cipher)
+	prot, err := protect.New(cfg.Protect, protect.Deps{Routes: routes, Cipher: cipher})
 	if err != nil {
 		return nil, err
 	}
-	authnStage, err := authn.New(routes, authenticators, cfg.Authz.MaxScopes)
+	authnStage, err := authn.New(cfg.Authz, authn.Deps{Routes: routes, Authenticators: authenticators})
 	if err != nil {
 		return nil, err
 	}
-	authzStage, err := authz.New(routes, cfg.Authz)
+	authzStage, err := authz.New(cfg.Authz, authz.Deps{Routes: routes})
+	if err != nil {
+		return nil, err
+	}
+	headers, err := secheaders.New(cfg.Headers, secheaders.Deps{Routes: routes})
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +210,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if d.Terminal != nil {
 		next = proxy.Local(d.Terminal, clientStage.RequestIDHeader())
 	} else {
-		if px, err = proxy.New(cfg.Upstreams, cfg.Routes, proxy.Options{
-			RequestIDHeader: clientStage.RequestIDHeader(), Logger: d.Logger}); err != nil {
+		if px, err = proxy.New(cfg.Upstreams, proxy.Deps{Routes: cfg.Routes, RequestIDHeader: clientStage.RequestIDHeader(), Logger: d.Logger}); err != nil {
 			return nil, err
 		}
 		next = px
@@ -252,7 +259,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// client: returns the request id to the client.
 		clientStage,
 		// headers last: applies to every response, problem documents too.
-		secheaders.New(cfg.Headers, routes),
+		headers,
 	}
 	p := pipeline.New(request, response, observers(routes, d))
 	req, resp := p.StageNames()

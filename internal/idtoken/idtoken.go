@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -69,11 +70,26 @@ type Claims struct {
 	IDP    string   `json:"idp,omitempty"`
 }
 
-// New returns the stage, or nil when identity tokens are off.
-func New(cfg config.IdentityToken, routes []config.Route, keys KeySource, now func() time.Time) *Stage {
+// Deps are what the identity-token stage is built with besides its config
+// section.
+type Deps struct {
+	// Routes is the route table; each route's upstream is an audience.
+	Routes []config.Route
+	// Keys signs the tokens; required when identity tokens are on.
+	Keys KeySource
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// New returns the stage, or nil and no error when identity tokens are off.
+func New(cfg config.IdentityToken, d Deps) (*Stage, error) {
 	if !cfg.Enabled {
-		return nil
+		return nil, nil
 	}
+	if d.Keys == nil {
+		return nil, errors.New("identity_token: no signing keys")
+	}
+	routes, keys, now := d.Routes, d.Keys, d.Now
 	if now == nil {
 		now = time.Now
 	}
@@ -81,7 +97,7 @@ func New(cfg config.IdentityToken, routes []config.Route, keys KeySource, now fu
 	for _, r := range routes {
 		s.audiences = append(s.audiences, r.Upstream)
 	}
-	return s
+	return s, nil
 }
 
 // Name returns "idtoken".

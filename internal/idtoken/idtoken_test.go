@@ -78,7 +78,10 @@ func TestIdentityToken(t *testing.T) {
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	m := manager(t, c.Now)
 	cfg := config.IdentityToken{Enabled: true, Issuer: "https://gw.example", Header: "X-Rampart-Identity", TTL: config.Duration(time.Minute)}
-	s := New(cfg, []config.Route{{Upstream: "orders"}, {Upstream: "billing"}}, m, c.Now)
+	s, err := New(cfg, Deps{Routes: []config.Route{{Upstream: "orders"}, {Upstream: "billing"}}, Keys: m, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := func(route int, id *pipeline.Identity) string {
 		x := &pipeline.Exchange{}
 		x.Reset()
@@ -129,15 +132,20 @@ func TestIdentityToken(t *testing.T) {
 }
 
 func TestOffByDefault(t *testing.T) {
-	if New(config.IdentityToken{}, nil, nil, nil) != nil {
-		t.Fatal("a stage without identity_token.enabled")
+	if s, err := New(config.IdentityToken{}, Deps{}); s != nil || err != nil {
+		t.Fatalf("New without identity_token.enabled = %v, %v; want no stage", s, err)
+	}
+	if _, err := New(config.IdentityToken{Enabled: true}, Deps{}); err == nil {
+		t.Fatal("New with identity_token.enabled and no keys: no error")
 	}
 }
 
 func BenchmarkToken(b *testing.B) {
 	m := manager(&testing.T{}, nil)
-	s := New(config.IdentityToken{Enabled: true, Issuer: "rampart", Header: "X-Rampart-Identity", TTL: config.Duration(time.Minute)},
-		[]config.Route{{Upstream: "api"}}, m, nil)
+	s, err := New(config.IdentityToken{Enabled: true, Issuer: "rampart", Header: "X-Rampart-Identity", TTL: config.Duration(time.Minute)}, Deps{Routes: []config.Route{{Upstream: "api"}}, Keys: m})
+	if err != nil {
+		b.Fatal(err)
+	}
 	id := &pipeline.Identity{Subject: "bob", Roles: []string{"reader"}, Scopes: []string{"a", "b"}, Method: "jwt"}
 	x := &pipeline.Exchange{}
 	rt := &pipeline.Route{}

@@ -16,6 +16,7 @@ package limits
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,8 +71,12 @@ type recordsRule struct {
 	truncate bool
 }
 
-// Options configures a Limiter.
-type Options struct {
+// Deps are what a Limiter is built with besides its config section.
+type Deps struct {
+	// Routes is the route table the routes' limits are indexed by.
+	Routes []config.Route
+	// Backend holds the counters; required.
+	Backend Backend
 	// Logger receives back-end failures (rate-limited).
 	Logger *slog.Logger
 	// Now is the clock for quota periods; default time.Now.
@@ -94,7 +99,7 @@ type Limiter struct {
 	loc      *time.Location
 	headers  string
 	policies map[[2]int]string // (plan+1, route) -> RateLimit-Policy
-	opt      Options
+	opt      Deps
 	lastLog  atomic.Int64 // unix ns of the last outage line
 	down     atomic.Bool  // an outage line was logged, its recovery not yet
 	scratch  sync.Pool
@@ -115,8 +120,13 @@ type scratch struct {
 	buf    []byte
 }
 
-// New compiles the limits of cfg and routes over backend.
-func New(cfg config.Limits, routes []config.Route, backend Backend, opt Options) (*Limiter, error) {
+// New compiles the limits section of a validated config and the limits of
+// opt.Routes, counted in opt.Backend.
+func New(cfg config.Limits, opt Deps) (*Limiter, error) {
+	routes, backend := opt.Routes, opt.Backend
+	if backend == nil {
+		return nil, errors.New("limits: no counter back end")
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}

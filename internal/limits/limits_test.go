@@ -40,7 +40,7 @@ func build(t *testing.T, y string, backend Backend, now func() time.Time) *Limit
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	l, err := New(cfg.Limits, cfg.Routes, backend, Options{Now: now})
+	l, err := New(cfg.Limits, Deps{Routes: cfg.Routes, Backend: backend, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := New(c.Limits, c.Routes, failing{}, Options{OnBackendError: func(open bool) {
+	l, err := New(c.Limits, Deps{Routes: c.Routes, Backend: failing{}, OnBackendError: func(open bool) {
 		if open {
 			admitted++
 		} else {
@@ -351,7 +351,7 @@ routes:
 		t.Fatal(err)
 	}
 	b := &flaky{Backend: NewMemory(1000, nil)}
-	l, err := New(cfg.Limits, cfg.Routes, b, Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
+	l, err := New(cfg.Limits, Deps{Routes: cfg.Routes, Backend: b, Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func benchProtector(b testing.TB, action string) (*Protector, *keyring.Keyring) 
 		{Path: "/customers", Protect: &config.RouteProtect{DLP: &config.RouteDLP{Action: action}}},
 	}}
 	config.SetDefaults(c)
-	p, err := New(c, ring)
+	p, err := New(c.Protect, Deps{Routes: c.Routes, Cipher: ring})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func BenchmarkBenchRow(b *testing.B) {
 	c := &config.Config{Routes: []config.Route{{Path: "/x", Protect: &config.RouteProtect{DLP: &config.RouteDLP{Action: "mask"},
 		Fields: []config.ProtectField{{Path: "$.ssn", Reveal: config.Reveal{Owner: true}}}}}}}
 	config.SetDefaults(c)
-	p, err := New(c, ring)
+	p, err := New(c.Protect, Deps{Routes: c.Routes, Cipher: ring})
 	if err != nil {
 		b.Fatal(err)
 	}

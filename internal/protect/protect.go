@@ -107,12 +107,22 @@ type field struct {
 	mask   string
 }
 
-// New compiles the protect sections of c's routes. cipher may be nil when
-// no route encrypts fields.
-func New(c *config.Config, cipher Cipher) (*Protector, error) {
-	p := &Protector{routes: make([]*route, len(c.Routes)), cipher: cipher,
-		maxBody: int(c.Protect.MaxBodyBytes), maxDecompressed: int64(c.Protect.MaxDecompressedBytes)}
-	for i, rc := range c.Routes {
+// Deps are what a Protector is built with besides its config section.
+type Deps struct {
+	// Routes is the route table; each route may hold a protect section.
+	Routes []config.Route
+	// Cipher seals and opens fields (the keyring); nil when no route
+	// encrypts fields.
+	Cipher Cipher
+}
+
+// New compiles the protect section of a validated config and the protect
+// sections of d's routes.
+func New(pc config.Protect, d Deps) (*Protector, error) {
+	cipher := d.Cipher
+	p := &Protector{routes: make([]*route, len(d.Routes)), cipher: cipher,
+		maxBody: int(pc.MaxBodyBytes), maxDecompressed: int64(pc.MaxDecompressedBytes)}
+	for i, rc := range d.Routes {
 		if rc.Protect == nil {
 			continue
 		}

@@ -18,7 +18,7 @@ func newProtector(t *testing.T, c Cipher, routes ...config.Route) *Protector {
 	t.Helper()
 	cfg := &config.Config{Routes: routes}
 	config.SetDefaults(cfg)
-	p, err := New(cfg, c)
+	p, err := New(cfg.Protect, Deps{Routes: cfg.Routes, Cipher: c})
 	if err != nil {
 		t.Fatal(err)
 	}

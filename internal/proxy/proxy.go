@@ -35,8 +35,10 @@ import (
 	"github.com/rampart-gw/rampart/internal/trust"
 )
 
-// Options are settings that do not come from the upstreams section.
-type Options struct {
+// Deps are what a Proxy is built with besides its upstreams section.
+type Deps struct {
+	// Routes is the route table; each route names its upstream.
+	Routes []config.Route
 	// RequestIDHeader carries the request id upstream.
 	RequestIDHeader string
 	// Logger receives proxy-internal errors.
@@ -63,7 +65,8 @@ func (b *bufferPool) Get() []byte {
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // New builds one reverse proxy per upstream and maps routes to them.
-func New(ups map[string]config.Upstream, routes []config.Route, opt Options) (*Proxy, error) {
+func New(ups map[string]config.Upstream, opt Deps) (*Proxy, error) {
+	routes := opt.Routes
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -49,7 +49,7 @@ func TestUpstreamMTLS(t *testing.T) {
 		t.Helper()
 		u := config.Upstream{URL: up.URL, TLS: ut, ConnectTimeout: config.Duration(1e9),
 			ResponseHeaderTimeout: config.Duration(5e9), IdleConnTimeout: config.Duration(1e9), MaxIdleConns: 4}
-		p, err := New(map[string]config.Upstream{"u": u}, routes, Options{RequestIDHeader: "X-Request-Id"})
+		p, err := New(map[string]config.Upstream{"u": u}, Deps{Routes: routes, RequestIDHeader: "X-Request-Id"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,11 +100,11 @@ func TestNewErrors(t *testing.T) {
 		{"missing ca", config.Upstream{URL: "https://x", TLS: config.UpstreamTLS{CAFile: "/nonexistent/ca.pem"}}},
 		{"missing client cert", config.Upstream{URL: "https://x", TLS: config.UpstreamTLS{CertFile: "/nonexistent/c", KeyFile: "/nonexistent/k"}}},
 	} {
-		if _, err := New(map[string]config.Upstream{"u": tc.u}, routes, Options{}); err == nil {
+		if _, err := New(map[string]config.Upstream{"u": tc.u}, Deps{Routes: routes}); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
 	}
-	if _, err := New(map[string]config.Upstream{}, routes, Options{}); err == nil {
+	if _, err := New(map[string]config.Upstream{}, Deps{Routes: routes}); err == nil {
 		t.Error("route to a missing upstream accepted")
 	}
 }

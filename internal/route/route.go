@@ -296,9 +296,18 @@ type Stage struct {
 	fold  bool // paths are matched, and forwarded, in lower case
 }
 
-// New compiles the routes of a validated config into a stage, with the
-// path policy.
-func New(routes []config.Route, paths config.Paths) (*Stage, error) {
+// Deps are what the route stage is built with besides its config section.
+type Deps struct {
+	// Routes is the route table, in match order: the config's routes
+	// and the token server's own, as the gateway lists them for every
+	// stage.
+	Routes []config.Route
+}
+
+// New compiles the route table of d with the path policy of a validated
+// config (its paths section) into a stage.
+func New(paths config.Paths, d Deps) (*Stage, error) {
+	routes := d.Routes
 	if paths.CaseInsensitive {
 		folded := make([]config.Route, len(routes))
 		for i, r := range routes {

@@ -118,7 +118,7 @@ func TestConflicts(t *testing.T) {
 // another name, and none lands on a route other than the one its
 // normalized form names.
 func TestBypassCorpus(t *testing.T) {
-	s, err := New(routes(), config.Paths{})
+	s, err := New(config.Paths{}, Deps{Routes: routes()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestCaseInsensitivePaths(t *testing.T) {
 		{Name: "rest", Path: "/{rest...}", Methods: []string{"GET"}},
 	}
 	for _, fold := range []bool{false, true} {
-		s, err := New(rs, config.Paths{CaseInsensitive: fold})
+		s, err := New(config.Paths{CaseInsensitive: fold}, Deps{Routes: rs})
 		if err != nil {
 			t.Fatal(err)
 		}

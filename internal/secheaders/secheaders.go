@@ -39,8 +39,16 @@ type header struct {
 
 var nosniff = []string{"nosniff"}
 
+// Deps are what the headers stage is built with besides its config
+// section.
+type Deps struct {
+	// Routes is the route table; a route may override headers.
+	Routes []config.Route
+}
+
 // New compiles the headers section and the routes' overrides.
-func New(h config.Headers, routes []config.Route) *Stage {
+func New(h config.Headers, d Deps) (*Stage, error) {
+	routes := d.Routes
 	s := &Stage{}
 	if !h.HSTS.Disabled {
 		v := "max-age=" + strconv.FormatInt(int64(h.HSTS.MaxAge.Std().Seconds()), 10)
@@ -67,7 +75,7 @@ func New(h config.Headers, routes []config.Route) *Stage {
 			s.cacheControl[i] = []string{h.CacheControl}
 		}
 	}
-	return s
+	return s, nil
 }
 
 // Name returns "headers".

@@ -18,7 +18,10 @@ func TestResponse(t *testing.T) {
 		Set:          map[string]string{"x-frame-options": "DENY"},
 	}
 	routes := []config.Route{{Name: "a"}, {Name: "b", CacheControl: "private, max-age=60"}}
-	s := New(h, routes)
+	s, err := New(h, Deps{Routes: routes})
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := func(tls bool, route int, upstream http.Header) http.Header {
 		x := &pipeline.Exchange{}
 		x.Reset()
@@ -53,7 +56,10 @@ func TestResponse(t *testing.T) {
 	if got := run(true, 0, http.Header{"Cache-Control": {"max-age=5"}}); got.Get("Cache-Control") != "max-age=5" {
 		t.Errorf("upstream's Cache-Control replaced: %q", got.Get("Cache-Control"))
 	}
-	off := New(config.Headers{HSTS: config.HSTS{Disabled: true}}, nil)
+	off, err := New(config.Headers{HSTS: config.HSTS{Disabled: true}}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	x := &pipeline.Exchange{}
 	x.Reset()
 	x.In.TLS, x.Response.Header = true, http.Header{}

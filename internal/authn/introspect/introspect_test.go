@@ -207,7 +207,7 @@ func TestSharedDenialNotMutated(t *testing.T) {
 	var now atomic.Int64
 	now.Store(testNow.UnixNano())
 	a := newAuth(t, c, &now)
-	stage, err := authn.New([]config.Route{{Name: "r", Auth: []string{"as"}}}, map[string]authn.Authenticator{"as": a}, nil)
+	stage, err := authn.New(config.Permissions{}, authn.Deps{Routes: []config.Route{{Name: "r", Auth: []string{"as"}}}, Authenticators: map[string]authn.Authenticator{"as": a}})
 	if err != nil {
 		t.Fatal(err)
 	}
