@@ -146,9 +146,10 @@ func keysRewrap(stdout, stderr io.Writer) *cobra.Command {
 	var t dataKeyTarget
 	cmd := &cobra.Command{
 		Use:   "rewrap",
-		Short: "Rewrap every data key under the newest KEK version",
+		Short: "Rewrap every data key (and reseal every signing key) under the newest KEK version",
 		Long: "Rewrap rereads the KEK and rewraps every data key wrapped by an older KEK version with the\n" +
-			"newest one, without touching any data. It can be interrupted and run again: it resumes with\n" +
+			"newest one, without touching any data, then reseals the identity-token and token-server signing\n" +
+			"keys the same way (same keys, same kids). It can be interrupted and run again: it resumes with\n" +
 			"what is left. Keep the old KEK versions until it reports every key on the new one.",
 		Args: args(0),
 		RunE: t.run(stderr, func(ctx context.Context, svc dataKeyService, _ []string) error {
@@ -160,6 +161,9 @@ func keysRewrap(stdout, stderr io.Writer) *cobra.Command {
 				return fmt.Errorf("rewrapped %d data keys, but %d of %d are still wrapped by an older KEK version (a gateway has not reread the KEK yet): run rewrap again, and keep the old versions until it reports none", res.Rewrapped, res.Remaining, res.Total)
 			}
 			fmt.Fprintf(stdout, "rewrapped %d data keys; all %d are wrapped by KEK version %d\n", res.Rewrapped, res.Total, res.KEKVersion)
+			if res.SigningKeysResealed > 0 {
+				fmt.Fprintf(stdout, "resealed %d signing keys with KEK version %d\n", res.SigningKeysResealed, res.KEKVersion)
+			}
 			return nil
 		}),
 	}

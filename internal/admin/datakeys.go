@@ -106,7 +106,7 @@ func (a *dataKeysAPI) rewrap(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.ring.Rewrap(r.Context(), nil)
 	if res.Rewrapped > 0 || err == nil {
-		a.record.record("keys.rewrapped", "", fmt.Sprintf("%d data keys to KEK version %d", res.Rewrapped, res.KEKVersion))
+		a.record.record("keys.rewrapped", "", fmt.Sprintf("%d data keys and %d signing keys to KEK version %d", res.Rewrapped, res.SigningKeysResealed, res.KEKVersion))
 	}
 	if err != nil {
 		internal(w, err)

@@ -58,7 +58,7 @@ func (l *OfflineKeys) RewrapDataKeys(ctx context.Context) (keyring.RewrapResult,
 		fmt.Fprintln(l.progress)
 	}
 	if res.Rewrapped > 0 || err == nil {
-		l.record("keys.rewrapped", "", fmt.Sprintf("%d data keys to KEK version %d (offline)", res.Rewrapped, res.KEKVersion))
+		l.record("keys.rewrapped", "", fmt.Sprintf("%d data keys and %d signing keys to KEK version %d (offline)", res.Rewrapped, res.SigningKeysResealed, res.KEKVersion))
 	}
 	return res, err
 }

@@ -1119,8 +1119,9 @@ type ProtectKeys struct {
 	// KEKFile holds the key-encryption key versions, one "VERSION:BASE64"
 	// line each (rampart keys kek-add appends one). It wraps the data keys
 	// and seals the signing keys of identity_token and token_server (the
-	// newest version seals each new signing key; keep an old version until
-	// the signing keys it sealed have expired: rotate_every plus ttl).
+	// newest version seals each new signing key; rampart keys rewrap moves
+	// data keys and signing keys to the newest version, and an old version
+	// may leave the file once rewrap reports every key on the new one).
 	// Default data_dir/data-kek, made on first start. A cluster needs the
 	// same file on every gateway.
 	KEKFile string `yaml:"kek_file"`

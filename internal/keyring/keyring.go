@@ -71,6 +71,11 @@ type Options struct {
 	// keys), so that v cannot leave its source while it is in use; nil
 	// counts nothing.
 	SealedElsewhere func(ctx context.Context, v int) (int, error)
+	// RewrapElsewhere moves what else older KEK versions seal (the
+	// signing keys) to kek's current version at the end of Rewrap; it
+	// returns how many it moved and how many are left on older versions.
+	// nil moves nothing.
+	RewrapElsewhere func(ctx context.Context, kek KEK) (moved, left int, err error)
 	// Background runs the shred and KEK poll, and its clock paces
 	// Rewrap's passes; nil gives the Keyring a runner of its own on the
 	// system clock.
@@ -265,7 +270,7 @@ func (k *Keyring) sealedElsewhere(v int) error {
 		return fmt.Errorf("key-encryption key version %d left its source, and the store cannot say whether signing keys use it: %w", v, err)
 	}
 	if n > 0 {
-		return fmt.Errorf("key-encryption key version %d left its source while %d signing keys are sealed by it: put it back until they have expired (rotate_every + ttl)", v, n)
+		return fmt.Errorf("key-encryption key version %d left its source while %d signing keys are sealed by it: put it back and run rampart keys rewrap, which reseals them with the newest version", v, n)
 	}
 	return nil
 }
@@ -603,6 +608,11 @@ type RewrapResult struct {
 	// the run ended (a gateway that has not reread the KEK yet made them):
 	// run it again before an old version leaves the KEK source.
 	Remaining int64 `json:"remaining"`
+	// SigningKeysResealed and SigningKeysRemaining count the signing
+	// keys (Options.RewrapElsewhere) moved to KEKVersion and those still
+	// sealed by an older version.
+	SigningKeysResealed  int `json:"signing_keys_resealed"`
+	SigningKeysRemaining int `json:"signing_keys_remaining"`
 }
 
 // Rewrap reloads the KEK and rewraps every data key wrapped by an older
@@ -630,7 +640,7 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done int64)) (Rewrap
 		}
 		res.Total, res.Remaining = total, older
 		if older == 0 || pass == 2 {
-			return res, nil
+			return res, k.rewrapElsewhere(ctx, kek, &res)
 		}
 		select {
 		case <-ctx.Done():
@@ -638,6 +648,16 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done int64)) (Rewrap
 		case <-k.bg.Clock().After(k.opt.ShredPoll):
 		}
 	}
+}
+
+// rewrapElsewhere moves the signing keys (Options.RewrapElsewhere).
+func (k *Keyring) rewrapElsewhere(ctx context.Context, kek KEK, res *RewrapResult) error {
+	if k.opt.RewrapElsewhere == nil {
+		return nil
+	}
+	moved, left, err := k.opt.RewrapElsewhere(ctx, kek)
+	res.SigningKeysResealed, res.SigningKeysRemaining = moved, left
+	return err
 }
 
 // rewrapPass rewraps, once through, the keys wrapped before kek's current

@@ -270,3 +270,56 @@ func TestKEKVersionKeptForSigningKeys(t *testing.T) {
 		t.Error("the loaded KEK lost version 1")
 	}
 }
+
+// TestRewrapResealsSigningKeys: rampart keys rewrap moves the signing keys
+// to the newest KEK version with the data keys, so the old version can
+// then leave the KEK file and the gateway still starts, signing with the
+// same key.
+func TestRewrapResealsSigningKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := &config.Config{DataDir: dir}
+	cfg.IdentityToken.Enabled = true
+	config.SetDefaults(cfg)
+	res, err := Open(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := res.Deps.Signing.Current().KID
+	path := cfg.Protect.Keys.KEKFile
+	if _, err := keyring.AddKEKVersion(path); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := OpenKeyring(ctx, cfg, res.Deps.Store, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw, err := ring.Rewrap(ctx, nil)
+	if err != nil || rw.KEKVersion != 2 || rw.SigningKeysResealed != 1 || rw.SigningKeysRemaining != 0 {
+		t.Fatalf("Rewrap = %+v, %v; want the signing key resealed by version 2", rw, err)
+	}
+	ring.Close()
+	res.Close()
+
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "1:") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Open(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatalf("start without KEK version 1 after the rewrap: %v", err)
+	}
+	defer res.Close()
+	if got := res.Deps.Signing.Current().KID; got != kid {
+		t.Errorf("signs with %s after the rewrap, want the same key %s", got, kid)
+	}
+}

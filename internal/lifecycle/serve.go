@@ -685,7 +685,8 @@ func OpenKeyring(ctx context.Context, cfg *config.Config, st *store.Store, log *
 		rotate = k.RotateEvery.Std()
 	}
 	ring, err := keyring.New(ctx, st, keyring.Options{LoadKEK: load, RotateEvery: rotate, MaxMessages: k.MaxMessagesPerKey,
-		CacheSize: k.CacheSize, CacheTTL: k.CacheTTL.Std(), Logger: log, Background: bg, SealedElsewhere: signingKeysOnVersion(st)})
+		CacheSize: k.CacheSize, CacheTTL: k.CacheTTL.Std(), Logger: log, Background: bg, SealedElsewhere: signingKeysOnVersion(st),
+		RewrapElsewhere: rewrapSigningKeys(st)})
 	if err != nil {
 		return nil, fmt.Errorf("protect.keys: %w", err)
 	}
@@ -712,6 +713,22 @@ func signingKeysOnVersion(st *store.Store) func(ctx context.Context, v int) (int
 			got, ok := signing.SealedVersion(sealed)
 			return ok && got == v
 		})
+	}
+}
+
+// rewrapSigningKeys reseals the stored signing keys of every purpose that
+// an older KEK version sealed with kek's current version.
+func rewrapSigningKeys(st *store.Store) func(ctx context.Context, kek keyring.KEK) (int, int, error) {
+	return func(ctx context.Context, kek keyring.KEK) (moved, left int, err error) {
+		var errs []error
+		for _, purpose := range []string{identityKeys, oauthKeys} {
+			res, err := signing.Rewrap(ctx, st, purpose, kek, time.Now())
+			moved, left = moved+res.Rewrapped, left+res.Remaining
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return moved, left, errors.Join(errs...)
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 	"io/fs"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/rampart-gw/rampart/internal/secretfile"
+	"github.com/rampart-gw/rampart/internal/store"
 )
 
 // KEK is the versioned key-encryption key that seals the private keys.
@@ -192,6 +194,75 @@ func (m *Manager) openLegacy(kid string, body []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: format 1, the legacy signing-kek (another file, or altered, or moved from another row)", ErrDecrypt)
 	}
 	return der, nil
+}
+
+// RewrapResult reports a rewrap of one purpose's signing keys.
+type RewrapResult struct {
+	// Rewrapped counts the keys this run resealed with the KEK's current
+	// version.
+	Rewrapped int
+	// Remaining counts the keys still sealed by an older KEK version
+	// after the run: rows that do not open or verify here (reported in
+	// the error), or that changed under the run.
+	Remaining int
+}
+
+// Rewrap reseals every stored signing key of purpose that an older
+// version of kek sealed with kek's current version, as keyring.Rewrap
+// does for data keys, so that the old version can leave the KEK source.
+// The private keys, kids and lifetimes do not change; each row is
+// replaced only if it still holds what was read. A row that does not open
+// or is not the key it claims is left alone and counted in Remaining, and
+// the first such problem is returned. Keys in format 1 (sealed by an
+// earlier release's signing-kek, not by a KEK version) are not touched:
+// no KEK version keeps them.
+func Rewrap(ctx context.Context, st *store.Store, purpose string, kek KEK, now time.Time) (RewrapResult, error) {
+	m := &Manager{st: st, opt: Options{Purpose: purpose, KEK: kek}}
+	keys, err := st.SigningKeys(ctx, purpose, now)
+	if err != nil {
+		return RewrapResult{}, fmt.Errorf("rewrapping %s signing keys: %w", purpose, err)
+	}
+	cur := kek.Current()
+	var res RewrapResult
+	var first error
+	for i := range keys {
+		k := &keys[i]
+		v, ok := SealedVersion(k.PrivateKey)
+		if !ok || v == cur {
+			continue
+		}
+		resealed, err := m.reseal(ctx, k)
+		if err == nil {
+			var changed bool
+			if changed, err = st.ResealSigningKey(ctx, k.KID, k.PrivateKey, resealed); err == nil && !changed {
+				err = errors.New("the row changed during the rewrap: run it again")
+			}
+		}
+		if err != nil {
+			res.Remaining++
+			if first == nil {
+				first = fmt.Errorf("rewrapping %s signing key %s (KEK version %d): %w", purpose, k.KID, v, err)
+			}
+			continue
+		}
+		res.Rewrapped++
+	}
+	return res, first
+}
+
+// reseal opens and verifies k, then seals its private key with the KEK's
+// current version.
+func (m *Manager) reseal(ctx context.Context, k *store.SigningKey) ([]byte, error) {
+	priv, err := m.verifyRow(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(der)
+	return m.seal(ctx, k.KID, der)
 }
 
 // newLegacyAEAD returns the AES-256-GCM of a legacy key, or nil for none.

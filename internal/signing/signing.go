@@ -314,6 +314,16 @@ func (m *Manager) trust(ctx context.Context, keys []store.SigningKey) (map[strin
 			continue
 		}
 		priv, err := m.verifyRow(ctx, k)
+		if o, ok := m.opened[k.KID]; ok && errors.Is(err, ErrKEKVersion) && o.jwk == k.PublicJWK {
+			// Another gateway resealed a key this one has opened with a
+			// KEK version not loaded here yet (rampart keys rewrap): the
+			// key is the one verified before, by its kid and public
+			// half, so it keeps signing and stays published until the
+			// KEK is reread. The new bytes are not remembered, so the
+			// next refresh tries them again.
+			privs[k.KID], opened[k.KID] = o.priv, o
+			continue
+		}
 		if err != nil {
 			untrusted = append(untrusted, fmt.Errorf("signing key %s: %w", k.KID, err))
 			why[k.KID] = err

@@ -695,6 +695,24 @@ func (s *Store) CreateSigningKey(ctx context.Context, k SigningKey) (err error) 
 	return nil
 }
 
+// ResealSigningKey replaces the sealed private half of signing key kid
+// with resealed, only if it is still old (a compare-and-swap, so two
+// rewraps at once or a rewrap racing a rotation never lose a key). It
+// reports whether the row changed.
+func (s *Store) ResealSigningKey(ctx context.Context, kid string, old, resealed []byte) (changed bool, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE signing_keys SET private_key = $1 WHERE kid = $2 AND private_key = $3`), resealed, kid, old)
+	if err != nil {
+		return false, fmt.Errorf("resealing signing key: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("resealing signing key: %w", err)
+	}
+	return n == 1, nil
+}
+
 // SigningKeys returns the keys of a purpose that have not expired at now,
 // newest first, and deletes the expired ones.
 func (s *Store) SigningKeys(ctx context.Context, purpose string, now time.Time) (_ []SigningKey, err error) {

@@ -153,6 +153,25 @@ func TestSigningKeys(t *testing.T) {
 			if diff := cmp.Diff([]store.SigningKey{cur, old}, got); diff != "" {
 				t.Errorf("keys (-want +got):\n%s", diff)
 			}
+
+			// Resealing is a compare-and-swap on the sealed bytes.
+			if changed, err := s.ResealSigningKey(ctx, "k-new", []byte{9}, []byte{5}); err != nil || changed {
+				t.Errorf("reseal from bytes the row does not hold = %v, %v; want no change", changed, err)
+			}
+			if changed, err := s.ResealSigningKey(ctx, "k-new", []byte{2}, []byte{5}); err != nil || !changed {
+				t.Errorf("reseal = %v, %v; want a change", changed, err)
+			}
+			if changed, err := s.ResealSigningKey(ctx, "k-none", []byte{2}, []byte{5}); err != nil || changed {
+				t.Errorf("reseal of a missing kid = %v, %v; want no change", changed, err)
+			}
+			got, err = s.SigningKeys(ctx, "identity", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur.PrivateKey = []byte{5}
+			if diff := cmp.Diff([]store.SigningKey{cur, old}, got); diff != "" {
+				t.Errorf("keys after the reseal (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
