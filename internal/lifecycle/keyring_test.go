@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,19 +249,7 @@ func TestKEKVersionKeptForSigningKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ring.Close()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kept []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "1:") {
-			kept = append(kept, line)
-		}
-	}
-	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dropKEKVersion(t, path, 1)
 	// Rewrap rereads the KEK first: no data key uses version 1, the
 	// identity signing key does.
 	if _, err := ring.Rewrap(ctx, nil); err == nil || !strings.Contains(err.Error(), "1 signing keys are sealed by it") {
@@ -301,19 +290,7 @@ func TestRewrapResealsSigningKeys(t *testing.T) {
 	ring.Close()
 	res.Close()
 
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kept []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "1:") {
-			kept = append(kept, line)
-		}
-	}
-	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dropKEKVersion(t, path, 1)
 	res, err = Open(ctx, cfg, Options{})
 	if err != nil {
 		t.Fatalf("start without KEK version 1 after the rewrap: %v", err)
@@ -321,5 +298,23 @@ func TestRewrapResealsSigningKeys(t *testing.T) {
 	defer res.Close()
 	if got := res.Deps.Signing.Current().KID; got != kid {
 		t.Errorf("signs with %s after the rewrap, want the same key %s", got, kid)
+	}
+}
+
+// dropKEKVersion removes version v from the KEK file at path.
+func dropKEKVersion(t *testing.T, path string, v int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, strconv.Itoa(v)+":") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
