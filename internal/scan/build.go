@@ -204,22 +204,44 @@ func Sample(sc *openapi3.Schema, depth int, forWrite bool) any {
 	if v, ok := sampleComposed(sc, depth, forWrite); ok {
 		return v
 	}
-	switch {
-	case sc.Type.Is("object") || (sc.Type == nil && len(sc.Properties) > 0):
+	switch TypeOf(sc) {
+	case "object":
 		return sampleObject(sc, depth, forWrite)
-	case sc.Type.Is("array"):
+	case "array":
 		if sc.Items != nil {
 			return []any{Sample(sc.Items.Value, depth+1, forWrite)}
 		}
 		return []any{}
-	case sc.Type.Is("integer"), sc.Type.Is("number"):
+	case "integer", "number":
 		return sampleNumber(sc)
-	case sc.Type.Is("boolean"):
+	case "boolean":
 		return true
-	case sc.Type.Is("string"), sc.Type == nil:
+	case "string", "":
 		return sampleString(sc)
 	}
 	return nil
+}
+
+// TypeOf returns the one type a value of sc is made as: its type, or in an
+// OpenAPI 3.1 type list the first that is not "null" ("null" when that is
+// all it allows); "object" for an untyped schema with properties, "" for
+// any other untyped schema.
+func TypeOf(sc *openapi3.Schema) string {
+	if sc == nil {
+		return ""
+	}
+	if sc.Type == nil || len(*sc.Type) == 0 {
+		if len(sc.Properties) > 0 {
+			return "object"
+		}
+		return ""
+	}
+	for _, t := range *sc.Type {
+		if t != openapi3.TypeNull {
+			return t
+		}
+	}
+	return openapi3.TypeNull
 }
 
 // sampleGiven is the value the schema itself offers: its example, first
@@ -279,13 +301,14 @@ func sampleObject(sc *openapi3.Schema, depth int, forWrite bool) map[string]any 
 // minimum; an integer is also lowered to the maximum.
 func sampleNumber(sc *openapi3.Schema) float64 {
 	n := 1.5
-	if sc.Type.Is("integer") {
+	integer := TypeOf(sc) == "integer"
+	if integer {
 		n = 1.0
 	}
 	if sc.Min != nil && *sc.Min > n {
 		n = *sc.Min
 	}
-	if sc.Type.Is("integer") && sc.Max != nil && *sc.Max < n {
+	if integer && sc.Max != nil && *sc.Max < n {
 		n = *sc.Max
 	}
 	return n

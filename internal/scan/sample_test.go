@@ -45,9 +45,13 @@ func TestSample(t *testing.T) {
 		{"integer in range", &openapi3.Schema{Type: ty("integer"), Min: f(5), Max: f(3)}, false, `3`},
 		{"number min", &openapi3.Schema{Type: ty("number"), Min: f(10), Max: f(2)}, false, `10`},
 		{"number", &openapi3.Schema{Type: ty("number"), Max: f(1)}, false, `1.5`},
-		// Types.Is is false for a list of types: an OpenAPI 3.1 type
-		// list samples as null today (not changed here).
-		{"integer or number", &openapi3.Schema{Type: ty("number", "integer")}, false, `null`},
+		// OpenAPI 3.1 type lists: the first type that is not null.
+		{"number or integer", &openapi3.Schema{Type: ty("number", "integer")}, false, `1.5`},
+		{"nullable integer", &openapi3.Schema{Type: ty("null", "integer"), Max: f(0)}, false, `0`},
+		{"nullable string", &openapi3.Schema{Type: ty("string", "null"), Format: "email"}, false, `"rampart-scan@example.com"`},
+		{"nullable object", &openapi3.Schema{Type: ty("object", "null"), Properties: openapi3.Schemas{"n": ref(&openapi3.Schema{Type: ty("boolean")})}}, false, `{"n":true}`},
+		{"nullable array", &openapi3.Schema{Type: ty("null", "array"), Items: ref(&openapi3.Schema{Type: ty("integer")})}, false, `[1]`},
+		{"only null", &openapi3.Schema{Type: ty("null")}, false, `null`},
 		{"string lengths", &openapi3.Schema{Type: ty("string"), MinLength: 10, MaxLength: u(9)}, false, `"rampartxx"`},
 		{"untyped", &openapi3.Schema{}, false, `"rampart"`},
 		{"null type", &openapi3.Schema{Type: ty("null")}, false, `null`},
@@ -64,5 +68,29 @@ func TestSample(t *testing.T) {
 	deep.Items = ref(deep)
 	if b, _ := json.Marshal(Sample(deep, 0, false)); string(b) != `[[[[[[[[[null]]]]]]]]]` {
 		t.Errorf("a recursive schema: %s", b)
+	}
+}
+
+// TestTypeOf: what the checks that look at a parameter's type (SSRF's
+// URL-shaped strings, injection's string slots) see of 3.1 type lists.
+func TestTypeOf(t *testing.T) {
+	ty := func(s ...string) *openapi3.Types { x := openapi3.Types(s); return &x }
+	tests := []struct {
+		sc   *openapi3.Schema
+		want string
+	}{
+		{nil, ""},
+		{&openapi3.Schema{}, ""},
+		{&openapi3.Schema{Type: ty()}, ""},
+		{&openapi3.Schema{Properties: openapi3.Schemas{"a": nil}}, "object"},
+		{&openapi3.Schema{Type: ty("string")}, "string"},
+		{&openapi3.Schema{Type: ty("null", "string")}, "string"},
+		{&openapi3.Schema{Type: ty("integer", "string")}, "integer"},
+		{&openapi3.Schema{Type: ty("null")}, "null"},
+	}
+	for _, tt := range tests {
+		if got := TypeOf(tt.sc); got != tt.want {
+			t.Errorf("TypeOf(%v) = %q, want %q", tt.sc, got, tt.want)
+		}
 	}
 }

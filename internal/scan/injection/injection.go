@@ -153,7 +153,7 @@ func slots(s *scan.Session) []slot {
 			if p.In != "query" && p.In != "path" && (p.In != "header" || reservedHeader(p.Name)) {
 				continue
 			}
-			if p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type != nil && !p.Schema.Value.Type.Is("string") {
+			if p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type != nil && scan.TypeOf(p.Schema.Value) != "string" {
 				continue
 			}
 			out = append(out, slot{op: op, base: base, name: p.Name, in: p.In})

@@ -29,7 +29,7 @@ func urlShaped(name string, sc *openapi3.Schema) bool {
 	if sc != nil && (sc.Format == "uri" || sc.Format == "url" || sc.Format == "uri-reference") {
 		return true
 	}
-	return urlName.MatchString(name) && (sc == nil || sc.Type == nil || sc.Type.Is("string"))
+	return urlName.MatchString(name) && (sc == nil || sc.Type == nil || scan.TypeOf(sc) == "string")
 }
 
 // Check is the SSRF check.
