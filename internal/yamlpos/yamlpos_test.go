@@ -65,7 +65,7 @@ func TestIndexRefuses(t *testing.T) {
 // FuzzIndex checks that indexing never panics and that every pointer it
 // reports is placed inside the document, at or after its parent.
 func FuzzIndex(f *testing.F) {
-	for _, s := range []string{"a: 1", "{\"a\": [1, {\"b\": 2}]}", "a: &x [1]\nb: *x\n", "a:\n  b:\n    - c: d\n", "'~/': 1"} {
+	for _, s := range []string{"a: 1", "{\"a\": [1, {\"b\": 2}]}", "a: &x [1]\nb: *x\n", "a:\n  b:\n    - c: d\n", "'~/': 1", "\r?", "a: 1\r\nb: 2\rc: 3"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -73,7 +73,9 @@ func FuzzIndex(f *testing.F) {
 		if err != nil {
 			return
 		}
-		lines := strings.Count(string(data), "\n") + 1
+		// YAML breaks lines at \n, \r\n and a lone \r.
+		lines := strings.Count(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") +
+			strings.Count(strings.ReplaceAll(string(data), "\r\n", ""), "\r") + 1
 		for ptr, p := range idx {
 			if p.Line < 1 || p.Line > lines || p.Column < 1 {
 				t.Fatalf("%q placed at %d:%d in a %d-line document", ptr, p.Line, p.Column, lines)
