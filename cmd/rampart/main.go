@@ -3,20 +3,27 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/demo"
+	"github.com/rampart-gw/rampart/internal/findings"
 	"github.com/rampart-gw/rampart/internal/gateway"
 	"github.com/rampart-gw/rampart/internal/lifecycle"
+	"github.com/rampart-gw/rampart/internal/lint"
+	"github.com/rampart-gw/rampart/internal/lint/configlint"
+	"github.com/rampart-gw/rampart/internal/yamlpos"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -172,8 +179,11 @@ func configCmd(stdout io.Writer) *cobra.Command {
 	validate := &cobra.Command{
 		Use:   "validate",
 		Short: "Check a config file and report every problem with its line",
-		Args:  args(0),
-		RunE: func(_ *cobra.Command, _ []string) error {
+		Long: "Check a config file and report every problem with its line: errors, which stop it from\n" +
+			"loading (exit 1), then warnings and the findings of rampart lint's config rules\n" +
+			"(docs/lint/config.md), which do not (exit 0).",
+		Args: args(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
 				return usageError{errors.New("validate needs -c FILE")}
 			}
@@ -183,6 +193,9 @@ func configCmd(stdout io.Writer) *cobra.Command {
 			}
 			for _, w := range warnings {
 				fmt.Fprintf(stdout, "%s:%d:%d: %s\n", path, w.Line, w.Column, w)
+			}
+			if err := printConfigFindings(cmd.Context(), stdout, path, cfg); err != nil {
+				return err
 			}
 			if err := gateway.Check(cfg); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
@@ -211,6 +224,32 @@ func configCmd(stdout io.Writer) *cobra.Command {
 	}
 	cmd.AddCommand(validate, schema)
 	return cmd
+}
+
+// printConfigFindings runs rampart lint's config checker alone on a loaded
+// config and prints each finding as file:line:col: severity rule-id:
+// message, in the order of the file. Findings are warnings: they never
+// fail the command.
+func printConfigFindings(ctx context.Context, w io.Writer, path string, cfg *config.Config) error {
+	data, err := os.ReadFile(path) // #nosec G304 -- the operator names the config file; LoadAny bounded its size
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	idx, err := yamlpos.New(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	fs, _, err := configlint.Checker{}.Check(ctx, &lint.Input{Config: cfg, ConfigFile: path, ConfigIndex: idx})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	slices.SortStableFunc(fs, func(a, b findings.Finding) int {
+		return cmp.Or(cmp.Compare(a.Location.Line, b.Location.Line), cmp.Compare(a.Location.Column, b.Location.Column))
+	})
+	for _, f := range fs {
+		fmt.Fprintf(w, "%s:%d:%d: %s %s: %s\n", f.Location.File, f.Location.Line, f.Location.Column, f.Severity, f.RuleID, f.Message)
+	}
+	return nil
 }
 
 func versionCmd(stdout io.Writer) *cobra.Command {

@@ -469,3 +469,38 @@ func TestKeysCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateLints checks that config validate prints the config
+// checker's findings as warnings (file:line:col: severity rule-id:
+// message) and still exits 0, and prints none for the example config.
+func TestValidateLints(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string // the lint lines, in order
+	}{
+		{"testdata/good.yaml", []string{
+			"testdata/good.yaml:1:1: medium rampart.lint.config.audit-off: the audit log is off: no tamper-evident record of requests, refusals or anomalies is kept.",
+			`testdata/good.yaml:9:5: medium rampart.lint.config.no-rate-limit: route "health" has no rate limit, quota or concurrency limit of its own, no limits.pre_auth, and plans do not apply to anonymous requests.`,
+		}},
+		{"../../examples/rampart.yaml", nil},
+		{"../../examples/middleware/rampart.yaml", []string{
+			`../../examples/middleware/rampart.yaml:17:5: medium rampart.lint.config.no-rate-limit: route "health" has no rate limit, quota or concurrency limit of its own, no limits.pre_auth, and plans do not apply to anonymous requests.`,
+			`../../examples/middleware/rampart.yaml:18:5: medium rampart.lint.config.no-rate-limit: route "items" has no rate limit, quota or concurrency limit of its own, no limits.pre_auth and no plan matches every identity.`,
+		}},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"config", "validate", "-c", tt.file}, &out, &errOut); code != exitOK {
+			t.Errorf("%s: exit code %d, want 0 (stderr %q)", tt.file, code, errOut.String())
+		}
+		var got []string
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, " rampart.lint.config.") {
+				got = append(got, line)
+			}
+		}
+		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("%s: lint lines\n%s\nwant\n%s", tt.file, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+		}
+	}
+}
