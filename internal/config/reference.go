@@ -19,6 +19,12 @@ func Reference() ([]byte, error) {
 	b.WriteString("Generated from the doc comments of internal/config/types.go by\n")
 	b.WriteString("`go test ./internal/config -update`; do not edit by hand. The same text is in\n")
 	b.WriteString("the JSON Schema (`rampart config schema`, docs/rampart.schema.json).\n\n")
+	b.WriteString("Check a file with `rampart config validate -c FILE`: it prints every error (the\n")
+	b.WriteString("config does not load; exit 1) and every warning as FILE:LINE:COLUMN, then the\n")
+	b.WriteString("findings of the config rules of rampart lint (public routes that write, routes\n")
+	b.WriteString("without rate limits, fail-open limits, plaintext listeners and upstreams...; see\n")
+	b.WriteString("docs/lint/config.md) as `FILE:LINE:COLUMN: SEVERITY RULE-ID: MESSAGE`. Warnings\n")
+	b.WriteString("and findings do not change the exit code (0).\n\n")
 	b.WriteString(d["Config"] + "\n")
 	seen := map[reflect.Type]bool{}
 	writeSection(&b, reflect.TypeFor[Config](), "", d, seen)
