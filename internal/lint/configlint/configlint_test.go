@@ -263,3 +263,25 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestDLPWithSpec checks that dlp-off reads the response schema through
+// nested objects and allOf, leaves writeOnly properties out, counts a
+// property that a protect field names as covered, and does not take
+// email_count for an e-mail address.
+func TestDLPWithSpec(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		want []string
+	}{
+		{"testdata/dlp-spec/bad.yaml", []string{`route "user" has no protect.dlp, and its responses in testdata/dlp-spec/openapi.yaml carry personal data: phone_number (phone).`}},
+		{"testdata/dlp-spec/good.yaml", nil},
+	} {
+		var got []string
+		for _, f := range check(t, input(t, c.file, "testdata/dlp-spec/openapi.yaml")) {
+			got = append(got, f.Message)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %q, want %q", c.file, got, c.want)
+		}
+	}
+}
