@@ -1,0 +1,126 @@
+// Package speclint owns rampart lint's OpenAPI security audit: the rules
+// that read an OpenAPI 3.0 or 3.1 document (as loaded by the shared
+// openapi package) and report what makes the API it describes easier to
+// attack, by OWASP API Security Top 10 (2023) category. Its rules cover
+// every rule of the Spectral OWASP ruleset v2 (SpectralEquivalents maps
+// them) and add rules of their own: deprecated OAuth flows, unused scopes,
+// operations weaker than their siblings, mass assignment, sensitive
+// response properties, BOLA surface, unbounded pagination and uploads,
+// SSRF surface, deprecated operations and secrets in examples.
+//
+// It honours x-rampart-lint-ignore, written on any object of the
+// document: a list of rule ids, or a map of rule id to reason, that
+// suppresses those rules on that object and everything written below it.
+//
+// It does not load documents (openapi does), run checkers or apply
+// settings and the severity gate (lint does), or render (findings does).
+// A problem in a shared component is reported once, at the component.
+package speclint
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/rampart-gw/rampart/internal/dlp"
+	"github.com/rampart-gw/rampart/internal/findings"
+	"github.com/rampart-gw/rampart/internal/lint"
+	"github.com/rampart-gw/rampart/internal/openapi"
+)
+
+// IgnoreKey is the extension that suppresses rules inline.
+const IgnoreKey = "x-rampart-lint-ignore"
+
+// Checker is the spec checker. Its zero value is not usable; call New.
+// It is immutable and safe for concurrent use.
+type Checker struct {
+	// secrets finds credentials in examples.
+	secrets *dlp.Scanner
+}
+
+var _ lint.Checker = (*Checker)(nil)
+
+// New returns the spec checker.
+func New() *Checker {
+	return &Checker{secrets: dlp.MustNew(dlp.JWT, dlp.AWSKey, dlp.GCPKey, dlp.SlackToken, dlp.GitHubToken, dlp.PrivateKey, dlp.Secret)}
+}
+
+// Name implements lint.Checker.
+func (*Checker) Name() string { return "spec" }
+
+// Rules implements lint.Checker: every rule, in a stable order.
+func (*Checker) Rules() []findings.Rule {
+	out := make([]findings.Rule, len(allRules))
+	for i, ru := range allRules {
+		out[i] = ru.Rule
+	}
+	return out
+}
+
+// Check implements lint.Checker. It reads in.Spec and notes its absence.
+func (c *Checker) Check(ctx context.Context, in *lint.Input) ([]findings.Finding, []string, error) {
+	if in == nil || in.Spec == nil || in.Spec.Doc == nil {
+		return nil, []string{"spec: no OpenAPI document given, spec rules skipped"}, nil
+	}
+	r := newRun(ctx, in.Spec, c.secrets)
+	if err := r.all(); err != nil {
+		return nil, nil, fmt.Errorf("linting %s: %w", in.Spec.Source, err)
+	}
+	return r.kept(), r.notes, nil
+}
+
+// all runs every rule over the document: the document-wide ones, the
+// components (so that a shared schema is reported at its definition),
+// then each operation.
+func (r *run) all() error {
+	doc := r.doc
+	r.ignore("", doc.Extensions)
+	r.servers(doc.Servers, "/servers", about{})
+	r.securitySchemes()
+	r.components()
+	r.adminSecurity()
+	for _, p := range pathNames(doc) {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		item := doc.Paths.Value(p)
+		base := ptrJoin("/paths", p)
+		r.ignore(base, item.Extensions)
+		r.servers(item.Servers, base+"/servers", about{path: p})
+		r.parameters(item.Parameters, base+"/parameters", about{path: p})
+	}
+	byPath := map[string][]*openapi.Operation{}
+	for _, op := range r.spec.Operations {
+		byPath[op.Path] = append(byPath[op.Path], op)
+	}
+	for i, op := range r.spec.Operations {
+		if i%64 == 0 {
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		r.operation(op, byPath[op.Path])
+	}
+	return nil
+}
+
+// pathNames returns the document's paths in a stable order.
+func pathNames(doc *openapi3.T) []string {
+	if doc.Paths == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range doc.Paths.InMatchingOrder() {
+		if doc.Paths.Value(p) != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// opPointer is the JSON pointer of an operation.
+func opPointer(op *openapi.Operation) string {
+	return ptrJoin("/paths", op.Path, strings.ToLower(op.Method))
+}
