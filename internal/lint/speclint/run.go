@@ -164,6 +164,9 @@ func (r *run) suppressed(id, ptr string) bool {
 
 // kept returns the findings that no x-rampart-lint-ignore suppresses.
 func (r *run) kept() []findings.Finding {
+	if len(r.ignores) == 0 {
+		return r.out
+	}
 	out := r.out[:0:0]
 	for i, f := range r.out {
 		if !r.suppressed(f.RuleID, r.reqPtrs[i]) {

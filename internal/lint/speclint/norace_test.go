@@ -1,0 +1,5 @@
+//go:build !race
+
+package speclint
+
+const raceEnabled = false
