@@ -24,6 +24,11 @@ func FuzzCheck(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/a/{id}":{"x-rampart-lint-ignore":{"a":1},"get":{"parameters":[{"name":"id","in":"path","required":true,"schema":{"$ref":"#/components/schemas/R"}}],"responses":{"200":{"description":"x"}}}}},"components":{"schemas":{"R":{"type":["integer","null"],"items":{"$ref":"#/components/schemas/R"}}}}}`))
+	// YAML aliases that expand exponentially (found by this fuzz test:
+	// the walks must stay bounded).
+	f.Add([]byte("openapi: 3.0.0\ninfo: {title: t, version: \"1\"}\npaths: {}\ncomponents:\n  examples:\n    E:\n      value:\n" +
+		"        a: &a [x, x, x, x, x, x, x, x]\n        b: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n        c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n" +
+		"        d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n        e: &e [*d, *d, *d, *d, *d, *d, *d, *d]\n        f: [*e, *e, *e, *e, *e, *e, *e, *e]\n"))
 	c := New()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := openapi.LoadData(context.Background(), data, "", openapi.Options{})

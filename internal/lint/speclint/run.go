@@ -18,6 +18,10 @@ import (
 // schemas end at their first repeat, and this bounds the rest.
 const maxDepth = 48
 
+// maxValues bounds the schemas and example values one run reads; a
+// 5 MB spec holds far fewer.
+const maxValues = 1 << 18
+
 // about names the operation (or path) a finding is about; zero for a
 // finding about a component or the document.
 type about struct {
@@ -42,6 +46,11 @@ type visitKey struct {
 	c schemaCtx
 }
 
+type extKey struct {
+	ref string
+	c   schemaCtx
+}
+
 // run is one Check: the document, what has been reported and what is
 // suppressed. It is used by one goroutine.
 type run struct {
@@ -54,14 +63,21 @@ type run struct {
 	reqPtrs []string        // the pointer each finding was reported at, for suppression
 	seen    map[string]bool // rule, pointer and key already reported
 	visited map[visitKey]bool
+	// external records the external $refs walked, by reference string.
+	external map[extKey]bool
 	// ignores maps a pointer to the rule ids suppressed there and below.
 	ignores map[string]map[string]bool
 	notes   []string
+	// valueBudget bounds the schemas and example values read in one
+	// run: YAML aliases can make a small document decode to an
+	// exponentially large tree.
+	valueBudget int
 }
 
 func newRun(ctx context.Context, s *openapi.Spec, secrets *dlp.Scanner) *run {
 	return &run{ctx: ctx, spec: s, doc: s.Doc, secrets: secrets,
-		seen: map[string]bool{}, visited: map[visitKey]bool{}, ignores: map[string]map[string]bool{}}
+		seen: map[string]bool{}, visited: map[visitKey]bool{}, external: map[extKey]bool{}, ignores: map[string]map[string]bool{},
+		valueBudget: maxValues}
 }
 
 // report records a finding of ru at ptr (a JSON pointer into the spec's

@@ -12,7 +12,7 @@ import (
 // schema walks a schema written at here (or at its $ref's target) and
 // everything below it, once per schema and context.
 func (r *run) schema(ref *openapi3.SchemaRef, here string, a about, c schemaCtx, depth int) {
-	if ref == nil || ref.Value == nil || depth > maxDepth {
+	if ref == nil || ref.Value == nil || depth > maxDepth || r.valueBudget <= 0 {
 		return
 	}
 	if local(ref.Ref) {
@@ -25,6 +25,16 @@ func (r *run) schema(ref *openapi3.SchemaRef, here string, a about, c schemaCtx,
 		return
 	}
 	r.visited[k] = true
+	if ref.Ref != "" && !local(ref.Ref) {
+		// kin-openapi may resolve each external $ref to its own copy:
+		// report the referenced schema at the first $ref only.
+		ek := extKey{ref.Ref, c}
+		if r.external[ek] {
+			return
+		}
+		r.external[ek] = true
+	}
+	r.valueBudget--
 	r.ignore(ptr, s.Extensions)
 	r.schemaRules(s, ptr, a)
 	r.properties(s, ptr, a, c)
@@ -180,9 +190,10 @@ func lastToken(ptr string) string {
 // value looks for credentials in an example value, a JSON value decoded
 // by kin-openapi; name is the member name the value belongs to.
 func (r *run) value(v any, ptr, name string, a about, depth int) {
-	if depth > maxDepth {
+	if depth > maxDepth || r.valueBudget <= 0 {
 		return
 	}
+	r.valueBudget--
 	switch t := v.(type) {
 	case string:
 		for _, f := range r.secrets.FindNamedString(name, t) {

@@ -68,6 +68,9 @@ func (c *Checker) Check(ctx context.Context, in *lint.Input) ([]findings.Finding
 	if err := r.all(); err != nil {
 		return nil, nil, fmt.Errorf("linting %s: %w", in.Spec.Source, err)
 	}
+	if r.valueBudget <= 0 {
+		r.notes = append(r.notes, fmt.Sprintf("spec: %s holds more than %d schemas and example values (YAML aliases?): the rest were not checked", in.Spec.Source, maxValues))
+	}
 	return r.kept(), r.notes, nil
 }
 
