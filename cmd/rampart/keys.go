@@ -161,6 +161,9 @@ func keysRewrap(stdout, stderr io.Writer) *cobra.Command {
 				return fmt.Errorf("rewrapped %d data keys, but %d of %d are still wrapped by an older KEK version (a gateway has not reread the KEK yet): run rewrap again, and keep the old versions until it reports none", res.Rewrapped, res.Remaining, res.Total)
 			}
 			fmt.Fprintf(stdout, "rewrapped %d data keys; all %d are wrapped by KEK version %d\n", res.Rewrapped, res.Total, res.KEKVersion)
+			if res.SigningKeysRemaining > 0 {
+				return fmt.Errorf("rewrapped every data key, but %d signing keys are still sealed by an older KEK version (a gateway has not reread the KEK yet): run rewrap again, and keep the old versions until it reports none", res.SigningKeysRemaining)
+			}
 			if res.SigningKeysResealed > 0 {
 				fmt.Fprintf(stdout, "resealed %d signing keys with KEK version %d\n", res.SigningKeysResealed, res.KEKVersion)
 			}

@@ -639,8 +639,11 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done int64)) (Rewrap
 			return res, err
 		}
 		res.Total, res.Remaining = total, older
-		if older == 0 || pass == 2 {
-			return res, k.rewrapElsewhere(ctx, kek, &res)
+		// The signing keys too, in every pass, so that the wait below
+		// covers keys a lagging gateway seals meanwhile.
+		errElsewhere := k.rewrapElsewhere(ctx, kek, &res)
+		if (older == 0 && res.SigningKeysRemaining == 0) || pass == 2 {
+			return res, errElsewhere
 		}
 		select {
 		case <-ctx.Done():
@@ -656,7 +659,8 @@ func (k *Keyring) rewrapElsewhere(ctx context.Context, kek KEK, res *RewrapResul
 		return nil
 	}
 	moved, left, err := k.opt.RewrapElsewhere(ctx, kek)
-	res.SigningKeysResealed, res.SigningKeysRemaining = moved, left
+	res.SigningKeysResealed += moved
+	res.SigningKeysRemaining = left
 	return err
 }
 

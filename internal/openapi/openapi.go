@@ -64,8 +64,9 @@ type Spec struct {
 
 // Locate returns where the node at the JSON pointer ptr is written in the
 // spec's own file: the deepest existing prefix of ptr and its position
-// (1-based line and column). Pointers into external files resolve to the
-// $ref that brought them in.
+// (1-based line and column). A pointer into an external file resolves to
+// the deepest node of the spec's own file on its way, the parent of the
+// $ref that brought the file in.
 func (s *Spec) Locate(ptr string) (string, yamlpos.Pos) {
 	return yamlpos.Index(s.positions).Locate(ptr)
 }

@@ -19,7 +19,10 @@ type positions yamlpos.Index
 func index(data []byte) (positions, *yamlpos.SyntaxError) {
 	p, err := yamlpos.New(data)
 	if err != nil {
-		se, _ := errorsAs[*yamlpos.SyntaxError](err)
+		se, ok := errorsAs[*yamlpos.SyntaxError](err)
+		if !ok {
+			se = &yamlpos.SyntaxError{Msg: err.Error(), Err: err}
+		}
 		return nil, se
 	}
 	return positions(p), nil

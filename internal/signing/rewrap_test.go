@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -143,5 +145,117 @@ func TestPeerRewrapKeepsSigning(t *testing.T) {
 	rows, _ := st.SigningKeys(ctx, "identity", c.t)
 	if o := m.opened[signer]; !bytes.Equal(o.sealed, rows[0].PrivateKey) {
 		t.Error("the resealed row was not opened after the KEK reread")
+	}
+}
+
+// hookKEK runs before once, at its first Wrap.
+type hookKEK struct {
+	KEK
+	before func()
+}
+
+func (h *hookKEK) Wrap(ctx context.Context, v int, p, ad []byte) ([]byte, error) {
+	if f := h.before; f != nil {
+		h.before = nil
+		f()
+	}
+	return h.KEK.Wrap(ctx, v, p, ad)
+}
+
+// TestConcurrentRewraps: a row another rewrap moved first is done, not a
+// failure.
+func TestConcurrentRewraps(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	m, err := New(ctx, st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: testKEK(t, 1), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	both := testKEK(t, 1, 2)
+	h := &hookKEK{KEK: both, before: func() {
+		if _, err := Rewrap(ctx, st, "identity", both, c.t); err != nil {
+			t.Error(err)
+		}
+	}}
+	res, err := Rewrap(ctx, st, "identity", h, c.t)
+	if err != nil || res.Remaining != 0 {
+		t.Errorf("Rewrap racing another = %+v, %v; want no error and none remaining", res, err)
+	}
+}
+
+// TestRewrapRecounts: a key that a gateway still on the old KEK version
+// seals during the run is counted as remaining, so rampart keys rewrap
+// does not report success while version 1 is still needed.
+func TestRewrapRecounts(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	m, err := New(ctx, st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: testKEK(t, 1), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h := &hookKEK{KEK: testKEK(t, 1, 2), before: func() {
+		if _, _, err := m.create(ctx, c.t.Add(time.Second)); err != nil { // the lagging gateway rotates
+			t.Error(err)
+		}
+	}}
+	res, err := Rewrap(ctx, st, "identity", h, c.t)
+	if err != nil || res != (RewrapResult{Rewrapped: 1, Remaining: 1}) {
+		t.Errorf("Rewrap = %+v, %v; want 1 rewrapped and the lagging gateway's key remaining", res, err)
+	}
+}
+
+// TestTamperedRowIsLogged: the fallback that keeps a verified key is taken
+// only for a version newer than the loaded ones, and is logged each time;
+// a row overwritten with another (older or unknown) version is untrusted
+// and logged as such.
+func TestTamperedRowIsLogged(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		version uint32
+		want    string
+	}{
+		{"newer version", 0x7ffffff0, "keeping the key verified before"},
+		{"loaded version", 0, "cannot be decrypted"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := openStore(t)
+			c := &clock{t: time.Unix(1_800_000_000, 0)}
+			var logs bytes.Buffer
+			kek := &swapKEK{}
+			kek.set(testKEK(t, 1, 2))
+			m, err := New(ctx, st, Options{Purpose: "identity", RotateEvery: time.Hour, TokenTTL: time.Minute, KEK: kek, Now: c.Now,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			rows, _ := st.SigningKeys(ctx, "identity", c.t)
+			v := tt.version
+			if v == 0 {
+				v = 1 // a version this gateway has loaded: the bytes must open
+			}
+			junk := binary.BigEndian.AppendUint32([]byte{formatKEK}, v)
+			junk = append(junk, bytes.Repeat([]byte{0xAA}, 64)...)
+			if ok, err := st.ResealSigningKey(ctx, rows[0].KID, rows[0].PrivateKey, junk); err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+			logs.Reset()
+			c.Add(time.Minute)
+			// A lone untrusted key fails the refresh, and the background
+			// loop logs that error: both count as said.
+			said := logs.String()
+			if err := m.refresh(ctx); err != nil {
+				said += err.Error()
+			}
+			said += logs.String()
+			if !strings.Contains(said, rows[0].KID) || !strings.Contains(said, tt.want) {
+				t.Errorf("tampered row of %s: said %q, want it named with %q", rows[0].KID, said, tt.want)
+			}
+		})
 	}
 }

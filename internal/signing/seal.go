@@ -202,8 +202,10 @@ type RewrapResult struct {
 	// version.
 	Rewrapped int
 	// Remaining counts the keys still sealed by an older KEK version
-	// after the run: rows that do not open or verify here (reported in
-	// the error), or that changed under the run.
+	// when the run ended, counted again after it: rows that do not open
+	// or verify here (the first is reported in the error), and keys a
+	// gateway that has not reread the KEK yet sealed meanwhile. Run the
+	// rewrap again before an old version leaves the KEK source.
 	Remaining int
 }
 
@@ -213,7 +215,8 @@ type RewrapResult struct {
 // The private keys, kids and lifetimes do not change; each row is
 // replaced only if it still holds what was read. A row that does not open
 // or is not the key it claims is left alone and counted in Remaining, and
-// the first such problem is returned. Keys in format 1 (sealed by an
+// the first such problem is returned. A row another rewrap moved first is
+// not a problem. Keys in format 1 (sealed by an
 // earlier release's signing-kek, not by a KEK version) are not touched:
 // no KEK version keeps them.
 func Rewrap(ctx context.Context, st *store.Store, purpose string, kek KEK, now time.Time) (RewrapResult, error) {
@@ -232,22 +235,44 @@ func Rewrap(ctx context.Context, st *store.Store, purpose string, kek KEK, now t
 			continue
 		}
 		resealed, err := m.reseal(ctx, k)
+		changed := false
 		if err == nil {
-			var changed bool
-			if changed, err = st.ResealSigningKey(ctx, k.KID, k.PrivateKey, resealed); err == nil && !changed {
-				err = errors.New("the row changed during the rewrap: run it again")
-			}
+			// A miss means the row changed under the run (another
+			// rewrap moved it); the recount below judges it.
+			changed, err = st.ResealSigningKey(ctx, k.KID, k.PrivateKey, resealed)
 		}
 		if err != nil {
-			res.Remaining++
 			if first == nil {
 				first = fmt.Errorf("rewrapping %s signing key %s (KEK version %d): %w", purpose, k.KID, v, err)
 			}
 			continue
 		}
-		res.Rewrapped++
+		if changed {
+			res.Rewrapped++
+		}
 	}
+	left, err := sealedBefore(ctx, st, purpose, cur, now)
+	if err != nil && first == nil {
+		first = fmt.Errorf("rewrapping %s signing keys: %w", purpose, err)
+	}
+	res.Remaining = left
 	return res, first
+}
+
+// sealedBefore counts the stored keys of purpose sealed by a KEK version
+// older than cur.
+func sealedBefore(ctx context.Context, st *store.Store, purpose string, cur int, now time.Time) (int, error) {
+	keys, err := st.SigningKeys(ctx, purpose, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, k := range keys {
+		if v, ok := SealedVersion(k.PrivateKey); ok && v < cur {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // reseal opens and verifies k, then seals its private key with the KEK's

@@ -314,13 +314,18 @@ func (m *Manager) trust(ctx context.Context, keys []store.SigningKey) (map[strin
 			continue
 		}
 		priv, err := m.verifyRow(ctx, k)
-		if o, ok := m.opened[k.KID]; ok && errors.Is(err, ErrKEKVersion) && o.jwk == k.PublicJWK {
+		if o, ok := m.opened[k.KID]; ok && o.jwk == k.PublicJWK && errors.Is(err, ErrKEKVersion) && m.sealedNewer(k.PrivateKey) {
 			// Another gateway resealed a key this one has opened with a
-			// KEK version not loaded here yet (rampart keys rewrap): the
-			// key is the one verified before, by its kid and public
-			// half, so it keeps signing and stays published until the
-			// KEK is reread. The new bytes are not remembered, so the
-			// next refresh tries them again.
+			// KEK version newer than any loaded here (rampart keys
+			// rewrap): the key is the one verified before, by its kid and
+			// public half, so it keeps signing and stays published until
+			// the KEK is reread. The new bytes are not remembered, so the
+			// next refresh tries them again; each time is logged, so a
+			// row overwritten by someone without the KEK does not go
+			// unseen.
+			v, _ := SealedVersion(k.PrivateKey)
+			m.opt.Logger.Warn("signing keys: a stored key was resealed with a key-encryption key version not loaded here; keeping the key verified before until the KEK is reread",
+				"purpose", m.opt.Purpose, "kid", k.KID, "kek_version", v, "loaded", m.opt.KEK.Current())
 			privs[k.KID], opened[k.KID] = o.priv, o
 			continue
 		}
@@ -334,6 +339,13 @@ func (m *Manager) trust(ctx context.Context, keys []store.SigningKey) (map[strin
 	}
 	m.opened = opened
 	return privs, untrusted, why
+}
+
+// sealedNewer reports whether a stored key is sealed by a KEK version
+// newer than the newest loaded here.
+func (m *Manager) sealedNewer(sealed []byte) bool {
+	v, ok := SealedVersion(sealed)
+	return ok && v > m.opt.KEK.Current()
 }
 
 // sealedElsewhere reports whether err says a row may be a sound key sealed

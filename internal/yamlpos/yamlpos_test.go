@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/rampart-gw/rampart/internal/yamlpos"
 )
@@ -46,7 +47,7 @@ func TestIndexRefuses(t *testing.T) {
 		{"syntax", "a: [1,\n", "not valid JSON or YAML"},
 		{"empty", "", "empty document"},
 		{"array", "[1, 2]", "must be a JSON or YAML object"},
-		{"deep", strings.Repeat("[", yamlpos.MaxDepth+10) + strings.Repeat("]", yamlpos.MaxDepth+10), ""},
+		{"deep", "a: " + strings.Repeat("[", yamlpos.MaxDepth+10) + strings.Repeat("]", yamlpos.MaxDepth+10), "too deeply nested"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +66,7 @@ func TestIndexRefuses(t *testing.T) {
 // FuzzIndex checks that indexing never panics and that every pointer it
 // reports is placed inside the document, at or after its parent.
 func FuzzIndex(f *testing.F) {
-	for _, s := range []string{"a: 1", "{\"a\": [1, {\"b\": 2}]}", "a: &x [1]\nb: *x\n", "a:\n  b:\n    - c: d\n", "'~/': 1", "\r?", "a: 1\r\nb: 2\rc: 3"} {
+	for _, s := range []string{"a: 1", "{\"a\": [1, {\"b\": 2}]}", "a: &x [1]\nb: *x\n", "a:\n  b:\n    - c: d\n", "'~/': 1", "\r?", "a: 1\r\nb: 2\rc: 3", "a: 1\u0085b: 2\u2028c: 3\u2029d: 4"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -73,9 +74,7 @@ func FuzzIndex(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// YAML breaks lines at \n, \r\n and a lone \r.
-		lines := strings.Count(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") +
-			strings.Count(strings.ReplaceAll(string(data), "\r\n", ""), "\r") + 1
+		lines := lineCount(string(data))
 		for ptr, p := range idx {
 			if p.Line < 1 || p.Line > lines || p.Column < 1 {
 				t.Fatalf("%q placed at %d:%d in a %d-line document", ptr, p.Line, p.Column, lines)
@@ -87,9 +86,32 @@ func FuzzIndex(f *testing.F) {
 			if _, ok := idx[parent]; !ok {
 				t.Fatalf("%q indexed without its parent %q", ptr, parent)
 			}
+			if pp := idx[parent]; p.Line < pp.Line {
+				t.Fatalf("%q placed at line %d, before its parent %q at %d", ptr, p.Line, parent, pp.Line)
+			}
 			if at, _ := idx.Locate(ptr + "/~2"); at != ptr {
 				t.Fatalf("Locate(%q/~2) = %q", ptr, at)
 			}
 		}
 	})
+}
+
+// lineCount counts lines as YAML breaks them: at LF, CRLF, a lone CR, and
+// (YAML 1.1, which yaml.v3's scanner follows) NEL, LS and PS.
+func lineCount(s string) int {
+	n := 1
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch r {
+		case '\r':
+			if i+1 < len(s) && s[i+1] == '\n' {
+				size++
+			}
+			n++
+		case '\n', '\u0085', '\u2028', '\u2029':
+			n++
+		}
+		i += size
+	}
+	return n
 }
