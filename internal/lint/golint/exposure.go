@@ -118,8 +118,8 @@ func runExposure(pass *analysis.Pass) (any, error) {
 			}
 			switch {
 			case len(hits) > 0:
-				report(pass, call, "response writes the whole %s as JSON, sensitive field %s included (excessive data exposure): write a response type with only the public fields, or tag them json:\"-\"",
-					name, strings.Join(hits, ", "))
+				report(pass, call, "response writes the whole %s as JSON, sensitive %s %s included (excessive data exposure): write a response type with only the public fields, or tag the sensitive ones json:\"-\"",
+					name, plural(len(hits), "field"), strings.Join(hits, ", "))
 			case storage:
 				report(pass, call, "response writes the storage model %s (db/gorm tags) as JSON, every column included (excessive data exposure): write a response type with only the public fields", name)
 			}

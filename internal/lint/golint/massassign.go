@@ -54,8 +54,8 @@ func runMassAssign(pass *analysis.Pass) (any, error) {
 				}
 			}
 			if len(hits) > 0 {
-				report(pass, call, "request body is decoded into %s, whose privileged field %s the client can then set (mass assignment): decode into a type without it or tag it json:\"-\"",
-					name, strings.Join(hits, ", "))
+				report(pass, call, "request body is decoded into %s, whose privileged %s %s the client can then set (mass assignment): decode into a type without them or tag them json:\"-\"",
+					name, plural(len(hits), "field"), strings.Join(hits, ", "))
 			}
 			return true
 		})

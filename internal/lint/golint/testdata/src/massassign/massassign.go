@@ -40,7 +40,7 @@ type UpdateUser struct {
 
 func decodeBad(w http.ResponseWriter, r *http.Request) {
 	var u User
-	_ = json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&u) // want `request body is decoded into User, whose privileged field Role, Balance the client can then set`
+	_ = json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&u) // want `request body is decoded into User, whose privileged fields Role, Balance the client can then set`
 }
 
 func decodeGood(w http.ResponseWriter, r *http.Request) {
