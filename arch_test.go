@@ -127,6 +127,7 @@ var rules = map[string]struct {
 	"internal/lint":                       {[]string{"config", "findings", "openapi", "yamlpos"}, nil},
 	"internal/lint/speclint":              {[]string{"dlp", "findings", "lint", "openapi", "yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
 	"internal/lint/golint":                {[]string{"dlp", "findings", "lint", "openapi"}, []string{"golang.org/x/tools"}},
+	"cmd/rampart-vet":                     {[]string{"lint/golint"}, []string{"golang.org/x/tools"}},
 	"internal/lint/configlint":            {[]string{"config", "dlp", "findings", "lint", "openapi", "yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
 	"internal/findings":                   {nil, nil},
 	"internal/cliout":                     {nil, nil},

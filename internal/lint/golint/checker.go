@@ -333,7 +333,7 @@ func (r *result) drift(spec *openapi.Spec) ([]findings.Finding, []string) {
 		_, pos := spec.Locate(ptr)
 		fs = append(fs, findings.Finding{
 			RuleID: rule.ID, Title: rule.Name, Severity: rule.Severity, Confidence: findings.Firm, OWASP: rule.OWASP,
-			Method: op.Method, PathTemplate: op.Path, OperationID: op.Op.OperationID,
+			Method: op.Method, PathTemplate: op.Path, OperationID: op.Op.OperationID, Key: op.Method + " " + op.Path,
 			Location: &findings.Location{File: spec.Source, Pointer: ptr, Line: pos.Line, Column: pos.Column},
 			Message:  fmt.Sprintf("operation %s %s is declared in the spec but no route in the Go code serves it", op.Method, op.Path),
 		})
@@ -375,4 +375,3 @@ func serverBases(spec *openapi.Spec) []string {
 	}
 	return bases
 }
-
