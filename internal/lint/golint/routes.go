@@ -291,39 +291,10 @@ func (rf *routeFinder) route(call *ast.CallExpr) (Route, bool) {
 		r.Path = strings.TrimSuffix(r.Path, "{$}")
 		handler = call.Args[1]
 	case sel != nil && fn.Pkg() != nil && fn.Pkg().Path() == chiPath && recvName(recvType(fn)) != "":
-		name := fn.Name()
-		r.Router = "chi"
-		switch {
-		case chiMethods[name] != "" && len(call.Args) == 2:
-			r.Method = chiMethods[name]
-			r.Path, _ = arg(0)
-		case (name == "Handle" || name == "HandleFunc") && len(call.Args) == 2:
-			r.Path, _ = arg(0)
-		case (name == "Method" || name == "MethodFunc") && len(call.Args) == 3:
-			m, ok := arg(0)
-			if !ok {
-				return Route{}, false
-			}
-			r.Method = strings.ToUpper(m)
-			r.Path, _ = arg(1)
-		case name == "Mount" && len(call.Args) == 2:
-			r.Path, _ = arg(0)
-			r.Subtree = true
-			if isRouterType(info.TypeOf(call.Args[1])) {
-				return Route{}, false // its own routes are found with the prefix
-			}
-		default:
+		var ok bool
+		if handler, ok = rf.chiRoute(call, fn, sel, arg, &r); !ok {
 			return Route{}, false
 		}
-		if _, ok := arg(len(call.Args) - 2); !ok {
-			return Route{}, false
-		}
-		r.Path = joinPath(rf.prefixOf(sel.X), r.Path)
-		if strings.HasSuffix(r.Path, "/*") {
-			r.Subtree = true
-			r.Path = strings.TrimSuffix(r.Path, "*")
-		}
-		handler = call.Args[len(call.Args)-1]
 	case sel != nil && fn.Pkg() != nil && fn.Pkg().Path() == ginPath && (ginMethods[fn.Name()] != "" || fn.Name() == "Any" || fn.Name() == "Handle"):
 		r.Router = "gin"
 		first := 0
@@ -356,6 +327,44 @@ func (rf *routeFinder) route(call *ast.CallExpr) (Route, bool) {
 	r.Template = Template(r.Path)
 	r.HandlerPos, r.HandlerEnd = rf.handlerSpan(handler)
 	return r, true
+}
+
+// chiRoute fills r from a chi registration and returns its handler.
+func (rf *routeFinder) chiRoute(call *ast.CallExpr, fn *types.Func, sel *ast.SelectorExpr, arg func(int) (string, bool), r *Route) (ast.Expr, bool) {
+	info := rf.pass.TypesInfo
+	name := fn.Name()
+	r.Router = "chi"
+	switch {
+	case chiMethods[name] != "" && len(call.Args) == 2:
+		r.Method = chiMethods[name]
+		r.Path, _ = arg(0)
+	case (name == "Handle" || name == "HandleFunc") && len(call.Args) == 2:
+		r.Path, _ = arg(0)
+	case (name == "Method" || name == "MethodFunc") && len(call.Args) == 3:
+		m, ok := arg(0)
+		if !ok {
+			return nil, false
+		}
+		r.Method = strings.ToUpper(m)
+		r.Path, _ = arg(1)
+	case name == "Mount" && len(call.Args) == 2:
+		r.Path, _ = arg(0)
+		r.Subtree = true
+		if isRouterType(info.TypeOf(call.Args[1])) {
+			return nil, false // its own routes are found with the prefix
+		}
+	default:
+		return nil, false
+	}
+	if _, ok := arg(len(call.Args) - 2); !ok {
+		return nil, false
+	}
+	r.Path = joinPath(rf.prefixOf(sel.X), r.Path)
+	if strings.HasSuffix(r.Path, "/*") {
+		r.Subtree = true
+		r.Path = strings.TrimSuffix(r.Path, "*")
+	}
+	return call.Args[len(call.Args)-1], true
 }
 
 // handlerSpan returns the extent of the function a handler expression
