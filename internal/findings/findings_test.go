@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"flag"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -216,4 +218,34 @@ func TestTextAndHTML(t *testing.T) {
 			t.Errorf("HTML report holds %q", bad)
 		}
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update to accept):\n%s", name, got)
+	}
+}
+
+// TestTextGolden pins the scan layout byte for byte.
+func TestTextGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteText(&b, sample()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "sample.txt", b.Bytes())
 }
