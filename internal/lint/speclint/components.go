@@ -148,5 +148,8 @@ func (r *run) header(ref *openapi3.HeaderRef, here string, a about) {
 	h := ref.Value
 	r.ignore(ptr, h.Extensions)
 	r.schema(h.Schema, ptr+"/schema", a, anywhere, 0)
+	for _, mt := range sortedKeys(h.Content) {
+		r.mediaType(h.Content[mt], ptrJoin(ptr, "content", mt), mt, a, anywhere)
+	}
 	r.examples(h.Example, h.Examples, ptr, a)
 }
