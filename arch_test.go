@@ -148,7 +148,7 @@ var rules = map[string]struct {
 	"internal/scan/suite":                 {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/flows", "scan/injection", "scan/inventory", "scan/limits", "scan/misconfig", "scan/ssrf"}, nil},
 	// The public middleware API: the only package outside internal/.
 	"": {[]string{"config", "gateway", "lifecycle", "pipeline"}, []string{"github.com/prometheus/client_golang"}},
-	"cmd/rampart": {[]string{"admin", "apikey", "audit", "cliout", "config", "demo", "findings", "gateway", "keyring", "lifecycle", "lint", "lint/configlint", "openapi", "pipeline", "scan", "scan/suite", "store", "witness", "yamlpos"},
+	"cmd/rampart": {[]string{"admin", "apikey", "audit", "cliout", "config", "demo", "findings", "gateway", "keyring", "lifecycle", "lint", "lint/configlint", "lint/golint", "lint/speclint", "openapi", "pipeline", "scan", "scan/suite", "store", "witness", "yamlpos"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }
 

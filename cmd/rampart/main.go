@@ -80,7 +80,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serveCmd(stdout, stderr), demoCmd(stdout, stderr), configCmd(stdout), apikeyCmd(stdout), keysCmd(stdout, stderr), banCmd(stdout), auditCmd(stdout), authzCmd(stdout, stderr), scanCmd(stdout, stderr), versionCmd(stdout))
+	root.AddCommand(serveCmd(stdout, stderr), demoCmd(stdout, stderr), configCmd(stdout), apikeyCmd(stdout), keysCmd(stdout, stderr), banCmd(stdout), auditCmd(stdout), authzCmd(stdout, stderr), scanCmd(stdout, stderr), lintCmd(stdout), versionCmd(stdout))
 	return root
 }
 

@@ -65,7 +65,8 @@ func WriteText(w io.Writer, r *Report) error {
 				fmt.Fprintf(&b, "   (%s, confidence %s)", f.OWASP, f.Confidence)
 			}
 			b.WriteByte('\n')
-		} else if f.Location != nil {
+		}
+		if f.Location != nil {
 			fmt.Fprintf(&b, "         %s:%d:%d %s\n", f.Location.File, f.Location.Line, f.Location.Column, f.Location.Pointer)
 		}
 		for _, line := range strings.Split(f.Message, "\n") {

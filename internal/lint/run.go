@@ -69,7 +69,10 @@ func Run(ctx context.Context, in *Input, checkers []Checker, o Options) (*findin
 	for i, res := range results {
 		name := checkers[i].Name()
 		for _, n := range res.notes {
-			r.Notes = append(r.Notes, name+": "+n)
+			if !strings.HasPrefix(n, name+":") {
+				n = name + ": " + n
+			}
+			r.Notes = append(r.Notes, n)
 		}
 		if res.err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", name, res.err))

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rampart-gw/rampart/internal/findings"
+)
+
+// TestLint runs rampart lint end to end on a spec and a config checked
+// against each other: every checker's findings in one report, the exit
+// code by --fail-on, the settings file, and the usage errors.
+func TestLint(t *testing.T) {
+	cfg := filepath.Join("..", "..", "internal", "lint", "configlint", "testdata", "combined.yaml")
+	spec := filepath.Join("..", "..", "internal", "lint", "configlint", "testdata", "combined-openapi.yaml")
+	lintJSON := func(t *testing.T, want int, args ...string) *findings.Report {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"lint", "--format", "json"}, args...), &out, &errOut); code != want {
+			t.Fatalf("lint %v = %d, want %d; stderr: %s", args, code, want, errOut.String())
+		}
+		var r findings.Report
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("lint %v: %v\n%s", args, err, out.String())
+		}
+		return &r
+	}
+	r := lintJSON(t, exitFailure, "--spec", spec, cfg)
+	kinds := map[string]int{}
+	for _, f := range r.Findings {
+		kinds[strings.Split(f.RuleID, ".")[2]]++
+		if f.Location == nil || f.Location.Line == 0 {
+			t.Errorf("%s has no line: %+v", f.RuleID, f.Location)
+		}
+	}
+	if kinds["spec"] == 0 || kinds["config"] == 0 {
+		t.Errorf("findings by checker = %v, want spec and config findings", kinds)
+	}
+	if !r.Complete {
+		t.Errorf("report incomplete: %s", r.StopReason)
+	}
+
+	// --fail-on above every finding: exit 0.
+	lintJSON(t, exitOK, "--fail-on", "critical", "--spec", spec, cfg)
+
+	// Settings: every config rule off.
+	dir := t.TempDir()
+	settings := filepath.Join(dir, "lint.yaml")
+	if err := os.WriteFile(settings, []byte("rules:\n  rampart.lint.config: off\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = lintJSON(t, exitOK, "--settings", settings, "--fail-on", "critical", "--spec", spec, cfg)
+	for _, f := range r.Findings {
+		if strings.HasPrefix(f.RuleID, "rampart.lint.config.") {
+			t.Fatalf("config rule %s reported with every config rule off", f.RuleID)
+		}
+	}
+
+	var out, errOut bytes.Buffer
+	if code := run([]string{"lint", "--list-rules"}, &out, &errOut); code != exitOK {
+		t.Fatalf("--list-rules = %d: %s", code, errOut.String())
+	}
+	for _, id := range []string{"rampart.lint.spec.numeric-id", "rampart.lint.go.sqlinjection", "rampart.lint.config.public-write"} {
+		if !strings.Contains(out.String(), id) {
+			t.Errorf("--list-rules lacks %s", id)
+		}
+	}
+
+	swagger := filepath.Join(dir, "swagger.yaml")
+	if err := os.WriteFile(swagger, []byte("swagger: \"2.0\"\ninfo: {title: x, version: \"1\"}\npaths: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, exitUsage, "lint needs a FILE"},
+		{[]string{"--format", "pdf", cfg}, exitUsage, "--format"},
+		{[]string{"--fail-on", "severe", cfg}, exitUsage, "--fail-on"},
+		{[]string{spec, spec}, exitUsage, "one OpenAPI spec"},
+		{[]string{swagger}, exitFailure, "Swagger 2.0"},
+		{[]string{filepath.Join(dir, "missing.yaml")}, exitFailure, "missing.yaml"},
+	} {
+		out.Reset()
+		errOut.Reset()
+		if code := run(append([]string{"lint"}, tc.args...), &out, &errOut); code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
+			t.Errorf("lint %v = %d, %q; want %d and %q", tc.args, code, errOut.String(), tc.code, tc.msg)
+		}
+	}
+}
