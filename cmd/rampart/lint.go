@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -135,7 +136,10 @@ func runLint(cmd *cobra.Command, f lintFlags, files []string, cs []lint.Checker,
 // .rampart-lint.yaml when it exists.
 func lintSettings(file string) (*lint.Settings, error) {
 	if file == "" {
-		if _, err := os.Stat(lint.SettingsFile); err != nil {
+		// Only a file that is not there means no settings: one that is
+		// there but cannot be read (a broken link, no permission) is an
+		// error, not a silent default.
+		if _, err := os.Lstat(lint.SettingsFile); errors.Is(err, fs.ErrNotExist) {
 			return nil, nil //nolint:nilnil // no settings file: no settings
 		}
 		file = lint.SettingsFile
@@ -146,9 +150,9 @@ func lintSettings(file string) (*lint.Settings, error) {
 // lintInput reads one file into in: an OpenAPI document or a Rampart
 // config, told apart by its content.
 func lintInput(ctx context.Context, in *lint.Input, file string) error {
-	data, err := os.ReadFile(file) // #nosec G304 -- the user names the files to lint
+	data, err := readBounded(file, openapi.MaxDocumentBytes)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", file, err)
+		return err
 	}
 	idx, err := yamlpos.New(data)
 	if err != nil {
@@ -177,4 +181,23 @@ func lintInput(ctx context.Context, in *lint.Input, file string) error {
 		in.Config, in.ConfigFile, in.ConfigIndex = cfg, file, idx
 	}
 	return nil
+}
+
+// readBounded reads at most limit bytes of file, and refuses a larger one
+// (a pipe or a device given by mistake included) instead of reading it
+// whole.
+func readBounded(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file) // #nosec G304 -- the user names the files to lint
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", file, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d MiB; lint reads documents up to that size", file, limit>>20)
+	}
+	return data, nil
 }

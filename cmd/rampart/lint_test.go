@@ -74,6 +74,10 @@ func TestLint(t *testing.T) {
 	if err := os.WriteFile(swagger, []byte("swagger: \"2.0\"\ninfo: {title: x, version: \"1\"}\npaths: {}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("#\n"), 8<<20+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -85,11 +89,31 @@ func TestLint(t *testing.T) {
 		{[]string{spec, spec}, exitUsage, "one OpenAPI spec"},
 		{[]string{swagger}, exitFailure, "Swagger 2.0"},
 		{[]string{filepath.Join(dir, "missing.yaml")}, exitFailure, "missing.yaml"},
+		{[]string{big}, exitFailure, "larger than 16 MiB"},
 	} {
 		out.Reset()
 		errOut.Reset()
 		if code := run(append([]string{"lint"}, tc.args...), &out, &errOut); code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
 			t.Errorf("lint %v = %d, %q; want %d and %q", tc.args, code, errOut.String(), tc.code, tc.msg)
 		}
+	}
+}
+
+// TestLintSettingsUnreadable: a .rampart-lint.yaml that is there but
+// cannot be read (a broken link) stops the run instead of being taken for
+// no settings.
+func TestLintSettingsUnreadable(t *testing.T) {
+	spec, err := filepath.Abs(filepath.Join("..", "..", "internal", "demo", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(dir, "gone.yaml"), filepath.Join(dir, ".rampart-lint.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"lint", "--fail-on", "critical", spec}, &out, &errOut); code == exitOK || !strings.Contains(errOut.String(), ".rampart-lint.yaml") {
+		t.Errorf("lint with a broken settings link = %d, %q; want a failure naming the file", code, errOut.String())
 	}
 }

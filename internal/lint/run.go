@@ -186,8 +186,13 @@ func apply(r *findings.Report, s *Settings, dir string) error {
 // dir, and slash-separated in any case: SARIF consumers want relative
 // URIs.
 func relPath(dir, file string) string {
+	if file == "" {
+		return ""
+	}
 	if filepath.IsAbs(file) {
-		if rel, err := filepath.Rel(dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+		// A file outside dir keeps its absolute path: no relative one
+		// names it.
+		if rel, err := filepath.Rel(dir, file); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			file = rel
 		}
 	}

@@ -217,6 +217,10 @@ func TestRelPath(t *testing.T) {
 		"/work/other/x.go":         "/work/other/x.go",
 		"api/./openapi.yaml":       "api/openapi.yaml",
 		"../up.yaml":               "../up.yaml",
+		// a directory under dir whose name starts with ".."
+		"/work/p/..generated/api.go": "..generated/api.go",
+		"/work/api.yaml":             "/work/api.yaml",
+		"":                           "",
 	}
 	for in, want := range tests {
 		if got := relPath(dir, in); got != want {
