@@ -116,42 +116,34 @@ func decodeTarget(info *types.Info, as assigns, call *ast.CallExpr) (ast.Expr, b
 // decoderOfBody reports whether e is a json.Decoder reading the request
 // body.
 func decoderOfBody(info *types.Info, as assigns, e ast.Expr, depth int) bool {
+	return holdsCallOnBody(info, as, e, depth, func(fn *types.Func) bool {
+		return isFunc(fn, "encoding/json", "NewDecoder")
+	})
+}
+
+// readOfBody reports whether e holds io.ReadAll of the request body.
+func readOfBody(info *types.Info, as assigns, e ast.Expr, depth int) bool {
+	return holdsCallOnBody(info, as, e, depth, func(fn *types.Func) bool {
+		return isFunc(fn, "io", "ReadAll") || isFunc(fn, "io/ioutil", "ReadAll")
+	})
+}
+
+// holdsCallOnBody reports whether e is, or a variable assigned (up to four
+// hops) from, a one-argument call that is(callee) accepts, on the request
+// body.
+func holdsCallOnBody(info *types.Info, as assigns, e ast.Expr, depth int, is func(*types.Func) bool) bool {
 	if depth > 4 {
 		return false
 	}
 	switch e := ast.Unparen(e).(type) {
 	case *ast.CallExpr:
-		if isFunc(callee(info, e), "encoding/json", "NewDecoder") && len(e.Args) == 1 {
+		if is(callee(info, e)) && len(e.Args) == 1 {
 			b, _ := bodySource(info, as, e.Args[0], 0)
 			return b
 		}
 	case *ast.Ident:
 		for _, r := range as[objOf(info, e)] {
-			if decoderOfBody(info, as, r, depth+1) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// readOfBody reports whether e holds io.ReadAll of the request body.
-func readOfBody(info *types.Info, as assigns, e ast.Expr, depth int) bool {
-	if depth > 4 {
-		return false
-	}
-	switch e := ast.Unparen(e).(type) {
-	case *ast.CallExpr:
-		fn := callee(info, e)
-		if isFunc(fn, "io", "ReadAll") || isFunc(fn, "io/ioutil", "ReadAll") {
-			if len(e.Args) == 1 {
-				b, _ := bodySource(info, as, e.Args[0], 0)
-				return b
-			}
-		}
-	case *ast.Ident:
-		for _, r := range as[objOf(info, e)] {
-			if readOfBody(info, as, r, depth+1) {
+			if holdsCallOnBody(info, as, r, depth+1, is) {
 				return true
 			}
 		}
