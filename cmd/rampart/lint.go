@@ -165,7 +165,8 @@ func lintInput(ctx context.Context, in *lint.Input, file string) error {
 		if in.Spec != nil {
 			return usageError{fmt.Errorf("%s: lint takes one OpenAPI spec (already have %s)", file, in.Spec.Source)}
 		}
-		spec, err := openapi.LoadData(ctx, data, file, openapi.Options{})
+		// The index is built already: the loader does not parse again.
+		spec, err := openapi.LoadData(ctx, data, file, openapi.Options{Index: idx})
 		if err != nil {
 			return err
 		}
@@ -174,7 +175,7 @@ func lintInput(ctx context.Context, in *lint.Input, file string) error {
 		if in.Config != nil {
 			return usageError{fmt.Errorf("%s: lint takes one Rampart config (already have %s)", file, in.ConfigFile)}
 		}
-		cfg, _, _, err := config.LoadAny(file)
+		cfg, _, _, err := config.ParseAny(file, data)
 		if err != nil {
 			return err
 		}

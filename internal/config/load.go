@@ -21,11 +21,24 @@ func Load(path string) (*Config, []Problem, error) { return LoadMode(path, Gatew
 // the gateway's rules first, and the middleware's when those fail. On
 // failure it returns the reading with fewer problems.
 func LoadAny(path string) (*Config, []Problem, Mode, error) {
-	c, warnings, err := LoadMode(path, Gateway)
+	data, err := readFile(path)
+	if err != nil {
+		return nil, nil, Gateway, err
+	}
+	return ParseAny(path, data)
+}
+
+// ParseAny is LoadAny for a document already read (once: both readings
+// decode the same bytes); name is used in error messages.
+func ParseAny(name string, data []byte) (*Config, []Problem, Mode, error) {
+	if len(data) > MaxFileSize {
+		return nil, nil, Gateway, fmt.Errorf("reading config %s: larger than %d bytes", name, MaxFileSize)
+	}
+	c, warnings, err := ParseMode(name, data, Gateway)
 	if err == nil {
 		return c, warnings, Gateway, nil
 	}
-	mc, mw, merr := LoadMode(path, Middleware)
+	mc, mw, merr := ParseMode(name, data, Middleware)
 	if merr == nil {
 		return mc, mw, Middleware, nil
 	}
@@ -40,19 +53,28 @@ func LoadAny(path string) (*Config, []Problem, Mode, error) {
 
 // LoadMode is Load for a mode (see Mode).
 func LoadMode(path string, mode Mode) (*Config, []Problem, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ParseMode(path, data, mode)
+}
+
+// readFile reads the config file at path, at most MaxFileSize bytes.
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path) // #nosec G304 -- the operator names the config file
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading config: %w", err)
+		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading config %s: %w", path, err)
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, nil, fmt.Errorf("reading config %s: larger than %d bytes", path, MaxFileSize)
+		return nil, fmt.Errorf("reading config %s: larger than %d bytes", path, MaxFileSize)
 	}
-	return ParseMode(path, data, mode)
+	return data, nil
 }
 
 // Parse decodes, defaults and validates a config document; name is used in

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -55,5 +57,30 @@ routes:
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// ParseAny reads what LoadAny reads, from the bytes, and refuses a
+// document larger than a config file may be.
+func TestParseAny(t *testing.T) {
+	path := "../../examples/rampart.yaml"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, wantMode, err := LoadAny(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, mode, err := ParseAny(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != wantMode || !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseAny differs from LoadAny (mode %v, want %v)", mode, wantMode)
+	}
+	big := make([]byte, MaxFileSize+1)
+	if _, _, _, err := ParseAny("big.yaml", big); err == nil || !strings.Contains(err.Error(), "big.yaml: larger than") {
+		t.Errorf("a document over MaxFileSize: err = %v", err)
 	}
 }

@@ -40,6 +40,11 @@ type Options struct {
 	// Client fetches specs and references given as http(s) URLs; nil
 	// means a client with a 30 s timeout.
 	Client *http.Client
+	// Index is the position index of the document handed to LoadData
+	// (yamlpos.New of the same bytes), when the caller has built it
+	// already: the loader then does not parse the document a second
+	// time for it. It is ignored by Load.
+	Index yamlpos.Index
 }
 
 func (o Options) client() *http.Client {
@@ -187,7 +192,7 @@ func Load(ctx context.Context, source string, o Options) (*Spec, error) {
 	if err != nil {
 		return nil, &Error{Source: source, Msg: err.Error(), Err: err}
 	}
-	return load(ctx, source, loc, data, r)
+	return load(ctx, source, loc, data, nil, r)
 }
 
 // LoadData is Load for a document already in memory; relative external
@@ -208,13 +213,17 @@ func LoadData(ctx context.Context, data []byte, base string, o Options) (*Spec, 
 	if name == "" {
 		name = "spec"
 	}
-	return load(ctx, name, loc, data, r)
+	return load(ctx, name, loc, data, positions(o.Index), r)
 }
 
-func load(ctx context.Context, source string, loc *url.URL, data []byte, r *reader) (*Spec, error) {
-	pos, perr := index(data)
-	if perr != nil {
-		return nil, syntaxErrorAt(perr, source)
+// load loads data read from source; pos is its position index, or nil to
+// build it.
+func load(ctx context.Context, source string, loc *url.URL, data []byte, pos positions, r *reader) (*Spec, error) {
+	if pos == nil {
+		var perr *yamlpos.SyntaxError
+		if pos, perr = index(data); perr != nil {
+			return nil, syntaxErrorAt(perr, source)
+		}
 	}
 	if err := checkVersion(data, pos, source); err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/rampart-gw/rampart/internal/yamlpos"
 )
 
 func TestLoadValid(t *testing.T) {
@@ -150,5 +152,41 @@ func TestLoadDataRefusesExternalRefsWithoutBase(t *testing.T) {
 	b, _ := os.ReadFile("testdata/petstore-3.0.yaml")
 	if _, err := LoadData(context.Background(), b, "", Options{}); err == nil {
 		t.Fatal("external $ref resolved without a base")
+	}
+}
+
+// A position index handed in is used as it is: the loader does not parse
+// the document again for it.
+func TestLoadDataUsesTheGivenIndex(t *testing.T) {
+	data, err := os.ReadFile("testdata/pets-3.1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := yamlpos.New(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := LoadData(context.Background(), data, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want := own.Locate("/openapi")
+	given, err := LoadData(context.Background(), data, "", Options{Index: idx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got := given.Locate("/openapi"); got != want {
+		t.Errorf("with the index given, /openapi at %+v, want %+v", got, want)
+	}
+	// Proof that it is the given index that answers: a marked copy.
+	p := idx["/openapi"]
+	p.Line = 99
+	idx["/openapi"] = p
+	marked, err := LoadData(context.Background(), data, "", Options{Index: idx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got := marked.Locate("/openapi"); got.Line != 99 {
+		t.Errorf("the loader built its own index: /openapi at %+v", got)
 	}
 }
