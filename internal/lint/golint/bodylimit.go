@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"slices"
 
 	"golang.org/x/tools/go/analysis"
 )
@@ -17,13 +18,17 @@ io.ReadAll(r.Body) and json.NewDecoder(r.Body) read as much as the client
 sends, into memory: one large request exhausts the server (OWASP
 API4:2023). Wrap the body first, r.Body = http.MaxBytesReader(w, r.Body,
 n), or read io.LimitReader(r.Body, n). A function that assigns
-http.MaxBytesReader to the same request's Body is not reported.`,
+http.MaxBytesReader to the same request's Body is not reported, nor a
+handler served through http.MaxBytesHandler (wrapped at its
+registration, or its router wrapped where an http.Server or
+ListenAndServe serves it).`,
 	URL: "https://github.com/rampart-gw/rampart/blob/main/docs/lint/go.md#bodylimit",
 	Run: runBodyLimit,
 }
 
 func runBodyLimit(pass *analysis.Pass) (any, error) {
 	info := pass.TypesInfo
+	limited := boundedHandlers(pass, assignments(pass))
 	for _, f := range pass.Files {
 		for _, d := range f.Decls {
 			fd, ok := d.(*ast.FuncDecl)
@@ -70,10 +75,41 @@ func runBodyLimit(pass *analysis.Pass) (any, error) {
 						return true
 					}
 				}
+				if inBoundedHandler(info, limited, call, arg.(*ast.SelectorExpr).X) {
+					return true
+				}
 				report(pass, call, "%s reads the request body without a bound, so one large request exhausts memory: wrap it with http.MaxBytesReader or io.LimitReader", what)
 				return true
 			})
 		}
 	}
 	return nil, nil
+}
+
+// inBoundedHandler reports whether call is in a handler that
+// http.MaxBytesHandler bounds and req (r, or gin's c.Request) is that
+// handler's own request.
+func inBoundedHandler(info *types.Info, limited []handlerFn, call *ast.CallExpr, req ast.Expr) bool {
+	root := ast.Unparen(req)
+	for {
+		sel, ok := root.(*ast.SelectorExpr)
+		if !ok {
+			break
+		}
+		root = ast.Unparen(sel.X)
+	}
+	id, ok := root.(*ast.Ident)
+	if !ok {
+		return false
+	}
+	v, _ := info.Uses[id].(*types.Var)
+	if v == nil {
+		return false
+	}
+	for _, h := range limited {
+		if h.pos <= call.Pos() && call.End() <= h.end && slices.Contains(h.params, v) {
+			return true
+		}
+	}
+	return false
 }

@@ -44,3 +44,6 @@ type Engine struct {
 
 func New() *Engine     { return &Engine{} }
 func Default() *Engine { return &Engine{} }
+
+func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {}
+func (e *Engine) Run(addr ...string) error                         { return nil }
