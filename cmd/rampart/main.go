@@ -191,10 +191,7 @@ func configCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, w := range warnings {
-				fmt.Fprintf(stdout, "%s:%d:%d: %s\n", path, w.Line, w.Column, w)
-			}
-			if err := printConfigFindings(cmd.Context(), stdout, path, cfg); err != nil {
+			if err := printConfigFindings(cmd.Context(), stdout, path, cfg, warnings); err != nil {
 				return err
 			}
 			if err := gateway.Check(cfg); err != nil {
@@ -227,10 +224,10 @@ func configCmd(stdout io.Writer) *cobra.Command {
 }
 
 // printConfigFindings runs rampart lint's config checker alone on a loaded
-// config and prints each finding as file:line:col: severity rule-id:
-// message, in the order of the file. Findings are warnings: they never
-// fail the command.
-func printConfigFindings(ctx context.Context, w io.Writer, path string, cfg *config.Config) error {
+// config and prints the config's warnings (those no finding restates),
+// then each finding as file:line:col: severity rule-id: message, in the
+// order of the file. Findings are warnings: they never fail the command.
+func printConfigFindings(ctx context.Context, w io.Writer, path string, cfg *config.Config, warnings []config.Problem) error {
 	data, err := os.ReadFile(path) // #nosec G304 -- the operator names the config file; LoadAny bounded its size
 	if err != nil {
 		return fmt.Errorf("reading config: %w", err)
@@ -242,6 +239,9 @@ func printConfigFindings(ctx context.Context, w io.Writer, path string, cfg *con
 	fs, _, err := configlint.Checker{}.Check(ctx, &lint.Input{Config: cfg, ConfigFile: path, ConfigIndex: idx})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, p := range configlint.Unrestated(warnings, fs) {
+		fmt.Fprintf(w, "%s:%d:%d: %s\n", path, p.Line, p.Column, p)
 	}
 	slices.SortStableFunc(fs, func(a, b findings.Finding) int {
 		return cmp.Or(cmp.Compare(a.Location.Line, b.Location.Line), cmp.Compare(a.Location.Column, b.Location.Column))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	tnote "github.com/transparency-dev/formats/note"
 
 	"github.com/rampart-gw/rampart/internal/audit"
@@ -502,5 +503,26 @@ func TestValidateLints(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("%s: lint lines\n%s\nwant\n%s", tt.file, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 		}
+	}
+}
+
+// TestValidatePrintsEachProblemOnce is the regression test for config
+// validate printing a plaintext listener (and a public route that writes)
+// twice, as a config warning and as the lint finding that restates it:
+// each problem is printed once, the finding where there is one.
+func TestValidatePrintsEachProblemOnce(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"config", "validate", "-c", "testdata/plaintext.yaml"}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit code %d, want 0 (stderr %q)", code, errOut.String())
+	}
+	want := []string{
+		"testdata/plaintext.yaml:12:5: warning: listeners[1].plaintext: serves HTTP without TLS; only safe behind a load balancer that terminates TLS",
+		`testdata/plaintext.yaml:27:5: warning: routes[0].public: route "health" is open to anyone`,
+		`testdata/plaintext.yaml:9:5: medium rampart.lint.config.plaintext-listener: listener "lan" serves plain HTTP on 0.0.0.0:8080, which is not a loopback address.`,
+		`testdata/plaintext.yaml:32:5: high rampart.lint.config.public-write: route "signup" is public and accepts POST on /signup: anyone may write without a credential.`,
+		"testdata/plaintext.yaml: valid",
+	}
+	if d := cmp.Diff(want, strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")); d != "" {
+		t.Errorf("config validate output (-want +got):\n%s", d)
 	}
 }
