@@ -285,3 +285,37 @@ func TestDLPWithSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestDLPResponseFields is the regression test for dlp-off ignoring
+// authz.response_fields: a personal property that the lists let nobody
+// see is not reported, one listed for some roles is reported naming
+// them, a "*" list or a method whose own rule has no lists lets
+// everything through; without a spec the listed names decide instead of
+// the path.
+func TestDLPResponseFields(t *testing.T) {
+	const cfg = "testdata/dlp-fields/rampart.yaml"
+	for _, c := range []struct {
+		spec string
+		want []string
+	}{
+		{"testdata/dlp-fields/openapi.yaml", []string{
+			`admins: route "admins" has no protect.dlp, and its responses in testdata/dlp-fields/openapi.yaml carry personal data: email (email, to admin), phone_number (phone, to admin).`,
+			`star: route "star" has no protect.dlp, and its responses in testdata/dlp-fields/openapi.yaml carry personal data: email (email), phone_number (phone).`,
+			`methods: route "methods" has no protect.dlp, and its responses in testdata/dlp-fields/openapi.yaml carry personal data: email (email).`,
+		}},
+		{"", []string{
+			`admins: route "admins" has no protect.dlp, and its authz.response_fields let personal data through: email (email, to admin).`,
+			`methods: route "methods" has no protect.dlp, and its path (/accounts) suggests personal data in its responses.`,
+		}},
+	} {
+		var got []string
+		for _, f := range check(t, input(t, cfg, c.spec)) {
+			if f.RuleID == configlint.RuleDLPOff {
+				got = append(got, f.Key+": "+f.Message)
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("spec %q: got\n%s\nwant\n%s", c.spec, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+		}
+	}
+}

@@ -42,26 +42,45 @@ func personalKind(name string) (dlp.Kind, bool) {
 // maxSchemaDepth bounds the walk of a response schema.
 const maxSchemaDepth = 16
 
-// personalProps collects the personal-data property names of a schema,
+// personal is a personal-data property found in a response schema: its
+// DLP kind and the top-level properties of the response it is reached
+// through (itself when it is one; "*" for additionalProperties), which
+// are what authz.response_fields filter.
+type personal struct {
+	kind dlp.Kind
+	tops map[string]bool
+}
+
+// personalProps collects the personal-data properties of a schema,
 // through properties, items, additionalProperties and allOf/anyOf/oneOf,
-// each schema once.
-func personalProps(s *openapi3.SchemaRef, seen map[*openapi3.Schema]bool, depth int, out map[string]dlp.Kind) {
+// each schema once. top is the top-level property the schema is under,
+// "" for the response body itself (or the items of an array body).
+func personalProps(s *openapi3.SchemaRef, seen map[*openapi3.Schema]bool, depth int, top string, out map[string]*personal) {
 	if s == nil || s.Value == nil || seen[s.Value] || depth > maxSchemaDepth {
 		return
 	}
 	v := s.Value
 	seen[v] = true
+	under := func(name string) string {
+		if top == "" {
+			return name
+		}
+		return top
+	}
 	for _, name := range sortedKeys(v.Properties) {
 		if k, ok := personalKind(name); ok && !writeOnly(v.Properties[name]) {
-			out[name] = k
+			if out[name] == nil {
+				out[name] = &personal{kind: k, tops: map[string]bool{}}
+			}
+			out[name].tops[under(name)] = true
 		}
-		personalProps(v.Properties[name], seen, depth+1, out)
+		personalProps(v.Properties[name], seen, depth+1, under(name), out)
 	}
-	personalProps(v.Items, seen, depth+1, out)
-	personalProps(v.AdditionalProperties.Schema, seen, depth+1, out)
+	personalProps(v.Items, seen, depth+1, top, out)
+	personalProps(v.AdditionalProperties.Schema, seen, depth+1, under("*"), out)
 	for _, group := range []openapi3.SchemaRefs{v.AllOf, v.AnyOf, v.OneOf} {
 		for _, c := range group {
-			personalProps(c, seen, depth+1, out)
+			personalProps(c, seen, depth+1, top, out)
 		}
 	}
 }
@@ -82,34 +101,159 @@ func covered(p *config.RouteProtect, name string) bool {
 	return false
 }
 
+// fieldFilter is what a route's authz.response_fields let through the
+// 2xx responses of one method: every field (all), or only the listed
+// top-level fields, each with the roles that see it.
+type fieldFilter struct {
+	all   bool
+	roles map[string][]string // field -> roles, sorted
+}
+
+// responseFilter returns the filter of rt's responses to method: the
+// rule of authz.methods for it when there is one (it replaces the
+// route's rule whole), else the route's rule. No rule, no
+// response_fields, or a role's list with "*" lets every field through.
+func responseFilter(rt *config.Route, method string) fieldFilter {
+	if rt.Authz == nil {
+		return fieldFilter{all: true}
+	}
+	rule := *rt.Authz
+	for m, mr := range rt.Authz.Methods {
+		if strings.EqualFold(m, method) {
+			rule = mr
+		}
+	}
+	if rule.ResponseFields == nil {
+		return fieldFilter{all: true}
+	}
+	ff := fieldFilter{roles: map[string][]string{}}
+	for _, role := range sortedKeys(rule.ResponseFields) {
+		for _, f := range rule.ResponseFields[role] {
+			if f == "*" {
+				return fieldFilter{all: true}
+			}
+			if !slices.Contains(ff.roles[f], role) {
+				ff.roles[f] = append(ff.roles[f], role)
+			}
+		}
+	}
+	return ff
+}
+
+// seenBy returns the roles that see a property reached through the
+// top-level properties tops; ok is false when nobody does. nil roles
+// with ok mean everyone.
+func (ff fieldFilter) seenBy(tops map[string]bool) (roles []string, ok bool) {
+	if ff.all {
+		return nil, true
+	}
+	for t := range tops {
+		for _, r := range ff.roles[t] {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
+	slices.Sort(roles)
+	return roles, len(roles) > 0
+}
+
+// exposed is a personal property that comes back in clear: its kind and,
+// when authz.response_fields limit it, the roles that see it (nil:
+// everyone).
+type exposed struct {
+	kind     dlp.Kind
+	roles    []string
+	everyone bool
+}
+
 // responseProps returns the personal properties of the 2xx responses of
 // the spec operations that routes[i] reaches, less those its protect
-// fields cover.
-func (r *run) responseProps(rt *config.Route) map[string]dlp.Kind {
-	out := map[string]dlp.Kind{}
+// fields cover and those its authz.response_fields let nobody see.
+func (r *run) responseProps(rt *config.Route) map[string]*exposed {
+	out := map[string]*exposed{}
 	tmpl := template(rt.Path, r.cfg.Paths.CaseInsensitive)
 	methods := routeMethods(rt)
 	for _, so := range r.specOps() {
 		if !slices.Contains(methods, so.op.Method) || !matches(tmpl, so.tmpl, false) || so.op.Op.Responses == nil {
 			continue
 		}
+		props := map[string]*personal{}
 		for code, resp := range so.op.Op.Responses.Map() {
 			if !strings.HasPrefix(code, "2") || resp == nil || resp.Value == nil {
 				continue
 			}
 			for _, mt := range resp.Value.Content {
 				if mt != nil {
-					personalProps(mt.Schema, map[*openapi3.Schema]bool{}, 0, out)
+					personalProps(mt.Schema, map[*openapi3.Schema]bool{}, 0, "", props)
 				}
 			}
 		}
-	}
-	for name := range out {
-		if covered(rt.Protect, name) {
-			delete(out, name)
+		ff := responseFilter(rt, so.op.Method)
+		for name, p := range props {
+			if covered(rt.Protect, name) {
+				continue
+			}
+			roles, ok := ff.seenBy(p.tops)
+			if !ok {
+				continue
+			}
+			e := out[name]
+			if e == nil {
+				e = &exposed{kind: p.kind}
+				out[name] = e
+			}
+			e.add(roles)
 		}
 	}
 	return out
+}
+
+// add records that roles (nil: everyone) see the property.
+func (e *exposed) add(roles []string) {
+	if roles == nil {
+		e.everyone = true
+	}
+	for _, r := range roles {
+		if !slices.Contains(e.roles, r) {
+			e.roles = append(e.roles, r)
+		}
+	}
+	slices.Sort(e.roles)
+}
+
+// describe is "email (email)", or "email (email, to admin)" when
+// response_fields show it to some roles only.
+func (e *exposed) describe(name string) string {
+	if e.everyone || len(e.roles) == 0 {
+		return fmt.Sprintf("%s (%s)", name, e.kind)
+	}
+	return fmt.Sprintf("%s (%s, to %s)", name, e.kind, strings.Join(e.roles, ", "))
+}
+
+// listedPersonal returns the personal fields that the route's
+// authz.response_fields let through, for every method that filters its
+// responses; filtered is false when some method's responses are not
+// filtered (then the fields that come back are not known).
+func listedPersonal(rt *config.Route) (props map[string]*exposed, filtered bool) {
+	props = map[string]*exposed{}
+	for _, m := range routeMethods(rt) {
+		ff := responseFilter(rt, m)
+		if ff.all {
+			return nil, false
+		}
+		for f, roles := range ff.roles {
+			k, ok := personalKind(f)
+			if !ok || covered(rt.Protect, f) {
+				continue
+			}
+			if props[f] == nil {
+				props[f] = &exposed{kind: k}
+			}
+			props[f].add(roles)
+		}
+	}
+	return props, true
 }
 
 func (r *run) dlpOff() {
@@ -127,9 +271,21 @@ func (r *run) dlpOff() {
 			}
 			var names []string
 			for _, n := range sortedKeys(props) {
-				names = append(names, fmt.Sprintf("%s (%s)", n, props[n]))
+				names = append(names, props[n].describe(n))
 			}
 			f.Message = fmt.Sprintf("%s has no protect.dlp, and its responses in %s carry personal data: %s.", routeName(i, rt), r.spec.Source, listOf(names, 4))
+		} else if props, filtered := listedPersonal(rt); filtered {
+			// authz.response_fields say which fields come back: the
+			// path no longer matters, the names listed do.
+			if len(props) == 0 {
+				continue
+			}
+			var names []string
+			for _, n := range sortedKeys(props) {
+				names = append(names, props[n].describe(n))
+			}
+			f.Confidence = findings.Tentative
+			f.Message = fmt.Sprintf("%s has no protect.dlp, and its authz.response_fields let personal data through: %s.", routeName(i, rt), listOf(names, 4))
 		} else {
 			word := personalWord(rt.Path)
 			if word == "" {

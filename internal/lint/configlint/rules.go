@@ -48,7 +48,7 @@ var rules = []findings.Rule{
 		Description: "The audit log is on without sync while routes write: a crash can lose the events of writes whose responses the clients already have.",
 		Help:        "Set audit.sync: true, so that every answered request's event is on disk first."},
 	{ID: RuleDLPOff, Name: "DLP off where personal data comes back", Severity: findings.Medium, OWASP: "API3:2023",
-		Description: "A route whose responses hold personal data (with a spec: response properties such as email, phone, ssn, card or iban that no protect field covers; without one: a path under /users, /accounts, /customers and the like) has no protect.dlp.",
+		Description: "A route whose responses hold personal data (with a spec: response properties such as email, phone, ssn, card or iban that no protect field covers and that authz.response_fields let some role see; without one: the personal field names that response_fields list, or, where a method's responses are not filtered, a path under /users, /accounts, /customers and the like) has no protect.dlp.",
 		Help:        "Add protect: {dlp: {action: mask}} to the route (or encrypt the fields with protect.fields)."},
 	{ID: RuleAudienceMissing, Name: "Token issuer without audience", Severity: findings.Medium, OWASP: "API2:2023",
 		Description: "An introspection authenticator checks no audience: a token the authorization server issued for any other API is accepted here.",
