@@ -84,9 +84,45 @@ func TestTemplate(t *testing.T) {
 		{"/items/{id:[0-9]+}", "/items/{}"},
 		{"/static/*filepath", "/static/{}"},
 		{"/a*b", "/a*b"},
+		{"///", "/"},           // every trailing / goes, found by FuzzRoutePaths
+		{"/users//", "/users"}, // likewise
+		{"", ""},
 	} {
 		if got := Template(tc.in); got != tc.want {
 			t.Errorf("Template(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSplitPattern checks that ServeMux patterns split as net/http splits
+// them: the method ends at a space or a tab, a host is dropped.
+func TestSplitPattern(t *testing.T) {
+	for _, tc := range []struct{ in, method, path string }{
+		{"GET /users/{id}", "GET", "/users/{id}"},
+		{"GET\t/users", "GET", "/users"}, // a tab separates too (it did not)
+		{"POST  example.com/a", "POST", "/a"},
+		{"/static/", "", "/static/"},
+		{"example.com/", "", "/"},
+	} {
+		if m, p := splitPattern(tc.in); m != tc.method || p != tc.path {
+			t.Errorf("splitPattern(%q) = %q, %q; want %q, %q", tc.in, m, p, tc.method, tc.path)
+		}
+	}
+}
+
+// TestOpenAPIPath checks the OpenAPI form of route paths, parameter
+// names kept.
+func TestOpenAPIPath(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/users/{id:[0-9]+}", "/users/{id}"},
+		{"/files/{path...}", "/files/{path}"},
+		{"/v1/users/:id", "/v1/users/{id}"},
+		{"/static/*filepath", "/static/{filepath}"},
+		{"/x/*...", "/x/{}"},       // was {...}, whose own form is {}: found by FuzzRoutePaths
+		{"/x/{a......}", "/x/{a}"}, // was {a...}: likewise
+	} {
+		if got := openAPIPath(tc.in); got != tc.want {
+			t.Errorf("openAPIPath(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

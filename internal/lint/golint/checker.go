@@ -275,13 +275,23 @@ func openAPIPath(p string) string {
 	for i, s := range segs {
 		switch {
 		case strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}"):
-			name, _, _ := strings.Cut(s[1:len(s)-1], ":")
-			segs[i] = "{" + strings.TrimSuffix(name, "...") + "}"
+			segs[i] = "{" + paramName(s[1:len(s)-1]) + "}"
 		case strings.HasPrefix(s, ":") || strings.HasPrefix(s, "*") && len(s) > 1:
-			segs[i] = "{" + s[1:] + "}"
+			segs[i] = "{" + paramName(s[1:]) + "}"
 		}
 	}
 	return strings.Join(segs, "/")
+}
+
+// paramName is a route parameter's name without a chi regexp (id of
+// id:[0-9]+) or a ServeMux wildcard's ... (path of path...), so that
+// openAPIPath of its own result changes nothing.
+func paramName(s string) string {
+	name, _, _ := strings.Cut(s, ":")
+	for strings.HasSuffix(name, "...") {
+		name = strings.TrimSuffix(name, "...")
+	}
+	return name
 }
 
 var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")

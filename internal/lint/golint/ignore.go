@@ -31,23 +31,33 @@ func directives(fset *token.FileSet, f *ast.File) []directive {
 	var ds []directive
 	for _, cg := range f.Comments {
 		for _, c := range cg.List {
-			rest, ok := strings.CutPrefix(c.Text, directivePrefix)
-			if !ok || rest != "" && rest[0] != ' ' && rest[0] != '\t' {
+			rule, reason, ok := parseDirective(c.Text)
+			if !ok {
 				continue
 			}
-			if i := strings.Index(rest, "//"); i >= 0 {
-				rest = rest[:i]
-			}
-			fields := strings.Fields(rest)
-			d := directive{pos: c.Pos(), line: fset.Position(c.Pos()).Line}
-			if len(fields) > 0 {
-				d.rule = strings.TrimPrefix(fields[0], RulePrefix)
-				d.reason = strings.Join(fields[1:], " ")
-			}
-			ds = append(ds, d)
+			ds = append(ds, directive{pos: c.Pos(), line: fset.Position(c.Pos()).Line, rule: rule, reason: reason})
 		}
 	}
 	return ds
+}
+
+// parseDirective parses the text of one comment: ok is false when it is
+// not a //rampart:ignore directive; rule is the short name ("" when the
+// directive names none) and reason the words after it, single-spaced,
+// up to a later //.
+func parseDirective(text string) (rule, reason string, ok bool) {
+	rest, ok := strings.CutPrefix(text, directivePrefix)
+	if !ok || rest != "" && rest[0] != ' ' && rest[0] != '\t' {
+		return "", "", false
+	}
+	if i := strings.Index(rest, "//"); i >= 0 {
+		rest = rest[:i]
+	}
+	fields := strings.Fields(rest)
+	if len(fields) == 0 {
+		return "", "", true
+	}
+	return strings.TrimPrefix(fields[0], RulePrefix), strings.Join(fields[1:], " "), true
 }
 
 // report reports a diagnostic of the pass's analyzer at n unless a

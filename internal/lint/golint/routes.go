@@ -431,9 +431,9 @@ func isRouterType(t types.Type) bool {
 // splitPattern splits a ServeMux pattern "[METHOD ][HOST]/PATH" into
 // its method and path.
 func splitPattern(pat string) (method, path string) {
-	pat = strings.TrimSpace(pat)
-	if m, rest, ok := strings.Cut(pat, " "); ok {
-		method, pat = m, strings.TrimLeft(rest, " \t")
+	// As net/http splits it: the method ends at the first space or tab.
+	if i := strings.IndexAny(pat, " \t"); i >= 0 {
+		method, pat = pat[:i], strings.TrimLeft(pat[i+1:], " \t")
 	}
 	if i := strings.IndexByte(pat, '/'); i > 0 {
 		pat = pat[i:] // drop the host
@@ -459,7 +459,7 @@ func joinPath(prefix, p string) string {
 // Template returns a route path in OpenAPI syntax with every parameter
 // written {}: /users/{id}, /users/{id:[0-9]+}, /users/:id and
 // /files/{path...} become /users/{} and /files/{}; a trailing / is
-// dropped (but / stays /). Two paths serve the same operation when their
+// dropped, every one (but / stays /). Two paths serve the same operation when their
 // templates are equal.
 func Template(p string) string {
 	segs := strings.Split(p, "/")
@@ -471,9 +471,11 @@ func Template(p string) string {
 			segs[i] = "{}"
 		}
 	}
-	t := strings.Join(segs, "/")
-	if len(t) > 1 {
-		t = strings.TrimSuffix(t, "/")
+	// Every trailing / goes (so that the template of a template is
+	// itself), but / stays /.
+	t := strings.TrimRight(strings.Join(segs, "/"), "/")
+	if t == "" && strings.HasPrefix(p, "/") {
+		t = "/"
 	}
 	return t
 }
