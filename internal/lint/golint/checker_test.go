@@ -2,6 +2,10 @@ package golint
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,3 +70,73 @@ func TestCheckerInputs(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestCheckerGolden runs the Checker (packages loaded, every analyzer,
+// findings attributed to their routes) on every analyzer testdata
+// package and compares its findings with testdata/checker.golden.json:
+// rule, severity, operation, file relative to testdata/src, line,
+// column, message and key, in the Checker's order. The packages are
+// GOPATH-style (as analysistest reads them), so the test runs go/packages
+// with GO111MODULE=off. go test -run TestCheckerGolden -update rewrites it.
+func TestCheckerGolden(t *testing.T) {
+	src, err := filepath.Abs(filepath.Join("testdata", "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOPATH", filepath.Dir(src))
+	t.Setenv("GO111MODULE", "off")
+	t.Setenv("GOFLAGS", "")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.Contains(e.Name(), ".") { // not the stand-ins under github.com
+			patterns = append(patterns, "./"+e.Name())
+		}
+	}
+	fs, _, err := Checker{}.Check(context.Background(), &lint.Input{GoDir: src, GoPatterns: patterns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type finding struct {
+		Rule     string `json:"rule"`
+		Severity string `json:"severity"`
+		Method   string `json:"method,omitempty"`
+		Path     string `json:"path,omitempty"`
+		File     string `json:"file"`
+		Line     int    `json:"line"`
+		Column   int    `json:"column"`
+		Message  string `json:"message"`
+		Key      string `json:"key"`
+	}
+	got := []finding{}
+	for _, f := range fs {
+		if filepath.IsAbs(f.Location.File) || strings.HasPrefix(f.Location.File, "..") {
+			t.Errorf("%s: path %q not relative to testdata/src", f.RuleID, f.Location.File)
+		}
+		got = append(got, finding{f.RuleID, f.Severity.String(), f.Method, f.PathTemplate, f.Location.File, f.Location.Line, f.Location.Column, f.Message, f.Key})
+	}
+	b, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	golden := filepath.Join("testdata", "checker.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test -run TestCheckerGolden -update writes it)", err)
+	}
+	if d := cmp.Diff(string(want), string(b)); d != "" {
+		t.Errorf("%s differs (go test -run TestCheckerGolden -update rewrites it; -want +got):\n%s", golden, d)
+	}
+}
