@@ -36,7 +36,7 @@ func (Checker) Rules() []findings.Rule { return rules() }
 func rules() []findings.Rule {
 	rs := []findings.Rule{
 		{ID: RulePrefix + "massassign", Name: "Request body decoded into a struct with privileged fields", OWASP: "API3:2023", Severity: findings.High,
-			Description: "A handler decodes the request body into a struct with a field such as role, admin, owner, permissions or balance, so the client can set it (mass assignment).",
+			Description: "A handler decodes the request body into a struct with a field such as role, admin, owner, permissions or balance, so the client can set it (mass assignment); or decodes it into a map and assigns the map's values to such a field.",
 			Help:        "Decode into a request type holding only the fields the client may set, or tag the privileged field json:\"-\"."},
 		{ID: RulePrefix + "exposure", Name: "Whole storage struct written as JSON", OWASP: "API3:2023", Severity: findings.High,
 			Description: "A handler writes a struct with sensitive fields (password, hash, secret, token, ssn, card number) or db/gorm tags as the JSON response (excessive data exposure).",

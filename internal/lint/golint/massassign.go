@@ -2,6 +2,7 @@ package golint
 
 import (
 	"go/ast"
+	"go/types"
 	"strings"
 
 	"golang.org/x/tools/go/analysis"
@@ -26,13 +27,16 @@ json.Unmarshal of io.ReadAll(r.Body), gin's ShouldBindJSON and BindJSON)
 into a struct with a field such as role, admin, is_admin, owner,
 permissions or balance (by Go name or json tag) lets the client set that
 field (OWASP API3:2023). Decode into a request type holding only what the
-client may set, or tag the field json:"-".`,
+client may set, or tag the field json:"-". A body decoded into a map is
+reported where a value of the map is assigned to such a field (u.Role =
+patch["role"], or in a range over the map).`,
 	URL: "https://github.com/rampart-gw/rampart/blob/main/docs/lint/go.md#massassign",
 	Run: runMassAssign,
 }
 
 func runMassAssign(pass *analysis.Pass) (any, error) {
 	as := assignments(pass)
+	mapsDone := map[*types.Var]bool{} // decoded maps whose copies are reported
 	for _, f := range pass.Files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
@@ -41,6 +45,13 @@ func runMassAssign(pass *analysis.Pass) (any, error) {
 			}
 			target, ok := decodeTarget(pass.TypesInfo, as, call)
 			if !ok {
+				return true
+			}
+			if m := decodedMap(pass.TypesInfo, target); m != nil {
+				if !mapsDone[m] {
+					mapsDone[m] = true
+					reportMapCopies(pass, enclosingBody(f, call), m)
+				}
 				return true
 			}
 			s, name := structOf(pass.TypesInfo.TypeOf(target))
@@ -61,4 +72,104 @@ func runMassAssign(pass *analysis.Pass) (any, error) {
 		})
 	}
 	return nil, nil
+}
+
+// decodedMap returns the map variable a decode target names (&m or m,
+// with m a map), or nil.
+func decodedMap(info *types.Info, target ast.Expr) *types.Var {
+	e := ast.Unparen(target)
+	if u, ok := e.(*ast.UnaryExpr); ok {
+		e = ast.Unparen(u.X)
+	}
+	v := objOf(info, e)
+	if v == nil {
+		return nil
+	}
+	if _, ok := v.Type().Underlying().(*types.Map); !ok {
+		return nil
+	}
+	return v
+}
+
+// enclosingBody returns the body of the function declaration in f that
+// holds n, or nil.
+func enclosingBody(f *ast.File, n ast.Node) *ast.BlockStmt {
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && fd.Pos() <= n.Pos() && n.End() <= fd.End() {
+			return fd.Body
+		}
+	}
+	return nil
+}
+
+// reportMapCopies reports, in body, the assignments of a value of the
+// decoded map m to a privileged struct field: x.Role = m["role"], and
+// x.Role = v in a range over m whose value is v.
+func reportMapCopies(pass *analysis.Pass, body *ast.BlockStmt, m *types.Var) {
+	if body == nil {
+		return
+	}
+	info := pass.TypesInfo
+	values := map[*types.Var]bool{} // the value variables of ranges over m
+	ast.Inspect(body, func(n ast.Node) bool {
+		if rs, ok := n.(*ast.RangeStmt); ok && objOf(info, rs.X) == m && rs.Value != nil {
+			if v := objOf(info, rs.Value); v != nil {
+				values[v] = true
+			}
+		}
+		return true
+	})
+	fromMap := func(e ast.Expr) bool {
+		switch e := ast.Unparen(e).(type) {
+		case *ast.IndexExpr:
+			return objOf(info, e.X) == m
+		case *ast.Ident:
+			return values[objOf(info, e)]
+		}
+		return false
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != len(as.Rhs) {
+			return true
+		}
+		for i, l := range as.Lhs {
+			if !fromMap(as.Rhs[i]) {
+				continue
+			}
+			if path, ok := privilegedField(info, l); ok {
+				report(pass, as, "a value of the request body (decoded into map %s) is assigned to the privileged field %s, so the client can set it (mass assignment): copy only the fields the client may set", m.Name(), path)
+			}
+		}
+		return true
+	})
+}
+
+// privilegedField reports whether e selects a privileged struct field
+// (by Go name or json name), and names it Type.Field.
+func privilegedField(info *types.Info, e ast.Expr) (string, bool) {
+	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
+	if !ok {
+		return "", false
+	}
+	selection, ok := info.Selections[sel]
+	if !ok || selection.Kind() != types.FieldVal {
+		return "", false
+	}
+	f, _ := selection.Obj().(*types.Var)
+	s, typeName := structOf(info.TypeOf(sel.X))
+	if f == nil || s == nil {
+		return "", false
+	}
+	tag := ""
+	for i := range s.NumFields() {
+		if s.Field(i) == f {
+			tag = s.Tag(i)
+		}
+	}
+	name, _ := jsonName(f, tag)
+	if !privileged[normName(f.Name())] && (name == "" || !privileged[normName(name)]) {
+		return "", false
+	}
+	return typeName + "." + f.Name(), true
 }

@@ -84,3 +84,50 @@ func ginGood(c *gin.Context) {
 	var u UpdateUser
 	_ = c.BindJSON(&u)
 }
+
+// A body decoded into a map is the client's too: copying its values into
+// privileged fields is mass assignment by hand.
+func mapRangeBad(w http.ResponseWriter, r *http.Request, u *User) {
+	var patch map[string]string
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&patch); err != nil {
+		return
+	}
+	for k, v := range patch {
+		switch k {
+		case "name":
+			u.Name = v
+		case "role":
+			u.Role = v // want `a value of the request body \(decoded into map patch\) is assigned to the privileged field User.Role`
+		}
+	}
+}
+
+func mapIndexBad(w http.ResponseWriter, r *http.Request, u *User) {
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	patch := map[string]string{}
+	_ = json.Unmarshal(b, &patch)
+	u.Name = patch["name"]
+	u.Role = patch["role"] // want `privileged field User.Role`
+}
+
+// mapGood copies only what the client may set; decoding into a map is
+// not reported by itself.
+func mapGood(w http.ResponseWriter, r *http.Request, u *User) {
+	var patch map[string]string
+	_ = json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&patch)
+	for k, v := range patch {
+		if k == "name" {
+			u.Name = v
+		}
+	}
+	u.Email = patch["email"]
+	role := "reader"
+	u.Role = role // not from the body
+}
+
+// mapNotFromRequest decodes the server's own file into a map.
+func mapNotFromRequest(f io.Reader, u *User) {
+	var m map[string]string
+	_ = json.NewDecoder(f).Decode(&m)
+	u.Role = m["role"]
+}
