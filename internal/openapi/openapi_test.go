@@ -188,5 +188,48 @@ func TestLoadDataUsesTheGivenIndex(t *testing.T) {
 	}
 	if _, got := marked.Locate("/openapi"); got.Line != 99 {
 		t.Errorf("the loader built its own index: /openapi at %+v", got)
+
+// TestRefSiblings pins how fields next to a $ref load in each dialect:
+// OpenAPI 3.1 applies a schema's sibling keywords and lets summary and
+// description override a referenced parameter's or response's; 3.0
+// ignores every sibling. Neither refuses the document.
+func TestRefSiblings(t *testing.T) {
+	tests := []struct {
+		file                      string
+		paramDesc, respDesc       string
+		schemaDesc                string
+		schemaReadOnly, schemaRef bool
+	}{
+		{"testdata/ref-siblings-3.1.yaml", "The pet's id.", "The pet asked for.", "The pet, read-only here.", true, true},
+		{"testdata/ref-siblings-3.0.yaml", "An id.", "A pet.", "", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			s, err := Load(context.Background(), tt.file, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Operations) != 1 {
+				t.Fatalf("got %d operations", len(s.Operations))
+			}
+			op := s.Operations[0]
+			if ps := op.Parameters(); len(ps) != 1 || ps[0].Description != tt.paramDesc {
+				t.Errorf("parameter = %+v, want description %q", ps, tt.paramDesc)
+			}
+			resp := op.Op.Responses.Value("200")
+			if resp == nil || resp.Value == nil || resp.Value.Description == nil || *resp.Value.Description != tt.respDesc {
+				t.Fatalf("response 200 = %+v, want description %q", resp, tt.respDesc)
+			}
+			sch := resp.Value.Content.Get("application/json").Schema
+			if sch.Value.Description != tt.schemaDesc || sch.Value.ReadOnly != tt.schemaReadOnly || (sch.Ref != "") != tt.schemaRef ||
+				sch.Value.Properties["name"] == nil {
+				t.Errorf("schema = %q %+v, want description %q, readOnly %v and the referenced properties", sch.Ref, sch.Value, tt.schemaDesc, tt.schemaReadOnly)
+			}
+			// The sibling keywords apply to this use only, never to the
+			// shared schema.
+			if c := s.Doc.Components.Schemas["Pet"].Value; c.ReadOnly || c.Description != "" {
+				t.Errorf("the component schema took its user's siblings: %+v", c)
+			}
+		})
 	}
 }
