@@ -45,15 +45,7 @@ func (r *run) security(op *openapi.Operation, ptr string, a about, siblings []*o
 			r.report(&ruleReadUnauthenticated, at, a, "", "%s %s has no security requirement.", op.Method, op.Path)
 		}
 	}
-	if r.spec.RequiresAuth(op) {
-		return
-	}
-	for _, s := range siblings {
-		if s != op && r.spec.RequiresAuth(s) {
-			r.report(&ruleWeakerSibling, at, a, "", "%s %s allows anonymous access while %s %s requires credentials.", op.Method, op.Path, s.Method, s.Path)
-			return
-		}
-	}
+	r.weakerSibling(op, at, a, siblings)
 }
 
 // responses checks an operation's declared responses and each response.

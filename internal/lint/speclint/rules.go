@@ -146,7 +146,9 @@ var (
 		"An OAuth 2 flow declares a scope that no security requirement asks for: tokens carry a privilege no operation checks, or an operation forgot to require it.",
 		"Require the scope where it applies, or remove it from the flow.")
 	ruleWeakerSibling = r("weaker-sibling", "Weaker security than its siblings", "API5:2023", findings.High, firm,
-		"An operation allows anonymous access while another method on the same path requires credentials.",
+		"An operation's effective security (its own security, or the document's; security: [] or an empty {} alternative is anonymous) is strictly weaker than a sibling's on the same path: whatever satisfies the sibling satisfies it (every alternative of the sibling includes one of its alternatives, with the same schemes and at least its scopes), and something less does too. "+
+			"It is reported only where the two should match: the operation allows anonymous access and the sibling requires credentials; or the operation writes (POST, PUT, PATCH, DELETE) and the sibling reads (GET, HEAD); or both read (GET and HEAD) or both update (PUT and PATCH). "+
+			"Requirements that differ without one including the other (users:read for GET, users:admin for DELETE) are not weaker, nor is a read that needs less than a write, or a POST or DELETE that needs less than another write, and an anonymous OPTIONS is never reported (CORS preflights carry no credentials).",
 		"Give the operation the same security as its siblings, or mark a deliberate exception with x-rampart-lint-ignore.")
 
 	// API7 Server Side Request Forgery.
