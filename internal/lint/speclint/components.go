@@ -28,10 +28,13 @@ func (r *run) components() {
 		r.exampleRef(c.Examples[n], ptrJoin("/components/examples", n), about{})
 	}
 	for _, n := range sortedKeys(c.RequestBodies) {
-		r.requestBody(c.RequestBodies[n], ptrJoin("/components/requestBodies", n), about{}, false)
+		r.requestBody(c.RequestBodies[n], ptrJoin("/components/requestBodies", n), about{}, anywhere)
 	}
 	for _, n := range sortedKeys(c.Responses) {
 		r.response(c.Responses[n], ptrJoin("/components/responses", n), about{}, "")
+	}
+	for _, n := range sortedKeys(c.Callbacks) {
+		r.callback(c.Callbacks[n], ptrJoin("/components/callbacks", n), about{callback: true})
 	}
 }
 
@@ -70,7 +73,7 @@ func (r *run) parameter(ref *openapi3.ParameterRef, here string, a about) {
 		return
 	}
 	if local(ref.Ref) {
-		a = about{}
+		a = a.shared()
 	}
 	ptr := refAt(ref.Ref, here)
 	p := ref.Value
@@ -81,24 +84,35 @@ func (r *run) parameter(ref *openapi3.ParameterRef, here string, a about) {
 		s = p.Schema.Value
 		sptr = refAt(p.Schema.Ref, sptr)
 	}
+	if (p.In == "query" || p.In == "path") && credentialName(p.Name) {
+		r.report(&ruleCredentialInURL, ptr+"/name", a, "", "The %s parameter %s is named like a credential.", p.In, p.Name)
+	}
+	if !a.callback {
+		// In a request the API sends (a callback or webhook), ids, URLs
+		// and page sizes are the receiver's concern, not an attack
+		// surface of the API; a credential in its URL still leaks.
+		r.parameterRules(p, s, sptr, ptr, a)
+	}
+	r.schema(p.Schema, ptr+"/schema", a, anywhere, 0)
+	r.examples(p.Example, p.Examples, ptr, a)
+	for _, mt := range sortedKeys(p.Content) {
+		r.mediaType(p.Content[mt], ptrJoin(ptr, "content", mt), mt, a, anywhere)
+	}
+}
+
+// parameterRules are the rules about a parameter of one of the API's own
+// operations (or a component) that depend on its name and schema; s is
+// its schema (written at sptr), nil without one.
+func (r *run) parameterRules(p *openapi3.Parameter, s *openapi3.Schema, sptr, ptr string, a about) {
 	if s != nil && (p.Name == "id" || strings.HasSuffix(p.Name, "_id") || strings.HasSuffix(p.Name, "Id") || strings.HasSuffix(p.Name, "-id")) &&
 		s.Type.Includes("integer") {
 		r.report(&ruleNumericID, sptr, a, "", "Parameter %s is an integer id.", p.Name)
-	}
-	inURL := p.In == "query" || p.In == "path"
-	if inURL && credentialName(p.Name) {
-		r.report(&ruleCredentialInURL, ptr+"/name", a, "", "The %s parameter %s is named like a credential.", p.In, p.Name)
 	}
 	if urlName(p.Name) || (s != nil && urlFormat(s)) {
 		r.report(&ruleURLParameter, ptr, a, "", "The %s parameter %s takes a URL.", p.In, p.Name)
 	}
 	if p.In == "query" && s != nil && pageSizeName(p.Name) && s.Max == nil && s.ExclusiveMax.Value == nil && len(s.Enum) == 0 && s.Const == nil {
 		r.report(&rulePagination, sptr, a, "", "Page-size parameter %s has no maximum.", p.Name)
-	}
-	r.schema(p.Schema, ptr+"/schema", a, anywhere, 0)
-	r.examples(p.Example, p.Examples, ptr, a)
-	for _, mt := range sortedKeys(p.Content) {
-		r.mediaType(p.Content[mt], ptrJoin(ptr, "content", mt), mt, a, anywhere)
 	}
 }
 

@@ -23,9 +23,10 @@ func (r *run) operation(op *openapi.Operation, siblings []*openapi.Operation) {
 		r.report(&ruleDeprecated, ptr+"/deprecated", a, "", "%s %s is deprecated but still in the document.", op.Method, op.Path)
 	}
 	if op.Op.RequestBody != nil {
-		r.requestBody(op.Op.RequestBody, ptr+"/requestBody", a, writeMethod(op.Method))
+		r.requestBody(op.Op.RequestBody, ptr+"/requestBody", a, cond(writeMethod(op.Method), inRequest, anywhere))
 	}
 	r.responses(op, ptr+"/responses", a)
+	r.callbacks(op.Op.Callbacks, ptr+"/callbacks", about{method: a.method, path: a.path, opID: a.opID, callback: true})
 }
 
 func writeMethod(m string) bool { return m == "POST" || m == "PUT" || m == "PATCH" }
@@ -110,11 +111,17 @@ func (r *run) response(ref *openapi3.ResponseRef, here string, a about, code str
 		return
 	}
 	if local(ref.Ref) {
-		a = about{}
+		a = a.shared()
 	}
 	ptr := refAt(ref.Ref, here)
 	resp := ref.Value
 	r.ignore(ptr, resp.Extensions)
+	if a.callback {
+		// The answer of a callback's or webhook's receiver: the API
+		// reads it, so only what it holds is checked.
+		r.responseContent(resp, ptr, a, anywhere)
+		return
+	}
 	hasHeader := func(name string) bool {
 		for k, h := range resp.Headers {
 			if strings.EqualFold(k, name) && h != nil {
@@ -132,11 +139,16 @@ func (r *run) response(ref *openapi3.ResponseRef, here string, a about, code str
 	if len(resp.Headers) > 0 && !hasHeader("Access-Control-Allow-Origin") {
 		r.report(&ruleCORSOrigin, ptr+"/headers", a, "", "The response's headers do not include Access-Control-Allow-Origin.")
 	}
+	r.responseContent(resp, ptr, a, inResponse)
+}
+
+// responseContent walks a response's headers and content.
+func (r *run) responseContent(resp *openapi3.Response, ptr string, a about, c schemaCtx) {
 	for _, n := range sortedKeys(resp.Headers) {
 		r.header(resp.Headers[n], ptrJoin(ptr, "headers", n), a)
 	}
 	for _, mt := range sortedKeys(resp.Content) {
-		r.mediaType(resp.Content[mt], ptrJoin(ptr, "content", mt), mt, a, inResponse)
+		r.mediaType(resp.Content[mt], ptrJoin(ptr, "content", mt), mt, a, c)
 	}
 }
 
@@ -153,22 +165,20 @@ func anySet(sets [][]string, has func(string) bool) bool {
 	return false
 }
 
-// requestBody checks a request body; write says whether it is the body
-// of a POST, PUT or PATCH (the mass-assignment and SSRF context).
-func (r *run) requestBody(ref *openapi3.RequestBodyRef, here string, a about, write bool) {
+// requestBody checks a request body used in context c: inRequest for
+// the body of a POST, PUT or PATCH (the mass-assignment and SSRF
+// context), inResponse for a callback's or webhook's payload (data the
+// API sends out), anywhere otherwise.
+func (r *run) requestBody(ref *openapi3.RequestBodyRef, here string, a about, c schemaCtx) {
 	if ref == nil || ref.Value == nil {
 		return
 	}
 	if local(ref.Ref) {
-		a = about{}
+		a = a.shared()
 	}
 	ptr := refAt(ref.Ref, here)
 	rb := ref.Value
 	r.ignore(ptr, rb.Extensions)
-	c := anywhere
-	if write {
-		c = inRequest
-	}
 	for _, mt := range sortedKeys(rb.Content) {
 		r.mediaType(rb.Content[mt], ptrJoin(ptr, "content", mt), mt, a, c)
 	}

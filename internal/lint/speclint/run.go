@@ -26,7 +26,15 @@ const maxValues = 1 << 18
 // finding about a component or the document.
 type about struct {
 	method, path, opID string
+	// callback is set inside a callback or webhook: a request the API
+	// sends and the answer it gets, where the rules about the API's own
+	// endpoints do not apply (see callbacks.go).
+	callback bool
 }
+
+// shared is what a finding in a component that a's node refers to is
+// about: no operation, but still inside a callback or webhook.
+func (a about) shared() about { return about{callback: a.callback} }
 
 func aboutOp(op *openapi.Operation) about {
 	return about{method: op.Method, path: op.Path, opID: op.Op.OperationID}
@@ -63,6 +71,9 @@ type run struct {
 	reqPtrs []string        // the pointer each finding was reported at, for suppression
 	seen    map[string]bool // rule, pointer and key already reported
 	visited map[visitKey]bool
+	// items records the callback and webhook path items walked, so that
+	// a callback that refers to itself ends.
+	items map[*openapi3.PathItem]bool
 	// external records the external $refs walked, by reference string.
 	external map[extKey]bool
 	// ignores maps a pointer to the rule ids suppressed there and below.
@@ -76,7 +87,7 @@ type run struct {
 
 func newRun(ctx context.Context, s *openapi.Spec, secrets *dlp.Scanner) *run {
 	return &run{ctx: ctx, spec: s, doc: s.Doc, secrets: secrets,
-		seen: map[string]bool{}, visited: map[visitKey]bool{}, external: map[extKey]bool{}, ignores: map[string]map[string]bool{},
+		seen: map[string]bool{}, visited: map[visitKey]bool{}, items: map[*openapi3.PathItem]bool{}, external: map[extKey]bool{}, ignores: map[string]map[string]bool{},
 		valueBudget: maxValues}
 }
 

@@ -16,7 +16,7 @@ func (r *run) schema(ref *openapi3.SchemaRef, here string, a about, c schemaCtx,
 		return
 	}
 	if local(ref.Ref) {
-		a = about{}
+		a = a.shared()
 	}
 	ptr := refAt(ref.Ref, here)
 	s := ref.Value
@@ -129,7 +129,7 @@ func (r *run) properties(s *openapi3.Schema, ptr string, a about, c schemaCtx) {
 			}
 		case inResponse:
 			if r.sensitiveName(name) && !p.WriteOnly {
-				r.report(&ruleSensitiveResponse, at, a, name, "Responses declare the sensitive property %s.", name)
+				r.report(&ruleSensitiveResponse, at, a, name, "%s declare the sensitive property %s.", cond(a.callback, "Callback or webhook payloads", "Responses"), name)
 			}
 		}
 	}
@@ -226,7 +226,7 @@ func (r *run) exampleRef(ref *openapi3.ExampleRef, here string, a about) {
 		return
 	}
 	if local(ref.Ref) {
-		a = about{}
+		a = a.shared()
 	}
 	ptr := refAt(ref.Ref, here)
 	r.ignore(ptr, ref.Value.Extensions)

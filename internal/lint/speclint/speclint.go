@@ -8,6 +8,10 @@
 // response properties, BOLA surface, unbounded pagination and uploads,
 // SSRF surface, deprecated operations and secrets in examples.
 //
+// Callbacks and OpenAPI 3.1 webhooks are walked too, with the rules that
+// apply to a request the API sends rather than receives (callbacks.go
+// lists them).
+//
 // It honours x-rampart-lint-ignore, written on any object of the
 // document: a list of rule ids, or a map of rule id to reason, that
 // suppresses those rules on that object and everything written below it.
@@ -84,6 +88,7 @@ func (r *run) all() error {
 	r.securitySchemes()
 	r.components()
 	r.adminSecurity()
+	r.webhooks()
 	for _, p := range pathNames(doc) {
 		if err := r.ctx.Err(); err != nil {
 			return err
