@@ -94,7 +94,7 @@ var (
 		"A POST, PUT or PATCH request body accepts a property that grants privileges or value (role, admin, is_admin, owner, permissions, balance, ...) and is not readOnly.",
 		"Remove the property from the request schema (or mark it readOnly) and set it on the server.")
 	ruleSensitiveResponse = r("sensitive-response", "Sensitive property in a response", "API3:2023", findings.High, firm,
-		"A response schema, or the payload of a callback or webhook (data the API sends out), declares a property named like a secret or personal datum (password, secret, token, ssn, card number, ...) that is not writeOnly.",
+		"A response schema, or the payload of a callback or webhook (data the API sends out), declares a property named like a secret or personal datum (password, secret, token, ssn, card number, ...) that is not writeOnly and may hold a string or a number (a boolean flag or an object named after a secret, such as has_strong_password or password_policy, is not one; an object's own properties are checked one by one).",
 		"Drop the property from responses, or mark it writeOnly if clients only send it.")
 
 	// API4 Unrestricted Resource Consumption.

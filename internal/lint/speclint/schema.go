@@ -128,11 +128,32 @@ func (r *run) properties(s *openapi3.Schema, ptr string, a about, c schemaCtx) {
 				r.report(&ruleURLProperty, at, a, name, "Write requests take the URL property %s.", name)
 			}
 		case inResponse:
-			if r.sensitiveName(name) && !p.WriteOnly {
+			if r.sensitiveName(name) && !p.WriteOnly && mayHoldScalar(p, 0) {
 				r.report(&ruleSensitiveResponse, at, a, name, "%s declare the sensitive property %s.", cond(a.callback, "Callback or webhook payloads", "Responses"), name)
 			}
 		}
 	}
+}
+
+// mayHoldScalar reports whether a schema's values may be a string or a
+// number, where a secret or a personal datum is written: not when it (and
+// every allOf member) is typed only boolean, object or array. A flag or a
+// settings object named after a secret (has_strong_password,
+// password_policy) is not one; an object's own properties are checked
+// one by one. An untyped schema may hold anything.
+func mayHoldScalar(s *openapi3.Schema, depth int) bool {
+	if s.Type != nil && len(*s.Type) > 0 {
+		return s.Type.Includes("string") || s.Type.Includes("integer") || s.Type.Includes("number")
+	}
+	if len(s.AllOf) == 0 || depth > 8 {
+		return true
+	}
+	for _, m := range s.AllOf {
+		if m != nil && m.Value != nil && !mayHoldScalar(m.Value, depth+1) {
+			return false
+		}
+	}
+	return true
 }
 
 // subschemas walks every schema below s.

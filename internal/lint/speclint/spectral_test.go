@@ -2,6 +2,7 @@ package speclint
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"maps"
 	"os"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/rampart-gw/rampart/internal/yamlpos"
 )
+
+var listExtras = flag.Bool("list-extras", false, "TestAgainstSpectral: log every finding Spectral does not have")
 
 // spectralResult is one entry of Spectral's JSON output.
 type spectralResult struct {
@@ -104,6 +107,9 @@ func TestAgainstSpectral(t *testing.T) {
 			for _, f := range ours {
 				if f.Location == nil || !matched[f.RuleID][f.Location.Pointer] {
 					counts[f.RuleID]++
+					if *listExtras {
+						t.Logf("extra %s %s:%d %s %s: %s", strings.TrimPrefix(f.RuleID, rulePrefix), name, f.Location.Line, f.Location.Pointer, f.Key, f.Message)
+					}
 				}
 			}
 			fmt.Fprintf(&extra, "%s: Spectral %d findings, rampart lint %d; ours covering Spectral's:\n", name, len(theirs), len(ours))
