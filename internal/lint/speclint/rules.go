@@ -182,7 +182,7 @@ var (
 		"Declare a 500 response with a problem+json body.",
 		"owasp:api8:2023-define-error-responses-500")
 	ruleExampleSecret = r("example-secret", "Secret in an example", "API8:2023", findings.High, firm,
-		"An example or default value holds what looks like a real credential (a private key, a cloud or SaaS token, a JWT, a high-entropy secret after a key-like name).",
+		"An example or default value holds what looks like a real credential (a private key, a cloud or SaaS token, a JWT, a high-entropy secret after a key-like name). A value after a key-like name that holds a placeholder word (test, example, sample, dummy, changeme, placeholder, redacted) or the RFC 4226/6238 test seed is taken as made up.",
 		"Replace the value with a placeholder and revoke the credential if it was real.")
 
 	// API9 Improper Inventory Management.

@@ -1,6 +1,7 @@
 package speclint
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -218,6 +219,9 @@ func (r *run) value(v any, ptr, name string, a about, depth int) {
 	switch t := v.(type) {
 	case string:
 		for _, f := range r.secrets.FindNamedString(name, t) {
+			if f.Kind == dlp.Secret && placeholderSecret(t) {
+				continue
+			}
 			r.report(&ruleExampleSecret, ptr, a, string(f.Kind), "An example holds what looks like a real credential (%s).", kindName(f.Kind))
 			return
 		}
@@ -230,6 +234,30 @@ func (r *run) value(v any, ptr, name string, a about, depth int) {
 			r.value(e, ptr+"/"+strconv.Itoa(i), name, a, depth+1)
 		}
 	}
+}
+
+// placeholderWords mark an example value as made up: a word of the
+// value (letters between non-letters) equal to one of them.
+var placeholderWords = map[string]bool{"test": true, "example": true, "sample": true, "dummy": true, "changeme": true, "placeholder": true, "redacted": true}
+
+// testSeeds are published test vectors that examples copy: the RFC 4226
+// and RFC 6238 HOTP/TOTP seed "12345678901234567890", plain and in
+// base32.
+var testSeeds = []string{"12345678901234567890", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}
+
+// placeholderSecret reports whether a value that the name-based secret
+// detector matched is an obvious placeholder (Test!123, my-example-key)
+// or a published test vector, not a credential someone pasted. It is
+// asked only for that detector: a value with the structure of a real
+// key (AWS, GitHub, a JWT, a private key) is reported whatever it says.
+func placeholderSecret(v string) bool {
+	for _, seed := range testSeeds {
+		if strings.Contains(v, seed) {
+			return true
+		}
+	}
+	words := strings.FieldsFunc(strings.ToLower(v), func(c rune) bool { return c < 'a' || c > 'z' })
+	return slices.ContainsFunc(words, func(w string) bool { return placeholderWords[w] })
 }
 
 func kindName(k dlp.Kind) string { return strings.ReplaceAll(string(k), "_", " ") }
