@@ -188,6 +188,8 @@ func TestLoadDataUsesTheGivenIndex(t *testing.T) {
 	}
 	if _, got := marked.Locate("/openapi"); got.Line != 99 {
 		t.Errorf("the loader built its own index: /openapi at %+v", got)
+	}
+}
 
 // TestRefSiblings pins how fields next to a $ref load in each dialect:
 // OpenAPI 3.1 applies a schema's sibling keywords and lets summary and
