@@ -7,6 +7,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,30 +107,8 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 	if err := WriteSARIF(&buf, sample()); err != nil {
 		t.Fatal(err)
 	}
-	c := jsonschema.NewCompiler()
-	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	schemaDoc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddResource("sarif-schema-2.1.0.json", schemaDoc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Fatalf("SARIF does not validate: %v\n%s", err, buf.String())
-	}
+	sch := sarifSchema(t)
+	validateSARIF(t, buf.Bytes())
 	// The schema is not a rubber stamp: a broken log fails it.
 	broken := strings.Replace(buf.String(), `"level": "error"`, `"level": "severe"`, 1)
 	bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(broken))
@@ -248,4 +228,284 @@ func TestTextGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "sample.txt", b.Bytes())
+}
+
+// staticSample is a lint report: findings in two files, out of position
+// order, one without a column, one without a line, one with an operation,
+// one outside the root and one about no file.
+func staticSample() *Report {
+	start := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	r := &Report{
+		Tool: "lint", Version: "test", Target: "api/openapi.yaml, rampart.yaml", Started: start, Finished: start.Add(1500 * time.Millisecond), Complete: true,
+		Stats: map[string]int{"inputs": 2, "rules": 4},
+		Notes: []string{"go: no Go patterns given"},
+		Rules: []Rule{
+			{ID: "rampart.lint.spec.http-server", Name: "Plain-HTTP server", Description: "d", Help: "h", OWASP: "API8:2023", Severity: High},
+			{ID: "rampart.lint.config.audit-off", Name: "Audit log off", Description: "d", Help: "h", Severity: Medium},
+			{ID: "rampart.lint.config.public-write", Name: "Public route that writes", Description: "d", Help: "h", OWASP: "API2:2023", Severity: Critical},
+			{ID: "rampart.lint.go.timeouts", Name: "Server without timeouts", Description: "d", Help: "h", Severity: Low},
+		},
+		Findings: []Finding{
+			{RuleID: "rampart.lint.config.audit-off", Title: "Audit log off", Severity: Medium, Confidence: Certain, Message: "the audit log is off",
+				Location: &Location{File: "rampart.yaml", Line: 3, Column: 1}},
+			{RuleID: "rampart.lint.config.public-write", Title: "Public route that writes", Severity: Critical, Confidence: Firm, OWASP: "API2:2023",
+				Method: "POST", PathTemplate: "/signup", Message: "route \"signup\" is public\nand writes",
+				Location: &Location{File: "rampart.yaml", Pointer: "/routes/0/public", Line: 43, Column: 5}},
+			{RuleID: "rampart.lint.spec.http-server", Title: "Plain-HTTP server", Severity: High, Confidence: Certain, Message: "Server http://api uses plain http.",
+				Location: &Location{File: "api/openapi.yaml", Pointer: "/servers/0/url", Line: 6, Column: 5}},
+			{RuleID: "rampart.lint.config.audit-off", Title: "Audit log off", Severity: Medium, Confidence: Certain, Message: "a file-level finding",
+				Location: &Location{File: "rampart.yaml"}},
+			{RuleID: "rampart.lint.go.timeouts", Title: "Server without timeouts", Severity: Low, Confidence: Firm, Message: "http.ListenAndServe has no timeouts",
+				Location: &Location{File: "../shared/srv.go", Line: 12}},
+			{RuleID: "rampart.lint.go.timeouts", Title: "Server without timeouts", Severity: Info, Confidence: Tentative, Message: "outside the root",
+				Location: &Location{File: "/opt/vendor/x.go", Line: 1, Column: 2}},
+			{RuleID: "rampart.lint.spec.http-server", Title: "No spec", Severity: Info, Confidence: Tentative, Message: "a finding about no file"},
+		},
+	}
+	r.Finalize()
+	return r
+}
+
+// TestTextGroupedByFile pins the static layout: findings without a file
+// first, then a header per file and its findings by line and column, in
+// plain text and in colour.
+func TestTextGroupedByFile(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		color bool
+	}{{"static.txt", false}, {"static-color.txt", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := WriteTextWith(&b, staticSample(), Options{Color: tc.color}); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name, b.Bytes())
+			hasESC := bytes.Contains(b.Bytes(), []byte("\x1b["))
+			if hasESC != tc.color {
+				t.Errorf("colour %v, escape sequences %v", tc.color, hasESC)
+			}
+		})
+	}
+	// Without colour the plain text holds no escape sequence whatever the
+	// findings say; the coloured text is the plain text plus SGR codes.
+	var plain, colored bytes.Buffer
+	_ = WriteTextWith(&plain, staticSample(), Options{})
+	_ = WriteTextWith(&colored, staticSample(), Options{Color: true})
+	stripped := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAll(colored.Bytes(), nil)
+	if !bytes.Equal(stripped, plain.Bytes()) {
+		t.Errorf("coloured text less its colours differs from the plain text:\n%s", stripped)
+	}
+	for _, want := range []string{"\x1b[1mrampart.yaml\x1b[0m\n", "\x1b[1;31mCRITICAL\x1b[0m", "\x1b[31mHIGH\x1b[0m     ", "\x1b[33mMEDIUM\x1b[0m", "\x1b[36mLOW\x1b[0m", "\x1b[2mINFO\x1b[0m"} {
+		if !strings.Contains(colored.String(), want) {
+			t.Errorf("coloured text lacks %q", want)
+		}
+	}
+	// Within a file, position order: 3:1 before 43:5 before nothing.
+	txt := plain.String()
+	if i, j := strings.Index(txt, "  3:1 "), strings.Index(txt, "  43:5 "); i < 0 || j < i {
+		t.Errorf("rampart.yaml's findings not by line:\n%s", txt)
+	}
+}
+
+func TestUseColor(t *testing.T) {
+	env := func(kv ...string) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1], true
+				}
+			}
+			return "", false
+		}
+	}
+	tests := []struct {
+		name     string
+		mode     string
+		terminal bool
+		env      func(string) (string, bool)
+		want     bool
+	}{
+		{"auto on a terminal", "auto", true, env("TERM", "xterm-256color"), true},
+		{"default is auto", "", true, env(), true},
+		{"auto into a pipe or file", "auto", false, env(), false},
+		{"auto with NO_COLOR", "auto", true, env("NO_COLOR", "1"), false},
+		{"auto with NO_COLOR empty (no-color.org: ignored)", "auto", true, env("NO_COLOR", ""), true},
+		{"auto with TERM=dumb", "auto", true, env("TERM", "dumb"), false},
+		{"always into a pipe", "always", false, env(), true},
+		{"always beats NO_COLOR", "always", false, env("NO_COLOR", "1"), true},
+		{"never on a terminal", "never", true, env(), false},
+		{"mode is case-insensitive", "NEVER", true, env(), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ParseColorMode(tc.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := UseColor(m, tc.terminal, tc.env); got != tc.want {
+				t.Errorf("UseColor(%s, terminal %v) = %v, want %v", m, tc.terminal, got, tc.want)
+			}
+		})
+	}
+	if _, err := ParseColorMode("sometimes"); err == nil || !strings.Contains(err.Error(), "auto, always or never") {
+		t.Errorf("ParseColorMode(sometimes) = %v", err)
+	}
+}
+
+// sarifLog decodes the parts of a SARIF log the tests look at.
+type sarifDoc struct {
+	Runs []struct {
+		OriginalURIBaseIDs map[string]struct {
+			URI         string `json:"uri"`
+			Description *struct {
+				Text string `json:"text"`
+			} `json:"description"`
+		} `json:"originalUriBaseIds"`
+		Results []struct {
+			RuleID              string            `json:"ruleId"`
+			PartialFingerprints map[string]string `json:"partialFingerprints"`
+			Locations           []struct {
+				PhysicalLocation *struct {
+					ArtifactLocation struct {
+						URI       string `json:"uri"`
+						URIBaseID string `json:"uriBaseId"`
+					} `json:"artifactLocation"`
+				} `json:"physicalLocation"`
+			} `json:"locations"`
+			Message struct {
+				Text string `json:"text"`
+			} `json:"message"`
+		} `json:"results"`
+	} `json:"runs"`
+}
+
+// TestSARIFLocations: files inside the root are relative URIs with
+// uriBaseId %SRCROOT% (GitHub code scanning resolves them against the
+// repository), the run says what %SRCROOT% is, and files outside it are
+// absolute file:// URIs without uriBaseId; every result has a partial
+// fingerprint. The log validates against the schema.
+func TestSARIFLocations(t *testing.T) {
+	if filepath.VolumeName(must(filepath.Abs("."))) != "" {
+		t.Skip("POSIX paths")
+	}
+	var buf bytes.Buffer
+	if err := WriteSARIFWith(&buf, staticSample(), Options{Root: "/work/p q"}); err != nil {
+		t.Fatal(err)
+	}
+	validateSARIF(t, buf.Bytes())
+	golden(t, "static.sarif", buf.Bytes())
+	var log sarifDoc
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	run := log.Runs[0]
+	if base := run.OriginalURIBaseIDs["%SRCROOT%"]; base.URI != "file:///work/p%20q/" {
+		t.Errorf("originalUriBaseIds = %+v, want %%SRCROOT%% = file:///work/p%%20q/", run.OriginalURIBaseIDs)
+	}
+	got := map[string]string{}
+	for _, res := range run.Results {
+		if res.PartialFingerprints["rampartFingerprint/v1"] == "" {
+			t.Errorf("%s has no partial fingerprint", res.RuleID)
+		}
+		if len(res.Locations) == 0 || res.Locations[0].PhysicalLocation == nil {
+			got[res.Message.Text] = "none"
+			continue
+		}
+		a := res.Locations[0].PhysicalLocation.ArtifactLocation
+		got[res.Message.Text] = a.URIBaseID + "|" + a.URI
+	}
+	want := map[string]string{
+		"Audit log off: the audit log is off":                              "%SRCROOT%|rampart.yaml",
+		"Plain-HTTP server: Server http://api uses plain http.":            "%SRCROOT%|api/openapi.yaml",
+		"Server without timeouts: http.ListenAndServe has no timeouts":     "|file:///work/shared/srv.go",
+		"Server without timeouts: outside the root":                        "|file:///opt/vendor/x.go",
+		"No spec: a finding about no file":                                 "none",
+		"Audit log off: a file-level finding":                              "%SRCROOT%|rampart.yaml",
+		"Public route that writes: route \"signup\" is public\nand writes": "%SRCROOT%|rampart.yaml",
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("location of %q = %q, want %q", k, got[k], w)
+		}
+	}
+
+	// Without a root: relative paths stay relative to %SRCROOT%, which
+	// is only described; absolute ones are still file:// URIs.
+	buf.Reset()
+	if err := WriteSARIF(&buf, staticSample()); err != nil {
+		t.Fatal(err)
+	}
+	validateSARIF(t, buf.Bytes())
+	log = sarifDoc{}
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	if base := log.Runs[0].OriginalURIBaseIDs["%SRCROOT%"]; base.URI != "" || base.Description == nil {
+		t.Errorf("without a root, %%SRCROOT%% = %+v, want a description only", base)
+	}
+	for _, res := range log.Runs[0].Results {
+		if len(res.Locations) == 0 || res.Locations[0].PhysicalLocation == nil {
+			continue
+		}
+		a := res.Locations[0].PhysicalLocation.ArtifactLocation
+		if strings.HasPrefix(a.URI, "..") && a.URIBaseID != "%SRCROOT%" {
+			t.Errorf("without a root, %s is not relative to %%SRCROOT%%: %+v", a.URI, a)
+		}
+	}
+
+	// A scan report (no files) has no %SRCROOT% to explain.
+	buf.Reset()
+	scan := sample()
+	scan.Findings = slices.DeleteFunc(scan.Findings, func(f Finding) bool { return f.Location != nil })
+	if err := WriteSARIFWith(&buf, scan, Options{Root: "/work/p"}); err != nil {
+		t.Fatal(err)
+	}
+	validateSARIF(t, buf.Bytes())
+	if strings.Contains(buf.String(), "SRCROOT") {
+		t.Errorf("a report without files names %%SRCROOT%%:\n%s", buf.String())
+	}
+}
+
+// sarifSchema compiles the official OASIS SARIF 2.1.0 schema
+// (testdata/sarif-schema-2.1.0.json, from oasis-tcs/sarif-spec).
+func sarifSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	schemaDoc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("sarif-schema-2.1.0.json", schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// validateSARIF fails the test when log does not validate against the
+// schema.
+func validateSARIF(t *testing.T, log []byte) {
+	t.Helper()
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sarifSchema(t).Validate(inst); err != nil {
+		t.Fatalf("SARIF does not validate: %v\n%s", err, log)
+	}
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		panic(err)
+	}
+	return s
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 )
 
@@ -35,70 +33,42 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q: want one of text, json, sarif, html, junit", s)
 }
 
-// Write renders r in format f.
+// Options tune the renderers. The zero value renders plain text and
+// leaves relative file paths relative.
+type Options struct {
+	// Color adds ANSI colours to the text format (severities, file
+	// headers). Other formats ignore it; set it only for a terminal.
+	Color bool
+	// Root is the absolute directory that relative Location.File paths
+	// are relative to (lint's working directory). SARIF names it
+	// %SRCROOT% in originalUriBaseIds and turns paths that climb out of
+	// it (../) into absolute file URIs. "" leaves every relative path
+	// relative to %SRCROOT%.
+	Root string
+}
+
+// Write renders r in format f with the zero Options.
 func Write(w io.Writer, f Format, r *Report) error {
+	return WriteWith(w, f, r, Options{})
+}
+
+// WriteWith renders r in format f.
+func WriteWith(w io.Writer, f Format, r *Report, o Options) error {
 	switch f {
 	case Text:
-		return WriteText(w, r)
+		return WriteTextWith(w, r, o)
 	case JSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	case SARIF:
-		return WriteSARIF(w, r)
+		return WriteSARIFWith(w, r, o)
 	case HTML:
 		return WriteHTML(w, r)
 	case JUnit:
 		return WriteJUnit(w, r)
 	}
 	return fmt.Errorf("unknown format %q", f)
-}
-
-// WriteText renders r for a person at a terminal.
-func WriteText(w io.Writer, r *Report) error {
-	var b strings.Builder
-	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "%-8s %s  %s\n", strings.ToUpper(f.Severity.String()), f.RuleID, f.Title)
-		if f.Method != "" {
-			fmt.Fprintf(&b, "         %s %s", f.Method, f.PathTemplate)
-			if f.OWASP != "" {
-				fmt.Fprintf(&b, "   (%s, confidence %s)", f.OWASP, f.Confidence)
-			}
-			b.WriteByte('\n')
-		}
-		if f.Location != nil {
-			fmt.Fprintf(&b, "         %s:%d:%d %s\n", f.Location.File, f.Location.Line, f.Location.Column, f.Location.Pointer)
-		}
-		for _, line := range strings.Split(f.Message, "\n") {
-			fmt.Fprintf(&b, "         %s\n", line)
-		}
-		if f.Curl != "" {
-			fmt.Fprintf(&b, "         reproduce: %s\n", f.Curl)
-		}
-		b.WriteByte('\n')
-	}
-	c := r.Counts()
-	fmt.Fprintf(&b, "%d findings: %d critical, %d high, %d medium, %d low, %d info", len(r.Findings), c[Critical], c[High], c[Medium], c[Low], c[Info])
-	if r.Suppressed > 0 {
-		fmt.Fprintf(&b, " (%d more accepted by the baseline)", r.Suppressed)
-	}
-	b.WriteByte('\n')
-	if len(r.Stats) > 0 {
-		keys := slices.Sorted(maps.Keys(r.Stats))
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), r.Stats[k]))
-		}
-		fmt.Fprintf(&b, "%s in %s\n", strings.Join(parts, ", "), r.Finished.Sub(r.Started).Round(1e7))
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(&b, "note: %s\n", n)
-	}
-	if !r.Complete {
-		fmt.Fprintf(&b, "incomplete: %s\n", r.StopReason)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // WriteJUnit renders r as JUnit XML: one test case per rule and

@@ -3,6 +3,8 @@ package findings
 import (
 	"encoding/json"
 	"io"
+	"net/url"
+	"path/filepath"
 	"strings"
 )
 
@@ -17,7 +19,9 @@ type sarifLog struct {
 type sarifRun struct {
 	Tool        sarifTool         `json:"tool"`
 	Invocations []sarifInvocation `json:"invocations"`
-	Results     []sarifResult     `json:"results"`
+	// OriginalURIBaseIDs says what %SRCROOT% stands for.
+	OriginalURIBaseIDs map[string]sarifArtifact `json:"originalUriBaseIds,omitempty"`
+	Results            []sarifResult            `json:"results"`
 }
 
 type sarifTool struct {
@@ -75,8 +79,57 @@ type sarifPhysical struct {
 	Region           *sarifRegion  `json:"region,omitempty"`
 }
 
+// sarifArtifact is an artifactLocation: a URI, relative to the base
+// named by URIBaseID when that is set, else absolute.
 type sarifArtifact struct {
-	URI string `json:"uri"`
+	URI         string     `json:"uri,omitempty"`
+	URIBaseID   string     `json:"uriBaseId,omitempty"`
+	Description *sarifText `json:"description,omitempty"`
+}
+
+// srcRoot is the URI base id relative artifact URIs are resolved
+// against: the directory the tool ran in. GitHub code scanning resolves
+// relative URIs against the repository root, so lint run from there
+// lines up with the repository.
+const srcRoot = "%SRCROOT%"
+
+// artifact returns the artifactLocation of file (slash-separated, as
+// lint's findings carry it). A relative path inside the root is a
+// relative URI with uriBaseId %SRCROOT%, what GitHub code scanning
+// wants. An absolute path, and with root known a relative one that
+// climbs out of it (../), is an absolute file:// URI without uriBaseId:
+// no relative reference to %SRCROOT% names it (SARIF 2.1.0 §3.4.3,
+// §3.4.4: an absolute uri takes no uriBaseId).
+func artifact(file, root string) sarifArtifact {
+	p := filepath.FromSlash(file)
+	if !filepath.IsAbs(p) && root != "" && (p == ".." || strings.HasPrefix(p, ".."+string(filepath.Separator))) {
+		p = filepath.Join(root, p)
+	}
+	if filepath.IsAbs(p) {
+		return sarifArtifact{URI: fileURI(p)}
+	}
+	return sarifArtifact{URI: (&url.URL{Path: filepath.ToSlash(p)}).String(), URIBaseID: srcRoot}
+}
+
+// fileURI is the file:// URI of an absolute path (RFC 8089), with a
+// Windows drive as its first segment (file:///C:/x).
+func fileURI(abs string) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return (&url.URL{Scheme: "file", Path: p}).String()
+}
+
+// rootBase is the originalUriBaseIds entry of %SRCROOT%: the root's
+// file:// URI, which SARIF wants ending in a slash (§3.14.14), or only a
+// description when the root is not known.
+func rootBase(root string) sarifArtifact {
+	a := sarifArtifact{Description: &sarifText{"The directory rampart ran in; relative paths are relative to it."}}
+	if root != "" {
+		a.URI = strings.TrimSuffix(fileURI(root), "/") + "/"
+	}
+	return a
 }
 
 type sarifRegion struct {
@@ -106,9 +159,19 @@ func securitySeverity(s Severity) string {
 	return [...]string{"0.0", "3.0", "5.5", "8.0", "9.5"}[s]
 }
 
-// WriteSARIF renders r as a SARIF 2.1.0 log with one run. Each result
-// carries properties.owasp, properties.method and properties.pathTemplate.
+// WriteSARIF renders r as a SARIF 2.1.0 log with the zero Options.
 func WriteSARIF(w io.Writer, r *Report) error {
+	return WriteSARIFWith(w, r, Options{})
+}
+
+// WriteSARIFWith renders r as a SARIF 2.1.0 log with one run. Each result
+// carries properties.owasp, properties.method and properties.pathTemplate,
+// and partialFingerprints the finding's fingerprint, by which GitHub code
+// scanning tells one alert across runs. A finding with a file has a
+// physical location, its URI relative to %SRCROOT% (o.Root, the run's
+// originalUriBaseIds say so) when the file is inside it and an absolute
+// file:// URI otherwise; a finding with an operation has a logical one.
+func WriteSARIFWith(w io.Writer, r *Report, o Options) error {
 	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{Name: "rampart " + r.Tool, Version: r.Version,
 			InformationURI: "https://github.com/rampart-gw/rampart/blob/main/docs/" + r.Tool + ".md"}},
@@ -149,8 +212,12 @@ func WriteSARIF(w io.Writer, r *Report) error {
 		if len(f.Evidence) > 0 {
 			res.Properties["evidence"] = f.Evidence
 		}
-		if f.Location != nil {
-			loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifact{URI: f.Location.File}}}
+		if f.Location != nil && f.Location.File != "" {
+			a := artifact(f.Location.File, o.Root)
+			if a.URIBaseID != "" {
+				run.OriginalURIBaseIDs = map[string]sarifArtifact{srcRoot: rootBase(o.Root)}
+			}
+			loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: a}}
 			if f.Location.Line > 0 {
 				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Location.Line, StartColumn: f.Location.Column}
 			}
