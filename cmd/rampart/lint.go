@@ -23,10 +23,10 @@ import (
 )
 
 type lintFlags struct {
-	spec, format, failOn, settings string
-	goPatterns, outputs            []string
-	goDir                          string
-	listRules                      bool
+	spec, format, failOn, settings, color string
+	goPatterns, outputs                   []string
+	goDir                                 string
+	listRules                             bool
 }
 
 // checkers are rampart lint's checkers, in report order.
@@ -61,6 +61,7 @@ See docs/lint.md.`,
 	fl.StringVar(&f.goDir, "go-dir", ".", "the directory the Go patterns are loaded from")
 	fl.StringVar(&f.format, "format", "text", "format of the report on stdout: text, json, sarif, html, junit")
 	fl.StringArrayVar(&f.outputs, "output", nil, "also write the report to FILE, format from the extension (.json .sarif .html .xml) or FORMAT=FILE (repeatable)")
+	fl.StringVar(&f.color, "color", "auto", colorFlagUsage)
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity (default: the settings' fail-on, else high)")
 	fl.StringVar(&f.settings, "settings", "", "settings file (default: "+lint.SettingsFile+" when present)")
 	fl.BoolVar(&f.listRules, "list-rules", false, "list every rule and exit")
@@ -82,6 +83,16 @@ func runLint(cmd *cobra.Command, f lintFlags, files []string, cs []lint.Checker,
 	outputs, err := parseOutputs(f.outputs)
 	if err != nil {
 		return usageError{err}
+	}
+	color, err := colorFor(f.color, stdout)
+	if err != nil {
+		return usageError{err}
+	}
+	// Finding paths are relative to the working directory (lint.Run's
+	// default); SARIF names it %SRCROOT%.
+	root, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("lint: the working directory: %w", err)
 	}
 	settings, err := lintSettings(f.settings)
 	if err != nil {
@@ -111,15 +122,15 @@ func runLint(cmd *cobra.Command, f lintFlags, files []string, cs []lint.Checker,
 			return err
 		}
 	}
-	report, err := lint.Run(ctx, in, cs, lint.Options{Settings: settings, Version: version})
+	report, err := lint.Run(ctx, in, cs, lint.Options{Settings: settings, Version: version, Dir: root})
 	if err != nil {
 		return err
 	}
-	if err := findings.Write(stdout, format, report); err != nil {
+	if err := findings.WriteWith(stdout, format, report, findings.Options{Color: color, Root: root}); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	for _, o := range outputs {
-		if err := writeReport(o.path, o.format, report); err != nil {
+		if err := writeReport(o.path, o.format, report, findings.Options{Root: root}); err != nil {
 			return err
 		}
 	}

@@ -28,13 +28,13 @@ import (
 var errFindings = errors.New("findings at or above the --fail-on severity")
 
 type scanFlags struct {
-	config, spec, target, format, failOn, baseline, cacert string
-	identities, admins, subjects, outputs, checks, skip    []string
-	seeds                                                  []string
-	rate                                                   float64
-	budget                                                 int
-	timeout                                                time.Duration
-	allowWrites, dryRun, listChecks, quiet                 bool
+	config, spec, target, format, failOn, baseline, cacert, color string
+	identities, admins, subjects, outputs, checks, skip           []string
+	seeds                                                         []string
+	rate                                                          float64
+	budget                                                        int
+	timeout                                                       time.Duration
+	allowWrites, dryRun, listChecks, quiet                        bool
 }
 
 func scanCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -71,6 +71,7 @@ See docs/scan.md.`,
 	fl.BoolVar(&f.dryRun, "dry-run", false, "list the planned requests and checks; send nothing")
 	fl.StringVar(&f.format, "format", "text", "format of the report on stdout: text, json, sarif, html, junit")
 	fl.StringArrayVar(&f.outputs, "output", nil, "also write the report to FILE, format from the extension (.json .sarif .html .xml) or FORMAT=FILE (repeatable)")
+	fl.StringVar(&f.color, "color", "auto", colorFlagUsage)
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical (default high)")
 	fl.StringVar(&f.baseline, "baseline", "", "a baseline (or an earlier JSON report) whose findings are accepted")
 	fl.StringArrayVar(&f.checks, "checks", nil, "run only these rule ids or prefixes (rampart.scan.api1)")
@@ -84,6 +85,10 @@ See docs/scan.md.`,
 func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	if f.listChecks {
 		return printRules(stdout, suite.Rules())
+	}
+	color, err := colorFor(f.color, stdout)
+	if err != nil {
+		return usageError{err}
 	}
 	p, err := prepareScan(f, stderr)
 	if err != nil {
@@ -114,11 +119,11 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	p.baseline.Apply(report)
-	if err := findings.Write(stdout, p.format, report); err != nil {
+	if err := findings.WriteWith(stdout, p.format, report, findings.Options{Color: color}); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	for _, o := range p.outputs {
-		if err := writeReport(o.path, o.format, report); err != nil {
+		if err := writeReport(o.path, o.format, report, findings.Options{}); err != nil {
 			return err
 		}
 	}
@@ -342,13 +347,15 @@ func parseOutputs(vals []string) ([]output, error) {
 	return out, nil
 }
 
-func writeReport(path string, f findings.Format, r *findings.Report) error {
+// writeReport writes r to path in format f, through a temporary file.
+// Callers pass o without Color: colour is for terminals, never files.
+func writeReport(path string, f findings.Format, r *findings.Report, o findings.Options) error {
 	tmp := path + ".tmp"
 	fh, err := os.Create(tmp) // #nosec G304 -- the user's own output path
 	if err != nil {
 		return fmt.Errorf("writing report %s: %w", path, err)
 	}
-	if err := findings.Write(fh, f, r); err != nil {
+	if err := findings.WriteWith(fh, f, r, o); err != nil {
 		_ = fh.Close()
 		return fmt.Errorf("writing report %s: %w", path, err)
 	}
@@ -368,13 +375,7 @@ type progressPrinter struct {
 }
 
 func newProgressPrinter(w io.Writer, off bool) *progressPrinter {
-	p := &progressPrinter{w: w, off: off}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
+	return &progressPrinter{w: w, off: off, tty: isTerminal(w)}
 }
 
 func (p *progressPrinter) update(pr scan.Progress) {
