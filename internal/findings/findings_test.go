@@ -429,6 +429,11 @@ func TestSARIFLocations(t *testing.T) {
 		}
 	}
 
+	// A path that climbs out only after cleaning is outside too.
+	if a := artifact("api/../../x.go", "/work/p"); a.URI != "file:///work/x.go" || a.URIBaseID != "" {
+		t.Errorf("artifact(api/../../x.go) = %+v, want file:///work/x.go without uriBaseId", a)
+	}
+
 	// Without a root: relative paths stay relative to %SRCROOT%, which
 	// is only described; absolute ones are still file:// URIs.
 	buf.Reset()

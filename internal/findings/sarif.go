@@ -101,7 +101,7 @@ const srcRoot = "%SRCROOT%"
 // no relative reference to %SRCROOT% names it (SARIF 2.1.0 §3.4.3,
 // §3.4.4: an absolute uri takes no uriBaseId).
 func artifact(file, root string) sarifArtifact {
-	p := filepath.FromSlash(file)
+	p := filepath.Clean(filepath.FromSlash(file))
 	if !filepath.IsAbs(p) && root != "" && (p == ".." || strings.HasPrefix(p, ".."+string(filepath.Separator))) {
 		p = filepath.Join(root, p)
 	}
