@@ -267,6 +267,31 @@ func TestLintPaths(t *testing.T) {
 	}
 }
 
+// TestLintGoDirPaths: Go findings name their files from the working
+// directory, whatever --go-dir the packages were loaded from (a
+// regression: they were relative to --go-dir, so every report named a
+// file that is not there).
+func TestLintGoDirPaths(t *testing.T) {
+	root := repoRoot(t)
+	t.Chdir(root)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"lint", "--format", "json", "--fail-on", "critical", "--go-dir", "cmd/rampart/testdata/lint/gocode", "--go", "."}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("lint = %d; stderr: %s", code, stderr.String())
+	}
+	var rep findings.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) == 0 {
+		t.Fatal("no Go findings on the golden's Go code")
+	}
+	for _, f := range rep.Findings {
+		if f.Location == nil || f.Location.File != "cmd/rampart/testdata/lint/gocode/api.go" {
+			t.Errorf("%s at %+v, want cmd/rampart/testdata/lint/gocode/api.go", f.RuleID, f.Location)
+		}
+	}
+}
+
 // TestLintColor: --color decides colour on stdout; auto into a pipe (a
 // buffer here) is off, and non-text formats never carry colour.
 func TestLintColor(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/token"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,7 +98,14 @@ func (c Checker) Check(ctx context.Context, in *lint.Input) ([]findings.Finding,
 	if err != nil {
 		return nil, nil, fmt.Errorf("analyzing Go packages in %s: %w", dir, err)
 	}
-	run := &result{dir: abs, byRule: map[string]findings.Rule{}, seen: map[string]int{}}
+	// Findings name files relative to the working directory, as the
+	// lint.Checker contract says (not to dir: lint.Run and every report
+	// read them from where rampart runs).
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, nil, fmt.Errorf("analyzing Go packages in %s: %w", dir, err)
+	}
+	run := &result{dir: wd, byRule: map[string]findings.Rule{}, seen: map[string]int{}}
 	for _, r := range rules() {
 		run.byRule[r.ID] = r
 	}
@@ -190,11 +198,12 @@ func comparePos(fset *token.FileSet, a, b token.Pos) int {
 	return pa.Column - pb.Column
 }
 
-// location returns a position relative to the checked directory.
+// location returns a position with its file relative to the working
+// directory when it is below it, absolute otherwise.
 func (r *result) location(fset *token.FileSet, pos token.Pos) findings.Location {
 	p := fset.Position(pos)
 	file := p.Filename
-	if rel, err := filepath.Rel(r.dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(r.dir, file); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		file = rel
 	}
 	return findings.Location{File: filepath.ToSlash(file), Line: p.Line, Column: p.Column}
