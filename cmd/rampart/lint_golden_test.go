@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -322,5 +323,64 @@ func TestLintColor(t *testing.T) {
 		if code := run(append(args, "--color", "sometimes"), &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "--color") {
 			t.Errorf("%v --color sometimes = %d, %q; want a usage error naming --color", args, code, stderr.String())
 		}
+	}
+}
+
+// lintJSON runs rampart lint from the repository root with args and
+// returns its JSON report and exit code.
+func lintJSON(t *testing.T, root string, args ...string) (findings.Report, int) {
+	t.Helper()
+	t.Chdir(root)
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"lint", "--format", "json"}, args...), &stdout, &stderr)
+	var rep findings.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("lint %v = %d, no JSON report: %v; stderr: %s", args, code, err, stderr.String())
+	}
+	return rep, code
+}
+
+// TestLintDemo pins what rampart lint finds on the demo's spec, the
+// demo's Go API and the demo's config, checked against each other (the
+// command README.md shows): one line per finding in demo.golden, which
+// docs/lint.md walks through. -update rewrites it; review the diff.
+func TestLintDemo(t *testing.T) {
+	root := repoRoot(t)
+	rep, code := lintJSON(t, root, "--spec", "internal/demo/openapi.yaml", "--go", "./internal/demo", "internal/demo/rampart.yaml")
+	if code != exitFailure {
+		t.Errorf("exit code %d, want %d (the demo has high findings)", code, exitFailure)
+	}
+	var b strings.Builder
+	for _, f := range rep.Findings {
+		loc := ""
+		if f.Location != nil {
+			loc = fmt.Sprintf("%s:%d", f.Location.File, f.Location.Line)
+		}
+		fmt.Fprintf(&b, "%-8s %-44s %-36s %s %s %s\n", f.Severity, f.RuleID, loc, f.Method, f.PathTemplate, f.Key)
+	}
+	goldenFile(t, root, "demo.golden", []byte(b.String()))
+	byChecker := map[string]int{}
+	for _, f := range rep.Findings {
+		byChecker[strings.Split(f.RuleID, ".")[2]]++
+	}
+	for _, c := range []string{"spec", "go", "config"} {
+		if byChecker[c] == 0 {
+			t.Errorf("no %s findings on the demo: %v", c, byChecker)
+		}
+	}
+}
+
+// TestLintClean: on the clean example (testdata/lint/clean: a spec, the
+// gateway config that guards it and the Go code that serves it) rampart
+// lint finds nothing, having read all three.
+func TestLintClean(t *testing.T) {
+	root := repoRoot(t)
+	dir := "cmd/rampart/testdata/lint/clean/"
+	rep, code := lintJSON(t, root, "--fail-on", "info", "--spec", dir+"openapi.yaml", "--go", "./"+dir+"api", dir+"rampart.yaml")
+	if code != exitOK || len(rep.Findings) != 0 {
+		t.Errorf("exit code %d, findings %+v; want none", code, rep.Findings)
+	}
+	if rep.Stats["inputs"] != 3 || len(rep.Notes) != 0 {
+		t.Errorf("stats %v, notes %q: want the three inputs read and no note", rep.Stats, rep.Notes)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/rampart-gw/rampart/internal/audit"
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/store"
@@ -522,4 +524,21 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestConfigFile keeps rampart.yaml, the demo's config written out for
+// rampart lint and for reading, equal to what demo.Config builds.
+func TestConfigFile(t *testing.T) {
+	data, err := os.ReadFile("rampart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := config.Parse("rampart.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config("127.0.0.1:8443", "127.0.0.1:9443", "demo-data", "127.0.0.1:8081", "demo-data/issuer-keys.json")
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("rampart.yaml differs from demo.Config (-Config +file):\n%s", d)
+	}
 }
