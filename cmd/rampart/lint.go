@@ -96,7 +96,21 @@ func runLint(cmd *cobra.Command, f lintFlags, files []string, cs []lint.Checker,
 	}
 	settings, err := lintSettings(f.settings)
 	if err != nil {
-		return err
+		// A settings file that is missing, unreadable or wrong is how
+		// the command was called, like a bad flag: exit 2, so that CI
+		// tells it apart from findings.
+		return usageError{err}
+	}
+	if settings != nil {
+		// A rule setting that matches no rule is a typo in how the
+		// command was called too: checked here, before any work.
+		var rules []findings.Rule
+		for _, c := range cs {
+			rules = append(rules, c.Rules()...)
+		}
+		if err := settings.Check(rules); err != nil {
+			return usageError{err}
+		}
 	}
 	failOn := findings.High
 	if settings != nil && settings.FailOn != nil {

@@ -113,7 +113,33 @@ func TestLintSettingsUnreadable(t *testing.T) {
 	}
 	t.Chdir(dir)
 	var out, errOut bytes.Buffer
-	if code := run([]string{"lint", "--fail-on", "critical", spec}, &out, &errOut); code == exitOK || !strings.Contains(errOut.String(), ".rampart-lint.yaml") {
-		t.Errorf("lint with a broken settings link = %d, %q; want a failure naming the file", code, errOut.String())
+	if code := run([]string{"lint", "--fail-on", "critical", spec}, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), ".rampart-lint.yaml") {
+		t.Errorf("lint with a broken settings link = %d, %q; want exit 2 naming the file", code, errOut.String())
+	}
+}
+
+// TestLintSettingsInvalid: a settings file with an unknown key or a bad
+// severity is a usage error (exit 2, like a bad flag), naming the file,
+// line and column, never findings (exit 1) nor a silent default.
+func TestLintSettingsInvalid(t *testing.T) {
+	spec, err := filepath.Abs(filepath.Join("..", "..", "internal", "demo", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"unknown key":  "fail-on: high\nrulez: {}\n",
+		"bad severity": "rules:\n  rampart.lint.spec: loud\n",
+		"unknown rule": "rules:\n  rampart.lint.nothing: off\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "lint.yaml")
+			if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			if code := run([]string{"lint", "--settings", file, spec}, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "lint.yaml:") {
+				t.Errorf("lint --settings (%s) = %d, %q; want exit 2 naming the file and line", name, code, errOut.String())
+			}
+		})
 	}
 }
