@@ -223,7 +223,7 @@ func readBounded(file string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", file, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d MiB; lint reads documents up to that size", file, limit>>20)
+		return nil, fmt.Errorf("%s: larger than %d MiB, the most this command reads", file, limit>>20)
 	}
 	return data, nil
 }

@@ -187,11 +187,17 @@ func configCmd(stdout io.Writer) *cobra.Command {
 			if path == "" {
 				return usageError{errors.New("validate needs -c FILE")}
 			}
-			cfg, warnings, mode, err := config.LoadAny(path)
+			// Read once: the checks and the positions they print come
+			// from the same bytes.
+			data, err := readBounded(path, config.MaxFileSize)
 			if err != nil {
 				return err
 			}
-			if err := printConfigFindings(cmd.Context(), stdout, path, cfg, warnings); err != nil {
+			cfg, warnings, mode, err := config.ParseAny(path, data)
+			if err != nil {
+				return err
+			}
+			if err := printConfigFindings(cmd.Context(), stdout, path, data, cfg, warnings); err != nil {
 				return err
 			}
 			if err := gateway.Check(cfg); err != nil {
@@ -223,15 +229,11 @@ func configCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// printConfigFindings runs rampart lint's config checker alone on a loaded
-// config and prints the config's warnings (those no finding restates),
+// printConfigFindings runs rampart lint's config checker alone on a config
+// loaded from data and prints the config's warnings (those no finding restates),
 // then each finding as file:line:col: severity rule-id: message, in the
 // order of the file. Findings are warnings: they never fail the command.
-func printConfigFindings(ctx context.Context, w io.Writer, path string, cfg *config.Config, warnings []config.Problem) error {
-	data, err := os.ReadFile(path) // #nosec G304 -- the operator names the config file; LoadAny bounded its size
-	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
-	}
+func printConfigFindings(ctx context.Context, w io.Writer, path string, data []byte, cfg *config.Config, warnings []config.Problem) error {
 	idx, err := yamlpos.New(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
