@@ -171,30 +171,6 @@ func (lf *limitFinder) visitCall(call *ast.CallExpr) {
 		if v := recv(); v != nil {
 			lf.serve(v, call.Args[1])
 		}
-	case sel != nil && fn.Pkg() != nil && fn.Pkg().Path() == chiPath && len(call.Args) >= 2 &&
-		(chiMethods[fn.Name()] != "" || fn.Name() == "Handle" || fn.Name() == "HandleFunc" || fn.Name() == "Method" ||
-			fn.Name() == "MethodFunc" || fn.Name() == "Mount"):
-		if v := recv(); v != nil {
-			lf.serve(v, call.Args[len(call.Args)-1])
-		}
-	case sel != nil && (isChi(fn, "Route") && len(call.Args) == 2 || isChi(fn, "Group") && len(call.Args) == 1):
-		if v := recv(); v != nil {
-			if lit, ok := ast.Unparen(call.Args[len(call.Args)-1]).(*ast.FuncLit); ok {
-				if ps := paramVars(info, lit.Type); len(ps) == 1 && ps[0] != nil {
-					lf.parents[ps[0]] = append(lf.parents[ps[0]], v)
-				}
-			}
-		}
-	case sel != nil && fn.Pkg() != nil && fn.Pkg().Path() == ginPath && (ginMethods[fn.Name()] != "" || fn.Name() == "Any" || fn.Name() == "Handle"):
-		first := 1
-		if fn.Name() == "Handle" {
-			first = 2
-		}
-		if v := recv(); v != nil {
-			for _, h := range call.Args[min(first, len(call.Args)):] {
-				lf.serve(v, h)
-			}
-		}
 	case lf.decls[fn] != nil:
 		// A router handed to one of the package's functions.
 		params := paramVars(info, lf.decls[fn].Type)
@@ -203,6 +179,40 @@ func (lf *limitFinder) visitCall(call *ast.CallExpr) {
 				if v := lf.routerVar(a, 0); v != nil {
 					lf.parents[params[i]] = append(lf.parents[params[i]], v)
 				}
+			}
+		}
+	case sel != nil:
+		lf.visitRouterCall(fn, call, recv)
+	}
+}
+
+// visitRouterCall records the handlers registered and the sub-routers
+// made by a method call on a chi or gin router.
+func (lf *limitFinder) visitRouterCall(fn *types.Func, call *ast.CallExpr, recv func() *types.Var) {
+	info := lf.info
+	switch {
+	case fn.Pkg() != nil && fn.Pkg().Path() == chiPath && len(call.Args) >= 2 &&
+		(chiMethods[fn.Name()] != "" || fn.Name() == "Handle" || fn.Name() == "HandleFunc" || fn.Name() == "Method" ||
+			fn.Name() == "MethodFunc" || fn.Name() == "Mount"):
+		if v := recv(); v != nil {
+			lf.serve(v, call.Args[len(call.Args)-1])
+		}
+	case (isChi(fn, "Route") && len(call.Args) == 2 || isChi(fn, "Group") && len(call.Args) == 1):
+		if v := recv(); v != nil {
+			if lit, ok := ast.Unparen(call.Args[len(call.Args)-1]).(*ast.FuncLit); ok {
+				if ps := paramVars(info, lit.Type); len(ps) == 1 && ps[0] != nil {
+					lf.parents[ps[0]] = append(lf.parents[ps[0]], v)
+				}
+			}
+		}
+	case fn.Pkg() != nil && fn.Pkg().Path() == ginPath && (ginMethods[fn.Name()] != "" || fn.Name() == "Any" || fn.Name() == "Handle"):
+		first := 1
+		if fn.Name() == "Handle" {
+			first = 2
+		}
+		if v := recv(); v != nil {
+			for _, h := range call.Args[min(first, len(call.Args)):] {
+				lf.serve(v, h)
 			}
 		}
 	}
