@@ -13,9 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/rampart-gw/rampart/internal/findings"
+	"github.com/rampart-gw/rampart/internal/findings/findingstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/lint")
@@ -123,7 +122,7 @@ func TestLintGolden(t *testing.T) {
 		t.Errorf("findings by checker = %v, want spec, go and config findings", checkers)
 	}
 
-	validateSARIFFile(t, root, files["sarif"])
+	findingstest.ValidateSARIF(t, files["sarif"])
 	var log struct {
 		Runs []struct {
 			OriginalURIBaseIDs map[string]struct {
@@ -190,36 +189,6 @@ func TestLintGolden(t *testing.T) {
 	}
 }
 
-// validateSARIFFile validates log against the official OASIS SARIF
-// 2.1.0 schema kept in internal/findings/testdata.
-func validateSARIFFile(t *testing.T, root string, log []byte) {
-	t.Helper()
-	f, err := os.Open(filepath.Join(root, "internal", "findings", "testdata", "sarif-schema-2.1.0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("sarif-schema-2.1.0.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Fatalf("SARIF does not validate: %v\n%s", err, log)
-	}
-}
-
 // TestLintPaths: a file named by an absolute path inside the working
 // directory is reported relative to it (a relative URI on %SRCROOT% in
 // SARIF); one outside keeps its absolute path (an absolute file:// URI
@@ -241,7 +210,7 @@ func TestLintPaths(t *testing.T) {
 	if code := run([]string{"lint", "--format", "sarif", "--fail-on", "critical", "--output", filepath.Join(outside, "r.json"), "--spec", spec, cfg}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("lint = %d; stderr: %s", code, stderr.String())
 	}
-	validateSARIFFile(t, root, stdout.Bytes())
+	findingstest.ValidateSARIF(t, stdout.Bytes())
 	jsonOut, err := os.ReadFile(filepath.Join(outside, "r.json"))
 	if err != nil {
 		t.Fatal(err)

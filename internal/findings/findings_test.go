@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/rampart-gw/rampart/internal/findings/findingstest"
 )
 
 func sample() *Report {
@@ -100,15 +102,15 @@ func TestBaseline(t *testing.T) {
 }
 
 // The SARIF log validates against the official OASIS SARIF 2.1.0 schema
-// (testdata/sarif-schema-2.1.0.json, from oasis-tcs/sarif-spec), and each
+// (findingstest embeds it, from oasis-tcs/sarif-spec), and each
 // result carries the OWASP category, method and path template.
 func TestSARIFValidatesAgainstSchema(t *testing.T) {
 	var buf bytes.Buffer
 	if err := WriteSARIF(&buf, sample()); err != nil {
 		t.Fatal(err)
 	}
-	sch := sarifSchema(t)
-	validateSARIF(t, buf.Bytes())
+	sch := findingstest.Schema(t)
+	findingstest.ValidateSARIF(t, buf.Bytes())
 	// The schema is not a rubber stamp: a broken log fails it.
 	broken := strings.Replace(buf.String(), `"level": "error"`, `"level": "severe"`, 1)
 	bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(broken))
@@ -392,7 +394,7 @@ func TestSARIFLocations(t *testing.T) {
 	if err := WriteSARIFWith(&buf, staticSample(), Options{Root: "/work/p q"}); err != nil {
 		t.Fatal(err)
 	}
-	validateSARIF(t, buf.Bytes())
+	findingstest.ValidateSARIF(t, buf.Bytes())
 	golden(t, "static.sarif", buf.Bytes())
 	var log sarifDoc
 	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
@@ -440,7 +442,7 @@ func TestSARIFLocations(t *testing.T) {
 	if err := WriteSARIF(&buf, staticSample()); err != nil {
 		t.Fatal(err)
 	}
-	validateSARIF(t, buf.Bytes())
+	findingstest.ValidateSARIF(t, buf.Bytes())
 	log = sarifDoc{}
 	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
 		t.Fatal(err)
@@ -465,46 +467,9 @@ func TestSARIFLocations(t *testing.T) {
 	if err := WriteSARIFWith(&buf, scan, Options{Root: "/work/p"}); err != nil {
 		t.Fatal(err)
 	}
-	validateSARIF(t, buf.Bytes())
+	findingstest.ValidateSARIF(t, buf.Bytes())
 	if strings.Contains(buf.String(), "SRCROOT") {
 		t.Errorf("a report without files names %%SRCROOT%%:\n%s", buf.String())
-	}
-}
-
-// sarifSchema compiles the official OASIS SARIF 2.1.0 schema
-// (testdata/sarif-schema-2.1.0.json, from oasis-tcs/sarif-spec).
-func sarifSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open("testdata/sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	schemaDoc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("sarif-schema-2.1.0.json", schemaDoc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sch
-}
-
-// validateSARIF fails the test when log does not validate against the
-// schema.
-func validateSARIF(t *testing.T, log []byte) {
-	t.Helper()
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sarifSchema(t).Validate(inst); err != nil {
-		t.Fatalf("SARIF does not validate: %v\n%s", err, log)
 	}
 }
 
