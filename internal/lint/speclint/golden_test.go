@@ -2,6 +2,7 @@ package speclint
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -100,3 +101,39 @@ func spectralList(codes []string, sep string) string {
 
 // anchor is the GitHub heading anchor of a rule id.
 func anchor(id string) string { return strings.ReplaceAll(id, ".", "") }
+
+// TestGoldenCoversEveryRule fails when a rule of the checker has no
+// finding in the combined golden, so that a new rule cannot go without a
+// golden text, JSON and SARIF rendering: add its bad case to
+// testdata/combined.yaml and run go test -update.
+func TestGoldenCoversEveryRule(t *testing.T) {
+	missing := uncovered(t, filepath.Join("testdata", "golden", "combined.json"), New().Rules())
+	for _, id := range missing {
+		t.Errorf("rule %s has no finding in testdata/golden/combined.json: add its bad case to testdata/combined.yaml", id)
+	}
+}
+
+// uncovered returns the ids of the rules that have no finding in the
+// JSON report file.
+func uncovered(t *testing.T, file string, rules []findings.Rule) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep findings.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	seen := map[string]bool{}
+	for _, f := range rep.Findings {
+		seen[f.RuleID] = true
+	}
+	var missing []string
+	for _, ru := range rules {
+		if !seen[ru.ID] {
+			missing = append(missing, ru.ID)
+		}
+	}
+	return missing
+}
