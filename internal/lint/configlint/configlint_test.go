@@ -3,6 +3,7 @@ package configlint_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -173,12 +174,18 @@ func TestNotes(t *testing.T) {
 	}
 }
 
-// TestGolden renders the findings of one config that breaks every rule
-// (but audit-not-synced, which audit-off excludes) in text, JSON and SARIF.
+// TestGolden renders in text, JSON and SARIF the findings of one config
+// that breaks every rule but audit-not-synced (which audit-off excludes),
+// checked against combined-openapi.yaml, together with those of a second
+// config that breaks audit-not-synced alone.
 func TestGolden(t *testing.T) {
-	in := input(t, "testdata/combined.yaml", "testdata/combined-openapi.yaml")
-	fs := check(t, in)
-	rep := &findings.Report{Tool: "rampart lint", Version: "test", Target: "testdata/combined.yaml",
+	fs := check(t, input(t, "testdata/combined.yaml", "testdata/combined-openapi.yaml"))
+	audit := check(t, input(t, "testdata/combined-audit.yaml", ""))
+	if got := summary(audit); len(got) != 1 || !strings.Contains(got[0], " audit-not-synced") {
+		t.Errorf("combined-audit.yaml: findings %q, want audit-not-synced alone", got)
+	}
+	fs = append(fs, audit...)
+	rep := &findings.Report{Tool: "rampart lint", Version: "test", Target: "testdata/combined.yaml, testdata/combined-audit.yaml",
 		Started:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Finished: time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC), Complete: true,
 		Rules: configlint.Checker{}.Rules(), Findings: fs}
@@ -188,9 +195,8 @@ func TestGolden(t *testing.T) {
 		fired[f.RuleID] = true
 	}
 	for _, r := range rep.Rules {
-		// audit-off and audit-not-synced exclude each other.
-		if !fired[r.ID] && r.ID != configlint.RuleAuditNotSynced {
-			t.Errorf("combined.yaml does not break %s", r.ID)
+		if !fired[r.ID] {
+			t.Errorf("combined.yaml and combined-audit.yaml do not break %s", r.ID)
 		}
 	}
 	for _, f := range []findings.Format{findings.Text, findings.JSON, findings.SARIF} {
@@ -316,6 +322,32 @@ func TestDLPResponseFields(t *testing.T) {
 		}
 		if !slices.Equal(got, c.want) {
 			t.Errorf("spec %q: got\n%s\nwant\n%s", c.spec, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+		}
+	}
+}
+
+// TestGoldenCoversEveryRule fails when a rule of the checker has no
+// finding in the combined golden (testdata/combined.json), so that a new
+// rule cannot go without a golden text, JSON and SARIF rendering: break it
+// in combined.yaml (or, when it excludes a rule that breaks there, in
+// combined-audit.yaml) and run go test -update.
+func TestGoldenCoversEveryRule(t *testing.T) {
+	file := filepath.Join("testdata", "combined.json")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep findings.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	seen := map[string]bool{}
+	for _, f := range rep.Findings {
+		seen[f.RuleID] = true
+	}
+	for _, r := range (configlint.Checker{}).Rules() {
+		if !seen[r.ID] {
+			t.Errorf("rule %s has no finding in %s", r.ID, file)
 		}
 	}
 }
