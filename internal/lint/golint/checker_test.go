@@ -1,17 +1,21 @@
 package golint
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rampart-gw/rampart/internal/findings"
 	"github.com/rampart-gw/rampart/internal/lint"
 	"github.com/rampart-gw/rampart/internal/openapi"
 )
@@ -79,7 +83,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // rule, severity, operation, file relative to testdata/src, line,
 // column, message and key, in the Checker's order. The packages are
 // GOPATH-style (as analysistest reads them), so the test runs go/packages
-// with GO111MODULE=off. go test -run TestCheckerGolden -update rewrites it.
+// with GO111MODULE=off. The same findings, rendered as rampart lint
+// renders them (with a fixed time), are pinned in
+// testdata/checker.golden.text and testdata/checker.golden.sarif.
+// go test -run TestCheckerGolden -update rewrites the three.
 func TestCheckerGolden(t *testing.T) {
 	src, err := filepath.Abs(filepath.Join("testdata", "src"))
 	if err != nil {
@@ -98,7 +105,7 @@ func TestCheckerGolden(t *testing.T) {
 			patterns = append(patterns, "./"+e.Name())
 		}
 	}
-	fs, _, err := Checker{}.Check(context.Background(), &lint.Input{GoDir: src, GoPatterns: patterns})
+	fs, notes, err := Checker{}.Check(context.Background(), &lint.Input{GoDir: src, GoPatterns: patterns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,18 +135,99 @@ func TestCheckerGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = append(b, '\n')
-	golden := filepath.Join("testdata", "checker.golden.json")
+	golden(t, filepath.Join("testdata", "checker.golden.json"), b)
+	// The same findings as rampart lint renders them.
+	reportGolden(t, "checker", []findings.Format{findings.Text, findings.SARIF}, "testdata/src", fs, notes)
+}
+
+// TestCheckmodGolden renders the Checker's findings on testdata/checkmod
+// with its spec, which the drift rules (undeclaredroute,
+// unimplementedoperation) need, in text, JSON and SARIF:
+// testdata/checkmod.golden.*. go test -run TestCheckmodGolden -update
+// rewrites them.
+func TestCheckmodGolden(t *testing.T) {
+	ctx := context.Background()
+	spec, err := openapi.Load(ctx, "testdata/checkmod/openapi.yaml", openapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, notes, err := Checker{}.Check(ctx, &lint.Input{GoDir: "testdata/checkmod", GoPatterns: []string{"./..."}, Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reportGolden(t, "checkmod", []findings.Format{findings.Text, findings.JSON, findings.SARIF},
+		"testdata/checkmod/openapi.yaml, testdata/checkmod", fs, notes)
+}
+
+// reportGolden puts fs in a report with the Checker's rules and a fixed
+// time, renders it in each format and compares it with
+// testdata/<stem>.golden.<format>.
+func reportGolden(t *testing.T, stem string, formats []findings.Format, target string, fs []findings.Finding, notes []string) {
+	t.Helper()
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rep := &findings.Report{Tool: "lint", Version: "test", Target: target, Started: start, Finished: start.Add(time.Second),
+		Complete: true, Notes: notes, Rules: Checker{}.Rules(), Findings: slices.Clone(fs)}
+	rep.Finalize()
+	for _, f := range formats {
+		var b bytes.Buffer
+		if err := findings.Write(&b, f, rep); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, filepath.Join("testdata", stem+".golden."+string(f)), b.Bytes())
+	}
+}
+
+// golden compares got with the file, or rewrites the file with -update.
+func golden(t *testing.T, file string, got []byte) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(golden, b, 0o644); err != nil {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	want, err := os.ReadFile(golden)
+	want, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatalf("%v (go test -run TestCheckerGolden -update writes it)", err)
+		t.Fatalf("%v (go test -run %s -update writes it)", err, t.Name())
 	}
-	if d := cmp.Diff(string(want), string(b)); d != "" {
-		t.Errorf("%s differs (go test -run TestCheckerGolden -update rewrites it; -want +got):\n%s", golden, d)
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (go test -run %s -update rewrites it; -want +got):\n%s", file, t.Name(), d)
+	}
+}
+
+// TestGoldenCoversEveryRule fails when a rule of the Checker has no
+// finding in the goldens (testdata/checker.golden.json on the analyzer
+// testdata, testdata/checkmod.golden.json with a spec), so that a new
+// rule cannot go without golden text, JSON and SARIF renderings: give it
+// a case in testdata/src/<rule>/ (or checkmod) and run go test -update.
+func TestGoldenCoversEveryRule(t *testing.T) {
+	seen := map[string]bool{}
+	var checker []struct {
+		Rule string `json:"rule"`
+	}
+	readJSON(t, filepath.Join("testdata", "checker.golden.json"), &checker)
+	for _, f := range checker {
+		seen[f.Rule] = true
+	}
+	var checkmod findings.Report
+	readJSON(t, filepath.Join("testdata", "checkmod.golden.json"), &checkmod)
+	for _, f := range checkmod.Findings {
+		seen[f.RuleID] = true
+	}
+	for _, r := range (Checker{}).Rules() {
+		if !seen[r.ID] {
+			t.Errorf("rule %s has no finding in testdata/checker.golden.json or testdata/checkmod.golden.json", r.ID)
+		}
+	}
+}
+
+func readJSON(t *testing.T, file string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", file, err)
 	}
 }
