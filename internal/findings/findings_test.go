@@ -162,6 +162,8 @@ func TestJUnit(t *testing.T) {
 		Failures int `xml:"failures,attr"`
 		Cases    []struct {
 			Name    string `xml:"name,attr"`
+			File    string `xml:"file,attr"`
+			Line    int    `xml:"line,attr"`
 			Failure *struct {
 				Type string `xml:"type,attr"`
 			} `xml:"failure"`
@@ -172,6 +174,20 @@ func TestJUnit(t *testing.T) {
 	}
 	if s.Failures != 3 || s.Tests != 3 || s.Cases[0].Failure.Type != "high" {
 		t.Errorf("junit = %+v", s)
+	}
+	// A static finding names its file and line for CI reporters; a
+	// dynamic one names none.
+	files := 0
+	for _, c := range s.Cases {
+		if c.File != "" {
+			files++
+			if c.Line == 0 {
+				t.Errorf("case %q has a file and no line", c.Name)
+			}
+		}
+	}
+	if files != 1 {
+		t.Errorf("%d cases name a file, want 1 (the sample's static finding): %+v", files, s.Cases)
 	}
 }
 

@@ -80,9 +80,13 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		Body    string `xml:",chardata"`
 	}
 	type testcase struct {
-		Name      string   `xml:"name,attr"`
-		Classname string   `xml:"classname,attr"`
-		Failure   *failure `xml:"failure,omitempty"`
+		Name      string `xml:"name,attr"`
+		Classname string `xml:"classname,attr"`
+		// File and Line are not in the JUnit schema, but GitLab and
+		// most CI test reporters read them to link a case to its source.
+		File    string   `xml:"file,attr,omitempty"`
+		Line    int      `xml:"line,attr,omitempty"`
+		Failure *failure `xml:"failure,omitempty"`
 	}
 	type suite struct {
 		XMLName  xml.Name   `xml:"testsuite"`
@@ -102,8 +106,12 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		if f.Curl != "" {
 			body += "\nreproduce: " + f.Curl
 		}
-		s.Cases = append(s.Cases, testcase{Name: f.RuleID + " " + where + keySuffix(f.Key), Classname: f.RuleID,
-			Failure: &failure{Message: f.Title, Type: f.Severity.String(), Body: body}})
+		tc := testcase{Name: f.RuleID + " " + where + keySuffix(f.Key), Classname: f.RuleID,
+			Failure: &failure{Message: f.Title, Type: f.Severity.String(), Body: body}}
+		if f.Location != nil {
+			tc.File, tc.Line = f.Location.File, f.Location.Line
+		}
+		s.Cases = append(s.Cases, tc)
 	}
 	// Rules without findings pass.
 	seen := map[string]bool{}
