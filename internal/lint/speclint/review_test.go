@@ -7,7 +7,7 @@ import (
 
 // TestSensitiveResponseCollections: a response property named after a
 // secret whose values are strings held in an array or a map
-// (recovery_codes: [string], api_keys: {string: string}) still hands out
+// (refresh_tokens: [string], api_keys: {string: string}) still hands out
 // secrets; mayHoldScalar must not treat it like a boolean flag or a
 // settings object.
 func TestSensitiveResponseCollections(t *testing.T) {
@@ -16,7 +16,7 @@ func TestSensitiveResponseCollections(t *testing.T) {
 	for _, f := range ofRule(fs, ruleSensitiveResponse.ID) {
 		got[f.Key] = true
 	}
-	for _, name := range []string{"recovery_codes", "api_keys"} {
+	for _, name := range []string{"refresh_tokens", "api_keys"} {
 		if !got[name] {
 			t.Errorf("sensitive-response misses %s; findings: %v", name, ids(fs))
 		}
