@@ -143,10 +143,22 @@ func (r *run) properties(s *openapi3.Schema, ptr string, a about, c schemaCtx) {
 // password_policy) is not one; an object's own properties are checked
 // one by one. An untyped schema may hold anything.
 func mayHoldScalar(s *openapi3.Schema, depth int) bool {
-	if s.Type != nil && len(*s.Type) > 0 {
-		return s.Type.Includes("string") || s.Type.Includes("integer") || s.Type.Includes("number")
+	if depth > 8 {
+		return true
 	}
-	if len(s.AllOf) == 0 || depth > 8 {
+	if s.Type != nil && len(*s.Type) > 0 {
+		if s.Type.Includes("string") || s.Type.Includes("integer") || s.Type.Includes("number") {
+			return true
+		}
+		// An array or a map of strings (recovery_codes, api_keys) holds
+		// secrets as much as one string does.
+		if s.Type.Includes("array") && s.Items != nil && s.Items.Value != nil && mayHoldScalar(s.Items.Value, depth+1) {
+			return true
+		}
+		ap := s.AdditionalProperties.Schema
+		return s.Type.Includes("object") && ap != nil && ap.Value != nil && mayHoldScalar(ap.Value, depth+1)
+	}
+	if len(s.AllOf) == 0 {
 		return true
 	}
 	for _, m := range s.AllOf {
