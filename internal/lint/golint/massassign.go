@@ -111,30 +111,71 @@ func reportMapCopies(pass *analysis.Pass, body *ast.BlockStmt, m *types.Var) {
 	}
 	info := pass.TypesInfo
 	values := map[*types.Var]bool{} // the value variables of ranges over m
-	ast.Inspect(body, func(n ast.Node) bool {
-		if rs, ok := n.(*ast.RangeStmt); ok && objOf(info, rs.X) == m && rs.Value != nil {
-			if v := objOf(info, rs.Value); v != nil {
-				values[v] = true
-			}
-		}
-		return true
-	})
-	fromMap := func(e ast.Expr) bool {
+	var fromMap func(e ast.Expr) bool
+	fromMap = func(e ast.Expr) bool {
 		switch e := ast.Unparen(e).(type) {
 		case *ast.IndexExpr:
 			return objOf(info, e.X) == m
+		case *ast.TypeAssertExpr: // patch["role"].(string)
+			return fromMap(e.X)
 		case *ast.Ident:
 			return values[objOf(info, e)]
 		}
 		return false
 	}
+	// pairs are the (left, right) pairs of an assignment, the comma-ok
+	// forms (v, ok := m[k], v, ok := x.(T)) pairing the first left side
+	// with the one right side.
+	pairs := func(as *ast.AssignStmt) [][2]ast.Expr {
+		if len(as.Lhs) == len(as.Rhs) {
+			out := make([][2]ast.Expr, len(as.Lhs))
+			for i := range as.Lhs {
+				out[i] = [2]ast.Expr{as.Lhs[i], as.Rhs[i]}
+			}
+			return out
+		}
+		if len(as.Lhs) == 2 && len(as.Rhs) == 1 {
+			return [][2]ast.Expr{{as.Lhs[0], as.Rhs[0]}}
+		}
+		return nil
+	}
+	// The variables holding a value of m: range values and variables
+	// assigned from m (role := patch["role"]), to a fixed point.
+	for range 4 {
+		grew := false
+		mark := func(e ast.Expr) {
+			if v := objOf(info, e); v != nil && !values[v] {
+				values[v] = true
+				grew = true
+			}
+		}
+		ast.Inspect(body, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.RangeStmt:
+				if objOf(info, n.X) == m && n.Value != nil {
+					mark(n.Value)
+				}
+			case *ast.AssignStmt:
+				for _, p := range pairs(n) {
+					if _, isIdent := ast.Unparen(p[0]).(*ast.Ident); isIdent && fromMap(p[1]) {
+						mark(p[0])
+					}
+				}
+			}
+			return true
+		})
+		if !grew {
+			break
+		}
+	}
 	ast.Inspect(body, func(n ast.Node) bool {
 		as, ok := n.(*ast.AssignStmt)
-		if !ok || len(as.Lhs) != len(as.Rhs) {
+		if !ok {
 			return true
 		}
-		for i, l := range as.Lhs {
-			if !fromMap(as.Rhs[i]) {
+		for _, p := range pairs(as) {
+			l := p[0]
+			if !fromMap(p[1]) {
 				continue
 			}
 			if path, ok := privilegedField(info, l); ok {
