@@ -74,8 +74,30 @@ func boundedHandlers(pass *analysis.Pass, as assigns) []handlerFn {
 			}
 		}
 	}
-	// A node takes the state of the routers serving it; a few rounds
-	// reach nesting deeper than any real router.
+	lf.propagate()
+	// A registration on a router whose serving the analyzer cannot see
+	// (a router handed in from another package, one never served here)
+	// bounds nothing: it counts as served without a limit.
+	for n, ps := range lf.parents {
+		for _, p := range ps {
+			if s := lf.state[p]; s == nil || !s.wrapped && !s.plain {
+				lf.get(n).plain = true
+			}
+		}
+	}
+	lf.propagate()
+	var out []handlerFn
+	for pos, fn := range lf.fns {
+		if s := lf.state[pos]; s != nil && s.wrapped && !s.plain {
+			out = append(out, fn)
+		}
+	}
+	return out
+}
+
+// propagate gives each node the state of the routers serving it; a few
+// rounds reach nesting deeper than any real router.
+func (lf *limitFinder) propagate() {
 	for range 6 {
 		changed := false
 		for n, ps := range lf.parents {
@@ -96,13 +118,6 @@ func boundedHandlers(pass *analysis.Pass, as assigns) []handlerFn {
 			break
 		}
 	}
-	var out []handlerFn
-	for pos, fn := range lf.fns {
-		if s := lf.state[pos]; s != nil && s.wrapped && !s.plain {
-			out = append(out, fn)
-		}
-	}
-	return out
 }
 
 func (lf *limitFinder) get(n limitNode) *limitState {
