@@ -22,16 +22,3 @@ func TestSensitiveResponseCollections(t *testing.T) {
 		}
 	}
 }
-
-// TestExampleSecretStructuredKey: placeholderSecret is meant only for
-// the name-based detector, "a value with the structure of a real key
-// (AWS, GitHub, a JWT, a private key) is reported whatever it says";
-// but under a key-like name the name-based detector answers first, so a
-// random AWS access key id whose letters happen to spell a placeholder word
-// (AKIAZ7QK3TEST4MPLVTR) is taken for made up.
-func TestExampleSecretStructuredKey(t *testing.T) {
-	fs, _ := check(t, filepath.Join("testdata", "review", "structured-secret.yaml"))
-	if len(ofRule(fs, ruleExampleSecret.ID)) == 0 {
-		t.Errorf("example-secret misses an AWS key id under access_key_id; findings: %v", ids(fs))
-	}
-}
