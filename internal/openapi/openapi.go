@@ -43,7 +43,9 @@ type Options struct {
 	// Index is the position index of the document handed to LoadData
 	// (yamlpos.New of the same bytes), when the caller has built it
 	// already: the loader then does not parse the document a second
-	// time for it. It is ignored by Load.
+	// time for it. It is ignored by Load. Nothing checks that it is of
+	// the same bytes: an index of another document gives wrong positions
+	// without an error, so build it from the data passed.
 	Index yamlpos.Index
 }
 
