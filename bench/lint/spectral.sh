@@ -4,22 +4,19 @@
 # the speclint tests compare rampart lint against.
 #
 # Usage: bench/lint/spectral.sh [BIG_SPEC]
-#   With BIG_SPEC (a file written by linttest.BigSpec, see docs/lint.md)
+#   With BIG_SPEC (e.g. written by TestWriteLargeSpec, see run.sh)
 #   it also times Spectral on that file.
 #
-# Spectral is installed into a temporary directory with npm; nothing is
-# installed globally. Pinned versions (the ones the stored outputs came
-# from):
-SPECTRAL_CLI=6.16.3
-OWASP_RULESET=2.0.1
+# Spectral is installed into a temporary directory with npm by
+# install-spectral.sh, which pins the versions; nothing is installed
+# globally. To time rampart lint against Spectral on the generated 5 MB
+# spec, use bench/lint/run.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
-npm init -y >/dev/null
-npm install --no-audit --no-fund "@stoplight/spectral-cli@$SPECTRAL_CLI" "@stoplight/spectral-owasp-ruleset@$OWASP_RULESET" >/dev/null
-printf 'extends: ["@stoplight/spectral-owasp-ruleset"]\n' > .spectral.yaml
+. "$root/bench/lint/install-spectral.sh"
 npx spectral --version
 for dir in "$root"/internal/lint/speclint/testdata/real/*/; do
 	spec=$(ls "$dir"openapi.yaml "$dir"openapi.json 2>/dev/null | head -n 1)

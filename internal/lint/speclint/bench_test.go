@@ -2,6 +2,7 @@ package speclint
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -147,6 +148,26 @@ func largeSpec(size int) []byte {
 `)
 	b.WriteString(comps.String())
 	return []byte(b.String())
+}
+
+// largeSpecOut names a file TestWriteLargeSpec writes the generated
+// 5 MB spec to, so that tools other than this package (the rampart
+// binary, Spectral: bench/lint/run.sh) can be timed on the very same
+// document. Empty, the default, skips the test.
+var largeSpecOut = flag.String("large-spec-out", "", "write the generated 5 MB spec to this file (TestWriteLargeSpec)")
+
+// TestWriteLargeSpec writes largeSpec(5 MB) to the -large-spec-out file:
+//
+//	go test ./internal/lint/speclint -run TestWriteLargeSpec -large-spec-out /tmp/big.yaml
+func TestWriteLargeSpec(t *testing.T) {
+	if *largeSpecOut == "" {
+		t.Skip("no -large-spec-out file given")
+	}
+	data := largeSpec(5 << 20)
+	if err := os.WriteFile(*largeSpecOut, data, 0o644); err != nil {
+		t.Fatalf("writing the generated spec: %v", err)
+	}
+	t.Logf("wrote %d bytes to %s", len(data), *largeSpecOut)
 }
 
 // lintData loads and checks a document held in memory.
