@@ -3,7 +3,6 @@ package configlint_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/demo"
 	"github.com/rampart-gw/rampart/internal/findings"
+	"github.com/rampart-gw/rampart/internal/findings/findingstest"
 	"github.com/rampart-gw/rampart/internal/lint"
 	"github.com/rampart-gw/rampart/internal/lint/configlint"
 	"github.com/rampart-gw/rampart/internal/openapi"
@@ -333,18 +333,7 @@ func TestDLPResponseFields(t *testing.T) {
 // combined-audit.yaml) and run go test -update.
 func TestGoldenCoversEveryRule(t *testing.T) {
 	file := filepath.Join("testdata", "combined.json")
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep findings.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	seen := map[string]bool{}
-	for _, f := range rep.Findings {
-		seen[f.RuleID] = true
-	}
+	seen := findingstest.Covered(t, file)
 	for _, r := range (configlint.Checker{}).Rules() {
 		if !seen[r.ID] {
 			t.Errorf("rule %s has no finding in %s", r.ID, file)

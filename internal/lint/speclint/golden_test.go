@@ -2,7 +2,6 @@ package speclint
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-gw/rampart/internal/findings"
+	"github.com/rampart-gw/rampart/internal/findings/findingstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files (testdata/golden, docs/lint/spec.md)")
@@ -107,33 +107,10 @@ func anchor(id string) string { return strings.ReplaceAll(id, ".", "") }
 // golden text, JSON and SARIF rendering: add its bad case to
 // testdata/combined.yaml and run go test -update.
 func TestGoldenCoversEveryRule(t *testing.T) {
-	missing := uncovered(t, filepath.Join("testdata", "golden", "combined.json"), New().Rules())
-	for _, id := range missing {
-		t.Errorf("rule %s has no finding in testdata/golden/combined.json: add its bad case to testdata/combined.yaml", id)
-	}
-}
-
-// uncovered returns the ids of the rules that have no finding in the
-// JSON report file.
-func uncovered(t *testing.T, file string, rules []findings.Rule) []string {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep findings.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	seen := map[string]bool{}
-	for _, f := range rep.Findings {
-		seen[f.RuleID] = true
-	}
-	var missing []string
-	for _, ru := range rules {
-		if !seen[ru.ID] {
-			missing = append(missing, ru.ID)
+	seen := findingstest.Covered(t, filepath.Join("testdata", "golden", "combined.json"))
+	for _, r := range New().Rules() {
+		if !seen[r.ID] {
+			t.Errorf("rule %s has no finding in testdata/golden/combined.json: add its bad case to testdata/combined.yaml", r.ID)
 		}
 	}
-	return missing
 }
