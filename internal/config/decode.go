@@ -40,7 +40,6 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 var (
 	durationType = reflect.TypeFor[Duration]()
 	byteSizeType = reflect.TypeFor[ByteSize]()
-	reservedType = reflect.TypeFor[Reserved]()
 )
 
 // kindName names a YAML node's type the way a user wrote it.
@@ -99,8 +98,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return // an empty value leaves the default in place
 	}
 	switch t := v.Type(); {
-	case t == reservedType:
-		v.Set(reflect.ValueOf(Reserved{Set: true}))
 	case t == durationType || t == byteSizeType:
 		d.decodeUnit(n, v, path)
 	default:

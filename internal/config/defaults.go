@@ -133,6 +133,7 @@ func SetDefaults(c *Config) {
 	}
 	setSectionDefaults(c)
 	setProtectDefaults(c)
+	setWAFDefaults(c)
 	for i := range c.Routes {
 		if c.Routes[i].Name == "" {
 			c.Routes[i].Name = fmt.Sprintf("route-%d", i)

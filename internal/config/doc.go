@@ -19,10 +19,9 @@
 // Parse adds each problem's line, fails on any error, and returns the
 // warnings either way.
 //
-// Sections of stages that this build does not have yet (today: waf) decode
-// as Reserved and are refused by Validate, so that no config can believe it
-// enabled a protection that does not exist. Each stage's package compiles
-// its own section into runtime values in its New.
+// Each stage's package compiles its own section into runtime values in its
+// New (the waf and openapi blocks in package inputs, which also reads the
+// OpenAPI files: Validate reads none).
 //
 // It imports only the standard library, the YAML parser and
 // internal/jsonpath (to check protected field paths).

@@ -75,7 +75,7 @@ func writeSection(b *strings.Builder, t reflect.Type, path string, d map[string]
 			desc += " *A reload does not apply a change here: restart.*"
 		}
 		fmt.Fprintf(b, "| `%s` | %s | %s |\n", fp, typeName(f.Type), desc)
-		if ft.Kind() == reflect.Struct && ft != reservedType && !seen[ft] {
+		if ft.Kind() == reflect.Struct && !seen[ft] {
 			seen[ft] = true
 			later = append(later, nested{ft, fp + suffix})
 		}
@@ -91,8 +91,6 @@ func typeName(t reflect.Type) string {
 		return "duration"
 	case byteSizeType:
 		return "size"
-	case reservedType:
-		return "reserved"
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

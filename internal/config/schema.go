@@ -87,8 +87,6 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 			map[string]any{"type": "integer", "minimum": 0},
 			map[string]any{"type": "string", "pattern": `^[0-9]+ ?(B|KiB|MiB|GiB|KB|MB|GB)?$`},
 		}}
-	case reservedType:
-		return map[string]any{"description": "Not yet supported: the section is refused."}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

@@ -46,8 +46,10 @@ type Config struct {
 	// Firewall admits or refuses clients by network before anything else
 	// is done for them: CIDR allow and deny lists and dynamic bans.
 	Firewall Firewall `yaml:"firewall"`
-	// WAF is the Coraza web application firewall stage. Not yet supported.
-	WAF Reserved `yaml:"waf"`
+	// WAF holds what every route's waf block starts from: the Coraza web
+	// application firewall with the OWASP Core Rule Set embedded. This
+	// section alone turns nothing on; a route's waf block does.
+	WAF WAF `yaml:"waf"`
 	// Authn declares the authenticators that routes name in their auth
 	// list.
 	Authn Authn `yaml:"authn"`
@@ -318,8 +320,15 @@ type Route struct {
 	// Firewall narrows who may reach this route by network, on top of the
 	// global firewall: a deny in either wins.
 	Firewall *RouteFirewall `yaml:"firewall"`
-	// WAF turns the WAF on for this route. Not yet supported.
-	WAF Reserved `yaml:"waf"`
+	// WAF inspects this route's requests with the OWASP Core Rule Set
+	// (the negative model: attacks a schema allows, such as SQL injection
+	// in a free-text field), before authentication. Off when absent.
+	WAF *RouteWAF `yaml:"waf"`
+	// OpenAPI enforces the API's own contract on this route's requests
+	// (the positive model): a known operation, parameters of the declared
+	// types and bounds, a body that validates against its schema. Off
+	// when absent.
+	OpenAPI *RouteOpenAPI `yaml:"openapi"`
 	// Authz says who may use this route once authenticated. Required on
 	// every route that is not public: without it the route is refused to
 	// everyone (deny by default).
@@ -1142,6 +1151,84 @@ type ProtectKeys struct {
 	// CacheTTL is how long an unwrapped key is used before the store is
 	// read again. Default 5m.
 	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// WAF is the web application firewall's shared settings: each route's waf
+// block starts from them. See docs/inputs.md.
+type WAF struct {
+	// Paranoia is the Core Rule Set's paranoia level: 1 (default; few false
+	// positives) to 4 (every rule, many false positives on real traffic).
+	Paranoia int `yaml:"paranoia"`
+	// InboundThreshold is the inbound anomaly score at which a request is
+	// refused: a critical rule adds 5, an error 4, a warning 3, a notice
+	// 2. Default 5.
+	InboundThreshold int `yaml:"inbound_threshold"`
+	// Mode is "block" (default: a request at the threshold is refused with
+	// 403 waf.blocked) or "detect" (the matched rule ids are recorded in
+	// the audit event and access log; the request passes).
+	Mode string `yaml:"mode"`
+	// Profiles are named sets of rule exclusions: "json-api" (what a JSON
+	// API typically needs; docs/inputs.md lists each with its reason).
+	Profiles []string `yaml:"profiles"`
+	// Exclude turns rules off, on every route or for one target.
+	Exclude []WAFExclusion `yaml:"exclude"`
+	// BodyLimit is how many bytes of a request body are inspected.
+	// Default 128KiB; a larger body is refused with 413 (never passed
+	// uninspected). At most server.max_body_bytes.
+	BodyLimit ByteSize `yaml:"body_limit"`
+}
+
+// RouteWAF is one route's WAF: unset fields take waf's value.
+type RouteWAF struct {
+	// Enabled turns the WAF on for the route. Default true: a waf block
+	// turns it on; false keeps the block for later.
+	Enabled *bool `yaml:"enabled"`
+	// Paranoia overrides waf.paranoia (1-4).
+	Paranoia int `yaml:"paranoia"`
+	// InboundThreshold overrides waf.inbound_threshold.
+	InboundThreshold int `yaml:"inbound_threshold"`
+	// Mode overrides waf.mode: "block" or "detect".
+	Mode string `yaml:"mode"`
+	// Profiles are added to waf.profiles.
+	Profiles []string `yaml:"profiles"`
+	// Exclude is added to waf.exclude.
+	Exclude []WAFExclusion `yaml:"exclude"`
+	// BodyLimit overrides waf.body_limit.
+	BodyLimit ByteSize `yaml:"body_limit"`
+}
+
+// WAFExclusion turns Core Rule Set rules off, entirely or for one target.
+type WAFExclusion struct {
+	// Rules are rule ids or inclusive ranges: ["942100",
+	// "942430-942432"]. Required.
+	Rules []string `yaml:"rules"`
+	// Target limits the exclusion to one variable, in ModSecurity's
+	// syntax: "ARGS:json.comment" (the JSON body field comment),
+	// "ARGS:q" (a query or form parameter), "REQUEST_HEADERS:User-Agent",
+	// "REQUEST_COOKIES:session". Empty: the rules are off altogether.
+	Target string `yaml:"target"`
+}
+
+// RouteOpenAPI enforces an OpenAPI document on a route. The document is
+// loaded and compiled when the config is (re)loaded.
+type RouteOpenAPI struct {
+	// Spec is the OpenAPI 3.0 or 3.1 file (YAML or JSON), relative to the
+	// working directory. Required.
+	Spec string `yaml:"spec"`
+	// Operation is the operationId of the operation this route serves, or
+	// "auto" (default): the operation whose path and method match the
+	// request. A request that matches no operation is refused.
+	Operation string `yaml:"operation"`
+	// Request is what a request that breaks the contract gets: "block"
+	// (default: 400 inputs.invalid naming each parameter or JSON pointer
+	// and the rule it breaks, never the value) or "report" (recorded in
+	// the audit event and access log; the request passes).
+	Request string `yaml:"request"`
+	// Response checks the upstream's responses: "off" (default),
+	// "report", or "block" (502 in place of a response that breaks the
+	// contract). When on, writeOnly properties are stripped from JSON
+	// responses.
+	Response string `yaml:"response"`
 }
 
 // RouteProtect is one route's data protection.

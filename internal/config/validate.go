@@ -13,11 +13,6 @@ import (
 	"time"
 )
 
-// notYet names the issue that will bring each reserved section.
-var notYet = map[string]string{
-	"waf": "the WAF stage",
-}
-
 // validator collects problems; each method checks one part of the config.
 type validator struct {
 	problems   []Problem
@@ -30,13 +25,6 @@ func (v *validator) errorf(path, format string, args ...any) {
 
 func (v *validator) warnf(path, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...), Warning: true})
-}
-
-func (v *validator) reserved(path string, r Reserved) {
-	if r.Set {
-		key := path[strings.LastIndex(path, ".")+1:]
-		v.errorf(path, "%s is not yet supported by this version of Rampart; remove the section", notYet[key])
-	}
 }
 
 // Validate checks a config whose defaults are set and returns every problem
@@ -94,14 +82,7 @@ func ValidateMode(c *Config, mode Mode) []Problem {
 	v.firewall(c)
 	v.limits(c)
 	v.protect(c)
-	for _, r := range []struct {
-		path string
-		r    Reserved
-	}{
-		{"waf", c.WAF},
-	} {
-		v.reserved(r.path, r.r)
-	}
+	v.inputs(c)
 	return v.problems
 }
 
@@ -526,14 +507,6 @@ func (v *validator) route(p string, r *Route, c *Config) {
 	v.routeAccess(p, r, c)
 	if !validHeaderValue(r.CacheControl) {
 		v.errorf(p+".cache_control", "contains control characters")
-	}
-	for _, rr := range []struct {
-		key string
-		r   Reserved
-	}{
-		{"waf", r.WAF},
-	} {
-		v.reserved(p+"."+rr.key, rr.r)
 	}
 }
 

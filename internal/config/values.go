@@ -57,11 +57,3 @@ func (b *ByteSize) parseScalar(s string) error {
 	*b = ByteSize(n * factor)
 	return nil
 }
-
-// Reserved is a config section whose stage is not supported yet. Any content
-// decodes, and Validate reports the section as an error, so that no config
-// can believe it enabled a protection that does not exist.
-type Reserved struct {
-	// Set is true when the section appears in the file.
-	Set bool `yaml:"-"`
-}
