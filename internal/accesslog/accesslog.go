@@ -99,6 +99,21 @@ func (l *Logger) Observe(x *pipeline.Exchange) {
 	b = strconv.AppendFloat(b, float64(x.Duration.Microseconds())/1000, 'f', -1, 64)
 	b = append(b, `,"tls":`...)
 	b = strconv.AppendBool(b, x.In.TLS)
+	if rules := x.Inputs.WAFRules; len(rules) > 0 {
+		b = append(b, `,"waf_rules":[`...)
+		for i, id := range rules {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(id), 10)
+		}
+		b = append(b, `],"waf_score":`...)
+		b = strconv.AppendInt(b, int64(x.Inputs.WAFScore), 10)
+	}
+	if n := len(x.Inputs.Contract); n > 0 {
+		b = append(b, `,"contract_errors":`...)
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
 	if x.Denial != nil {
 		stage := ""
 		for _, d := range x.Decisions {

@@ -48,6 +48,27 @@ func TestRecordHoldsNoSecrets(t *testing.T) {
 	}
 }
 
+// TestRecordInputs: the WAF's rule ids and score and the number of
+// contract errors are in the record; nothing of the request's content is.
+func TestRecordInputs(t *testing.T) {
+	var buf bytes.Buffer
+	x := &pipeline.Exchange{}
+	x.Reset()
+	x.In.Method, x.Path = "POST", "/notes"
+	x.Inputs = pipeline.Inspection{WAFRules: []int{942100, 949110}, WAFScore: 5,
+		Contract: []pipeline.FieldError{{In: "body", Pointer: "/name", Detail: "maxLength 64"}}}
+	New(&buf).Observe(x)
+	if want := `"waf_rules":[942100,949110],"waf_score":5,"contract_errors":1`; !strings.Contains(buf.String(), want) {
+		t.Errorf("record %s lacks %s", buf.String(), want)
+	}
+	buf.Reset()
+	x.Inputs = pipeline.Inspection{}
+	New(&buf).Observe(x)
+	if strings.Contains(buf.String(), "waf") || strings.Contains(buf.String(), "contract") {
+		t.Errorf("record without findings mentions them: %s", buf.String())
+	}
+}
+
 func TestLongRawPathTruncated(t *testing.T) {
 	var buf bytes.Buffer
 	x := &pipeline.Exchange{}

@@ -429,6 +429,25 @@ func TestEventDLP(t *testing.T) {
 	}
 }
 
+// TestEventInputs: the inputs stage's findings reach the event as rule
+// ids, a score and the broken rules, never as values; events without them
+// keep the v1 shape.
+func TestEventInputs(t *testing.T) {
+	var x pipeline.Exchange
+	x.Reset()
+	x.In.Method, x.Path, x.Response.Status = "POST", "/notes", 403
+	plain, _ := json.Marshal(EventFrom(&x))
+	if strings.Contains(string(plain), "inputs") {
+		t.Errorf("an event without findings mentions inputs: %s", plain)
+	}
+	x.Inputs = pipeline.Inspection{WAFRules: []int{942100, 949110}, WAFScore: 5,
+		Contract: []pipeline.FieldError{{In: "query", Name: "limit", Detail: "maximum 100"}, {In: "body", Pointer: "/name", Detail: "maxLength 64"}, {In: "body", Detail: "not JSON"}}}
+	b, _ := json.Marshal(EventFrom(&x))
+	if want := `"inputs":{"waf_rules":[942100,949110],"waf_score":5,"contract":["query limit: maximum 100","body /name: maxLength 64","body: not JSON"]}`; !strings.Contains(string(b), want) {
+		t.Errorf("event %s\nlacks %s", b, want)
+	}
+}
+
 // TestAppendDuringClose: Appends racing Close either land in the log or
 // say it is closed; none waits forever (a Sync Append used to be able to
 // queue after the writer's last drain and hang), and every acknowledged

@@ -12,7 +12,9 @@ import (
 )
 
 // EventVersion is the version of the event encoding; a change to Event's
-// fields or their meaning is a new version.
+// fields or their meaning is a new version. A new optional member that is
+// absent whenever its stage found nothing (dlp, inputs) is not: every v1
+// event written before it still reads the same.
 const EventVersion = 1
 
 // Event is one audit event, encoded as JSON with its fields in this order
@@ -48,6 +50,18 @@ type Event struct {
 	// kind (never the values) and what was done about them (report, mask,
 	// block). Absent when nothing was found.
 	DLP *DLP `json:"dlp,omitempty"`
+	// Inputs is what the inputs stage found in the request: the WAF rules
+	// that matched and their anomaly score, and the contract's broken
+	// rules ("query limit: maximum 100", "body /name: maxLength 64"),
+	// never a value sent. Absent when it found nothing.
+	Inputs *Inputs `json:"inputs,omitempty"`
+}
+
+// Inputs sums up what the inputs stage found in one request.
+type Inputs struct {
+	WAFRules []int    `json:"waf_rules,omitempty"`
+	WAFScore int      `json:"waf_score,omitempty"`
+	Contract []string `json:"contract,omitempty"`
 }
 
 // DLP sums up one response's data-loss prevention findings.
@@ -160,6 +174,12 @@ func EventFrom(x *pipeline.Exchange) Event {
 		}
 		ev.DLP = d
 	}
+	if in := x.Inputs; len(in.WAFRules) > 0 || len(in.Contract) > 0 {
+		ev.Inputs = &Inputs{WAFRules: slices.Clone(in.WAFRules), WAFScore: in.WAFScore}
+		for _, e := range in.Contract {
+			ev.Inputs.Contract = append(ev.Inputs.Contract, FieldErrorString(e))
+		}
+	}
 	if ev.Path == "" {
 		ev.Path = "(unrouted)" // refused before normalization: the raw path is not logged
 	}
@@ -173,6 +193,19 @@ func EventFrom(x *pipeline.Exchange) Event {
 		ev.Decisions = append(ev.Decisions, Decision{Stage: d.Stage, Outcome: d.Outcome.String(), Reason: d.Reason})
 	}
 	return ev
+}
+
+// FieldErrorString renders a contract error as "in name: detail" or "body
+// /pointer: detail".
+func FieldErrorString(e pipeline.FieldError) string {
+	where := e.Name
+	if e.In == "body" {
+		where = e.Pointer
+	}
+	if where == "" {
+		return e.In + ": " + e.Detail
+	}
+	return e.In + " " + where + ": " + e.Detail
 }
 
 // Observer appends every exchange's event to a Log. It blocks the

@@ -314,8 +314,21 @@ func (h *Handler) refuse(rw *responseWriter, err error) {
 	}
 	rw.rendering, rw.discard, rw.wroteHeader, rw.buffering = true, false, false, false
 	x.Response.Body, x.Response.Buffered = nil, false
-	problem.Write(rw, d.Status, d.Reason, d.Message, x.RequestID, d.Header)
+	problem.WriteErrors(rw, d.Status, d.Reason, d.Message, x.RequestID, d.Header, problemErrors(d.Errors))
 	rw.rendering, rw.discard = false, true
+}
+
+// problemErrors turns a Denial's field errors into the problem
+// document's errors member; nil for none.
+func problemErrors(errs []pipeline.FieldError) []problem.Error {
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make([]problem.Error, len(errs))
+	for i, e := range errs {
+		out[i] = problem.Error{In: e.In, Parameter: e.Name, Pointer: e.Pointer, Detail: e.Detail}
+	}
+	return out
 }
 
 // responseWriter runs the response stages when the response's headers are

@@ -165,6 +165,20 @@ type Response struct {
 	FindingsAction string
 }
 
+// Inspection is what the inputs stage found in one request: the WAF's
+// matched rules and anomaly score, and how the request broke the API's
+// contract. It holds no value the client sent.
+type Inspection struct {
+	// WAFRules are the ids of the Core Rule Set rules that matched, in
+	// ascending order; never the matched data.
+	WAFRules []int
+	// WAFScore is the inbound anomaly score the matched rules add up to.
+	WAFScore int
+	// Contract lists how the request broke the API's contract; in report
+	// mode the request passed anyway.
+	Contract []FieldError
+}
+
 // Finding counts the sensitive values of one kind (card, ssn, jwt...) in
 // a response.
 type Finding struct {
@@ -217,6 +231,10 @@ type Exchange struct {
 	Route *Route
 	// Params are the route's named parameters.
 	Params []Param
+
+	// Inputs is what the inputs stage found in the request. Written by the
+	// inputs stage; zero on routes that inspect nothing.
+	Inputs Inspection
 
 	// Identity is who made the request; nil on public routes. Written by
 	// the authn stage.

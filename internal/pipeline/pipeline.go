@@ -89,8 +89,27 @@ type Denial struct {
 	Message string
 	// Header holds extra response headers such as Allow or Retry-After.
 	Header http.Header
+	// Errors say, for a request that broke the API's contract, which
+	// parameter or body field failed and why; they never hold a value the
+	// client sent. They are shown to the client.
+	Errors []FieldError
 	// Cause is the internal error, logged but never sent.
 	Cause error
+}
+
+// FieldError is one way in which a request broke its contract: where (In
+// and Name, or Pointer for the body) and which rule (Detail, such as
+// "maxLength 64"). It names no value.
+type FieldError struct {
+	// In is "path", "query", "header", "cookie" or "body".
+	In string
+	// Name is the parameter's name; empty for the body.
+	Name string
+	// Pointer is the RFC 6901 JSON pointer into the body; empty for
+	// parameters and for the body as a whole.
+	Pointer string
+	// Detail is the rule that failed.
+	Detail string
 }
 
 // Deny returns a Denial with a status, a stable reason and a public message.

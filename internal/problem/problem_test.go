@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -24,7 +26,7 @@ func TestWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Document{Type: "about:blank", Title: "Too Many Requests", Status: 429, Detail: "Slow down.", Reason: "limits.rate", RequestID: "rid-1"}
-	if d != want {
+	if !reflect.DeepEqual(d, want) {
 		t.Errorf("document %+v", d)
 	}
 	if w.Header().Get("Content-Length") != "" && w.Header().Get("Content-Length") != itoa(w.Body.Len()) {
@@ -35,4 +37,26 @@ func TestWrite(t *testing.T) {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+func TestWriteErrors(t *testing.T) {
+	w := httptest.NewRecorder()
+	errs := []Error{{In: "query", Parameter: "limit", Detail: "maximum 100"}, {In: "body", Pointer: "/name", Detail: "maxLength 64"}}
+	WriteErrors(w, http.StatusBadRequest, "inputs.invalid", "The request does not match the API's contract.", "rid-2", nil, errs)
+	var d Document
+	if err := json.Unmarshal(w.Body.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != 400 || !reflect.DeepEqual(d.Errors, errs) {
+		t.Errorf("document %+v", d)
+	}
+	want := `"errors":[{"in":"query","parameter":"limit","detail":"maximum 100"},{"in":"body","pointer":"/name","detail":"maxLength 64"}]`
+	if !strings.Contains(w.Body.String(), want) {
+		t.Errorf("body %s lacks %s", w.Body.String(), want)
+	}
+	w = httptest.NewRecorder()
+	Write(w, http.StatusForbidden, "x", "y", "", nil)
+	if strings.Contains(w.Body.String(), "errors") {
+		t.Errorf("a document without errors has the member: %s", w.Body.String())
+	}
 }
