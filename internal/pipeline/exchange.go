@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"iter"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -14,6 +17,36 @@ import (
 type HeaderView interface {
 	Get(name string) string
 	Values(name string) []string
+}
+
+// FieldLister is a HeaderView that can list every field it holds; an
+// engine whose header type is not http.Header implements it, in the
+// order the fields arrived.
+type FieldLister interface {
+	Fields() iter.Seq2[string, string]
+}
+
+// Fields lists every header field of h, one pair per value, for the
+// stages that must see all of them (the WAF): h's own order when it is a
+// FieldLister; for an http.Header, which keeps no order, names sorted and
+// each name's values in the order they arrived.
+func Fields(h HeaderView) iter.Seq2[string, string] {
+	switch h := h.(type) {
+	case FieldLister:
+		return h.Fields()
+	case http.Header:
+		return func(yield func(string, string) bool) {
+			for _, name := range slices.Sorted(maps.Keys(h)) {
+				for _, v := range h[name] {
+					if !yield(name, v) {
+						return
+					}
+				}
+			}
+		}
+	default:
+		return func(func(string, string) bool) {}
+	}
 }
 
 // Header is the transport-neutral view of a set of HTTP headers. Names are

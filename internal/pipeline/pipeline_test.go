@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -124,5 +125,24 @@ func TestFinishReportsCommitFailure(t *testing.T) {
 				t.Errorf("%d of %d observers ran", n, len(obs))
 			}
 		})
+	}
+}
+
+func TestFields(t *testing.T) {
+	h := http.Header{"X-B": {"2", "3"}, "Accept": {"a"}, "X-A": {"1"}}
+	var got []string
+	for name, v := range Fields(h) {
+		got = append(got, name+"="+v)
+	}
+	if want := []string{"Accept=a", "X-A=1", "X-B=2", "X-B=3"}; !slices.Equal(got, want) {
+		t.Errorf("Fields = %v, want %v", got, want)
+	}
+	n := 0
+	for range Fields(h) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Errorf("Fields does not stop when asked")
 	}
 }
