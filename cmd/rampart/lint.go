@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -172,12 +173,29 @@ func lintSettings(file string) (*lint.Settings, error) {
 	return lint.LoadSettings(file)
 }
 
+// specFirst matches a YAML or JSON document whose first key is openapi,
+// after an optional byte order mark and comments.
+var specFirst = regexp.MustCompile(`^(?:\x{FEFF})?(?:[ \t\r\n]*#[^\n]*\n)*[ \t\r\n]*(?:\{[ \t\r\n]*)?["']?openapi["']?[ \t]*:`)
+
 // lintInput reads one file into in: an OpenAPI document or a Rampart
 // config, told apart by its content.
 func lintInput(ctx context.Context, in *lint.Input, file string) error {
 	data, err := readBounded(file, openapi.MaxDocumentBytes)
 	if err != nil {
 		return err
+	}
+	if specFirst.Match(data) {
+		// A document that starts with its openapi field is a spec: the
+		// loader builds the index itself, beside its own parse.
+		if in.Spec != nil {
+			return usageError{fmt.Errorf("%s: lint takes one OpenAPI spec (already have %s)", file, in.Spec.Source)}
+		}
+		spec, err := openapi.LoadData(ctx, data, file, openapi.Options{})
+		if err != nil {
+			return err
+		}
+		in.Spec = spec
+		return nil
 	}
 	idx, err := yamlpos.New(data)
 	if err != nil {

@@ -143,3 +143,25 @@ func TestLintSettingsInvalid(t *testing.T) {
 		})
 	}
 }
+
+func TestSpecFirst(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want bool
+	}{
+		{"openapi: 3.0.3\n", true},
+		{"\ufeffopenapi: 3.1.0\n", true},
+		{"# a spec\n# by us\nopenapi: 3.0.3\n", true},
+		{`{"openapi": "3.0.3"}`, true},
+		{"{\n  \"openapi\" : \"3.0.3\"}", true},
+		{"'openapi': 3.0.3\n", true},
+		{"version: 1\nroutes: [{openapi: {spec: a.yaml}}]\n", false},
+		{"info: {}\nopenapi: 3.0.3\n", false}, // found by the index instead
+		{"openapix: 1\n", false},
+		{"x: |\n  openapi: 3\n", false},
+	} {
+		if got := specFirst.MatchString(tc.doc); got != tc.want {
+			t.Errorf("specFirst(%q) = %v, want %v", tc.doc, got, tc.want)
+		}
+	}
+}

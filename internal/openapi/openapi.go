@@ -12,6 +12,7 @@
 package openapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -221,25 +222,41 @@ func LoadData(ctx context.Context, data []byte, base string, o Options) (*Spec, 
 // load loads data read from source; pos is its position index, or nil to
 // build it.
 func load(ctx context.Context, source string, loc *url.URL, data []byte, pos positions, r *reader) (*Spec, error) {
+	var parsed chan kinResult
 	if pos == nil {
+		if !mayHaveAnchors(data) {
+			// Without anchors there are no aliases to expand, so
+			// kin-openapi's parse is bounded by the document's size and
+			// can run beside the position index, whose bounds would
+			// otherwise have to pass first.
+			parsed = make(chan kinResult, 1)
+			go func() {
+				doc, err := kinLoad(ctx, loc, data, r)
+				parsed <- kinResult{doc, err}
+			}()
+		}
 		var perr *yamlpos.SyntaxError
-		if pos, perr = index(data); perr != nil {
+		pos, perr = index(data)
+		if perr != nil {
+			if parsed != nil {
+				<-parsed
+			}
 			return nil, syntaxErrorAt(perr, source)
 		}
 	}
 	if err := checkVersion(data, pos, source); err != nil {
+		if parsed != nil {
+			<-parsed
+		}
 		return nil, err
 	}
-	l := openapi3.NewLoader()
-	l.Context = ctx
-	l.IsExternalRefsAllowed = !r.noExternal
-	l.ReadFromURIFunc = r.readFromURI
 	var doc *openapi3.T
 	var err error
-	if loc != nil {
-		doc, err = l.LoadFromDataWithPath(data, loc)
+	if parsed != nil {
+		res := <-parsed
+		doc, err = res.doc, res.err
 	} else {
-		doc, err = l.LoadFromData(data)
+		doc, err = kinLoad(ctx, loc, data, r)
 	}
 	if err != nil {
 		return nil, pos.refError(source, err)
@@ -251,6 +268,53 @@ func load(ctx context.Context, source string, loc *url.URL, data []byte, pos pos
 	s.Operations = operations(doc)
 	return s, nil
 }
+
+type kinResult struct {
+	doc *openapi3.T
+	err error
+}
+
+// kinLoad has kin-openapi parse data and resolve its references.
+func kinLoad(ctx context.Context, loc *url.URL, data []byte, r *reader) (*openapi3.T, error) {
+	l := openapi3.NewLoader()
+	l.Context = ctx
+	l.IsExternalRefsAllowed = !r.noExternal
+	l.ReadFromURIFunc = r.readFromURI
+	if loc != nil {
+		return l.LoadFromDataWithPath(data, loc)
+	}
+	return l.LoadFromData(data)
+}
+
+// mayHaveAnchors reports whether data could hold a YAML anchor: an '&'
+// that starts a node (at the start of the document or after white space
+// or a flow or block indicator) and is followed by an anchor character.
+// It errs towards true: an '&' in a quoted string after a space counts.
+// A document without anchors has no aliases (an alias must name one).
+func mayHaveAnchors(data []byte) bool {
+	for i := bytes.IndexByte(data, '&'); i >= 0; {
+		if i+1 < len(data) && !isYAMLSpace(data[i+1]) {
+			if i == 0 {
+				return true
+			}
+			switch data[i-1] {
+			case ' ', '\t', '\n', '\r', '[', '{', ',', ':', '?', '-', '!':
+				return true
+			}
+			if data[i-1] >= 0x80 { // after a multi-byte character (a BOM, a non-ASCII space)
+				return true
+			}
+		}
+		j := bytes.IndexByte(data[i+1:], '&')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+func isYAMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // checkVersion refuses documents that are not OpenAPI 3.0 or 3.1 before
 // kin-openapi reads them, so that a Swagger 2.0 file or a random JSON

@@ -235,3 +235,67 @@ func TestRefSiblings(t *testing.T) {
 		})
 	}
 }
+
+func TestMayHaveAnchors(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want bool
+	}{
+		{"openapi: 3.0.0\n", false},
+		{"description: Tom & Jerry\n", false},
+		{"url: https://x.example/?a=1&b=2\n", false},
+		{`{"a":"x&y"}`, false},
+		{"a: &x 1\nb: *x\n", true},
+		{"&x a: 1\n", true},
+		{"- &x 1\n", true},
+		{"[&x 1, *x]", true},
+		{"{a: 1,&x b: 2}", true},
+		{`{"a":&x 1}`, true},
+		{"a:\n  &x\n  b: 1\n", true},
+		{"a:\t&x 1\n", true},
+		{"? &x a\n: 1\n", true},
+		{"\ufeff&x a: 1\n", true},
+		{"a: \"say &x\"\n", true}, // errs towards true
+		{"a: 1 &\n", false},
+		{"&", false},
+	} {
+		if got := mayHaveAnchors([]byte(tc.doc)); got != tc.want {
+			t.Errorf("mayHaveAnchors(%q) = %v, want %v", tc.doc, got, tc.want)
+		}
+	}
+}
+
+// TestLoadInParallelSameAsInTurn: a document without anchors, whose two
+// parses run side by side, loads to the same operations and positions as
+// one given its index (the parses in turn), and a syntax error or a
+// Swagger 2.0 document is refused the same way either way.
+func TestLoadInParallelSameAsInTurn(t *testing.T) {
+	ctx := context.Background()
+	for _, doc := range []string{
+		"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a/{id}:\n    get:\n      parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n      responses: {'200': {description: ok}}\n",
+		"swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n",
+		"openapi: 3.0.3\ninfo: [\n",
+		"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get: {responses: {'200': {$ref: '#/components/responses/nope'}}}\n",
+	} {
+		data := []byte(doc)
+		if mayHaveAnchors(data) {
+			t.Fatalf("test document has anchors: %q", doc)
+		}
+		par, perr := LoadData(ctx, data, "", Options{})
+		idx, ierr := yamlpos.New(data)
+		var seq *Spec
+		var serr error
+		if ierr != nil {
+			seq, serr = LoadData(ctx, data, "", Options{}) // no index to give
+		} else {
+			seq, serr = LoadData(ctx, data, "", Options{Index: idx})
+		}
+		if (perr == nil) != (serr == nil) || (perr != nil && perr.Error() != serr.Error()) {
+			t.Errorf("%q: in parallel %v, in turn %v", doc, perr, serr)
+			continue
+		}
+		if perr == nil && len(par.Operations) != len(seq.Operations) {
+			t.Errorf("%q: %d operations in parallel, %d in turn", doc, len(par.Operations), len(seq.Operations))
+		}
+	}
+}
