@@ -123,8 +123,12 @@ var rules = map[string]struct {
 	// no pipeline of its own.
 	"internal/lifecycle": {[]string{"accesslog", "acme", "admin", "anomaly", "apikey", "audit", "background", "client", "config", "dlp", "firewall", "gateway", "keyring", "limits", "metrics", "pipeline",
 		"redisconn", "server", "signing", "store", "tlsconf", "tokens", "witness"}, nil},
-	// The toolkit: nothing on the request path imports it.
-	"internal/openapi":         {[]string{"yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
+	// The toolkit: nothing on the request path imports it, but for the
+	// spec loader (see specLoaderUsers).
+	"internal/openapi": {[]string{"yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
+	// The API's OpenAPI contract at the gateway: specs compiled with the
+	// toolkit's loader, checked with kin-openapi (3.0) and jsonschema (3.1).
+	"internal/contract":        {[]string{"openapi"}, []string{"github.com/getkin/kin-openapi", "github.com/santhosh-tekuri/jsonschema/v6"}},
 	"internal/yamlpos":         {nil, []string{"go.yaml.in/yaml/v3"}},
 	"internal/lint":            {[]string{"config", "findings", "openapi", "yamlpos"}, []string{"go.yaml.in/yaml/v3"}},
 	"internal/lint/speclint":   {[]string{"dlp", "findings", "lint", "openapi", "yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
@@ -237,9 +241,21 @@ func TestStagesIndependent(t *testing.T) {
 // toolkit are the packages of rampart scan and rampart lint.
 var toolkit = []string{"openapi", "findings", "scan", "lint"}
 
+// specLoaderUsers are the request-path packages that may import the
+// toolkit's spec loader, internal/openapi, and nothing else of the
+// toolkit: the gateway enforces a spec loaded exactly as scan and lint
+// load it (same bounds, same $ref policy, same errors with lines).
+// internal/openapi itself imports only yamlpos, so this brings no scanner
+// or linter code onto the request path.
+var specLoaderUsers = []string{"internal/contract"}
+
 // TestToolkitApart keeps the two wings of the house apart: no package of
-// the request path (anything the gateway imports) imports the toolkit.
+// the request path (anything the gateway imports) imports the toolkit,
+// but for the loader in specLoaderUsers.
 func TestToolkitApart(t *testing.T) {
+	if got := rules["internal/openapi"].internal; !slices.Equal(got, []string{"yamlpos"}) {
+		t.Errorf("internal/openapi imports %v: the spec loader on the request path must stay free of the rest of the toolkit", got)
+	}
 	for rel, rule := range rules {
 		if rel == "cmd/rampart" || rel == "cmd/rampart-vet" || slices.ContainsFunc(toolkit, func(p string) bool {
 			return rel == "internal/"+p || strings.HasPrefix(rel, "internal/"+p+"/")
@@ -247,6 +263,9 @@ func TestToolkitApart(t *testing.T) {
 			continue
 		}
 		for _, imp := range rule.internal {
+			if imp == "openapi" && slices.Contains(specLoaderUsers, rel) {
+				continue
+			}
 			for _, tk := range toolkit {
 				if imp == tk || strings.HasPrefix(imp, tk+"/") {
 					t.Errorf("%s is on the request path or beside it and may not import the toolkit package %s", rel, imp)

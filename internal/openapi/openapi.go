@@ -8,7 +8,9 @@
 // docs/architecture.md for why); this package adds the bounds, the
 // reference policy, the positions and a flat list of operations. It owns
 // no request building and no checks: those are the scanner's and the
-// linter's. Nothing on the gateway's request path imports it.
+// linter's. On the gateway's side only internal/contract imports it, at
+// load time, so that the gateway enforces a spec loaded exactly as scan
+// and lint load it; it must therefore import nothing else of the toolkit.
 package openapi
 
 import (

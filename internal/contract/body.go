@@ -1,0 +1,208 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+)
+
+// MaxDepth bounds the nesting of a JSON body the checks walk; deeper
+// bodies are refused before any schema runs (encoding/json itself stops
+// at 10000 levels).
+const MaxDepth = 64
+
+// checkBody31 checks a 3.1 request body against its compiled schema.
+func (v *Validator) checkBody31(op *operation, mt string, r *Request, viol *Violation) {
+	c := op.bodies[mt]
+	if c == nil {
+		return // declared without a schema: any body of the media type
+	}
+	var val any
+	var err error
+	if isJSON(mt) || mt == "*/*" || mt == "application/*" {
+		if d := depth(r.Body); d > MaxDepth {
+			viol.add(Problem{In: "body", Reason: "nested deeper than the limit"})
+			return
+		}
+		val, err = decodeJSON(r.Body)
+		if err != nil {
+			viol.add(Problem{In: "body", Reason: "malformed JSON"})
+			return
+		}
+	} else {
+		dec := openapi3filter.RegisteredBodyDecoder(mt)
+		if dec == nil {
+			return // a media type the validator cannot read: media type checked only
+		}
+		h := http.Header{"Content-Type": {r.ContentType}}
+		val, err = dec(bytes.NewReader(r.Body), h, c.ref, nil)
+		if err != nil {
+			viol.add(Problem{In: "body", Reason: "malformed for its media type"})
+			return
+		}
+		val = normalize(val)
+	}
+	if err := c.js.Validate(val); err != nil {
+		jsProblems(err, "body", viol)
+	}
+	readOnlyProblems(c.ref, val, "", viol, 0)
+}
+
+// decodeJSON decodes one JSON value with numbers kept exact, refusing
+// trailing data.
+func decodeJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	return v, nil
+}
+
+// depth returns the deepest nesting of arrays and objects in b, stopping
+// past MaxDepth; strings are skipped.
+func depth(b []byte) int {
+	d, max := 0, 0
+	in, esc := false, false
+	for _, c := range b {
+		if in {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				in = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			in = true
+		case '{', '[':
+			d++
+			if d > max {
+				max = d
+				if max > MaxDepth {
+					return max
+				}
+			}
+		case '}', ']':
+			d--
+		}
+	}
+	return max
+}
+
+// normalize turns the values of kin-openapi's form decoders into JSON
+// values the schema library reads (it wants float64 or json.Number).
+func normalize(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalize(e)
+		}
+	case int:
+		return json.Number(itoa(int64(x)))
+	case int64:
+		return json.Number(itoa(x))
+	case int32:
+		return json.Number(itoa(int64(x)))
+	case url.Values:
+		return x
+	}
+	return v
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// readOnlyProblems reports readOnly properties present in a request body,
+// walking properties, items and allOf/oneOf/anyOf (a readOnly property in
+// any branch is refused).
+func readOnlyProblems(ref *openapi3.SchemaRef, val any, ptr string, viol *Violation, d int) {
+	if ref == nil || ref.Value == nil || d > MaxDepth {
+		return
+	}
+	s := ref.Value
+	switch x := val.(type) {
+	case map[string]any:
+		for name, p := range s.Properties {
+			e, ok := x[name]
+			if !ok || p == nil || p.Value == nil {
+				continue
+			}
+			if p.Value.ReadOnly {
+				viol.add(Problem{In: "body", Pointer: ptr + "/" + escapePointer(name), Reason: "readOnly: not allowed in a request"})
+				continue
+			}
+			readOnlyProblems(p, e, ptr+"/"+escapePointer(name), viol, d+1)
+		}
+	case []any:
+		if s.Items != nil {
+			for i, e := range x {
+				readOnlyProblems(s.Items, e, ptr+"/"+itoa(int64(i)), viol, d+1)
+			}
+		}
+	}
+	for _, sub := range s.AllOf {
+		readOnlyProblems(sub, val, ptr, viol, d+1)
+	}
+}
+
+// stripWriteOnly deletes the writeOnly properties of a JSON response value
+// in place, walking properties, items, additionalProperties and every
+// allOf/oneOf/anyOf branch; it reports whether it deleted any.
+func stripWriteOnly(ref *openapi3.SchemaRef, val any, d int) bool {
+	if ref == nil || ref.Value == nil || d > MaxDepth {
+		return false
+	}
+	s := ref.Value
+	changed := false
+	switch x := val.(type) {
+	case map[string]any:
+		for name, e := range x {
+			p := s.Properties[name]
+			if p == nil {
+				if ap := s.AdditionalProperties.Schema; ap != nil {
+					changed = stripWriteOnly(ap, e, d+1) || changed
+				}
+				continue
+			}
+			if p.Value != nil && p.Value.WriteOnly {
+				delete(x, name)
+				changed = true
+				continue
+			}
+			changed = stripWriteOnly(p, e, d+1) || changed
+		}
+	case []any:
+		if s.Items != nil {
+			for _, e := range x {
+				changed = stripWriteOnly(s.Items, e, d+1) || changed
+			}
+		}
+	}
+	for _, group := range []openapi3.SchemaRefs{s.AllOf, s.OneOf, s.AnyOf} {
+		for _, sub := range group {
+			changed = stripWriteOnly(sub, val, d+1) || changed
+		}
+	}
+	return changed
+}
