@@ -59,7 +59,7 @@ func isStd(imp string) bool { return !strings.Contains(strings.Split(imp, "/")[0
 
 // stages are the pipeline stage packages: they may import the shared
 // vocabulary but never each other or the assembly.
-var stages = []string{"client", "firewall", "route", "authn", "authz", "limits", "idtoken", "secheaders", "proxy"}
+var stages = []string{"client", "firewall", "route", "inputs", "authn", "authz", "limits", "idtoken", "secheaders", "proxy"}
 
 // rules says, for each package, which module-internal packages and which
 // third-party modules it may import. Anything not listed is refused.
@@ -108,6 +108,8 @@ var rules = map[string]struct {
 	"internal/firewall":                  {[]string{"background", "config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},
 	"internal/limits":                    {[]string{"config", "jsonbody", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/engine":                    {[]string{"pipeline", "problem"}, nil},
+	// The inputs stage: the contract and the WAF, per route.
+	"internal/inputs": {[]string{"config", "contract", "openapi", "pipeline", "waf"}, nil},
 	// The WAF: the only package that imports Coraza and the CRS.
 	"internal/waf":       {nil, []string{"github.com/corazawaf/coraza/v3", "github.com/corazawaf/coraza-coreruleset/v4"}},
 	"internal/accesslog": {[]string{"background", "pipeline"}, nil},
@@ -116,7 +118,7 @@ var rules = map[string]struct {
 	"internal/tlsconf":   {[]string{"background", "config", "secretfile", "trust"}, nil},
 	"internal/acme":      {[]string{"config", "trust"}, []string{"github.com/caddyserver/certmagic", "github.com/mholt/acmez", "go.uber.org/zap"}},
 	"internal/server":    {[]string{"config"}, nil},
-	"internal/gateway": {[]string{"authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "background", "client", "config", "engine", "firewall", "idtoken", "keyring", "limits", "metrics", "pipeline",
+	"internal/gateway": {[]string{"authn", "authn/apikeyauth", "authn/introspect", "authn/jwtauth", "authn/mtlsauth", "authz", "background", "client", "config", "engine", "firewall", "idtoken", "inputs", "keyring", "limits", "metrics", "pipeline",
 		"protect", "proxy", "route", "secheaders", "signing", "store", "tokens"}, nil},
 	"internal/gateway/gatewaytest": {[]string{"config"}, nil},
 	// The lifecycle opens the process's resources and serves; it builds
@@ -247,7 +249,7 @@ var toolkit = []string{"openapi", "findings", "scan", "lint"}
 // load it (same bounds, same $ref policy, same errors with lines).
 // internal/openapi itself imports only yamlpos, so this brings no scanner
 // or linter code onto the request path.
-var specLoaderUsers = []string{"internal/contract"}
+var specLoaderUsers = []string{"internal/contract", "internal/inputs"}
 
 // TestToolkitApart keeps the two wings of the house apart: no package of
 // the request path (anything the gateway imports) imports the toolkit,

@@ -34,7 +34,8 @@ func setWAFDefaults(c *Config) {
 	if w.Mode == "" {
 		w.Mode = "block"
 	}
-	setSize(&w.BodyLimit, DefaultWAFBodyLimit)
+	// The default inspects what the listener takes, up to 128 KiB.
+	setSize(&w.BodyLimit, min(DefaultWAFBodyLimit, int64(c.Server.MaxBodyBytes)))
 	for i := range c.Routes {
 		r := c.Routes[i].WAF
 		if r != nil {

@@ -1173,7 +1173,8 @@ type WAF struct {
 	// Exclude turns rules off, on every route or for one target.
 	Exclude []WAFExclusion `yaml:"exclude"`
 	// BodyLimit is how many bytes of a request body are inspected.
-	// Default 128KiB; a larger body is refused with 413 (never passed
+	// Default 128KiB, or server.max_body_bytes when that is smaller; a
+	// larger body is refused with 413 (never passed
 	// uninspected). At most server.max_body_bytes.
 	BodyLimit ByteSize `yaml:"body_limit"`
 }

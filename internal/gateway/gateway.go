@@ -32,6 +32,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/engine"
 	"github.com/rampart-gw/rampart/internal/firewall"
 	"github.com/rampart-gw/rampart/internal/idtoken"
+	"github.com/rampart-gw/rampart/internal/inputs"
 	"github.com/rampart-gw/rampart/internal/keyring"
 	"github.com/rampart-gw/rampart/internal/limits"
 	"github.com/rampart-gw/rampart/internal/metrics"
@@ -101,6 +102,7 @@ type Instance struct {
 	// Stages lists the request and response stages in order.
 	Stages  [2][]string
 	proxy   *proxy.Proxy
+	inputs  *inputs.Stage
 	closers []io.Closer
 }
 
@@ -127,13 +129,6 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	clientStage, err := client.New(cfg.Client, client.Deps{IDs: d.IDs})
 	if err != nil {
 		return nil, err
-	}
-	for i, r := range cfg.Routes {
-		// The inputs stage (issue 16) is being built: until it is wired,
-		// no config may believe it turned it on.
-		if (r.WAF != nil && *r.WAF.Enabled) || r.OpenAPI != nil {
-			return nil, fmt.Errorf("routes[%d]: the waf and openapi blocks are not enforced by this build yet; remove them", i)
-		}
 	}
 	// routes are the config's, then the token server's own endpoints,
 	// which every stage treats as routes (firewall, pre-auth limits,
@@ -200,6 +195,11 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
+	inStage, err := inputs.New(cfg.WAF, inputs.Deps{Routes: routes, Logger: d.Logger})
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, inStage)
 	authnStage, err := authn.New(cfg.Authz, authn.Deps{Routes: routes, Authenticators: authenticators})
 	if err != nil {
 		return nil, err
@@ -238,7 +238,9 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		routeStage,
 		// firewall again: the routes' own lists.
 		fw.Route(),
-		// waf (not yet): inspects the raw request before any identity work.
+		// inputs: the API's contract, then the WAF, on the raw request
+		// before any identity work (an attack costs no token check).
+		inStage,
 		// authn: produces the Identity that authz and limits read; after
 		// route, because the route names its authenticators.
 		authnStage,
@@ -255,6 +257,9 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		prot.RequestStage(),
 	}
 	response := []pipeline.ResponseStage{
+		// inputs: checks the upstream's response against the contract
+		// before any stage changes it.
+		inStage,
 		// authz: removes the response fields the identity's roles may not
 		// see, before anything else reads the body.
 		authzStage,
@@ -283,7 +288,7 @@ func Build(cfg *config.Config, d Deps) (in *Instance, err error) {
 		// audit.sync: no response ends before its event is on disk.
 		AwaitRecord: d.Audit != nil && cfg.Audit.Sync,
 	})
-	return &Instance{Config: cfg, Handler: h, Stages: [2][]string{req, resp}, proxy: px, closers: closers}, nil
+	return &Instance{Config: cfg, Handler: h, Stages: [2][]string{req, resp}, proxy: px, inputs: inStage, closers: closers}, nil
 }
 
 // observers are the exchange's observers in order: metrics, the access

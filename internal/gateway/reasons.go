@@ -6,6 +6,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/client"
 	"github.com/rampart-gw/rampart/internal/engine"
 	"github.com/rampart-gw/rampart/internal/firewall"
+	"github.com/rampart-gw/rampart/internal/inputs"
 	"github.com/rampart-gw/rampart/internal/limits"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/protect"
@@ -19,7 +20,7 @@ import (
 func Reasons() []pipeline.ReasonInfo {
 	var out []pipeline.ReasonInfo
 	for _, r := range [][]pipeline.ReasonInfo{pipeline.Reasons(), engine.Reasons(), client.Reasons(), firewall.Reasons(),
-		route.Reasons(), authn.Reasons(), authz.Reasons(), limits.Reasons(), protect.Reasons(), proxy.Reasons()} {
+		route.Reasons(), inputs.Reasons(), authn.Reasons(), authz.Reasons(), limits.Reasons(), protect.Reasons(), proxy.Reasons()} {
 		out = append(out, r...)
 	}
 	return out

@@ -56,7 +56,7 @@ func TestReasonsDoc(t *testing.T) {
 }
 
 // reasonLike matches the string literals that look like reason codes.
-var reasonLike = regexp.MustCompile(`^(listener|upstream|client|firewall|route|authn|authz|limits|protect)\.[a-z_]+$`)
+var reasonLike = regexp.MustCompile(`^(listener|upstream|client|firewall|route|inputs|waf|authn|authz|limits|protect)\.[a-z_]+$`)
 
 // notReasons are literals of that shape that are something else.
 var notReasons = map[string]bool{
