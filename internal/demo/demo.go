@@ -155,6 +155,14 @@ func Config(listen, admin, dataDir, apiAddr, keysFile string) *config.Config {
 				Firewall: &config.RouteFirewall{Allow: []string{"127.0.0.1", "::1"}}},
 		},
 	}
+	// Every route holds requests to the API's own contract (the spec
+	// rampart demo writes to DIR/openapi.yaml) and runs the OWASP Core
+	// Rule Set on them, with the exclusions a JSON API needs.
+	c.WAF.Profiles = []string{"json-api"}
+	for i := range c.Routes {
+		c.Routes[i].OpenAPI = &config.RouteOpenAPI{Spec: filepath.Join(dataDir, "openapi.yaml")}
+		c.Routes[i].WAF = &config.RouteWAF{}
+	}
 	config.SetDefaults(c)
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestDemo(t *testing.T) {
 	d.checkHealthAndCredentials()
 	d.checkAccessRules()
 	d.checkProfiles()
+	d.checkInputs()
 	d.checkSensitiveData()
 	d.checkRecordLimit()
 	d.checkRateLimit()
@@ -237,7 +239,9 @@ func (d *demoRun) checkProfiles() {
 	if resp, body := d.get(gw+"/api/users/bob", bob); resp.StatusCode != 200 || !strings.Contains(body, "ssn") {
 		t.Errorf("bob's view of his own profile: %d %s", resp.StatusCode, body)
 	}
-	if code, body := d.put("/api/users/bob", bob, `{"role":"admin"}`); code != 403 || !strings.Contains(body, "authz.field_not_writable") {
+	// The spec declares no role in an update: the contract refuses it
+	// before authz's writable fields would.
+	if code, body := d.put("/api/users/bob", bob, `{"role":"admin"}`); code != 400 || !strings.Contains(body, `"reason":"inputs.invalid"`) || !strings.Contains(body, `"pointer":"/role"`) {
 		t.Errorf("bob makes himself admin: %d %s", code, body)
 	}
 	if code, body := d.put("/api/users/bob", bob, `{"name":"Robert"}`); code != 200 || !strings.Contains(body, "Robert") || !strings.Contains(body, `"role":"reader"`) {
@@ -248,6 +252,49 @@ func (d *demoRun) checkProfiles() {
 	}
 	if code, _ := d.put("/api/users/bob", alice, `{"name":"x"}`); code != 403 {
 		t.Errorf("alice may read, not write, bob's profile: %d", code)
+	}
+}
+
+// checkInputs: the README tour's three refusals, each a problem document
+// that names the field and never echoes the value, and the unprotected
+// API taking all three.
+func (d *demoRun) checkInputs() {
+	t, bob := d.t, d.bob
+	t.Helper()
+	long := strings.Repeat("Bob", 40)
+	sqli := "Robert' UNION SELECT card_number FROM users--"
+	for _, tc := range []struct {
+		name, body, status, reason, where string
+	}{
+		{"undeclared property", `{"name":"Bob","role":"admin"}`, "400", "inputs.invalid", `"pointer":"/role"`},
+		{"name over maxLength", `{"name":"` + long + `"}`, "400", "inputs.invalid", `"pointer":"/name"`},
+		{"SQL injection in a free-text field", `{"name":"` + sqli + `"}`, "403", "waf.blocked", ""},
+	} {
+		code, body := d.put("/api/users/bob", bob, tc.body)
+		if strconv.Itoa(code) != tc.status || !strings.Contains(body, `"reason":"`+tc.reason+`"`) || !strings.Contains(body, tc.where) {
+			t.Errorf("%s: %d %s", tc.name, code, body)
+		}
+		if strings.Contains(body, "BobBob") || strings.Contains(body, "UNION") {
+			t.Errorf("%s: the refusal echoes the value: %s", tc.name, body)
+		}
+		req, _ := http.NewRequestWithContext(d.ctx, "PUT", d.file.Unprotected+"/api/users/bob", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		r, err := d.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Errorf("%s: the unprotected API answered %d, want 200", tc.name, r.StatusCode)
+		}
+	}
+	// Put bob's role and name back for the checks after this one.
+	req, _ := http.NewRequestWithContext(d.ctx, "PUT", d.file.Unprotected+"/api/users/bob", strings.NewReader(`{"role":"reader","name":"Robert"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if r, err := d.client.Do(req); err != nil || r.StatusCode != 200 {
+		t.Fatalf("restoring bob: %v %v", r, err)
+	} else {
+		r.Body.Close()
 	}
 }
 
