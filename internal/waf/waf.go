@@ -96,6 +96,8 @@ type Exclusion struct {
 	// Coraza names JSON arguments "json." followed by the keys joined with
 	// dots, array elements by index: "json.items.0.note"),
 	// "REQUEST_HEADERS:User-Agent", "ARGS:q", "REQUEST_COOKIES:session".
+	// Coraza compares the key case-insensitively ("ARGS:json.Comment" is
+	// "ARGS:json.comment"; "REQUEST_HEADERS:user-agent" is User-Agent).
 	Target string
 }
 

@@ -144,6 +144,9 @@ func TestExclusions(t *testing.T) {
 	sqliComment := post("POST", "/api/users", "application/json", `{"name":"Ann","comment":"1' UNION SELECT password FROM users--"}`)
 	sqliNote := post("POST", "/api/users", "application/json", `{"items":[{"note":"1' UNION SELECT password FROM users--"}],"x":"ok"}`)
 	sqliOther := post("POST", "/api/users", "application/json", `{"name":"1' UNION SELECT password FROM users--","comment":"ok"}`)
+	shellshockUA := get("/api/status", "")
+	shellshockUA.Headers = headers("User-Agent", "() { :; }; /bin/bash -c 'cat /etc/passwd'", "Accept", "*/*")
+	sqliCookie := get("/api/me", "", "Cookie", "session=1%27%20OR%20%271%27%3D%271")
 	comment := Exclusion{Rules: []RuleRange{{942000, 942999}}, Target: "ARGS:json.comment"}
 	tests := []struct {
 		name    string
@@ -159,6 +162,12 @@ func TestExclusions(t *testing.T) {
 		{"JSON field excluded", []Exclusion{comment}, sqliComment, false},
 		{"JSON field excluded, attack in another field", []Exclusion{comment}, sqliOther, true},
 		{"JSON array element excluded", []Exclusion{{Rules: []RuleRange{{942000, 942999}}, Target: "ARGS:json.items.0.note"}}, sqliNote, false},
+		{"header excluded", []Exclusion{{Rules: []RuleRange{{932170, 932171}}, Target: "REQUEST_HEADERS:User-Agent"}}, shellshockUA, false},
+		{"header excluded, name in lower case", []Exclusion{{Rules: []RuleRange{{932170, 932171}}, Target: "REQUEST_HEADERS:user-agent"}}, shellshockUA, false},
+		{"other header excluded", []Exclusion{{Rules: []RuleRange{{932170, 932171}}, Target: "REQUEST_HEADERS:Referer"}}, shellshockUA, true},
+		{"cookie not excluded", nil, sqliCookie, true},
+		{"cookie excluded", []Exclusion{{Rules: []RuleRange{{942000, 942999}}, Target: "REQUEST_COOKIES:session"}}, sqliCookie, false},
+		{"JSON field excluded, key case differs", []Exclusion{{Rules: []RuleRange{{942000, 942999}}, Target: "ARGS:json.Comment"}}, sqliComment, false},
 		{"JSON field excluded from other rules only", []Exclusion{{Rules: []RuleRange{{941000, 941999}}, Target: "ARGS:json.comment"}}, sqliComment, true},
 	}
 	for _, tt := range tests {
