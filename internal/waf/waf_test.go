@@ -285,3 +285,41 @@ func TestWantsBody(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectConcurrent: one WAF, many goroutines, each verdict the same
+// as the sequential one (run with -race to check the sharing).
+func TestInspectConcurrent(t *testing.T) {
+	w := compiled(t, Options{Paranoia: 1})
+	reqs := []*Request{
+		get("/api/orders/42", "page=2"),
+		get("/api/users", "id=1%27%20OR%20%271%27%3D%271"),
+		post("POST", "/api/orders", "application/json", legitJSON),
+		post("POST", "/api/comments", "application/json", `{"body":"<script>alert(1)</script>"}`),
+	}
+	want := make([]bool, len(reqs))
+	for i, r := range reqs {
+		v, err := w.Inspect(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = v.Blocked
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 4 {
+				k := (g + i) % len(reqs)
+				v, err := w.Inspect(context.Background(), reqs[k])
+				if err != nil || v.Blocked != want[k] {
+					errs <- fmt.Sprintf("request %d: blocked %v, err %v; want blocked %v", k, v.Blocked, err, want[k])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
