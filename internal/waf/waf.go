@@ -507,7 +507,10 @@ func hostOnly(h string) string {
 // (application/json and any application/*+json), XML (application/xml,
 // text/xml, application/soap+xml), URL-encoded forms,
 // multipart forms, and bodies without a Content-Type (the CRS parses those
-// as URL-encoded). Bodies of other types are not parsed by the CRS (and
+// as URL-encoded). Coraza writes the file parts of a multipart body to
+// temporary files in os.TempDir for the transaction and removes them when
+// Inspect returns (bounded by the body limit). Bodies of other types are
+// not parsed by the CRS (and
 // the CRS refuses their content type unless a profile allows it). The
 // method does not matter (a GET may carry a body and the CRS inspects it);
 // it is a parameter so that the rule can change without the callers.
