@@ -1,5 +1,14 @@
 package waf
 
+import (
+	"maps"
+	"slices"
+)
+
+// ProfileNames returns the names Options.Profiles accepts, sorted, for
+// config validation and docs.
+func ProfileNames() []string { return slices.Sorted(maps.Keys(profiles)) }
+
 // profile is a named set of tunings a kind of application needs: CRS
 // settings (tx variables set before the rules run) and rule exclusions.
 type profile struct {

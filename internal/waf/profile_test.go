@@ -92,3 +92,18 @@ func TestPL2FreeText(t *testing.T) {
 		}
 	}
 }
+
+// TestProfilesValid: every profile exclusion passes the checks user
+// exclusions do (no reserved rule, a valid target).
+func TestProfilesValid(t *testing.T) {
+	if !slices.Contains(ProfileNames(), "json-api") {
+		t.Fatalf("ProfileNames() = %v, want json-api", ProfileNames())
+	}
+	for name, p := range profiles {
+		for i, e := range p.exclusions {
+			for _, err := range validateExclusion(name, e) {
+				t.Errorf("profile %s exclusion %d: %v", name, i, err)
+			}
+		}
+	}
+}

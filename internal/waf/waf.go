@@ -136,8 +136,9 @@ type Stats struct {
 
 // New validates opts and compiles the CRS with them. Errors name the option
 // at fault ("exclusions[2].rules[0]: ..."). New is slow (it compiles some
-// hundreds of rules and their regular expressions: see Stats): build a WAF
-// once per configuration, not per request.
+// hundreds of rules and their regular expressions: see Stats), and runs two
+// garbage collections to measure the heap it adds: build a WAF once per
+// configuration, not per request.
 func New(opts Options) (*WAF, error) {
 	start := time.Now()
 	var before runtime.MemStats
@@ -213,7 +214,7 @@ func directives(opts *Options) (string, error) {
 	for i, name := range opts.Profiles {
 		p, ok := profiles[name]
 		if !ok {
-			errs = append(errs, fmt.Errorf("profiles[%d]: unknown profile %q (known: json-api)", i, name))
+			errs = append(errs, fmt.Errorf("profiles[%d]: unknown profile %q (known: %s)", i, name, strings.Join(ProfileNames(), ", ")))
 			continue
 		}
 		if p.methods != "" {
