@@ -362,6 +362,9 @@ type Verdict struct {
 	Threshold int
 	// Rules are the ids of the matched rules that contributed (rules with
 	// a severity, not the CRS's bookkeeping rules), sorted, deduplicated.
+	// With the engine On, evaluation stops at the interruption (the CRS
+	// blocks at the end of phase 2, so those are all the request rules
+	// but after a phase-1 refusal); DetectOnly evaluates every rule.
 	Rules []int
 	// Interrupted: Coraza interrupted the transaction (engine On only).
 	Interrupted bool
