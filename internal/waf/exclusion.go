@@ -77,10 +77,13 @@ func parseRuleID(s string) (int, error) {
 // request's arguments, headers and cookies (and their names), the parts a
 // legitimate application puts free-form data in. Anything else (TX, the
 // URI, the body, response variables) is refused: excluding it would
-// disable a rule rather than narrow it.
+// disable a rule rather than narrow it. ARGS_GET and ARGS_POST are refused
+// too: the CRS inspects ARGS (query and body arguments together; no request
+// rule names ARGS_POST, two name ARGS_GET), and Coraza removes a target
+// only from rules that name that very collection, so "ARGS_POST:json.x"
+// would silently exclude nothing. Write "ARGS:json.x".
 var targetCollections = map[string]bool{
-	"ARGS": true, "ARGS_GET": true, "ARGS_POST": true,
-	"ARGS_NAMES": true, "ARGS_GET_NAMES": true, "ARGS_POST_NAMES": true,
+	"ARGS": true, "ARGS_NAMES": true,
 	"REQUEST_HEADERS": true, "REQUEST_HEADERS_NAMES": true,
 	"REQUEST_COOKIES": true, "REQUEST_COOKIES_NAMES": true,
 }
@@ -90,9 +93,9 @@ const maxTargetKey = 256
 
 // ValidateTarget checks a ModSecurity target such as "ARGS:json.comment",
 // "REQUEST_HEADERS:User-Agent" or "REQUEST_COOKIES:session". The
-// collection must be one of ARGS, ARGS_GET, ARGS_POST, ARGS_NAMES,
-// ARGS_GET_NAMES, ARGS_POST_NAMES, REQUEST_HEADERS, REQUEST_HEADERS_NAMES,
-// REQUEST_COOKIES or REQUEST_COOKIES_NAMES, in upper case; the key, when
+// collection must be one of ARGS, ARGS_NAMES, REQUEST_HEADERS,
+// REQUEST_HEADERS_NAMES, REQUEST_COOKIES or REQUEST_COOKIES_NAMES, in upper
+// case (see targetCollections for why not ARGS_GET or ARGS_POST); the key, when
 // present, is 1 to 256 characters of ASCII letters, digits and "._-" (JSON
 // arguments are named "json.a.b", array elements "json.items.0"). No
 // regular-expression keys, negation, counting, quotes, spaces, pipes,
@@ -100,8 +103,11 @@ const maxTargetKey = 256
 // SecLang directive it is written into.
 func ValidateTarget(s string) error {
 	coll, key, hasKey := strings.Cut(s, ":")
+	if strings.HasPrefix(coll, "ARGS_GET") || strings.HasPrefix(coll, "ARGS_POST") {
+		return fmt.Errorf("target %q: the CRS inspects ARGS, not %s, so this would exclude nothing: write ARGS%s", s, coll, strings.TrimPrefix(strings.TrimPrefix(coll, "ARGS_GET"), "ARGS_POST"))
+	}
 	if !targetCollections[coll] {
-		return fmt.Errorf("target %q: collection must be one of ARGS, ARGS_GET, ARGS_POST, ARGS_NAMES, ARGS_GET_NAMES, ARGS_POST_NAMES, REQUEST_HEADERS, REQUEST_HEADERS_NAMES, REQUEST_COOKIES, REQUEST_COOKIES_NAMES", s)
+		return fmt.Errorf("target %q: collection must be one of ARGS, ARGS_NAMES, REQUEST_HEADERS, REQUEST_HEADERS_NAMES, REQUEST_COOKIES, REQUEST_COOKIES_NAMES", s)
 	}
 	if !hasKey {
 		return nil

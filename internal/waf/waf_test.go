@@ -88,6 +88,7 @@ func TestInspect(t *testing.T) {
 		{"benign GET", pl1, get("/api/orders/42", "page=2&sort=createdAt"), false, 0},
 		{"benign GET PL2", pl2, get("/api/orders/42", "page=2&sort=createdAt"), false, 0},
 		{"1 KiB JSON POST", pl1, post("POST", "/api/orders", "application/json", legitJSON), false, 0},
+		{"1 KiB JSON POST with charset", pl1, post("POST", "/api/orders", "application/json; charset=utf-8", legitJSON), false, 0},
 		// Attacks at PL1.
 		{"SQLi in query", pl1, get("/api/users", "id=1%27%20OR%20%271%27%3D%271"), true, 942100},
 		{"SQLi in JSON field", pl1, post("POST", "/api/users", "application/json", `{"name":"x","comment":"1' UNION SELECT password FROM users--"}`), true, 942100},
