@@ -3,8 +3,14 @@ package waf
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 )
 
 // RuleRange is an inclusive range of rule ids; a single id has First ==
@@ -122,4 +128,43 @@ func ValidateTarget(s string) error {
 		}
 	}
 	return nil
+}
+
+// crsRuleIDs returns the ids of the embedded CRS request rules, sorted,
+// read once from the rule files' non-comment lines, so that an exclusion
+// naming no rule is an error rather than a silent no-op.
+var crsRuleIDs = sync.OnceValues(func() ([]int, error) {
+	files, err := fs.Glob(coreruleset.FS, "@owasp_crs/REQUEST-*.conf")
+	if err != nil {
+		return nil, fmt.Errorf("listing the core rule set: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, errors.New("listing the core rule set: no request rule files")
+	}
+	re := regexp.MustCompile(`\bid:'?(\d+)`)
+	var ids []int
+	for _, f := range files {
+		raw, err := fs.ReadFile(coreruleset.FS, f)
+		if err != nil {
+			return nil, fmt.Errorf("reading the core rule set: %w", err)
+		}
+		for line := range strings.Lines(string(raw)) {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, m := range re.FindAllStringSubmatch(line, -1) {
+				if id, err := strconv.Atoi(m[1]); err == nil {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+})
+
+// anyRule reports whether some id of ids (sorted) lies in r.
+func anyRule(ids []int, r RuleRange) bool {
+	i, _ := slices.BinarySearch(ids, r.First)
+	return i < len(ids) && ids[i] <= r.Last
 }

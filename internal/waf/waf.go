@@ -86,7 +86,9 @@ type Options struct {
 // target only (SecRuleUpdateTargetById ID !TARGET), which keeps the rules
 // running on everything else.
 type Exclusion struct {
-	// Rules are the rule ids and ranges excluded; at least one. The CRS's
+	// Rules are the rule ids and ranges excluded; at least one, each naming
+	// at least one rule of the embedded CRS (a typo is an error, not a
+	// silent no-op). The CRS's
 	// own setup and evaluation rules (900000-901999, 949000-949999,
 	// 980000-980999) and the body-processor rules (200000-200099) cannot
 	// be excluded: that would disable the WAF rather than a rule.
@@ -228,8 +230,21 @@ func directives(opts *Options) (string, error) {
 	if len(opts.Exclusions) > maxExclusions {
 		errs = append(errs, fmt.Errorf("exclusions: %d exclusions, at most %d", len(opts.Exclusions), maxExclusions))
 	} else {
+		ids, err := crsRuleIDs()
+		if err != nil {
+			return "", err
+		}
 		for i, e := range opts.Exclusions {
-			errs = append(errs, validateExclusion(fmt.Sprintf("exclusions[%d]", i), e)...)
+			path := fmt.Sprintf("exclusions[%d]", i)
+			ev := validateExclusion(path, e)
+			if len(ev) == 0 {
+				for j, r := range e.Rules {
+					if !anyRule(ids, r) {
+						ev = append(ev, fmt.Errorf("%s.rules[%d]: no rule %s in the core rule set", path, j, r))
+					}
+				}
+			}
+			errs = append(errs, ev...)
 		}
 		excl = append(excl, opts.Exclusions...)
 	}

@@ -238,6 +238,8 @@ func TestNewErrors(t *testing.T) {
 		{"whole CRS", Options{Paranoia: 1, Exclusions: []Exclusion{{Rules: []RuleRange{{1, 999999}}}}}, []string{"overlaps 200000-200099", "overlaps 900000-901999"}},
 		{"bad target", Options{Paranoia: 1, Exclusions: []Exclusion{{Rules: []RuleRange{{942100, 942100}}, Target: "TX:foo"}}}, []string{"exclusions[0].target: target \"TX:foo\": collection must be one of"}},
 		{"injecting target", Options{Paranoia: 1, Exclusions: []Exclusion{{Rules: []RuleRange{{942100, 942100}}, Target: "ARGS:x\nSecRuleEngine Off"}}}, []string{"exclusions[0].target:", "key may hold only"}},
+		{"unknown rule", Options{Paranoia: 1, Exclusions: []Exclusion{{Rules: []RuleRange{{942100, 942100}, {942999, 942999}}, Target: "ARGS:q"}}}, []string{"exclusions[0].rules[1]: no rule 942999 in the core rule set"}},
+		{"range without rules", Options{Paranoia: 1, Exclusions: []Exclusion{{Rules: []RuleRange{{100, 200}}}}}, []string{"exclusions[0].rules[0]: no rule 100-200 in the core rule set"}},
 		{"every problem at once", Options{Paranoia: 9, InboundThreshold: -3, Profiles: []string{"x"}}, []string{"paranoia: 9", "inbound_threshold: -3", "profiles[0]"}},
 	}
 	for _, tt := range tests {
