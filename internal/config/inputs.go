@@ -21,7 +21,9 @@ var WAFProfiles = []string{"json-api"}
 // from the list, optionally with a key of safe characters. It keeps
 // anything that could end a SecLang directive (quotes, commas, spaces,
 // newlines, pipes, regular expressions) out of the WAF's rules.
-var wafTarget = regexp.MustCompile(`^(ARGS|ARGS_GET|ARGS_POST|ARGS_NAMES|ARGS_GET_NAMES|ARGS_POST_NAMES|REQUEST_HEADERS|REQUEST_HEADERS_NAMES|REQUEST_COOKIES|REQUEST_COOKIES_NAMES|REQUEST_URI|REQUEST_URI_RAW|REQUEST_FILENAME|REQUEST_BASENAME|REQUEST_LINE|REQUEST_BODY|QUERY_STRING|FILES|FILES_NAMES|XML)(:[A-Za-z0-9_.\-\[\]]{1,128})?$`)
+// The collections are the ones the Core Rule Set's rules name (package
+// waf checks the same list: ARGS_GET or ARGS_POST would exclude nothing).
+var wafTarget = regexp.MustCompile(`^(ARGS|ARGS_NAMES|REQUEST_HEADERS|REQUEST_HEADERS_NAMES|REQUEST_COOKIES|REQUEST_COOKIES_NAMES)(:[A-Za-z0-9_.\-]{1,256})?$`)
 
 func setWAFDefaults(c *Config) {
 	w := &c.WAF
@@ -108,7 +110,7 @@ func (v *validator) wafSettings(p string, paranoia, threshold int, mode string, 
 			}
 		}
 		if e.Target != "" && !wafTarget.MatchString(e.Target) {
-			v.errorf(ep+".target", "%q must be COLLECTION or COLLECTION:key, such as ARGS:json.comment or REQUEST_HEADERS:User-Agent (keys of letters, digits, _ . - [ ])", e.Target)
+			v.errorf(ep+".target", "%q must be COLLECTION or COLLECTION:key, such as ARGS:json.comment or REQUEST_HEADERS:User-Agent: ARGS, ARGS_NAMES, REQUEST_HEADERS, REQUEST_HEADERS_NAMES, REQUEST_COOKIES or REQUEST_COOKIES_NAMES, keys of letters, digits, _ . -", e.Target)
 		}
 	}
 	if bodyLimit <= 0 {

@@ -63,7 +63,9 @@ func TestWAFTarget(t *testing.T) {
 		{"REQUEST_HEADERS:User-Agent", true},
 		{"REQUEST_COOKIES:session", true},
 		{"ARGS", true},
-		{"REQUEST_BODY", true},
+		{"REQUEST_BODY", false},
+		{"ARGS_POST:json.x", false},
+		{"ARGS:json.items[0]", false},
 		{"ARGS:q\",ctl:ruleEngine=Off", false},
 		{"ARGS:q ctl", false},
 		{"ARGS:q\nSecRuleEngine Off", false},
@@ -75,7 +77,8 @@ func TestWAFTarget(t *testing.T) {
 		{"ARGS|REQUEST_HEADERS", false},
 		{"!ARGS:q", false},
 		{"&ARGS", false},
-		{"ARGS:" + strings.Repeat("a", 129), false},
+		{"ARGS:" + strings.Repeat("a", 256), true},
+		{"ARGS:" + strings.Repeat("a", 257), false},
 	} {
 		if got := wafTarget.MatchString(tc.in); got != tc.ok {
 			t.Errorf("target %q accepted = %v, want %v", tc.in, got, tc.ok)

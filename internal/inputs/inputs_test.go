@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/waf"
 )
 
 const spec = "../gateway/testdata/inputs/notes.yaml"
@@ -153,5 +155,32 @@ func TestNewErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("case %d: %v, want %q", i, err, tc.want)
 		}
+	}
+}
+
+// TestTargetsAgree: an exclusion target config accepts, the WAF accepts.
+func TestTargetsAgree(t *testing.T) {
+	for _, target := range []string{"ARGS", "ARGS:json.comment", "ARGS_NAMES:x", "REQUEST_HEADERS:User-Agent", "REQUEST_HEADERS_NAMES",
+		"REQUEST_COOKIES:session", "REQUEST_COOKIES_NAMES:a-b_c.d", "ARGS:" + strings.Repeat("a", 256)} {
+		cfg := &config.Config{Version: 1, WAF: config.WAF{Exclude: []config.WAFExclusion{{Rules: []string{"942100"}, Target: target}}}}
+		config.SetDefaults(cfg)
+		for _, p := range config.Validate(cfg) {
+			if strings.HasPrefix(p.Path, "waf") {
+				t.Errorf("config refuses %q: %v", target, p)
+			}
+		}
+		if err := waf.ValidateTarget(target); err != nil {
+			t.Errorf("config accepts %q, the WAF does not: %v", target, err)
+		}
+	}
+}
+
+// TestProfilesAgree: the profiles config accepts are the ones the WAF
+// ships (config cannot import the WAF, so the lists are kept apart).
+func TestProfilesAgree(t *testing.T) {
+	got, want := slices.Sorted(slices.Values(config.WAFProfiles)), waf.ProfileNames()
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("config.WAFProfiles = %v, waf.ProfileNames() = %v", got, want)
 	}
 }
