@@ -20,6 +20,7 @@ package contract
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -362,6 +363,17 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 		mt, ok := bodyMediaType(op.body, r.ContentType)
 		if !ok {
 			return &Violation{Status: http.StatusUnsupportedMediaType, Problems: []Problem{{In: "header", Name: "Content-Type", Reason: "media type not declared for this operation"}}}
+		}
+		if isJSON(r.ContentType) {
+			if depth(r.Body) > MaxDepth {
+				return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Reason: "nested deeper than the limit"}}}
+			}
+			if !json.Valid(r.Body) {
+				return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Reason: "malformed JSON"}}}
+			}
+		}
+		if mt == "application/x-www-form-urlencoded" {
+			formUndeclared(op.body.Content[mt], r.Body, viol)
 		}
 		if v.is31 {
 			v.checkBody31(op, mt, r, viol)

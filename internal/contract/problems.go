@@ -60,7 +60,11 @@ func translate(err error, viol *Violation) {
 	case errors.Is(cause, openapi3filter.ErrInvalidEmptyValue):
 		viol.add(Problem{In: in, Name: name, Reason: "empty value not allowed"})
 	default:
-		schemaProblems(cause, in, name, viol)
+		var schema *openapi3.Schema
+		if re.Parameter != nil && re.Parameter.Schema != nil {
+			schema = re.Parameter.Schema.Value
+		}
+		schemaProblems(cause, in, name, schema, viol)
 	}
 }
 
@@ -81,19 +85,21 @@ func safeFilterReason(r string) string {
 	return "does not match the contract"
 }
 
-func schemaProblems(err error, in, name string, viol *Violation) {
+// schemaProblems turns kin-openapi schema errors into problems; schema
+// is the parameter's, nil for a body.
+func schemaProblems(err error, in, name string, schema *openapi3.Schema, viol *Violation) {
+	se, isSE := err.(*openapi3.SchemaError)
 	var me openapi3.MultiError
-	if errors.As(err, &me) {
+	if !isSE && errors.As(err, &me) {
 		for _, e := range me {
-			schemaProblems(e, in, name, viol)
+			schemaProblems(e, in, name, schema, viol)
 		}
 		return
 	}
-	var se *openapi3.SchemaError
-	if !errors.As(err, &se) {
+	if !isSE && !errors.As(err, &se) {
 		var pe *openapi3filter.ParseError
 		if errors.As(err, &pe) {
-			viol.add(Problem{In: in, Name: name, Pointer: bodyPointer(in, pe.Path()), Reason: parseReason(pe)})
+			viol.add(Problem{In: in, Name: name, Pointer: pathPointer(pe.Path()), Reason: parseReason(pe, schema)})
 			return
 		}
 		if errors.Is(err, errBodyRequired) || strings.Contains(err.Error(), "value is required") {
@@ -111,6 +117,21 @@ func schemaProblems(err error, in, name string, viol *Violation) {
 		ptr = tokens(p)
 	}
 	switch se.SchemaField {
+	case "allOf":
+		// Name the branch's rule, not "allOf".
+		if se.Origin != nil {
+			sub := &Violation{}
+			schemaProblems(se.Origin, in, name, schema, sub)
+			for _, p := range sub.Problems {
+				if !strings.HasPrefix(p.Pointer, ptr) {
+					p.Pointer = ptr + p.Pointer
+				}
+				viol.add(p)
+			}
+			if len(sub.Problems) > 0 {
+				return
+			}
+		}
 	case "properties":
 		// An undeclared property: name each one.
 		obj, _ := se.Value.(map[string]any)
@@ -121,26 +142,13 @@ func schemaProblems(err error, in, name string, viol *Violation) {
 			viol.add(Problem{In: in, Name: name, Pointer: ptr, Reason: "not declared"})
 		}
 		return
-	case "required":
-		obj, _ := se.Value.(map[string]any)
-		missing := false
-		for _, k := range se.Schema.Required {
-			if _, ok := obj[k]; !ok {
-				missing = true
-				viol.add(Problem{In: in, Name: name, Pointer: ptr + "/" + escapePointer(k), Reason: "required"})
-			}
-		}
-		if !missing {
-			viol.add(Problem{In: in, Name: name, Pointer: ptr, Reason: "required"})
-		}
-		return
 	}
 	viol.add(Problem{In: in, Name: name, Pointer: ptr, Reason: kinReason(se)})
 }
 
 var errBodyRequired = errors.New("request body required")
 
-func bodyPointer(in string, path []any) string {
+func pathPointer(path []any) string {
 	if len(path) == 0 {
 		return ""
 	}
@@ -152,19 +160,36 @@ func bodyPointer(in string, path []any) string {
 	return b.String()
 }
 
-func parseReason(pe *openapi3filter.ParseError) string {
+// parseReason is the rule a parameter that could not be decoded broke:
+// its type (or its integer format's range), or its style.
+func parseReason(pe *openapi3filter.ParseError, schema *openapi3.Schema) string {
+	inner := pe
+	for {
+		next, ok := inner.Cause.(*openapi3filter.ParseError)
+		if !ok {
+			break
+		}
+		inner = next
+	}
+	if schema != nil && schema.Items != nil && schema.Items.Value != nil && len(pe.Path()) > 0 {
+		schema = schema.Items.Value
+	}
+	switch {
+	case strings.Contains(inner.Reason, "invalid integer"):
+		if errors.Is(inner.Cause, strconv.ErrRange) && schema != nil && schema.Format != "" {
+			return "format " + schema.Format
+		}
+		return "type: want integer"
+	case strings.Contains(inner.Reason, "invalid number"):
+		return "type: want number"
+	case strings.Contains(inner.Reason, "invalid boolean"):
+		return "type: want boolean"
+	}
 	switch pe.Kind {
 	case openapi3filter.KindInvalidFormat:
 		return "malformed for its style"
 	case openapi3filter.KindUnsupportedFormat:
 		return "unsupported format"
-	}
-	// Type errors while decoding a parameter: "type: want integer".
-	if rc, ok := pe.RootCause().(*openapi3.SchemaError); ok {
-		return kinReason(rc)
-	}
-	if strings.Contains(pe.Error(), "value is required") {
-		return "required"
 	}
 	return "malformed"
 }
@@ -210,6 +235,9 @@ func kinReason(se *openapi3.SchemaError) string {
 		}
 		return "type"
 	case "nullable":
+		if s.Type != nil && len(*s.Type) > 0 {
+			return "type: want " + strings.Join(*s.Type, " or ")
+		}
 		return "type: null not allowed"
 	case "format":
 		return "format " + s.Format

@@ -81,7 +81,7 @@ func (v *Validator) ValidateResponse(ctx context.Context, req *Request, status i
 	} else {
 		opts := append([]openapi3.SchemaValidationOption{openapi3.VisitAsResponse()}, v.schemaOpts...)
 		if err := media.Schema.Value.VisitJSON(plain(val), opts...); err != nil {
-			schemaProblems(err, "response", "", viol)
+			schemaProblems(err, "response", "", nil, viol)
 		}
 	}
 	if len(viol.Problems) > 0 {
