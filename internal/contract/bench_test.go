@@ -59,3 +59,39 @@ func BenchmarkValidateRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPathological is the cost of bodies built to make a validator
+// work hard, at the limits: an array of almost DefaultMaxBodyValues items
+// checked for uniqueItems (hashing in both libraries: linear), the same
+// array with every item of the wrong type (one error each before the
+// cap), and nesting at the depth limit.
+func BenchmarkPathological(b *testing.B) {
+	n := DefaultMaxBodyValues - 10
+	var uniq, wrong strings.Builder
+	uniq.WriteString(`{"unique":[`)
+	wrong.WriteString(`{"unique":[`)
+	for i := range n {
+		if i > 0 {
+			uniq.WriteByte(',')
+			wrong.WriteByte(',')
+		}
+		fmt.Fprintf(&uniq, "%d", i)
+		wrong.WriteString(`"x"`)
+	}
+	uniq.WriteString(`]}`)
+	wrong.WriteString(`]}`)
+	deep := `{"nested":{"must":"x","deep":` + strings.Repeat(`{"a":`, MaxDepth-3) + `1` + strings.Repeat(`}`, MaxDepth-3) + `}}`
+	for _, spec := range keywordSpecs {
+		v := compile(b, spec, Options{})
+		for _, c := range []struct{ name, body string }{{"unique10k", uniq.String()}, {"wrong10k", wrong.String()}, {"deep", deep}} {
+			r := req("POST", "/things", c.body)
+			b.Run(strings.TrimSuffix(strings.TrimPrefix(spec, "testdata/"), ".yaml")+"/"+c.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(c.body)))
+				for b.Loop() {
+					_ = v.ValidateRequest(context.Background(), r)
+				}
+			})
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -27,10 +28,6 @@ func (v *Validator) checkBody31(op *operation, mt string, r *Request, viol *Viol
 	var val any
 	var err error
 	if isJSON(mt) || mt == "*/*" || mt == "application/*" {
-		if d := depth(r.Body); d > MaxDepth {
-			viol.add(Problem{In: "body", Reason: "nested deeper than the limit"})
-			return
-		}
 		val, err = decodeJSON(r.Body)
 		if err != nil {
 			viol.add(Problem{In: "body", Reason: "malformed JSON"})
@@ -52,7 +49,7 @@ func (v *Validator) checkBody31(op *operation, mt string, r *Request, viol *Viol
 	if err := c.js.Validate(val); err != nil {
 		jsProblems(err, "body", viol)
 	}
-	readOnlyProblems(c.ref, val, "", viol, 0)
+	v.marks.readOnlyProblems(c.ref, val, "", viol, 0)
 }
 
 // formUndeclared reports the fields of a urlencoded body that its schema
@@ -99,10 +96,13 @@ func decodeJSON(b []byte) (any, error) {
 	return v, nil
 }
 
-// depth returns the deepest nesting of arrays and objects in b, stopping
-// past MaxDepth; strings are skipped.
-func depth(b []byte) int {
-	d, max := 0, 0
+// shape returns the deepest nesting of arrays and objects in b and the
+// number of values in it (members and elements, counted by their
+// separators: an upper bound), stopping early past maxDepth or
+// maxValues; strings are skipped.
+func shape(b []byte, maxValues int) (depth, values int) {
+	d := 0
+	values = 1
 	in, esc := false, false
 	for _, c := range b {
 		if in {
@@ -119,19 +119,38 @@ func depth(b []byte) int {
 		switch c {
 		case '"':
 			in = true
+		case ',':
+			values++
 		case '{', '[':
+			values++
 			d++
-			if d > max {
-				max = d
-				if max > MaxDepth {
-					return max
-				}
+			if d > depth {
+				depth = d
 			}
 		case '}', ']':
 			d--
 		}
+		if depth > MaxDepth || values > maxValues {
+			return depth, values
+		}
 	}
-	return max
+	return depth, values
+}
+
+// checkShape refuses a JSON body nested deeper than MaxDepth or holding
+// more values than the limit, before any schema runs: the work of a
+// schema check grows with the number of values (every one is decoded,
+// visited and, when wrong, reported), and a 1 MiB array holds 500k of
+// them.
+func (v *Validator) checkShape(b []byte, in string) *Problem {
+	d, n := shape(b, v.maxValues)
+	switch {
+	case d > MaxDepth:
+		return &Problem{In: in, Reason: "nested deeper than " + itoa(MaxDepth) + " levels"}
+	case n > v.maxValues:
+		return &Problem{In: in, Reason: "more than " + itoa(int64(v.maxValues)) + " values"}
+	}
+	return nil
 }
 
 // normalize turns the values of kin-openapi's form decoders into JSON
@@ -166,8 +185,8 @@ func itoa(n int64) string {
 // readOnlyProblems reports readOnly properties present in a request body,
 // walking properties, items and allOf/oneOf/anyOf (a readOnly property in
 // any branch is refused).
-func readOnlyProblems(ref *openapi3.SchemaRef, val any, ptr string, viol *Violation, d int) {
-	if ref == nil || ref.Value == nil || d > MaxDepth {
+func (m *marks) readOnlyProblems(ref *openapi3.SchemaRef, val any, ptr string, viol *Violation, d int) {
+	if ref == nil || ref.Value == nil || d > MaxDepth || !m.has(ref, markReadOnly) {
 		return
 	}
 	s := ref.Value
@@ -182,25 +201,25 @@ func readOnlyProblems(ref *openapi3.SchemaRef, val any, ptr string, viol *Violat
 				viol.add(Problem{In: "body", Pointer: ptr + "/" + escapePointer(name), Reason: "readOnly: not allowed in a request"})
 				continue
 			}
-			readOnlyProblems(p, e, ptr+"/"+escapePointer(name), viol, d+1)
+			m.readOnlyProblems(p, e, ptr+"/"+escapePointer(name), viol, d+1)
 		}
 	case []any:
 		if s.Items != nil {
 			for i, e := range x {
-				readOnlyProblems(s.Items, e, ptr+"/"+itoa(int64(i)), viol, d+1)
+				m.readOnlyProblems(s.Items, e, ptr+"/"+itoa(int64(i)), viol, d+1)
 			}
 		}
 	}
 	for _, sub := range s.AllOf {
-		readOnlyProblems(sub, val, ptr, viol, d+1)
+		m.readOnlyProblems(sub, val, ptr, viol, d+1)
 	}
 }
 
 // stripWriteOnly deletes the writeOnly properties of a JSON response value
 // in place, walking properties, items, additionalProperties and every
 // allOf/oneOf/anyOf branch; it reports whether it deleted any.
-func stripWriteOnly(ref *openapi3.SchemaRef, val any, d int) bool {
-	if ref == nil || ref.Value == nil || d > MaxDepth {
+func (m *marks) stripWriteOnly(ref *openapi3.SchemaRef, val any, d int) bool {
+	if ref == nil || ref.Value == nil || d > MaxDepth || !m.has(ref, markWriteOnly) {
 		return false
 	}
 	s := ref.Value
@@ -211,7 +230,7 @@ func stripWriteOnly(ref *openapi3.SchemaRef, val any, d int) bool {
 			p := s.Properties[name]
 			if p == nil {
 				if ap := s.AdditionalProperties.Schema; ap != nil {
-					changed = stripWriteOnly(ap, e, d+1) || changed
+					changed = m.stripWriteOnly(ap, e, d+1) || changed
 				}
 				continue
 			}
@@ -220,19 +239,55 @@ func stripWriteOnly(ref *openapi3.SchemaRef, val any, d int) bool {
 				changed = true
 				continue
 			}
-			changed = stripWriteOnly(p, e, d+1) || changed
+			changed = m.stripWriteOnly(p, e, d+1) || changed
 		}
 	case []any:
 		if s.Items != nil {
 			for _, e := range x {
-				changed = stripWriteOnly(s.Items, e, d+1) || changed
+				changed = m.stripWriteOnly(s.Items, e, d+1) || changed
 			}
 		}
 	}
 	for _, group := range []openapi3.SchemaRefs{s.AllOf, s.OneOf, s.AnyOf} {
 		for _, sub := range group {
-			changed = stripWriteOnly(sub, val, d+1) || changed
+			changed = m.stripWriteOnly(sub, val, d+1) || changed
 		}
 	}
 	return changed
+}
+
+// Marks of a schema: what it holds anywhere below it.
+const (
+	markReadOnly = 1 << iota
+	markWriteOnly
+)
+
+// marks caches, per schema, whether a readOnly or writeOnly property is
+// anywhere below it, so that the walks skip the subtrees that have none
+// (a 100k-item array of integers costs nothing). It is safe for
+// concurrent use; entries are computed once per schema.
+type marks struct {
+	m sync.Map // *openapi3.Schema -> int
+}
+
+func newMarks() *marks { return &marks{} }
+
+func (m *marks) has(ref *openapi3.SchemaRef, mark int) bool {
+	if got, ok := m.m.Load(ref.Value); ok {
+		return got.(int)&mark != 0
+	}
+	bits := 0
+	_ = ref.WalkSubtree(func(_ string, r *openapi3.SchemaRef) error {
+		if r.Value != nil {
+			if r.Value.ReadOnly {
+				bits |= markReadOnly
+			}
+			if r.Value.WriteOnly {
+				bits |= markWriteOnly
+			}
+		}
+		return nil
+	})
+	m.m.Store(ref.Value, bits)
+	return bits&mark != 0
 }

@@ -254,10 +254,25 @@ func TestLongNamesCapped(t *testing.T) {
 	}
 }
 
+func TestTooManyValues(t *testing.T) {
+	body := `{"unique":[` + strings.Repeat("1,", 200) + `1]}`
+	for _, spec := range keywordSpecs {
+		v, err := Compile(loadSpec(t, spec), Options{MaxBodyValues: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, v, req("POST", "/things", body), badBody("", "more than 100 values"))
+		check(t, v, req("POST", "/things", `{"unique":[1,2,3]}`), ok)
+	}
+	if _, err := Compile(loadSpec(t, keywordSpecs[0]), Options{MaxBodyValues: -1}); err == nil {
+		t.Error("negative MaxBodyValues accepted")
+	}
+}
+
 func TestDeepNesting(t *testing.T) {
 	body := `{"nested":` + strings.Repeat(`{"a":`, 200) + `1` + strings.Repeat(`}`, 200) + `}`
 	for _, spec := range keywordSpecs {
 		v := compile(t, spec, Options{})
-		check(t, v, req("POST", "/things", body), badBody("", "nested deeper than the limit"))
+		check(t, v, req("POST", "/things", body), badBody("", "nested deeper than 64 levels"))
 	}
 }

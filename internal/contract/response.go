@@ -56,8 +56,8 @@ func (v *Validator) ValidateResponse(ctx context.Context, req *Request, status i
 	if !isJSON(mt) || media.Schema == nil {
 		return body, nil
 	}
-	if depth(body) > MaxDepth {
-		viol.add(Problem{In: "response", Reason: "nested deeper than the limit"})
+	if p := v.checkShape(body, "response"); p != nil {
+		viol.add(*p)
 		return body, viol
 	}
 	val, err := decodeJSON(body)
@@ -66,7 +66,7 @@ func (v *Validator) ValidateResponse(ctx context.Context, req *Request, status i
 		return body, viol
 	}
 	out := body
-	if stripWriteOnly(media.Schema, val, 0) {
+	if v.marks.stripWriteOnly(media.Schema, val, 0) {
 		if b, err := json.Marshal(val); err == nil {
 			out = b
 		}
