@@ -78,8 +78,8 @@ type Request struct {
 	RawPath string
 	// RawQuery is the query string without the '?', percent-encoded.
 	RawQuery string
-	// Header returns a request header's values (canonical or not: the
-	// name is canonicalized first); nil means no headers.
+	// Header returns a request header's values; it is called with
+	// canonical names (http.Header.Values fits). nil means no headers.
 	Header func(name string) []string
 	// ContentType is the Content-Type header.
 	ContentType string

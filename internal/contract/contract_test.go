@@ -164,3 +164,26 @@ func TestWantsBody(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrent runs the checks from several goroutines on one
+// Validator (go test -race finds shared writes).
+func TestConcurrent(t *testing.T) {
+	for _, spec := range append(append([]string{}, dialects...), keywordSpecs...) {
+		v := compile(t, spec, Options{Response: ResponseBlock})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					_ = v.ValidateRequest(context.Background(), req("POST", "/v1/orders", order1K(), "Idempotency-Key", idem))
+					_ = v.ValidateRequest(context.Background(), req("POST", "/things", `{"id":"x","pat":"ABC","nested":{"deep":{"ro":1}}}`))
+					_ = v.ValidateRequest(context.Background(), req("GET", "/query?req=a&deep[cur]=eur", ""))
+					_, _ = v.ValidateResponse(context.Background(), req("GET", "/v1/products", ""), 200,
+						http.Header{"Content-Type": {"application/json"}}.Values, []byte(`{"items":[{"name":"a","internalCost":1}]}`))
+				}
+			}()
+		}
+		wg.Wait()
+	}
+}
