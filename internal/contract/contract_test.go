@@ -187,3 +187,30 @@ func TestConcurrent(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+func TestCompileErrors(t *testing.T) {
+	const head = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      operationId: a\n"
+	for _, c := range []struct{ name, spec, want string }{
+		{"2020 keyword in a 3.1 parameter", head + "      parameters:\n        - {name: q, in: query, schema: {const: x}}\n      responses: {'200': {description: ok}}\n",
+			"operation a: parameter q (query): keyword const"},
+		{"pattern Go cannot compile", head + "      requestBody:\n        content:\n          application/json:\n            schema: {type: string, pattern: '(?<=a)b'}\n      responses: {'200': {description: ok}}\n",
+			"operation a"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec, err := openapi.LoadData(context.Background(), []byte(c.spec), "", openapi.Options{})
+			if err != nil {
+				if strings.Contains(c.name, "pattern") {
+					return // refused by the loader already: as good
+				}
+				t.Fatal(err)
+			}
+			_, err = Compile(spec, Options{})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error with %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Compile(nil, Options{}); err == nil {
+		t.Error("nil spec compiled")
+	}
+}
