@@ -138,6 +138,8 @@ var rules = map[string]struct {
 	"cmd/rampart-vet":          {[]string{"lint/golint"}, []string{"golang.org/x/tools"}},
 	"internal/lint/configlint": {[]string{"config", "dlp", "findings", "lint", "openapi", "yamlpos"}, []string{"github.com/getkin/kin-openapi"}},
 	"internal/findings":        {nil, nil},
+	// Routes from a spec, for rampart config import-openapi.
+	"internal/specimport": {[]string{"config", "openapi", "yamlpos"}, []string{"github.com/getkin/kin-openapi", "go.yaml.in/yaml/v3"}},
 	// Test helpers for reports: the SARIF schema, embedded.
 	"internal/findings/findingstest":      {nil, []string{"github.com/santhosh-tekuri/jsonschema/v6"}},
 	"internal/cliout":                     {nil, nil},
@@ -158,7 +160,7 @@ var rules = map[string]struct {
 	"internal/scan/suite":                 {[]string{"findings", "scan", "scan/authn", "scan/authz", "scan/exposure", "scan/flows", "scan/injection", "scan/inventory", "scan/limits", "scan/misconfig", "scan/ssrf"}, nil},
 	// The public middleware API: the only package outside internal/.
 	"": {[]string{"config", "gateway", "lifecycle", "pipeline"}, []string{"github.com/prometheus/client_golang"}},
-	"cmd/rampart": {[]string{"admin", "apikey", "audit", "cliout", "config", "demo", "findings", "gateway", "keyring", "lifecycle", "lint", "lint/configlint", "lint/golint", "lint/speclint", "openapi", "pipeline", "scan", "scan/suite", "store", "witness", "yamlpos"},
+	"cmd/rampart": {[]string{"admin", "apikey", "audit", "cliout", "config", "demo", "findings", "gateway", "keyring", "lifecycle", "lint", "lint/configlint", "lint/golint", "lint/speclint", "openapi", "pipeline", "scan", "scan/suite", "specimport", "store", "witness", "yamlpos"},
 		[]string{"github.com/spf13/cobra", "github.com/transparency-dev/formats/note", "golang.org/x/mod/sumdb/note"}},
 }
 
@@ -240,8 +242,9 @@ func TestStagesIndependent(t *testing.T) {
 	}
 }
 
-// toolkit are the packages of rampart scan and rampart lint.
-var toolkit = []string{"openapi", "findings", "scan", "lint"}
+// toolkit are the packages of rampart scan, rampart lint and rampart
+// config import-openapi.
+var toolkit = []string{"openapi", "findings", "scan", "lint", "specimport"}
 
 // specLoaderUsers are the request-path packages that may import the
 // toolkit's spec loader, internal/openapi, and nothing else of the

@@ -80,7 +80,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serveCmd(stdout, stderr), demoCmd(stdout, stderr), configCmd(stdout), apikeyCmd(stdout), keysCmd(stdout, stderr), banCmd(stdout), auditCmd(stdout), authzCmd(stdout, stderr), scanCmd(stdout, stderr), lintCmd(stdout), versionCmd(stdout))
+	root.AddCommand(serveCmd(stdout, stderr), demoCmd(stdout, stderr), configCmd(stdout, stderr), apikeyCmd(stdout), keysCmd(stdout, stderr), banCmd(stdout), auditCmd(stdout), authzCmd(stdout, stderr), scanCmd(stdout, stderr), lintCmd(stdout), versionCmd(stdout))
 	return root
 }
 
@@ -173,8 +173,8 @@ func demoCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-func configCmd(stdout io.Writer) *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Validate configs and print their schema"}
+func configCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Validate configs, print their schema, write routes from an OpenAPI spec"}
 	var path string
 	validate := &cobra.Command{
 		Use:   "validate",
@@ -225,7 +225,7 @@ func configCmd(stdout io.Writer) *cobra.Command {
 			return err
 		},
 	}
-	cmd.AddCommand(validate, schema)
+	cmd.AddCommand(validate, schema, importOpenAPICmd(stdout, stderr))
 	return cmd
 }
 

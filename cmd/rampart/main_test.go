@@ -66,7 +66,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestHelpEverywhere(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"demo", "--help"}, {"config", "validate", "--help"}, {"config", "schema", "--help"}, {"version", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"demo", "--help"}, {"config", "validate", "--help"}, {"config", "schema", "--help"}, {"config", "import-openapi", "--help"}, {"version", "--help"}} {
 		var out, errOut bytes.Buffer
 		if code := run(args, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "Usage:") {
 			t.Errorf("%v: code %d, out %q", args, code, out.String())

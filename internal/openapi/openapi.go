@@ -151,6 +151,26 @@ func (s *Spec) RequiresAuth(o *Operation) bool {
 	return true
 }
 
+// BasePaths returns the path of each server of the spec, in the order of
+// servers, with its variables set to their defaults and without a
+// trailing slash: "/v1" for https://api.example.com/v1/, "" for a server
+// at the root (or one whose URL does not parse). A spec without servers
+// has one, at the root (OpenAPI's default server is "/").
+func (s *Spec) BasePaths() []string {
+	if len(s.Doc.Servers) == 0 {
+		return []string{""}
+	}
+	out := make([]string, 0, len(s.Doc.Servers))
+	for _, srv := range s.Doc.Servers {
+		p, err := srv.BasePath()
+		if err != nil {
+			p = ""
+		}
+		out = append(out, strings.TrimRight(p, "/"))
+	}
+	return out
+}
+
 // Error is a problem with a spec: where it is and what is wrong.
 type Error struct {
 	// Source is the file or URL holding the problem.

@@ -299,3 +299,28 @@ func TestLoadInParallelSameAsInTurn(t *testing.T) {
 		}
 	}
 }
+
+func TestBasePaths(t *testing.T) {
+	tests := []struct {
+		name, servers string
+		want          []string
+	}{
+		{"none", "", []string{""}},
+		{"root", "servers: [{url: 'https://api.example.com'}]", []string{""}},
+		{"slash", "servers: [{url: 'https://api.example.com/'}]", []string{""}},
+		{"path", "servers: [{url: 'https://api.example.com/v1/'}, {url: /v2}]", []string{"/v1", "/v2"}},
+		{"variable default", "servers: [{url: 'https://api.example.com/{v}', variables: {v: {default: v3}}}]", []string{"/v3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := "openapi: 3.0.3\ninfo: {title: t, version: '1'}\n" + tt.servers + "\npaths: {}\n"
+			s, err := LoadData(context.Background(), []byte(doc), "", Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.BasePaths(); strings.Join(got, ",") != strings.Join(tt.want, ",") || len(got) != len(tt.want) {
+				t.Errorf("BasePaths() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
