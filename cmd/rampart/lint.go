@@ -223,6 +223,11 @@ func lintInput(ctx context.Context, in *lint.Input, file string) error {
 			return err
 		}
 		in.Config, in.ConfigFile, in.ConfigIndex = cfg, file, idx
+		// Each route with an openapi block is compared with its own
+		// spec; one that does not load is an error, as in the gateway.
+		if in.RouteSpecs, err = configlint.LoadRouteSpecs(ctx, cfg, file, idx); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/lifecycle"
 	"github.com/rampart-gw/rampart/internal/lint"
 	"github.com/rampart-gw/rampart/internal/lint/configlint"
+	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/yamlpos"
 )
 
@@ -181,7 +182,10 @@ func configCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Check a config file and report every problem with its line",
 		Long: "Check a config file and report every problem with its line: errors, which stop it from\n" +
 			"loading (exit 1), then warnings and the findings of rampart lint's config rules\n" +
-			"(docs/lint/config.md), which do not (exit 0).",
+			"(docs/lint/config.md), which do not (exit 0). Each route with an openapi block is\n" +
+			"compared with its spec: methods that reach no operation of it and access weaker than\n" +
+			"its security are findings; a spec that does not load, or an openapi.operation it\n" +
+			"lacks, is an error.",
 		Args: args(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -197,8 +201,19 @@ func configCmd(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := printConfigFindings(cmd.Context(), stdout, path, data, cfg, warnings); err != nil {
+			idx, err := yamlpos.New(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			// The routes' own specs: those that load are compared with
+			// their routes below; those that do not, and operations
+			// they lack, fail the command after the findings.
+			specs, specErr := configlint.LoadRouteSpecs(cmd.Context(), cfg, path, idx)
+			if err := printConfigFindings(cmd.Context(), stdout, path, idx, cfg, warnings, specs); err != nil {
 				return err
+			}
+			if specErr != nil {
+				return specErr
 			}
 			if err := gateway.Check(cfg); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
@@ -230,15 +245,13 @@ func configCmd(stdout, stderr io.Writer) *cobra.Command {
 }
 
 // printConfigFindings runs rampart lint's config checker alone on a config
-// loaded from data and prints the config's warnings (those no finding restates),
-// then each finding as file:line:col: severity rule-id: message, in the
-// order of the file. Findings are warnings: they never fail the command.
-func printConfigFindings(ctx context.Context, w io.Writer, path string, data []byte, cfg *config.Config, warnings []config.Problem) error {
-	idx, err := yamlpos.New(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	fs, _, err := configlint.Checker{}.Check(ctx, &lint.Input{Config: cfg, ConfigFile: path, ConfigIndex: idx})
+// (idx its position index), comparing the routes that have an openapi
+// block with their specs, and prints the config's warnings (those no
+// finding restates), then each finding as file:line:col: severity
+// rule-id: message, in the order of the file. Findings are warnings: they
+// never fail the command.
+func printConfigFindings(ctx context.Context, w io.Writer, path string, idx yamlpos.Index, cfg *config.Config, warnings []config.Problem, specs map[string]*openapi.Spec) error {
+	fs, _, err := configlint.Checker{}.Check(ctx, &lint.Input{Config: cfg, ConfigFile: path, ConfigIndex: idx, RouteSpecs: specs})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

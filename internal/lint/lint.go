@@ -34,6 +34,11 @@ type Input struct {
 	Config      *config.Config
 	ConfigFile  string
 	ConfigIndex yamlpos.Index
+	// RouteSpecs are the specs that the config's routes name in their
+	// openapi blocks, by openapi.spec as written (configlint's
+	// LoadRouteSpecs); each such route is compared with its own spec. A
+	// route whose spec is absent is not compared.
+	RouteSpecs map[string]*openapi.Spec
 	// GoDir is the directory Go packages are loaded from, GoPatterns the
 	// package patterns (./...); none means no Go analysis.
 	GoDir      string

@@ -7,9 +7,13 @@
 // audience, long token lifetimes) and, with an OpenAPI spec, the rules
 // that compare the routes with the spec (operations no route serves,
 // routes weaker than the spec's security, routes the spec does not have).
+// A route with an openapi block is compared, with the same rules, with
+// the spec the block names; LoadRouteSpecs loads those specs (through
+// package openapi) and reports the ones that do not load and the
+// operations they lack, which the gateway refuses too.
 //
 // It reads a config that package config already loaded and validated,
-// and a spec that package openapi loaded; it parses neither, and it does
+// and specs that package openapi loads; it parses neither, and it does
 // not own the validation errors of config (those stop a config from
 // loading) nor the spec's own rules (speclint).
 package configlint
@@ -67,14 +71,20 @@ func (Checker) Check(ctx context.Context, in *lint.Input) ([]findings.Finding, [
 		}
 		check(r)
 	}
-	if in.Spec == nil {
+	switch {
+	case in.Spec == nil && len(in.RouteSpecs) > 0:
+		notes = append(notes, "config: no OpenAPI spec given (--spec); only the routes with an openapi block were compared, each with its own spec")
+	case in.Spec == nil:
 		notes = append(notes, "config: no OpenAPI spec given (--spec); the rules that compare routes with the spec skipped")
-	} else {
+	default:
 		if err := ctx.Err(); err != nil {
 			return nil, nil, fmt.Errorf("config checks: %w", err)
 		}
 		r.spec = in.Spec
 		r.checkSpec()
+	}
+	if in.RouteSpecs != nil {
+		r.checkRouteSpecs(in.RouteSpecs, in.Spec)
 	}
 	r.dlpOff()
 	return r.out, notes, nil

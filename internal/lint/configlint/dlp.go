@@ -174,7 +174,7 @@ func (r *run) responseProps(rt *config.Route) map[string]*exposed {
 	out := map[string]*exposed{}
 	tmpl := template(rt.Path, r.cfg.Paths.CaseInsensitive)
 	methods := routeMethods(rt)
-	for _, so := range r.specOps() {
+	for _, so := range r.mainOps() {
 		if !slices.Contains(methods, so.op.Method) || !matches(tmpl, so.tmpl, false) || so.op.Op.Responses == nil {
 			continue
 		}

@@ -60,10 +60,10 @@ var rules = []findings.Rule{
 		Description: "An operation of the OpenAPI spec matches no route (path and method): clients following the spec get 404 or 405, and the inventory of the spec and the gateway has drifted.",
 		Help:        "Add a route for the operation, or remove the operation from the spec."},
 	{ID: RuleWeakerThanSpec, Name: "Route weaker than the spec's security", Severity: findings.High, OWASP: "API5:2023",
-		Description: "A route serves a spec operation with less than the spec's security: it is public where the spec requires credentials, or it does not require the scopes that the spec's requirement names.",
+		Description: "A route serves a spec operation (of the spec given to lint, or of the one the route's openapi block names) with less than the spec's security: it is public where the spec requires credentials, or it does not require the scopes that the spec's requirement names.",
 		Help:        "Make the route require what the spec says: drop public: true and add auth, or list the spec's scopes in authz.scopes."},
 	{ID: RuleNotInSpec, Name: "Route exposes what the spec does not have", Severity: findings.Medium, OWASP: "API9:2023",
-		Description: "A route's path and method match no operation of the spec: the gateway exposes an endpoint that the API's contract does not document (shadow API).",
+		Description: "A route's path and method match no operation of the spec: the gateway exposes an endpoint that the API's contract does not document (shadow API). For a route with an openapi block, compared with its own spec: the method matches no operation of it, or not the one openapi.operation names, so the block refuses every such request.",
 		Help:        "Remove the method from the route, or document the operation in the spec."},
 }
 

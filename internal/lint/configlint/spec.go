@@ -91,6 +91,7 @@ func routeMethods(rt *config.Route) []string {
 // specOp is a spec operation with its full path (the servers' common base
 // path, then the operation's path) as a template.
 type specOp struct {
+	spec *openapi.Spec
 	op   *openapi.Operation
 	full string
 	tmpl []segment
@@ -117,26 +118,35 @@ func basePath(doc *openapi3.T) string {
 	return base
 }
 
-func (r *run) specOps() []specOp {
+// specOps lists the operations of spec, each under every base path of
+// bases.
+func (r *run) specOps(spec *openapi.Spec, bases []string) []specOp {
 	fold := r.cfg.Paths.CaseInsensitive
-	base := basePath(r.spec.Doc)
-	ops := make([]specOp, 0, len(r.spec.Operations))
-	for _, o := range r.spec.Operations {
-		full := base + o.Path
-		ops = append(ops, specOp{op: o, full: full, tmpl: template(full, fold)})
+	ops := make([]specOp, 0, len(spec.Operations)*len(bases))
+	for _, base := range bases {
+		for _, o := range spec.Operations {
+			full := base + o.Path
+			ops = append(ops, specOp{spec: spec, op: o, full: full, tmpl: template(full, fold)})
+		}
 	}
 	return ops
 }
 
-// specLoc locates a spec operation in the spec's file.
-func (r *run) specLoc(o *openapi.Operation) *findings.Location {
+// mainOps are the operations of the spec given to lint (--spec), under
+// the base path its servers share.
+func (r *run) mainOps() []specOp {
+	return r.specOps(r.spec, []string{basePath(r.spec.Doc)})
+}
+
+// specLoc locates a spec operation in its spec's file.
+func specLoc(spec *openapi.Spec, o *openapi.Operation) *findings.Location {
 	ptr := yamlpos.Pointer("paths", o.Path, strings.ToLower(o.Method))
-	found, pos := r.spec.Locate(ptr)
-	return &findings.Location{File: r.spec.Source, Pointer: found, Line: pos.Line, Column: pos.Column}
+	found, pos := spec.Locate(ptr)
+	return &findings.Location{File: spec.Source, Pointer: found, Line: pos.Line, Column: pos.Column}
 }
 
 func (r *run) checkSpec() {
-	ops := r.specOps()
+	ops := r.mainOps()
 	fold := r.cfg.Paths.CaseInsensitive
 	routes := make([][]segment, len(r.cfg.Routes))
 	for i := range r.cfg.Routes {
@@ -151,7 +161,7 @@ func (r *run) checkSpec() {
 			}
 		}
 		if !served {
-			r.add(RuleSpecUncovered, r.specLoc(so.op), findings.Finding{
+			r.add(RuleSpecUncovered, specLoc(r.spec, so.op), findings.Finding{
 				Method: so.op.Method, PathTemplate: so.op.Path, OperationID: so.op.Op.OperationID,
 				Message: fmt.Sprintf("%s %s (%s) matches no route of %s.", so.op.Method, so.full, so.op.ID(), r.file),
 			})
@@ -167,16 +177,21 @@ func (r *run) checkSpec() {
 					continue
 				}
 				reached = true
-				r.weaker(i, rt, m, so)
+				r.weaker(i, rt, m, so, "")
 			}
 			if !reached {
-				r.add(RuleNotInSpec, r.at(routePtr(i, "methods", fmt.Sprint(j))), findings.Finding{
-					Method: m, PathTemplate: rt.Path, Key: rt.Name,
-					Message: fmt.Sprintf("%s answers %s %s, which no operation of %s has.", routeName(i, rt), m, rt.Path, r.spec.Source),
-				})
+				f := notInSpec(rt, m)
+				f.Message = fmt.Sprintf("%s answers %s %s, which no operation of %s has.", routeName(i, rt), m, rt.Path, r.spec.Source)
+				r.add(RuleNotInSpec, r.at(routePtr(i, "methods", fmt.Sprint(j))), f)
 			}
 		}
 	}
+}
+
+// notInSpec is the finding, without its message, of a route answering
+// method m that no operation of a spec has.
+func notInSpec(rt *config.Route, m string) findings.Finding {
+	return findings.Finding{Method: m, PathTemplate: rt.Path, Key: rt.Name}
 }
 
 // methodAuthz is a route's authorization rule for method m: the method's
@@ -194,14 +209,15 @@ func methodAuthz(rt *config.Route, m string) *config.Authz {
 }
 
 // weaker reports routes[i] when, for method m, it asks less than the spec
-// operation so requires.
-func (r *run) weaker(i int, rt *config.Route, m string, so specOp) {
-	if !r.spec.RequiresAuth(so.op) {
+// operation so requires; where, when not "", follows the operation in the
+// message (its place in the spec).
+func (r *run) weaker(i int, rt *config.Route, m string, so specOp, where string) {
+	if !so.spec.RequiresAuth(so.op) {
 		return
 	}
 	f := findings.Finding{Method: m, PathTemplate: so.op.Path, OperationID: so.op.Op.OperationID, Key: rt.Name}
 	if rt.Public {
-		f.Message = fmt.Sprintf("%s is public, but the spec requires credentials for %s %s (%s).", routeName(i, rt), m, so.full, so.op.ID())
+		f.Message = fmt.Sprintf("%s is public, but the spec requires credentials for %s %s (%s%s).", routeName(i, rt), m, so.full, so.op.ID(), where)
 		r.add(RuleWeakerThanSpec, r.at(routePtr(i, "public")), f)
 		return
 	}
@@ -210,7 +226,7 @@ func (r *run) weaker(i int, rt *config.Route, m string, so specOp) {
 		have = a.Scopes
 	}
 	var wants []string
-	for _, req := range r.spec.Security(so.op) {
+	for _, req := range so.spec.Security(so.op) {
 		var scopes []string
 		for _, name := range sortedKeys(req) {
 			scopes = append(scopes, req[name]...)
@@ -237,8 +253,8 @@ func (r *run) weaker(i int, rt *config.Route, m string, so specOp) {
 	if len(have) > 0 {
 		asks = "only [" + strings.Join(have, ", ") + "]"
 	}
-	f.Message = fmt.Sprintf("the spec requires the scopes %s for %s %s (%s); %s requires %s.",
-		strings.Join(wants, " or "), m, so.full, so.op.ID(), routeName(i, rt), asks)
+	f.Message = fmt.Sprintf("the spec requires the scopes %s for %s %s (%s%s); %s requires %s.",
+		strings.Join(wants, " or "), m, so.full, so.op.ID(), where, routeName(i, rt), asks)
 	r.add(RuleWeakerThanSpec, r.at(ptr), f)
 }
 
