@@ -387,7 +387,7 @@ func (im *importer) header(bases []string) []string {
 		}
 	}
 	if len(im.notImported) > 0 {
-		h = append(h, "Not imported (no route is written for them, so requests to them get 404):")
+		h = append(h, "Not imported (no route is written for them):")
 		h = append(h, im.notImported...)
 	}
 	if len(im.used) > 0 {
