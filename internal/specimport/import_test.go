@@ -2,6 +2,7 @@ package specimport
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -82,7 +83,7 @@ func TestOptionErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Import(s, tt.o)
 			var oe *OptionError
-			if err == nil || !errorsAs(err, &oe) || !strings.Contains(err.Error(), tt.want) {
+			if err == nil || !errors.As(err, &oe) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want an *OptionError with %q", err, tt.want)
 			}
 		})

@@ -402,11 +402,10 @@ func (im *importer) header(bases []string) []string {
 
 // describe says what kind of credential a security scheme is.
 func describe(doc *openapi3.T, name string) string {
-	ref := doc.Components.SecuritySchemes[name]
-	if ref == nil || ref.Value == nil {
+	if doc.Components == nil || doc.Components.SecuritySchemes[name] == nil || doc.Components.SecuritySchemes[name].Value == nil {
 		return "undefined"
 	}
-	s := ref.Value
+	s := doc.Components.SecuritySchemes[name].Value
 	switch s.Type {
 	case "http":
 		if s.BearerFormat != "" {
@@ -415,10 +414,8 @@ func describe(doc *openapi3.T, name string) string {
 		return "http " + s.Scheme
 	case "apiKey":
 		return "apiKey in " + s.In + " " + s.Name
-	case "oauth2", "openIdConnect", "mutualTLS":
-		return s.Type
 	default:
-		return s.Type
+		return s.Type // oauth2, openIdConnect, mutualTLS
 	}
 }
 
