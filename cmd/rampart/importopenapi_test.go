@@ -64,3 +64,38 @@ func TestImportOpenAPIOutputFile(t *testing.T) {
 		t.Errorf("the file differs from stdout (exit %d)", code)
 	}
 }
+
+// TestImportThenValidate: the demo's config with its routes replaced by
+// the import of its spec validates, and config validate finds no drift
+// between the routes and the spec they name.
+func TestImportThenValidate(t *testing.T) {
+	var routes, errOut bytes.Buffer
+	if code := run([]string{"config", "import-openapi", "../../internal/demo/openapi.yaml", "--upstream", "demo", "--auth", "bearer=demo", "--auth", "apiKey=demo-keys"}, &routes, &errOut); code != exitOK {
+		t.Fatalf("import: exit %d: %s", code, errOut.String())
+	}
+	demo, err := os.ReadFile("../../internal/demo/rampart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, ok := strings.Cut(string(demo), "\nroutes:\n")
+	if !ok {
+		t.Fatal("the demo config has no routes section")
+	}
+	file := filepath.Join(t.TempDir(), "rampart.yaml")
+	if err := os.WriteFile(file, []byte(head+"\n"+routes.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	errOut.Reset()
+	if code := run([]string{"config", "validate", "-c", file}, &out, &errOut); code != exitOK {
+		t.Fatalf("validate: exit %d: %s%s", code, out.String(), errOut.String())
+	}
+	for _, rule := range []string{"not-in-spec", "weaker-than-spec"} {
+		if strings.Contains(out.String(), rule) {
+			t.Errorf("the imported routes drift from their spec:\n%s", out.String())
+		}
+	}
+	if !strings.Contains(out.String(), ": valid") {
+		t.Errorf("validate output %q lacks valid", out.String())
+	}
+}

@@ -78,6 +78,7 @@ func TestOptionErrors(t *testing.T) {
 		{"server out of range", Options{Spec: "x", Server: 2}, "--server 2: testdata/cases.yaml has 2 server(s)"},
 		{"negative server", Options{Spec: "x", Server: -1}, "--server -1"},
 		{"no spec path", Options{}, "spec path"},
+		{"empty authenticator", Options{Spec: "x", Auth: map[string]string{"key": ""}}, "--auth key=: name the authenticator"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

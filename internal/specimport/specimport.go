@@ -86,6 +86,9 @@ func Import(s *openapi.Spec, o Options) (*Result, error) {
 	}
 	schemes := schemeNames(s.Doc)
 	for _, k := range sortedKeys(o.Auth) {
+		if o.Auth[k] == "" {
+			return nil, &OptionError{Msg: fmt.Sprintf("--auth %s=: name the authenticator that checks scheme %s", k, k)}
+		}
 		if !slices.Contains(schemes, k) {
 			known := "it has none"
 			if len(schemes) > 0 {
