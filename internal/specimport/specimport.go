@@ -123,7 +123,7 @@ type importer struct {
 	notImported []string        // the operations left out, with why
 	used        map[string]bool // schemes the routes use
 	names       map[string]bool // route names taken
-	shapes      map[string]string
+	shapes      map[string]string // route name by pattern shape and method
 	warnings    []string
 	skipped     int
 }
@@ -142,7 +142,7 @@ func (im *importer) warn(op *openapi.Operation, format string, args ...any) {
 	im.warnings = append(im.warnings, fmt.Sprintf("%s:%d:%d: warning: %s", im.spec.Source, pos.Line, pos.Column, fmt.Sprintf(format, args...)))
 }
 
-// skip leaves op out, with a comment where its route would be and a
+// skip leaves op out, named with why in the header comment and in a
 // warning.
 func (im *importer) skip(op *openapi.Operation, why string) {
 	im.skipped++
