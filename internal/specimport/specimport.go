@@ -120,9 +120,9 @@ type importer struct {
 	base string
 
 	routes      []*route
-	notImported []string        // the operations left out, with why
-	used        map[string]bool // schemes the routes use
-	names       map[string]bool // route names taken
+	notImported []string          // the operations left out, with why
+	used        map[string]bool   // schemes the routes use
+	names       map[string]bool   // route names taken
 	shapes      map[string]string // route name by pattern shape and method
 	warnings    []string
 	skipped     int
