@@ -8,6 +8,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/authn"
 	"github.com/rampart-gw/rampart/internal/authz"
 	"github.com/rampart-gw/rampart/internal/config"
+	"github.com/rampart-gw/rampart/internal/inputs"
 	"github.com/rampart-gw/rampart/internal/pipeline"
 	"github.com/rampart-gw/rampart/internal/route"
 )
@@ -91,5 +92,12 @@ func Check(cfg *config.Config) error {
 	if _, err := authz.New(cfg.Authz, authz.Deps{Routes: cfg.Routes}); err != nil {
 		return err
 	}
-	return nil
+	// The inputs stage compiles each route's WAF (an exclusion of a rule
+	// the CRS lacks is an error) and contract (a spec construct it
+	// cannot enforce is an error).
+	in, err := inputs.New(cfg.WAF, inputs.Deps{Routes: cfg.Routes})
+	if err != nil {
+		return err
+	}
+	return in.Close()
 }
