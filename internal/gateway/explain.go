@@ -83,8 +83,8 @@ type staticBody string
 func (b staticBody) ReadBody() ([]byte, error) { return []byte(b), nil }
 
 // Check compiles the parts of a config that need more than the config
-// itself to validate (route conflicts, Cedar policy files), for `rampart
-// config validate`; it starts nothing.
+// itself to validate (route conflicts, Cedar policy files, each route's
+// WAF and contract), for `rampart config validate`; it starts nothing.
 func Check(cfg *config.Config) error {
 	if _, err := route.New(cfg.Paths, route.Deps{Routes: cfg.Routes}); err != nil {
 		return err
