@@ -1,7 +1,10 @@
 package inputs
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -182,5 +185,35 @@ func TestProfilesAgree(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("config.WAFProfiles = %v, waf.ProfileNames() = %v", got, want)
+	}
+}
+
+// TestCompileReported: each compiled WAF's cost is in the log, once per
+// distinct set of options.
+func TestCompileReported(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := &config.Config{Version: 1, Routes: []config.Route{
+		{Name: "a", Path: "/a", Methods: []string{"GET"}, WAF: &config.RouteWAF{}},
+		{Name: "b", Path: "/b", Methods: []string{"GET"}, WAF: &config.RouteWAF{}},
+		{Name: "c", Path: "/c", Methods: []string{"GET"}, WAF: &config.RouteWAF{Paranoia: 2}},
+	}}
+	config.SetDefaults(cfg)
+	s, err := New(cfg.WAF, Deps{Routes: cfg.Routes, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || len(s.Stats()) != 2 {
+		t.Fatalf("%d log lines, %d stats for two distinct WAFs: %s", len(lines), len(s.Stats()), buf.String())
+	}
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["msg"] != "waf compiled" || rec["rules"].(float64) < 100 || rec["compile_ms"] == nil || rec["heap_mib"] == nil {
+			t.Errorf("log line %s", l)
+		}
 	}
 }
