@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rampart-gw/rampart/internal/findings"
 	"github.com/rampart-gw/rampart/internal/lint"
 	"github.com/rampart-gw/rampart/internal/openapi"
 )
@@ -210,5 +212,42 @@ func BenchmarkLint5MB(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		lintData(b, data)
+	}
+}
+
+// TestParallelSameAsSequential: operations walked by forked runs side by
+// side give the report one run gives walking them in turn, order
+// included.
+func TestParallelSameAsSequential(t *testing.T) {
+	data := largeSpec(400 << 10)
+	s, err := openapi.LoadData(context.Background(), data, "", openapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Operations) < minParallelOps {
+		t.Fatalf("%d operations: too few to run in parallel", len(s.Operations))
+	}
+	c := New()
+	check := func(workers int) []findings.Finding {
+		r := newRun(context.Background(), s, c.secrets)
+		if err := r.all(workers); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.notes) != 0 {
+			t.Fatalf("notes with %d workers: %q", workers, r.notes)
+		}
+		return r.kept()
+	}
+	want := check(1)
+	for _, workers := range []int{2, 3, 8} {
+		got := check(workers)
+		if len(got) != len(want) {
+			t.Fatalf("%d workers: %d findings, one run %d", workers, len(got), len(want))
+		}
+		for i := range want {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("%d workers: finding %d is %+v, one run's %+v", workers, i, got[i], want[i])
+			}
+		}
 	}
 }

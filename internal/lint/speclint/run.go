@@ -3,6 +3,7 @@ package speclint
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -69,6 +70,7 @@ type run struct {
 
 	out     []findings.Finding
 	reqPtrs []string        // the pointer each finding was reported at, for suppression
+	ids     []string        // each finding's key in seen, for merging forked runs
 	seen    map[string]bool // rule, pointer and key already reported
 	visited map[visitKey]bool
 	// items records the callback and webhook path items walked, so that
@@ -117,6 +119,54 @@ func (r *run) report(ru *rule, ptr string, a about, key, format string, args ...
 		Key:      key,
 	})
 	r.reqPtrs = append(r.reqPtrs, ptr)
+	r.ids = append(r.ids, id)
+}
+
+// fork returns a run that starts where r stands (what r reported, walked
+// and suppressed so far) with its own copies, and a share of r's value
+// budget, to walk some operations beside others.
+func (r *run) fork(budget int) *run {
+	ignores := make(map[string]map[string]bool, len(r.ignores))
+	for k, v := range r.ignores {
+		ignores[k] = maps.Clone(v)
+	}
+	return &run{ctx: r.ctx, spec: r.spec, doc: r.doc, secrets: r.secrets,
+		seen: maps.Clone(r.seen), visited: maps.Clone(r.visited), items: maps.Clone(r.items), external: maps.Clone(r.external),
+		ignores: ignores, valueBudget: budget}
+}
+
+// merge appends the findings, suppressions and notes of forked runs, in
+// order, each finding once: a forked run walks what an earlier one may
+// have walked too (a schema two operations share), and keeps the first
+// report, as one run walking both in turn would.
+func (r *run) merge(forks []*run) {
+	exhausted := false
+	for _, f := range forks {
+		for i, fd := range f.out {
+			if r.seen[f.ids[i]] {
+				continue
+			}
+			r.seen[f.ids[i]] = true
+			r.out = append(r.out, fd)
+			r.reqPtrs = append(r.reqPtrs, f.reqPtrs[i])
+			r.ids = append(r.ids, f.ids[i])
+		}
+		for ptr, ids := range f.ignores {
+			if r.ignores[ptr] == nil {
+				r.ignores[ptr] = map[string]bool{}
+			}
+			maps.Copy(r.ignores[ptr], ids)
+		}
+		for _, n := range f.notes {
+			if !slices.Contains(r.notes, n) {
+				r.notes = append(r.notes, n)
+			}
+		}
+		exhausted = exhausted || f.valueBudget <= 0
+	}
+	if exhausted {
+		r.valueBudget = 0
+	}
 }
 
 func cond[T any](ok bool, a, b T) T {

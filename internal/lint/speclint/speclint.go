@@ -23,8 +23,11 @@ package speclint
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -69,7 +72,11 @@ func (c *Checker) Check(ctx context.Context, in *lint.Input) ([]findings.Finding
 		return nil, []string{"spec: no OpenAPI document given, spec rules skipped"}, nil
 	}
 	r := newRun(ctx, in.Spec, c.secrets)
-	if err := r.all(); err != nil {
+	workers := 1
+	if len(in.Spec.Operations) >= minParallelOps {
+		workers = min(runtime.GOMAXPROCS(0), maxWorkers)
+	}
+	if err := r.all(workers); err != nil {
 		return nil, nil, fmt.Errorf("linting %s: %w", in.Spec.Source, err)
 	}
 	if r.valueBudget <= 0 {
@@ -78,10 +85,18 @@ func (c *Checker) Check(ctx context.Context, in *lint.Input) ([]findings.Finding
 	return r.kept(), r.notes, nil
 }
 
+// Operations are walked by up to maxWorkers runs side by side when a
+// document has at least minParallelOps of them.
+const (
+	minParallelOps = 256
+	maxWorkers     = 8
+)
+
 // all runs every rule over the document: the document-wide ones, the
 // components (so that a shared schema is reported at its definition),
-// then each operation.
-func (r *run) all() error {
+// then each operation, split among workers forked runs (merged in order,
+// so the report is the same for any number of them).
+func (r *run) all(workers int) error {
 	doc := r.doc
 	r.ignore("", doc.Extensions)
 	r.servers(doc.Servers, "/servers", about{})
@@ -103,7 +118,36 @@ func (r *run) all() error {
 	for _, op := range r.spec.Operations {
 		byPath[op.Path] = append(byPath[op.Path], op)
 	}
-	for i, op := range r.spec.Operations {
+	ops := r.spec.Operations
+	if workers <= 1 {
+		return r.operations(ops, byPath)
+	}
+	forks := make([]*run, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := len(ops)*w/workers, len(ops)*(w+1)/workers
+		// Each fork may read what is left of the budget: the bound
+		// against alias-expanded trees grows by the number of workers at
+		// most.
+		forks[w] = r.fork(r.valueBudget)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = forks[w].operations(ops[lo:hi], byPath)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r.merge(forks)
+	return nil
+}
+
+// operations runs the operation rules over ops, in order.
+func (r *run) operations(ops []*openapi.Operation, byPath map[string][]*openapi.Operation) error {
+	for i, op := range ops {
 		if i%64 == 0 {
 			if err := r.ctx.Err(); err != nil {
 				return err
