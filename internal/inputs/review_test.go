@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/pipeline"
+	"github.com/rampart-gw/rampart/internal/waf"
 )
 
 // Review of issue 16: requests whose body reaches the upstream without the
@@ -57,5 +59,48 @@ func TestReviewBodyBypass(t *testing.T) {
 				t.Errorf("reason %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestReviewUninspectedContentType (review of issue 16): waf.WantsBody
+// lists the types Coraza has a body processor for, but the CRS (901340,
+// forceRequestBodyVariable) inspects any other body as URL-encoded. The
+// gateway does not read a text/plain body at all, so with 920420 (the
+// content-type allowlist) excluded, as JSON APIs often do, SQL injection in
+// a text/plain body reaches the upstream uninspected.
+func TestReviewUninspectedContentType(t *testing.T) {
+	cfg := &config.Config{Version: 1, Routes: []config.Route{{Name: "waf", Path: "/notes", Methods: []string{"POST"},
+		WAF: &config.RouteWAF{Exclude: []config.WAFExclusion{{Rules: []string{"920420"}}}}}}}
+	config.SetDefaults(cfg)
+	s, err := New(cfg.WAF, Deps{Routes: cfg.Routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var x pipeline.Exchange
+	exchange(&x, 0, []byte(`q=1' UNION SELECT password FROM users WHERE '1'='1`))
+	x.In.Header.(http.Header).Set("Content-Type", "text/plain")
+	err = s.Request(context.Background(), &x)
+	if d, ok := pipeline.AsDenial(err); !ok || d.Reason != ReasonWAFBlocked {
+		t.Errorf("text/plain SQL injection: %v, want %s", err, ReasonWAFBlocked)
+	}
+}
+
+// TestReviewUninspectedContentTypeWAFWould: given the body, the same WAF
+// blocks it, so the bypass is the gateway's not reading it.
+func TestReviewUninspectedContentTypeWAFWould(t *testing.T) {
+	cfg := &config.Config{Version: 1, Routes: []config.Route{{Name: "waf", Path: "/notes", Methods: []string{"POST"},
+		WAF: &config.RouteWAF{Exclude: []config.WAFExclusion{{Rules: []string{"920420"}}}}}}}
+	config.SetDefaults(cfg)
+	s, err := New(cfg.WAF, Deps{Routes: cfg.Routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	b := []byte(`q=1' UNION SELECT password FROM users WHERE '1'='1`)
+	v, err := s.routes[0].waf.Inspect(context.Background(), &waf.Request{Method: "POST", Host: "api.example.com", RawPath: "/notes",
+		Headers: pipeline.Fields(http.Header{"Content-Type": {"text/plain"}, "User-Agent": {"t"}, "Accept": {"*/*"}}), Body: b, HasBody: true})
+	if err != nil || !v.Blocked {
+		t.Errorf("WAF given the text/plain body: %+v %v, want blocked", v, err)
 	}
 }
