@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -290,4 +291,72 @@ func (m *marks) has(ref *openapi3.SchemaRef, mark int) bool {
 	})
 	m.m.Store(ref.Value, bits)
 	return bits&mark != 0
+}
+
+// duplicateKey returns the JSON pointer of the first member name that
+// appears twice in one object of b. It reports nothing for a document
+// that does not parse: the other checks refuse that.
+func duplicateKey(b []byte) (string, bool) {
+	type frame struct {
+		keys map[string]bool // nil for an array
+		ptr  string
+		key  bool   // object: the next token is a member name
+		cur  string // object: the current member's name
+		n    int    // array: the next element's index
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var st []*frame
+	done := func() { // a value ended: the enclosing container moves on
+		if len(st) == 0 {
+			return
+		}
+		if top := st[len(st)-1]; top.keys != nil {
+			top.key = true
+		} else {
+			top.n++
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(st) > 0 {
+			top = st[len(st)-1]
+		}
+		if top != nil && top.keys != nil && top.key {
+			if tok == json.Delim('}') {
+				st = st[:len(st)-1]
+				done()
+				continue
+			}
+			k, _ := tok.(string)
+			if top.keys[k] {
+				return top.ptr + "/" + escapePointer(capName(k)), true
+			}
+			top.keys[k], top.cur, top.key = true, k, false
+			continue
+		}
+		here := ""
+		if top != nil {
+			if top.keys != nil {
+				here = top.ptr + "/" + escapePointer(capName(top.cur))
+			} else {
+				here = top.ptr + "/" + strconv.Itoa(top.n)
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			st = append(st, &frame{keys: map[string]bool{}, ptr: here, key: true})
+		case json.Delim('['):
+			st = append(st, &frame{ptr: here})
+		case json.Delim(']'):
+			st = st[:len(st)-1]
+			done()
+		default:
+			done()
+		}
+	}
 }

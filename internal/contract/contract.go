@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -334,6 +335,30 @@ func escapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
+// repeated adds a problem for each query or header parameter that is not
+// an array but arrives more than once: openapi3filter checks the first
+// value, and an upstream may read another (PHP the last, Express an
+// array, ASP.NET all of them joined).
+func repeated(op *operation, r *Request, query url.Values, viol *Violation) {
+	for _, p := range op.params {
+		if p == nil || (p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type.Includes("array")) {
+			continue
+		}
+		n := 0
+		switch p.In {
+		case openapi3.ParameterInQuery:
+			n = len(query[p.Name])
+		case openapi3.ParameterInHeader:
+			if r.Header != nil {
+				n = len(r.Header(http.CanonicalHeaderKey(p.Name)))
+			}
+		}
+		if n > 1 {
+			viol.add(Problem{In: p.In, Name: capName(p.Name), Reason: "repeated"})
+		}
+	}
+}
+
 // WantsBody reports whether a request of this method and path needs its
 // body read: its operation declares a request body, or declares none (a
 // body sent there is refused, which needs no reading: HasBody is enough).
@@ -377,9 +402,12 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 	}
 	in := &openapi3filter.RequestValidationInput{Request: hreq, PathParams: params, QueryParams: query, Route: op.route, Options: v.opts}
 	viol := &Violation{Status: http.StatusBadRequest}
+	repeated(op, r, query, viol)
 	sent := r.HasBody && len(r.Body) > 0
 	switch {
-	case op.body == nil && sent:
+	case op.body == nil && r.HasBody:
+		// A body was sent (it need not have been read: WantsBody is
+		// false here) to an operation that takes none.
 		viol.add(Problem{In: "body", Reason: "no request body declared for this operation"})
 	case op.body != nil && sent:
 		mt, ok := bodyMediaType(op.body, r.ContentType)
@@ -392,6 +420,12 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 			}
 			if !json.Valid(r.Body) {
 				return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Reason: "malformed JSON"}}}
+			}
+			// encoding/json keeps the last of duplicate member names,
+			// other parsers the first: an upstream may read a value the
+			// schema never saw.
+			if ptr, dup := duplicateKey(r.Body); dup {
+				return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Pointer: ptr, Reason: "duplicate member name"}}}
 			}
 		}
 		if mt == "application/x-www-form-urlencoded" {

@@ -39,3 +39,26 @@ func TestReviewDuplicates(t *testing.T) {
 		}
 	}
 }
+
+func TestDuplicateKey(t *testing.T) {
+	for _, tc := range []struct {
+		doc, ptr string
+		dup      bool
+	}{
+		{`{"a":1,"b":2}`, "", false},
+		{`{"a":1,"a":2}`, "/a", true},
+		{`{"a":{"b":1,"c":{"d":1,"d":2}}}`, "/a/c/d", true},
+		{`[{"a":1},{"a":1,"a":2}]`, "/1/a", true},
+		{`{"x":[1,[2,{"k":1,"k":1}]]}`, "/x/1/1/k", true},
+		{`{"a":{"b":1},"b":{"b":1}}`, "", false},
+		{`{"a/b":1,"a/b":2}`, "/a~1b", true},
+		{`[1,2,3]`, "", false},
+		{`{"a":`, "", false},
+		{`"s"`, "", false},
+	} {
+		ptr, dup := duplicateKey([]byte(tc.doc))
+		if ptr != tc.ptr || dup != tc.dup {
+			t.Errorf("duplicateKey(%s) = %q, %v; want %q, %v", tc.doc, ptr, dup, tc.ptr, tc.dup)
+		}
+	}
+}

@@ -64,3 +64,45 @@ func TestInputsReviewCompressedResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestInputsEncodedResponseRefused: an upstream that compresses although
+// asked for identity cannot have its response checked or stripped of
+// writeOnly properties, so the response does not leave, in report mode
+// either; and the upstream never sees the client's Range.
+func TestInputsEncodedResponseRefused(t *testing.T) {
+	var sawRange, sawAE string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawRange, sawAE = r.Header.Get("Range"), r.Header.Get("Accept-Encoding")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write([]byte(`{"title":"groceries","pin":"1234"}`))
+		_ = zw.Close()
+	}))
+	t.Cleanup(up.Close)
+	cfg := testConfig(up.URL)
+	cfg.Routes = []config.Route{{Name: "note", Path: "/notes/{id}", Methods: []string{"GET"}, Upstream: "api", Public: true,
+		OpenAPI: &config.RouteOpenAPI{Spec: "testdata/inputs/notes.yaml", Operation: "getNote", Response: "report"}}}
+	config.SetDefaults(cfg)
+	g, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Current().Close)
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("GET", srv.URL+"/notes/6f1c1e0e-8d3a-4c4e-9a55-0b0c3f1d2e4f", nil)
+	req.Header.Set("Range", "bytes=0-10")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 || strings.Contains(string(b), "1234") {
+		t.Errorf("compressed response in report mode: %d %s", resp.StatusCode, b)
+	}
+	if sawRange != "" || sawAE != "identity" {
+		t.Errorf("upstream saw Range %q, Accept-Encoding %q", sawRange, sawAE)
+	}
+}

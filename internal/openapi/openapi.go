@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -311,9 +312,15 @@ func kinLoad(ctx context.Context, loc *url.URL, data []byte, r *reader) (*openap
 // mayHaveAnchors reports whether data could hold a YAML anchor: an '&'
 // that starts a node (at the start of the document or after white space
 // or a flow or block indicator) and is followed by an anchor character.
-// It errs towards true: an '&' in a quoted string after a space counts.
+// It errs towards true: an '&' in a quoted string after a space counts,
+// and a document that is not UTF-8 counts.
 // A document without anchors has no aliases (an alias must name one).
 func mayHaveAnchors(data []byte) bool {
+	// In UTF-16 or UTF-32 (YAML allows both) every '&' follows a NUL
+	// byte: such a document is not read byte by byte here.
+	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+		return true
+	}
 	for i := bytes.IndexByte(data, '&'); i >= 0; {
 		if i+1 < len(data) && !isYAMLSpace(data[i+1]) {
 			if i == 0 {

@@ -13,7 +13,9 @@ import (
 )
 
 // HeaderView is a read-only Header: the inbound request's headers as
-// stages see them. http.Header implements it.
+// stages see them. http.Header implements it; any other implementation
+// must also be a FieldLister, or Fields lists none of its fields to the
+// stages that inspect them all (the WAF).
 type HeaderView interface {
 	Get(name string) string
 	Values(name string) []string
