@@ -223,7 +223,7 @@ type matcher struct {
 }
 
 // pick returns the first endpoint in list matching host and method, and
-// remembers the Allow of the first one that matched only the host.
+// adds the methods of those that matched only the host to Allow.
 func (m *matcher) pick(list []*endpoint) *endpoint {
 	for _, e := range list {
 		if !e.matchHost(m.host) {
@@ -232,11 +232,24 @@ func (m *matcher) pick(list []*endpoint) *endpoint {
 		if e.matchMethod(m.method) {
 			return e
 		}
-		if m.allow == "" {
-			m.allow = e.allow
-		}
+		m.allow = unionAllow(m.allow, e.allow)
 	}
 	return nil
+}
+
+// unionAllow merges two Allow values (sorted, comma-separated): a path
+// whose methods are split among routes (one route per operation) allows
+// all of them. It allocates only on the way to a 405.
+func unionAllow(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case a == b || b == "":
+		return a
+	}
+	ms := strings.Split(a+", "+b, ", ")
+	sort.Strings(ms)
+	return strings.Join(slices.Compact(ms), ", ")
 }
 
 // walk matches the remaining path (without its leading slash) below n;

@@ -58,6 +58,10 @@ func TestMatch(t *testing.T) {
 		{"wildcard needs a label", "tenants.example.com", "/api/users", "GET", "users", nil, ""},
 		{"405", "x", "/api/admin/stats", "DELETE", "", nil, "GET, HEAD"},
 		{"405 lists methods", "x", "/api/users/bob", "DELETE", "", nil, "GET, HEAD, PUT"},
+		// /api/users is split between two routes (GET and POST): Allow
+		// names both, as does a path two patterns match.
+		{"405 lists every route's methods", "x", "/api/users", "DELETE", "", nil, "GET, HEAD, POST"},
+		{"405 across patterns", "x", "/api/users/me", "DELETE", "", nil, "GET, HEAD, PUT"},
 		{"404", "x", "/api/nope", "GET", "", nil, ""},
 		{"case sensitive", "x", "/API/admin/stats", "GET", "", nil, ""},
 		{"too deep", "x", "/api/users/bob/x", "GET", "", nil, ""},
