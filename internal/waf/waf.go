@@ -410,6 +410,27 @@ func (w *WAF) Inspect(ctx context.Context, r *Request) (Verdict, error) {
 	tx := w.waf.NewTransactionWithID("rampart")
 	defer func() { _ = tx.Close() }()
 
+	it := requestHead(tx, r)
+	if it == nil {
+		if err := ctx.Err(); err != nil {
+			return v, fmt.Errorf("inspecting request: %w", err)
+		}
+		var err error
+		if it, err = w.requestBody(tx, r, &v); err != nil {
+			return v, err
+		}
+	}
+	v.Interrupted = it != nil
+	v.Score = w.score(tx)
+	matchedRules(tx, &v)
+	v.Exceeded = v.Score >= w.threshold || v.Interrupted || v.BadRequest || v.BodyLimitExceeded
+	v.Blocked = v.Exceeded && !w.detectOnly
+	return v, nil
+}
+
+// requestHead runs the connection, the request line and the headers
+// through tx (phase 1).
+func requestHead(tx types.Transaction, r *Request) *types.Interruption {
 	client := ""
 	if r.ClientIP.IsValid() {
 		client = r.ClientIP.Unmap().String()
@@ -448,31 +469,36 @@ func (w *WAF) Inspect(ctx context.Context, r *Request) (Verdict, error) {
 	if r.Host != "" {
 		tx.SetServerName(hostOnly(r.Host))
 	}
-	it := tx.ProcessRequestHeaders()
-	if it == nil {
-		if err := ctx.Err(); err != nil {
-			return v, fmt.Errorf("inspecting request: %w", err)
-		}
-		if r.HasBody && len(r.Body) > 0 {
-			if int64(len(r.Body)) > w.bodyLimit {
-				v.BodyLimitExceeded = true
-			} else {
-				var err error
-				if it, _, err = tx.WriteRequestBody(r.Body); err != nil {
-					return v, fmt.Errorf("inspecting request: buffering the body: %w", err)
-				}
-			}
-		}
-		if it == nil {
+	return tx.ProcessRequestHeaders()
+}
+
+// requestBody runs the body through tx (phase 2), or marks v when it is
+// over the body limit and so not inspected.
+func (w *WAF) requestBody(tx types.Transaction, r *Request, v *Verdict) (*types.Interruption, error) {
+	var it *types.Interruption
+	if r.HasBody && len(r.Body) > 0 {
+		if int64(len(r.Body)) > w.bodyLimit {
+			v.BodyLimitExceeded = true
+		} else {
 			var err error
-			if it, err = tx.ProcessRequestBody(); err != nil {
-				return v, fmt.Errorf("inspecting request: processing the body: %w", err)
+			if it, _, err = tx.WriteRequestBody(r.Body); err != nil {
+				return nil, fmt.Errorf("inspecting request: buffering the body: %w", err)
 			}
 		}
 	}
-	v.Interrupted = it != nil
-	v.Score = w.score(tx)
+	if it != nil {
+		return it, nil
+	}
+	it, err := tx.ProcessRequestBody()
+	if err != nil {
+		return nil, fmt.Errorf("inspecting request: processing the body: %w", err)
+	}
+	return it, nil
+}
 
+// matchedRules fills v's rule ids (sorted, once each) from the rules that
+// matched with a severity, leaving out the CRS's own evaluation rules.
+func matchedRules(tx types.Transaction, v *Verdict) {
 	for _, mr := range tx.MatchedRules() {
 		md := mr.Rule()
 		id := md.ID()
@@ -486,9 +512,6 @@ func (w *WAF) Inspect(ctx context.Context, r *Request) (Verdict, error) {
 	}
 	slices.Sort(v.Rules)
 	v.Rules = slices.Compact(v.Rules)
-	v.Exceeded = v.Score >= w.threshold || v.Interrupted || v.BadRequest || v.BodyLimitExceeded
-	v.Blocked = v.Exceeded && !w.detectOnly
-	return v, nil
 }
 
 // score sums the per-level inbound anomaly scores up to the paranoia
