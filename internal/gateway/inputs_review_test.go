@@ -33,17 +33,7 @@ func TestInputsReviewCompressedResponse(t *testing.T) {
 	t.Cleanup(up.Close)
 	for _, mode := range []string{"report", "block"} {
 		t.Run(mode, func(t *testing.T) {
-			cfg := testConfig(up.URL)
-			cfg.Routes = []config.Route{{Name: "note", Path: "/notes/{id}", Methods: []string{"GET"}, Upstream: "api", Public: true,
-				OpenAPI: &config.RouteOpenAPI{Spec: "testdata/inputs/notes.yaml", Operation: "getNote", Response: mode}}}
-			config.SetDefaults(cfg)
-			g, err := New(cfg, Deps{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(g.Current().Close)
-			srv := httptest.NewServer(g)
-			t.Cleanup(srv.Close)
+			srv := noteGateway(t, up.URL, mode)
 			req, _ := http.NewRequest("GET", srv.URL+"/notes/6f1c1e0e-8d3a-4c4e-9a55-0b0c3f1d2e4f", nil)
 			req.Header.Set("Accept-Encoding", "gzip")
 			resp, err := http.DefaultClient.Do(req)
@@ -80,17 +70,7 @@ func TestInputsEncodedResponseRefused(t *testing.T) {
 		_ = zw.Close()
 	}))
 	t.Cleanup(up.Close)
-	cfg := testConfig(up.URL)
-	cfg.Routes = []config.Route{{Name: "note", Path: "/notes/{id}", Methods: []string{"GET"}, Upstream: "api", Public: true,
-		OpenAPI: &config.RouteOpenAPI{Spec: "testdata/inputs/notes.yaml", Operation: "getNote", Response: "report"}}}
-	config.SetDefaults(cfg)
-	g, err := New(cfg, Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Current().Close)
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
+	srv := noteGateway(t, up.URL, "report")
 	req, _ := http.NewRequest("GET", srv.URL+"/notes/6f1c1e0e-8d3a-4c4e-9a55-0b0c3f1d2e4f", nil)
 	req.Header.Set("Range", "bytes=0-10")
 	resp, err := http.DefaultTransport.RoundTrip(req)
@@ -105,4 +85,22 @@ func TestInputsEncodedResponseRefused(t *testing.T) {
 	if sawRange != "" || sawAE != "identity" {
 		t.Errorf("upstream saw Range %q, Accept-Encoding %q", sawRange, sawAE)
 	}
+}
+
+// noteGateway serves the notes spec's getNote on /notes/{id}, its
+// responses checked in mode, in front of upstream.
+func noteGateway(t *testing.T, upstream, mode string) *httptest.Server {
+	t.Helper()
+	cfg := testConfig(upstream)
+	cfg.Routes = []config.Route{{Name: "note", Path: "/notes/{id}", Methods: []string{"GET"}, Upstream: "api", Public: true,
+		OpenAPI: &config.RouteOpenAPI{Spec: "testdata/inputs/notes.yaml", Operation: "getNote", Response: mode}}}
+	config.SetDefaults(cfg)
+	g, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Current().Close)
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	return srv
 }
