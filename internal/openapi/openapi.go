@@ -71,7 +71,12 @@ type Spec struct {
 	Operations []*Operation
 
 	positions positions
+	external  bool
 }
+
+// External reports whether the spec references other documents ($refs
+// to other files or URLs), which its loading read.
+func (s *Spec) External() bool { return s.external }
 
 // Locate returns where the node at the JSON pointer ptr is written in the
 // spec's own file: the deepest existing prefix of ptr and its position
@@ -287,7 +292,7 @@ func load(ctx context.Context, source string, loc *url.URL, data []byte, pos pos
 	if err := doc.Validate(ctx, openapi3.DisableExamplesValidation()); err != nil {
 		return nil, pos.validationError(source, err)
 	}
-	s := &Spec{Doc: doc, Source: source, positions: pos}
+	s := &Spec{Doc: doc, Source: source, positions: pos, external: r.externals > 0}
 	s.Operations = operations(doc)
 	return s, nil
 }
@@ -400,6 +405,8 @@ type reader struct {
 	client     *http.Client
 	noExternal bool
 	root       *url.URL
+	// externals counts the referenced documents read.
+	externals int
 }
 
 func (r *reader) location(source string) (*url.URL, error) {
@@ -425,6 +432,7 @@ func (r *reader) readFromURI(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
 		(u.Scheme != r.root.Scheme || u.Host != r.root.Host) {
 		return nil, fmt.Errorf("reference %s: a spec read from %s may only reference documents on the same host", u.Redacted(), r.root.Host)
 	}
+	r.externals++
 	return r.read(u)
 }
 

@@ -119,7 +119,10 @@ func (r *run) all(workers int) error {
 		byPath[op.Path] = append(byPath[op.Path], op)
 	}
 	ops := r.spec.Operations
-	if workers <= 1 {
+	// An external document is walked once, from the first $ref that
+	// reaches it (r.external), which forks cannot agree on: a spec that
+	// has them is walked in one run.
+	if workers <= 1 || r.spec.External() {
 		return r.operations(ops, byPath)
 	}
 	forks := make([]*run, workers)
