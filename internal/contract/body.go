@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -79,6 +80,32 @@ func formUndeclared(m *openapi3.MediaType, body []byte, viol *Violation) {
 	slices.Sort(names)
 	for _, k := range names {
 		viol.add(Problem{In: "body", Pointer: "/" + escapePointer(capName(k)), Reason: "not declared"})
+	}
+}
+
+// formRepeated refuses a urlencoded field that is not an array but comes
+// more than once: the check reads the first, PHP the last.
+func formRepeated(m *openapi3.MediaType, body []byte, viol *Violation) {
+	if m == nil || m.Schema == nil || m.Schema.Value == nil {
+		return
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return // formUndeclared or the decoder report it
+	}
+	names := make([]string, 0, len(vals))
+	for k, v := range vals {
+		if len(v) < 2 {
+			continue
+		}
+		if p := m.Schema.Value.Properties[k]; p != nil && p.Value != nil && p.Value.Type.Includes("array") {
+			continue
+		}
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		viol.add(Problem{In: "body", Pointer: "/" + escapePointer(capName(k)), Reason: "repeated"})
 	}
 }
 
@@ -333,10 +360,13 @@ func duplicateKey(b []byte) (string, bool) {
 				continue
 			}
 			k, _ := tok.(string)
-			if top.keys[k] {
+			// Letter case aside: encoding/json matches member names
+			// to struct fields without regard to it.
+			fold := strings.ToLower(k)
+			if top.keys[fold] {
 				return top.ptr + "/" + escapePointer(capName(k)), true
 			}
-			top.keys[k], top.cur, top.key = true, k, false
+			top.keys[fold], top.cur, top.key = true, k, false
 			continue
 		}
 		here := ""

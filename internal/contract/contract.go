@@ -339,9 +339,19 @@ func escapePointer(s string) string {
 // an array but arrives more than once: openapi3filter checks the first
 // value, and an upstream may read another (PHP the last, Express an
 // array, ASP.NET all of them joined).
+//
+// An array parameter may repeat only when it is exploded form style (the
+// way such an array is sent); a cookie never. Two Content-Type fields are
+// refused too: the contract reads the first.
 func repeated(op *operation, r *Request, query url.Values, viol *Violation) {
+	var cookies map[string]int
 	for _, p := range op.params {
-		if p == nil || (p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type.Includes("array")) {
+		if p == nil {
+			continue
+		}
+		isArray := p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type.Includes("array")
+		exploded := (p.Style == "" || p.Style == openapi3.SerializationForm) && (p.Explode == nil || *p.Explode)
+		if isArray && exploded && p.In == openapi3.ParameterInQuery {
 			continue
 		}
 		n := 0
@@ -349,14 +359,39 @@ func repeated(op *operation, r *Request, query url.Values, viol *Violation) {
 		case openapi3.ParameterInQuery:
 			n = len(query[p.Name])
 		case openapi3.ParameterInHeader:
-			if r.Header != nil {
+			if r.Header != nil && !isArray {
 				n = len(r.Header(http.CanonicalHeaderKey(p.Name)))
 			}
+		case openapi3.ParameterInCookie:
+			if cookies == nil {
+				cookies = cookieCounts(r)
+			}
+			n = cookies[p.Name]
 		}
 		if n > 1 {
 			viol.add(Problem{In: p.In, Name: capName(p.Name), Reason: "repeated"})
 		}
 	}
+	if r.Header != nil && len(r.Header("Content-Type")) > 1 {
+		viol.add(Problem{In: "header", Name: "Content-Type", Reason: "repeated"})
+	}
+}
+
+// cookieCounts counts the cookies of each name in every Cookie field.
+func cookieCounts(r *Request) map[string]int {
+	out := map[string]int{}
+	if r.Header == nil {
+		return out
+	}
+	for _, f := range r.Header("Cookie") {
+		for part := range strings.SplitSeq(f, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if name != "" {
+				out[name]++
+			}
+		}
+	}
+	return out
 }
 
 // WantsBody reports whether a request of this method and path needs its
@@ -430,6 +465,7 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 		}
 		if mt == "application/x-www-form-urlencoded" {
 			formUndeclared(op.body.Content[mt], r.Body, viol)
+			formRepeated(op.body.Content[mt], r.Body, viol)
 		}
 		if v.is31 {
 			v.checkBody31(op, mt, r, viol)
