@@ -53,6 +53,11 @@ func PathPattern(base, tmpl string) (Pattern, error) {
 	if !strings.HasPrefix(full, "/") {
 		return fail("does not start with /")
 	}
+	if strings.ContainsAny(base, "{}") {
+		// The base path is literal text (a server variable's value):
+		// braces there would become a route parameter and widen it.
+		return fail("the server's base path %q holds braces, which a route would read as a parameter", base)
+	}
 	var p Pattern
 	if len(full) > 1 && strings.HasSuffix(full, "/") {
 		full = full[:len(full)-1]
