@@ -25,6 +25,7 @@ import (
 	"github.com/rampart-gw/rampart/internal/config"
 	"github.com/rampart-gw/rampart/internal/findings"
 	"github.com/rampart-gw/rampart/internal/lint"
+	"github.com/rampart-gw/rampart/internal/openapi"
 	"github.com/rampart-gw/rampart/internal/yamlpos"
 )
 
@@ -80,7 +81,7 @@ func (Checker) Check(ctx context.Context, in *lint.Input) ([]findings.Finding, [
 		if err := ctx.Err(); err != nil {
 			return nil, nil, fmt.Errorf("config checks: %w", err)
 		}
-		r.spec = in.Spec
+		r.spec, r.routeSpecs = in.Spec, in.RouteSpecs
 		r.checkSpec()
 	}
 	if in.RouteSpecs != nil {
@@ -92,11 +93,14 @@ func (Checker) Check(ctx context.Context, in *lint.Input) ([]findings.Finding, [
 
 // run is one check of one config.
 type run struct {
-	cfg   *config.Config
-	file  string
-	index yamlpos.Index
-	spec  specSource
-	out   []findings.Finding
+	// routeSpecs are the routes' own specs (LoadRouteSpecs), by the
+	// openapi.spec that names them.
+	routeSpecs map[string]*openapi.Spec
+	cfg        *config.Config
+	file       string
+	index      yamlpos.Index
+	spec       specSource
+	out        []findings.Finding
 }
 
 // at locates ptr in the config file: the pointer itself, or its deepest

@@ -73,8 +73,8 @@ func operationByID(s *openapi.Spec, id string) *openapi.Operation {
 // own spec: the methods that reach no operation of it (or not the one
 // openapi.operation names), and where the route asks less than the
 // operation's security. A route whose spec is the one given to lint
-// (--spec) was compared already; one whose spec did not load is skipped
-// (LoadRouteSpecs reported it).
+// (--spec) is compared here, not by checkSpec; one whose spec did not load
+// is skipped (LoadRouteSpecs reported it).
 func (r *run) checkRouteSpecs(specs map[string]*openapi.Spec, main *openapi.Spec) {
 	for i := range r.cfg.Routes {
 		rt := &r.cfg.Routes[i]
@@ -82,7 +82,7 @@ func (r *run) checkRouteSpecs(specs map[string]*openapi.Spec, main *openapi.Spec
 			continue
 		}
 		s := specs[rt.OpenAPI.Spec]
-		if s == nil || main != nil && sameFile(s.Source, main.Source) {
+		if s == nil {
 			continue
 		}
 		ops := r.specOps(s, distinct(s.BasePaths()))
@@ -120,6 +120,16 @@ func (r *run) checkRouteSpecs(specs map[string]*openapi.Spec, main *openapi.Spec
 			r.add(RuleNotInSpec, r.at(routePtr(i, "methods", strconv.Itoa(j))), f)
 		}
 	}
+}
+
+// ownSpec reports whether rt's openapi block names the spec given to lint
+// and it loaded: checkRouteSpecs, not checkSpec, compares such a route.
+func (r *run) ownSpec(rt *config.Route) bool {
+	if rt.OpenAPI == nil || r.spec == nil {
+		return false
+	}
+	s := r.routeSpecs[rt.OpenAPI.Spec]
+	return s != nil && sameFile(s.Source, r.spec.Source)
 }
 
 // sameFile reports whether two spec sources name the same file.

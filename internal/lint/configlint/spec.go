@@ -169,6 +169,9 @@ func (r *run) checkSpec() {
 	}
 	for i := range r.cfg.Routes {
 		rt := &r.cfg.Routes[i]
+		if r.ownSpec(rt) {
+			continue // checkRouteSpecs compares it, pinned operation and every base path included
+		}
 		for j, m := range rt.Methods {
 			m = strings.ToUpper(m)
 			reached := false
