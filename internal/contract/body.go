@@ -9,8 +9,9 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -21,21 +22,25 @@ import (
 // at 10000 levels).
 const MaxDepth = 64
 
-// checkBody31 checks a 3.1 request body against its compiled schema.
-func (v *Validator) checkBody31(op *operation, mt string, r *Request, viol *Violation) {
+// checkBody31 checks a 3.1 request body against its compiled schema;
+// decoded is the body already decoded as JSON, when have is true.
+func (v *Validator) checkBody31(op *operation, mt string, r *Request, decoded any, have bool, viol *Violation) {
 	c := op.bodies[mt]
 	if c == nil {
 		return // declared without a schema: any body of the media type
 	}
 	var val any
 	var err error
-	if isJSON(mt) || mt == "*/*" || mt == "application/*" {
+	switch {
+	case have:
+		val = decoded
+	case isJSON(mt) || mt == "*/*" || mt == "application/*":
 		val, err = decodeJSON(r.Body)
 		if err != nil {
 			viol.add(Problem{In: "body", Reason: "malformed JSON"})
 			return
 		}
-	} else {
+	default:
 		dec := openapi3filter.RegisteredBodyDecoder(mt)
 		if dec == nil {
 			return // a media type the validator cannot read: media type checked only
@@ -320,73 +325,137 @@ func (m *marks) has(ref *openapi3.SchemaRef, mark int) bool {
 	return bits&mark != 0
 }
 
-// duplicateKey returns the JSON pointer of the first member name that
-// appears twice in one object of b. It reports nothing for a document
-// that does not parse: the other checks refuse that.
-func duplicateKey(b []byte) (string, bool) {
+// duplicateName returns the JSON pointer of the first member name that
+// appears twice in one object of b, b being valid JSON (json.Valid). Names
+// are compared as encoding/json matches them to struct fields: escapes
+// undone and invalid UTF-8 replaced as it reads them, then folded as
+// bytes.EqualFold folds (so "isAdmin" and "iſAdmin" are one name), since
+// encoding/json keeps the last of two such members and other parsers the
+// first. Nesting is bounded by the caller (checkShape); only the bytes are
+// walked, and the pointer is built only when a name repeats.
+func duplicateName(b []byte) (string, bool) {
 	type frame struct {
-		keys map[string]bool // nil for an array
-		ptr  string
-		key  bool   // object: the next token is a member name
-		cur  string // object: the current member's name
-		n    int    // array: the next element's index
+		names  map[string]struct{} // nil for an array
+		small  []string            // an object's folded names while it has few
+		expect bool                // object: the next string is a member name
+		raw    []byte              // object: the current member's name as sent
+		n      int                 // array: the current element's index
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var st []*frame
-	done := func() { // a value ended: the enclosing container moves on
-		if len(st) == 0 {
-			return
-		}
-		if top := st[len(st)-1]; top.keys != nil {
-			top.key = true
-		} else {
-			top.n++
+	var st []frame
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch c {
+		case '{':
+			st = append(st, frame{expect: true, small: make([]string, 0, 8)})
+		case '[':
+			st = append(st, frame{})
+		case '}', ']':
+			st = st[:len(st)-1]
+		case ',':
+			if top := &st[len(st)-1]; top.small != nil {
+				top.expect = true
+			} else {
+				top.n++
+			}
+		case '"':
+			end := stringEnd(b, i)
+			if len(st) > 0 && st[len(st)-1].expect {
+				top := &st[len(st)-1]
+				top.expect, top.raw = false, b[i:end]
+				f := foldedName(top.raw)
+				seen := false
+				if top.names == nil {
+					seen = slices.Contains(top.small, f)
+					if top.small = append(top.small, f); len(top.small) > 16 {
+						top.names = make(map[string]struct{}, 2*len(top.small))
+						for _, n := range top.small {
+							top.names[n] = struct{}{}
+						}
+					}
+				} else {
+					_, seen = top.names[f]
+					top.names[f] = struct{}{}
+				}
+				if seen {
+					ptr := ""
+					for _, fr := range st {
+						if fr.small != nil {
+							ptr += "/" + escapePointer(capName(jsonString(fr.raw)))
+						} else {
+							ptr += "/" + strconv.Itoa(fr.n)
+						}
+					}
+					return ptr, true
+				}
+			}
+			i = end - 1
 		}
 	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false
+	return "", false
+}
+
+// stringEnd returns the index just past the JSON string that starts at
+// b[i] (a quote).
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
 		}
-		var top *frame
-		if len(st) > 0 {
-			top = st[len(st)-1]
+	}
+	return len(b)
+}
+
+// jsonString is the value of the quoted JSON string raw as encoding/json
+// reads it.
+func jsonString(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1])
+	}
+	var s string
+	_ = json.Unmarshal(raw, &s) // raw is a string of a valid document
+	return s
+}
+
+// foldedName is the member name raw (quoted, as sent) in the form that
+// encoding/json compares names in: each letter replaced by the smallest
+// rune of its Unicode simple-fold orbit, as its (unexported) foldName
+// does, so two names are equal exactly when bytes.EqualFold says so.
+func foldedName(raw []byte) string {
+	name := raw[1 : len(raw)-1]
+	ascii := true
+	for _, c := range name {
+		if c >= utf8.RuneSelf || c == '\\' {
+			ascii = false
+			break
 		}
-		if top != nil && top.keys != nil && top.key {
-			if tok == json.Delim('}') {
-				st = st[:len(st)-1]
-				done()
-				continue
+	}
+	if !ascii {
+		name = []byte(jsonString(raw))
+	}
+	out := make([]byte, 0, len(name))
+	for i := 0; i < len(name); {
+		if c := name[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
 			}
-			k, _ := tok.(string)
-			// Letter case aside: encoding/json matches member names
-			// to struct fields without regard to it.
-			fold := strings.ToLower(k)
-			if top.keys[fold] {
-				return top.ptr + "/" + escapePointer(capName(k)), true
-			}
-			top.keys[fold], top.cur, top.key = true, k, false
+			out = append(out, c)
+			i++
 			continue
 		}
-		here := ""
-		if top != nil {
-			if top.keys != nil {
-				here = top.ptr + "/" + escapePointer(capName(top.cur))
-			} else {
-				here = top.ptr + "/" + strconv.Itoa(top.n)
+		r, n := utf8.DecodeRune(name[i:])
+		for {
+			r2 := unicode.SimpleFold(r)
+			if r2 <= r {
+				r = r2
+				break
 			}
+			r = r2
 		}
-		switch tok {
-		case json.Delim('{'):
-			st = append(st, &frame{keys: map[string]bool{}, ptr: here, key: true})
-		case json.Delim('['):
-			st = append(st, &frame{ptr: here})
-		case json.Delim(']'):
-			st = st[:len(st)-1]
-			done()
-		default:
-			done()
-		}
+		out = utf8.AppendRune(out, r)
+		i += n
 	}
+	return string(out)
 }

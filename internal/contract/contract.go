@@ -439,6 +439,8 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 	viol := &Violation{Status: http.StatusBadRequest}
 	repeated(op, r, query, viol)
 	sent := r.HasBody && len(r.Body) > 0
+	var decoded any // a JSON body, decoded once
+	haveDecoded := false
 	switch {
 	case op.body == nil && r.HasBody:
 		// A body was sent (it need not have been read: WantsBody is
@@ -459,8 +461,15 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 			// encoding/json keeps the last of duplicate member names,
 			// other parsers the first: an upstream may read a value the
 			// schema never saw.
-			if ptr, dup := duplicateKey(r.Body); dup {
+			if ptr, dup := duplicateName(r.Body); dup {
 				return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Pointer: ptr, Reason: "duplicate member name"}}}
+			}
+			if v.is31 {
+				val, err := decodeJSON(r.Body)
+				if err != nil {
+					return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Reason: "malformed JSON"}}}
+				}
+				decoded, haveDecoded = val, true
 			}
 		}
 		if mt == "application/x-www-form-urlencoded" {
@@ -468,7 +477,7 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 			formRepeated(op.body.Content[mt], r.Body, viol)
 		}
 		if v.is31 {
-			v.checkBody31(op, mt, r, viol)
+			v.checkBody31(op, mt, r, decoded, haveDecoded, viol)
 		}
 	case op.body != nil && op.body.Required && v.is31:
 		// openapi3filter reports a missing required body of a 3.0 spec.

@@ -1,8 +1,11 @@
 package contract
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -64,4 +67,83 @@ func FuzzValidateRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDuplicateName checks duplicateName's byte walk against an oracle
+// built on encoding/json's own tokenizer: on every valid document, it
+// finds a repeated member name exactly when some object holds two names
+// that bytes.EqualFold calls equal (encoding/json's rule for matching a
+// name to a struct field).
+func FuzzDuplicateName(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"b":2}`, `{"a":1,"A":2}`, `{"isAdmin":false,"i\u017fAdmin":true}`, `{"\u212a":1,"k":2}`,
+		`[{"a":[1,{"b":1,"B":{}}]}]`, `{"s":"{\"x\":1,\"x\":2}"}`, `{"a\"":1,"A\"":2}`, `{"\ud800":1,"\udbff":2}`,
+		"{\"\xff\":1,\"\xfe\":2}", `{"a":{"a":{"a":1}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		if d, _ := shape(b, DefaultMaxBodyValues); d > MaxDepth {
+			return
+		}
+		_, got := duplicateName(b)
+		if want := oracleDuplicate(t, b); got != want {
+			t.Fatalf("duplicateName(%q) = %v, oracle %v", b, got, want)
+		}
+	})
+}
+
+// oracleDuplicate reports whether an object of b holds two member names
+// that bytes.EqualFold calls equal, reading b with json.Decoder.Token.
+func oracleDuplicate(t *testing.T, b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		obj    bool
+		expect bool
+		names  []string
+	}
+	var st []*frame
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("oracle: %v", err)
+		}
+		var top *frame
+		if len(st) > 0 {
+			top = st[len(st)-1]
+		}
+		if top != nil && top.obj && top.expect {
+			if tok == json.Delim('}') {
+				st = st[:len(st)-1]
+				continue
+			}
+			k := tok.(string)
+			for _, n := range top.names {
+				if bytes.EqualFold([]byte(n), []byte(k)) {
+					return true
+				}
+			}
+			top.names, top.expect = append(top.names, k), false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			st = append(st, &frame{obj: true, expect: true})
+			continue
+		case json.Delim('['):
+			st = append(st, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			st = st[:len(st)-1]
+		}
+		if len(st) > 0 && st[len(st)-1].obj {
+			st[len(st)-1].expect = true
+		}
+	}
 }

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -52,13 +53,26 @@ func TestDuplicateKey(t *testing.T) {
 		{`{"x":[1,[2,{"k":1,"k":1}]]}`, "/x/1/1/k", true},
 		{`{"a":{"b":1},"b":{"b":1}}`, "", false},
 		{`{"a/b":1,"a/b":2}`, "/a~1b", true},
+		{`{"Role":1,"role":2}`, "/role", true},
+		{`{"isAdmin":false,"iſAdmin":true}`, "/iſAdmin", true},
+		{`{"isAdmin":false,"i\u017fAdmin":true}`, "/iſAdmin", true},
+		{`{"kid":1,"Kid":2}`, "/Kid", true},
+		{`{"a\"b":1,"A\"B":2}`, "/A\"B", true},
+		{`{"s":"{\"x\":1,\"x\":2}","t":[",\"]"]}`, "", false},
+		{`{"a\u00":1}`, "", false},
+		{`{"a\u0062":1,"ab":2}`, "/ab", true},
+		{`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"K3":3}`, "/K3", true},
+		{`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k18":18}`, "", false},
 		{`[1,2,3]`, "", false},
 		{`{"a":`, "", false},
 		{`"s"`, "", false},
 	} {
-		ptr, dup := duplicateKey([]byte(tc.doc))
+		if !json.Valid([]byte(tc.doc)) {
+			continue // ValidateRequest refuses it before
+		}
+		ptr, dup := duplicateName([]byte(tc.doc))
 		if ptr != tc.ptr || dup != tc.dup {
-			t.Errorf("duplicateKey(%s) = %q, %v; want %q, %v", tc.doc, ptr, dup, tc.ptr, tc.dup)
+			t.Errorf("duplicateName(%s) = %q, %v; want %q, %v", tc.doc, ptr, dup, tc.ptr, tc.dup)
 		}
 	}
 }
