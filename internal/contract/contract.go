@@ -192,6 +192,15 @@ type operation struct {
 	// headers are the canonical names of its header parameters, plus
 	// Content-Type and Cookie: the only headers the checks read.
 	headers []string
+	// aliases are, per header parameter name, the canonical names that
+	// differ from it only in '-' against '_': servers behind CGI-style
+	// interfaces (PHP, Rack, WSGI) and nginx with underscores_in_headers
+	// read all of them as one header (HTTP_X_TENANT).
+	aliases map[string][]string
+	// query are the names of its query parameters that a bracketed key
+	// (name[] or name[x]) would alias in PHP, Rails or Express's qs:
+	// every query parameter but a deepObject one, whose syntax that is.
+	query map[string]bool
 	// body is the request body, nil when none is declared.
 	body *openapi3.RequestBody
 	// bodies are the compiled 3.1 request body schemas by media type.
@@ -280,6 +289,18 @@ func (v *Validator) compileOperation(o *openapi.Operation, s31 *schemas31) (*ope
 				seen[h] = true
 				op.headers = append(op.headers, h)
 			}
+			if a := headerAliases(p.Name); len(a) > 0 {
+				if op.aliases == nil {
+					op.aliases = map[string][]string{}
+				}
+				op.aliases[p.Name] = a
+			}
+		}
+		if p.In == openapi3.ParameterInQuery && p.Style != openapi3.SerializationDeepObject {
+			if op.query == nil {
+				op.query = map[string]bool{}
+			}
+			op.query[p.Name] = true
 		}
 		if v.is31 && p.Schema != nil {
 			if kw := unsupported2020(p.Schema); kw != "" {
@@ -330,6 +351,51 @@ func (v *Validator) compileOperation(o *openapi.Operation, s31 *schemas31) (*ope
 	return op, nil
 }
 
+// maxAliasSeparators bounds headerAliases: a name with more '-' or '_'
+// gets only the variant with every one swapped.
+const maxAliasSeparators = 6
+
+// headerAliases returns the canonical header names that differ from name
+// only in having '_' for '-' or '-' for '_' at some positions.
+func headerAliases(name string) []string {
+	var at []int
+	for i := 0; i < len(name); i++ {
+		if name[i] == '-' || name[i] == '_' {
+			at = append(at, i)
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	own := http.CanonicalHeaderKey(name)
+	var masks []int
+	if len(at) <= maxAliasSeparators {
+		for m := 1; m < 1<<len(at); m++ {
+			masks = append(masks, m)
+		}
+	} else {
+		masks = []int{1<<len(at) - 1}
+	}
+	var out []string
+	b := []byte(name)
+	for _, m := range masks {
+		copy(b, name)
+		for j, i := range at {
+			if m&(1<<j) != 0 {
+				if b[i] == '-' {
+					b[i] = '_'
+				} else {
+					b[i] = '-'
+				}
+			}
+		}
+		if h := http.CanonicalHeaderKey(string(b)); h != own && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // escapePointer escapes one JSON pointer token (RFC 6901).
 func escapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
@@ -370,6 +436,35 @@ func repeated(op *operation, r *Request, query url.Values, viol *Violation) {
 		}
 		if n > 1 {
 			viol.add(Problem{In: p.In, Name: capName(p.Name), Reason: "repeated"})
+		}
+		if p.In == openapi3.ParameterInHeader && r.Header != nil {
+			for _, a := range op.aliases[p.Name] {
+				if len(r.Header(a)) > 0 {
+					viol.add(Problem{In: p.In, Name: capName(p.Name), Reason: "also sent as " + capName(a) + ", which many servers read as the same header"})
+					break
+				}
+			}
+		}
+		// net/http drops a cookie whose value it finds malformed (a
+		// backslash, an inner quote): the check would see none where
+		// another server reads one.
+		if p.In == openapi3.ParameterInCookie && n == 1 {
+			hr := http.Request{Header: http.Header{"Cookie": r.Header("Cookie")}}
+			if _, err := hr.Cookie(p.Name); err != nil {
+				viol.add(Problem{In: p.In, Name: capName(p.Name), Reason: "malformed cookie value"})
+			}
+		}
+	}
+	if len(op.query) > 0 {
+		var aliased []string
+		for k := range query {
+			if i := strings.IndexByte(k, '['); i > 0 && op.query[k[:i]] && !op.query[k] {
+				aliased = append(aliased, k[:i])
+			}
+		}
+		slices.Sort(aliased)
+		for _, name := range slices.Compact(aliased) {
+			viol.add(Problem{In: "query", Name: capName(name), Reason: "also sent with brackets (" + capName(name) + "[...]), which many servers read as the same parameter"})
 		}
 	}
 	if r.Header != nil && len(r.Header("Content-Type")) > 1 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,5 +75,57 @@ func TestDuplicateKey(t *testing.T) {
 		if ptr != tc.ptr || dup != tc.dup {
 			t.Errorf("duplicateName(%s) = %q, %v; want %q, %v", tc.doc, ptr, dup, tc.ptr, tc.dup)
 		}
+	}
+}
+
+// TestAliases: a value the contract never checks must not reach a server
+// that reads it as a declared parameter: a header spelled with '_' for
+// '-' (CGI-style servers and nginx with underscores_in_headers read
+// X_Count as X-Count), a query key with brackets (PHP, Rails and qs read
+// flag[]=x as flag), a cookie value net/http drops as malformed.
+func TestAliases(t *testing.T) {
+	for _, spec := range keywordSpecs {
+		v := compile(t, spec, Options{})
+		for _, tc := range []struct {
+			name string
+			r    *Request
+			w    want
+		}{
+			{"header alone", req("GET", "/headers", "", "X-Count", "1"), ok},
+			{"header and its underscore alias", req("GET", "/headers", "", "X-Count", "1", "X_COUNT", "9"),
+				bad("header", "X-Count", "also sent as X_count, which many servers read as the same header")},
+			{"query alone", req("GET", "/query?req=a&flag=true", ""), ok},
+			{"query key with brackets", req("GET", "/query?req=a&flag[]=true", ""),
+				bad("query", "flag", "also sent with brackets (flag[...]), which many servers read as the same parameter")},
+			{"query key with a member", req("GET", "/query?req=a&req[x]=b", ""),
+				bad("query", "req", "also sent with brackets (req[...]), which many servers read as the same parameter")},
+			{"deepObject keys", req("GET", "/query?req=a&deep[min]=1", ""), ok},
+			{"cookie", req("GET", "/headers", "", "X-Count", "1", "Cookie", "session=abc; theme=dark"), ok},
+			{"cookie with a backslash", req("GET", "/headers", "", "X-Count", "1", "Cookie", `session=a\b`),
+				bad("cookie", "session", "malformed cookie value")},
+			{"cookie with an inner quote", req("GET", "/headers", "", "X-Count", "1", "Cookie", `theme=da"rk`),
+				bad("cookie", "theme", "malformed cookie value")},
+		} {
+			t.Run(spec+"/"+tc.name, func(t *testing.T) { check(t, v, tc.r, tc.w) })
+		}
+	}
+}
+
+func TestHeaderAliases(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"X-Count", []string{"X_count"}},
+		{"x_tenant", []string{"X-Tenant"}},
+		{"Accept", nil},
+		{"A-B-C", []string{"A_b-C", "A-B_c", "A_b_c"}},
+	} {
+		if got := headerAliases(tc.name); !slices.Equal(got, tc.want) {
+			t.Errorf("headerAliases(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if got := headerAliases("a-b-c-d-e-f-g-h"); len(got) != 1 || got[0] != "A_b_c_d_e_f_g_h" {
+		t.Errorf("many separators: %q", got)
 	}
 }

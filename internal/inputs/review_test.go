@@ -104,3 +104,33 @@ func TestReviewUninspectedContentTypeWAFWould(t *testing.T) {
 		t.Errorf("WAF given the text/plain body: %+v %v, want blocked", v, err)
 	}
 }
+
+// TestChunkedGET: a chunked body of unknown length may be empty (some
+// clients send a GET so); the contract reads it to know, and refuses it
+// only when it holds something, on an operation that takes no body.
+func TestChunkedGET(t *testing.T) {
+	s := stage(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"empty", []byte{}, ""},
+		{"with a body", []byte(`{"admin":true}`), ReasonInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var x pipeline.Exchange
+			exchange(&x, 1, tc.body)
+			x.In.Method, x.In.ContentLength = "GET", -1
+			x.In.Header.(http.Header).Set("Transfer-Encoding", "chunked")
+			got := ""
+			if d, ok := pipeline.AsDenial(s.Request(ctx, &x)); ok {
+				got = d.Reason
+			}
+			if got != tc.want {
+				t.Errorf("reason %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
