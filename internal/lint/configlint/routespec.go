@@ -1,9 +1,11 @@
 package configlint
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,7 +26,7 @@ import (
 // (nil for none) locate the routes in the config.
 func LoadRouteSpecs(ctx context.Context, cfg *config.Config, file string, idx yamlpos.Index) (map[string]*openapi.Spec, error) {
 	specs := map[string]*openapi.Spec{}
-	failed := map[string]bool{}
+	failed := map[string]*loadFailure{}
 	var errs []error
 	at := func(i int, key string) string {
 		p := "routes[" + strconv.Itoa(i) + "].openapi." + key
@@ -36,7 +38,11 @@ func LoadRouteSpecs(ctx context.Context, cfg *config.Config, file string, idx ya
 	}
 	for i := range cfg.Routes {
 		o := cfg.Routes[i].OpenAPI
-		if o == nil || o.Spec == "" || failed[o.Spec] {
+		if o == nil || o.Spec == "" {
+			continue
+		}
+		if f := failed[o.Spec]; f != nil {
+			f.routes = append(f.routes, routeName(i, &cfg.Routes[i]))
 			continue
 		}
 		s, ok := specs[o.Spec]
@@ -46,8 +52,9 @@ func LoadRouteSpecs(ctx context.Context, cfg *config.Config, file string, idx ya
 			}
 			var err error
 			if s, err = openapi.Load(ctx, o.Spec, openapi.Options{}); err != nil {
-				failed[o.Spec] = true
-				errs = append(errs, fmt.Errorf("%s: loading the spec of %s: %w", at(i, "spec"), routeName(i, &cfg.Routes[i]), err))
+				f := &loadFailure{at: at(i, "spec"), routes: []string{routeName(i, &cfg.Routes[i])}, err: err}
+				failed[o.Spec] = f
+				errs = append(errs, f)
 				continue
 			}
 			specs[o.Spec] = s
@@ -59,6 +66,20 @@ func LoadRouteSpecs(ctx context.Context, cfg *config.Config, file string, idx ya
 	}
 	return specs, errors.Join(errs...)
 }
+
+// loadFailure is a spec that did not load, with every route that names
+// it (the first one's position), so the error says all that it breaks.
+type loadFailure struct {
+	at     string
+	routes []string
+	err    error
+}
+
+func (f *loadFailure) Error() string {
+	return fmt.Sprintf("%s: loading the spec of %s: %v", f.at, strings.Join(f.routes, ", "), f.err)
+}
+
+func (f *loadFailure) Unwrap() error { return f.err }
 
 func operationByID(s *openapi.Spec, id string) *openapi.Operation {
 	for _, o := range s.Operations {
@@ -132,14 +153,32 @@ func (r *run) ownSpec(rt *config.Route) bool {
 	return s != nil && sameFile(s.Source, r.spec.Source)
 }
 
-// sameFile reports whether two spec sources name the same file.
+// sameFile reports whether two spec sources are one spec: the same path,
+// the same file under two names (a link), or two files with the same
+// bytes (a copy given to --spec), so that a route is compared once.
 func sameFile(a, b string) bool {
 	if a == b {
 		return true
 	}
 	aa, err1 := filepath.Abs(a)
 	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
+	if err1 == nil && err2 == nil && aa == bb {
+		return true
+	}
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	if err1 != nil || err2 != nil || !sa.Mode().IsRegular() || !sb.Mode().IsRegular() {
+		return false // a URL, or gone
+	}
+	if os.SameFile(sa, sb) {
+		return true
+	}
+	if sa.Size() != sb.Size() {
+		return false
+	}
+	da, err1 := os.ReadFile(a)
+	db, err2 := os.ReadFile(b)
+	return err1 == nil && err2 == nil && bytes.Equal(da, db)
 }
 
 // distinct returns ss without repeats, in order.
