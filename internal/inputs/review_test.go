@@ -62,8 +62,8 @@ func TestReviewBodyBypass(t *testing.T) {
 	}
 }
 
-// TestReviewUninspectedContentType (review of issue 16): waf.WantsBody
-// lists the types Coraza has a body processor for, but the CRS (901340,
+// TestReviewUninspectedContentType (review of issue 16): the gateway read
+// only the bodies of types Coraza has a body processor for, but the CRS (901340,
 // forceRequestBodyVariable) inspects any other body as URL-encoded. The
 // gateway does not read a text/plain body at all, so with 920420 (the
 // content-type allowlist) excluded, as JSON APIs often do, SQL injection in

@@ -401,7 +401,12 @@ var badRequestRules = map[int]bool{200002: true, 200003: true, 200004: true, 200
 // Inspect runs the request's phases (headers, then body) through the CRS
 // and returns the verdict. The error is for a broken WAF or a cancelled
 // ctx (checked between phases, as Coraza does not take a context), never
-// for an attack, and carries no request data.
+// for an attack, and carries no request data. The CRS parses JSON, XML,
+// URL-encoded and multipart bodies (and one without a Content-Type as
+// URL-encoded); it refuses other content types unless a profile allows
+// them. Coraza writes the file parts of a multipart body to temporary
+// files in os.TempDir, removed when Inspect returns (bounded by the body
+// limit).
 func (w *WAF) Inspect(ctx context.Context, r *Request) (Verdict, error) {
 	v := Verdict{Threshold: w.threshold}
 	if err := ctx.Err(); err != nil {
@@ -545,32 +550,4 @@ func hostOnly(h string) string {
 		return h[:i]
 	}
 	return h
-}
-
-// WantsBody reports whether Inspect would look at a request body of this
-// content type, so the gateway reads bodies only when inspected: JSON
-// (application/json and any application/*+json), XML (application/xml,
-// text/xml, application/soap+xml), URL-encoded forms,
-// multipart forms, and bodies without a Content-Type (the CRS parses those
-// as URL-encoded). Coraza writes the file parts of a multipart body to
-// temporary files in os.TempDir for the transaction and removes them when
-// Inspect returns (bounded by the body limit). Bodies of other types are
-// not parsed by the CRS (and
-// the CRS refuses their content type unless a profile allows it). The
-// method does not matter (a GET may carry a body and the CRS inspects it);
-// it is a parameter so that the rule can change without the callers.
-func (w *WAF) WantsBody(method, contentType string) bool {
-	_ = method
-	mt, _, _ := strings.Cut(contentType, ";")
-	mt = strings.ToLower(strings.TrimSpace(mt))
-	switch {
-	case mt == "":
-		return true
-	case mt == "application/json", mt == "application/x-www-form-urlencoded", mt == "multipart/form-data",
-		mt == "text/xml", mt == "application/xml", mt == "application/soap+xml":
-		return true
-	case strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
-		return true
-	}
-	return false
 }

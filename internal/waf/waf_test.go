@@ -264,31 +264,6 @@ func TestStats(t *testing.T) {
 	}
 }
 
-func TestWantsBody(t *testing.T) {
-	w := compiled(t, Options{Paranoia: 1})
-	tests := []struct {
-		method, ct string
-		want       bool
-	}{
-		{"POST", "application/json", true},
-		{"POST", "Application/JSON; charset=utf-8", true},
-		{"PATCH", "application/merge-patch+json", true},
-		{"POST", "application/x-www-form-urlencoded", true},
-		{"POST", "multipart/form-data; boundary=x", true},
-		{"POST", "text/xml", true},
-		{"POST", "", true},
-		{"GET", "", true},
-		{"PUT", "application/octet-stream", false},
-		{"POST", "image/png", false},
-		{"POST", "text/plain", false},
-	}
-	for _, tt := range tests {
-		if got := w.WantsBody(tt.method, tt.ct); got != tt.want {
-			t.Errorf("WantsBody(%q, %q) = %v, want %v", tt.method, tt.ct, got, tt.want)
-		}
-	}
-}
-
 // TestInspectConcurrent: one WAF, many goroutines, each verdict the same
 // as the sequential one (run with -race to check the sharing).
 func TestInspectConcurrent(t *testing.T) {
