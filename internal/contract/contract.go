@@ -550,7 +550,16 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 			if p := v.checkShape(r.Body, "body"); p != nil {
 				return &Violation{Status: http.StatusBadRequest, Problems: []Problem{*p}}
 			}
-			if !json.Valid(r.Body) {
+			// A 3.1 body is decoded here, once (which validates it); a 3.0
+			// one by openapi3filter, so only validated here.
+			malformed := false
+			if v.is31 {
+				val, err := decodeJSON(r.Body)
+				decoded, haveDecoded, malformed = val, err == nil, err != nil
+			} else {
+				malformed = !json.Valid(r.Body)
+			}
+			if malformed {
 				return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Reason: "malformed JSON"}}}
 			}
 			// encoding/json keeps the last of duplicate member names,
@@ -558,13 +567,6 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *Request) error {
 			// schema never saw.
 			if ptr, dup := duplicateName(r.Body); dup {
 				return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Pointer: ptr, Reason: "duplicate member name"}}}
-			}
-			if v.is31 {
-				val, err := decodeJSON(r.Body)
-				if err != nil {
-					return &Violation{Status: http.StatusBadRequest, Problems: []Problem{{In: "body", Reason: "malformed JSON"}}}
-				}
-				decoded, haveDecoded = val, true
 			}
 		}
 		if mt == "application/x-www-form-urlencoded" {
