@@ -18,9 +18,11 @@ THREADS=${THREADS:-1}         # wrk threads
 PROXY_CPU=${PROXY_CPU:-0}     # core for the proxy under test
 LOAD_CPU=${LOAD_CPU:-1}       # core for wrk and the upstream
 REQ_PATH=${REQ_PATH:-/api/items/42}
+WRK_TIMEOUT=${WRK_TIMEOUT:-10}  # seconds before wrk counts a request as timed out (the WAF POST rows are slow)
+SETTLE=${SETTLE:-1}           # seconds between a warm-up and its measurement, for the requests in flight to finish
 # Rows to run, in this order within each round. Optional extras: goproxy-pool
 # (listed by default), rampart-jwt-nocache.
-ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis rampart-audit rampart-protect goproxy-pii"}
+ROWS=${ROWS:-"direct goproxy goproxy-pool fastproxy nginx haproxy caddy rampart rampart-log rampart-jwt rampart-limits rampart-limits-redis rampart-audit rampart-protect goproxy-pii rampart-contract rampart-waf rampart-contract-waf goproxy-post rampart-post rampart-contract-post rampart-waf-post rampart-contract-waf-post"}
 KEEP_TMP=${KEEP_TMP:-0}       # 1 keeps the temp dir (configs, logs, wrk output)
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,10 +34,10 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-for v in ROUNDS DURATION WARMUP CONNS THREADS PROXY_CPU LOAD_CPU; do
+for v in ROUNDS DURATION WARMUP CONNS THREADS PROXY_CPU LOAD_CPU WRK_TIMEOUT SETTLE; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
-((ROUNDS >= 1 && DURATION >= 1)) || die "ROUNDS and DURATION must be at least 1"
+((ROUNDS >= 1 && DURATION >= 1 && WRK_TIMEOUT >= 1)) || die "ROUNDS, DURATION and WRK_TIMEOUT must be at least 1"
 
 # ---------------------------------------------------------------- tools
 install_missing() {
@@ -100,8 +102,8 @@ log "building bench tools (bench/tools) and rampart into $TMP"
 	die "building bench/tools failed"
 (cd "$REPO" && go build -o "$TMP/rampart" ./cmd/rampart) || die "building ./cmd/rampart failed"
 
-mapfile -t PORTS < <("$TMP/freeport" -n 16)
-((${#PORTS[@]} == 16)) || die "could not get free ports"
+mapfile -t PORTS < <("$TMP/freeport" -n 24)
+((${#PORTS[@]} == 24)) || die "could not get free ports"
 UP_PORT=${PORTS[0]}
 PORT_OF[direct]=$UP_PORT
 PORT_OF[goproxy]=${PORTS[1]}
@@ -119,6 +121,14 @@ PORT_OF[rampart-limits-redis]=${PORTS[12]}
 PORT_OF[rampart-audit]=${PORTS[13]}
 PORT_OF[rampart-protect]=${PORTS[14]}
 PORT_OF[goproxy-pii]=${PORTS[15]}
+PORT_OF[rampart-contract]=${PORTS[16]}
+PORT_OF[rampart-waf]=${PORTS[17]}
+PORT_OF[rampart-contract-waf]=${PORTS[18]}
+PORT_OF[goproxy-post]=${PORTS[19]}
+PORT_OF[rampart-post]=${PORTS[20]}
+PORT_OF[rampart-contract-post]=${PORTS[21]}
+PORT_OF[rampart-waf-post]=${PORTS[22]}
+PORT_OF[rampart-contract-waf-post]=${PORTS[23]}
 
 declare -A LABEL=(
 	[direct]="upstream direct (no proxy)"
@@ -137,8 +147,24 @@ declare -A LABEL=(
 	[rampart-audit]="Rampart, row 12 + tamper-evident audit log + anomaly detection"
 	[rampart-protect]="Rampart, row 10 + protect (DLP mask + field \$.ssn), 1 KiB body"
 	[goproxy-pii]="bare Go httputil.ReverseProxy, the 1 KiB body of row 15"
+	[rampart-contract]="Rampart, row 7 + OpenAPI contract (request: block)"
+	[rampart-waf]="Rampart, row 7 + WAF (CRS paranoia 1, json-api profile)"
+	[rampart-contract-waf]="Rampart, row 7 + contract + WAF"
+	[goproxy-post]="bare Go httputil.ReverseProxy, POST of a 1 KiB JSON body"
+	[rampart-post]="Rampart, row 7, POST of a 1 KiB JSON body"
+	[rampart-contract-post]="Rampart, row 21 + OpenAPI contract"
+	[rampart-waf-post]="Rampart, row 21 + WAF"
+	[rampart-contract-waf-post]="Rampart, row 21 + contract + WAF"
 )
-ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis rampart-audit rampart-protect goproxy-pii)
+ALL_ROWS=(direct goproxy fastproxy nginx haproxy caddy rampart rampart-log goproxy-pool rampart-jwt rampart-jwt-nocache rampart-limits rampart-limits-redis rampart-audit rampart-protect goproxy-pii
+	rampart-contract rampart-waf rampart-contract-waf goproxy-post rampart-post rampart-contract-post rampart-waf-post rampart-contract-waf-post)
+# BASE_OF[row]: the row that row's ratio is taken against (the bare Go proxy
+# doing the same work: GET, or the POST of the same body).
+declare -A BASE_OF=()
+for r in "${ALL_ROWS[@]}"; do
+	BASE_OF[$r]=goproxy
+	[[ $r != *-post ]] || BASE_OF[$r]=goproxy-post
+done
 declare -a SEL=()
 for r in $ROWS; do
 	[[ -n ${LABEL[$r]+x} ]] || die "unknown row '$r' in ROWS (known: ${ALL_ROWS[*]})"
@@ -228,6 +254,16 @@ auth_args() {
 	[[ $1 != rampart-jwt* && $1 != rampart-limits* && $1 != rampart-audit && $1 != rampart-protect ]] || AUTH=(-H "Authorization: Bearer $TOKEN")
 }
 
+# body_args ROW: sets CURL_BODY and WRK_BODY to the arguments that make
+# curl's and wrk's request to ROW the POST of POST_BODY (none for GET rows).
+declare -a CURL_BODY=() WRK_BODY=()
+body_args() {
+	CURL_BODY=() WRK_BODY=()
+	[[ $1 == *-post ]] || return 0
+	CURL_BODY=(-X POST -H "Content-Type: application/json" --data-binary "@$TMP/post-body.json")
+	WRK_BODY=(-s "$TMP/post.lua")
+}
+
 # jwt_yaml CACHE_SIZE: the authn section of the JWT rows ("" = default cache).
 jwt_yaml() {
 	cat <<EOF
@@ -259,11 +295,11 @@ EOF
 	[[ $1 != redis ]] || echo "redis: {url: \"${BENCH_REDIS:-redis://127.0.0.1:6379/14}\"}"
 }
 
-rampart_config() { # FILE PORT ACCESS_LOG_YAML [AUTHN_YAML [ROUTE_YAML [UPSTREAM_PATH]]]
+rampart_config() { # FILE PORT ACCESS_LOG_YAML [AUTHN_YAML [ROUTE_YAML [UPSTREAM_PATH [METHOD]]]]
 	# The route is public, or requires the "bench" JWT authenticator (and
 	# allows any identity it establishes) when an authn section is given.
 	# ROUTE_YAML is more of the route (indented 4); UPSTREAM_PATH a path
-	# prefix on the upstream URL.
+	# prefix on the upstream URL; METHOD the route's one method (GET).
 	local route_auth="public: true"
 	[[ -z ${4:-} ]] || route_auth=$'auth: [bench]\n    authz: {authenticated: true}'
 	cat >"$1" <<EOF
@@ -283,7 +319,7 @@ upstreams:
 routes:
   - name: bench
     path: /{rest...}
-    methods: [GET]
+    methods: [${7:-GET}]
     upstream: up
     $route_auth
 ${5:-}
@@ -312,6 +348,32 @@ rampart_config "$TMP/rampart-protect.yaml" "${PORT_OF[rampart-protect]}" "disabl
 rampart_config "$TMP/rampart-limits-redis.yaml" "${PORT_OF[rampart-limits-redis]}" "disabled: true" "$(jwt_yaml "")
 $(limits_yaml redis)"
 
+# The input-validation rows (17-24): row 7's public route with the
+# upstream's contract (bench/testdata/items.openapi.yaml: an integer id,
+# a closed ~1 KiB item schema for POST) enforced on requests, the WAF (Core
+# Rule Set at paranoia 1, anomaly threshold 5, the json-api profile, block
+# mode), or both; GET as in row 7, or a POST of POST_BODY.
+SPEC="$BENCH/testdata/items.openapi.yaml"
+CONTRACT_YAML="    openapi: {spec: $SPEC, request: block}"
+WAF_YAML="    waf: {paranoia: 1, profiles: [json-api]}"
+for m in "" -post; do
+	method=GET
+	[[ -z $m ]] || method=POST
+	[[ -z $m ]] || rampart_config "$TMP/rampart-post.yaml" "${PORT_OF[rampart-post]}" "disabled: true" "" "" "" POST
+	rampart_config "$TMP/rampart-contract$m.yaml" "${PORT_OF[rampart-contract$m]}" "disabled: true" "" "$CONTRACT_YAML" "" "$method"
+	rampart_config "$TMP/rampart-waf$m.yaml" "${PORT_OF[rampart-waf$m]}" "disabled: true" "" "$WAF_YAML" "" "$method"
+	rampart_config "$TMP/rampart-contract-waf$m.yaml" "${PORT_OF[rampart-contract-waf$m]}" "disabled: true" "" "$CONTRACT_YAML
+$WAF_YAML" "" "$method"
+done
+
+# POST_BODY: a 1 KiB item that the contract and the CRS at paranoia 1
+# accept, with a free-text description (what the WAF spends its time on).
+text=$(printf 'Sturdy steel widget, powder-coated; fits the standard rail. Ask Ann about bulk orders before noon. %.0s' $(seq 12))
+POST_BODY='{"name":"widget","description":"'${text:0:916}'","price":19.99,"currency":"EUR","tags":["bench","rampart"],"in_stock":true}'
+printf '%s' "$POST_BODY" >"$TMP/post-body.json"
+# wrk sends it from a script; the body has no "]]", so a long string holds it.
+printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [[%s]]\n' "$POST_BODY" >"$TMP/post.lua"
+
 # ---------------------------------------------------------------- servers
 start() { # NAME CPU CMD...
 	local name=$1 cpu=$2
@@ -332,8 +394,9 @@ show_failure() { # NAME
 wait_ready() { # NAME PORT
 	local name=$1 port=$2 i
 	auth_args "$name"
+	body_args "$name"
 	for i in $(seq 150); do
-		if curl -sf -o /dev/null --max-time 1 "${AUTH[@]}" "http://127.0.0.1:$port$REQ_PATH"; then return 0; fi
+		if curl -sf -o /dev/null --max-time 1 "${AUTH[@]}" "${CURL_BODY[@]}" "http://127.0.0.1:$port$REQ_PATH"; then return 0; fi
 		if ! kill -0 "${PID_OF[$name]}" 2>/dev/null; then
 			show_failure "$name"
 			die "$name exited during start-up"
@@ -345,13 +408,17 @@ wait_ready() { # NAME PORT
 }
 
 # check NAME PORT: one request must come back 200 with the upstream's JSON
-# (with the token, for the JWT rows). The JWT rows must also answer 401 to a
-# request without a token and to one whose token has a broken signature.
+# (with the token, for the JWT rows; 201 for the POST rows). The JWT rows
+# must also answer 401 to a request without a token and to one whose token
+# has a broken signature; the contract and WAF rows must refuse what each
+# defence is there to refuse (check_inputs).
 check() {
-	local name=$1 port=$2 code
+	local name=$1 port=$2 code want="200 application/json"
 	auth_args "$name"
-	code=$(curl -s -o "$TMP/$name.check" -w '%{http_code} %{content_type}' "${AUTH[@]}" "http://127.0.0.1:$port$REQ_PATH")
-	if [[ $code != "200 application/json" ]] || ! grep -q '"widget"' "$TMP/$name.check"; then
+	body_args "$name"
+	[[ $name != *-post ]] || want="201 application/json"
+	code=$(curl -s -o "$TMP/$name.check" -w '%{http_code} %{content_type}' "${AUTH[@]}" "${CURL_BODY[@]}" "http://127.0.0.1:$port$REQ_PATH")
+	if [[ $code != "$want" ]] || ! grep -q '"widget"' "$TMP/$name.check"; then
 		show_failure "$name"
 		die "$name answered '$code' $(head -c 200 "$TMP/$name.check")"
 	fi
@@ -360,6 +427,7 @@ check() {
 		show_failure "$name"
 		die "$name did not mask the card number and the SSN: $(head -c 1200 "$TMP/$name.check")"
 	fi
+	check_inputs "$name" "$port"
 	[[ $name == rampart-jwt* || $name == rampart-limits* || $name == rampart-audit || $name == rampart-protect ]] || return 0
 	# Broken signature: the first signature character swapped for another
 	# letter (the first, unlike the last, carries only signature bits).
@@ -376,6 +444,47 @@ check() {
 			die "$name answered '$code', not 401, to a request with $what: $(head -c 200 "$TMP/$name.check401")"
 		fi
 	done
+}
+
+# probe NAME PORT WANT_CODE WANT_REASON WHAT CURL_ARGS...: one request to
+# NAME must be refused with WANT_CODE and a problem document of WANT_REASON.
+probe() {
+	local name=$1 port=$2 want=$3 reason=$4 what=$5 code
+	shift 5
+	code=$(curl -s -o "$TMP/$name.probe" -w '%{http_code} %{content_type}' "$@")
+	if [[ $code != "$want application/problem+json" ]] || ! grep -qF "\"$reason\"" "$TMP/$name.probe"; then
+		show_failure "$name"
+		die "$name answered '$code' to $what, not $want $reason: $(head -c 300 "$TMP/$name.probe")"
+	fi
+}
+
+# check_inputs NAME PORT: a contract row refuses what breaks the contract
+# (an id that is not an integer; a property the item schema does not
+# declare) and a WAF row an SQL injection (in the query; in the item's
+# description). With both on, the contract answers first where it can: the
+# query parameter q is undeclared but an open query is not a breach, so the
+# query probe reaches the WAF.
+check_inputs() {
+	local name=$1 port=$2 url="http://127.0.0.1:$2"
+	local sqli="1'%20UNION%20SELECT%20password%20FROM%20users--"
+	local -a post=(-X POST -H "Content-Type: application/json")
+	if [[ $name == rampart-contract* ]]; then
+		if [[ $name == *-post ]]; then
+			probe "$name" "$port" 400 inputs.invalid "a POST with an undeclared property" "${post[@]}" \
+				--data-binary '{"name":"widget","price":1,"admin":true}' "$url$REQ_PATH"
+		else
+			probe "$name" "$port" 400 inputs.invalid "a GET with a non-integer id" "$url/api/items/abc"
+		fi
+	fi
+	if [[ $name == rampart-waf* || $name == rampart-contract-waf* ]]; then
+		if [[ $name == *-post ]]; then
+			probe "$name" "$port" 403 waf.blocked "a POST with SQL injection in the description" "${post[@]}" \
+				--data-binary "{\"name\":\"widget\",\"price\":1,\"description\":\"${sqli//%20/ }\"}" "$url$REQ_PATH"
+		else
+			probe "$name" "$port" 403 waf.blocked "a GET with SQL injection in the query" "$url$REQ_PATH?q=$sqli"
+		fi
+	fi
+	return 0
 }
 
 is_sel() { local r; for r in "${SEL[@]}"; do [[ $r == "$1" ]] && return 0; done; return 1; }
@@ -401,12 +510,16 @@ is_sel rampart-limits && start rampart-limits "$PROXY_CPU" "$TMP/rampart" serve 
 is_sel rampart-audit && start rampart-audit "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-audit.yaml"
 is_sel rampart-protect && start rampart-protect "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-protect.yaml"
 is_sel rampart-limits-redis && start rampart-limits-redis "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/rampart-limits-redis.yaml"
+is_sel goproxy-post && start goproxy-post "$PROXY_CPU" "$TMP/goproxy" -addr "127.0.0.1:${PORT_OF[goproxy-post]}" -upstream "http://127.0.0.1:$UP_PORT"
+for r in rampart-contract rampart-waf rampart-contract-waf rampart-post rampart-contract-post rampart-waf-post rampart-contract-waf-post; do
+	is_sel "$r" && start "$r" "$PROXY_CPU" "$TMP/rampart" serve -c "$TMP/$r.yaml"
+done
 for r in "${SEL[@]}"; do
 	[[ $r == direct ]] && PID_OF[direct]=${PID_OF[upstream]}
 	wait_ready "$r" "${PORT_OF[$r]}"
 	check "$r" "${PORT_OF[$r]}"
 done
-log "all ${#SEL[@]} targets answer 200 application/json (JWT rows: with the token; 401 without it or with a broken signature; rampart-protect: card and SSN masked)"
+log "all ${#SEL[@]} targets answer 200 application/json (POST rows: 201; JWT rows: with the token; 401 without it or with a broken signature; rampart-protect: card and SSN masked; contract and WAF rows: their probes refused)"
 
 # ---------------------------------------------------------------- measure
 # cpu_busy CPU: "busy total" jiffies of one core from /proc/stat.
@@ -434,12 +547,15 @@ measure() { # ROW ROUND
 	url="http://127.0.0.1:${PORT_OF[$row]}$REQ_PATH"
 	out="$TMP/wrk-$row-$round.txt"
 	auth_args "$row"
-	taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "${AUTH[@]}" "$url" >/dev/null 2>&1 || true
+	body_args "$row"
+	local -a wrkargs=(-t"$THREADS" -c"$CONNS" --timeout "${WRK_TIMEOUT}s" "${AUTH[@]}" "${WRK_BODY[@]}")
+	taskset -c "$LOAD_CPU" wrk "${wrkargs[@]}" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+	sleep "$SETTLE"
 	local u0 u1
 	u0=$(upstream_conns)
 	read -r b0 b1 < <(cpu_busy "$PROXY_CPU")
 	read -r a0 a1 < <(cpu_busy "$LOAD_CPU")
-	taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${AUTH[@]}" "$url" >"$out" 2>&1 ||
+	taskset -c "$LOAD_CPU" wrk "${wrkargs[@]}" -d"${DURATION}s" --latency "$url" >"$out" 2>&1 ||
 		{ cat "$out" >&2; die "wrk failed against $row"; }
 	local e0 e1 f0 f1
 	read -r e0 e1 < <(cpu_busy "$PROXY_CPU")
@@ -497,13 +613,13 @@ REPORT="$TMP/report.md"
 	echo "- pinning: proxy under test on CPU $PROXY_CPU; wrk and upstream on CPU $LOAD_CPU (taskset); Go programs get GOMAXPROCS=1 from the affinity; nginx worker_processes 1; haproxy nbthread 1"
 	echo "- measured for ${ELAPSED}s; rows interleaved, one round = every row once"
 	echo
-	echo "| # | row | req/s (median) | p50 ms | p99 ms | ratio vs bare Go proxy | req/s per round | errors | cpu$PROXY_CPU % | cpu$LOAD_CPU % | new upstream conns |"
-	echo "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+	echo "| # | row | req/s (median) | p50 ms | p99 ms | ratio vs bare Go proxy | req/s per round | errors | cpu$PROXY_CPU % | cpu$LOAD_CPU % | proxy CPU µs/req | new upstream conns |"
+	echo "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
 	n=0
 	for r in "${ALL_ROWS[@]}"; do
 		n=$((n + 1))
 		is_sel "$r" || continue
-		rps=() p50=() p99=() ratios=() c0=() c1=() per=() upc=() errs=0
+		rps=() p50=() p99=() ratios=() c0=() c1=() per=() upc=() cus=() errs=0
 		for ((round = 1; round <= ROUNDS; round++)); do
 			rps+=("${RPS[$r,$round]}")
 			p50+=("${P50[$r,$round]}")
@@ -513,21 +629,24 @@ REPORT="$TMP/report.md"
 			upc+=("${UPC[$r,$round]}")
 			per+=("$(printf '%.0f' "${RPS[$r,$round]}")")
 			errs=$((errs + ${ERRS[$r,$round]}))
-			if is_sel goproxy; then
-				ratios+=("$(awk -v a="${RPS[$r,$round]}" -v b="${RPS[goproxy,$round]}" 'BEGIN { printf "%.4f", a / b }')")
+			if is_sel "${BASE_OF[$r]}"; then
+				ratios+=("$(awk -v a="${RPS[$r,$round]}" -v b="${RPS[${BASE_OF[$r]},$round]}" 'BEGIN { printf "%.4f", a / b }')")
 			fi
+			cus+=("$(awk -v c="${CPU0[$r,$round]}" -v r="${RPS[$r,$round]}" 'BEGIN { printf "%.1f", (r > 0) ? c * 10000 / r : 0 }')")
 		done
 		ratio="n/a"
 		((${#ratios[@]} == 0)) || ratio=$(printf '%.2fx' "$(median "${ratios[@]}")")
-		printf '| %d | %s | %.0f | %.3f | %.3f | %s | %s | %d | %.0f | %.0f | %.0f |\n' "$n" "${LABEL[$r]}" \
+		printf '| %d | %s | %.0f | %.3f | %.3f | %s | %s | %d | %.0f | %.0f | %.1f | %.0f |\n' "$n" "${LABEL[$r]}" \
 			"$(median "${rps[@]}")" "$(median "${p50[@]}")" "$(median "${p99[@]}")" "$ratio" \
 			"$(
 				IFS=/
 				echo "${per[*]}"
-			)" "$errs" "$(median "${c0[@]}")" "$(median "${c1[@]}")" "$(median "${upc[@]}")"
+			)" "$errs" "$(median "${c0[@]}")" "$(median "${c1[@]}")" "$(median "${cus[@]}")" "$(median "${upc[@]}")"
 	done
 	echo
-	echo "Ratio: for each round, the row's req/s divided by row 2's req/s in the same round; the median of those."
+	echo "Ratio: for each round, the row's req/s divided by row 2's req/s in the same round (rows 21-24, the POST rows: by row 20's, the bare Go proxy on the same POST); the median of those."
+	echo "proxy CPU µs/req: the proxy core's busy time per request (cpu$PROXY_CPU % of the measurement over req/s), median over rounds; what a row costs where the load side, not the proxy, is the limit."
+	echo "Timeouts: wrk gives up on a request after ${WRK_TIMEOUT}s and counts it in errors."
 	echo "p50/p99: median over rounds of wrk's latency percentiles. cpu %: median busy share of each core during the measurement."
 	echo "new upstream conns: median count of connections the upstream accepted during one measurement (wrk's own $CONNS for row 1); far above $CONNS means the proxy is not reusing upstream connections."
 	if is_sel rampart-protect; then

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -172,3 +173,55 @@ func (p *pool) Get() []byte {
 	return make([]byte, 32<<10)
 }
 func (p *pool) Put(b []byte) { p.p.Put(&b) }
+
+// BenchmarkInputsPost is the gateway end to end, over loopback, on the
+// POST of bench/run.sh's 1 KiB item (rows 21 and 22): the route alone, and
+// with the item's OpenAPI contract enforced. The difference is what the
+// contract costs a request, body buffering included.
+func BenchmarkInputsPost(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, benchBody)
+	}))
+	defer up.Close()
+	text := strings.Repeat("Sturdy steel widget, powder-coated; fits the standard rail. Ask Ann about bulk orders before noon. ", 10)[:916]
+	item := `{"name":"widget","description":"` + text + `","price":19.99,"currency":"EUR","tags":["bench","rampart"],"in_stock":true}`
+	for _, tc := range []struct {
+		name    string
+		openapi *config.RouteOpenAPI
+	}{{"route", nil}, {"contract", &config.RouteOpenAPI{Spec: "../../bench/testdata/items.openapi.yaml"}}} {
+		cfg := testConfig(up.URL)
+		cfg.Routes = []config.Route{{Name: "items", Path: "/api/items/{id}", Methods: []string{"POST"}, Upstream: "api", Public: true, OpenAPI: tc.openapi}}
+		config.SetDefaults(cfg)
+		g, err := New(cfg, Deps{Metrics: metrics.New("bench"), AccessLog: accesslog.New(io.Discard)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			srv := httptest.NewServer(g)
+			defer srv.Close()
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.MaxIdleConnsPerHost = 256
+			c := &http.Client{Transport: t}
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := c.Post(srv.URL+"/api/items/42", "application/json", strings.NewReader(item))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusCreated {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}

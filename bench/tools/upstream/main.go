@@ -1,5 +1,6 @@
 // Command upstream is the benchmark's origin server: a plain net/http server
-// that answers every GET with the same small JSON body.
+// that answers every GET with the same small JSON body, and every POST
+// (its body read, up to 1 MiB) with 201 and that body.
 //
 // GET /_bench/conns answers the number of connections accepted so far, so
 // the harness can see whether a proxy reuses its upstream connections.
@@ -11,6 +12,7 @@ package main
 
 import (
 	"flag"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -42,8 +44,18 @@ func main() {
 	piiN := strconv.Itoa(len(piiBody))
 	var accepted atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
+		status := http.StatusOK
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodPost:
+			// Read the whole body, as an API would, but never more than 1 MiB.
+			if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1<<20)); err != nil {
+				http.Error(w, "reading the body: "+err.Error(), http.StatusRequestEntityTooLarge)
+				return
+			}
+			status = http.StatusCreated
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
@@ -59,7 +71,8 @@ func main() {
 		hd := w.Header()
 		hd.Set("Content-Type", "application/json")
 		hd.Set("Content-Length", bn)
-		if r.Method == http.MethodGet {
+		w.WriteHeader(status)
+		if r.Method != http.MethodHead {
 			w.Write(b)
 		}
 	})
