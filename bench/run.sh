@@ -451,7 +451,7 @@ check() {
 probe() {
 	local name=$1 port=$2 want=$3 reason=$4 what=$5 code
 	shift 5
-	code=$(curl -s -o "$TMP/$name.probe" -w '%{http_code} %{content_type}' "$@")
+	code=$(curl -s -o "$TMP/$name.probe" -w '%{http_code} %{content_type}' "$@" || true)
 	if [[ $code != "$want application/problem+json" ]] || ! grep -qF "\"$reason\"" "$TMP/$name.probe"; then
 		show_failure "$name"
 		die "$name answered '$code' to $what, not $want $reason: $(head -c 300 "$TMP/$name.probe")"

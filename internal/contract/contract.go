@@ -480,8 +480,11 @@ func cookieCounts(r *Request) map[string]int {
 	}
 	for _, f := range r.Header("Cookie") {
 		for part := range strings.SplitSeq(f, ";") {
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if name != "" {
+			// By the name as sent, spaces around it trimmed as Express's
+			// cookie package does: "session =x" is a session cookie to
+			// it, none to net/http.
+			name, _, _ := strings.Cut(part, "=")
+			if name = strings.TrimSpace(name); name != "" {
 				out[name]++
 			}
 		}

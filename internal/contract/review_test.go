@@ -103,6 +103,9 @@ func TestAliases(t *testing.T) {
 			{"cookie", req("GET", "/headers", "", "X-Count", "1", "Cookie", "session=abc; theme=dark"), ok},
 			{"cookie with a backslash", req("GET", "/headers", "", "X-Count", "1", "Cookie", `session=a\b`),
 				bad("cookie", "session", "malformed cookie value")},
+			{"cookie name with a space, then the name", req("GET", "/headers", "", "X-Count", "1", "Cookie", `session =a\b; session=abc`),
+				bad("cookie", "session", "repeated")},
+			{"cookie name with a space", req("GET", "/headers", "", "X-Count", "1", "Cookie", `session =abc`), ok},
 			{"cookie with an inner quote", req("GET", "/headers", "", "X-Count", "1", "Cookie", `theme=da"rk`),
 				bad("cookie", "theme", "malformed cookie value")},
 		} {

@@ -201,7 +201,20 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) error {
 	// takes none, reads it (bounded) to know.
 	unknown := hasBody && x.In.ContentLength < 0
 	var body []byte
-	if wantBody || (unknown && ri.contract != nil) {
+	if !wantBody && unknown && ri.contract != nil && !ri.contractReport {
+		// Only to tell an empty body from one the contract refuses; in
+		// report mode the body streams, as it would be recorded only.
+		b, err := x.RequestBody()
+		switch {
+		case errors.Is(err, pipeline.ErrBodyTooLarge):
+			// not empty: the contract refuses it
+		case err != nil:
+			return fmt.Errorf("reading the request body: %w", err)
+		case len(b) == 0:
+			hasBody = false
+		}
+	}
+	if wantBody {
 		if encoded(x.In.Header.Values("Content-Encoding")) {
 			return pipeline.Deny(http.StatusUnsupportedMediaType, ReasonEncoded, "Send this request body without Content-Encoding.")
 		}
@@ -212,9 +225,6 @@ func (s *Stage) Request(ctx context.Context, x *pipeline.Exchange) error {
 		}
 		if err != nil {
 			return fmt.Errorf("reading the request body: %w", err)
-		}
-		if unknown && len(body) == 0 {
-			hasBody, wantBody = false, false
 		}
 	}
 	if ri.contract != nil {

@@ -134,3 +134,32 @@ func TestChunkedGET(t *testing.T) {
 		})
 	}
 }
+
+// TestChunkedReport: in report mode a chunked body on an operation that
+// takes none is not read (it streams; the contract only records), so
+// neither its encoding nor its size can refuse the request.
+func TestChunkedReport(t *testing.T) {
+	cfg := &config.Config{Version: 1, Routes: []config.Route{{Name: "report", Path: "/notes", Methods: []string{"GET"},
+		OpenAPI: &config.RouteOpenAPI{Spec: spec, Request: "report"}}}}
+	config.SetDefaults(cfg)
+	s, err := New(cfg.WAF, Deps{Routes: cfg.Routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var x pipeline.Exchange
+	exchange(&x, 0, []byte("not read"))
+	x.In.Method, x.In.ContentLength = "GET", -1
+	h := x.In.Header.(http.Header)
+	h.Set("Transfer-Encoding", "chunked")
+	h.Set("Content-Encoding", "gzip")
+	if err := s.Request(context.Background(), &x); err != nil {
+		t.Fatalf("refused in report mode: %v", err)
+	}
+	if b, ok := x.BufferedRequestBody(); ok {
+		t.Errorf("body read (%d bytes) in report mode", len(b))
+	}
+	if len(x.Inputs.Contract) == 0 {
+		t.Error("the body on a body-less operation is not recorded")
+	}
+}

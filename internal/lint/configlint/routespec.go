@@ -150,13 +150,16 @@ func (r *run) ownSpec(rt *config.Route) bool {
 		return false
 	}
 	s := r.routeSpecs[rt.OpenAPI.Spec]
-	return s != nil && sameFile(s.Source, r.spec.Source)
+	// Two copies with relative external $refs may resolve them to
+	// different files: only copies without any are one spec.
+	return s != nil && sameFile(s.Source, r.spec.Source, !s.External() && !r.spec.External())
 }
 
 // sameFile reports whether two spec sources are one spec: the same path,
-// the same file under two names (a link), or two files with the same
-// bytes (a copy given to --spec), so that a route is compared once.
-func sameFile(a, b string) bool {
+// the same file under two names (a link), or, when copies count, two files
+// with the same bytes (a copy given to --spec), so that a route is
+// compared once.
+func sameFile(a, b string, copies bool) bool {
 	if a == b {
 		return true
 	}
@@ -173,7 +176,7 @@ func sameFile(a, b string) bool {
 	if os.SameFile(sa, sb) {
 		return true
 	}
-	if sa.Size() != sb.Size() {
+	if !copies || sa.Size() != sb.Size() {
 		return false
 	}
 	da, err1 := os.ReadFile(a) // #nosec G304 -- both are specs the operator named and that loaded
