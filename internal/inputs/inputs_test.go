@@ -27,6 +27,12 @@ func stage(tb testing.TB) *Stage {
 		{Name: "waf", Path: "/notes", Methods: []string{"GET", "POST"}, WAF: &config.RouteWAF{}},
 		{Name: "both", Path: "/notes", Methods: []string{"GET", "POST"}, OpenAPI: &config.RouteOpenAPI{Spec: spec}, WAF: &config.RouteWAF{}},
 	}}
+	return stageOf(tb, cfg)
+}
+
+// stageOf builds the stage of cfg (defaults set), closed with tb.
+func stageOf(tb testing.TB, cfg *config.Config) *Stage {
+	tb.Helper()
 	config.SetDefaults(cfg)
 	s, err := New(cfg.WAF, Deps{Routes: cfg.Routes})
 	if err != nil {

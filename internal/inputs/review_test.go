@@ -71,16 +71,11 @@ func TestReviewBodyBypass(t *testing.T) {
 func TestReviewUninspectedContentType(t *testing.T) {
 	cfg := &config.Config{Version: 1, Routes: []config.Route{{Name: "waf", Path: "/notes", Methods: []string{"POST"},
 		WAF: &config.RouteWAF{Exclude: []config.WAFExclusion{{Rules: []string{"920420"}}}}}}}
-	config.SetDefaults(cfg)
-	s, err := New(cfg.WAF, Deps{Routes: cfg.Routes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := stageOf(t, cfg)
 	var x pipeline.Exchange
 	exchange(&x, 0, []byte(`q=1' UNION SELECT password FROM users WHERE '1'='1`))
 	x.In.Header.(http.Header).Set("Content-Type", "text/plain")
-	err = s.Request(context.Background(), &x)
+	err := s.Request(context.Background(), &x)
 	if d, ok := pipeline.AsDenial(err); !ok || d.Reason != ReasonWAFBlocked {
 		t.Errorf("text/plain SQL injection: %v, want %s", err, ReasonWAFBlocked)
 	}
@@ -91,12 +86,7 @@ func TestReviewUninspectedContentType(t *testing.T) {
 func TestReviewUninspectedContentTypeWAFWould(t *testing.T) {
 	cfg := &config.Config{Version: 1, Routes: []config.Route{{Name: "waf", Path: "/notes", Methods: []string{"POST"},
 		WAF: &config.RouteWAF{Exclude: []config.WAFExclusion{{Rules: []string{"920420"}}}}}}}
-	config.SetDefaults(cfg)
-	s, err := New(cfg.WAF, Deps{Routes: cfg.Routes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := stageOf(t, cfg)
 	b := []byte(`q=1' UNION SELECT password FROM users WHERE '1'='1`)
 	v, err := s.routes[0].waf.Inspect(context.Background(), &waf.Request{Method: "POST", Host: "api.example.com", RawPath: "/notes",
 		Headers: pipeline.Fields(http.Header{"Content-Type": {"text/plain"}, "User-Agent": {"t"}, "Accept": {"*/*"}}), Body: b, HasBody: true})
@@ -141,12 +131,7 @@ func TestChunkedGET(t *testing.T) {
 func TestChunkedReport(t *testing.T) {
 	cfg := &config.Config{Version: 1, Routes: []config.Route{{Name: "report", Path: "/notes", Methods: []string{"GET"},
 		OpenAPI: &config.RouteOpenAPI{Spec: spec, Request: "report"}}}}
-	config.SetDefaults(cfg)
-	s, err := New(cfg.WAF, Deps{Routes: cfg.Routes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := stageOf(t, cfg)
 	var x pipeline.Exchange
 	exchange(&x, 0, []byte("not read"))
 	x.In.Method, x.In.ContentLength = "GET", -1
