@@ -184,11 +184,15 @@ func (r *Report) Finalize() {
 			r.Findings[i].Fingerprint = ComputeFingerprint(&r.Findings[i])
 		}
 	}
-	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), strings.Compare(a.RuleID, b.RuleID),
-			strings.Compare(a.PathTemplate, b.PathTemplate), strings.Compare(a.Method, b.Method), strings.Compare(a.Key, b.Key))
-	})
+	SortStable(r.Findings, CompareOrder)
 	slices.SortFunc(r.Rules, func(a, b Rule) int { return strings.Compare(a.ID, b.ID) })
+}
+
+// CompareOrder orders findings as a report lists them: severity first
+// (the highest first), then rule, operation and key.
+func CompareOrder(a, b *Finding) int {
+	return cmp.Or(cmp.Compare(b.Severity, a.Severity), strings.Compare(a.RuleID, b.RuleID),
+		strings.Compare(a.PathTemplate, b.PathTemplate), strings.Compare(a.Method, b.Method), strings.Compare(a.Key, b.Key))
 }
 
 // Rule returns the rule with the given id.

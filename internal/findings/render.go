@@ -1,7 +1,6 @@
 package findings
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -58,9 +57,7 @@ func WriteWith(w io.Writer, f Format, r *Report, o Options) error {
 	case Text:
 		return WriteTextWith(w, r, o)
 	case JSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	case SARIF:
 		return WriteSARIFWith(w, r, o)
 	case HTML:

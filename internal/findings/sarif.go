@@ -1,7 +1,6 @@
 package findings
 
 import (
-	"encoding/json"
 	"io"
 	"net/url"
 	"path/filepath"
@@ -65,8 +64,28 @@ type sarifResult struct {
 	Level               string            `json:"level"`
 	Message             sarifText         `json:"message"`
 	Locations           []sarifLocation   `json:"locations,omitempty"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
-	Properties          map[string]any    `json:"properties"`
+	PartialFingerprints sarifFingerprints `json:"partialFingerprints"`
+	Properties          sarifProperties   `json:"properties"`
+}
+
+// sarifFingerprints is a result's partialFingerprints.
+type sarifFingerprints struct {
+	Rampart string `json:"rampartFingerprint/v1"`
+}
+
+// sarifProperties is a result's property bag. The fields stand in the
+// order of their names, the order encoding/json gives a map's keys, which
+// the bag was before it was a struct: the output stays the same.
+type sarifProperties struct {
+	Confidence       string     `json:"confidence"`
+	Curl             string     `json:"curl,omitempty"`
+	Evidence         []Exchange `json:"evidence,omitempty"`
+	Method           string     `json:"method"`
+	OperationID      string     `json:"operationId,omitempty"`
+	OWASP            string     `json:"owasp"`
+	PathTemplate     string     `json:"pathTemplate"`
+	SecuritySeverity string     `json:"security-severity"`
+	Severity         string     `json:"severity"`
 }
 
 type sarifLocation struct {
@@ -192,43 +211,48 @@ func WriteSARIFWith(w io.Writer, r *Report, o Options) error {
 			Help: sarifText{ru.Help}, Default: sarifConfig{level(ru.Severity)}, Properties: props,
 		})
 	}
-	for _, f := range r.Findings {
-		res := sarifResult{
-			RuleID: f.RuleID, RuleIndex: index[f.RuleID], Level: level(f.Severity),
-			Message:             sarifText{f.Title + ": " + f.Message},
-			PartialFingerprints: map[string]string{"rampartFingerprint/v1": f.Fingerprint},
-			Properties: map[string]any{
-				"owasp": f.OWASP, "method": f.Method, "pathTemplate": f.PathTemplate,
-				"severity": f.Severity.String(), "confidence": string(f.Confidence),
-				"security-severity": securitySeverity(f.Severity),
-			},
-		}
-		if f.OperationID != "" {
-			res.Properties["operationId"] = f.OperationID
-		}
-		if f.Curl != "" {
-			res.Properties["curl"] = f.Curl
-		}
-		if len(f.Evidence) > 0 {
-			res.Properties["evidence"] = f.Evidence
-		}
-		if f.Location != nil && f.Location.File != "" {
-			a := artifact(f.Location.File, o.Root)
-			if a.URIBaseID != "" {
-				run.OriginalURIBaseIDs = map[string]sarifArtifact{srcRoot: rootBase(o.Root)}
+	// One artifact per file, and the base they are relative to if any
+	// is: the envelope is written before the first result.
+	arts := map[string]sarifArtifact{}
+	for i := range r.Findings {
+		if l := r.Findings[i].Location; l != nil && l.File != "" {
+			if _, ok := arts[l.File]; !ok {
+				a := artifact(l.File, o.Root)
+				arts[l.File] = a
+				if a.URIBaseID != "" {
+					run.OriginalURIBaseIDs = map[string]sarifArtifact{srcRoot: rootBase(o.Root)}
+				}
 			}
-			loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: a}}
-			if f.Location.Line > 0 {
-				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Location.Line, StartColumn: f.Location.Column}
-			}
-			res.Locations = append(res.Locations, loc)
-		} else if f.Method != "" {
-			name := f.Method + " " + f.PathTemplate
-			res.Locations = append(res.Locations, sarifLocation{LogicalLocations: []sarifLogical{{Name: name, FullyQualifiedName: r.Target + " " + name, Kind: "function"}}})
 		}
-		run.Results = append(run.Results, res)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
+	return writeStreamed(w, &log, "results", 3, len(r.Findings), func(i int) any {
+		return sarifResultOf(&r.Findings[i], index, arts, r.Target)
+	})
+}
+
+// sarifResultOf is the SARIF result of f.
+func sarifResultOf(f *Finding, index map[string]int, arts map[string]sarifArtifact, target string) *sarifResult {
+	res := &sarifResult{
+		RuleID: f.RuleID, RuleIndex: index[f.RuleID], Level: level(f.Severity),
+		Message:             sarifText{f.Title + ": " + f.Message},
+		PartialFingerprints: sarifFingerprints{Rampart: f.Fingerprint},
+		Properties: sarifProperties{
+			OWASP: f.OWASP, Method: f.Method, PathTemplate: f.PathTemplate,
+			Severity: f.Severity.String(), Confidence: string(f.Confidence),
+			SecuritySeverity: securitySeverity(f.Severity),
+			OperationID:      f.OperationID, Curl: f.Curl, Evidence: f.Evidence,
+		},
+	}
+	if f.Location != nil && f.Location.File != "" {
+		loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: arts[f.Location.File]}}
+		if f.Location.Line > 0 {
+			loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Location.Line, StartColumn: f.Location.Column}
+		}
+		res.Locations = []sarifLocation{loc}
+	} else if f.Method != "" {
+		name := f.Method + " " + f.PathTemplate
+		res.Locations = []sarifLocation{{LogicalLocations: []sarifLogical{{Name: name, FullyQualifiedName: target + " " + name, Kind: "function"}}}}
+	}
+	return res
 }

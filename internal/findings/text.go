@@ -1,6 +1,7 @@
 package findings
 
 import (
+	"bufio"
 	"cmp"
 	"fmt"
 	"io"
@@ -26,26 +27,26 @@ func WriteText(w io.Writer, r *Report) error {
 // bold.
 func WriteTextWith(w io.Writer, r *Report, o Options) error {
 	p := palette{on: o.Color}
-	var b strings.Builder
-	byFile := map[string][]Finding{}
-	for _, f := range r.Findings {
+	b := bufio.NewWriterSize(w, 64<<10)
+	byFile := map[string][]*Finding{}
+	for i := range r.Findings {
+		f := &r.Findings[i]
 		if f.Location == nil || f.Location.File == "" {
-			writeOperationFinding(&b, p, f)
+			writeOperationFinding(b, p, f)
 			continue
 		}
 		byFile[f.Location.File] = append(byFile[f.Location.File], f)
 	}
 	for _, file := range slices.Sorted(maps.Keys(byFile)) {
-		writeFileGroup(&b, p, file, byFile[file])
+		writeFileGroup(b, p, file, byFile[file])
 	}
-	writeSummary(&b, p, r)
-	_, err := io.WriteString(w, b.String())
-	return err
+	writeSummary(b, p, r)
+	return b.Flush()
 }
 
 // writeOperationFinding writes a finding without a file: the severity, the
 // rule and the title, then the operation and the message indented.
-func writeOperationFinding(b *strings.Builder, p palette, f Finding) {
+func writeOperationFinding(b *bufio.Writer, p palette, f *Finding) {
 	const indent = "         "
 	fmt.Fprintf(b, "%s %s  %s\n", p.severity(f.Severity, 8), f.RuleID, f.Title)
 	if f.Method != "" {
@@ -61,8 +62,8 @@ func writeOperationFinding(b *strings.Builder, p palette, f Finding) {
 // writeFileGroup writes the header line of file and its findings by
 // position, the positions padded to one width so that the severities
 // line up.
-func writeFileGroup(b *strings.Builder, p palette, file string, fs []Finding) {
-	slices.SortStableFunc(fs, func(a, b Finding) int {
+func writeFileGroup(b *bufio.Writer, p palette, file string, fs []*Finding) {
+	slices.SortStableFunc(fs, func(a, b *Finding) int {
 		return cmp.Or(cmp.Compare(a.Location.Line, b.Location.Line), cmp.Compare(a.Location.Column, b.Location.Column))
 	})
 	width := 0
@@ -103,7 +104,7 @@ func position(l *Location) string {
 
 // operation is "METHOD /path", with the OWASP category and the confidence
 // when the finding has a category.
-func operation(f Finding) string {
+func operation(f *Finding) string {
 	s := f.Method + " " + f.PathTemplate
 	if f.OWASP != "" {
 		s += fmt.Sprintf("   (%s, confidence %s)", f.OWASP, f.Confidence)
@@ -113,7 +114,7 @@ func operation(f Finding) string {
 
 // writeDetails writes the message, a line of it per line, and the command
 // that reproduces the finding.
-func writeDetails(b *strings.Builder, indent string, f Finding) {
+func writeDetails(b *bufio.Writer, indent string, f *Finding) {
 	for _, line := range strings.Split(f.Message, "\n") {
 		fmt.Fprintf(b, "%s%s\n", indent, line)
 	}
@@ -124,7 +125,7 @@ func writeDetails(b *strings.Builder, indent string, f Finding) {
 
 // writeSummary writes the counts, the stats, the notes and why an
 // incomplete run stopped.
-func writeSummary(b *strings.Builder, p palette, r *Report) {
+func writeSummary(b *bufio.Writer, p palette, r *Report) {
 	c := r.Counts()
 	fmt.Fprintf(b, "%d findings: %d %s, %d %s, %d %s, %d %s, %d %s", len(r.Findings),
 		c[Critical], p.count(Critical, c), c[High], p.count(High, c), c[Medium], p.count(Medium, c), c[Low], p.count(Low, c), c[Info], p.count(Info, c))

@@ -78,7 +78,9 @@ func New(data []byte) (Index, error) {
 	if doc.Kind != yaml.MappingNode {
 		return nil, &SyntaxError{Line: doc.Line, Msg: "the document must be a JSON or YAML object"}
 	}
-	p := Index{}
+	// Sized once: a map grown entry by entry to a few hundred thousand
+	// spends more time rehashing than the walk takes.
+	p := make(Index, count(doc, MaxNodes, 0))
 	budget := MaxNodes
 	var walk func(n, at *yaml.Node, ptr string, depth int) bool
 	walk = func(n, at *yaml.Node, ptr string, depth int) bool {
@@ -109,6 +111,22 @@ func New(data []byte) (Index, error) {
 		return nil, &SyntaxError{Line: 1, Msg: "document too large or too deeply nested"}
 	}
 	return p, nil
+}
+
+// count returns the number of entries walking n indexes, stopping past
+// limit or MaxDepth (the walk then refuses the document).
+func count(n *yaml.Node, limit, depth int) int {
+	c := 1
+	if depth <= MaxDepth && (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) {
+		step := 1
+		if n.Kind == yaml.MappingNode {
+			step = 2
+		}
+		for i := step - 1; i < len(n.Content) && c <= limit; i += step {
+			c += count(n.Content[i], limit-c, depth+1)
+		}
+	}
+	return c
 }
 
 // Scalar returns the scalar value at ptr, false when there is none.

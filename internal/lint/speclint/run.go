@@ -68,7 +68,7 @@ type run struct {
 	doc     *openapi3.T
 	secrets *dlp.Scanner
 
-	out     []findings.Finding
+	out     []*findings.Finding
 	reqPtrs []string        // the pointer each finding was reported at, for suppression
 	ids     []string        // each finding's key in seen, for merging forked runs
 	seen    map[string]bool // rule, pointer and key already reported
@@ -111,7 +111,7 @@ func (r *run) report(ru *rule, ptr string, a about, key, format string, args ...
 			key = strings.TrimPrefix(ptr, at) + cond(key != "", " "+key, "")
 		}
 	}
-	r.out = append(r.out, findings.Finding{
+	r.out = append(r.out, &findings.Finding{
 		RuleID: ru.ID, Title: ru.Name, Severity: ru.Severity, Confidence: ru.Confidence, OWASP: ru.OWASP,
 		Method: a.method, PathTemplate: a.path, OperationID: a.opID,
 		Message:  fmt.Sprintf(format, args...),
@@ -141,6 +141,11 @@ func (r *run) fork(budget int) *run {
 // report, as one run walking both in turn would.
 func (r *run) merge(forks []*run) {
 	exhausted := false
+	n := 0
+	for _, f := range forks {
+		n += len(f.out)
+	}
+	r.out, r.reqPtrs, r.ids = slices.Grow(r.out, n), slices.Grow(r.reqPtrs, n), slices.Grow(r.ids, n)
 	for _, f := range forks {
 		for i, fd := range f.out {
 			if r.seen[f.ids[i]] {
@@ -241,13 +246,13 @@ func (r *run) suppressed(id, ptr string) bool {
 
 // kept returns the findings that no x-rampart-lint-ignore suppresses.
 func (r *run) kept() []findings.Finding {
-	if len(r.ignores) == 0 {
-		return r.out
-	}
-	out := r.out[:0:0]
+	// One slice of the findings' size: they are gathered as pointers, so
+	// that a run of a hundred thousand does not copy them each time its
+	// slice grows.
+	out := make([]findings.Finding, 0, len(r.out))
 	for i, f := range r.out {
-		if !r.suppressed(f.RuleID, r.reqPtrs[i]) {
-			out = append(out, f)
+		if len(r.ignores) == 0 || !r.suppressed(f.RuleID, r.reqPtrs[i]) {
+			out = append(out, *f)
 		}
 	}
 	return out
