@@ -1,7 +1,6 @@
 package findings
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -30,7 +29,8 @@ func writeStreamed(w io.Writer, v any, key string, depth, n int, elem func(i int
 		return fmt.Errorf("writing the report: %q found %d times in its envelope", key, c)
 	}
 	at := bytes.Index(head, marker) + len(marker) - len("[]")
-	bw := bufio.NewWriterSize(w, 64<<10)
+	c := &chunked{w: w}
+	bw := &c.buf
 	bw.Write(head[:at])
 	if n == 0 {
 		bw.WriteString("[]")
@@ -50,12 +50,41 @@ func writeStreamed(w io.Writer, v any, key string, depth, n int, elem func(i int
 			}
 			bw.WriteString(prefix)
 			bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+			if err := c.flushFull(); err != nil {
+				return err
+			}
 		}
 		bw.WriteString("\n" + strings.Repeat("  ", depth) + "]")
 	}
 	bw.Write(head[at+len("[]"):])
 	bw.WriteByte('\n')
-	return bw.Flush()
+	return c.flush()
+}
+
+// chunked gathers a report in memory a chunk at a time and writes each
+// chunk to w, checking every write: a bytes.Buffer's own writes cannot
+// fail.
+type chunked struct {
+	buf bytes.Buffer
+	w   io.Writer
+}
+
+// chunkSize is how much chunked gathers before it writes.
+const chunkSize = 64 << 10
+
+// flushFull writes what is gathered once it is a chunk.
+func (c *chunked) flushFull() error {
+	if c.buf.Len() < chunkSize {
+		return nil
+	}
+	return c.flush()
+}
+
+// flush writes what is gathered.
+func (c *chunked) flush() error {
+	_, err := c.w.Write(c.buf.Bytes())
+	c.buf.Reset()
+	return err
 }
 
 // writeJSON writes r as indented JSON, its findings streamed.

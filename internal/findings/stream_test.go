@@ -3,6 +3,7 @@ package findings
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -83,6 +84,30 @@ func TestSortStable(t *testing.T) {
 		for i := range want {
 			if got[i].Message != want[i].Message {
 				t.Fatalf("n=%d: position %d holds finding %d, want %d", n, i, len(got[i].Message), len(want[i].Message))
+			}
+		}
+	}
+}
+
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	f.n++
+	return 0, errors.New("disk full")
+}
+
+// TestWriteError: a write that fails stops the report and its error is
+// returned, in every streamed format, at the first chunk and at the end.
+func TestWriteError(t *testing.T) {
+	for _, n := range []int{1, 2000} {
+		r := bigReport(n)
+		for _, f := range []Format{Text, JSON, SARIF} {
+			w := &failingWriter{}
+			if err := WriteWith(w, f, r, Options{}); err == nil || !strings.Contains(err.Error(), "disk full") {
+				t.Errorf("%s, %d findings: got %v, want the writer's error", f, n, err)
+			}
+			if w.n != 1 {
+				t.Errorf("%s, %d findings: %d writes after the first failed, want none", f, n, w.n-1)
 			}
 		}
 	}

@@ -1,7 +1,7 @@
 package findings
 
 import (
-	"bufio"
+	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -27,26 +27,32 @@ func WriteText(w io.Writer, r *Report) error {
 // bold.
 func WriteTextWith(w io.Writer, r *Report, o Options) error {
 	p := palette{on: o.Color}
-	b := bufio.NewWriterSize(w, 64<<10)
+	c := &chunked{w: w}
+	b := &c.buf
 	byFile := map[string][]*Finding{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		if f.Location == nil || f.Location.File == "" {
 			writeOperationFinding(b, p, f)
+			if err := c.flushFull(); err != nil {
+				return err
+			}
 			continue
 		}
 		byFile[f.Location.File] = append(byFile[f.Location.File], f)
 	}
 	for _, file := range slices.Sorted(maps.Keys(byFile)) {
-		writeFileGroup(b, p, file, byFile[file])
+		if err := writeFileGroup(c, p, file, byFile[file]); err != nil {
+			return err
+		}
 	}
 	writeSummary(b, p, r)
-	return b.Flush()
+	return c.flush()
 }
 
 // writeOperationFinding writes a finding without a file: the severity, the
 // rule and the title, then the operation and the message indented.
-func writeOperationFinding(b *bufio.Writer, p palette, f *Finding) {
+func writeOperationFinding(b *bytes.Buffer, p palette, f *Finding) {
 	const indent = "         "
 	fmt.Fprintf(b, "%s %s  %s\n", p.severity(f.Severity, 8), f.RuleID, f.Title)
 	if f.Method != "" {
@@ -62,7 +68,8 @@ func writeOperationFinding(b *bufio.Writer, p palette, f *Finding) {
 // writeFileGroup writes the header line of file and its findings by
 // position, the positions padded to one width so that the severities
 // line up.
-func writeFileGroup(b *bufio.Writer, p palette, file string, fs []*Finding) {
+func writeFileGroup(c *chunked, p palette, file string, fs []*Finding) error {
+	b := &c.buf
 	slices.SortStableFunc(fs, func(a, b *Finding) int {
 		return cmp.Or(cmp.Compare(a.Location.Line, b.Location.Line), cmp.Compare(a.Location.Column, b.Location.Column))
 	})
@@ -86,8 +93,12 @@ func writeFileGroup(b *bufio.Writer, p palette, file string, fs []*Finding) {
 			fmt.Fprintf(b, "%s%s\n", indent, strings.Join(where, "   "))
 		}
 		writeDetails(b, indent, f)
+		if err := c.flushFull(); err != nil {
+			return err
+		}
 	}
 	b.WriteByte('\n')
+	return nil
 }
 
 // position is "line:column", "line" without a column, "-" without a
@@ -114,7 +125,7 @@ func operation(f *Finding) string {
 
 // writeDetails writes the message, a line of it per line, and the command
 // that reproduces the finding.
-func writeDetails(b *bufio.Writer, indent string, f *Finding) {
+func writeDetails(b *bytes.Buffer, indent string, f *Finding) {
 	for _, line := range strings.Split(f.Message, "\n") {
 		fmt.Fprintf(b, "%s%s\n", indent, line)
 	}
@@ -125,7 +136,7 @@ func writeDetails(b *bufio.Writer, indent string, f *Finding) {
 
 // writeSummary writes the counts, the stats, the notes and why an
 // incomplete run stopped.
-func writeSummary(b *bufio.Writer, p palette, r *Report) {
+func writeSummary(b *bytes.Buffer, p palette, r *Report) {
 	c := r.Counts()
 	fmt.Fprintf(b, "%d findings: %d %s, %d %s, %d %s, %d %s, %d %s", len(r.Findings),
 		c[Critical], p.count(Critical, c), c[High], p.count(High, c), c[Medium], p.count(Medium, c), c[Low], p.count(Low, c), c[Info], p.count(Info, c))
