@@ -108,6 +108,9 @@ var rules = map[string]struct {
 	"internal/firewall":                  {[]string{"background", "config", "pipeline"}, []string{"github.com/redis/go-redis/v9", "go4.org/netipx"}},
 	"internal/limits":                    {[]string{"config", "jsonbody", "pipeline"}, []string{"github.com/redis/go-redis/v9"}},
 	"internal/engine":                    {[]string{"pipeline", "problem"}, nil},
+	// The engine conformance suite: raw bytes in, the wire checked on
+	// both sides; it knows no engine (tests hand it one).
+	"internal/engine/enginetest": {nil, nil},
 	// The inputs stage: the contract and the WAF, per route.
 	"internal/inputs": {[]string{"config", "contract", "openapi", "pipeline", "waf"}, nil},
 	// The WAF: the only package that imports Coraza and the CRS.

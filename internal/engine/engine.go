@@ -174,7 +174,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if d := h.limits(x, r, w); d != nil {
+	if d := h.limits(x, r, rw); d != nil {
 		x.Decisions = append(x.Decisions, pipeline.Decision{Stage: "listener", Outcome: pipeline.Denied, Reason: d.Reason})
 		h.refuse(rw, d)
 		return
@@ -270,11 +270,24 @@ func (h *Handler) fill(x *pipeline.Exchange, r *http.Request) {
 	in.HeaderBytes = n
 }
 
-// limits enforces the listener's size limits before any stage runs.
-func (h *Handler) limits(x *pipeline.Exchange, r *http.Request, w http.ResponseWriter) *pipeline.Denial {
+// limits enforces the listener's size limits and framing rules before
+// any stage runs.
+func (h *Handler) limits(x *pipeline.Exchange, r *http.Request, rw *responseWriter) *pipeline.Denial {
 	if h.opt.MaxHeaderBytes > 0 && x.In.HeaderBytes > h.opt.MaxHeaderBytes {
 		return pipeline.Deny(http.StatusRequestHeaderFieldsTooLarge, ReasonListenerHeadersTooLarge,
 			"The request headers are too large.")
+	}
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		// A chunked request may have come with a Content-Length too,
+		// which net/http drops before the handler can see it: a proxy in
+		// front that framed it by that length sent the rest of its
+		// chunked body as the next request (CL.TE). RFC 9112 6.1: the
+		// server MUST close the connection after responding to such a
+		// request, so every chunked request ends its connection and
+		// nothing after its body is read as a request. (net/http ignores
+		// Transfer-Encoding in HTTP/1.0, golang/go#12785, and closes
+		// those connections anyway unless asked to keep them.)
+		rw.closeAfter = true
 	}
 	if h.opt.MaxBodyBytes > 0 {
 		if r.ContentLength > h.opt.MaxBodyBytes {
@@ -282,7 +295,7 @@ func (h *Handler) limits(x *pipeline.Exchange, r *http.Request, w http.ResponseW
 				"The request body is too large.")
 		}
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-			r.Body = http.MaxBytesReader(w, r.Body, h.opt.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(rw.w, r.Body, h.opt.MaxBodyBytes)
 		}
 	}
 	return nil
@@ -347,6 +360,9 @@ type responseWriter struct {
 	rendering   bool // writing Rampart's own problem document
 	discard     bool // the response was replaced; drop the rest
 	taps        []io.Writer
+	// closeAfter ends the connection after this response: the request
+	// was chunked (see Handler.limits).
+	closeAfter bool
 
 	// With AwaitRecord, how the committed response ends (see commit).
 	await    bool    // Options.AwaitRecord
@@ -399,6 +415,9 @@ func (rw *responseWriter) WriteHeader(code int) {
 // the handler returns (the final chunk, END_STREAM, a close).
 func (rw *responseWriter) commit(code int) {
 	rw.committed = true
+	if rw.closeAfter {
+		rw.w.Header().Set("Connection", "close")
+	}
 	if rw.await {
 		rw.clen, rw.sent, rw.held = -1, 0, false
 		if cl := rw.w.Header().Get("Content-Length"); cl != "" {

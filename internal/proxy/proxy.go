@@ -21,6 +21,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -275,13 +276,22 @@ func errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
 		x := pipeline.FromContext(r.Context())
 		var maxErr *http.MaxBytesError
 		var netErr net.Error
+		// r is the outgoing request, its body wrapped by ReverseProxy:
+		// the client's is found through the context.
+		body, _ := r.Context().Value(clientBodyKey{}).(*clientBody)
 		switch {
-		case errors.As(err, &maxErr):
+		case errors.As(err, &maxErr) || body != nil && errors.As(body.err, &maxErr):
 			x.Denial = &pipeline.Denial{Status: http.StatusRequestEntityTooLarge, Reason: pipeline.ReasonListenerBodyTooLarge,
 				Message: "The request body is too large."}
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			// The client went away; nobody is left to answer.
 			x.Denial = &pipeline.Denial{Status: 499, Reason: ReasonClientClosed, Message: "The client closed the request.", Cause: err}
+		case body != nil && body.err != nil:
+			// A malformed chunk, or a client that stopped sending: the
+			// upstream got a request that ends early, which it cannot
+			// take for a whole one.
+			x.Denial = &pipeline.Denial{Status: http.StatusBadRequest, Reason: ReasonRequestBodyInvalid,
+				Message: "The request body could not be read.", Cause: body.err}
 		case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 			x.Denial = &pipeline.Denial{Status: http.StatusGatewayTimeout, Reason: ReasonUpstreamTimeout,
 				Message: "The upstream did not answer in time.", Cause: err}
@@ -296,7 +306,32 @@ func errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
 // ServeHTTP forwards the exchange carried by r's context.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := pipeline.FromContext(r.Context())
+	if r.Body != nil && r.Body != http.NoBody {
+		// The body streams to the upstream; when reading it fails, the
+		// transport's error is the client's fault, not the upstream's
+		// (see errorHandler).
+		body := &clientBody{ReadCloser: r.Body}
+		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, body))
+		r.Body = body
+	}
 	p.byRoute[x.Route.Index].ServeHTTP(w, r)
+}
+
+// clientBodyKey finds a request's clientBody in its context.
+type clientBodyKey struct{}
+
+// clientBody is a request body that remembers why reading it failed.
+type clientBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // Close releases idle upstream connections.

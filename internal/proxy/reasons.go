@@ -8,6 +8,8 @@ const (
 	ReasonUpstreamTimeout = "upstream.timeout"
 	// ReasonUpstreamUnavailable means the upstream could not be reached or broke the connection.
 	ReasonUpstreamUnavailable = "upstream.unavailable"
+	// ReasonRequestBodyInvalid means the request body could not be read while it was forwarded: a malformed chunk, or a client that stopped sending.
+	ReasonRequestBodyInvalid = "request.body_invalid"
 	// ReasonClientClosed means the client closed the connection before the upstream answered (logged only: nobody receives it).
 	ReasonClientClosed = "client.closed"
 )
@@ -19,6 +21,7 @@ func Reasons() []pipeline.ReasonInfo {
 	return []pipeline.ReasonInfo{
 		{Code: ReasonUpstreamTimeout, Status: 504, Meaning: "The upstream did not answer within its response_header_timeout.", Action: "Retry later; the API is slow."},
 		{Code: ReasonUpstreamUnavailable, Status: 502, Meaning: "The upstream could not be reached or broke the connection.", Action: "Retry later; the API is down."},
+		{Code: ReasonRequestBodyInvalid, Status: 400, Meaning: "The request body could not be read while it was forwarded: a malformed chunk, or a client that stopped sending.", Action: "Send a well-formed body (chunked framing as RFC 9112 7.1 has it)."},
 		{Code: ReasonClientClosed, Status: 499, Meaning: "The client closed the connection before the upstream answered (logged only: nobody receives it).", Action: "Nothing: the client went away."},
 	}
 }
