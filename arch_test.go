@@ -83,7 +83,7 @@ var rules = map[string]struct {
 	"internal/authz":            {[]string{"config", "jsonbody", "pipeline"}, []string{"github.com/cedar-policy/cedar-go"}},
 	"internal/authn/introspect": {[]string{"authn", "config", "pipeline", "trust"}, []string{"golang.org/x/sync/singleflight"}},
 	"internal/authn/mtlsauth":   {[]string{"authn", "config", "pipeline"}, nil},
-	"internal/authn/apikeyauth": {[]string{"apikey", "authn", "background", "config", "pipeline", "store"}, nil},
+	"internal/authn/apikeyauth": {[]string{"apikey", "authn", "background", "config", "pipeline", "store"}, []string{"github.com/hashicorp/golang-lru/v2"}},
 	"internal/apikey":           {[]string{"secretfile", "store"}, nil},
 	"internal/store":            {[]string{"config"}, []string{"github.com/jackc/pgx/v5", "modernc.org/sqlite"}},
 	"internal/authn/jwtauth": {[]string{"authn", "background", "config", "jsonbody", "pipeline", "trust"},

@@ -57,6 +57,9 @@ func (v *validator) apiKey(p string, k APIKeyAuth, names map[string]bool) {
 	if h := strings.ToLower(k.Header); !headerToken.MatchString(k.Header) || reservedHeaders[h] || strings.HasPrefix(h, "x-forwarded-") || strings.HasPrefix(h, "x-rampart-") {
 		v.errorf(p+".header", "%q cannot carry API keys; use a name such as X-API-Key", k.Header)
 	}
+	if d := k.RevocationDelay; d != nil && (d.Std() < 0 || d.Std() > time.Hour) {
+		v.errorf(p+".revocation_delay", "must be between 0s (no cache) and 1h, got %s", d.Std())
+	}
 }
 
 func (v *validator) mtls(p string, m MTLS, names map[string]bool) {

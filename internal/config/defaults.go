@@ -10,6 +10,9 @@ import (
 // Default values, applied by SetDefaults. Each is documented on its field.
 const (
 	DefaultDataDir = "rampart-data"
+	// DefaultAPIKeyRevocationDelay bounds how long a changed API key
+	// may be seen as it was (authn.apikey[].revocation_delay).
+	DefaultAPIKeyRevocationDelay = time.Second
 	// DefaultPepperFile is the API keys' pepper under data_dir.
 	DefaultPepperFile            = "apikey-pepper"
 	DefaultAdminAddress          = "127.0.0.1:9443"
@@ -114,6 +117,10 @@ func SetDefaults(c *Config) {
 		}
 		if a.PepperFile == "" {
 			a.PepperFile = filepath.Join(c.DataDir, DefaultPepperFile)
+		}
+		if a.RevocationDelay == nil {
+			d := Duration(DefaultAPIKeyRevocationDelay)
+			a.RevocationDelay = &d
 		}
 	}
 	for i := range c.Authn.MTLS {

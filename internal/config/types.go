@@ -359,8 +359,8 @@ type Authn struct {
 }
 
 // APIKeyAuth checks Rampart API keys, sent in Header or as a bearer token.
-// Revocation and expiry take effect on the next request: every request
-// reads the key's record.
+// Expiry takes effect at once; a revocation or rotation made through
+// rampart within revocation_delay on every gateway sharing the store.
 type APIKeyAuth struct {
 	// Name is what routes list in auth. Required.
 	Name string `yaml:"name"`
@@ -371,6 +371,14 @@ type APIKeyAuth struct {
 	// holds instead of secrets. Default data_dir/apikey-pepper, created
 	// when missing; gateways sharing a store need the same file.
 	PepperFile string `yaml:"pepper_file"`
+	// RevocationDelay bounds how long a key that was revoked, rotated or
+	// created through rampart may still be seen as it was, on every
+	// gateway sharing the store: key records are cached and the store's
+	// change counter is read every half of it. A gateway that cannot
+	// read the counter for that long reads the store on every request
+	// again (and refuses with 503 while the store is down). Default 1s;
+	// 0s reads the store on every request. At most 1h.
+	RevocationDelay *Duration `yaml:"revocation_delay"`
 }
 
 // MTLS maps a client certificate that the listener verified to an

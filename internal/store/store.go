@@ -371,6 +371,14 @@ var migrations = []migration{
 			`CREATE TABLE key_shreds (subject_hash BYTEA NOT NULL, shredded_at BIGINT NOT NULL)`,
 			`CREATE INDEX key_shreds_at ON key_shreds (shredded_at)`},
 	}},
+	// One counter, moved by every change to api_keys but last-used
+	// times: gateways that cache key records poll it (APIKeyChanges).
+	{6, map[string][]string{
+		"sqlite": {`CREATE TABLE api_key_changes (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL)`,
+			`INSERT INTO api_key_changes (id, n) VALUES (1, 0)`},
+		"postgres": {`CREATE TABLE api_key_changes (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL)`,
+			`INSERT INTO api_key_changes (id, n) VALUES (1, 0)`},
+	}},
 }
 
 // migrate applies pending migrations. A database newer than this binary is
@@ -529,10 +537,13 @@ func list(v []string) string {
 func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) (err error) {
 	ctx, done := s.call(ctx)
 	defer func() { err = done(err) }()
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO api_keys
+	err = s.changeAPIKeys(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO api_keys
 		(id, name, subject, roles, scopes, cidrs, hash, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
-		k.ID, k.Name, k.Subject, list(k.Roles), list(k.Scopes), list(k.CIDRs), k.Hash, k.CreatedAt.Unix(), unix(k.ExpiresAt))
+			k.ID, k.Name, k.Subject, list(k.Roles), list(k.Scopes), list(k.CIDRs), k.Hash, k.CreatedAt.Unix(), unix(k.ExpiresAt))
+		return err
+	})
 	if err != nil {
 		if isUniqueViolation(err) {
 			return ErrExists
@@ -614,8 +625,10 @@ func (s *Store) ListAPIKeys(ctx context.Context) (_ []APIKey, err error) {
 func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (err error) {
 	ctx, done := s.call(ctx)
 	defer func() { err = done(err) }()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`), id, at.Unix())
-	return affected(res, err, "revoking api key")
+	return s.changeAPIKeys(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`), id, at.Unix())
+		return affected(res, err, "revoking api key")
+	})
 }
 
 // RotateAPIKey replaces a key's secret hash; the old secret keeps working
@@ -623,9 +636,47 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (err 
 func (s *Store) RotateAPIKey(ctx context.Context, id string, newHash []byte, prevValidUntil time.Time) (err error) {
 	ctx, done := s.call(ctx)
 	defer func() { err = done(err) }()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE api_keys SET prev_hash = hash, prev_valid_until = $3, hash = $2
+	return s.changeAPIKeys(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE api_keys SET prev_hash = hash, prev_valid_until = $3, hash = $2
 		WHERE id = $1 AND revoked_at IS NULL`), id, newHash, unix(prevValidUntil))
-	return affected(res, err, "rotating api key")
+		return affected(res, err, "rotating api key")
+	})
+}
+
+// changeAPIKeys runs f, a change to api_keys, in a transaction that also
+// moves the change counter: a gateway that sees the counter move knows
+// every record it read before may be stale.
+func (s *Store) changeAPIKeys(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("changing api keys: %w", err)
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE api_key_changes SET n = n + 1 WHERE id = 1`); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("counting the api key change: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("changing api keys: %w", err)
+	}
+	return nil
+}
+
+// APIKeyChanges returns the api key change counter: it moves with every
+// key created, revoked or rotated through the store (last-used times
+// excepted), on every gateway sharing it. A change made to the table by
+// hand does not move it.
+func (s *Store) APIKeyChanges(ctx context.Context) (_ int64, err error) {
+	ctx, done := s.call(ctx)
+	defer func() { err = done(err) }()
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT n FROM api_key_changes WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reading the api key change counter: %w", err)
+	}
+	return n, nil
 }
 
 // TouchAPIKeys records last-used times in one batch (the authenticator

@@ -24,7 +24,7 @@ func TestAPIKeys(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			ctx := context.Background()
-			if s.Version() != 5 {
+			if s.Version() != 6 {
 				t.Errorf("schema version %d", s.Version())
 			}
 			now := time.Unix(1_800_000_000, 0).UTC()
@@ -365,7 +365,7 @@ func TestConcurrentOpen(t *testing.T) {
 			defer wg.Done()
 			s, err := store.Open(context.Background(), config.Store{Driver: "sqlite", Path: path})
 			if err == nil {
-				if s.Version() != 5 {
+				if s.Version() != 6 {
 					err = fmt.Errorf("version %d", s.Version())
 				}
 				_ = s.Close()
@@ -378,5 +378,49 @@ func TestConcurrentOpen(t *testing.T) {
 		if err != nil {
 			t.Errorf("store %d: %v", i, err)
 		}
+	}
+}
+
+// TestAPIKeyChanges: the change counter moves with every key created,
+// revoked or rotated, and not with last-used times or a change that
+// failed (the transaction is rolled back with it).
+func TestAPIKeyChanges(t *testing.T) {
+	for name, open := range storetest.Backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			counter := func() int64 {
+				t.Helper()
+				n, err := s.APIKeyChanges(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			now := time.Unix(1_800_000_000, 0).UTC()
+			k := store.APIKey{ID: "c1", Name: "ci", Subject: "bob", Hash: []byte{1}, CreatedAt: now}
+			steps := []struct {
+				what  string
+				do    func() error
+				moves bool
+			}{
+				{"create", func() error { return s.CreateAPIKey(ctx, k) }, true},
+				{"create again (refused)", func() error { _ = s.CreateAPIKey(ctx, k); return nil }, false},
+				{"touch", func() error { return s.TouchAPIKeys(ctx, map[string]time.Time{"c1": now}) }, false},
+				{"rotate", func() error { return s.RotateAPIKey(ctx, "c1", []byte{2}, now) }, true},
+				{"revoke an unknown key (refused)", func() error { _ = s.RevokeAPIKey(ctx, "nope", now); return nil }, false},
+				{"revoke", func() error { return s.RevokeAPIKey(ctx, "c1", now) }, true},
+				{"rotate a revoked key (refused)", func() error { _ = s.RotateAPIKey(ctx, "c1", []byte{3}, now); return nil }, false},
+			}
+			for _, st := range steps {
+				before := counter()
+				if err := st.do(); err != nil {
+					t.Fatalf("%s: %v", st.what, err)
+				}
+				if moved := counter() != before; moved != st.moves {
+					t.Errorf("%s: counter moved %v, want %v", st.what, moved, st.moves)
+				}
+			}
+		})
 	}
 }

@@ -2,10 +2,14 @@
 // key (package apikey) sent in a header or as a bearer token against the
 // store, and maps the key's owner and grants to an identity.
 //
-// Every request reads the key's record, so a revoked or expired key is
-// refused on its very next use, on every gateway sharing the store; while
-// the store cannot answer (within store.timeout) requests are refused with
-// 503 authn.store_unavailable, never admitted. The last-used time is
+// Key records are cached for revocation_delay (default 1s; see
+// recordCache): a key revoked, rotated or created through rampart is seen
+// as it now is by every gateway sharing the store within that delay, and
+// an expired key is refused at once (expiry is checked on every request).
+// With revocation_delay 0s every request reads the store. While the store
+// cannot answer (within store.timeout), cached records are trusted for at
+// most the delay after the last good read of the change counter, then
+// requests are refused with 503 authn.store_unavailable, never admitted. The last-used time is
 // recorded in batches off the request path, and kept for the next batch
 // when the store is down. A malformed
 // key (wrong shape or checksum) is refused before the store is touched; an
@@ -52,6 +56,10 @@ type Authenticator struct {
 	mu   sync.Mutex // guards used
 	used map[string]time.Time
 
+	// cache holds key records for revocation_delay; nil reads the
+	// store on every request.
+	cache *recordCache
+
 	bg        *background.Runner
 	closeOnce sync.Once
 }
@@ -77,6 +85,15 @@ func New(c config.APIKeyAuth, s *store.Store, o Options) (*Authenticator, error)
 	a := &Authenticator{cfg: c, store: s, hasher: h, now: o.Now, log: o.Logger, used: map[string]time.Time{},
 		bg: background.Or(o.Background, o.Logger).Child()}
 	a.bg.Every("apikey last-used writer", o.FlushInterval, func(context.Context) { a.flush() })
+	if d := c.RevocationDelay; d != nil && d.Std() > 0 {
+		a.cache = newRecordCache(d.Std(), o.Now)
+		a.bg.Every("apikey change counter", max(d.Std()/2, time.Millisecond), func(ctx context.Context) {
+			if err := a.cache.poll(ctx, s); err != nil && !errors.Is(err, store.ErrUnavailable) {
+				// An outage is logged by the store, once.
+				a.log.Warn("reading the api key change counter failed; keys are read from the store until it works", "error", err)
+			}
+		})
+	}
 	return a, nil
 }
 
@@ -113,9 +130,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, x *pipeline.Exchange) 
 	if err != nil {
 		return nil, authn.Unauthorized(authn.ReasonMalformed, "The API key is malformed.", nil)
 	}
-	rec, err := a.store.APIKey(ctx, id)
-	found := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	rec, found, err := a.record(ctx, id)
+	if err != nil {
 		d := &pipeline.Denial{Status: http.StatusServiceUnavailable, Reason: authn.ReasonStoreUnavailable,
 			Message: "The API key cannot be checked right now.", Header: http.Header{"Retry-After": {"5"}}}
 		if !errors.Is(err, store.ErrUnavailable) {
